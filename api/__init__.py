@@ -1,0 +1,1 @@
+"""The REST API: presentation only (serializers, views, permissions, one exception handler)."""

@@ -1,0 +1,83 @@
+"""System checks that fail fast, naming the environment variable, when the configuration cannot
+work. Stable ids: look them up in the README's configuration table.
+
+- consentry.E001 SECRET_KEY unset outside embedded mode
+- consentry.E002 DATABASE_URL unset and the embedded PostgreSQL is not running
+- consentry.E003 CELERY_BROKER_URL names a transport Consentry does not support
+- consentry.E004 LEDGER_KEY_FILE missing, unreadable, too open, or not an Ed25519 PKCS#8 key
+- consentry.E005 ALLOWED_HOSTS empty while DEBUG is off
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+SUPPORTED_BROKERS = (
+    "redis://",
+    "rediss://",
+    "amqp://",
+    "amqps://",
+    "pyamqp://",
+    "filesystem://",
+    "sqla+postgresql",
+)
+
+
+@register()
+def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    from config import embedded
+
+    errors: list[Error] = []
+    if settings.SECRET_KEY_MISSING:
+        errors.append(
+            Error(
+                "SECRET_KEY is not set.",
+                hint="Set SECRET_KEY (or SECRET_KEY_FILE); only the embedded mode "
+                "(DATABASE_URL unset) generates one into var/secret_key.",
+                id="consentry.E001",
+            )
+        )
+    if settings.EMBEDDED_DATABASE and embedded.running_endpoint() is None:
+        errors.append(
+            Error(
+                f"DATABASE_URL is not set and the embedded PostgreSQL in {embedded.pgdata_dir()} "
+                "is not running.",
+                hint="Start it with `python -m config.embedded start` (make run does), "
+                "or set DATABASE_URL.",
+                id="consentry.E002",
+            )
+        )
+    if not settings.CELERY_BROKER_URL.startswith(SUPPORTED_BROKERS):
+        errors.append(
+            Error(
+                "CELERY_BROKER_URL has an unsupported scheme: "
+                f"{settings.CELERY_BROKER_URL.split(':')[0]!r}.",
+                hint="Use redis://, rediss://, amqp:// or leave it unset for the embedded broker.",
+                id="consentry.E003",
+            )
+        )
+    from ledger.keys import KeyFileError, load_signing_key
+
+    try:
+        load_signing_key(settings.LEDGER_KEY_FILE)
+    except KeyFileError as exc:
+        errors.append(
+            Error(
+                f"LEDGER_KEY_FILE: {exc}",
+                hint="Create a key with `python manage.py ledger_keygen` (make run does), "
+                "or point LEDGER_KEY_FILE at an Ed25519 PKCS#8 PEM file of mode 0600.",
+                id="consentry.E004",
+            )
+        )
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        errors.append(
+            Error(
+                "ALLOWED_HOSTS is empty while DEBUG is off: every request would be refused.",
+                hint="Set ALLOWED_HOSTS to the host names the API is served under.",
+                id="consentry.E005",
+            )
+        )
+    return errors

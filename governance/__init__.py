@@ -1,0 +1,2 @@
+"""The governance domain: parties and their members, catalog, rights, consent, requests and
+their evaluation."""

@@ -1,0 +1,38 @@
+"""Errors of the governance domain. Each has a stable machine ``code`` and the HTTP status the
+API renders it with (``api.errors``)."""
+
+from __future__ import annotations
+
+
+class GovernanceError(Exception):
+    code = "governance_error"
+    status = 400
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class NotFound(GovernanceError):
+    """Missing, or not visible to the caller: the two are never told apart (no existence leak)."""
+
+    code = "not_found"
+    status = 404
+
+
+class PermissionDenied(GovernanceError):
+    """The caller can see the object but may not take this action on it."""
+
+    code = "permission_denied"
+    status = 403
+
+
+class Conflict(GovernanceError):
+    code = "conflict"
+    status = 409
+
+
+class InvalidInput(GovernanceError):
+    code = "invalid"
+    status = 400

@@ -1,0 +1,110 @@
+"""Identity and access: parties (the organisations that use Consentry), their members with
+roles, and API tokens for machine clients."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+
+class PartyKind(models.TextChoices):
+    LABEL = "label", "Label"
+    PUBLISHER = "publisher", "Publisher"
+    ARTIST = "artist", "Artist"
+    LICENSEE = "licensee", "Licensee (AI developer)"
+    AUDITOR = "auditor", "Auditor"
+
+
+class Role(models.TextChoices):
+    """What a member may do for a party, in increasing order of power."""
+
+    VIEWER = "viewer", "Viewer"  # reads what the party may read
+    EDITOR = "editor", "Editor"  # also changes the party's own data
+    ADMIN = "admin", "Admin"  # also manages members and API tokens
+
+    @classmethod
+    def rank(cls, role: str) -> int:
+        return [cls.VIEWER, cls.EDITOR, cls.ADMIN].index(cls(role))
+
+
+class Party(models.Model):
+    """An organisation or person that acts in Consentry: a label, a publisher, an artist, a
+    licensee (an AI developer) or an auditor."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=PartyKind.choices)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="parties"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "parties"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="party_kind_name_unique"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=PartyKind.values), name="party_kind_valid"
+            ),
+            models.CheckConstraint(condition=~models.Q(name=""), name="party_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class Membership(models.Model):
+    """A user's membership of a party, with the role that bounds what they may do for it."""
+
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["party", "user"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.party} as {self.role}"
+
+
+class ApiTokenManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet[ApiToken]:
+        # Authentication needs the party and user of the token: one query, not three.
+        return super().get_usable_keys().select_related("party", "user")
+
+
+class ApiToken(AbstractAPIKey):
+    """A machine client's credential, acting for one party as one member with a role no higher
+    than that member's. Only a SHA-512 hash of the secret is stored (djangorestframework-api-key);
+    the secret is shown once, at issue. The public ``prefix`` identifies the token."""
+
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[ApiTokenManager] = ApiTokenManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="api_token_role_valid"
+            ),
+        ]

@@ -1,0 +1,114 @@
+"""State changes of the governance domain: named actions, each one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from governance.access import Actor
+from governance.exceptions import Conflict, InvalidInput
+from governance.models import ApiToken, Membership, Party, PartyKind, Role
+
+
+@transaction.atomic
+def party_create(*, name: str, kind: str) -> Party:
+    name = name.strip()
+    if kind not in PartyKind.values:
+        raise InvalidInput(
+            "Unknown party kind.", fields={"kind": [f"must be one of {PartyKind.values}"]}
+        )
+    if not name:
+        raise InvalidInput("A party needs a name.", fields={"name": ["must not be empty"]})
+    if Party.objects.filter(kind=kind, name=name).exists():
+        raise Conflict(f"A {kind} named {name!r} exists already.")
+    return Party.objects.create(name=name, kind=kind)
+
+
+@transaction.atomic
+def membership_add(*, party: Party, user: AbstractBaseUser, role: str) -> Membership:
+    if role not in Role.values:
+        raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
+    membership, _ = Membership.objects.update_or_create(
+        party=party, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def user_create(*, username: str, email: str = "") -> AbstractBaseUser:
+    """A user who signs in to the web with a password set later, or acts only through tokens."""
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"A user named {username!r} exists already.")
+    user = User.objects.create_user(username=username, email=email)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def api_token_issue(
+    *,
+    actor: Actor,
+    name: str,
+    role: str,
+    expires_at: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[ApiToken, str]:
+    """Issue a token for the actor's party, acting as the actor's user. Returns the token and
+    its secret, which is shown this once and stored only as a hash."""
+    actor.require_role(Role.ADMIN, action="Issuing an API token")
+    if role not in Role.values:
+        raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
+    if Role.rank(role) > Role.rank(actor.role):
+        raise InvalidInput(
+            "A token cannot have more power than its issuer.",
+            fields={"role": [f"at most {actor.role}"]},
+        )
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput(
+            "The expiry is in the past.", fields={"expires_at": ["must be in the future"]}
+        )
+    return token_create_for(
+        party=actor.party, user=actor.user, name=name, role=role, expires_at=expires_at
+    )
+
+
+def token_create_for(
+    *,
+    party: Party,
+    user: AbstractBaseUser,
+    name: str,
+    role: str,
+    expires_at: dt.datetime | None,
+) -> tuple[ApiToken, str]:
+    """Issue a token with no actor check: for operators (commands, the demo seed)."""
+    if not name.strip():
+        raise InvalidInput("A token needs a name.", fields={"name": ["must not be empty"]})
+    token, secret = ApiToken.objects.create_key(
+        name=name.strip()[:50], party=party, user=user, role=role, expiry_date=expires_at
+    )
+    assert isinstance(token, ApiToken)
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
+    actor.require_role(Role.ADMIN, action="Revoking an API token")
+    if not token.revoked:
+        token.revoked = True
+        token.save(update_fields=["revoked"])
+    return token
+
+
+def api_token_touch(*, token: ApiToken, now: dt.datetime) -> None:
+    """Record use, at most once a minute per token, so authentication stays cheap."""
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
+def default_token_expiry(*, now: dt.datetime, days: int) -> dt.datetime:
+    return now + dt.timedelta(days=days)

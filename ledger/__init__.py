@@ -1,0 +1,2 @@
+"""The signed, append-only transparency ledger. It stores typed, opaque payloads and never
+imports ``governance``."""

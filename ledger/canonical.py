@@ -1,0 +1,206 @@
+"""Canonical bytes of a ledger entry: RFC 8785 (JSON Canonicalization Scheme), UTF-8.
+
+An entry is the JSON object ``{"v", "type", "time", "payload"}`` serialised per RFC 8785
+(https://www.rfc-editor.org/rfc/rfc8785): members sorted by key, no insignificant whitespace,
+strings with minimal escaping, numbers in their shortest ECMAScript form. These bytes are the
+Merkle leaf input (``leaf_hash = SHA-256(0x00 || entry)``, see :mod:`ledger.merkle`), so they
+must be reproducible bit for bit by any outside client. On the wire an entry looks like::
+
+    {"payload":{"track":42},"time":"2026-11-25T19:52:18.123Z","type":"consent.granted","v":1}
+
+* ``v`` -- the entry format version, :data:`ENTRY_FORMAT_VERSION` (an integer).
+* ``type`` -- the entry kind: lowercase dotted/underscore identifier (:data:`KIND_PATTERN`).
+* ``time`` -- RFC 3339 UTC with exactly three fractional digits and a ``Z`` suffix
+  (``YYYY-MM-DDTHH:MM:SS.mmmZ``).
+* ``payload`` -- a JSON object; its content is opaque to the ledger.
+
+:func:`decode_entry` accepts only canonical bytes: it re-encodes what it parsed and rejects the
+input if the two differ, so one entry has exactly one byte form (and one leaf hash).
+
+An entry is at most :data:`MAX_ENTRY_BYTES` bytes, because C2SP tlog-tiles entry bundles
+(https://c2sp.org/tlog-tiles) prefix each entry with a big-endian uint16 length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import rfc8785
+
+ENTRY_FORMAT_VERSION = 1
+"""The ``v`` member written by :func:`encode_entry` and the only one :func:`decode_entry` reads."""
+
+MAX_ENTRY_BYTES = 0xFFFF
+"""Largest entry: tlog-tiles entry bundles carry each entry behind a uint16 length."""
+
+KIND_MAX_LENGTH = 64
+KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
+"""Entry kinds: lowercase identifiers joined by dots, e.g. ``consent.granted``."""
+
+TIME_PATTERN = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z",
+    re.ASCII,
+)
+"""RFC 3339 UTC with millisecond precision, e.g. ``2026-11-25T19:52:18.123Z``."""
+
+ENTRY_MEMBERS = frozenset({"v", "type", "time", "payload"})
+MICROSECONDS_PER_MILLISECOND = 1000
+JSON_SAFE_INTEGER = 2**53 - 1
+"""Largest integer RFC 8785 writes as an integer (I-JSON, RFC 7493 §2.2)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A decoded ledger entry. ``kind`` is the ``type`` member on the wire."""
+
+    v: int
+    kind: str
+    time: datetime
+    payload: Mapping[str, Any]
+
+
+def format_time(dt: datetime) -> str:
+    """Return ``dt`` as RFC 3339 UTC with milliseconds, e.g. ``2026-11-25T19:52:18.123Z``.
+
+    ``dt`` must be timezone-aware; it is converted to UTC and truncated (not rounded) to the
+    millisecond.
+    """
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"time {dt.isoformat()} has no timezone; pass an aware datetime")
+    utc = dt.astimezone(UTC)
+    millis = utc.microsecond // MICROSECONDS_PER_MILLISECOND
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{millis:03d}Z"
+    )
+
+
+def parse_time(s: str) -> datetime:
+    """Parse the exact form :func:`format_time` writes into an aware UTC ``datetime``."""
+    match = TIME_PATTERN.fullmatch(s)
+    if match is None:
+        raise ValueError(f"time {s!r} is not RFC 3339 UTC of the form YYYY-MM-DDTHH:MM:SS.mmmZ")
+    year, month, day, hour, minute, second, millis = (int(g) for g in match.groups())
+    try:
+        return datetime(
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            millis * MICROSECONDS_PER_MILLISECOND,
+            tzinfo=UTC,
+        )
+    except ValueError as exc:
+        raise ValueError(f"time {s!r} is not a valid date and time: {exc}") from None
+
+
+def validate_kind(kind: str) -> None:
+    """Raise ``ValueError`` unless ``kind`` is a lowercase dotted/underscore identifier."""
+    if len(kind) > KIND_MAX_LENGTH or KIND_PATTERN.fullmatch(kind) is None:
+        raise ValueError(
+            f"entry kind {kind!r} must be lowercase identifiers joined by dots "
+            f"(like 'consent.granted'), at most {KIND_MAX_LENGTH} characters"
+        )
+
+
+def encode_entry(*, kind: str, time: datetime, payload: Mapping[str, Any]) -> bytes:
+    """Return the canonical bytes of an entry (see the module docstring for the format)."""
+    validate_kind(kind)
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"entry payload must be a JSON object, not {type(payload).__name__}")
+    document: dict[str, Any] = {
+        "v": ENTRY_FORMAT_VERSION,
+        "type": kind,
+        "time": format_time(time),
+        "payload": dict(payload),
+    }
+    try:
+        data = rfc8785.dumps(document)
+    except rfc8785.CanonicalizationError as exc:
+        raise ValueError(f"entry payload cannot be canonicalised: {exc}") from None
+    if len(data) > MAX_ENTRY_BYTES:
+        raise ValueError(f"entry is {len(data)} bytes; the limit is {MAX_ENTRY_BYTES}")
+    return data
+
+
+def decode_entry(data: bytes) -> Entry:
+    """Parse canonical entry bytes; raise ``ValueError`` saying why if they are not valid."""
+    if len(data) > MAX_ENTRY_BYTES:
+        raise ValueError(f"entry is {len(data)} bytes; the limit is {MAX_ENTRY_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"entry is not UTF-8 (byte {exc.start})") from None
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+        )
+    except RecursionError:
+        raise ValueError("entry JSON is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"entry is not JSON: {exc.msg} at offset {exc.pos}") from None
+
+    if not isinstance(document, dict):
+        raise ValueError("entry is not a JSON object")
+    missing = ENTRY_MEMBERS - document.keys()
+    extra = document.keys() - ENTRY_MEMBERS
+    if missing or extra:
+        raise ValueError(
+            f"entry members must be exactly {sorted(ENTRY_MEMBERS)}; "
+            f"missing {sorted(missing)}, unexpected {sorted(extra)}"
+        )
+    version = document["v"]
+    if type(version) is not int:
+        raise ValueError(f"entry 'v' must be an integer, not {type(version).__name__}")
+    if version != ENTRY_FORMAT_VERSION:
+        raise ValueError(
+            f"entry format version {version} is not supported (only {ENTRY_FORMAT_VERSION})"
+        )
+    kind, time, payload = document["type"], document["time"], document["payload"]
+    if not isinstance(kind, str):
+        raise ValueError(f"entry 'type' must be a string, not {type(kind).__name__}")
+    if not isinstance(time, str):
+        raise ValueError(f"entry 'time' must be a string, not {type(time).__name__}")
+    if not isinstance(payload, dict):
+        raise ValueError(f"entry 'payload' must be a JSON object, not {type(payload).__name__}")
+    entry = Entry(v=version, kind=kind, time=parse_time(time), payload=payload)
+
+    if encode_entry(kind=entry.kind, time=entry.time, payload=entry.payload) != data:
+        raise ValueError("entry bytes are not RFC 8785 canonical (re-encoding differs)")
+    return entry
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lowercase hex SHA-256 of ``data``: the content commitment written into payloads."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"entry JSON repeats the member {key!r}")
+        result[key] = value
+    return result
+
+
+def _parse_int(digits: str) -> int | float:
+    # RFC 8785 writes a large integral float (say 1e20) as plain digits; integers outside the
+    # IEEE 754 exact range are such floats, so read them back as floats to round-trip.
+    value = int(digits)
+    return value if -JSON_SAFE_INTEGER <= value <= JSON_SAFE_INTEGER else float(value)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"entry JSON contains {name}, which is not JSON")

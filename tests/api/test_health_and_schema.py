@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_while_the_process_serves() -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_200_when_database_broker_and_key_are_usable(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    from config.celery import app
+
+    app.conf.broker_url = redis_url
+    try:
+        response = Client().get("/readyz")
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ready"
+    assert {name: c["ok"] for name, c in body["checks"].items()} == {
+        "database": True,
+        "broker": True,
+        "signing_key": True,
+    }
+
+
+def test_readyz_is_503_naming_an_unusable_signing_key(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.LEDGER_KEY_FILE = tmp_path / "missing.pem"
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["signing_key"]["ok"] is False
+    assert "missing.pem does not exist" in checks["signing_key"]["error"]
+
+
+def test_readyz_is_503_naming_an_unreachable_broker(settings) -> None:  # type: ignore[no-untyped-def]
+    from config.celery import app
+
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = Client().get("/readyz")
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+
+
+def test_the_openapi_schema_is_valid_and_describes_the_api() -> None:
+    response = Client().get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/parties/" in schema["paths"]
+    assert "/api/v1/tokens/" in schema["paths"]
+    assert "ApiToken" in schema["components"]["securitySchemes"]
+
+
+def test_the_docs_page_loads_its_assets_locally() -> None:
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html
+    assert "unpkg" not in html
+
+
+def test_spectacular_validates_the_schema(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+    assert (tmp_path / "s.yaml").stat().st_size > 1000

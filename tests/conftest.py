@@ -1,0 +1,78 @@
+"""Shared fixtures. The suite runs against the embedded PostgreSQL (pgvector and triggers are
+real) and, for broker tests, the real Redis; a missing service is started or the test fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config import embedded
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "DATABASE_URL" not in os.environ and embedded.running_endpoint() is None:
+        embedded.start()
+
+
+@pytest.fixture(autouse=True)
+def _ledger_key(tmp_path_factory: pytest.TempPathFactory, settings) -> Path:  # type: ignore[no-untyped-def]
+    """Every test signs with a throwaway key, never the instance's own."""
+    from ledger.keys import create_signing_key
+
+    path = tmp_path_factory.getbasetemp() / "keys" / "ledger.pem"
+    if not path.exists():
+        create_signing_key(path)
+    settings.LEDGER_KEY_FILE = path
+    return path
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real Redis (REDIS_URL, default 127.0.0.1:6379, database 14). If it does not answer,
+    a private redis-server is started; if that cannot be done either, the test fails."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+    if _redis_answers(url):
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(f"Redis does not answer at {url} and no redis-server is installed to start")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        if _redis_answers(url):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail(f"started redis-server on port {port}, but it does not answer")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
