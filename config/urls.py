@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **public), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **public), name="redoc"),
+    path("api/auth/", include("rest_framework.urls")),  # session login for the web
     path("admin/", admin.site.urls),
 ]
 
