@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from governance.exceptions import GovernanceError
+from ledger.exceptions import LedgerError
 
 DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -62,7 +63,7 @@ def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, GovernanceError):
+    if isinstance(exc, GovernanceError | LedgerError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

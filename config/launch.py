@@ -5,7 +5,8 @@ Steps, in order (each is idempotent, so a second run reuses the data):
   2. create the ledger signing key if none exists;
   3. apply migrations, run Django's system checks, collect static files;
   4. seed the demo parties and print their tokens;
-  5. start gunicorn (the API) and a Celery worker, each in its own process group;
+  5. start gunicorn (the API), the ledger sequencer and a Celery worker, each in its own
+     process group;
   6. wait for /readyz to answer 200, then print where to go.
 On SIGINT or SIGTERM it stops the API and the worker, then PostgreSQL if it started it, and
 exits. If any child dies, it stops the rest and exits non-zero.
@@ -93,6 +94,8 @@ def main() -> int:
         stopping = True
         raise KeyboardInterrupt
 
+    # SIGINT explicitly too: a shell that starts us in the background sets it to "ignore".
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     status = 0
@@ -117,6 +120,7 @@ def main() -> int:
                 "--no-control-socket",
             ],
         )  # fmt: skip
+        children["sequencer"] = spawn("sequencer", [PY, "manage.py", "ledger_sequencer"])
         children["worker"] = spawn(
             "worker",
             [

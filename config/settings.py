@@ -116,6 +116,13 @@ CELERY_WORKER_CONCURRENCY: int = env.int("CELERY_WORKER_CONCURRENCY", default=2)
 
 # --- Ledger -------------------------------------------------------------------------------------
 LEDGER_KEY_FILE = Path(env.str("LEDGER_KEY_FILE", default=str(VAR_DIR / "keys" / "ledger.pem")))
+# The checkpoint origin line, and the signed-note key name (the same by default).
+LEDGER_ORIGIN: str = env.str("LEDGER_ORIGIN", default="consentry.localhost/ledger")
+LEDGER_KEY_NAME: str = env.str("LEDGER_KEY_NAME", default=LEDGER_ORIGIN)
+# Transparency is the point: the read API is public unless this asks for an auditor's token.
+LEDGER_READ_REQUIRES_AUDITOR: bool = env.bool("LEDGER_READ_REQUIRES_AUDITOR", default=False)
+# How often the sequencer signs a checkpoint while entries arrive (seconds).
+LEDGER_CHECKPOINT_INTERVAL: float = env.float("LEDGER_CHECKPOINT_INTERVAL", default=1.0)
 
 # --- Applications -------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
     path("api/v1/", include("api.urls")),
+    path("ledger/", include("api.ledger_urls")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **public), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **public), name="redoc"),

@@ -11,6 +11,7 @@ from django.db import transaction
 from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput
 from governance.models import ApiToken, Membership, Party, PartyKind, Role
+from ledger import services as ledger_services
 
 
 @transaction.atomic
@@ -24,7 +25,13 @@ def party_create(*, name: str, kind: str) -> Party:
         raise InvalidInput("A party needs a name.", fields={"name": ["must not be empty"]})
     if Party.objects.filter(kind=kind, name=name).exists():
         raise Conflict(f"A {kind} named {name!r} exists already.")
-    return Party.objects.create(name=name, kind=kind)
+    party = Party.objects.create(name=name, kind=kind)
+    ledger_services.entry_append(
+        kind="party",
+        payload={"id": str(party.pk), "kind": party.kind, "name": party.name, "version": 1},
+        time=party.created_at,
+    )
+    return party
 
 
 @transaction.atomic

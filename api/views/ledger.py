@@ -1,0 +1,193 @@
+"""The ledger's read API for auditors and mirrors (``/ledger/...``), formats as docs/ledger.md
+describes: signed-note checkpoints, base64 entries and proof hashes, C2SP tlog-tiles."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.access import actor_of
+from ledger import canonical, receipts, selectors, tiles
+from ledger.exceptions import InvalidRange
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def int_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        raise InvalidRange(f"{name} is required.", fields={name: ["this parameter is required"]})
+    if not raw.isdigit() or (len(raw) > 1 and raw[0] == "0") or len(raw) > 18:
+        raise InvalidRange(
+            f"{name} must be a non-negative decimal integer.",
+            fields={name: ["must be a non-negative decimal integer without leading zeros"]},
+        )
+    return int(raw)
+
+
+class LedgerReadPermission(permissions.BasePermission):
+    """Public reads, unless LEDGER_READ_REQUIRES_AUDITOR asks for an auditor's credentials."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not settings.LEDGER_READ_REQUIRES_AUDITOR:
+            return True
+        if request.user is None or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        return actor_of(request).is_auditor
+
+
+class LedgerView(APIView):
+    permission_classes = [LedgerReadPermission]
+    throttle_classes: list[Any] = []
+
+
+class CheckpointView(LedgerView):
+    @extend_schema(tags=["ledger"], responses={(200, "text/plain"): OpenApiTypes.STR})
+    def get(self, request: Request) -> HttpResponse:
+        checkpoint = selectors.latest_checkpoint()
+        response = HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        return response
+
+
+EntrySerializer = inline_serializer(
+    "LedgerEntry",
+    {
+        "index": serializers.IntegerField(),
+        "data": serializers.CharField(),
+        "leaf_hash": serializers.CharField(),
+    },
+)
+
+
+class EntriesView(LedgerView):
+    @extend_schema(
+        tags=["ledger"],
+        parameters=[
+            OpenApiParameter("start", int, required=True),
+            OpenApiParameter(
+                "end", int, required=True, description="exclusive; at most start+1000"
+            ),
+        ],
+        responses=inline_serializer(
+            "LedgerEntries", {"entries": EntrySerializer.__class__(many=True)}
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        start, end = int_param(request, "start"), int_param(request, "end")
+        rows = selectors.entries_range(start=start, end=end)
+        return Response(
+            {
+                "entries": [
+                    {
+                        "index": e.index,
+                        "data": b64(bytes(e.data)),
+                        "leaf_hash": b64(bytes(e.leaf_hash)),
+                    }
+                    for e in rows
+                ]
+            }
+        )
+
+
+class EntryView(LedgerView):
+    @extend_schema(
+        tags=["ledger"], operation_id="ledger_entry_receipt", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request, index: int) -> Response:
+        entry = selectors.entry_get(index=index)
+        receipt = receipts.receipt_for(index=entry.index)
+        decoded = canonical.decode_entry(bytes(entry.data))
+        return Response(
+            {
+                **receipt,
+                "decoded": {
+                    "v": decoded.v,
+                    "type": decoded.kind,
+                    "time": canonical.format_time(decoded.time),
+                    "payload": decoded.payload,
+                },
+            }
+        )
+
+
+class InclusionProofView(LedgerView):
+    @extend_schema(
+        tags=["ledger"],
+        parameters=[
+            OpenApiParameter("index", int, required=True),
+            OpenApiParameter("tree_size", int, required=True),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        index, size = int_param(request, "index"), int_param(request, "tree_size")
+        proof = selectors.inclusion_proof(index=index, tree_size=size)
+        return Response({"index": index, "tree_size": size, "hashes": [b64(h) for h in proof]})
+
+
+class ConsistencyProofView(LedgerView):
+    @extend_schema(
+        tags=["ledger"],
+        parameters=[
+            OpenApiParameter("first", int, required=True),
+            OpenApiParameter("second", int, required=True),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        first, second = int_param(request, "first"), int_param(request, "second")
+        proof = selectors.consistency_proof(first=first, second=second)
+        return Response({"first": first, "second": second, "hashes": [b64(h) for h in proof]})
+
+
+class KeysView(LedgerView):
+    @extend_schema(tags=["ledger"], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "keys": [
+                    {
+                        "name": k.name,
+                        "vkey": k.vkey,
+                        "algorithm": "ed25519",
+                        "public_key_pem": k.public_key_pem,
+                        "valid_from": canonical.format_time(k.valid_from),
+                        "valid_until": canonical.format_time(k.valid_until)
+                        if k.valid_until
+                        else None,
+                    }
+                    for k in selectors.keys_list()
+                ]
+            }
+        )
+
+
+class TileView(LedgerView):
+    """C2SP tlog-tiles: ``tile/<L>/<N>[.p/<W>]`` and ``tile/entries/<N>[.p/<W>]``."""
+
+    @extend_schema(
+        tags=["ledger"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}
+    )
+    def get(self, request: Request, path: str) -> HttpResponse:
+        try:
+            ref = tiles.parse_tile_path("tile/" + path)
+        except ValueError as exc:
+            raise InvalidRange(f"Not a tile path: {exc}", fields={"path": [str(exc)]}) from None
+        data = selectors.tile_data(ref=ref)
+        response = HttpResponse(data, content_type="application/octet-stream")
+        response["Cache-Control"] = "no-cache" if ref.is_partial else IMMUTABLE
+        return response

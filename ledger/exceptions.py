@@ -1,0 +1,24 @@
+"""Errors of the ledger app, each with a stable ``code`` and the HTTP status the API renders."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    code = "ledger_error"
+    status = 400
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class InvalidRange(LedgerError):
+    """An index, size or range outside the signed log, or a malformed number."""
+
+    code = "invalid_range"
+
+
+class LedgerNotFound(LedgerError):
+    code = "not_found"
+    status = 404

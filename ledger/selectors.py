@@ -1,0 +1,144 @@
+"""Reading the ledger: entries, proofs against signed checkpoints, tiles, keys.
+
+Proofs are assembled from stored perfect-subtree hashes (``ledger_node``). The (level, index)
+pairs a proof needs do not depend on hash values, so they are collected in a first pass and
+fetched in one query, then the proof is computed from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import Q
+
+from ledger import merkle, tiles
+from ledger.exceptions import InvalidRange, LedgerNotFound
+from ledger.models import Checkpoint, Entry, Head, Node, SigningKey
+
+MAX_ENTRIES_PER_CALL = 1000
+_PLACEHOLDER = b"\x00" * 32
+
+
+def head_size() -> int:
+    return int(Head.objects.values_list("size", flat=True).get(pk=1))
+
+
+def latest_checkpoint() -> Checkpoint:
+    checkpoint = Checkpoint.objects.order_by("-size").first()
+    if checkpoint is None:
+        raise LedgerNotFound("No checkpoint has been signed yet.")
+    return checkpoint
+
+
+def signed_size() -> int:
+    checkpoint = Checkpoint.objects.order_by("-size").values_list("size", flat=True).first()
+    return int(checkpoint or 0)
+
+
+def _perfect_hashes(keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    if not keys:
+        return {}
+    condition = Q()
+    for level, index in keys:
+        condition |= Q(level=level, index=index)
+    found = {(n.level, n.index): bytes(n.hash) for n in Node.objects.filter(condition)}
+    missing = keys - found.keys()
+    if missing:
+        raise RuntimeError(f"ledger_node is missing {sorted(missing)[:3]}...: the tree is damaged")
+    return found
+
+
+def _with_stored_hashes(compute: Callable[[merkle.SubtreeHashSource], list[bytes]]) -> list[bytes]:
+    wanted: set[tuple[int, int]] = set()
+
+    def record(level: int, index: int) -> bytes:
+        wanted.add((level, index))
+        return _PLACEHOLDER
+
+    compute(lambda s, e: merkle.subtree_hash_from_perfect(start=s, end=e, perfect_hash=record))
+    stored = _perfect_hashes(wanted)
+
+    def lookup(level: int, index: int) -> bytes:
+        return stored[(level, index)]
+
+    return compute(
+        lambda s, e: merkle.subtree_hash_from_perfect(start=s, end=e, perfect_hash=lookup)
+    )
+
+
+def inclusion_proof(*, index: int, tree_size: int) -> list[bytes]:
+    limit = signed_size()
+    if not 0 < tree_size <= limit:
+        raise InvalidRange(
+            f"tree_size must be between 1 and the latest signed size {limit}.",
+            fields={"tree_size": [f"must be 1..{limit}"]},
+        )
+    if not 0 <= index < tree_size:
+        raise InvalidRange(
+            f"index must be below tree_size {tree_size}.",
+            fields={"index": [f"must be 0..{tree_size - 1}"]},
+        )
+    return _with_stored_hashes(lambda source: merkle.inclusion_proof(index, tree_size, source))
+
+
+def consistency_proof(*, first: int, second: int) -> list[bytes]:
+    limit = signed_size()
+    if not 0 <= second <= limit:
+        raise InvalidRange(
+            f"second must be at most the latest signed size {limit}.",
+            fields={"second": [f"must be 0..{limit}"]},
+        )
+    if not 0 <= first <= second:
+        raise InvalidRange(
+            "first must not exceed second.", fields={"first": [f"must be 0..{second}"]}
+        )
+    if first == 0 or first == second:
+        return []
+    return _with_stored_hashes(lambda source: merkle.consistency_proof(first, second, source))
+
+
+def entries_range(*, start: int, end: int) -> list[Entry]:
+    limit = signed_size()
+    if not 0 <= start < end:
+        raise InvalidRange("start must be below end.", fields={"start": ["must be below end"]})
+    if end > limit:
+        raise InvalidRange(
+            f"end must be at most the latest signed size {limit}.",
+            fields={"end": [f"must be at most {limit}"]},
+        )
+    end = min(end, start + MAX_ENTRIES_PER_CALL)
+    return list(Entry.objects.filter(index__gte=start, index__lt=end).order_by("index"))
+
+
+def entry_get(*, index: int) -> Entry:
+    try:
+        return Entry.objects.get(index=index)
+    except Entry.DoesNotExist:
+        raise LedgerNotFound(f"No entry {index} in the log.") from None
+
+
+def tile_data(*, ref: tiles.TileRef) -> bytes:
+    """The bytes of a tile (hashes) or an entry bundle, within the latest signed checkpoint."""
+    size = signed_size()
+    level = ref.level
+    try:
+        expected = tiles.tile_width_for_size(
+            level=0 if level == tiles.ENTRIES else int(level), index=ref.index, tree_size=size
+        )
+    except ValueError:
+        raise LedgerNotFound(f"No tile {ref.path} at the signed size {size}.") from None
+    if ref.width > expected:
+        raise LedgerNotFound(f"Tile {ref.path} is wider than the signed tree allows ({expected}).")
+    first = ref.index * tiles.TILE_WIDTH
+    if level == tiles.ENTRIES:
+        rows = Entry.objects.filter(index__gte=first, index__lt=first + ref.width).order_by("index")
+        return tiles.encode_entry_bundle([bytes(e.data) for e in rows])
+    node_level = int(level) * 8
+    nodes = Node.objects.filter(
+        level=node_level, index__gte=first, index__lt=first + ref.width
+    ).order_by("index")
+    return b"".join(bytes(n.hash) for n in nodes)
+
+
+def keys_list() -> list[SigningKey]:
+    return list(SigningKey.objects.order_by("-valid_from"))

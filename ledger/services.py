@@ -1,0 +1,188 @@
+"""Writing to the ledger: append (any writer, inside its own transaction), integrate (the one
+sequencer), sign checkpoints, register and rotate keys.
+
+Appending and sequencing are split, as in Tessera and Sunlight. ``entry_append`` inserts the
+entry's canonical bytes into ``ledger_pending`` in the caller's transaction, so a change and its
+ledger entry commit or roll back together, and writers never wait for each other. The
+sequencer (``integrate``) holds a PostgreSQL advisory lock, so exactly one runs at a time
+however many processes call it; it takes committed pending entries in order, gives them the
+next gapless indexes, bulk-inserts them with the new perfect-subtree hashes, and moves the head
+row forward with a compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from ledger import canonical, merkle, note
+from ledger.keys import load_signing_key
+from ledger.models import Checkpoint, Entry, Head, Node, PendingEntry, SigningKey
+
+# pg_advisory_xact_lock key: "consentry ledger sequencer" (any fixed 64-bit number will do).
+SEQUENCER_LOCK = 0x636F6E73656E7472
+DEFAULT_BATCH = 1000
+
+
+def entry_append(*, kind: str, payload: Mapping[str, Any], time: dt.datetime) -> PendingEntry:
+    """Append an entry in the caller's transaction; the sequencer gives it its index."""
+    data = canonical.encode_entry(kind=kind, time=time, payload=payload)
+    return PendingEntry.objects.create(data=data, kind=kind, created_at=time)
+
+
+@dataclass(frozen=True)
+class Integrated:
+    first_index: int
+    count: int
+    size: int
+    root_hash: bytes
+
+
+def _frontier(size: int) -> list[tuple[int, int]]:
+    """The (level, index) of the perfect subtrees that make up [0, size), left to right."""
+    out = []
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            out.append((level, (size >> level) - 1))
+    return out
+
+
+def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | None:
+    """Sequence up to ``batch`` committed pending entries. Returns None when there was nothing
+    to do, or when another sequencer holds the lock (it will do the work)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+            (locked,) = cursor.fetchone() or (False,)
+        if not locked:
+            return None
+        pending = list(PendingEntry.objects.order_by("id")[:batch])
+        if not pending:
+            return None
+        head = Head.objects.get(pk=1)
+        size = head.size
+        # The compact range of the current tree: its frontier's perfect-subtree hashes.
+        keys = _frontier(size)
+        stored = {
+            (n.level, n.index): bytes(n.hash)
+            for n in Node.objects.filter(
+                level__in={k[0] for k in keys}, index__in={k[1] for k in keys}
+            )
+        }
+        stack: list[tuple[int, bytes]] = [(level, stored[(level, index)]) for level, index in keys]
+        entries: list[Entry] = []
+        nodes: list[Node] = []
+        for offset, item in enumerate(pending):
+            index = size + offset
+            data = bytes(item.data)
+            leaf = merkle.leaf_hash(data)
+            entries.append(
+                Entry(index=index, data=data, leaf_hash=leaf, kind=item.kind, sequenced_at=now)
+            )
+            nodes.append(Node(level=0, index=index, hash=leaf))
+            level, value, position = 0, leaf, index
+            # Merge equal-height subtrees, as a binary counter carries: each merge completes a
+            # perfect subtree, whose hash is stored.
+            while stack and stack[-1][0] == level:
+                _, left = stack.pop()
+                value = merkle.node_hash(left, value)
+                level += 1
+                position >>= 1
+                nodes.append(Node(level=level, index=position, hash=value))
+            stack.append((level, value))
+        new_size = size + len(pending)
+        root = stack[-1][1]
+        for _, left in reversed(stack[:-1]):
+            root = merkle.node_hash(left, root)
+        Entry.objects.bulk_create(entries)
+        Node.objects.bulk_create(nodes)
+        PendingEntry.objects.filter(id__in=[p.id for p in pending]).delete()
+        moved = Head.objects.filter(pk=1, size=size).update(
+            size=new_size, root_hash=root, updated_at=now
+        )
+        if moved != 1:  # cannot happen while the lock holds; refuse rather than fork the log
+            raise RuntimeError(f"ledger head moved under the sequencer (expected size {size})")
+        return Integrated(first_index=size, count=len(pending), size=new_size, root_hash=root)
+
+
+def integrate_all(*, now: dt.datetime) -> int:
+    """Integrate until no committed pending entry is left; returns how many were sequenced."""
+    total = 0
+    while (done := integrate(now=now)) is not None:
+        total += done.count
+    return total
+
+
+def origin() -> str:
+    return str(settings.LEDGER_ORIGIN)
+
+
+def current_signer() -> note.Signer:
+    key = load_signing_key(settings.LEDGER_KEY_FILE)
+    return note.Signer(name=str(settings.LEDGER_KEY_NAME), private_key=key)
+
+
+def key_register(*, signer: note.Signer, now: dt.datetime) -> SigningKey:
+    """Make sure the signer's public key is listed; a new key is ledgered as a ``key`` entry."""
+    from cryptography.hazmat.primitives import serialization
+
+    vkey = signer.verifier().key_string
+    existing = SigningKey.objects.filter(vkey=vkey).first()
+    if existing is not None:
+        return existing
+    pem = (
+        signer.private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    key = SigningKey.objects.create(name=signer.name, vkey=vkey, public_key_pem=pem, valid_from=now)
+    entry_append(
+        kind="key",
+        payload={
+            "event": "added",
+            "name": signer.name,
+            "vkey": vkey,
+            "algorithm": "ed25519",
+            "valid_from": canonical.format_time(now),
+        },
+        time=now,
+    )
+    return key
+
+
+def checkpoint_sign(
+    *, now: dt.datetime, min_interval: dt.timedelta | None = None, signer: note.Signer | None = None
+) -> Checkpoint | None:
+    """Sign a checkpoint of the current head unless the latest one already covers it (or is
+    younger than ``min_interval``). Never signs a size below a checkpoint already signed."""
+    with transaction.atomic():
+        head = Head.objects.select_for_update().get(pk=1)
+        latest = Checkpoint.objects.order_by("-size").first()
+        if latest is not None:
+            if latest.size >= head.size:
+                return None
+            if min_interval is not None and now - latest.signed_at < min_interval:
+                return None
+        signer = signer or current_signer()
+        body = note.Checkpoint(origin=origin(), size=head.size, root_hash=bytes(head.root_hash))
+        signed = note.sign_checkpoint(body, [signer])
+        return Checkpoint.objects.create(
+            size=head.size,
+            root_hash=bytes(head.root_hash),
+            note=signed.decode(),
+            key_name=signer.verifier().key_string,
+            signed_at=now,
+        )
+
+
+def sequence_and_sign(*, now: dt.datetime) -> Checkpoint | None:
+    """What a receipt needs: everything committed so far integrated and covered by a
+    checkpoint. Returns the checkpoint that covers the head."""
+    integrate_all(now=now)
+    checkpoint_sign(now=now)
+    return Checkpoint.objects.order_by("-size").first()
