@@ -36,8 +36,20 @@ def log(message: str) -> None:
     print(f"[consentry] {message}", flush=True)
 
 
-def manage(*args: str) -> None:
-    subprocess.run([PY, "manage.py", *args], cwd=BASE_DIR, check=True)  # noqa: S603 - our argv
+def setup_steps() -> None:
+    """Steps 2-4, in this process: one Django start-up instead of one per command."""
+    import django
+    from django.core.management import call_command
+    from django.db import connections
+
+    django.setup()
+    call_command("ledger_keygen")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("check")
+    call_command("collectstatic", interactive=False, verbosity=0)
+    call_command("seed_demo")
+    # The children open their own connections; this process keeps none.
+    connections.close_all()
 
 
 def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
@@ -103,11 +115,7 @@ def main() -> int:
         if embedded_db:
             endpoint = embedded.start()
             log(f"embedded PostgreSQL ready ({endpoint.socket_dir})")
-        manage("ledger_keygen")
-        manage("migrate", "--no-input", "-v", "0")
-        manage("check")
-        manage("collectstatic", "--no-input", "-v", "0")
-        manage("seed_demo")
+        setup_steps()
         children["api"] = spawn(
             "api",
             [
@@ -157,7 +165,7 @@ def main() -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         log("stopping")
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
+    except (Exception, SystemExit) as exc:  # any failure: report it, stop what was started
         log(f"error: {exc}")
         status = 1
     finally:

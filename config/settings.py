@@ -62,15 +62,12 @@ if not _secret_key:
 SECRET_KEY = _secret_key
 
 DATABASES: dict[str, dict[str, Any]]
+EMBEDDED_DATABASE_NAME: str = env.str("CONSENTRY_DATABASE_NAME", default=embedded.DATABASE_NAME)
 if EMBEDDED_DATABASE:
-    _endpoint = embedded.running_endpoint()
-    DATABASES = {
-        "default": (
-            _endpoint.database()
-            if _endpoint
-            else embedded.Endpoint(socket_dir=embedded.pgdata_dir(), port=5432, pid=0).database()
-        )
-    }
+    _endpoint = embedded.running_endpoint() or embedded.Endpoint(
+        socket_dir=embedded.pgdata_dir(), port=5432, pid=0
+    )
+    DATABASES = {"default": _endpoint.database(EMBEDDED_DATABASE_NAME)}
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -83,10 +80,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # filesystem transport in the README ("Broker"), it was the faster of the two.
 if EMBEDDED_BROKER:
     if EMBEDDED_DATABASE:
-        _broker_endpoint = _endpoint or embedded.Endpoint(
-            socket_dir=embedded.pgdata_dir(), port=5432, pid=0
-        )
-        CELERY_BROKER_URL = "sqla+" + _broker_endpoint.sqlalchemy_url()
+        CELERY_BROKER_URL = "sqla+" + _endpoint.sqlalchemy_url(EMBEDDED_DATABASE_NAME)
     else:
         CELERY_BROKER_URL = "sqla+" + embedded.sqlalchemy_url_of(env.str("DATABASE_URL"))
 else:

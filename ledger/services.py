@@ -122,9 +122,26 @@ def origin() -> str:
     return str(settings.LEDGER_ORIGIN)
 
 
+_signer_cache: dict[tuple[str, int, int], note.Signer] = {}
+
+
 def current_signer() -> note.Signer:
-    key = load_signing_key(settings.LEDGER_KEY_FILE)
-    return note.Signer(name=str(settings.LEDGER_KEY_NAME), private_key=key)
+    """The signer of LEDGER_KEY_FILE, re-read whenever the file changes (key rotation)."""
+    path = settings.LEDGER_KEY_FILE
+    stat = path.stat()
+    cache_key = (str(path), stat.st_ino, stat.st_mtime_ns)
+    signer = _signer_cache.get(cache_key)
+    if signer is None:
+        signer = note.Signer(name=str(settings.LEDGER_KEY_NAME), private_key=load_signing_key(path))
+        _signer_cache.clear()
+        _signer_cache[cache_key] = signer
+    return signer
+
+
+def signer_is_current(signer: note.Signer) -> bool:
+    """Whether this key may sign now: listed and not retired."""
+    vkey = signer.verifier().key_string
+    return SigningKey.objects.filter(vkey=vkey, valid_until__isnull=True).exists()
 
 
 def key_register(*, signer: note.Signer, now: dt.datetime) -> SigningKey:
@@ -169,6 +186,11 @@ def checkpoint_sign(
             if min_interval is not None and now - latest.signed_at < min_interval:
                 return None
         signer = signer or current_signer()
+        if not SigningKey.objects.exists():
+            key_register(signer=signer, now=now)  # a new log lists its first key
+        if not signer_is_current(signer):
+            # A rotation retired this key; the new one is not in place yet. Sign next round.
+            return None
         body = note.Checkpoint(origin=origin(), size=head.size, root_hash=bytes(head.root_hash))
         signed = note.sign_checkpoint(body, [signer])
         return Checkpoint.objects.create(
@@ -178,6 +200,55 @@ def checkpoint_sign(
             key_name=signer.verifier().key_string,
             signed_at=now,
         )
+
+
+def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, SigningKey]:
+    """Rotate the signing key, in one transaction (the caller then puts the new key file in
+    place):
+
+    1. lock the head, so no checkpoint is signed meanwhile;
+    2. append a ``key`` entry (event ``rotated``) naming the old and the new verifier key;
+    3. integrate everything pending, that entry included;
+    4. sign one last checkpoint with the OLD key, covering the rotation entry;
+    5. end the old key's validity and list the new key, valid from now.
+    """
+    old_signer = current_signer()
+    new_signer = note.Signer(name=old_signer.name, private_key=new_private_key)
+    with transaction.atomic():
+        Head.objects.select_for_update().get(pk=1)  # step 1
+        old_key = key_register(signer=old_signer, now=now)
+        entry_append(  # step 2
+            kind="key",
+            payload={
+                "event": "rotated",
+                "name": new_signer.name,
+                "previous_vkey": old_key.vkey,
+                "vkey": new_signer.verifier().key_string,
+                "algorithm": "ed25519",
+                "valid_from": canonical.format_time(now),
+            },
+            time=now,
+        )
+        integrate_all(now=now)  # step 3
+        checkpoint_sign(now=now, signer=old_signer)  # step 4
+        SigningKey.objects.filter(pk=old_key.pk).update(valid_until=now)  # step 5
+        from cryptography.hazmat.primitives import serialization
+
+        pem = (
+            new_private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        new_key = SigningKey.objects.create(
+            name=new_signer.name,
+            vkey=new_signer.verifier().key_string,
+            public_key_pem=pem,
+            valid_from=now,
+        )
+    old_key.refresh_from_db()
+    return old_key, new_key
 
 
 def sequence_and_sign(*, now: dt.datetime) -> Checkpoint | None:
