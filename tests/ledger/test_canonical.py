@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -281,3 +282,37 @@ class TestProperties:
         assert encode_entry(kind="k", time=WHEN, payload=payload) == encode_entry(
             kind="k", time=WHEN, payload=reordered
         )
+
+
+# The fast path of encode_entry must give the rfc8785 library's bytes, for every value it takes.
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(st.characters(blacklist_categories=("Cs",))),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(max_codepoint=127), max_size=8), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_the_fast_path_agrees_with_the_rfc8785_library(value: object) -> None:
+    from ledger.canonical import _fast_canonical
+
+    document = {"v": 1, "type": "t", "time": "2026-01-01T00:00:00.000Z", "payload": {"x": value}}
+    fast = _fast_canonical(document)
+    assert fast is not None
+    assert fast == rfc8785.dumps(document)
+
+
+def test_the_fast_path_leaves_floats_and_non_ascii_keys_to_the_library() -> None:
+    from ledger.canonical import _fast_canonical
+
+    assert _fast_canonical({"payload": {"x": 1.5}}) is None
+    assert _fast_canonical({"payload": {"\U0001f600": 1, "\uffff": 2}}) is None
+    assert _fast_canonical({"payload": {"x": 2**60}}) is None

@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from ledger import merkle, note, selectors, services
+from ledger import canonical, merkle, note, selectors, services
 from ledger.models import Checkpoint, Entry, Head, Node, PendingEntry
 from tests.ledger.helpers import append_many, sequence
 
@@ -136,3 +136,20 @@ def test_proofs_beyond_the_signed_size_are_refused() -> None:
         selectors.inclusion_proof(index=0, tree_size=checkpoint.size + 1)
     with pytest.raises(InvalidRange):
         selectors.consistency_proof(first=1, second=checkpoint.size + 1)
+
+
+def test_a_batch_append_keeps_its_order_and_rolls_back_whole() -> None:
+    base = selectors.head_size()
+    now = timezone.now()
+
+    def failing_batch() -> None:
+        with transaction.atomic():
+            services.entries_append(items=[("test", {"i": 0})], time=now)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    services.entries_append(items=[("test", {"i": i}) for i in range(10)], time=now)
+    services.integrate_all(now=now)
+    tail = Entry.objects.filter(index__gte=base).order_by("index")
+    assert [canonical.decode_entry(bytes(e.data)).payload["i"] for e in tail] == list(range(10))
