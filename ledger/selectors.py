@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Q
+from django.db import connection
 
 from ledger import merkle, tiles
 from ledger.exceptions import InvalidRange, LedgerNotFound
@@ -38,10 +38,16 @@ def signed_size() -> int:
 def _perfect_hashes(keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     if not keys:
         return {}
-    condition = Q()
-    for level, index in keys:
-        condition |= Q(level=level, index=index)
-    found = {(n.level, n.index): bytes(n.hash) for n in Node.objects.filter(condition)}
+    levels, indexes = zip(*sorted(keys), strict=True)
+    with connection.cursor() as cursor:
+        # One round trip, one primary-key lookup per wanted node.
+        cursor.execute(
+            "SELECT n.level, n.idx, n.hash"
+            " FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
+            " JOIN ledger_node n ON n.level = k.level AND n.idx = k.idx",
+            [list(levels), list(indexes)],
+        )
+        found = {(int(lv), int(ix)): bytes(h) for lv, ix, h in cursor.fetchall()}
     missing = keys - found.keys()
     if missing:
         raise RuntimeError(f"ledger_node is missing {sorted(missing)[:3]}...: the tree is damaged")
