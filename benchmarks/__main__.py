@@ -1,14 +1,25 @@
-"""``python -m benchmarks``: run every benchmark and print its figures."""
+"""``python -m benchmarks [NAME ...]``: run the benchmarks (all by default) and print figures."""
 
 from __future__ import annotations
 
 import os
-
-from benchmarks import broker
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-BENCHMARKS = [broker.main]
 
-for bench in BENCHMARKS:
-    bench()
-    print()
+from benchmarks import broker, ledger_append, ledger_proofs, ledger_verifier
+
+BENCHMARKS = {
+    "broker": broker.main,
+    "ledger_append": ledger_append.main,
+    "ledger_proofs": ledger_proofs.main,
+    "ledger_verifier": ledger_verifier.main,
+}
+
+wanted = sys.argv[1:] or list(BENCHMARKS)
+unknown = [name for name in wanted if name not in BENCHMARKS]
+if unknown:
+    sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+for name in wanted:
+    BENCHMARKS[name]()
+    print(flush=True)

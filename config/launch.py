@@ -52,6 +52,12 @@ def setup_steps() -> None:
     connections.close_all()
 
 
+def vkey() -> str:
+    from ledger.services import current_signer
+
+    return current_signer().verifier().key_string
+
+
 def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
     log(f"starting {name}: {' '.join(argv)}")
     # Own process group: Ctrl-C reaches only this launcher, which stops children in order.
@@ -153,8 +159,11 @@ def main() -> int:
     API docs     {base}/api/docs/      (OpenAPI schema: {base}/api/schema/)
     Health       {base}/healthz  {base}/readyz
     Admin        {base}/admin/         (user 'operator', password above)
+    Ledger       {base}/ledger/checkpoint   (keys: {base}/ledger/keys)
   Try:  curl -H "Authorization: Api-Key <a token above>" {base}/api/v1/parties/
-  Ctrl-C stops the API, the worker{" and PostgreSQL" if embedded_db else ""}.
+  Verify the ledger with no trust in this server:
+        {PY} -m ledger.verify --url {base} --vkey {vkey()}
+  Ctrl-C stops the API, the sequencer, the worker{" and PostgreSQL" if embedded_db else ""}.
 """,
             flush=True,
         )

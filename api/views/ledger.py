@@ -4,13 +4,15 @@ describes: signed-note checkpoints, base64 entries and proof hashes, C2SP tlog-t
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, serializers
+from rest_framework import exceptions, permissions, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,6 +40,37 @@ def int_param(request: Request, name: str) -> int:
     return int(raw)
 
 
+class _RawRenderer(renderers.BaseRenderer):
+    """Lets clients ask for the raw formats by their media types; errors still render as the
+    common JSON body (the response's own content type says so)."""
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        if isinstance(data, str):
+            return data.encode()
+        if renderer_context and renderer_context.get("response") is not None:
+            renderer_context["response"]["Content-Type"] = "application/json"
+        return json.dumps(data).encode()
+
+
+class PlainTextRenderer(_RawRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+
+class OctetStreamRenderer(_RawRenderer):
+    media_type = "application/octet-stream"
+    format = "bin"
+    charset = None
+
+
 class LedgerReadPermission(permissions.BasePermission):
     """Public reads, unless LEDGER_READ_REQUIRES_AUDITOR asks for an auditor's credentials."""
 
@@ -55,6 +88,8 @@ class LedgerView(APIView):
 
 
 class CheckpointView(LedgerView):
+    renderer_classes = [PlainTextRenderer, renderers.JSONRenderer]
+
     @extend_schema(tags=["ledger"], responses={(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request: Request) -> HttpResponse:
         checkpoint = selectors.latest_checkpoint()
@@ -178,6 +213,8 @@ class KeysView(LedgerView):
 
 class TileView(LedgerView):
     """C2SP tlog-tiles: ``tile/<L>/<N>[.p/<W>]`` and ``tile/entries/<N>[.p/<W>]``."""
+
+    renderer_classes = [OctetStreamRenderer, renderers.JSONRenderer]
 
     @extend_schema(
         tags=["ledger"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}

@@ -163,3 +163,16 @@ def test_no_checkpoint_yet_is_a_404_not_a_500() -> None:
     assert not Checkpoint.objects.exists()
     response = Client().get("/ledger/checkpoint")
     assert response.status_code == 404
+
+
+def test_the_raw_formats_answer_to_their_own_media_types(log: int) -> None:
+    client = Client()
+    checkpoint = client.get("/ledger/checkpoint", HTTP_ACCEPT="text/plain")
+    assert checkpoint.status_code == 200
+    assert checkpoint.content.startswith(services.origin().encode() + b"\n")
+    tile = client.get("/ledger/tile/0/000", HTTP_ACCEPT="application/octet-stream")
+    assert tile.status_code == 200
+    assert len(tile.content) == 256 * 32
+    missing = client.get("/ledger/tile/0/x009/000", HTTP_ACCEPT="application/octet-stream")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"

@@ -1,0 +1,57 @@
+"""The offline verifier against the 1,000,000-entry benchmark log (built by ledger_proofs and
+kept), served over HTTP on loopback: wall time for the whole run (fetching every entry,
+recomputing the tree, checking the signature and sampled proofs), and the verifier's own
+figure for entries recomputed per second."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from benchmarks.ledger_proofs import BASE_DIR, build, env, free_port, get
+
+
+def main() -> None:
+    print("## offline verifier (python -m ledger.verify) over HTTP", flush=True)
+    size = build()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--no-control-socket", "--log-level", "warning"],
+        cwd=BASE_DIR, env=env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                get(f"{base}/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        vkey = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()\n"
+             "from ledger.services import current_signer\n"
+             "print(current_signer().verifier().key_string)"],
+            cwd=BASE_DIR, env=env(), check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        t0 = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "ledger.verify", "--url", base, "--vkey", vkey, "--quiet"],
+            cwd=BASE_DIR, capture_output=True, text=True,
+        )  # fmt: skip
+        wall = time.perf_counter() - t0
+        if result.returncode != 0:
+            raise RuntimeError(f"verifier failed: {result.stdout}{result.stderr}")
+        print(result.stdout.strip(), flush=True)
+        print(f"{size:,} entries verified in {wall:.1f} s wall ({size / wall:,.0f} entries/s "
+              "including HTTP)", flush=True)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    main()
