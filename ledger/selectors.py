@@ -103,7 +103,8 @@ def consistency_proof(*, first: int, second: int) -> list[bytes]:
     return _with_stored_hashes(lambda source: merkle.consistency_proof(first, second, source))
 
 
-def entries_range(*, start: int, end: int) -> list[Entry]:
+def entries_range(*, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+    """(index, data, leaf hash) of entries ``start`` to ``end`` (exclusive, at most 1,000)."""
     limit = signed_size()
     if not 0 <= start < end:
         raise InvalidRange("start must be below end.", fields={"start": ["must be below end"]})
@@ -113,7 +114,12 @@ def entries_range(*, start: int, end: int) -> list[Entry]:
             fields={"end": [f"must be at most {limit}"]},
         )
     end = min(end, start + MAX_ENTRIES_PER_CALL)
-    return list(Entry.objects.filter(index__gte=start, index__lt=end).order_by("index"))
+    rows = (
+        Entry.objects.filter(index__gte=start, index__lt=end)
+        .order_by("index")
+        .values_list("index", "data", "leaf_hash")
+    )
+    return [(int(i), bytes(d), bytes(h)) for i, d, h in rows]
 
 
 def entry_get(*, index: int) -> Entry:

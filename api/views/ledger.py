@@ -121,21 +121,16 @@ class EntriesView(LedgerView):
             "LedgerEntries", {"entries": EntrySerializer.__class__(many=True)}
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         start, end = int_param(request, "start"), int_param(request, "end")
         rows = selectors.entries_range(start=start, end=end)
-        return Response(
-            {
-                "entries": [
-                    {
-                        "index": e.index,
-                        "data": b64(bytes(e.data)),
-                        "leaf_hash": b64(bytes(e.leaf_hash)),
-                    }
-                    for e in rows
-                ]
-            }
+        # Built by hand: auditors page through millions of entries, and DRF's generic
+        # rendering costs more than the query.
+        body = json.dumps(
+            {"entries": [{"index": i, "data": b64(d), "leaf_hash": b64(h)} for i, d, h in rows]},
+            separators=(",", ":"),
         )
+        return HttpResponse(body, content_type="application/json")
 
 
 class EntryView(LedgerView):
