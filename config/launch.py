@@ -128,7 +128,8 @@ def main() -> int:
                 PY, "-m", "gunicorn", "config.wsgi:application",
                 "--bind", f"{HOST}:{PORT}",
                 "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
-                "--access-logfile", "-",
+                # No access log: django-structlog logs every request as a JSON line, with
+                # its request id, status and caller.
                 "--graceful-timeout", "10",
                 # The default control socket is one per user: two instances would share it.
                 "--no-control-socket",

