@@ -499,9 +499,9 @@ class CanonicalChecker:
         if not self._fast(entries[:1]):
             return False
         for position, piece in enumerate(first):
-            column = pieces[position::period]
             if position % 2 and not first[position + 1].startswith(b":"):
                 continue  # a string value: any contents will do
+            column = pieces[position::period]
             if position % 2 or not _HAS_DIGIT(piece):  # a member name, or plain structure
                 if column.count(piece) != count:
                     return False
@@ -514,15 +514,17 @@ class CanonicalChecker:
         )
 
     def _times_and_kinds_ok(self, times: list[bytes], kinds: set[bytes]) -> bool:
+        """True if all the ``times`` and ``kinds`` are valid ones."""
         for kind in kinds - self._kind_tokens:
             try:
                 validate_kind(kind.decode("utf-8"))
             except ValueError:
                 return False
             self._kind_tokens.add(kind)
-        if not _TIME_COLUMN.fullmatch(b"\n".join(times)):
+        distinct = set(times)  # often one: entries appended together share their time
+        if not _TIME_COLUMN.fullmatch(b"\n".join(distinct)):
             return False
-        for when in set(map(_DATE_OF_TIME, times)) - self._date_tokens:
+        for when in set(map(_DATE_OF_TIME, distinct)) - self._date_tokens:
             try:
                 parse_time(when.decode("ascii") + "T00:00:00.000Z")
             except ValueError:
@@ -923,7 +925,7 @@ def _compact_page(body: bytes, start: int, end: int) -> tuple[list[bytes], bytes
         or pieces[10::10].count(b":") != count
         or separators.count(b"},{") != count - 1
         or separators[-1] != b"}]}"
-        or pieces[4::10] != list(map(b":%d,".__mod__, range(start, start + count)))
+        or pieces[4::10] != _index_pieces(start, count)
     ):
         return None
     try:
@@ -931,6 +933,11 @@ def _compact_page(body: bytes, start: int, end: int) -> tuple[list[bytes], bytes
     except ValueError:
         return None
     return entries, b"".join(pieces[11::10])
+
+
+def _index_pieces(start: int, count: int) -> list[bytes]:
+    """``[b":<start>,", b":<start + 1>,", ...]``, formatted at once."""
+    return (b":%d,\n" * count % tuple(range(start, start + count))).split(b"\n")[:-1]
 
 
 def _compact_page_leaf_hashes(
