@@ -8,6 +8,7 @@ every answer is verified. Reports p50/p99 latency per proof kind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -81,6 +83,29 @@ def get(url: str) -> tuple[float, bytes]:
     return time.perf_counter() - t0, body
 
 
+@contextlib.contextmanager
+def serve() -> Iterator[str]:
+    """gunicorn over the benchmark database on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--no-control-socket", "--log-level", "warning"],
+        cwd=BASE_DIR, env=env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                get(f"{base}/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -96,20 +121,7 @@ def main() -> None:
         flush=True,
     )
     size = build()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--no-control-socket", "--log-level", "warning"],
-        cwd=BASE_DIR, env=env(),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                get(f"{base}/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
+    with serve() as base:
         _, checkpoint_note = get(f"{base}/ledger/checkpoint")
         checkpoint = note.Checkpoint.from_body(note.parse_note(checkpoint_note).text)
         assert checkpoint.size == size
@@ -140,9 +152,6 @@ def main() -> None:
                 f"mean {statistics.fmean(ms):6.2f} ms",
                 flush=True,
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -10,26 +10,13 @@ import subprocess
 import sys
 import time
 
-from benchmarks.ledger_proofs import BASE_DIR, build, env, free_port, get
+from benchmarks.ledger_proofs import BASE_DIR, build, env, serve
 
 
 def main() -> None:
     print("## offline verifier (python -m ledger.verify) over HTTP", flush=True)
     size = build()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--no-control-socket", "--log-level", "warning"],
-        cwd=BASE_DIR, env=env(),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                get(f"{base}/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
+    with serve() as base:
         vkey = subprocess.run(
             [sys.executable, "-c", "import django; django.setup()\n"
              "from ledger.services import current_signer\n"
@@ -51,9 +38,6 @@ def main() -> None:
             print(f"{label}: {recomputed[0].strip() if recomputed else result.stdout}", flush=True)
             print(f"  {size:,} entries verified in {wall:.1f} s wall ({size / wall:,.0f} entries/s "
                   "including HTTP)", flush=True)  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
