@@ -60,9 +60,8 @@ def build() -> int:
     endpoint = embedded.running_endpoint()
     assert endpoint is not None, "make bench starts the embedded PostgreSQL"
     embedded.create_database(endpoint, DATABASE)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env(), check=True
-    )
+    for command in (["ledger_keygen"], ["migrate", "-v", "0"]):  # a fresh clone has no key yet
+        subprocess.run([sys.executable, "manage.py", *command], cwd=BASE_DIR, env=env(), check=True)
     out = subprocess.run(
         [sys.executable, "-c", BUILD, str(SIZE)], cwd=BASE_DIR, env=env(), check=True,
         stdout=subprocess.PIPE, text=True,
