@@ -118,6 +118,10 @@ LEDGER_READ_REQUIRES_AUDITOR: bool = env.bool("LEDGER_READ_REQUIRES_AUDITOR", de
 # How often the sequencer signs a checkpoint while entries arrive (seconds).
 LEDGER_CHECKPOINT_INTERVAL: float = env.float("LEDGER_CHECKPOINT_INTERVAL", default=1.0)
 
+# --- Catalog ------------------------------------------------------------------------------------
+# The largest catalog file POST /api/v1/imports accepts (bytes); the command has no limit.
+IMPORT_MAX_BYTES: int = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+
 # --- Applications -------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -126,6 +130,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
     "django_filters",

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 
 from governance.access import Actor
 from governance.exceptions import NotFound
-from governance.models import ApiToken, Membership, Party
+from governance.models import (
+    ApiToken,
+    ConsentMatrixVersion,
+    ConsentRule,
+    ConsentRuleVersion,
+    ImportJob,
+    Likeness,
+    Membership,
+    Party,
+    PartyKind,
+    Release,
+    RightsShare,
+    Work,
+)
+from governance.terms import Obligations, RuleContent
 
 
 def party_list(*, actor: Actor) -> QuerySet[Party]:
@@ -43,3 +59,172 @@ def api_token_get(*, actor: Actor, prefix: str) -> ApiToken:
 
 def memberships_of(*, user_id: int) -> QuerySet[Membership]:
     return Membership.objects.filter(user_id=user_id).select_related("party")
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog: work metadata is public to every party; shares to those involved and auditors.
+# --------------------------------------------------------------------------------------------
+
+
+def work_list(*, actor: Actor) -> QuerySet[Work]:
+    """Every work's public metadata: any party reads the catalog."""
+    return Work.objects.select_related("registrant").prefetch_related("credits")
+
+
+def work_get(*, actor: Actor, work_id: uuid.UUID | str) -> Work:
+    try:
+        return work_list(actor=actor).get(pk=work_id)
+    except (Work.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No work with that id.") from None
+
+
+def release_list(*, actor: Actor) -> QuerySet[Release]:
+    return Release.objects.select_related("registrant").prefetch_related("releasetrack_set")
+
+
+def release_get(*, actor: Actor, release_id: uuid.UUID | str) -> Release:
+    try:
+        return release_list(actor=actor).get(pk=release_id)
+    except (Release.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No release with that id.") from None
+
+
+def share_list(*, actor: Actor) -> QuerySet[RightsShare]:
+    """Shares the actor may see: an auditor all; a rights holder the shares of the works it
+    registered or holds a share of; a licensee none (it reads catalog metadata only)."""
+    shares = RightsShare.objects.select_related("holder", "work")
+    if actor.is_auditor:
+        return shares
+    if actor.party.kind == PartyKind.LICENSEE:
+        return shares.none()
+    involved = RightsShare.objects.filter(holder=actor.party).values("work_id")
+    return shares.filter(
+        Q(work__registrant=actor.party) | Q(holder=actor.party) | Q(work_id__in=involved)
+    )
+
+
+def share_get(*, actor: Actor, share_id: uuid.UUID | str) -> RightsShare:
+    try:
+        return share_list(actor=actor).get(pk=share_id)
+    except (RightsShare.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No rights share with that id.") from None
+
+
+def likeness_get(*, actor: Actor, artist_id: uuid.UUID | str) -> Likeness:
+    """An artist's likeness: its existence is public catalog data (aliases included)."""
+    try:
+        return Likeness.objects.select_related("artist").get(artist_id=uuid.UUID(str(artist_id)))
+    except (Likeness.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No likeness for that party.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Consent: a party's rules are its own; auditors read all.
+# --------------------------------------------------------------------------------------------
+
+
+def rule_list(*, actor: Actor) -> QuerySet[ConsentRule]:
+    rules = ConsentRule.objects.select_related("owner")
+    if actor.is_auditor:
+        return rules
+    return rules.filter(owner=actor.party)
+
+
+def rule_get(*, actor: Actor, rule_id: uuid.UUID | str) -> ConsentRule:
+    try:
+        return rule_list(actor=actor).get(pk=rule_id)
+    except (ConsentRule.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No consent rule with that id.") from None
+
+
+def rule_versions_in_force(
+    *, actor: Actor, at: dt.datetime | None = None
+) -> QuerySet[ConsentRuleVersion]:
+    """The version of each visible rule in force at ``at`` (now if ``None``): recorded by
+    then, and not yet replaced or withdrawn."""
+    versions = ConsentRuleVersion.objects.filter(rule__in=rule_list(actor=actor))
+    if at is None:
+        return versions.filter(effective_until__isnull=True)
+    return versions.filter(effective_from__lte=at).filter(
+        Q(effective_until__isnull=True) | Q(effective_until__gt=at)
+    )
+
+
+def rule_versions_of_party(*, party: Party, at: dt.datetime) -> QuerySet[ConsentRuleVersion]:
+    """A party's rule versions in force at ``at``, for exports and evaluation (no actor:
+    callers have checked access to the party)."""
+    return ConsentRuleVersion.objects.filter(rule__owner=party, effective_from__lte=at).filter(
+        Q(effective_until__isnull=True) | Q(effective_until__gt=at)
+    )
+
+
+def matrix_at(*, at: dt.datetime | None = None) -> ConsentMatrixVersion:
+    versions = ConsentMatrixVersion.objects.order_by("-version")
+    if at is not None:
+        versions = versions.filter(effective_from__lte=at)
+    matrix = versions.first()
+    if matrix is None:
+        raise NotFound("No consent matrix was in force then.")
+    return matrix
+
+
+def import_list(*, actor: Actor) -> QuerySet[ImportJob]:
+    jobs = ImportJob.objects.defer("data")
+    return jobs if actor.is_auditor else jobs.filter(party=actor.party)
+
+
+def import_get(*, actor: Actor, job_id: uuid.UUID | str) -> ImportJob:
+    try:
+        return import_list(actor=actor).get(pk=job_id)
+    except (ImportJob.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No import with that id.") from None
+
+
+def rule_content(version: ConsentRuleVersion, *, owner_id: object) -> RuleContent:
+    """A stored rule version as the pure modules read it."""
+    o = version.obligations or {}
+    return RuleContent(
+        rule_id=str(version.rule_id), version=version.version, owner_id=str(owner_id),
+        scope=version.scope, uses=frozenset(version.uses), effect=version.effect,
+        scope_works=frozenset(str(w) for w in version.scope_works),
+        scope_artist_id=None if version.scope_artist_id is None else str(version.scope_artist_id),
+        licensee_mode=version.licensee_mode,
+        licensees=frozenset(str(p) for p in version.licensees),
+        territory_mode=version.territory_mode, territories=frozenset(version.territories),
+        window_start=version.window_start, window_end=version.window_end,
+        commercial=version.commercial,
+        obligations=Obligations(
+            attribution=o.get("attribution", ""), compensation_ref=o.get("compensation_ref", ""),
+            ai_disclosure=bool(o.get("ai_disclosure", False)),
+            max_similarity=o.get("max_similarity"),
+        ),
+        note=version.note,
+    )  # fmt: skip
+
+
+def work_rule_versions(*, work: Work, at: dt.datetime) -> list[ConsentRuleVersion]:
+    """Rule versions in force at ``at`` that speak for ``work``: its holders' rules whose scope
+    covers it, and the likeness rules of the artists credited on it."""
+    holders = set(RightsShare.objects.filter(work=work).values_list("holder_id", flat=True))
+    artists = set(
+        work.credits.filter(party__isnull=False, role__in=["main_artist", "featured"])
+        .values_list("party_id", flat=True)
+    )  # fmt: skip
+    versions = (
+        ConsentRuleVersion.objects.filter(rule__owner__in=holders | artists)
+        .filter(effective_from__lte=at)
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .select_related("rule")
+    )
+    out = []
+    for v in versions:
+        owner = v.rule.owner_id
+        covers = (
+            (v.scope == "all_works" and owner in holders)
+            or (v.scope == "works" and work.pk in v.scope_works and owner in holders)
+            or (v.scope == "artist_works" and owner in holders and v.scope_artist_id in artists)
+            or (v.scope == "likeness" and owner in artists)
+        )
+        if covers:
+            out.append(v)
+    return out

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from governance.models import ApiToken, Membership, Party, PartyKind, Role
+from governance.models import ApiToken, Likeness, Membership, Party, PartyKind, Role
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -19,9 +19,18 @@ class UserFactory(factory.django.DjangoModelFactory):
 class PartyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Party
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Party {n}")
     kind = PartyKind.LABEL
+
+    @factory.post_generation
+    def likeness(self, create: bool, extracted: object, **kwargs: object) -> None:
+        # As governance.services.party_create does: every artist has its likeness.
+        if create and self.kind == PartyKind.ARTIST:
+            Likeness.objects.get_or_create(
+                artist=self, defaults={"aspects": ["voice", "name", "image"]}
+            )
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

@@ -19,6 +19,13 @@ class PartyKind(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+class Posture(models.TextChoices):
+    """A party's consent when none of its rules answers (DESIGN.md, Decision semantics)."""
+
+    OPT_IN = "opt_in", "Opt-in: no consent on record means deny"
+    OPT_OUT = "opt_out", "Opt-out: allowed unless reserved"
+
+
 class Role(models.TextChoices):
     """What a member may do for a party, in increasing order of power."""
 
@@ -38,7 +45,15 @@ class Party(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=PartyKind.choices)
     name = models.CharField(max_length=200)
+    default_posture = models.CharField(
+        max_length=8, choices=Posture.choices, default=Posture.OPT_IN,
+        help_text="What the party's consent is when none of its rules answers.",
+    )  # fmt: skip
+    isni = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    ipi = models.CharField(max_length=11, null=True, blank=True, unique=True)
+    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="parties"
     )
@@ -52,6 +67,9 @@ class Party(models.Model):
                 condition=models.Q(kind__in=PartyKind.values), name="party_kind_valid"
             ),
             models.CheckConstraint(condition=~models.Q(name=""), name="party_name_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(default_posture__in=Posture.values), name="party_posture_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from governance import ledgering
 from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput
-from governance.models import ApiToken, Membership, Party, PartyKind, Role
-from ledger import services as ledger_services
+from governance.models import ApiToken, Likeness, Membership, Party, PartyKind, Role
 
 
 @transaction.atomic
@@ -26,11 +26,11 @@ def party_create(*, name: str, kind: str) -> Party:
     if Party.objects.filter(kind=kind, name=name).exists():
         raise Conflict(f"A {kind} named {name!r} exists already.")
     party = Party.objects.create(name=name, kind=kind)
-    ledger_services.entry_append(
-        kind="party",
-        payload={"id": str(party.pk), "kind": party.kind, "name": party.name, "version": 1},
-        time=party.created_at,
-    )
+    ledgering.append("party", ledgering.party_payload(party), now=party.created_at)
+    if kind == PartyKind.ARTIST:
+        # Every artist has a likeness (voice, name, image) that only the artist can consent for.
+        likeness = Likeness.objects.create(artist=party, aspects=list(Likeness.LIKENESS_ASPECTS))
+        ledgering.append("likeness", ledgering.likeness_payload(likeness), now=party.created_at)
     return party
 
 

@@ -1,0 +1,88 @@
+"""Consent exported in public vocabularies (docs/vocabulary.md): an ODRL 2.2 JSON-LD policy, the
+CAWG training-and-mining assertion, or C2PA 1.x's ``c2pa.training-mining`` for older readers.
+
+A party's export is its own rules (the party itself, or an auditor); a work's export is the
+rules of the parties that hold its rights and of its credited artists (for those who registered
+or hold a share of it, and auditors).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.access import actor_of
+from api.views.consent import AT, at_param
+from governance import selectors, vocabulary
+from governance.exceptions import InvalidInput, NotFound
+from governance.models import ConsentRuleVersion, Party
+
+FORMATS = ("odrl", "cawg", "c2pa")
+FORMAT = OpenApiParameter("format", str, enum=FORMATS, description="Default: odrl.")
+
+
+def _format(request: Request) -> str:
+    fmt = request.query_params.get("format", "odrl")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}.",
+                           fields={"format": [f"must be one of {list(FORMATS)}"]})  # fmt: skip
+    return fmt
+
+
+def _render(
+    fmt: str, *, uid: str, assigner: Party, versions: list[ConsentRuleVersion], target: str | None,
+    request: Request,
+) -> dict[str, Any]:  # fmt: skip
+    at = at_param(request) or timezone.now()
+    rules = [selectors.rule_content(v, owner_id=v.rule.owner_id) for v in versions]
+    if fmt == "odrl":
+        names = {str(p.pk): p.name for p in Party.objects.filter(
+            pk__in={v.rule.owner_id for v in versions} | {assigner.pk})}  # fmt: skip
+        return vocabulary.odrl_policy(
+            uid=uid, assigner=str(assigner.pk), rules=rules, target=target, at=at,
+            party_names=names,
+        )  # fmt: skip
+    make = vocabulary.cawg_training_mining if fmt == "cawg" else vocabulary.c2pa_training_mining
+    return make(rules=rules, at=at, default_posture=assigner.default_posture)
+
+
+class PartyConsentExportView(APIView):
+    @extend_schema(tags=["consent"], operation_id="party_consent_export",
+                   parameters=[FORMAT, AT], responses=OpenApiTypes.OBJECT)  # fmt: skip
+    def get(self, request: Request, party_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        party = selectors.party_get(actor=actor, party_id=party_id)
+        at = at_param(request) or timezone.now()
+        versions = list(selectors.rule_versions_of_party(party=party, at=at).select_related("rule"))
+        body = _render(_format(request), uid=f"urn:consentry:party:{party.pk}:consent",
+                       assigner=party, versions=versions, target=None, request=request)  # fmt: skip
+        return Response(body)
+
+
+class WorkConsentExportView(APIView):
+    @extend_schema(tags=["consent"], operation_id="work_consent_export",
+                   parameters=[FORMAT, AT], responses=OpenApiTypes.OBJECT)  # fmt: skip
+    def get(self, request: Request, work_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        work = selectors.work_get(actor=actor, work_id=work_id)
+        if (
+            not actor.is_auditor
+            and not selectors.share_list(actor=actor).filter(work=work).exists()
+            and work.registrant_id != actor.party.pk
+        ):
+            raise NotFound("No work consent you may see.")
+        at = at_param(request) or timezone.now()
+        versions = selectors.work_rule_versions(work=work, at=at)
+        target = f"urn:isrc:{work.isrc}" if work.isrc else (
+            f"urn:iswc:{work.iswc}" if work.iswc else f"urn:consentry:work:{work.pk}")  # fmt: skip
+        body = _render(_format(request), uid=f"urn:consentry:work:{work.pk}:consent",
+                       assigner=work.registrant, versions=versions, target=target,
+                       request=request)  # fmt: skip
+        return Response(body)

@@ -1,0 +1,523 @@
+"""Read DDEX ERN ``NewReleaseMessage`` files (ERN 3.8.x and 4.x) into plain frozen dataclasses.
+
+Pure: no Django, DRF or Celery; lxml only. :func:`parse_ern` raises :class:`DdexError` when the
+whole file is unusable (not well-formed XML, a document type declaration, not a
+``NewReleaseMessage``, an unsupported namespace). Anything smaller is an answer, not an error: a
+rejected element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are
+kept. Identifiers are returned as written (trimmed): check digits are validated elsewhere.
+
+Namespaces: ``http://ddex.net/xml/ern/38``, ``/381``, ``/382``, ``/383`` (family 3) and
+``http://ddex.net/xml/ern/4*`` (4, 41, 411, 42, 43, ...: family 4); ``ern_version`` spells the
+digits with dots (``382`` -> ``3.8.2``). Children are normally unqualified (the XSDs use
+``elementFormDefault="unqualified"``); files that put them in the ERN namespace are read too.
+
+Elements read (paths relative to the element named on the left; ``|`` = first that is present)::
+
+    header      MessageHeader/MessageId; MessageHeader/MessageSender/PartyName/FullName | PartyId
+    -- ERN 3.8.x --
+    recording   ResourceList/SoundRecording: SoundRecordingId/ISRC (not IsReplaced="true"),
+                ResourceReference, ReferenceTitle/TitleText | Title[@TitleType=DisplayTitle],
+                Duration, LanguageOfPerformance, and in each SoundRecordingDetailsByTerritory
+                (the Worldwide one preferred): TerritoryCode, DisplayArtistName,
+                DisplayArtist (PartyName/FullName, PartyId, ArtistRole),
+                ResourceContributor (.., ResourceContributorRole),
+                IndirectResourceContributor (.., IndirectResourceContributorRole),
+                RightsController (PartyName, PartyId, RightsControllerRole,
+                RightSharePercentage | RightShareUnknown), PLine (Year, PLineText)
+    party       PartyName/FullName; PartyId with IsISNI="true" or Namespace="ISNI" -> isni,
+                PartyId with Namespace starting "IPI" -> ipi
+    release     ReleaseList/Release: ReleaseId/ICPN | EAN | UPC, ReleaseReference,
+                ReferenceTitle/TitleText, ReleaseResourceReferenceList/ReleaseResourceReference,
+                ReleaseDetailsByTerritory (TerritoryCode, ExcludedTerritoryCode,
+                DisplayArtistName, ReleaseDate | OriginalReleaseDate),
+                GlobalReleaseDate | GlobalOriginalReleaseDate
+    -- ERN 4.x --
+    party       PartyList/Party: PartyReference, PartyName/FullName, PartyId/ISNI,
+                PartyId/IpiNameNumber
+    recording   ResourceList/SoundRecording: ResourceReference,
+                SoundRecordingEdition/ResourceId/ISRC (4.2+) | ResourceId/ISRC (4.1),
+                DisplayTitleText | DisplayTitle/TitleText, DisplayArtistName,
+                DisplayArtist (ArtistPartyReference, DisplayArtistRole, ArtisticRole),
+                Contributor and SoundRecordingEdition/EditionContributor
+                (ContributorPartyReference, Role), SoundRecordingEdition/PLine | PLine,
+                ResourceRightsController (RightsControllerPartyReference, RightsControlType
+                (4.2+) | RightsControllerRole (4.1), RightSharePercentage | RightShareUnknown,
+                DelegatedUsageRights/TerritoryOfRightsDelegation, @ApplicableTerritoryCode),
+                Duration, LanguageOfPerformance
+    release     ReleaseList/Release (not TrackRelease): ReleaseReference, ReleaseId/ICPN,
+                DisplayTitleText | DisplayTitle/TitleText, DisplayArtistName,
+                ReleaseDate | OriginalReleaseDate, ResourceGroup//ReleaseResourceReference
+    -- both --
+    deals       DealList/ReleaseDeal: DealReleaseReference, Deal/DealTerms/TerritoryCode and
+                ExcludedTerritoryCode (exclusions alone mean Worldwide minus them)
+
+Where several elements carry a value (per-territory names, titles, dates), the one marked
+``IsDefault="true"`` wins, then one without ``ApplicableTerritoryCode``, then the first.
+Display artists with the role MainArtist or Artist (or none) are ``artists``; every other role
+of a display artist, contributor or indirect contributor is a ``(party, role)`` contributor,
+``UserDefined`` roles read as their ``UserDefinedValue``. A recording's ``territories`` are its
+3.8 details territories, in 4.x the union of its rights controllers' territories. A rights
+controller without territory restriction (4.x) reads as ``("Worldwide",)``; a 3.8 rights
+controller inside details given only by ``ExcludedTerritoryCode`` is rejected, because the
+exclusion cannot be carried by :class:`DdexRightsController` and widening it would over-grant.
+``share_percent`` is ``None`` when unknown or absent (DDEX then presumes 100 %; callers decide).
+
+Security: XXE and entity expansion are off (``resolve_entities=False``, ``no_network=True``,
+``load_dtd=False``, ``huge_tree=False``) and any document type declaration is refused, since
+ERN messages never need one. Lines past 65,535 come from libxml2's big-line mode and may be a
+line or two off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import pathlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import BinaryIO, Final
+
+from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
+
+ERN_NAMESPACE: Final = re.compile(r"^http://ddex\.net/xml/ern/(38[1-3]?|4\d*)$")
+"""The ERN namespaces read: 3.8, 3.8.1-3.8.3 and every 4.x."""
+WORLDWIDE: Final = "Worldwide"
+_ANY_ERN: Final = re.compile(r"^http://ddex\.net/xml/ern/(\d+)$")
+_DURATION: Final = re.compile(
+    r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PARTIAL_DATE: Final = re.compile(r"^\d{4}(-\d{2})?$")
+_MAIN_ROLES: Final = frozenset({"MainArtist", "Artist"})
+
+
+class DdexError(ValueError):
+    """The whole file is unusable: not XML, not a NewReleaseMessage, or an unsupported ERN."""
+
+
+@dataclass(frozen=True, slots=True)
+class DdexParty:
+    name: str
+    isni: str | None = None
+    ipi: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DdexRightsController:
+    party: DdexParty
+    roles: tuple[str, ...]
+    share_percent: Decimal | None
+    territories: tuple[str, ...]
+    """ISO 3166 codes as written, or ``("Worldwide",)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DdexRecording:
+    xpath: str
+    line: int
+    isrc: str
+    title: str
+    display_artist: str
+    artists: tuple[DdexParty, ...]
+    contributors: tuple[tuple[DdexParty, str], ...]
+    duration_ms: int | None
+    language: str | None
+    p_line: str | None
+    p_year: int | None
+    rights_controllers: tuple[DdexRightsController, ...]
+    territories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DdexRelease:
+    xpath: str
+    line: int
+    upc: str | None
+    title: str
+    display_artist: str
+    release_date: dt.date | None
+    recording_isrcs: tuple[str, ...]
+    territories: tuple[str, ...]
+    excluded_territories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DdexProblem:
+    xpath: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DdexMessage:
+    ern_version: str
+    message_id: str | None
+    sender: str | None
+    releases: tuple[DdexRelease, ...]
+    recordings: tuple[DdexRecording, ...]
+    problems: tuple[DdexProblem, ...]
+
+
+def parse_ern(source: bytes | str | pathlib.Path | BinaryIO) -> DdexMessage:
+    """Parse one NewReleaseMessage. ``str`` is XML text; pass a ``pathlib.Path`` for a file."""
+    root = _load(source)
+    match = ERN_NAMESPACE.match(_namespace(root))
+    return _Reader(root, match.group(1) if match else "").message()
+
+
+def _parser(*, encoding: str | None = None) -> etree.XMLParser:
+    # Fail closed on external entities, network access and oversized trees.
+    return etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+    )
+
+
+def _load(source: bytes | str | pathlib.Path | BinaryIO) -> etree._Element:
+    try:
+        if isinstance(source, str):
+            if not source.lstrip().startswith("<"):
+                raise DdexError("not XML: str input is parsed as XML text (pass a Path for files)")
+            tree = etree.parse(io.BytesIO(source.encode()), _parser(encoding="utf-8"))
+        elif isinstance(source, bytes):
+            tree = etree.parse(io.BytesIO(source), _parser())
+        elif isinstance(source, pathlib.Path):
+            tree = etree.parse(str(source), _parser())
+        else:
+            tree = etree.parse(source, _parser())
+    except etree.XMLSyntaxError as error:
+        line, column = error.position
+        raise DdexError(
+            f"not well-formed XML at line {line}, column {column}: {error.msg}"
+        ) from None
+    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
+        raise DdexError("document type declarations are refused: ERN messages never need one")
+    root: etree._Element = tree.getroot()
+    local, namespace = etree.QName(root).localname, _namespace(root)
+    if local != "NewReleaseMessage":
+        raise DdexError(f"root element is {local!r}, not a DDEX ERN NewReleaseMessage")
+    if not ERN_NAMESPACE.match(namespace):
+        known = _ANY_ERN.match(namespace)
+        version = f"ERN {'.'.join(known.group(1))} is" if known else f"namespace {namespace!r} is"
+        raise DdexError(f"{version} not supported: this reader takes ERN 3.8.x and 4.x")
+    return root
+
+
+def _namespace(el: etree._Element) -> str:
+    return etree.QName(el).namespace or ""
+
+
+def _xpath(el: etree._Element) -> str:
+    """An XPath for ``el`` with the ERN namespace bound to ``ern:`` and 1-based positions."""
+    steps: list[str] = []
+    node: etree._Element | None = el
+    while node is not None:
+        parent = node.getparent()
+        name = ("ern:" if _namespace(node) else "") + etree.QName(node).localname
+        if parent is not None:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            name += f"[{same.index(node) + 1}]" if len(same) > 1 else ""
+        steps.append(name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def _territories(codes: Iterable[str]) -> tuple[str, ...]:
+    found = _unique(codes)
+    return (WORLDWIDE,) if WORLDWIDE in found else found
+
+
+class _Reader:
+    """One pass over one message; collects problems while it builds the dataclasses."""
+
+    def __init__(self, root: etree._Element, digits: str) -> None:
+        self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
+        qualified = any(_namespace(child) for child in root if isinstance(child.tag, str))
+        self.q = f"{{{_namespace(root)}}}" if qualified else ""
+        self.paths: dict[str, str] = {}
+        self.problems: list[DdexProblem] = []
+        self.parties: dict[str, DdexParty] = {}
+
+    def all(self, el: etree._Element, path: str) -> list[etree._Element]:
+        if path not in self.paths:
+            self.paths[path] = "/".join(self.q + step for step in path.split("/"))
+        return list(el.iterfind(self.paths[path]))
+
+    def text(self, el: etree._Element, path: str) -> str | None:
+        return next((value for node in self.all(el, path) if (value := _value(node))), None)
+
+    def first(self, els: Iterable[etree._Element], path: str) -> str | None:
+        return next(filter(None, (self.text(el, path) for el in els)), None)
+
+    def texts(self, el: etree._Element, path: str) -> list[str]:
+        return [value for node in self.all(el, path) if (value := _role(node))]
+
+    def problem(self, el: etree._Element, reason: str) -> None:
+        self.problems.append(DdexProblem(_xpath(el), el.sourceline or 0, reason))
+
+    def preferred(self, el: etree._Element, path: str) -> etree._Element | None:
+        """The IsDefault one, else one without ApplicableTerritoryCode, else the first."""
+        found = [node for node in self.all(el, path) if _value(node)]
+        rank = [n.get("IsDefault") != "true" for n in found]
+        found.sort(
+            key=lambda n: (n.get("IsDefault") != "true", "ApplicableTerritoryCode" in n.attrib)
+        )
+        return found[0] if found and rank is not None else None
+
+    def preferred_text(self, el: etree._Element, path: str) -> str | None:
+        node = self.preferred(el, path)
+        return None if node is None else _value(node)
+
+    def worldwide_first(self, blocks: list[etree._Element]) -> list[etree._Element]:
+        return sorted(blocks, key=lambda block: WORLDWIDE not in self.texts(block, "TerritoryCode"))
+
+    def scope(self, els: Iterable[etree._Element]) -> tuple[list[str], list[str]]:
+        """(TerritoryCode, ExcludedTerritoryCode) over ``els``; exclusions alone imply Worldwide."""
+        included: list[str] = []
+        excluded: list[str] = []
+        for el in els:
+            codes, excl = self.texts(el, "TerritoryCode"), self.texts(el, "ExcludedTerritoryCode")
+            included += codes or ([WORLDWIDE] if excl else [])
+            excluded += excl
+        return included, excluded
+
+    def party(self, el: etree._Element) -> DdexParty:
+        isni = ipi = None
+        for pid in self.all(el, "PartyId"):
+            value, scheme = _value(pid), (pid.get("Namespace") or "").upper()
+            if value and (pid.get("IsISNI") in ("true", "1") or scheme == "ISNI"):
+                isni = isni or value
+            elif value and scheme.startswith("IPI"):
+                ipi = ipi or value
+            isni, ipi = isni or self.text(pid, "ISNI"), ipi or self.text(pid, "IpiNameNumber")
+        return DdexParty(self.text(el, "PartyName/FullName") or "", isni, ipi)
+
+    def party_of(self, el: etree._Element, ref_path: str) -> DdexParty | None:
+        """ERN 4 names a Party by reference into the PartyList; ERN 3.8 describes it inline."""
+        if not self.v4:
+            return self.party(el)
+        ref = self.text(el, ref_path)
+        if (party := self.parties.get(ref or "")) is None:
+            self.problem(el, f"{ref_path} {ref!r} names no Party in the PartyList")
+        return party
+
+    def duration_ms(self, sr: etree._Element) -> int | None:
+        node = next(iter(self.all(sr, "Duration")), None)
+        if node is None or not (text := _value(node)):
+            return None
+        if not (match := _DURATION.match(text)) or text == "P":
+            self.problem(node, f"Duration {text!r} is not an ISO 8601 duration such as PT3M20S")
+            return None
+        days, hours, minutes, seconds = (Decimal(group or 0) for group in match.groups())
+        total = (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+        return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def date(self, node: etree._Element | None) -> dt.date | None:
+        if node is None or _PARTIAL_DATE.match(text := _value(node)):
+            return None  # Absent, or a valid YYYY / YYYY-MM that names no single day.
+        try:
+            return dt.date.fromisoformat(text) if _DATE.match(text) else None
+        except ValueError:
+            self.problem(node, f"{etree.QName(node).localname} {text!r} is not a calendar date")
+        return None
+
+    def p_line(self, node: etree._Element | None) -> tuple[str | None, int | None]:
+        if node is None:
+            return None, None
+        if (year := self.text(node, "Year")) and not (year.isdigit() and len(year) == 4):
+            self.problem(node, f"PLine Year {year!r} is not a four-digit year")
+            year = None
+        return self.text(node, "PLineText"), int(year) if year else None
+
+    def controller(self, rc: etree._Element, where: tuple[str, ...]) -> DdexRightsController | None:
+        party = self.party_of(rc, "RightsControllerPartyReference")
+        share: Decimal | None = None
+        for node in self.all(rc, "RightSharePercentage"):
+            try:
+                share = Decimal(_value(node)) * (
+                    100 if node.get("HasMaxValueOfOne") == "true" else 1
+                )
+            except InvalidOperation:
+                self.problem(node, f"RightSharePercentage {node.text!r} is not a decimal")
+                return None
+            if not 0 <= share <= 100:
+                self.problem(node, f"RightSharePercentage {share} is outside 0..100")
+                return None
+        roles = self.texts(rc, "RightsControllerRole") + self.texts(rc, "RightsControlType")
+        return None if party is None else DdexRightsController(party, _unique(roles), share, where)
+
+    def credits(self, blocks: list[etree._Element]) -> tuple[tuple[DdexParty, ...], Credits]:
+        """Main display artists, then every other (party, role) in the order of ``_CREDITS``."""
+        artists: dict[DdexParty, None] = {}
+        contributors: dict[tuple[DdexParty, str], None] = {}
+        for tag, ref_path, role_paths in _CREDITS[self.v4]:
+            for el in (el for block in blocks for el in self.all(block, tag)):
+                if (party := self.party_of(el, ref_path)) is None:
+                    continue
+                roles = [role for path in role_paths for role in self.texts(el, path)]
+                if tag == "DisplayArtist" and (not roles or _MAIN_ROLES.intersection(roles)):
+                    artists[party] = None
+                contributors.update(((party, r), None) for r in roles if r not in _MAIN_ROLES)
+        return tuple(artists), tuple(contributors)
+
+    def recording(self, sr: etree._Element) -> DdexRecording | None:
+        if self.v4:
+            blocks = [*self.all(sr, "SoundRecordingEdition"), sr]  # An edition's data wins.
+            isrc = self.first(blocks, "ResourceId/ISRC")
+            title = self.preferred_text(sr, "DisplayTitleText")
+            title = title or self.text(sr, "DisplayTitle/TitleText")
+            display = self.preferred_text(sr, "DisplayArtistName")
+        else:
+            blocks = self.worldwide_first(self.all(sr, "SoundRecordingDetailsByTerritory"))
+            ids = [i for i in self.all(sr, "SoundRecordingId") if i.get("IsReplaced") != "true"]
+            isrc = self.first(ids, "ISRC")
+            title = self.text(sr, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
+            display = self.first(blocks, "DisplayArtistName")
+        if not isrc or not title:
+            missing = " and no ".join(n for n, v in (("ISRC", isrc), ("title", title)) if not v)
+            self.problem(sr, f"SoundRecording rejected: it has no {missing}")
+            return None
+        artists, contributors = self.credits(blocks)
+        controllers = []
+        for block in blocks:
+            where = _territories(self.texts(block, "TerritoryCode"))
+            for rc in self.all(
+                block, "ResourceRightsController" if self.v4 else "RightsController"
+            ):
+                if self.v4:
+                    delegated = self.texts(rc, "DelegatedUsageRights/TerritoryOfRightsDelegation")
+                    where = _territories([*delegated, rc.get("ApplicableTerritoryCode", "")])
+                    where = where or (WORLDWIDE,)
+                if not where:
+                    self.problem(rc, "RightsController rejected: its territories are exclusions")
+                elif (controller := self.controller(rc, where)) is not None:
+                    controllers.append(controller)
+        if self.v4:
+            territories = _territories(t for c in controllers for t in c.territories)
+        else:
+            territories = _territories(t for b in blocks for t in self.texts(b, "TerritoryCode"))
+        pline = next((n for block in blocks for n in self.all(block, "PLine")), None)
+        return DdexRecording(
+            _xpath(sr),
+            sr.sourceline or 0,
+            isrc,
+            title,
+            display or ", ".join(artist.name for artist in artists),
+            artists,
+            contributors,
+            self.duration_ms(sr),
+            self.text(sr, "LanguageOfPerformance"),
+            *self.p_line(pline),
+            tuple(dict.fromkeys(controllers)),
+            territories or (WORLDWIDE,) if self.v4 else territories,
+        )
+
+    def release(self, el: etree._Element, known: Known) -> DdexRelease | None:
+        deals, isrcs, resources = known
+        if self.v4:
+            blocks: list[etree._Element] = []
+            title = self.preferred_text(el, "DisplayTitleText")
+            title = title or self.text(el, "DisplayTitle/TitleText")
+            display = self.preferred_text(el, "DisplayArtistName")
+            dates = [self.preferred(el, "ReleaseDate"), self.preferred(el, "OriginalReleaseDate")]
+            refs = list(el.iter(self.q + "ReleaseResourceReference"))
+        else:
+            blocks = self.worldwide_first(self.all(el, "ReleaseDetailsByTerritory"))
+            title = self.text(el, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
+            display = self.first(blocks, "DisplayArtistName")
+            dates = [n for b in blocks for n in self.all(b, "ReleaseDate|OriginalReleaseDate")]
+            dates += self.all(el, "GlobalReleaseDate") + self.all(el, "GlobalOriginalReleaseDate")
+            refs = self.all(el, "ReleaseResourceReferenceList/ReleaseResourceReference")
+        if not title:
+            self.problem(el, "Release rejected: it has no title")
+            return None
+        ids = self.all(el, "ReleaseId")
+        upc = self.first(ids, "ICPN") or self.first(ids, "EAN") or self.first(ids, "UPC")
+        tracks = []
+        for ref in refs:
+            if (key := _value(ref)) in isrcs:
+                tracks.append(isrcs[key])
+            elif key not in resources:
+                self.problem(ref, f"ReleaseResourceReference {key!r} names no ResourceList item")
+        terms = [t for ref in self.texts(el, "ReleaseReference") for t in deals.get(ref, [])]
+        included, excluded = self.scope(terms or blocks)
+        return DdexRelease(
+            _xpath(el),
+            el.sourceline or 0,
+            upc,
+            title,
+            display or "",
+            self.date(next((n for n in dates if n is not None and _value(n)), None)),
+            _unique(tracks),
+            _territories(included),
+            _unique(excluded),
+        )
+
+    def message(self) -> DdexMessage:
+        root, header = self.root, "MessageHeader/MessageSender/"
+        for party in self.all(root, "PartyList/Party"):
+            if ref := self.text(party, "PartyReference"):
+                self.parties[ref] = self.party(party)
+            else:
+                self.problem(party, "Party rejected: it has no PartyReference")
+        resources = {
+            self.text(item, "ResourceReference") for item in self.all(root, "ResourceList/*")
+        }
+        recordings, isrcs = [], {}
+        for sr in self.all(root, "ResourceList/SoundRecording"):
+            if (recording := self.recording(sr)) is not None:
+                recordings.append(recording)
+                isrcs[self.text(sr, "ResourceReference") or ""] = recording.isrc
+        deals: dict[str, list[etree._Element]] = {}
+        for deal in self.all(root, "DealList/ReleaseDeal"):
+            for ref in self.texts(deal, "DealReleaseReference"):
+                deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
+        known = (deals, isrcs, resources)
+        releases = [
+            r for el in self.all(root, "ReleaseList/Release") if (r := self.release(el, known))
+        ]
+        return DdexMessage(
+            self.version,
+            self.text(root, "MessageHeader/MessageId"),
+            self.text(root, header + "PartyName/FullName") or self.text(root, header + "PartyId"),
+            tuple(releases),
+            tuple(recordings),
+            tuple(self.problems),
+        )
+
+
+Credits = tuple[tuple[DdexParty, str], ...]
+Known = tuple[dict[str, list[etree._Element]], dict[str, str], set[str | None]]
+_DISPLAY_TITLE: Final = "Title[@TitleType='DisplayTitle']/TitleText"
+_CREDITS: Final = {  # (element, party reference, role elements) per family; ERN 3.8 first.
+    False: (
+        ("DisplayArtist", "", ("ArtistRole",)),
+        ("ResourceContributor", "", ("ResourceContributorRole",)),
+        ("IndirectResourceContributor", "", ("IndirectResourceContributorRole",)),
+    ),
+    True: (
+        ("DisplayArtist", "ArtistPartyReference", ("DisplayArtistRole", "ArtisticRole")),
+        ("Contributor", "ContributorPartyReference", ("Role",)),
+        ("EditionContributor", "ContributorPartyReference", ("Role",)),
+    ),
+}
+
+
+def _value(node: etree._Element) -> str:
+    return (node.text or "").strip()
+
+
+def _role(node: etree._Element) -> str:
+    """An allowed-value element's value; ``UserDefined`` reads as its ``UserDefinedValue``."""
+    value = _value(node)
+    return (node.get("UserDefinedValue") or value) if value == "UserDefined" else value

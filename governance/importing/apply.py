@@ -1,0 +1,326 @@
+"""Upsert import records into the catalog, a chunk at a time, with their ledger entries.
+
+Works are found by identifier (ISRC for recordings, ISWC for compositions), shares by
+(work, holder, right, territories, validity), releases by UPC. What is new is created, what
+differs is updated (its version goes up), what is the same is left alone: importing a file
+twice changes nothing and appends nothing. Each change appends its ledger entry in the same
+transaction as the change (the caller's).
+
+Access is the API's: the importing party registers new works and releases; it changes an
+existing work only if it registered it or holds a share of it; it adds shares to works it
+registered, or shares it holds itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+
+from governance import ledgering
+from governance.importing.records import (
+    CreditRecord,
+    ImportRecord,
+    Problem,
+    ReleaseRecord,
+    ShareRecord,
+)
+from governance.models import (
+    Credit,
+    Party,
+    PartyKind,
+    Release,
+    ReleaseTrack,
+    RightsShare,
+    Work,
+)
+from governance.rights import ShareTerms, find_overshoot
+
+WORK_FIELDS = ("title", "display_artist", "composition_id", "duration_ms", "language",
+               "release_date", "p_line")  # fmt: skip
+NOT_HOLDERS = (PartyKind.LICENSEE, PartyKind.AUDITOR)
+
+
+@dataclass
+class Report:
+    counts: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+    def reject(self, where: str, reason: str) -> None:
+        self.problems.append(Problem(where, reason))
+
+
+def _terms(s: RightsShare, share: Decimal | None = None) -> ShareTerms:
+    percent = s.share if share is None else share
+    codes = frozenset(s.territories)
+    return ShareTerms(
+        str(s.pk), str(s.holder_id), percent, s.territory_mode, codes, s.valid_from, s.valid_until
+    )
+
+
+def _share_key(holder_id: Any, right: str, mode: str, codes: Any, start: Any, end: Any) -> tuple[Any, ...]:
+    return (str(holder_id), right, mode, tuple(sorted(codes)), start, end)
+
+
+class Applier:
+    """Applies chunks for one importing party; caches parties across chunks."""
+
+    def __init__(self, *, party: Party, now: dt.datetime, report: Report) -> None:
+        self.party = party
+        self.now = now
+        self.report = report
+        self._parties_by_id: dict[str, Party] = {}
+        self._parties_by_name: dict[str, list[Party]] = defaultdict(list)
+        for p in Party.objects.all():
+            self._parties_by_id[str(p.pk)] = p
+            self._parties_by_name[p.name.casefold()].append(p)
+
+    # -- parties ---------------------------------------------------------------------------
+
+    def _holder(self, share: ShareRecord) -> Party:
+        if not share.holder:
+            return self.party
+        by_id = self._parties_by_id.get(share.holder)
+        if by_id is not None:
+            return by_id
+        found = [p for p in self._parties_by_name.get(share.holder.casefold(), [])
+                 if p.kind not in NOT_HOLDERS]  # fmt: skip
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise ValueError(f"holder {share.holder!r} names several parties; give its id")
+        raise ValueError(f"holder {share.holder!r} is not a registered party")
+
+    def _artist_id(self, name: str) -> str | None:
+        artists = [p for p in self._parties_by_name.get(name.casefold(), [])
+                   if p.kind == PartyKind.ARTIST]  # fmt: skip
+        return str(artists[0].pk) if len(artists) == 1 else None
+
+    def _credits(self, work: Work, credits: Sequence[CreditRecord]) -> list[Credit]:
+        return [
+            Credit(work=work, position=n, name=c.name, role=c.role, isni=c.isni, ipi=c.ipi,
+                   party_id=self._artist_id(c.name)
+                   if c.role in ("main_artist", "featured") else None)
+            for n, c in enumerate(credits)
+        ]  # fmt: skip
+
+    # -- one chunk -------------------------------------------------------------------------
+
+    def apply(self, records: Sequence[ImportRecord]) -> None:
+        entries: list[tuple[str, dict[str, Any]]] = []
+        works = self._works(records, entries)
+        self._shares(records, works, entries)
+        self._releases(records, works, entries)
+        ledgering.append_many(entries, now=self.now)
+
+    def _works(
+        self, records: Sequence[ImportRecord], entries: list[tuple[str, dict[str, Any]]]
+    ) -> dict[int, Work]:
+        """Create or update the records' works; the work of each accepted record by id()."""
+        isrcs = [r.isrc for r in records if r.isrc]
+        iswcs = [r.iswc for r in records if r.iswc]
+        wanted = {r.composition_iswc for r in records if r.composition_iswc}
+        existing = {
+            ("isrc", w.isrc) if w.isrc else ("iswc", w.iswc): w
+            for w in Work.objects.filter(Q(isrc__in=isrcs) | Q(iswc__in=iswcs))
+        }
+        compositions = dict(
+            Work.objects.filter(iswc__in=wanted, kind="composition").values_list("iswc", "pk")
+        )
+        old_credits: dict[Any, list[CreditRecord]] = defaultdict(list)
+        for c in Credit.objects.filter(work__in=list(existing.values())).order_by("position"):
+            old_credits[c.work_id].append(CreditRecord(c.name, c.role, c.isni, c.ipi))
+        held = set(
+            RightsShare.objects.filter(holder=self.party, work__in=list(existing.values()))
+            .values_list("work_id", flat=True)
+        )  # fmt: skip
+        created: list[Work] = []
+        changed: list[Work] = []
+        accepted: dict[int, Work] = {}
+        credit_rows: list[Credit] = []
+        for record in records:
+            composition = None
+            if record.composition_iswc:
+                composition = compositions.get(record.composition_iswc)
+                if composition is None:
+                    why = "is not registered (import it first, or in this file)"
+                    self.report.reject(record.where, f"composition {record.composition_iswc} {why}")
+                    continue
+            values = {
+                "title": record.title, "display_artist": record.display_artist,
+                "composition_id": composition, "duration_ms": record.duration_ms,
+                "language": record.language, "release_date": record.release_date,
+                "p_line": record.p_line,
+            }  # fmt: skip
+            work = existing.get(record.key)
+            if work is None:
+                work = Work(id=uuid.uuid4(), kind=record.kind, isrc=record.isrc,
+                            iswc=record.iswc, registrant=self.party, **values)  # fmt: skip
+                created.append(work)
+                credit_rows += self._credits(work, record.credits)
+                if record.kind == "composition" and record.iswc:
+                    compositions[record.iswc] = work.pk
+            else:
+                if work.kind != record.kind:
+                    self.report.reject(record.where, f"{record.key[0].upper()} {record.key[1]} "
+                                       f"is registered as a {work.kind}")  # fmt: skip
+                    continue
+                same = all(getattr(work, k) == v for k, v in values.items())
+                if not same or old_credits[work.pk] != list(record.credits):
+                    if work.registrant_id != self.party.pk and work.pk not in held:
+                        scheme, code = record.key
+                        why = "is registered by another party"
+                        self.report.reject(record.where, f"{scheme.upper()} {code} {why}")
+                        continue
+                    for k, v in values.items():
+                        setattr(work, k, v)
+                    work.version += 1
+                    work.updated_at = self.now
+                    changed.append(work)
+                    credit_rows += self._credits(work, record.credits)
+                else:
+                    self.report.counts["works_unchanged"] += 1
+            accepted[id(record)] = work
+        Work.objects.bulk_create(created)
+        if changed:
+            Work.objects.bulk_update(changed, [*WORK_FIELDS, "version", "updated_at"])
+            Credit.objects.filter(work__in=changed).delete()
+        Credit.objects.bulk_create(credit_rows)
+        by_work: dict[Any, list[Credit]] = defaultdict(list)
+        for c in credit_rows:
+            by_work[c.work_id].append(c)
+        for work in [*created, *changed]:
+            entries.append(("work", ledgering.work_payload(work, by_work[work.pk])))
+        self.report.counts["works_created"] += len(created)
+        self.report.counts["works_updated"] += len(changed)
+        return accepted
+
+    def _shares(
+        self,
+        records: Sequence[ImportRecord],
+        works: dict[int, Work],
+        entries: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        targets = {w.pk: w for w in works.values()}
+        current: dict[tuple[Any, str], list[RightsShare]] = defaultdict(list)
+        for s in RightsShare.objects.filter(work__in=list(targets)):
+            current[(s.work_id, s.right)].append(s)
+        new: list[RightsShare] = []
+        updated: list[RightsShare] = []
+        for record in records:
+            work = works.get(id(record))
+            if work is None:
+                continue
+            for share in record.shares:
+                try:
+                    holder = self._holder(share)
+                except ValueError as exc:
+                    self.report.reject(share.where, str(exc))
+                    continue
+                problem = self._share_problem(work, holder, share)
+                if problem:
+                    self.report.reject(share.where, problem)
+                    continue
+                group = current[(work.pk, share.right)]
+                key = _share_key(holder.pk, share.right, share.territory_mode, share.territories,
+                                 share.valid_from, share.valid_until)  # fmt: skip
+                match = next((s for s in group if _share_key(
+                    s.holder_id, s.right, s.territory_mode, s.territories, s.valid_from,
+                    s.valid_until) == key), None)  # fmt: skip
+                if match is not None and match.share == share.share:
+                    self.report.counts["shares_unchanged"] += 1
+                    continue
+                row = match or RightsShare(
+                    id=uuid.uuid4(), work=work, holder=holder, right=share.right,
+                    share=share.share, territory_mode=share.territory_mode,
+                    territories=sorted(share.territories), valid_from=share.valid_from,
+                    valid_until=share.valid_until, created_by=self.party,
+                )  # fmt: skip
+                # Shares are checked one by one, in file order: the row that would push the
+                # total past 100 % is the one rejected.
+                others = [s for s in group if s is not match]
+                overshoot = find_overshoot([_terms(s) for s in others] + [
+                    _terms(row, share=share.share)])  # fmt: skip
+                if overshoot is not None:
+                    self.report.reject(share.where, f"{share.right} shares of {work.title!r} "
+                                       f"would exceed 100 %: {overshoot.describe()}")  # fmt: skip
+                    continue
+                if match is None:
+                    group.append(row)
+                    new.append(row)
+                else:
+                    match.share, match.version = share.share, match.version + 1
+                    match.updated_at = self.now
+                    if match not in updated and match not in new:
+                        updated.append(match)
+        RightsShare.objects.bulk_create(new)
+        if updated:
+            RightsShare.objects.bulk_update(updated, ["share", "version", "updated_at"])
+        for row in [*new, *updated]:
+            entries.append(("rights_share", ledgering.share_payload(row)))
+        self.report.counts["shares_created"] += len(new)
+        self.report.counts["shares_updated"] += len(updated)
+
+    def _share_problem(self, work: Work, holder: Party, share: ShareRecord) -> str | None:
+        if holder.kind in NOT_HOLDERS:
+            return f"a {holder.kind} cannot hold rights"
+        if share.right == "likeness" and holder.kind != PartyKind.ARTIST:
+            return "only the artist whose likeness it is can hold a likeness right"
+        if holder.pk != self.party.pk and work.registrant_id != self.party.pk:
+            return "shares of another party's work are registered by that party or the holder"
+        return None
+
+    def _releases(
+        self,
+        records: Sequence[ImportRecord],
+        works: dict[int, Work],
+        entries: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        wanted: dict[str, tuple[ReleaseRecord, list[Work], str]] = {}
+        for record in records:
+            work = works.get(id(record))
+            if work is None:
+                continue
+            for spec in record.releases:
+                entry = wanted.setdefault(spec.upc, (spec, [], record.where))
+                if work not in entry[1]:
+                    entry[1].append(work)
+        if not wanted:
+            return
+        existing = {r.upc: r for r in Release.objects.filter(upc__in=list(wanted))}
+        tracks: dict[Any, list[Any]] = defaultdict(list)
+        for t in ReleaseTrack.objects.filter(release__in=list(existing.values())).order_by(
+            "position"
+        ):
+            tracks[t.release_id].append(t.work_id)
+        new_tracks: list[ReleaseTrack] = []
+        for upc, (spec, release_works, where) in wanted.items():
+            release = existing.get(upc)
+            if release is None:
+                release = Release.objects.create(
+                    upc=upc, title=spec.title, display_artist=spec.display_artist,
+                    release_date=spec.release_date, registrant=self.party,
+                )  # fmt: skip
+                self.report.counts["releases_created"] += 1
+            elif release.registrant_id != self.party.pk:
+                self.report.reject(where, f"UPC {upc} is registered by another party")
+                continue
+            have = tracks[release.pk]
+            added = [w.pk for w in release_works if w.pk not in have]
+            if not added:
+                continue
+            if have:
+                release.version += 1
+                release.save(update_fields=["version", "updated_at"])
+                self.report.counts["releases_updated"] += 1
+            new_tracks += [ReleaseTrack(release=release, work_id=w, position=len(have) + n)
+                           for n, w in enumerate(added)]  # fmt: skip
+            have += added
+            entries.append(("release", ledgering.release_payload(release, have)))
+        ReleaseTrack.objects.bulk_create(new_tracks)

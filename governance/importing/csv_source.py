@@ -1,0 +1,195 @@
+"""Read a catalog CSV (docs/catalog-csv.md) into import records. Pure: no Django.
+
+One row is a work, and optionally one rights share of it; rows with the same ISRC (or ISWC)
+add shares to the same work and must agree on its fields. Every rejected row is reported
+with its line number and the reason; the others are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+
+from governance import identifiers
+from governance.importing.records import (
+    CreditRecord,
+    ImportRecord,
+    Problem,
+    ReleaseRecord,
+    ShareRecord,
+)
+from governance.terms import RIGHTS
+
+COLUMNS = (
+    "kind", "isrc", "iswc", "title", "display_artist", "composition_iswc", "duration",
+    "language", "release_date", "p_line", "upc", "release_title", "main_artists",
+    "featured_artists", "songwriters", "composers", "producers", "right", "share", "holder",
+    "territories", "valid_from", "valid_until",
+)  # fmt: skip
+REQUIRED = ("title",)
+CREDIT_COLUMNS = {
+    "main_artists": "main_artist",
+    "featured_artists": "featured",
+    "songwriters": "songwriter",
+    "composers": "composer",
+    "producers": "producer",
+}
+MAX_FIELD = 2000
+
+
+class RowError(ValueError):
+    pass
+
+
+def _date(row: dict[str, str], name: str) -> dt.date | None:
+    value = row.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise RowError(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _duration_ms(value: str) -> int | None:
+    """``215``, ``215.5`` (seconds), ``3:35`` or ``1:03:35``."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parts = [Decimal(p) for p in value.split(":")]
+        if len(parts) > 3 or any(p < 0 for p in parts) or not all(p.is_finite() for p in parts):
+            raise InvalidOperation
+        seconds = Decimal(0)
+        for part in parts:
+            seconds = seconds * 60 + part
+    except InvalidOperation:
+        raise RowError(f"duration {value!r} is not seconds or m:ss") from None
+    if not 0 < seconds < 86_400:
+        raise RowError(f"duration {value!r} must be above 0 and under a day")
+    return int(seconds * 1000)
+
+
+def _identifier(row: dict[str, str], name: str, normalize: object) -> str | None:
+    value = row.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return str(normalize(value))  # type: ignore[operator]
+    except ValueError as exc:
+        raise RowError(f"{name}: {exc}") from None
+
+
+def _share(row: dict[str, str], where: str) -> ShareRecord | None:
+    right = row.get("right", "").strip().lower()
+    share = row.get("share", "").strip()
+    if not right and not share:
+        return None
+    if right not in RIGHTS:
+        raise RowError(f"right {right!r} must be one of {', '.join(RIGHTS)}")
+    try:
+        percent = Decimal(share.rstrip("%"))
+    except InvalidOperation:
+        raise RowError(f"share {share!r} is not a percentage") from None
+    if not percent.is_finite() or not 0 < percent <= 100:
+        raise RowError(f"share {share!r} must be above 0 and at most 100")
+    if percent != percent.quantize(Decimal("0.001")):
+        raise RowError(f"share {share!r} has more than three decimals")
+    try:
+        mode, codes = identifiers.normalize_territories(row.get("territories", ""))
+    except ValueError as exc:
+        raise RowError(f"territories: {exc}") from None
+    valid_from, valid_until = _date(row, "valid_from"), _date(row, "valid_until")
+    if valid_from and valid_until and valid_from >= valid_until:
+        raise RowError("valid_until must be after valid_from")
+    holder = row.get("holder", "").strip()
+    return ShareRecord(where, right, percent, holder, mode, codes, valid_from, valid_until)
+
+
+def _record(row: dict[str, str], where: str) -> ImportRecord:
+    for name, value in row.items():
+        if value is not None and len(value) > MAX_FIELD:
+            raise RowError(f"{name} is longer than {MAX_FIELD} characters")
+    kind = (row.get("kind") or "recording").strip().lower()
+    if kind not in ("recording", "composition"):
+        raise RowError(f"kind {kind!r} must be recording or composition")
+    title = row.get("title", "").strip()
+    if not title:
+        raise RowError("title is empty")
+    isrc = _identifier(row, "isrc", identifiers.normalize_isrc)
+    iswc = _identifier(row, "iswc", identifiers.normalize_iswc)
+    if kind == "recording":
+        if not isrc:
+            raise RowError("a recording needs its isrc")
+        if iswc:
+            raise RowError("a recording names its composition in composition_iswc, not iswc")
+    elif not iswc:
+        raise RowError("a composition needs its iswc")
+    elif isrc:
+        raise RowError("a composition has no isrc")
+    composition = _identifier(row, "composition_iswc", identifiers.normalize_iswc)
+    if composition and kind != "recording":
+        raise RowError("only a recording names a composition_iswc")
+    language = _identifier(row, "language", identifiers.normalize_language) or ""
+    credits = tuple(
+        CreditRecord(name.strip()[:300], role)
+        for column, role in CREDIT_COLUMNS.items()
+        for name in (row.get(column) or "").split(";")
+        if name.strip()
+    )
+    record = ImportRecord(
+        where=where, kind=kind, title=title[:500],
+        display_artist=row.get("display_artist", "").strip()[:500], isrc=isrc, iswc=iswc,
+        composition_iswc=composition, duration_ms=_duration_ms(row.get("duration", "")),
+        language=language, release_date=_date(row, "release_date"),
+        p_line=row.get("p_line", "").strip()[:300], credits=credits,
+    )  # fmt: skip
+    upc = _identifier(row, "upc", identifiers.normalize_upc)
+    if upc:
+        release_title = row.get("release_title", "").strip() or title
+        record.releases.append(
+            ReleaseRecord(upc, release_title[:500], record.display_artist, record.release_date)
+        )
+    share = _share(row, where)
+    if share is not None:
+        record.shares.append(share)
+    return record
+
+
+def read_csv(data: bytes) -> Iterator[ImportRecord | Problem]:
+    """Records and problems, in file order, one per row (the applier merges rows of a work)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield Problem("file", f"not UTF-8 text (byte {exc.start})")
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra")
+    header = reader.fieldnames or []
+    unknown = [c for c in header if c not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    if unknown or missing:
+        reason = f"unknown column {unknown[0]!r}" if unknown else f"missing column {missing[0]!r}"
+        yield Problem("line 1", f"{reason}; the columns are {', '.join(COLUMNS)}")
+        return
+    try:
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if row.get("_extra"):
+                yield Problem(where, "more fields than columns in the header")
+                continue
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            try:
+                yield _record({k: v or "" for k, v in row.items()}, where)
+            except RowError as exc:
+                yield Problem(where, str(exc))
+    except csv.Error as exc:
+        yield Problem(f"line {reader.line_num}", f"malformed CSV: {exc}")
+
+
+def count_rows(data: bytes) -> int:
+    """Data rows in the file, for progress (a quoted field may span lines: an estimate)."""
+    return max(data.count(b"\n") - 1 + (not data.endswith(b"\n")), 0)

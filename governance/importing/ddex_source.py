@@ -1,0 +1,126 @@
+"""DDEX ERN NewReleaseMessages (:mod:`governance.ddex` reads them) as import records.
+
+Each SoundRecording becomes a recording (ISRC, title, display artist, duration, language,
+P-line, credits); each rights controller with a share becomes a ``master`` share held by the
+controller (the importing party when the name is its own), in the controller's territories;
+each Release with a valid UPC/EAN (ICPN) groups its recordings. Problems are reported with the
+element's XPath and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from governance import ddex, identifiers
+from governance.importing.records import (
+    CreditRecord,
+    ImportRecord,
+    Problem,
+    ReleaseRecord,
+    ShareRecord,
+)
+
+CONTRIBUTOR_ROLES = {
+    "featuredartist": "featured",
+    "composer": "composer",
+    "lyricist": "songwriter",
+    "songwriter": "songwriter",
+    "composerlyricist": "songwriter",
+    "author": "songwriter",
+    "producer": "producer",
+}
+
+
+def _where(xpath: str, line: int) -> str:
+    return f"{xpath} (line {line})" if line else xpath
+
+
+def _lenient(normalize: object, value: str | None) -> str:
+    """A party identifier if valid, else nothing (a credit does not fail a recording)."""
+    if not value:
+        return ""
+    try:
+        return str(normalize(value))  # type: ignore[operator]
+    except ValueError:
+        return ""
+
+
+def _credits(recording: ddex.DdexRecording) -> tuple[CreditRecord, ...]:
+    credits = [
+        CreditRecord(p.name[:300], "main_artist", _lenient(identifiers.normalize_isni, p.isni),
+                     _lenient(identifiers.normalize_ipi, p.ipi))
+        for p in recording.artists
+    ]  # fmt: skip
+    for party, role in recording.contributors:
+        ours = CONTRIBUTOR_ROLES.get(role.replace(" ", "").casefold())
+        if ours:
+            credits.append(CreditRecord(party.name[:300], ours,
+                                        _lenient(identifiers.normalize_isni, party.isni),
+                                        _lenient(identifiers.normalize_ipi, party.ipi)))  # fmt: skip
+    return tuple(dict.fromkeys(credits))
+
+
+def _shares(recording: ddex.DdexRecording, where: str, party_name: str) -> list[ShareRecord]:
+    controllers = recording.rights_controllers
+    shares = []
+    for n, controller in enumerate(controllers, 1):
+        percent = controller.share_percent
+        if percent is None:
+            if len(controllers) > 1:
+                continue  # an unknown share among several: nothing to register
+            percent = Decimal(100)  # DDEX presumes the sole controller holds it all
+        codes = [t for t in controller.territories if t != ddex.WORLDWIDE]
+        mode, territories = identifiers.normalize_territories(codes)
+        holder = controller.party.name
+        shares.append(ShareRecord(
+            where=f"{where} rights controller {n}", right="master", share=percent,
+            holder="" if holder.casefold() == party_name.casefold() else holder,
+            territory_mode=mode, territories=territories,
+        ))  # fmt: skip
+    return shares
+
+
+def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | Problem]:
+    try:
+        message = ddex.parse_ern(data)
+    except ddex.DdexError as exc:
+        yield Problem("/", str(exc))
+        return
+    for problem in message.problems:
+        yield Problem(_where(problem.xpath, problem.line), problem.reason)
+    releases: dict[str, list[ReleaseRecord]] = {}
+    for release in message.releases:
+        if not release.upc:
+            continue
+        try:
+            upc = identifiers.normalize_upc(release.upc)
+        except ValueError as exc:
+            yield Problem(_where(release.xpath, release.line), f"ICPN: {exc}")
+            continue
+        spec = ReleaseRecord(upc, release.title[:500], release.display_artist[:500],
+                             release.release_date)  # fmt: skip
+        for isrc in release.recording_isrcs:
+            releases.setdefault(isrc, []).append(spec)
+    for recording in message.recordings:
+        where = _where(recording.xpath, recording.line)
+        try:
+            isrc = identifiers.normalize_isrc(recording.isrc)
+            language = (
+                identifiers.normalize_language(recording.language) if recording.language else ""
+            )
+            shares = _shares(recording, where, party_name)
+        except ValueError as exc:
+            yield Problem(where, str(exc))
+            continue
+        on = releases.get(recording.isrc, [])
+        record = ImportRecord(
+            where=where, kind="recording", title=recording.title[:500],
+            display_artist=recording.display_artist[:500], isrc=isrc,
+            duration_ms=recording.duration_ms, language=language,
+            release_date=min((r.release_date for r in on if r.release_date), default=None),
+            p_line=(recording.p_line or "")[:300], credits=_credits(recording),
+        )  # fmt: skip
+        record.shares.extend(shares)
+        record.releases.extend(on)
+        yield record

@@ -1,0 +1,110 @@
+"""An import from start to end: read the file, merge rows per work, apply in chunks.
+
+Without ``all_or_nothing`` each chunk is its own transaction and valid rows are imported
+whatever else is wrong; with it, the whole file is one transaction that is rolled back if any
+row or element was rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from django.db import transaction
+
+from governance.importing.apply import Applier, Report
+from governance.importing.csv_source import read_csv
+from governance.importing.ddex_source import read_ddex
+from governance.importing.records import ImportRecord, Problem
+from governance.models import Party
+
+CHUNK = 2000
+Progress = Callable[[int, int], None]
+"""Called with (records done, records in all) after each chunk."""
+
+
+class _RollBack(Exception):
+    pass
+
+
+def read(
+    data: bytes, fmt: Literal["csv", "ddex"], *, party_name: str = ""
+) -> Iterable[ImportRecord | Problem]:
+    if fmt == "csv":
+        return read_csv(data)
+    return read_ddex(data, party_name=party_name)
+
+
+def merge(items: Iterable[ImportRecord | Problem], report: Report) -> list[ImportRecord]:
+    """One record per work: rows of the same work add shares and releases, and must agree on
+    the work's fields. Compositions come first, so recordings can name them."""
+    merged: dict[tuple[str, str], ImportRecord] = {}
+    for item in items:
+        if isinstance(item, Problem):
+            report.problems.append(item)
+            continue
+        first = merged.get(item.key)
+        if first is None:
+            merged[item.key] = item
+        elif first.kind != item.kind or first.work_fields() != item.work_fields():
+            report.reject(item.where, f"{item.key[0].upper()} {item.key[1]} is described "
+                          f"differently at {first.where}")  # fmt: skip
+        else:
+            first.shares.extend(item.shares)
+            first.releases.extend(r for r in item.releases if r not in first.releases)
+    records = list(merged.values())
+    return [r for r in records if r.kind == "composition"] + [
+        r for r in records if r.kind != "composition"
+    ]
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """CSV problems by line (reading finds some, applying others); DDEX's as found."""
+    if all(p.where.startswith("line ") and p.where[5:].isdigit() for p in problems):
+        return sorted(problems, key=lambda p: int(p.where[5:]))
+    return problems
+
+
+def import_catalog(
+    *,
+    party: Party,
+    data: bytes,
+    fmt: Literal["csv", "ddex"],
+    now: dt.datetime,
+    all_or_nothing: bool = False,
+    progress: Progress | None = None,
+) -> Report:
+    """Import ``data`` for ``party``; the report counts what changed and lists every problem."""
+    report = Report()
+    records = merge(read(data, fmt, party_name=party.name), report)
+    report.counts["records"] = len(records)
+    if all_or_nothing and report.problems:
+        report.counts["imported"] = 0
+        return report
+    applier = Applier(party=party, now=now, report=report)
+
+    def chunks() -> None:
+        for start in range(0, len(records), CHUNK):
+            with transaction.atomic():
+                applier.apply(records[start : start + CHUNK])
+            if progress is not None:
+                progress(min(start + CHUNK, len(records)), len(records))
+
+    if not all_or_nothing:
+        chunks()
+        report.problems = _in_file_order(report.problems)
+        return report
+    try:
+        with transaction.atomic():
+            chunks()
+            if report.problems:
+                raise _RollBack
+    except _RollBack:
+        kept = report.problems
+        report.counts.clear()
+        report.counts["records"] = len(records)
+        report.problems = kept
+    report.counts["imported"] = 0 if report.problems else len(records)
+    report.problems = _in_file_order(report.problems)
+    return report

@@ -1,0 +1,153 @@
+"""The ledger entries of the registry: what each change of state appends, in the same
+transaction (DESIGN.md, Ledger; docs/ledger.md lists the types).
+
+Payloads carry ids, versions and the full content a decision depends on (a rule version's
+every field, the consent matrix), so that decisions can be replayed from the ledger alone;
+never submitted content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from governance.models import (
+    ConsentMatrixVersion,
+    ConsentRuleVersion,
+    Credit,
+    Likeness,
+    Party,
+    Release,
+    RightsShare,
+    Work,
+)
+from ledger import canonical
+from ledger import services as ledger_services
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return None if value is None else canonical.format_time(value)
+
+
+def _date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def party_payload(party: Party) -> dict[str, Any]:
+    return {
+        "id": str(party.pk),
+        "kind": party.kind,
+        "name": party.name,
+        "version": party.version,
+        "default_posture": party.default_posture,
+        "isni": party.isni,
+        "ipi": party.ipi,
+    }
+
+
+def work_payload(work: Work, credits: Iterable[Credit]) -> dict[str, Any]:
+    return {
+        "id": str(work.pk),
+        "version": work.version,
+        "kind": work.kind,
+        "title": work.title,
+        "display_artist": work.display_artist,
+        "isrc": work.isrc,
+        "iswc": work.iswc,
+        "composition": None if work.composition_id is None else str(work.composition_id),
+        "duration_ms": work.duration_ms,
+        "language": work.language,
+        "release_date": _date(work.release_date),
+        "p_line": work.p_line,
+        "registrant": str(work.registrant_id),
+        "credits": [
+            {
+                "name": c.name,
+                "role": c.role,
+                "party": None if c.party_id is None else str(c.party_id),
+                "isni": c.isni,
+                "ipi": c.ipi,
+            }
+            for c in credits
+        ],
+    }
+
+
+def release_payload(release: Release, track_ids: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": str(release.pk),
+        "version": release.version,
+        "upc": release.upc,
+        "title": release.title,
+        "display_artist": release.display_artist,
+        "release_date": _date(release.release_date),
+        "registrant": str(release.registrant_id),
+        "tracks": [str(t) for t in track_ids],
+    }
+
+
+def share_payload(share: RightsShare) -> dict[str, Any]:
+    return {
+        "id": str(share.pk),
+        "version": share.version,
+        "work": str(share.work_id),
+        "holder": str(share.holder_id),
+        "right": share.right,
+        "share": str(share.share),
+        "territory_mode": share.territory_mode,
+        "territories": sorted(share.territories),
+        "valid_from": _date(share.valid_from),
+        "valid_until": _date(share.valid_until),
+    }
+
+
+def likeness_payload(likeness: Likeness) -> dict[str, Any]:
+    return {
+        "id": str(likeness.pk),
+        "version": likeness.version,
+        "artist": str(likeness.artist_id),
+        "aspects": list(likeness.aspects),
+        "aliases": list(likeness.aliases),
+    }
+
+
+def rule_version_payload(v: ConsentRuleVersion, *, owner_id: Any) -> dict[str, Any]:
+    return {
+        "rule": str(v.rule_id),
+        "version": v.version,
+        "owner": str(owner_id),
+        "effective_from": _time(v.effective_from),
+        "scope": v.scope,
+        "scope_works": sorted(str(w) for w in v.scope_works),
+        "scope_artist": None if v.scope_artist_id is None else str(v.scope_artist_id),
+        "uses": sorted(v.uses),
+        "licensee_mode": v.licensee_mode,
+        "licensees": sorted(str(p) for p in v.licensees),
+        "territory_mode": v.territory_mode,
+        "territories": sorted(v.territories),
+        "window_start": _time(v.window_start),
+        "window_end": _time(v.window_end),
+        "commercial": v.commercial,
+        "effect": v.effect,
+        "obligations": dict(v.obligations),
+        "note": v.note,
+    }
+
+
+def matrix_payload(m: ConsentMatrixVersion) -> dict[str, Any]:
+    return {
+        "version": m.version,
+        "matrix": {use: list(rights) for use, rights in sorted(m.matrix.items())},
+        "effective_from": _time(m.effective_from),
+        "note": m.note,
+    }
+
+
+def append(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> None:
+    ledger_services.entry_append(kind=kind, payload=payload, time=now)
+
+
+def append_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datetime) -> None:
+    if items:
+        ledger_services.entries_append(items=items, time=now)

@@ -1,0 +1,224 @@
+"""The catalog: works (recordings and the compositions they embody), their credits, releases,
+artists' likeness, and who holds which right where (rights shares)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from governance.models.identity import Party
+from governance.terms import RIGHTS, TERRITORY_MODES
+
+
+class WorkKind(models.TextChoices):
+    RECORDING = "recording", "Recording (a sound recording, identified by ISRC)"
+    COMPOSITION = "composition", "Composition (a musical work, identified by ISWC)"
+
+
+class CreditRole(models.TextChoices):
+    MAIN_ARTIST = "main_artist", "Main artist"
+    FEATURED = "featured", "Featured artist"
+    SONGWRITER = "songwriter", "Songwriter"
+    COMPOSER = "composer", "Composer"
+    PRODUCER = "producer", "Producer"
+
+
+class Right(models.TextChoices):
+    MASTER = "master", "Master (the sound recording)"
+    PUBLISHING = "publishing", "Publishing (the composition)"
+    PERFORMER = "performer", "Performer (a featured performer's participation)"
+    LIKENESS = "likeness", "Likeness (an artist's voice, name and image)"
+
+
+class TerritoryMode(models.TextChoices):
+    WORLDWIDE = "worldwide", "Worldwide"
+    INCLUDE = "include", "Only the listed territories"
+    EXCLUDE = "exclude", "Worldwide except the listed territories"
+
+
+assert tuple(Right.values) == RIGHTS
+assert tuple(TerritoryMode.values) == TERRITORY_MODES
+
+
+class Work(models.Model):
+    """A recording or a composition. Identifiers are stored normalised (ISRC 12 characters,
+    ISWC ``T`` and 10 digits) and are unique per kind."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=WorkKind.choices)
+    title = models.CharField(max_length=500)
+    display_artist = models.CharField(max_length=500, blank=True)
+    composition = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="recordings",
+        help_text="For a recording: the composition it embodies.",
+    )  # fmt: skip
+    isrc = models.CharField(max_length=12, null=True, blank=True, unique=True)
+    iswc = models.CharField(max_length=11, null=True, blank=True, unique=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    language = models.CharField(max_length=3, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+    p_line = models.CharField(max_length=300, blank=True)
+    registrant = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="registered_works")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [models.Index(fields=["registrant", "title"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=WorkKind.values), name="work_kind_valid"
+            ),
+            models.CheckConstraint(condition=~models.Q(title=""), name="work_title_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(kind="recording", iswc__isnull=True)
+                | models.Q(kind="composition", isrc__isnull=True, composition__isnull=True),
+                name="work_identifiers_match_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.kind})"
+
+
+class Credit(models.Model):
+    """A credited contributor of a work, in order. ``party`` links a registered party (an
+    artist whose likeness and performer rights then follow the work)."""
+
+    work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="credits")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=300)
+    role = models.CharField(max_length=16, choices=CreditRole.choices)
+    party = models.ForeignKey(
+        Party, null=True, blank=True, on_delete=models.PROTECT, related_name="credits"
+    )
+    isni = models.CharField(max_length=16, blank=True)
+    ipi = models.CharField(max_length=11, blank=True)
+
+    class Meta:
+        ordering = ["work", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["work", "position"], name="credit_position_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=CreditRole.values), name="credit_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role})"
+
+
+class Release(models.Model):
+    """A product (album, single) identified by its UPC/EAN-13, with its tracks."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    upc = models.CharField(max_length=13, unique=True)
+    title = models.CharField(max_length=500)
+    display_artist = models.CharField(max_length=500, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+    registrant = models.ForeignKey(
+        Party, on_delete=models.PROTECT, related_name="registered_releases"
+    )
+    tracks: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        Work, through="ReleaseTrack", related_name="releases"
+    )
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.upc})"
+
+
+class ReleaseTrack(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["release", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "work"], name="release_track_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"track {self.position} of release {self.release_id}"
+
+
+class Likeness(models.Model):
+    """An artist's likeness (voice, name, image). Only the artist party, through its members,
+    can hold consent for it; no other party's rule can grant it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    artist = models.OneToOneField(Party, on_delete=models.PROTECT, related_name="likeness")
+    aspects = ArrayField(models.CharField(max_length=8), default=list)
+    aliases = ArrayField(
+        models.CharField(max_length=300), default=list, blank=True,
+        help_text="Other names the artist is known by (for matching 'in the style of ...').",
+    )  # fmt: skip
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    LIKENESS_ASPECTS = ("voice", "name", "image")
+
+    def __str__(self) -> str:
+        return f"likeness of {self.artist.name}"
+
+
+class RightsShare(models.Model):
+    """Who holds which right of a work, how much, where and when. Shares of one right in one
+    territory at one time never add up to more than 100 % (checked by the services)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="shares")
+    holder = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="shares")
+    right = models.CharField(max_length=16, choices=Right.choices)
+    share = models.DecimalField(
+        max_digits=6, decimal_places=3,
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("100"))],
+    )  # fmt: skip
+    territory_mode = models.CharField(
+        max_length=16, choices=TerritoryMode.choices, default=TerritoryMode.WORLDWIDE
+    )
+    territories = ArrayField(models.CharField(max_length=2), default=list, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True, help_text="Exclusive.")
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        Party, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["work", "right", "holder", "id"]
+        indexes = [models.Index(fields=["holder", "right"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(right__in=Right.values), name="share_right"),
+            models.CheckConstraint(
+                condition=models.Q(share__gt=0, share__lte=100), name="share_percent_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(territory_mode__in=TerritoryMode.values),
+                name="share_territory_mode",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_from__lt=models.F("valid_until")),
+                name="share_valid_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder} holds {self.share}% {self.right} of {self.work}"

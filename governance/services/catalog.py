@@ -1,0 +1,416 @@
+"""Catalog actions: register and change works, releases and rights shares, and an artist's
+likeness. Each is one transaction that appends its ledger entry.
+
+Who may do what (the registry's permissions):
+- labels and publishers register works and releases; they change the works they registered or
+  hold a share of;
+- shares are registered by the work's registrant or by the holder itself; a share is changed
+  by its holder or by the work's registrant;
+- a ``likeness`` share can only be held by the artist whose likeness it is, and only that
+  artist changes its likeness;
+- auditors and licensees change nothing here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from governance import identifiers, ledgering
+from governance.access import Actor
+from governance.exceptions import Conflict, InvalidInput, PermissionDenied
+from governance.models import (
+    Credit,
+    CreditRole,
+    Likeness,
+    Party,
+    PartyKind,
+    Release,
+    ReleaseTrack,
+    Right,
+    RightsShare,
+    Work,
+    WorkKind,
+)
+from governance.rights import ShareTerms, find_overshoot
+
+CATALOG_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
+
+
+@dataclass(frozen=True)
+class CreditSpec:
+    name: str
+    role: str
+    party_id: str | None = None
+    isni: str = ""
+    ipi: str = ""
+
+
+@dataclass(frozen=True)
+class WorkSpec:
+    """A work's registrable fields, validated and normalised (see :func:`work_spec`)."""
+
+    kind: str
+    title: str
+    display_artist: str = ""
+    isrc: str | None = None
+    iswc: str | None = None
+    composition_id: str | None = None
+    duration_ms: int | None = None
+    language: str = ""
+    release_date: dt.date | None = None
+    p_line: str = ""
+    credits: tuple[CreditSpec, ...] = field(default_factory=tuple)
+
+
+def _fail(name: str, reason: str) -> InvalidInput:
+    return InvalidInput(f"{name}: {reason}", fields={name: [reason]})
+
+
+def _normalized(name: str, value: Any, normalize: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return str(normalize(str(value)))
+    except ValueError as exc:
+        raise _fail(name, str(exc)) from None
+
+
+def work_spec(data: Mapping[str, Any]) -> WorkSpec:
+    """Validate a work's fields (as the API and the importers give them); raise
+    :class:`InvalidInput` naming the field and what is wrong."""
+    kind = data.get("kind")
+    if kind not in WorkKind.values:
+        raise _fail("kind", f"must be one of {WorkKind.values}")
+    title = str(data.get("title") or "").strip()
+    if not title:
+        raise _fail("title", "must not be empty")
+    isrc = _normalized("isrc", data.get("isrc"), identifiers.normalize_isrc)
+    iswc = _normalized("iswc", data.get("iswc"), identifiers.normalize_iswc)
+    if kind == WorkKind.RECORDING and iswc:
+        raise _fail("iswc", "a recording has an ISRC; give its composition's ISWC there")
+    if kind == WorkKind.COMPOSITION and isrc:
+        raise _fail("isrc", "a composition has an ISWC, not an ISRC")
+    composition = data.get("composition") or None
+    if composition and kind != WorkKind.RECORDING:
+        raise _fail("composition", "only a recording embodies a composition")
+    duration = data.get("duration_ms")
+    if duration is not None and (not isinstance(duration, int) or not 0 < duration < 2**31):
+        raise _fail("duration_ms", "must be a positive number of milliseconds")
+    language = _normalized("language", data.get("language"), identifiers.normalize_language)
+    release_date = data.get("release_date")
+    if release_date is not None and not isinstance(release_date, dt.date):
+        raise _fail("release_date", "must be a date (YYYY-MM-DD)")
+    credits = []
+    for n, credit in enumerate(data.get("credits") or []):
+        name = str(credit.get("name") or "").strip()
+        if not name:
+            raise _fail(f"credits[{n}].name", "must not be empty")
+        if credit.get("role") not in CreditRole.values:
+            raise _fail(f"credits[{n}].role", f"must be one of {CreditRole.values}")
+        isni = _normalized(f"credits[{n}].isni", credit.get("isni"), identifiers.normalize_isni)
+        ipi = _normalized(f"credits[{n}].ipi", credit.get("ipi"), identifiers.normalize_ipi)
+        party = credit.get("party")
+        credits.append(
+            CreditSpec(name, credit["role"], str(party) if party else None, isni or "", ipi or "")
+        )
+    return WorkSpec(
+        kind=str(kind),
+        title=title[:500],
+        display_artist=str(data.get("display_artist") or "").strip()[:500],
+        isrc=isrc,
+        iswc=iswc,
+        composition_id=str(composition) if composition else None,
+        duration_ms=duration,
+        language=language or "",
+        release_date=release_date,
+        p_line=str(data.get("p_line") or "").strip()[:300],
+        credits=tuple(credits),
+    )
+
+
+def _require_catalog_writer(actor: Actor, *, action: str) -> None:
+    actor.require_writer(action=action)
+    actor.require_kind(*CATALOG_KINDS, action=action)
+
+
+def _identifier_conflict(spec: WorkSpec, *, exclude: Any = None) -> None:
+    for scheme in ("isrc", "iswc"):
+        value = getattr(spec, scheme)
+        if value:
+            clash = Work.objects.filter(**{scheme: value}).exclude(pk=exclude).first()
+            if clash is not None:
+                raise Conflict(
+                    f"{scheme.upper()} {value} is registered already (work {clash.pk}).",
+                    fields={scheme: [f"registered already as work {clash.pk}"]},
+                )
+
+
+def _composition(spec: WorkSpec) -> Work | None:
+    if spec.composition_id is None:
+        return None
+    try:
+        return Work.objects.get(pk=spec.composition_id, kind=WorkKind.COMPOSITION)
+    except (Work.DoesNotExist, ValueError, ValidationError):
+        raise _fail("composition", "no composition with that id") from None
+
+
+def _credit_rows(work: Work, spec: WorkSpec) -> list[Credit]:
+    wanted = {c.party_id for c in spec.credits if c.party_id}
+    found = {str(p) for p in Party.objects.filter(pk__in=wanted).values_list("pk", flat=True)}
+    for n, c in enumerate(spec.credits):
+        if c.party_id and c.party_id not in found:
+            raise _fail(f"credits[{n}].party", "no party with that id")
+    return [
+        Credit(work=work, position=n, name=c.name, role=c.role, party_id=c.party_id,
+               isni=c.isni, ipi=c.ipi)
+        for n, c in enumerate(spec.credits)
+    ]  # fmt: skip
+
+
+def _apply_spec(work: Work, spec: WorkSpec, composition: Work | None) -> None:
+    for name in ("kind", "title", "display_artist", "isrc", "iswc", "duration_ms", "language",
+                 "release_date", "p_line"):  # fmt: skip
+        setattr(work, name, getattr(spec, name))
+    work.composition = composition
+
+
+@transaction.atomic
+def work_register(*, actor: Actor, spec: WorkSpec, now: dt.datetime) -> Work:
+    _require_catalog_writer(actor, action="Registering a work")
+    _identifier_conflict(spec)
+    work = Work(registrant=actor.party)
+    _apply_spec(work, spec, _composition(spec))
+    work.save()
+    credits = Credit.objects.bulk_create(_credit_rows(work, spec))
+    ledgering.append("work", ledgering.work_payload(work, credits), now=now)
+    return work
+
+
+def can_edit_work(actor: Actor, work: Work) -> bool:
+    if actor.is_auditor or actor.party.kind not in CATALOG_KINDS:
+        return False
+    return work.registrant_id == actor.party.pk or work.shares.filter(holder=actor.party).exists()
+
+
+@transaction.atomic
+def work_update(*, actor: Actor, work: Work, changes: Mapping[str, Any], now: dt.datetime) -> Work:
+    """Change a work; ``changes`` holds the fields to change (credits replace the list)."""
+    _require_catalog_writer(actor, action="Changing a work")
+    if not can_edit_work(actor, work):
+        raise PermissionDenied("Only the work's registrant or a holder of its rights changes it.")
+    work = Work.objects.select_for_update().get(pk=work.pk)
+    current = {
+        "kind": work.kind, "title": work.title, "display_artist": work.display_artist,
+        "isrc": work.isrc, "iswc": work.iswc, "composition": work.composition_id,
+        "duration_ms": work.duration_ms, "language": work.language,
+        "release_date": work.release_date, "p_line": work.p_line,
+        "credits": [
+            {"name": c.name, "role": c.role, "party": c.party_id, "isni": c.isni, "ipi": c.ipi}
+            for c in work.credits.all()
+        ],
+    }  # fmt: skip
+    if "kind" in changes and changes["kind"] != work.kind:
+        raise _fail("kind", "a work's kind cannot change; register a new work")
+    spec = work_spec({**current, **changes})
+    _identifier_conflict(spec, exclude=work.pk)
+    _apply_spec(work, spec, _composition(spec))
+    work.version += 1
+    work.save()
+    work.credits.all().delete()
+    credits = Credit.objects.bulk_create(_credit_rows(work, spec))
+    ledgering.append("work", ledgering.work_payload(work, credits), now=now)
+    return work
+
+
+@transaction.atomic
+def release_register(
+    *, actor: Actor, upc: str, title: str, display_artist: str, release_date: dt.date | None,
+    track_ids: Sequence[Any], now: dt.datetime,
+) -> Release:  # fmt: skip
+    _require_catalog_writer(actor, action="Registering a release")
+    code = _normalized("upc", upc, identifiers.normalize_upc)
+    if code is None:
+        raise _fail("upc", "must not be empty")
+    if not title.strip():
+        raise _fail("title", "must not be empty")
+    if Release.objects.filter(upc=code).exists():
+        raise Conflict(f"UPC {code} is registered already.", fields={"upc": ["registered already"]})
+    tracks = list(Work.objects.filter(pk__in=list(track_ids), kind=WorkKind.RECORDING))
+    if len(tracks) != len(set(map(str, track_ids))):
+        raise _fail("tracks", "every track must be a registered recording")
+    release = Release.objects.create(
+        upc=code, title=title.strip(), display_artist=display_artist.strip(),
+        release_date=release_date, registrant=actor.party,
+    )  # fmt: skip
+    order = {str(t): n for n, t in enumerate(track_ids)}
+    ReleaseTrack.objects.bulk_create(
+        ReleaseTrack(release=release, work=w, position=order[str(w.pk)]) for w in tracks
+    )
+    ledgering.append(
+        "release", ledgering.release_payload(release, [str(t) for t in track_ids]), now=now
+    )
+    return release
+
+
+# --------------------------------------------------------------------------------------------
+# Rights shares
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareSpec:
+    holder_id: str
+    right: str
+    share: Decimal
+    territory_mode: str = "worldwide"
+    territories: frozenset[str] = frozenset()
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+
+
+def share_spec(data: Mapping[str, Any]) -> ShareSpec:
+    """Validate a share's fields; raise :class:`InvalidInput` naming the field."""
+    if data.get("right") not in Right.values:
+        raise _fail("right", f"must be one of {Right.values}")
+    try:
+        share = Decimal(str(data.get("share")))
+    except (InvalidOperation, ValueError):
+        raise _fail("share", "must be a number of percent") from None
+    if not share.is_finite() or not Decimal(0) < share <= Decimal(100):
+        raise _fail("share", "must be above 0 and at most 100 (percent)")
+    if share != share.quantize(Decimal("0.001")):
+        raise _fail("share", "at most three decimals")
+    holder = data.get("holder")
+    if not holder:
+        raise _fail("holder", "must name the holding party")
+    try:
+        mode, codes = identifiers.normalize_territories(data.get("territories") or "")
+    except ValueError as exc:
+        raise _fail("territories", str(exc)) from None
+    if data.get("territory_mode") and data["territory_mode"] != mode and codes:
+        mode = str(data["territory_mode"])
+        if mode not in ("include", "exclude"):
+            raise _fail("territory_mode", "must be worldwide, include or exclude")
+    valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
+    if valid_from and valid_until and valid_from >= valid_until:
+        raise _fail("valid_until", "must be after valid_from")
+    return ShareSpec(str(holder), str(data["right"]), share, mode, codes, valid_from, valid_until)
+
+
+def _terms(share: RightsShare | ShareSpec, id_: str) -> ShareTerms:
+    return ShareTerms(
+        id=id_, holder=str(share.holder_id), share=Decimal(share.share),
+        territory_mode=share.territory_mode, territories=frozenset(share.territories),
+        valid_from=share.valid_from, valid_until=share.valid_until,
+    )  # fmt: skip
+
+
+def check_share_totals(
+    work: Work, right: str, proposed: Sequence[tuple[str, ShareSpec]], exclude: Sequence[Any] = ()
+) -> None:
+    """Raise :class:`InvalidInput` naming the conflicting share if adding ``proposed`` (label,
+    spec) to ``work``'s shares of ``right`` would exceed 100 % anywhere at any time."""
+    existing = RightsShare.objects.filter(work=work, right=right).exclude(pk__in=list(exclude))
+    terms = [_terms(s, str(s.pk)) for s in existing]
+    terms += [_terms(spec, label) for label, spec in proposed]
+    overshoot = find_overshoot(terms)
+    if overshoot is not None:
+        raise InvalidInput(
+            f"{right} shares of {work.title!r} would exceed 100 %: {overshoot.describe()}.",
+            fields={"share": [f"conflicts: {overshoot.describe()}"]},
+        )
+
+
+def _holder(spec: ShareSpec) -> Party:
+    try:
+        holder = Party.objects.get(pk=spec.holder_id)
+    except (Party.DoesNotExist, ValueError, ValidationError):
+        raise _fail("holder", "no party with that id") from None
+    if holder.kind in (PartyKind.LICENSEE, PartyKind.AUDITOR):
+        raise _fail("holder", f"a {holder.kind} cannot hold rights")
+    if spec.right == Right.LIKENESS and holder.kind != PartyKind.ARTIST:
+        raise _fail("holder", "only the artist whose likeness it is can hold a likeness right")
+    return holder
+
+
+def _may_write_share(actor: Actor, work: Work, holder: Party, right: str) -> bool:
+    if actor.is_auditor:
+        return False
+    if right == Right.LIKENESS:
+        # The artist's own likeness: the artist, or the work's registrant linking the artist's
+        # likeness to a recording (it grants nothing: only the artist's rules answer for it).
+        return actor.party.pk == holder.pk or work.registrant_id == actor.party.pk
+    return actor.party.pk in (holder.pk, work.registrant_id)
+
+
+@transaction.atomic
+def share_register(*, actor: Actor, work: Work, spec: ShareSpec, now: dt.datetime) -> RightsShare:
+    actor.require_writer(action="Registering a rights share")
+    holder = _holder(spec)
+    if not _may_write_share(actor, work, holder, spec.right):
+        raise PermissionDenied("A share is registered by the work's registrant or by its holder.")
+    Work.objects.select_for_update().filter(pk=work.pk).get()  # one writer per work's shares
+    check_share_totals(work, spec.right, [("proposed", spec)])
+    share = RightsShare.objects.create(
+        work=work, holder=holder, right=spec.right, share=spec.share,
+        territory_mode=spec.territory_mode, territories=sorted(spec.territories),
+        valid_from=spec.valid_from, valid_until=spec.valid_until, created_by=actor.party,
+    )  # fmt: skip
+    ledgering.append("rights_share", ledgering.share_payload(share), now=now)
+    return share
+
+
+@transaction.atomic
+def share_update(
+    *, actor: Actor, share: RightsShare, changes: Mapping[str, Any], now: dt.datetime
+) -> RightsShare:
+    actor.require_writer(action="Changing a rights share")
+    if not _may_write_share(actor, share.work, share.holder, share.right):
+        raise PermissionDenied("A share is changed by its holder or by the work's registrant.")
+    if "right" in changes and changes["right"] != share.right:
+        raise _fail("right", "a share's right cannot change; register a new share")
+    if "holder" in changes and str(changes["holder"]) != str(share.holder_id):
+        raise _fail("holder", "a share's holder cannot change; register a new share")
+    Work.objects.select_for_update().filter(pk=share.work_id).get()
+    current = {
+        "holder": share.holder_id, "right": share.right, "share": share.share,
+        "territories": [("-" if share.territory_mode == "exclude" else "") + t
+                        for t in share.territories] or "",
+        "valid_from": share.valid_from, "valid_until": share.valid_until,
+    }  # fmt: skip
+    spec = share_spec({**current, **changes})
+    check_share_totals(share.work, share.right, [(str(share.pk), spec)], exclude=[share.pk])
+    share.share, share.territory_mode = spec.share, spec.territory_mode
+    share.territories = sorted(spec.territories)
+    share.valid_from, share.valid_until = spec.valid_from, spec.valid_until
+    share.version += 1
+    share.save()
+    ledgering.append("rights_share", ledgering.share_payload(share), now=now)
+    return share
+
+
+# --------------------------------------------------------------------------------------------
+# Likeness
+# --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def likeness_update(*, actor: Actor, aliases: Sequence[str], now: dt.datetime) -> Likeness:
+    """The acting artist's likeness: only the artist (its members with the editor role) edits."""
+    actor.require_writer(action="Changing a likeness")
+    actor.require_kind(PartyKind.ARTIST, action="Changing a likeness")
+    clean = sorted({a.strip()[:300] for a in aliases if a.strip()})
+    likeness = Likeness.objects.select_for_update().get(artist=actor.party)
+    if clean != sorted(likeness.aliases):
+        likeness.aliases = clean
+        likeness.version += 1
+        likeness.save()
+        ledgering.append("likeness", ledgering.likeness_payload(likeness), now=now)
+    return likeness

@@ -1,0 +1,88 @@
+"""Catalog imports handed in through the API: stored as a job in one transaction, run by a
+Celery worker (``governance.run_import``), their progress and report kept on the job."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.access import Actor
+from governance.exceptions import InvalidInput
+from governance.importing.run import import_catalog
+from governance.models import ImportJob, ImportStatus, PartyKind
+
+MAX_PROBLEMS_KEPT = 1000
+IMPORT_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
+
+
+def detect_format(*, filename: str, data: bytes) -> Literal["csv", "ddex"]:
+    """``ddex`` for XML (by name or by content), ``csv`` for the rest."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if filename.lower().endswith(".xml") or head.startswith(b"<"):
+        return "ddex"
+    return "csv"
+
+
+@transaction.atomic
+def import_submit(
+    *, actor: Actor, filename: str, data: bytes, all_or_nothing: bool, now: dt.datetime
+) -> ImportJob:
+    actor.require_writer(action="Importing a catalog")
+    actor.require_kind(*IMPORT_KINDS, action="Importing a catalog")
+    if not data.strip():
+        raise InvalidInput("file: the file is empty.", fields={"file": ["is empty"]})
+    from governance.tasks import run_import
+
+    job = ImportJob.objects.create(
+        party=actor.party, user_id=actor.user.pk, format=detect_format(filename=filename, data=data),
+        filename=filename[:300], sha256=hashlib.sha256(data).hexdigest(), data=data,
+        all_or_nothing=all_or_nothing,
+    )  # fmt: skip
+    job_id = job.pk
+    transaction.on_commit(lambda: run_import.delay(str(job_id)))
+    return job
+
+
+def _progress(job_id: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
+
+    return report
+
+
+def import_run(*, job_id: str) -> ImportJob:
+    """Run a queued job; safe to run twice (a finished job is left alone, and an interrupted
+    one starts over: the import itself is an upsert, so what was done is not done twice)."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
+            return job
+        job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
+        job.save(update_fields=["status", "started_at"])
+    fmt: Literal["csv", "ddex"] = "ddex" if job.format == "ddex" else "csv"
+    report = import_catalog(
+        party=job.party, data=bytes(job.data), fmt=fmt, now=timezone.now(),
+        all_or_nothing=job.all_or_nothing, progress=_progress(str(job.pk)),
+    )  # fmt: skip
+    job.counts = dict(report.counts)
+    job.problems = [p.as_dict() for p in report.problems[:MAX_PROBLEMS_KEPT]]
+    job.problem_count = len(report.problems)
+    job.processed = job.total = report.counts.get("records", 0)
+    job.status, job.finished_at = ImportStatus.SUCCEEDED, timezone.now()
+    if job.all_or_nothing and report.problems:
+        job.status = ImportStatus.FAILED
+        job.error = f"{len(report.problems)} problems; with all_or_nothing nothing was imported"
+    job.save()
+    return job
+
+
+def import_fail(*, job_id: str, error: str) -> None:
+    """Record a job that could not run (its file unreadable, or retries exhausted)."""
+    ImportJob.objects.filter(pk=job_id).exclude(status=ImportStatus.SUCCEEDED).update(
+        status=ImportStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+    )

@@ -1,0 +1,217 @@
+"""Catalog import: CSV rows and DDEX elements into works, shares and releases, with ledger
+entries, line-numbered rejections, all-or-nothing, and idempotent re-imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from governance.importing.run import import_catalog
+from governance.models import Credit, PartyKind, Release, RightsShare, Work
+from ledger.models import PendingEntry as Pending
+from tests.factories import PartyFactory
+
+pytestmark = pytest.mark.django_db
+
+SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
+HEADER = "kind,isrc,iswc,title,display_artist,right,share,holder,territories\n"
+
+
+def run(data: bytes, party, **kwargs):  # type: ignore[no-untyped-def]
+    return import_catalog(party=party, data=data, fmt="csv", now=timezone.now(), **kwargs)
+
+
+def ledger_count() -> int:
+    return Pending.objects.count()
+
+
+def test_the_sample_csv_imports_with_its_shares_release_and_ledger_entries() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
+    before = ledger_count()
+    report = run((SAMPLES / "catalog-sample.csv").read_bytes(), label)
+    assert report.problems == []
+    assert report.counts["works_created"] == 4  # one composition, three recordings
+    assert report.counts["shares_created"] == 5
+    assert report.counts["releases_created"] == 1
+    northern = Work.objects.get(isrc="GBNWR2400001")
+    assert northern.composition == Work.objects.get(iswc="T0345246801")
+    assert northern.duration_ms == 215_000
+    assert Credit.objects.get(work=northern, role="main_artist").party == artist
+    performer = RightsShare.objects.get(work=northern, right="performer")
+    assert (performer.territory_mode, performer.territories) == ("exclude", ["CA", "US"])
+    assert performer.valid_from == dt.date(2024, 3, 1)
+    release = Release.objects.get(upc="5012345678900")
+    assert release.tracks.count() == 3
+    assert ledger_count() - before == 4 + 5 + 1
+
+
+def test_re_importing_the_same_file_changes_nothing() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    data = (SAMPLES / "catalog-sample.csv").read_bytes()
+    run(data, label)
+    before = (ledger_count(), Work.objects.count(), RightsShare.objects.count())
+    report = run(data, label)
+    assert report.problems == []
+    assert (report.counts["works_created"], report.counts["works_updated"]) == (0, 0)
+    assert report.counts["shares_created"] == report.counts["shares_updated"] == 0
+    assert (ledger_count(), Work.objects.count(), RightsShare.objects.count()) == before
+
+
+def test_a_changed_row_updates_the_work_and_bumps_its_version() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    run((HEADER + "recording,USRC17607839,,Old,A,master,100,,\n").encode(), label)
+    report = run((HEADER + "recording,USRC17607839,,New,A,master,100,,\n").encode(), label)
+    assert report.counts["works_updated"] == 1
+    work = Work.objects.get(isrc="USRC17607839")
+    assert (work.title, work.version) == ("New", 2)
+
+
+def test_bad_rows_are_reported_by_line_and_the_valid_ones_imported() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    data = (
+        HEADER
+        + "recording,USRC17607839,,Good,A,master,100,,\n"
+        + "recording,USRC1760783,,Short ISRC,A,master,100,,\n"
+        + "recording,USRC17607840,,Bad share,A,master,140,,\n"
+        + "recording,USRC17607841,,Bad territory,A,master,10,,FR QQ\n"
+        + "recording,USRC17607842,,Unknown holder,A,master,10,Nobody Inc,\n"
+        + "song,USRC17607843,,Bad kind,A,,,,\n"
+    ).encode()
+    report = run(data, label)
+    wheres = [p.where for p in report.problems]
+    assert wheres == ["line 3", "line 4", "line 5", "line 6", "line 7"]
+    reasons = " | ".join(p.reason for p in report.problems)
+    assert "ISRC" in reasons
+    assert "140" in reasons
+    assert "QQ" in reasons
+    assert "Nobody Inc" in reasons
+    # A row that cannot be read is rejected whole; a row whose share is refused when applied
+    # (its holder, the 100 % rule) keeps its valid work.
+    assert set(Work.objects.values_list("title", flat=True)) == {"Good", "Unknown holder"}
+
+
+def test_all_or_nothing_imports_nothing_if_anything_is_wrong() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    before = ledger_count()
+    data = (
+        HEADER
+        + "recording,USRC17607839,,Good,A,master,60,,\n"
+        + "recording,USRC17607839,,Good,A,master,60,Other Label,\n"
+    ).encode()
+    PartyFactory(kind=PartyKind.LABEL, name="Other Label")
+    report = run(data, label, all_or_nothing=True)
+    assert [p.where for p in report.problems] == ["line 3"]
+    assert "100 %" in report.problems[0].reason
+    assert not Work.objects.exists()
+    assert ledger_count() == before
+
+
+def test_an_overshooting_share_names_the_share_it_conflicts_with() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    run((HEADER + "recording,USRC17607839,,Song,A,master,70,,\n").encode(), label)
+    existing = RightsShare.objects.get()
+    PartyFactory(kind=PartyKind.LABEL, name="Rival")
+    report = run((HEADER + "recording,USRC17607839,,Song,A,master,40,Rival,FR\n").encode(), label)
+    assert str(existing.pk) in report.problems[0].reason
+    assert "FR" in report.problems[0].reason
+
+
+def test_another_partys_work_cannot_be_changed_by_import() -> None:
+    owner = PartyFactory(kind=PartyKind.LABEL)
+    run((HEADER + "recording,USRC17607839,,Song,A,master,100,,\n").encode(), owner)
+    rival = PartyFactory(kind=PartyKind.LABEL)
+    report = run((HEADER + "recording,USRC17607839,,Stolen,A,master,10,,\n").encode(), rival)
+    assert "another party" in report.problems[0].reason
+    assert Work.objects.get().title == "Song"
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "reason"),
+    [
+        (b"title,colour\nA,red\n", "line 1", "unknown column 'colour'"),
+        (b"isrc\nUSRC17607839\n", "line 1", "missing column 'title'"),
+        (b"\xff\xfe", "file", "not UTF-8"),
+        (b'title,isrc\n"A,USRC17607839\n', "line 2", "isrc"),
+    ],
+)
+def test_a_malformed_file_is_reported_not_crashed(data: bytes, where: str, reason: str) -> None:
+    report = run(data, PartyFactory(kind=PartyKind.LABEL))
+    assert report.problems
+    assert report.problems[0].where == where
+    assert reason in report.problems[0].reason
+
+
+def test_the_command_imports_and_exits_1_on_rejections(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    call_command("import_catalog", str(SAMPLES / "catalog-sample.csv"),
+                 "--party", "Northwind Records")  # fmt: skip
+    assert "works_created 4" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "recording,USRC1760783,,Bad,A,,,,\n")
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import_catalog", str(bad), "--party", "Northwind Records")
+    assert exit_.value.code == 1
+    assert "line 2: isrc: ISRC must be 12 characters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sample", ["ern-3.8.2-sample.xml", "ern-4.3-sample.xml"])
+def test_a_ddex_sample_imports_its_recordings_release_and_shares(sample: str) -> None:
+    label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    data = (SAMPLES / sample).read_bytes()
+    unknown = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
+    # Rights controllers that are not registered parties are refused, by XPath.
+    assert {p.reason for p in unknown.problems} == {
+        "holder 'Ada Vale' is not a registered party",
+        "holder 'Harbour & Pine Music Ltd' is not a registered party",
+    }
+    assert all("/SoundRecording[" in p.where for p in unknown.problems)
+    PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
+    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbour & Pine Music Ltd")
+    report = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
+    assert report.problems == [], report.problems
+    assert unknown.counts["works_created"] == 3
+    assert unknown.counts["releases_created"] == 1
+    assert report.counts["shares_created"] == 2
+    release = Release.objects.get()
+    assert release.tracks.count() == 3
+    assert all(len(w.isrc or "") == 12 for w in Work.objects.all())
+    assert RightsShare.objects.filter(right="master", holder=label).exists()
+    again = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
+    assert again.counts["works_created"] == again.counts["works_updated"] == 0
+    assert again.counts["shares_created"] == 0
+
+
+def test_a_generated_ddex_file_of_1000_recordings_imports_whole() -> None:
+    from governance.ddex_samples import ern_document
+
+    label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    for version in ("3.8.2", "4.3"):
+        data = ern_document(recordings=1000, version=version, seed=7)
+        report = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
+        assert report.problems == []
+    assert Work.objects.count() == 1000  # the same recordings in both versions: upserted
+
+
+def test_a_bad_ddex_element_is_reported_by_xpath_and_the_rest_imported() -> None:
+    from governance.ddex_samples import ern_document
+
+    label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    data = ern_document(recordings=3, version="4.3", seed=1)
+    first_isrc = data.split(b"<ISRC>")[1].split(b"</ISRC>")[0]
+    data = data.replace(first_isrc, b"NOT-AN-ISRC", 1)
+    report = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
+    assert len(report.problems) == 1
+    assert "SoundRecording[1]" in report.problems[0].where
+    assert "ISRC" in report.problems[0].reason
+    assert Work.objects.count() == 2
+
+
+def test_a_file_that_is_not_ddex_is_one_clear_problem() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    report = import_catalog(party=label, data=b"<html/>", fmt="ddex", now=timezone.now())
+    assert len(report.problems) == 1 and "NewReleaseMessage" in report.problems[0].reason
