@@ -245,6 +245,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MemberRoleEnum": "governance.models.identity.Role",
+        "CreditRoleEnum": "governance.models.catalog.CreditRole",
+        "PartyKindEnum": "governance.models.identity.PartyKind",
+        "WorkKindEnum": "governance.models.catalog.WorkKind",
+    },
 }
 
 # --- Logging: structured (JSON lines by default, readable console with LOG_FORMAT=console) ------

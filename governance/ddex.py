@@ -2,70 +2,56 @@
 
 Pure: no Django, DRF or Celery; lxml only. :func:`parse_ern` raises :class:`DdexError` when the
 whole file is unusable (not well-formed XML, a document type declaration, not a
-``NewReleaseMessage``, an unsupported namespace). Anything smaller is an answer, not an error: a
-rejected element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are
-kept. Identifiers are returned as written (trimmed): check digits are validated elsewhere.
+``NewReleaseMessage``, an unsupported namespace). Anything smaller is an answer: a rejected
+element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are kept.
+Identifiers are returned as written (trimmed); check digits are validated elsewhere.
 
-Namespaces: ``http://ddex.net/xml/ern/38``, ``/381``, ``/382``, ``/383`` (family 3) and
-``http://ddex.net/xml/ern/4*`` (4, 41, 411, 42, 43, ...: family 4); ``ern_version`` spells the
-digits with dots (``382`` -> ``3.8.2``). Children are normally unqualified (the XSDs use
-``elementFormDefault="unqualified"``); files that put them in the ERN namespace are read too.
+Namespaces: ``http://ddex.net/xml/ern/`` + ``38``, ``381``, ``382``, ``383`` (ERN 3.8.x) or
+``4*`` (``41``, ``411``, ``42``, ``43``...: 4.x); ``ern_version`` dots the digits (``3.8.2``).
+Children are unqualified as the XSDs say (``elementFormDefault="unqualified"``); files that put
+them in the ERN namespace are read too. Elements read (``|``: the first one present)::
 
-Elements read (paths relative to the element named on the left; ``|`` = first that is present)::
+  both     MessageHeader/MessageId; MessageHeader/MessageSender/PartyName/FullName | PartyId
+           DealList/ReleaseDeal: DealReleaseReference, Deal/DealTerms/TerritoryCode and
+           ExcludedTerritoryCode (exclusions alone mean Worldwide minus them)
+  ERN 3.8  ResourceList/SoundRecording: SoundRecordingId/ISRC (unless IsReplaced="true"),
+           ResourceReference, ReferenceTitle/TitleText | Title[@TitleType=DisplayTitle]/TitleText,
+           Duration, LanguageOfPerformance; SoundRecordingDetailsByTerritory (Worldwide first):
+           TerritoryCode, DisplayArtistName, PLine/Year + PLineText, DisplayArtist (ArtistRole),
+           ResourceContributor (ResourceContributorRole), IndirectResourceContributor
+           (IndirectResourceContributorRole), RightsController (RightsControllerRole,
+           RightSharePercentage | RightShareUnknown); each party inline as PartyName/FullName and
+           PartyId (IsISNI="true" or Namespace="ISNI" -> isni, Namespace="IPI..." -> ipi)
+           ReleaseList/Release: ReleaseId/ICPN | EAN | UPC, ReleaseReference,
+           ReferenceTitle/TitleText, ReleaseResourceReferenceList/ReleaseResourceReference,
+           ReleaseDetailsByTerritory (TerritoryCode, ExcludedTerritoryCode, DisplayArtistName,
+           ReleaseDate | OriginalReleaseDate), GlobalReleaseDate | GlobalOriginalReleaseDate
+  ERN 4.x  PartyList/Party: PartyReference, PartyName/FullName, PartyId/ISNI, PartyId/IpiNameNumber
+           ResourceList/SoundRecording: ResourceReference, SoundRecordingEdition/ResourceId/ISRC
+           (4.2+) | ResourceId/ISRC (4.1), DisplayTitleText | DisplayTitle/TitleText,
+           DisplayArtistName, DisplayArtist (ArtistPartyReference, DisplayArtistRole,
+           ArtisticRole), Contributor and SoundRecordingEdition/EditionContributor
+           (ContributorPartyReference, Role), SoundRecordingEdition/PLine | PLine,
+           ResourceRightsController (RightsControllerPartyReference, RightsControlType (4.2+) |
+           RightsControllerRole (4.1), RightSharePercentage | RightShareUnknown,
+           DelegatedUsageRights/TerritoryOfRightsDelegation), Duration, LanguageOfPerformance
+           ReleaseList/Release (not TrackRelease): ReleaseReference, ReleaseId/ICPN,
+           DisplayTitleText | DisplayTitle/TitleText, DisplayArtistName, ReleaseDate |
+           OriginalReleaseDate, ResourceGroup//ReleaseResourceReference
 
-    header      MessageHeader/MessageId; MessageHeader/MessageSender/PartyName/FullName | PartyId
-    -- ERN 3.8.x --
-    recording   ResourceList/SoundRecording: SoundRecordingId/ISRC (not IsReplaced="true"),
-                ResourceReference, ReferenceTitle/TitleText | Title[@TitleType=DisplayTitle],
-                Duration, LanguageOfPerformance, and in each SoundRecordingDetailsByTerritory
-                (the Worldwide one preferred): TerritoryCode, DisplayArtistName,
-                DisplayArtist (PartyName/FullName, PartyId, ArtistRole),
-                ResourceContributor (.., ResourceContributorRole),
-                IndirectResourceContributor (.., IndirectResourceContributorRole),
-                RightsController (PartyName, PartyId, RightsControllerRole,
-                RightSharePercentage | RightShareUnknown), PLine (Year, PLineText)
-    party       PartyName/FullName; PartyId with IsISNI="true" or Namespace="ISNI" -> isni,
-                PartyId with Namespace starting "IPI" -> ipi
-    release     ReleaseList/Release: ReleaseId/ICPN | EAN | UPC, ReleaseReference,
-                ReferenceTitle/TitleText, ReleaseResourceReferenceList/ReleaseResourceReference,
-                ReleaseDetailsByTerritory (TerritoryCode, ExcludedTerritoryCode,
-                DisplayArtistName, ReleaseDate | OriginalReleaseDate),
-                GlobalReleaseDate | GlobalOriginalReleaseDate
-    -- ERN 4.x --
-    party       PartyList/Party: PartyReference, PartyName/FullName, PartyId/ISNI,
-                PartyId/IpiNameNumber
-    recording   ResourceList/SoundRecording: ResourceReference,
-                SoundRecordingEdition/ResourceId/ISRC (4.2+) | ResourceId/ISRC (4.1),
-                DisplayTitleText | DisplayTitle/TitleText, DisplayArtistName,
-                DisplayArtist (ArtistPartyReference, DisplayArtistRole, ArtisticRole),
-                Contributor and SoundRecordingEdition/EditionContributor
-                (ContributorPartyReference, Role), SoundRecordingEdition/PLine | PLine,
-                ResourceRightsController (RightsControllerPartyReference, RightsControlType
-                (4.2+) | RightsControllerRole (4.1), RightSharePercentage | RightShareUnknown,
-                DelegatedUsageRights/TerritoryOfRightsDelegation, @ApplicableTerritoryCode),
-                Duration, LanguageOfPerformance
-    release     ReleaseList/Release (not TrackRelease): ReleaseReference, ReleaseId/ICPN,
-                DisplayTitleText | DisplayTitle/TitleText, DisplayArtistName,
-                ReleaseDate | OriginalReleaseDate, ResourceGroup//ReleaseResourceReference
-    -- both --
-    deals       DealList/ReleaseDeal: DealReleaseReference, Deal/DealTerms/TerritoryCode and
-                ExcludedTerritoryCode (exclusions alone mean Worldwide minus them)
+Of repeated 4.x values the ``IsDefault="true"`` one wins, then one without
+``ApplicableTerritoryCode``, then the first. Display artists whose roles include MainArtist or
+Artist (or who have none) are ``artists``; every other role of any credited party is a
+``(party, role)`` contributor; ``UserDefined`` reads as its ``UserDefinedValue``. A 3.8
+recording's ``territories`` are its details' TerritoryCodes; a 4.x recording's are its rights
+controllers' (default Worldwide). A 4.x rights controller without TerritoryOfRightsDelegation is
+Worldwide; a 3.8 one in details given only by ExcludedTerritoryCode is rejected, as the
+dataclass cannot carry the exclusion and widening it would over-grant. ``share_percent`` is
+None when unknown or absent (DDEX then presumes 100 %: the caller decides).
 
-Where several elements carry a value (per-territory names, titles, dates), the one marked
-``IsDefault="true"`` wins, then one without ``ApplicableTerritoryCode``, then the first.
-Display artists with the role MainArtist or Artist (or none) are ``artists``; every other role
-of a display artist, contributor or indirect contributor is a ``(party, role)`` contributor,
-``UserDefined`` roles read as their ``UserDefinedValue``. A recording's ``territories`` are its
-3.8 details territories, in 4.x the union of its rights controllers' territories. A rights
-controller without territory restriction (4.x) reads as ``("Worldwide",)``; a 3.8 rights
-controller inside details given only by ``ExcludedTerritoryCode`` is rejected, because the
-exclusion cannot be carried by :class:`DdexRightsController` and widening it would over-grant.
-``share_percent`` is ``None`` when unknown or absent (DDEX then presumes 100 %; callers decide).
-
-Security: XXE and entity expansion are off (``resolve_entities=False``, ``no_network=True``,
-``load_dtd=False``, ``huge_tree=False``) and any document type declaration is refused, since
-ERN messages never need one. Lines past 65,535 come from libxml2's big-line mode and may be a
-line or two off.
+Security: entities are never resolved or fetched (``resolve_entities=False``, ``no_network``,
+no DTD loading, no ``huge_tree``) and any document type declaration is refused, since ERN
+messages never need one. Past line 65,535 libxml2 estimates lines from nearby text nodes.
 """
 
 from __future__ import annotations
@@ -82,8 +68,10 @@ from typing import BinaryIO, Final
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
 
 ERN_NAMESPACE: Final = re.compile(r"^http://ddex\.net/xml/ern/(38[1-3]?|4\d*)$")
-"""The ERN namespaces read: 3.8, 3.8.1-3.8.3 and every 4.x."""
 WORLDWIDE: Final = "Worldwide"
+_SAFE_PARSING: Final = dict(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
 _ANY_ERN: Final = re.compile(r"^http://ddex\.net/xml/ern/(\d+)$")
 _DURATION: Final = re.compile(
     r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
@@ -91,6 +79,19 @@ _DURATION: Final = re.compile(
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PARTIAL_DATE: Final = re.compile(r"^\d{4}(-\d{2})?$")
 _MAIN_ROLES: Final = frozenset({"MainArtist", "Artist"})
+_DISPLAY_TITLE: Final = "Title[@TitleType='DisplayTitle']/TitleText"
+_CREDITS: Final = {  # (credited element, party reference, role elements) for ERN 3.8 and 4.x
+    False: (
+        ("DisplayArtist", "", ("ArtistRole",)),
+        ("ResourceContributor", "", ("ResourceContributorRole",)),
+        ("IndirectResourceContributor", "", ("IndirectResourceContributorRole",)),
+    ),
+    True: (
+        ("DisplayArtist", "ArtistPartyReference", ("DisplayArtistRole", "ArtisticRole")),
+        ("Contributor", "ContributorPartyReference", ("Role",)),
+        ("EditionContributor", "ContributorPartyReference", ("Role",)),
+    ),
+}
 
 
 class DdexError(ValueError):
@@ -109,8 +110,7 @@ class DdexRightsController:
     party: DdexParty
     roles: tuple[str, ...]
     share_percent: Decimal | None
-    territories: tuple[str, ...]
-    """ISO 3166 codes as written, or ``("Worldwide",)``."""
+    territories: tuple[str, ...]  # Codes as written (ISO 3166 expected), or ("Worldwide",).
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,40 +161,24 @@ class DdexMessage:
 
 
 def parse_ern(source: bytes | str | pathlib.Path | BinaryIO) -> DdexMessage:
-    """Parse one NewReleaseMessage. ``str`` is XML text; pass a ``pathlib.Path`` for a file."""
-    root = _load(source)
-    match = ERN_NAMESPACE.match(_namespace(root))
-    return _Reader(root, match.group(1) if match else "").message()
+    """Parse one NewReleaseMessage. A ``str`` is XML text; pass a ``pathlib.Path`` for a file."""
+    return _Reader(*_load(source)).message()
 
 
-def _parser(*, encoding: str | None = None) -> etree.XMLParser:
-    # Fail closed on external entities, network access and oversized trees.
-    return etree.XMLParser(
-        encoding=encoding,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
-
-
-def _load(source: bytes | str | pathlib.Path | BinaryIO) -> etree._Element:
+def _load(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Element, str]:
+    """The root element and the ERN namespace's version digits, or :class:`DdexError`."""
+    if isinstance(source, str) and not source.lstrip().startswith("<"):
+        raise DdexError("not XML: a str is parsed as XML text (pass a pathlib.Path for a file)")
+    text = isinstance(source, str)
+    parser = etree.XMLParser(encoding="utf-8" if text else None, **_SAFE_PARSING)
+    if isinstance(source, str | bytes):
+        source = io.BytesIO(source.encode() if isinstance(source, str) else source)
     try:
-        if isinstance(source, str):
-            if not source.lstrip().startswith("<"):
-                raise DdexError("not XML: str input is parsed as XML text (pass a Path for files)")
-            tree = etree.parse(io.BytesIO(source.encode()), _parser(encoding="utf-8"))
-        elif isinstance(source, bytes):
-            tree = etree.parse(io.BytesIO(source), _parser())
-        elif isinstance(source, pathlib.Path):
-            tree = etree.parse(str(source), _parser())
-        else:
-            tree = etree.parse(source, _parser())
+        tree = etree.parse(str(source) if isinstance(source, pathlib.Path) else source, parser)
     except etree.XMLSyntaxError as error:
         line, column = error.position
         raise DdexError(
-            f"not well-formed XML at line {line}, column {column}: {error.msg}"
+            f"not well-formed XML (line {line}, column {column}): {error.msg}"
         ) from None
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DdexError("document type declarations are refused: ERN messages never need one")
@@ -202,30 +186,25 @@ def _load(source: bytes | str | pathlib.Path | BinaryIO) -> etree._Element:
     local, namespace = etree.QName(root).localname, _namespace(root)
     if local != "NewReleaseMessage":
         raise DdexError(f"root element is {local!r}, not a DDEX ERN NewReleaseMessage")
-    if not ERN_NAMESPACE.match(namespace):
+    if not (supported := ERN_NAMESPACE.match(namespace)):
         known = _ANY_ERN.match(namespace)
-        version = f"ERN {'.'.join(known.group(1))} is" if known else f"namespace {namespace!r} is"
-        raise DdexError(f"{version} not supported: this reader takes ERN 3.8.x and 4.x")
-    return root
+        what = f"ERN {'.'.join(known.group(1))}" if known else f"namespace {namespace!r}"
+        raise DdexError(f"{what} is not supported: this reader takes ERN 3.8.x and 4.x")
+    return root, supported.group(1)
 
 
 def _namespace(el: etree._Element) -> str:
     return etree.QName(el).namespace or ""
 
 
-def _xpath(el: etree._Element) -> str:
-    """An XPath for ``el`` with the ERN namespace bound to ``ern:`` and 1-based positions."""
-    steps: list[str] = []
-    node: etree._Element | None = el
-    while node is not None:
-        parent = node.getparent()
-        name = ("ern:" if _namespace(node) else "") + etree.QName(node).localname
-        if parent is not None:
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
-            name += f"[{same.index(node) + 1}]" if len(same) > 1 else ""
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+def _value(node: etree._Element | None) -> str:
+    return "" if node is None else (node.text or "").strip()
+
+
+def _role(node: etree._Element) -> str:
+    """An allowed-value element's value; ``UserDefined`` reads as its ``UserDefinedValue``."""
+    value = _value(node)
+    return (node.get("UserDefinedValue") or value) if value == "UserDefined" else value
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -238,7 +217,7 @@ def _territories(codes: Iterable[str]) -> tuple[str, ...]:
 
 
 class _Reader:
-    """One pass over one message; collects problems while it builds the dataclasses."""
+    """One pass over one message; it collects problems while it builds the dataclasses."""
 
     def __init__(self, root: etree._Element, digits: str) -> None:
         self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
@@ -247,6 +226,7 @@ class _Reader:
         self.paths: dict[str, str] = {}
         self.problems: list[DdexProblem] = []
         self.parties: dict[str, DdexParty] = {}
+        self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
 
     def all(self, el: etree._Element, path: str) -> list[etree._Element]:
         if path not in self.paths:
@@ -263,33 +243,34 @@ class _Reader:
         return [value for node in self.all(el, path) if (value := _role(node))]
 
     def problem(self, el: etree._Element, reason: str) -> None:
-        self.problems.append(DdexProblem(_xpath(el), el.sourceline or 0, reason))
+        self.problems.append(DdexProblem(self.xpath(el), el.sourceline or 0, reason))
+
+    def xpath(self, el: etree._Element) -> str:
+        """An XPath to ``el``: the ERN namespace as ``ern:``, positions among namesakes."""
+        steps: list[str] = []
+        node: etree._Element | None = el
+        while node is not None:
+            parent = node.getparent()
+            step = ("ern:" if _namespace(node) else "") + etree.QName(node).localname
+            if parent is not None:
+                if (key := (parent, node.tag)) not in self.positions:
+                    same = [sibling for sibling in parent if sibling.tag == node.tag]
+                    self.positions[key] = dict(zip(same, range(1, len(same) + 1), strict=True))
+                step += f"[{self.positions[key][node]}]" if len(self.positions[key]) > 1 else ""
+            steps.append(step)
+            node = parent
+        return "/" + "/".join(reversed(steps))
 
     def preferred(self, el: etree._Element, path: str) -> etree._Element | None:
         """The IsDefault one, else one without ApplicableTerritoryCode, else the first."""
         found = [node for node in self.all(el, path) if _value(node)]
-        rank = [n.get("IsDefault") != "true" for n in found]
         found.sort(
             key=lambda n: (n.get("IsDefault") != "true", "ApplicableTerritoryCode" in n.attrib)
         )
-        return found[0] if found and rank is not None else None
-
-    def preferred_text(self, el: etree._Element, path: str) -> str | None:
-        node = self.preferred(el, path)
-        return None if node is None else _value(node)
+        return found[0] if found else None
 
     def worldwide_first(self, blocks: list[etree._Element]) -> list[etree._Element]:
         return sorted(blocks, key=lambda block: WORLDWIDE not in self.texts(block, "TerritoryCode"))
-
-    def scope(self, els: Iterable[etree._Element]) -> tuple[list[str], list[str]]:
-        """(TerritoryCode, ExcludedTerritoryCode) over ``els``; exclusions alone imply Worldwide."""
-        included: list[str] = []
-        excluded: list[str] = []
-        for el in els:
-            codes, excl = self.texts(el, "TerritoryCode"), self.texts(el, "ExcludedTerritoryCode")
-            included += codes or ([WORLDWIDE] if excl else [])
-            excluded += excl
-        return included, excluded
 
     def party(self, el: etree._Element) -> DdexParty:
         isni = ipi = None
@@ -306,14 +287,12 @@ class _Reader:
         """ERN 4 names a Party by reference into the PartyList; ERN 3.8 describes it inline."""
         if not self.v4:
             return self.party(el)
-        ref = self.text(el, ref_path)
-        if (party := self.parties.get(ref or "")) is None:
+        if (party := self.parties.get(ref := self.text(el, ref_path) or "")) is None:
             self.problem(el, f"{ref_path} {ref!r} names no Party in the PartyList")
         return party
 
     def duration_ms(self, sr: etree._Element) -> int | None:
-        node = next(iter(self.all(sr, "Duration")), None)
-        if node is None or not (text := _value(node)):
+        if not (text := _value(node := next(iter(self.all(sr, "Duration")), None))):
             return None
         if not (match := _DURATION.match(text)) or text == "P":
             self.problem(node, f"Duration {text!r} is not an ISO 8601 duration such as PT3M20S")
@@ -323,12 +302,14 @@ class _Reader:
         return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
     def date(self, node: etree._Element | None) -> dt.date | None:
-        if node is None or _PARTIAL_DATE.match(text := _value(node)):
+        if not (text := _value(node)) or _PARTIAL_DATE.match(text):
             return None  # Absent, or a valid YYYY / YYYY-MM that names no single day.
         try:
-            return dt.date.fromisoformat(text) if _DATE.match(text) else None
+            if _DATE.match(text):
+                return dt.date.fromisoformat(text)
         except ValueError:
-            self.problem(node, f"{etree.QName(node).localname} {text!r} is not a calendar date")
+            pass
+        self.problem(node, f"{etree.QName(node).localname} {text!r} is not an ISO 8601 date")
         return None
 
     def p_line(self, node: etree._Element | None) -> tuple[str | None, int | None]:
@@ -340,8 +321,10 @@ class _Reader:
         return self.text(node, "PLineText"), int(year) if year else None
 
     def controller(self, rc: etree._Element, where: tuple[str, ...]) -> DdexRightsController | None:
-        party = self.party_of(rc, "RightsControllerPartyReference")
-        share: Decimal | None = None
+        if not where:
+            self.problem(rc, "RightsController rejected: its territories are only exclusions")
+            return None
+        party, share = self.party_of(rc, "RightsControllerPartyReference"), None
         for node in self.all(rc, "RightSharePercentage"):
             try:
                 share = Decimal(_value(node)) * (
@@ -353,11 +336,13 @@ class _Reader:
             if not 0 <= share <= 100:
                 self.problem(node, f"RightSharePercentage {share} is outside 0..100")
                 return None
-        roles = self.texts(rc, "RightsControllerRole") + self.texts(rc, "RightsControlType")
-        return None if party is None else DdexRightsController(party, _unique(roles), share, where)
+        roles = _unique(
+            self.texts(rc, "RightsControllerRole") + self.texts(rc, "RightsControlType")
+        )
+        return None if party is None else DdexRightsController(party, roles, share, where)
 
     def credits(self, blocks: list[etree._Element]) -> tuple[tuple[DdexParty, ...], Credits]:
-        """Main display artists, then every other (party, role) in the order of ``_CREDITS``."""
+        """Main display artists, then every other (party, role) in ``_CREDITS`` order."""
         artists: dict[DdexParty, None] = {}
         contributors: dict[tuple[DdexParty, str], None] = {}
         for tag, ref_path, role_paths in _CREDITS[self.v4]:
@@ -371,12 +356,14 @@ class _Reader:
         return tuple(artists), tuple(contributors)
 
     def recording(self, sr: etree._Element) -> DdexRecording | None:
+        display: str | None
         if self.v4:
-            blocks = [*self.all(sr, "SoundRecordingEdition"), sr]  # An edition's data wins.
+            blocks = [*self.all(sr, "SoundRecordingEdition"), sr]  # An edition's data comes first.
             isrc = self.first(blocks, "ResourceId/ISRC")
-            title = self.preferred_text(sr, "DisplayTitleText")
-            title = title or self.text(sr, "DisplayTitle/TitleText")
-            display = self.preferred_text(sr, "DisplayArtistName")
+            title = _value(self.preferred(sr, "DisplayTitleText")) or self.text(
+                sr, "DisplayTitle/TitleText"
+            )
+            display = _value(self.preferred(sr, "DisplayArtistName"))
         else:
             blocks = self.worldwide_first(self.all(sr, "SoundRecordingDetailsByTerritory"))
             ids = [i for i in self.all(sr, "SoundRecordingId") if i.get("IsReplaced") != "true"]
@@ -390,25 +377,23 @@ class _Reader:
         artists, contributors = self.credits(blocks)
         controllers = []
         for block in blocks:
-            where = _territories(self.texts(block, "TerritoryCode"))
             for rc in self.all(
                 block, "ResourceRightsController" if self.v4 else "RightsController"
             ):
                 if self.v4:
-                    delegated = self.texts(rc, "DelegatedUsageRights/TerritoryOfRightsDelegation")
-                    where = _territories([*delegated, rc.get("ApplicableTerritoryCode", "")])
-                    where = where or (WORLDWIDE,)
-                if not where:
-                    self.problem(rc, "RightsController rejected: its territories are exclusions")
-                elif (controller := self.controller(rc, where)) is not None:
-                    controllers.append(controller)
+                    codes = self.texts(rc, "DelegatedUsageRights/TerritoryOfRightsDelegation")
+                    where = _territories(codes) or (WORLDWIDE,)
+                else:
+                    where = _territories(self.texts(block, "TerritoryCode"))
+                controllers.append(self.controller(rc, where))
+        kept = tuple(dict.fromkeys(c for c in controllers if c is not None))
         if self.v4:
-            territories = _territories(t for c in controllers for t in c.territories)
+            territories = _territories(t for c in kept for t in c.territories) or (WORLDWIDE,)
         else:
             territories = _territories(t for b in blocks for t in self.texts(b, "TerritoryCode"))
         pline = next((n for block in blocks for n in self.all(block, "PLine")), None)
         return DdexRecording(
-            _xpath(sr),
+            self.xpath(sr),
             sr.sourceline or 0,
             isrc,
             title,
@@ -418,61 +403,72 @@ class _Reader:
             self.duration_ms(sr),
             self.text(sr, "LanguageOfPerformance"),
             *self.p_line(pline),
-            tuple(dict.fromkeys(controllers)),
-            territories or (WORLDWIDE,) if self.v4 else territories,
+            kept,
+            territories,
         )
 
     def release(self, el: etree._Element, known: Known) -> DdexRelease | None:
         deals, isrcs, resources = known
+        display: str | None
         if self.v4:
             blocks: list[etree._Element] = []
-            title = self.preferred_text(el, "DisplayTitleText")
-            title = title or self.text(el, "DisplayTitle/TitleText")
-            display = self.preferred_text(el, "DisplayArtistName")
+            title = _value(self.preferred(el, "DisplayTitleText")) or self.text(
+                el, "DisplayTitle/TitleText"
+            )
+            display = _value(self.preferred(el, "DisplayArtistName"))
             dates = [self.preferred(el, "ReleaseDate"), self.preferred(el, "OriginalReleaseDate")]
             refs = list(el.iter(self.q + "ReleaseResourceReference"))
         else:
             blocks = self.worldwide_first(self.all(el, "ReleaseDetailsByTerritory"))
             title = self.text(el, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
             display = self.first(blocks, "DisplayArtistName")
-            dates = [n for b in blocks for n in self.all(b, "ReleaseDate|OriginalReleaseDate")]
-            dates += self.all(el, "GlobalReleaseDate") + self.all(el, "GlobalOriginalReleaseDate")
+            tags = (
+                "ReleaseDate",
+                "OriginalReleaseDate",
+                "GlobalReleaseDate",
+                "GlobalOriginalReleaseDate",
+            )
+            dates = [n for tag in tags for b in [*blocks, el] for n in self.all(b, tag)]
             refs = self.all(el, "ReleaseResourceReferenceList/ReleaseResourceReference")
         if not title:
             self.problem(el, "Release rejected: it has no title")
             return None
         ids = self.all(el, "ReleaseId")
-        upc = self.first(ids, "ICPN") or self.first(ids, "EAN") or self.first(ids, "UPC")
         tracks = []
         for ref in refs:
             if (key := _value(ref)) in isrcs:
                 tracks.append(isrcs[key])
             elif key not in resources:
                 self.problem(ref, f"ReleaseResourceReference {key!r} names no ResourceList item")
+        included: list[str] = []
+        excluded: list[str] = []
         terms = [t for ref in self.texts(el, "ReleaseReference") for t in deals.get(ref, [])]
-        included, excluded = self.scope(terms or blocks)
+        for scope in terms or blocks:  # A release's deals, else its 3.8 details.
+            codes, excl = (
+                self.texts(scope, "TerritoryCode"),
+                self.texts(scope, "ExcludedTerritoryCode"),
+            )
+            included += codes or ([WORLDWIDE] if excl else [])
+            excluded += excl
         return DdexRelease(
-            _xpath(el),
+            self.xpath(el),
             el.sourceline or 0,
-            upc,
+            self.first(ids, "ICPN") or self.first(ids, "EAN") or self.first(ids, "UPC"),
             title,
             display or "",
-            self.date(next((n for n in dates if n is not None and _value(n)), None)),
+            self.date(next((n for n in dates if _value(n)), None)),
             _unique(tracks),
             _territories(included),
             _unique(excluded),
         )
 
     def message(self) -> DdexMessage:
-        root, header = self.root, "MessageHeader/MessageSender/"
+        root, sender = self.root, "MessageHeader/MessageSender/"
         for party in self.all(root, "PartyList/Party"):
             if ref := self.text(party, "PartyReference"):
                 self.parties[ref] = self.party(party)
             else:
                 self.problem(party, "Party rejected: it has no PartyReference")
-        resources = {
-            self.text(item, "ResourceReference") for item in self.all(root, "ResourceList/*")
-        }
         recordings, isrcs = [], {}
         for sr in self.all(root, "ResourceList/SoundRecording"):
             if (recording := self.recording(sr)) is not None:
@@ -482,6 +478,9 @@ class _Reader:
         for deal in self.all(root, "DealList/ReleaseDeal"):
             for ref in self.texts(deal, "DealReleaseReference"):
                 deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
+        resources = {
+            self.text(item, "ResourceReference") for item in self.all(root, "ResourceList/*")
+        }
         known = (deals, isrcs, resources)
         releases = [
             r for el in self.all(root, "ReleaseList/Release") if (r := self.release(el, known))
@@ -489,7 +488,7 @@ class _Reader:
         return DdexMessage(
             self.version,
             self.text(root, "MessageHeader/MessageId"),
-            self.text(root, header + "PartyName/FullName") or self.text(root, header + "PartyId"),
+            self.text(root, sender + "PartyName/FullName") or self.text(root, sender + "PartyId"),
             tuple(releases),
             tuple(recordings),
             tuple(self.problems),
@@ -498,26 +497,3 @@ class _Reader:
 
 Credits = tuple[tuple[DdexParty, str], ...]
 Known = tuple[dict[str, list[etree._Element]], dict[str, str], set[str | None]]
-_DISPLAY_TITLE: Final = "Title[@TitleType='DisplayTitle']/TitleText"
-_CREDITS: Final = {  # (element, party reference, role elements) per family; ERN 3.8 first.
-    False: (
-        ("DisplayArtist", "", ("ArtistRole",)),
-        ("ResourceContributor", "", ("ResourceContributorRole",)),
-        ("IndirectResourceContributor", "", ("IndirectResourceContributorRole",)),
-    ),
-    True: (
-        ("DisplayArtist", "ArtistPartyReference", ("DisplayArtistRole", "ArtisticRole")),
-        ("Contributor", "ContributorPartyReference", ("Role",)),
-        ("EditionContributor", "ContributorPartyReference", ("Role",)),
-    ),
-}
-
-
-def _value(node: etree._Element) -> str:
-    return (node.text or "").strip()
-
-
-def _role(node: etree._Element) -> str:
-    """An allowed-value element's value; ``UserDefined`` reads as its ``UserDefinedValue``."""
-    value = _value(node)
-    return (node.get("UserDefinedValue") or value) if value == "UserDefined" else value

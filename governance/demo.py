@@ -1,6 +1,6 @@
 """The demo that ``make run`` seeds: one party of each kind (two artists), each with a member
-and an API token, so a fresh instance shows the whole system at work. Every later capability
-extends this demo.
+and an API token, the label's sample catalog and a few consent rules, so a fresh instance
+shows the whole system at work. Every later capability extends this demo.
 
 Tokens are stored only as hashes. Their secrets are written once, at issue, to the credentials
 file the caller names (``var/demo/credentials.json``, mode 0600) so that later runs of the
@@ -21,7 +21,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from governance import services
-from governance.models import ApiToken, Party, PartyKind, Role
+from governance.access import Actor
+from governance.importing.run import import_catalog
+from governance.models import ApiToken, ConsentRuleVersion, Party, PartyKind, Role
+from governance.services import consent
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def demo_seed(*, credentials_file: Path, now: dt.datetime) -> tuple[list[DemoCre
         else:
             operator.set_password(password)
             operator.save(update_fields=["password"])
+    _demo_catalog_and_consent(now=now)
     _write_private(
         credentials_file,
         json.dumps(
@@ -128,6 +132,44 @@ def demo_seed(*, credentials_file: Path, now: dt.datetime) -> tuple[list[DemoCre
         ),
     )
     return out, password
+
+
+SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "docs" / "samples" / "catalog-sample.csv"
+
+
+def _actor(name: str, kind: str) -> Actor:
+    party = Party.objects.get(kind=kind, name=name)
+    membership = party.memberships.select_related("user").first()
+    assert membership is not None
+    return Actor(user=membership.user, party=party, role=membership.role)
+
+
+def _demo_catalog_and_consent(*, now: dt.datetime) -> None:
+    """The label's sample catalog (docs/samples/catalog-sample.csv: a composition, three
+    recordings, their shares and release) and the demo's consent: Ada Vale allows ``train``
+    to Sonora AI Labs only and refuses ``voice`` to everyone; Northwind allows ``analyze``
+    to anyone on condition of attribution. Idempotent: re-imports change nothing, and rules
+    are set only where their owner has none."""
+    label = _actor("Northwind Records", PartyKind.LABEL)
+    report = import_catalog(party=label.party, data=SAMPLE_CATALOG.read_bytes(), fmt="csv", now=now)
+    if report.problems:
+        raise RuntimeError(f"the demo catalog did not import: {report.problems[0]}")
+    ada = _actor("Ada Vale", PartyKind.ARTIST)
+    sonora = Party.objects.get(kind=PartyKind.LICENSEE, name="Sonora AI Labs")
+    rules: list[tuple[Actor, dict[str, object]]] = [
+        (ada, {"scope": "all_works", "uses": ["train"], "licensee_mode": "listed",
+               "licensees": [str(sonora.pk)], "effect": "allow",
+               "note": "Sonora AI Labs may train on my recordings."}),
+        (ada, {"scope": "likeness", "uses": ["voice"], "effect": "deny",
+               "note": "Nobody may clone my voice."}),
+        (label, {"scope": "all_works", "uses": ["analyze"], "effect": "conditional",
+                 "obligations": {"attribution": "Northwind Records"}}),
+    ]  # fmt: skip
+    for actor, data in rules:
+        if not ConsentRuleVersion.objects.filter(
+            rule__owner=actor.party, uses=data["uses"], scope=data["scope"]
+        ).exists():
+            consent.rule_create(actor=actor, data=data, now=now)
 
 
 def _token_usable(secret: str, party: Party) -> bool:

@@ -12,8 +12,9 @@ ODRL (abridged; one rule per use, since an ODRL rule has exactly one action)::
      "@type": "Set", "uid": "...", "profile": "https://consentry.dev/odrl/profile",
      "conflict": "prohibit", "assigner": {"@type": "Party", "uid": "urn:uuid:..."},
      "permission": [{"target": "...",
-         "action": [{"rdf:value": {"@id": "odrl:reproduce"}, "refinement": [{"leftOperand":
-             "purpose", "operator": "eq", "rightOperand": {"@id": "https://consentry.dev/odrl/use#train"}}]}],
+         "action": [{"rdf:value": {"@id": "odrl:reproduce"}, "refinement": [{
+             "leftOperand": "purpose", "operator": "eq",
+             "rightOperand": {"@id": "https://consentry.dev/odrl/use#train"}}]}],
          "constraint": [{"leftOperand": "recipient", "operator": "isAnyOf", "rightOperand": [...]}],
          "duty": [{"action": "attribute", "cs:attributionText": "..."}]}],
      "prohibition": [...]}
@@ -297,7 +298,7 @@ def c2pa_training_mining(
     party_names: Mapping[str, str] = _NO_NAMES,
 ) -> dict[str, Any]:
     """The same answer in C2PA 1.x's ``c2pa.training-mining`` form, for readers that predate
-    CAWG (C2PA 2.0 dropped the assertion; CAWG's replaced it)."""
+    CAWG (C2PA 2.0 dropped the assertion, and CAWG's replaced it)."""
     return {"entries": _entries("c2pa", rules, at, default_posture, party_names)}
 
 
@@ -424,3 +425,20 @@ def _sentence(clauses: Iterable[str]) -> str:
         return "Conditions apply; ask the rights holder."
     text = "; ".join(unique)
     return text[0].upper() + text[1:] + "."
+
+
+def combine_training_mining(assertions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One training-and-mining assertion for an asset with several rights holders, from each
+    holder's own (computed with its rules and posture): per entry the strictest answer wins,
+    ``notAllowed`` over ``constrained`` over ``allowed``, and the conditions are joined."""
+    order = {ALLOWED: 0, CONSTRAINED: 1, NOT_ALLOWED: 2}
+    combined: dict[str, dict[str, Any]] = {}
+    for assertion in assertions:
+        for key, entry in sorted(assertion["entries"].items()):
+            have = combined.get(key)
+            if have is None or order[entry["use"]] > order[have["use"]]:
+                combined[key] = dict(entry)
+            elif entry["use"] == have["use"] == CONSTRAINED:
+                infos = [have.get("constraint_info", ""), entry.get("constraint_info", "")]
+                combined[key]["constraint_info"] = " ".join(i for i in infos if i)
+    return {"entries": combined}

@@ -170,7 +170,7 @@ class ReleaseOutputSerializer(serializers.ModelSerializer[Release]):
 
 
 class ReleaseListView(GenericAPIView[Release]):
-    class InputSerializer(serializers.Serializer[Any]):
+    class ReleaseInputSerializer(serializers.Serializer[Any]):
         upc = serializers.CharField(max_length=32)
         title = serializers.CharField(max_length=500)
         display_artist = serializers.CharField(max_length=500, required=False, default="")
@@ -189,11 +189,11 @@ class ReleaseListView(GenericAPIView[Release]):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=["catalog"], operation_id="releases_create", request=InputSerializer,
+    @extend_schema(tags=["catalog"], operation_id="releases_create", request=ReleaseInputSerializer,
                    responses={201: ReleaseOutputSerializer})  # fmt: skip
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
-        data = self.InputSerializer(data=request.data)
+        data = self.ReleaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         release = catalog_services.release_register(

@@ -161,12 +161,12 @@ class RuleVersionsView(GenericAPIView[ConsentRuleVersion]):
 class RuleWithdrawView(GenericAPIView[ConsentRule]):
     """End a rule: its last version stops being in force now."""
 
-    class OutputSerializer(serializers.ModelSerializer[ConsentRule]):
+    class RuleWithdrawnSerializer(serializers.ModelSerializer[ConsentRule]):
         class Meta:
             model = ConsentRule
             fields = ["id", "current_version", "withdrawn_at"]
 
-    serializer_class = OutputSerializer
+    serializer_class = RuleWithdrawnSerializer
 
     @extend_schema(tags=["consent"], operation_id="consent_rules_withdraw", request=None)
     def post(self, request: Request, rule_id: uuid.UUID) -> Response:
@@ -209,7 +209,7 @@ class MatrixView(GenericAPIView[ConsentMatrixVersion]):
     """Which rights must consent to which use: the version in force now or at ``?at=``.
     Anyone reads it; staff (``PUT``) make a new version."""
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class MatrixInputSerializer(serializers.Serializer[Any]):
         matrix = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
         note = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -220,9 +220,9 @@ class MatrixView(GenericAPIView[ConsentMatrixVersion]):
         return Response(self.get_serializer(selectors.matrix_at(at=at_param(request))).data)
 
     @extend_schema(tags=["consent"], operation_id="consent_matrix_update",
-                   request=InputSerializer)  # fmt: skip
+                   request=MatrixInputSerializer)  # fmt: skip
     def put(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.MatrixInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version = consent_services.matrix_revise(
             user=actor_of(request).user, matrix=data.validated_data["matrix"],

@@ -25,32 +25,42 @@ from governance.exceptions import InvalidInput, NotFound
 from governance.models import ConsentRuleVersion, Party
 
 FORMATS = ("odrl", "cawg", "c2pa")
-FORMAT = OpenApiParameter("format", str, enum=FORMATS, description="Default: odrl.")
+FORMAT = OpenApiParameter("vocabulary", str, enum=FORMATS, description="Default: odrl.")
 
 
 def _format(request: Request) -> str:
-    fmt = request.query_params.get("format", "odrl")
+    # Not "format": DRF reads that one to choose a renderer.
+    fmt = request.query_params.get("vocabulary", "odrl")
     if fmt not in FORMATS:
-        raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}.",
-                           fields={"format": [f"must be one of {list(FORMATS)}"]})  # fmt: skip
+        raise InvalidInput(f"vocabulary: {fmt!r} is not one of {', '.join(FORMATS)}.",
+                           fields={"vocabulary": [f"must be one of {list(FORMATS)}"]})  # fmt: skip
     return fmt
 
 
 def _render(
     fmt: str, *, uid: str, assigner: Party, versions: list[ConsentRuleVersion], target: str | None,
-    request: Request,
+    request: Request, holders: list[Party] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     at = at_param(request) or timezone.now()
     rules = [selectors.rule_content(v, owner_id=v.rule.owner_id) for v in versions]
+    named = {v.rule.owner_id for v in versions} | {assigner.pk}
+    named |= {p for v in versions for p in v.licensees}
+    names = {str(p.pk): p.name for p in Party.objects.filter(pk__in=named)}
     if fmt == "odrl":
-        names = {str(p.pk): p.name for p in Party.objects.filter(
-            pk__in={v.rule.owner_id for v in versions} | {assigner.pk})}  # fmt: skip
         return vocabulary.odrl_policy(
             uid=uid, assigner=str(assigner.pk), rules=rules, target=target, at=at,
             party_names=names,
         )  # fmt: skip
     make = vocabulary.cawg_training_mining if fmt == "cawg" else vocabulary.c2pa_training_mining
-    return make(rules=rules, at=at, default_posture=assigner.default_posture)
+    if holders is None:
+        return make(rules=rules, at=at, default_posture=assigner.default_posture,
+                    party_names=names)  # fmt: skip
+    # A work's holders each answer with their own rules and posture; the strictest wins.
+    return vocabulary.combine_training_mining([
+        make(rules=[r for r in rules if r.owner_id == str(h.pk)], at=at,
+             default_posture=h.default_posture, party_names=names)
+        for h in holders
+    ])  # fmt: skip
 
 
 class PartyConsentExportView(APIView):
@@ -82,7 +92,11 @@ class WorkConsentExportView(APIView):
         versions = selectors.work_rule_versions(work=work, at=at)
         target = f"urn:isrc:{work.isrc}" if work.isrc else (
             f"urn:iswc:{work.iswc}" if work.iswc else f"urn:consentry:work:{work.pk}")  # fmt: skip
+        # CAWG/C2PA summarise the rights holders' answers (each with its own posture); an
+        # artist's likeness rules appear in the ODRL policy (see docs/vocabulary.md).
+        holders = list(Party.objects.filter(
+            pk__in=work.shares.values_list("holder_id", flat=True)).order_by("pk"))  # fmt: skip
         body = _render(_format(request), uid=f"urn:consentry:work:{work.pk}:consent",
                        assigner=work.registrant, versions=versions, target=target,
-                       request=request)  # fmt: skip
+                       request=request, holders=holders)  # fmt: skip
         return Response(body)

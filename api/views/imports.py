@@ -39,7 +39,7 @@ class ImportOutputSerializer(serializers.ModelSerializer[ImportJob]):
 class ImportListView(GenericAPIView[ImportJob]):
     """The caller's imports; ``POST`` a file (multipart ``file``) to start one (202)."""
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class ImportUploadSerializer(serializers.Serializer[Any]):
         file = serializers.FileField()
         all_or_nothing = serializers.BooleanField(default=False)
 
@@ -56,10 +56,10 @@ class ImportListView(GenericAPIView[ImportJob]):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(tags=["catalog"], operation_id="imports_create",
-                   request={"multipart/form-data": InputSerializer},
+                   request={"multipart/form-data": ImportUploadSerializer},
                    responses={202: ImportOutputSerializer})  # fmt: skip
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.ImportUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         if upload.size > settings.IMPORT_MAX_BYTES:

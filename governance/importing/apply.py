@@ -64,7 +64,9 @@ def _terms(s: RightsShare, share: Decimal | None = None) -> ShareTerms:
     )
 
 
-def _share_key(holder_id: Any, right: str, mode: str, codes: Any, start: Any, end: Any) -> tuple[Any, ...]:
+def _share_key(
+    holder_id: Any, right: str, mode: str, codes: Any, start: Any, end: Any
+) -> tuple[Any, ...]:
     return (str(holder_id), right, mode, tuple(sorted(codes)), start, end)
 
 

@@ -55,9 +55,9 @@ def _credits(recording: ddex.DdexRecording) -> tuple[CreditRecord, ...]:
     for party, role in recording.contributors:
         ours = CONTRIBUTOR_ROLES.get(role.replace(" ", "").casefold())
         if ours:
-            credits.append(CreditRecord(party.name[:300], ours,
-                                        _lenient(identifiers.normalize_isni, party.isni),
-                                        _lenient(identifiers.normalize_ipi, party.ipi)))  # fmt: skip
+            isni = _lenient(identifiers.normalize_isni, party.isni)
+            ipi = _lenient(identifiers.normalize_ipi, party.ipi)
+            credits.append(CreditRecord(party.name[:300], ours, isni, ipi))
     return tuple(dict.fromkeys(credits))
 
 

@@ -209,7 +209,11 @@ def rule_revise(
     rule.current_version += 1
     rule.save(update_fields=["current_version"])
     version = ConsentRuleVersion.objects.create(
-        rule=rule, version=rule.current_version, effective_from=now, author_id=actor.user.pk, **fields
+        rule=rule,
+        version=rule.current_version,
+        effective_from=now,
+        author_id=actor.user.pk,
+        **fields,
     )
     _append_version(rule, version, now)
     return version

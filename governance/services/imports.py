@@ -39,7 +39,8 @@ def import_submit(
     from governance.tasks import run_import
 
     job = ImportJob.objects.create(
-        party=actor.party, user_id=actor.user.pk, format=detect_format(filename=filename, data=data),
+        party=actor.party, user_id=actor.user.pk,
+        format=detect_format(filename=filename, data=data),
         filename=filename[:300], sha256=hashlib.sha256(data).hexdigest(), data=data,
         all_or_nothing=all_or_nothing,
     )  # fmt: skip

@@ -183,3 +183,46 @@ def test_the_matrix_is_seeded_and_changed_by_staff_only() -> None:
                      HTTP_X_CONSENTRY_PARTY=str(label.party.pk))  # fmt: skip
     assert bad.status_code == 400
     assert payloads("consent_matrix")[-1]["matrix"]["analyze"] == ["master", "publishing"]
+
+
+def test_a_party_exports_its_consent_as_odrl_and_cawg_and_others_cannot() -> None:
+    artist = caller(PartyKind.ARTIST)
+    licensee = PartyFactory(kind=PartyKind.LICENSEE, name="Acme AI Labs")
+    artist.client.post("/api/v1/consent/rules/", {
+        "scope": "all_works", "uses": ["train"], "licensee_mode": "listed",
+        "licensees": [str(licensee.pk)], "effect": "allow"}, format="json")  # fmt: skip
+    artist.client.post("/api/v1/consent/rules/", {
+        "scope": "likeness", "uses": ["voice"], "effect": "deny"}, format="json")  # fmt: skip
+    url = f"/api/v1/parties/{artist.party.pk}/consent/export/"
+    odrl = artist.client.get(url).json()
+    assert odrl["@type"] == "Set"
+    assert "http://www.w3.org/ns/odrl.jsonld" in odrl["@context"]
+    assert odrl["permission"]
+    assert odrl["prohibition"]
+    cawg = artist.client.get(url, {"vocabulary": "cawg"}).json()["entries"]
+    assert cawg["cawg.ai_training"]["use"] == "constrained"
+    assert "Acme AI Labs" in cawg["cawg.ai_training"]["constraint_info"]
+    c2pa = artist.client.get(url, {"vocabulary": "c2pa"}).json()["entries"]
+    assert set(c2pa) == {"c2pa.ai_generative_training", "c2pa.ai_inference", "c2pa.ai_training",
+                         "c2pa.data_mining"}  # fmt: skip
+    assert artist.client.get(url, {"vocabulary": "rsl"}).status_code == 400
+    stranger = caller(PartyKind.LICENSEE)
+    assert stranger.client.get(url).status_code == 404
+
+
+def test_a_work_exports_its_holders_consent() -> None:
+    label = caller(PartyKind.LABEL)
+    song = {"kind": "recording", "title": "Song", "isrc": "USRC17607839"}
+    work = label.client.post("/api/v1/works/", song, format="json").json()
+    share = {"work": work["id"], "holder": str(label.party.pk), "right": "master", "share": "100"}
+    label.client.post("/api/v1/shares/", share, format="json")
+    label.client.post("/api/v1/consent/rules/", {
+        "scope": "all_works", "uses": ["analyze"], "effect": "allow"}, format="json")  # fmt: skip
+    url = f"/api/v1/works/{work['id']}/consent/export/"
+    odrl = label.client.get(url).json()
+    assert odrl["permission"][0]["target"] == "urn:isrc:USRC17607839"
+    cawg = label.client.get(url, {"vocabulary": "cawg"}).json()["entries"]
+    assert cawg["cawg.data_mining"]["use"] == "allowed"
+    assert cawg["cawg.ai_training"]["use"] == "notAllowed"  # opt-in, no consent on record
+    assert caller(PartyKind.LICENSEE).client.get(url).status_code == 404
+    assert caller(PartyKind.AUDITOR).client.get(url).status_code == 200

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance import tasks
 from governance.models import ImportJob, PartyKind, Work
-from tests.factories import caller
+from tests.factories import PartyFactory, caller
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,7 @@ def test_an_import_is_queued_on_commit_and_its_report_is_read_back(
     django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
 ) -> None:
     label = caller(PartyKind.LABEL)
+    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
     with (
         mock.patch.object(tasks.run_import, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),

@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from governance.demo import DEMO_PARTIES, demo_seed
-from governance.models import ApiToken, Party, PartyKind
+from governance.models import ApiToken, ConsentRuleVersion, Party, PartyKind, Work
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +48,15 @@ def test_a_lost_credentials_file_gets_new_tokens_and_revokes_the_old(tmp_path: P
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {first[0].token}")
     assert client.get("/api/v1/me/").status_code == 401
     assert Party.objects.filter(kind=PartyKind.ARTIST).count() == 2
+
+
+def test_the_demo_seeds_a_catalog_and_consent_once(tmp_path: Path) -> None:
+    demo_seed(credentials_file=tmp_path / "c.json", now=timezone.now())
+    works, rules = Work.objects.count(), ConsentRuleVersion.objects.count()
+    assert works == 4
+    assert rules == 3
+    demo_seed(credentials_file=tmp_path / "c.json", now=timezone.now())
+    assert (Work.objects.count(), ConsentRuleVersion.objects.count()) == (works, rules)
+    ada = Party.objects.get(name="Ada Vale")
+    effects = ConsentRuleVersion.objects.filter(rule__owner=ada).values_list("effect", flat=True)
+    assert set(effects) == {"allow", "deny"}

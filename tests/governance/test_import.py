@@ -31,7 +31,8 @@ def ledger_count() -> int:
 
 def test_the_sample_csv_imports_with_its_shares_release_and_ledger_entries() -> None:
     label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
-    PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
+    artist = PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
+    publisher = PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
     before = ledger_count()
     report = run((SAMPLES / "catalog-sample.csv").read_bytes(), label)
     assert report.problems == []
@@ -45,6 +46,7 @@ def test_the_sample_csv_imports_with_its_shares_release_and_ledger_entries() -> 
     performer = RightsShare.objects.get(work=northern, right="performer")
     assert (performer.territory_mode, performer.territories) == ("exclude", ["CA", "US"])
     assert performer.valid_from == dt.date(2024, 3, 1)
+    assert RightsShare.objects.get(right="publishing").holder == publisher
     release = Release.objects.get(upc="5012345678900")
     assert release.tracks.count() == 3
     assert ledger_count() - before == 4 + 5 + 1
@@ -52,6 +54,7 @@ def test_the_sample_csv_imports_with_its_shares_release_and_ledger_entries() -> 
 
 def test_re_importing_the_same_file_changes_nothing() -> None:
     label = PartyFactory(kind=PartyKind.LABEL)
+    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
     data = (SAMPLES / "catalog-sample.csv").read_bytes()
     run(data, label)
     before = (ledger_count(), Work.objects.count(), RightsShare.objects.count())
@@ -148,6 +151,7 @@ def test_a_malformed_file_is_reported_not_crashed(data: bytes, where: str, reaso
 
 def test_the_command_imports_and_exits_1_on_rejections(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
     call_command("import_catalog", str(SAMPLES / "catalog-sample.csv"),
                  "--party", "Northwind Records")  # fmt: skip
     assert "works_created 4" in capsys.readouterr().out
@@ -214,4 +218,5 @@ def test_a_bad_ddex_element_is_reported_by_xpath_and_the_rest_imported() -> None
 def test_a_file_that_is_not_ddex_is_one_clear_problem() -> None:
     label = PartyFactory(kind=PartyKind.LABEL)
     report = import_catalog(party=label, data=b"<html/>", fmt="ddex", now=timezone.now())
-    assert len(report.problems) == 1 and "NewReleaseMessage" in report.problems[0].reason
+    assert len(report.problems) == 1
+    assert "NewReleaseMessage" in report.problems[0].reason

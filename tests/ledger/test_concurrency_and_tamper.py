@@ -81,12 +81,13 @@ def test_concurrent_writers_get_gapless_indexes_and_a_verifying_tree(
         text=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["size"] == WRITERS * PER_WRITER
-    assert result["indexes"] == list(range(WRITERS * PER_WRITER))
-    seen = [
-        (e.payload["writer"], e.payload["i"])
-        for e in (canonical.decode_entry(d.encode()) for d in result["data"])
-    ]
+    # The migrations ledger the consent matrix's first version; the writers' entries follow.
+    entries = [canonical.decode_entry(d.encode()) for d in result["data"]]
+    seeded = [e for e in entries if e.kind != "test"]
+    assert [e.kind for e in seeded] == ["consent_matrix"]
+    assert result["size"] == len(seeded) + WRITERS * PER_WRITER
+    assert result["indexes"] == list(range(result["size"]))
+    seen = [(e.payload["writer"], e.payload["i"]) for e in entries if e.kind == "test"]
     assert sorted(seen) == [(w, i) for w in range(WRITERS) for i in range(PER_WRITER)]
     assert result["checkpoints"] >= 1
 

@@ -1,0 +1,338 @@
+"""governance.ddex reads ERN 3.8.x and 4.x NewReleaseMessages; no database is needed.
+
+Known answers come from docs/samples/ern-3.8.2-sample.xml and docs/samples/ern-4.3-sample.xml,
+which describe the same fictional album; large files come from governance.ddex_samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from stdnum import ean, isrc
+
+from governance.ddex import (
+    DdexError,
+    DdexMessage,
+    DdexParty,
+    DdexRecording,
+    DdexRelease,
+    DdexRightsController,
+    parse_ern,
+)
+from governance.ddex_samples import ern_document
+
+SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
+ERN_382 = SAMPLES / "ern-3.8.2-sample.xml"
+ERN_43 = SAMPLES / "ern-4.3-sample.xml"
+
+ADA = DdexParty("Ada Vale", isni="0000000495127812")
+JONAH = DdexParty("Jonah Reed", isni="0000000512345679")
+MIRO = DdexParty("Miro Hale", isni="0000000488123450")
+NORTHWIND = DdexParty("Northwind Records")
+HARBOUR_PINE = DdexParty("Harbour & Pine Music Ltd")
+WORLD = ("Worldwide",)
+
+
+def _controller(party: DdexParty, share: str) -> DdexRightsController:
+    return DdexRightsController(party, ("RightsController",), Decimal(share), WORLD)
+
+
+def _recording(position: int, line: int, **fields: object) -> DdexRecording:
+    defaults: dict[str, object] = {
+        "display_artist": "Ada Vale",
+        "artists": (ADA,),
+        "language": "en",
+        "p_line": "(P) 2024 Northwind Records",
+        "p_year": 2024,
+        "territories": WORLD,
+    }
+    xpath = f"/ern:NewReleaseMessage/ResourceList/SoundRecording[{position}]"
+    return DdexRecording(xpath=xpath, line=line, **(defaults | fields))  # type: ignore[arg-type]
+
+
+def _expected(version: str, lines: tuple[int, int, int, int]) -> DdexMessage:
+    """The sample album as both sample files must read it; only positions differ."""
+    recordings = (
+        _recording(
+            1,
+            lines[0],
+            isrc="GBNWR2400001",
+            title="Harbour Lights",
+            contributors=((MIRO, "Producer"), (ADA, "Composer")),
+            duration_ms=200_000,
+            rights_controllers=(_controller(NORTHWIND, "100"),),
+        ),
+        _recording(
+            2,
+            lines[1],
+            isrc="GBNWR2400002",
+            title="Low Tide",
+            display_artist="Ada Vale feat. Jonah Reed",
+            contributors=(
+                (JONAH, "FeaturedArtist"),
+                (MIRO, "Producer"),
+                (ADA, "Composer"),
+                (ADA, "Lyricist"),
+            ),
+            duration_ms=245_500,
+            rights_controllers=(_controller(NORTHWIND, "75"), _controller(ADA, "25")),
+        ),
+        _recording(
+            3,
+            lines[2],
+            isrc="GBNWR2400003",
+            title="Compass Rose",
+            contributors=((MIRO, "Composer"),),
+            duration_ms=178_000,
+            language="ga",
+            p_line="(P) 2023 Harbour & Pine Music Ltd, under exclusive licence to "
+            + NORTHWIND.name,
+            p_year=2023,
+            rights_controllers=(_controller(NORTHWIND, "50.5"), _controller(HARBOUR_PINE, "49.5")),
+        ),
+    )
+    release = DdexRelease(
+        xpath="/ern:NewReleaseMessage/ReleaseList/Release",
+        line=lines[3],
+        upc="5060482139075",
+        title="Northern Lights",
+        display_artist="Ada Vale",
+        release_date=dt.date(2024, 5, 17),
+        recording_isrcs=("GBNWR2400001", "GBNWR2400002", "GBNWR2400003"),
+        territories=("GB", "IE", "US", "CA"),
+        excluded_territories=(),
+    )
+    message_id = "NWR-2024-0517-0001" if version == "3.8.2" else "NWR-2024-0517-0002"
+    return DdexMessage(version, message_id, "Northwind Records", (release,), recordings, ())
+
+
+def _edited(path: Path, old: str, new: str, count: int = 1) -> bytes:
+    text = path.read_text()
+    assert text.count(old) >= count, f"{old!r} is not in {path.name}"
+    return text.replace(old, new, count).encode()
+
+
+def _unplaced(message: DdexMessage) -> tuple[object, ...]:
+    def strip(item: DdexRecording | DdexRelease) -> object:
+        return dataclasses.replace(item, xpath="", line=0)
+
+    return tuple(map(strip, message.recordings)), tuple(map(strip, message.releases))
+
+
+def test_it_reads_the_ern_382_sample_exactly() -> None:
+    assert parse_ern(ERN_382) == _expected("3.8.2", (30, 70, 122, 172))
+
+
+def test_it_reads_the_ern_43_sample_exactly() -> None:
+    assert parse_ern(ERN_43) == _expected("4.3", (56, 95, 148, 199))
+
+
+def test_both_samples_describe_the_same_album() -> None:
+    assert _unplaced(parse_ern(ERN_382)) == _unplaced(parse_ern(ERN_43))
+
+
+def test_it_accepts_bytes_xml_text_and_binary_files() -> None:
+    expected = parse_ern(ERN_43)
+    assert parse_ern(ERN_43.read_bytes()) == expected
+    assert parse_ern(ERN_43.read_text()) == expected
+    with ERN_43.open("rb") as handle:
+        assert parse_ern(handle) == expected
+
+
+@pytest.mark.parametrize("version", ["4.3", "3.8.2"])
+def test_a_generated_file_of_1000_recordings_parses_whole_and_fast(version: str) -> None:
+    document = ern_document(recordings=1000, version=version)
+
+    started = time.perf_counter()
+    message = parse_ern(document)
+    elapsed = time.perf_counter() - started
+
+    assert message.ern_version == version
+    assert message.problems == ()
+    assert len(message.recordings) == 1000
+    isrcs = [recording.isrc for recording in message.recordings]
+    assert len(set(isrcs)) == 1000
+    assert all(isrc.is_valid(code) for code in isrcs)
+    (release,) = message.releases
+    assert release.recording_isrcs == tuple(isrcs)
+    assert ean.is_valid(release.upc)
+    assert release.territories == WORLD
+    assert elapsed < 1.0, f"1,000 recordings took {elapsed:.3f} s"
+
+
+def test_generated_documents_are_deterministic_and_vary_with_the_seed() -> None:
+    first = ern_document(recordings=3, seed=1)
+    assert first == ern_document(recordings=3, seed=1)
+    assert first != ern_document(recordings=3, seed=2)
+    labelled = parse_ern(ern_document(recordings=2, version="3.8.2", label="Fox & Hound"))
+    assert labelled.recordings[0].rights_controllers[0].party == DdexParty("Fox & Hound")
+    with pytest.raises(ValueError, match="version"):
+        ern_document(recordings=1, version="3.4.1")
+
+
+@pytest.mark.parametrize(
+    ("sample", "isrc_element", "line"),
+    [
+        (ERN_382, "<SoundRecordingId><ISRC>GBNWR2400002</ISRC></SoundRecordingId>", 70),
+        (ERN_43, "<ResourceId><ISRC>GBNWR2400002</ISRC></ResourceId>", 95),
+    ],
+)
+def test_a_recording_without_isrc_is_one_problem_and_the_others_are_kept(
+    sample: Path, isrc_element: str, line: int
+) -> None:
+    message = parse_ern(_edited(sample, isrc_element, "<!-- ISRC withheld -->"))
+
+    (problem,) = message.problems
+    assert problem.xpath == "/ern:NewReleaseMessage/ResourceList/SoundRecording[2]"
+    assert problem.line == line
+    assert problem.reason == "SoundRecording rejected: it has no ISRC"
+    assert [r.isrc for r in message.recordings] == ["GBNWR2400001", "GBNWR2400003"]
+    assert message.releases[0].recording_isrcs == ("GBNWR2400001", "GBNWR2400003")
+
+
+def test_an_unknown_party_reference_is_a_problem_and_the_recording_stays() -> None:
+    message = parse_ern(
+        _edited(ERN_43, "<ArtistPartyReference>P_JONAH_REED", "<ArtistPartyReference>P_NOBODY")
+    )
+
+    (problem,) = message.problems
+    assert problem.xpath == "/ern:NewReleaseMessage/ResourceList/SoundRecording[2]/DisplayArtist[2]"
+    assert "'P_NOBODY' names no Party" in problem.reason
+    low_tide = message.recordings[1]
+    assert JONAH not in [party for party, _ in low_tide.contributors]
+    assert len(message.recordings) == 3
+
+
+def test_bad_values_are_problems_while_their_recording_stays() -> None:
+    document = _edited(ERN_43, "<Duration>PT2M58S</Duration>", "<Duration>2:58</Duration>")
+    document = document.replace(b">49.5<", b">149.5<")
+    message = parse_ern(document)
+
+    assert [p.reason for p in message.problems] == [
+        "RightSharePercentage 149.5 is outside 0..100",
+        "Duration '2:58' is not an ISO 8601 duration such as PT3M20S",
+    ]
+    compass_rose = message.recordings[2]
+    assert compass_rose.duration_ms is None
+    assert compass_rose.rights_controllers == (_controller(NORTHWIND, "50.5"),)
+
+
+def test_an_unknown_share_reads_as_none() -> None:
+    known = "<RightSharePercentage>100</RightSharePercentage>"
+    message = parse_ern(_edited(ERN_382, known, "<RightShareUnknown>true</RightShareUnknown>"))
+    assert message.recordings[0].rights_controllers[0].share_percent is None
+
+
+def test_a_deal_given_by_exclusions_covers_the_world_minus_them() -> None:
+    document = _edited(ERN_43, "<TerritoryCode>GB</TerritoryCode>", "")
+    document = document.replace(b"<TerritoryCode>", b"<ExcludedTerritoryCode>").replace(
+        b"</TerritoryCode>", b"</ExcludedTerritoryCode>"
+    )
+    (release,) = parse_ern(document).releases
+    assert release.territories == WORLD
+    assert release.excluded_territories == ("IE", "US", "CA")
+
+
+def test_ern_382_ipi_party_ids_and_user_defined_roles_are_read() -> None:
+    document = _edited(
+        ERN_382,
+        "<ResourceContributorRole>Producer</ResourceContributorRole>",
+        '<ResourceContributorRole UserDefinedValue="Programmer">UserDefined'
+        "</ResourceContributorRole>",
+    ).replace(b'IsISNI="true">0000000488123450', b'Namespace="IPI">00052210040', 1)
+    harbour_lights = parse_ern(document).recordings[0]
+    assert harbour_lights.contributors[0] == (
+        DdexParty("Miro Hale", ipi="00052210040"),
+        "Programmer",
+    )
+
+
+def test_ern_41_shapes_are_read() -> None:
+    # ERN 4.1 has no SoundRecordingEdition and names the role RightsControllerRole.
+    document = ERN_43.read_text().replace(
+        "http://ddex.net/xml/ern/43", "http://ddex.net/xml/ern/411"
+    )
+    document = document.replace("<SoundRecordingEdition>", "").replace(
+        "</SoundRecordingEdition>", ""
+    )
+    document = document.replace("<Type>NonImmersiveEdition</Type>", "")
+    document = document.replace("RightsControlType>", "RightsControllerRole>")
+    message = parse_ern(document)
+    assert message.ern_version == "4.1.1"
+    assert _unplaced(message) == _unplaced(parse_ern(ERN_43))
+
+
+def test_children_in_the_ern_namespace_are_read_too() -> None:
+    # Some senders declare the ERN namespace as the default, which qualifies every child.
+    document = (
+        ERN_43.read_text().replace("xmlns:ern=", "xmlns=").replace("ern:NewRelease", "NewRelease")
+    )
+    message = parse_ern(document)
+    assert _unplaced(message) == _unplaced(parse_ern(ERN_43))
+    assert message.recordings[2].xpath == (
+        "/ern:NewReleaseMessage/ern:ResourceList/ern:SoundRecording[3]"
+    )
+
+
+def test_non_xml_is_refused_with_its_line_and_column() -> None:
+    with pytest.raises(DdexError, match=r"not well-formed XML \(line 2, column 9\)"):
+        parse_ern(b"<a>\n <b></a>")
+    with pytest.raises(DdexError, match="not XML"):
+        parse_ern(str(ERN_43))  # A path given as str is not read from disk.
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (b"<catalog/>", "root element is 'catalog', not a DDEX ERN NewReleaseMessage"),
+        (
+            b'<ern:PurgeReleaseMessage xmlns:ern="http://ddex.net/xml/ern/43"/>',
+            "root element is 'PurgeReleaseMessage'",
+        ),
+        (
+            b'<NewReleaseMessage xmlns="http://example.com/ern"/>',
+            "namespace 'http://example.com/ern' is not supported",
+        ),
+        (b"<NewReleaseMessage/>", "namespace '' is not supported"),
+        (
+            b'<ern:NewReleaseMessage xmlns:ern="http://ddex.net/xml/ern/341"/>',
+            "ERN 3.4.1 is not supported: this reader takes ERN 3.8.x and 4.x",
+        ),
+    ],
+)
+def test_a_wrong_root_or_namespace_is_refused(document: bytes, message: str) -> None:
+    with pytest.raises(DdexError, match=message.replace("(", r"\(")):
+        parse_ern(document)
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "secret"])
+def test_an_external_entity_does_not_leak_the_file(tmp_path: Path, target: str) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:TOP-SECRET\n")
+    url = secret.as_uri() if target == "secret" else target
+    doctype = f'<!DOCTYPE ern:NewReleaseMessage [<!ENTITY leak SYSTEM "{url}">]>'
+    document = (
+        ERN_43.read_text()
+        .replace("<ern:NewReleaseMessage", f"{doctype}\n<ern:NewReleaseMessage")
+        .replace("<MessageId>NWR-2024-0517-0002", "<MessageId>&leak;")
+    )
+
+    with pytest.raises(DdexError, match="document type declarations are refused") as refused:
+        parse_ern(document.encode())
+    assert "root:" not in str(refused.value)
+    assert "TOP-SECRET" not in str(refused.value)
+
+
+def test_an_entity_bomb_is_refused_without_expansion() -> None:
+    bomb = (
+        b'<!DOCTYPE lol [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<ern:NewReleaseMessage xmlns:ern="http://ddex.net/xml/ern/43">&b;</ern:NewReleaseMessage>'
+    )
+    with pytest.raises(DdexError, match="document type declarations are refused"):
+        parse_ern(io.BytesIO(bomb))
