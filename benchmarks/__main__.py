@@ -7,13 +7,14 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from benchmarks import broker, ledger_append, ledger_proofs, ledger_verifier
+from benchmarks import broker, catalog_import, ledger_append, ledger_proofs, ledger_verifier
 
 BENCHMARKS = {
     "broker": broker.main,
     "ledger_append": ledger_append.main,
     "ledger_proofs": ledger_proofs.main,
     "ledger_verifier": ledger_verifier.main,
+    "catalog_import": catalog_import.main,
 }
 
 wanted = sys.argv[1:] or list(BENCHMARKS)

@@ -49,9 +49,10 @@ Worldwide; a 3.8 one in details given only by ExcludedTerritoryCode is rejected,
 dataclass cannot carry the exclusion and widening it would over-grant. ``share_percent`` is
 None when unknown or absent (DDEX then presumes 100 %: the caller decides).
 
-Security: entities are never resolved or fetched (``resolve_entities=False``, ``no_network``,
-no DTD loading, no ``huge_tree``) and any document type declaration is refused, since ERN
-messages never need one. Past line 65,535 libxml2 estimates lines from nearby text nodes.
+Security, in two steps marked in the code: (1) entities are never resolved or fetched
+(``resolve_entities=False``, ``no_network``, no DTD loading, no ``huge_tree``); (2) any document
+type declaration is refused, since ERN messages never need one. Past line 65,535 libxml2
+estimates an element's line from nearby text nodes, so it may be a line or two off.
 """
 
 from __future__ import annotations
@@ -169,8 +170,9 @@ def _load(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Element
     """The root element and the ERN namespace's version digits, or :class:`DdexError`."""
     if isinstance(source, str) and not source.lstrip().startswith("<"):
         raise DdexError("not XML: a str is parsed as XML text (pass a pathlib.Path for a file)")
-    text = isinstance(source, str)
-    parser = etree.XMLParser(encoding="utf-8" if text else None, **_SAFE_PARSING)
+    # Security 1/2: never resolve or fetch entities, load a DTD or build a huge tree. A str is
+    # already decoded, so it is re-encoded as UTF-8 and any encoding it declares is overridden.
+    parser = etree.XMLParser(encoding="utf-8" if isinstance(source, str) else None, **_SAFE_PARSING)
     if isinstance(source, str | bytes):
         source = io.BytesIO(source.encode() if isinstance(source, str) else source)
     try:
@@ -180,6 +182,7 @@ def _load(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Element
         raise DdexError(
             f"not well-formed XML (line {line}, column {column}): {error.msg}"
         ) from None
+    # Security 2/2: refuse any document type declaration, the vehicle of XXE and entity bombs.
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise DdexError("document type declarations are refused: ERN messages never need one")
     root: etree._Element = tree.getroot()
@@ -322,24 +325,21 @@ class _Reader:
 
     def controller(self, rc: etree._Element, where: tuple[str, ...]) -> DdexRightsController | None:
         if not where:
-            self.problem(rc, "RightsController rejected: its territories are only exclusions")
+            self.problem(rc, "RightsController rejected: its details name no TerritoryCode")
             return None
         party, share = self.party_of(rc, "RightsControllerPartyReference"), None
         for node in self.all(rc, "RightSharePercentage"):
+            scale = 100 if node.get("HasMaxValueOfOne") == "true" else 1
             try:
-                share = Decimal(_value(node)) * (
-                    100 if node.get("HasMaxValueOfOne") == "true" else 1
-                )
+                share = Decimal(_value(node)) * scale
             except InvalidOperation:
                 self.problem(node, f"RightSharePercentage {node.text!r} is not a decimal")
                 return None
             if not 0 <= share <= 100:
                 self.problem(node, f"RightSharePercentage {share} is outside 0..100")
                 return None
-        roles = _unique(
-            self.texts(rc, "RightsControllerRole") + self.texts(rc, "RightsControlType")
-        )
-        return None if party is None else DdexRightsController(party, roles, share, where)
+        roles = self.texts(rc, "RightsControllerRole") + self.texts(rc, "RightsControlType")
+        return None if party is None else DdexRightsController(party, _unique(roles), share, where)
 
     def credits(self, blocks: list[etree._Element]) -> tuple[tuple[DdexParty, ...], Credits]:
         """Main display artists, then every other (party, role) in ``_CREDITS`` order."""
@@ -355,31 +355,32 @@ class _Reader:
                 contributors.update(((party, r), None) for r in roles if r not in _MAIN_ROLES)
         return tuple(artists), tuple(contributors)
 
+    def names(self, el: etree._Element, blocks: list[etree._Element]) -> tuple[str | None, str]:
+        """The title and display artist name of a SoundRecording or a Release."""
+        if self.v4:
+            title: str | None = _value(self.preferred(el, "DisplayTitleText"))
+            title = title or self.text(el, "DisplayTitle/TitleText")
+            return title, _value(self.preferred(el, "DisplayArtistName"))
+        title = self.text(el, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
+        return title, self.first(blocks, "DisplayArtistName") or ""
+
     def recording(self, sr: etree._Element) -> DdexRecording | None:
-        display: str | None
         if self.v4:
             blocks = [*self.all(sr, "SoundRecordingEdition"), sr]  # An edition's data comes first.
             isrc = self.first(blocks, "ResourceId/ISRC")
-            title = _value(self.preferred(sr, "DisplayTitleText")) or self.text(
-                sr, "DisplayTitle/TitleText"
-            )
-            display = _value(self.preferred(sr, "DisplayArtistName"))
         else:
             blocks = self.worldwide_first(self.all(sr, "SoundRecordingDetailsByTerritory"))
             ids = [i for i in self.all(sr, "SoundRecordingId") if i.get("IsReplaced") != "true"]
             isrc = self.first(ids, "ISRC")
-            title = self.text(sr, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
-            display = self.first(blocks, "DisplayArtistName")
+        title, display = self.names(sr, blocks)
         if not isrc or not title:
             missing = " and no ".join(n for n, v in (("ISRC", isrc), ("title", title)) if not v)
             self.problem(sr, f"SoundRecording rejected: it has no {missing}")
             return None
         artists, contributors = self.credits(blocks)
-        controllers = []
+        controllers, tag = [], "ResourceRightsController" if self.v4 else "RightsController"
         for block in blocks:
-            for rc in self.all(
-                block, "ResourceRightsController" if self.v4 else "RightsController"
-            ):
+            for rc in self.all(block, tag):
                 if self.v4:
                     codes = self.texts(rc, "DelegatedUsageRights/TerritoryOfRightsDelegation")
                     where = _territories(codes) or (WORLDWIDE,)
@@ -409,27 +410,16 @@ class _Reader:
 
     def release(self, el: etree._Element, known: Known) -> DdexRelease | None:
         deals, isrcs, resources = known
-        display: str | None
         if self.v4:
             blocks: list[etree._Element] = []
-            title = _value(self.preferred(el, "DisplayTitleText")) or self.text(
-                el, "DisplayTitle/TitleText"
-            )
-            display = _value(self.preferred(el, "DisplayArtistName"))
             dates = [self.preferred(el, "ReleaseDate"), self.preferred(el, "OriginalReleaseDate")]
             refs = list(el.iter(self.q + "ReleaseResourceReference"))
         else:
             blocks = self.worldwide_first(self.all(el, "ReleaseDetailsByTerritory"))
-            title = self.text(el, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
-            display = self.first(blocks, "DisplayArtistName")
-            tags = (
-                "ReleaseDate",
-                "OriginalReleaseDate",
-                "GlobalReleaseDate",
-                "GlobalOriginalReleaseDate",
-            )
-            dates = [n for tag in tags for b in [*blocks, el] for n in self.all(b, tag)]
+            tags = "ReleaseDate OriginalReleaseDate GlobalReleaseDate GlobalOriginalReleaseDate"
+            dates = [n for tag in tags.split() for b in [*blocks, el] for n in self.all(b, tag)]
             refs = self.all(el, "ReleaseResourceReferenceList/ReleaseResourceReference")
+        title, display = self.names(el, blocks)
         if not title:
             self.problem(el, "Release rejected: it has no title")
             return None
@@ -444,10 +434,8 @@ class _Reader:
         excluded: list[str] = []
         terms = [t for ref in self.texts(el, "ReleaseReference") for t in deals.get(ref, [])]
         for scope in terms or blocks:  # A release's deals, else its 3.8 details.
-            codes, excl = (
-                self.texts(scope, "TerritoryCode"),
-                self.texts(scope, "ExcludedTerritoryCode"),
-            )
+            codes = self.texts(scope, "TerritoryCode")
+            excl = self.texts(scope, "ExcludedTerritoryCode")
             included += codes or ([WORLDWIDE] if excl else [])
             excluded += excl
         return DdexRelease(
@@ -455,7 +443,7 @@ class _Reader:
             el.sourceline or 0,
             self.first(ids, "ICPN") or self.first(ids, "EAN") or self.first(ids, "UPC"),
             title,
-            display or "",
+            display,
             self.date(next((n for n in dates if _value(n)), None)),
             _unique(tracks),
             _territories(included),
@@ -474,17 +462,19 @@ class _Reader:
             if (recording := self.recording(sr)) is not None:
                 recordings.append(recording)
                 isrcs[self.text(sr, "ResourceReference") or ""] = recording.isrc
+        elements = self.all(root, "ReleaseList/Release")
+        named = {ref for el in elements for ref in self.texts(el, "ReleaseReference")}
         deals: dict[str, list[etree._Element]] = {}
         for deal in self.all(root, "DealList/ReleaseDeal"):
-            for ref in self.texts(deal, "DealReleaseReference"):
+            for node in self.all(deal, "DealReleaseReference"):
+                if (ref := _value(node)) not in named:
+                    self.problem(node, f"DealReleaseReference {ref!r} names no Release")
                 deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
         resources = {
             self.text(item, "ResourceReference") for item in self.all(root, "ResourceList/*")
         }
         known = (deals, isrcs, resources)
-        releases = [
-            r for el in self.all(root, "ReleaseList/Release") if (r := self.release(el, known))
-        ]
+        releases = [r for el in elements if (r := self.release(el, known))]
         return DdexMessage(
             self.version,
             self.text(root, "MessageHeader/MessageId"),

@@ -24,6 +24,7 @@ from typing import Any
 from django.db.models import Q
 
 from governance import ledgering
+from governance.importing.copy import copy_insert
 from governance.importing.records import (
     CreditRecord,
     ImportRecord,
@@ -189,11 +190,11 @@ class Applier:
                 else:
                     self.report.counts["works_unchanged"] += 1
             accepted[id(record)] = work
-        Work.objects.bulk_create(created)
+        copy_insert(Work, created)
         if changed:
             Work.objects.bulk_update(changed, [*WORK_FIELDS, "version", "updated_at"])
             Credit.objects.filter(work__in=changed).delete()
-        Credit.objects.bulk_create(credit_rows)
+        copy_insert(Credit, credit_rows)
         by_work: dict[Any, list[Credit]] = defaultdict(list)
         for c in credit_rows:
             by_work[c.work_id].append(c)
@@ -261,7 +262,7 @@ class Applier:
                     match.updated_at = self.now
                     if match not in updated and match not in new:
                         updated.append(match)
-        RightsShare.objects.bulk_create(new)
+        copy_insert(RightsShare, new)
         if updated:
             RightsShare.objects.bulk_update(updated, ["share", "version", "updated_at"])
         for row in [*new, *updated]:

@@ -336,3 +336,49 @@ def test_an_entity_bomb_is_refused_without_expansion() -> None:
     )
     with pytest.raises(DdexError, match="document type declarations are refused"):
         parse_ern(io.BytesIO(bomb))
+
+
+def test_references_to_nothing_are_problems() -> None:
+    document = _edited(ERN_382, '"SecondaryResource">A4<', '"SecondaryResource">A9<')
+    document = document.replace(b"<DealReleaseReference>R0<", b"<DealReleaseReference>R7<")
+    message = parse_ern(document)
+
+    assert [(p.xpath, p.line, p.reason) for p in message.problems] == [
+        (
+            "/ern:NewReleaseMessage/DealList/ReleaseDeal/DealReleaseReference",
+            209,
+            "DealReleaseReference 'R7' names no Release",
+        ),
+        (
+            "/ern:NewReleaseMessage/ReleaseList/Release/ReleaseResourceReferenceList"
+            "/ReleaseResourceReference[4]",
+            183,
+            "ReleaseResourceReference 'A9' names no ResourceList item",
+        ),
+    ]
+    # Without a deal, an ERN 3.8 release's territories come from its details.
+    assert message.releases[0].territories == WORLD
+
+
+def test_a_recording_without_isrc_or_title_is_rejected_with_both_reasons() -> None:
+    document = ERN_382.read_text().replace("<ISRC>GBNWR2400003</ISRC>", "")
+    document = document.replace(
+        "<ReferenceTitle><TitleText>Compass Rose</TitleText></ReferenceTitle>", ""
+    )
+    document = document.replace(
+        '<Title TitleType="DisplayTitle"><TitleText>Compass Rose</TitleText></Title>', ""
+    )
+    (problem,) = parse_ern(document).problems
+    assert problem.reason == "SoundRecording rejected: it has no ISRC and no title"
+
+
+def test_an_ern_382_rights_controller_under_exclusions_is_rejected_not_widened() -> None:
+    # The file's first Worldwide is Harbour Lights' details. The dataclass cannot carry
+    # "everywhere but FR", and reading it as Worldwide would grant too much.
+    worldwide = "<TerritoryCode>Worldwide</TerritoryCode>"
+    all_but_fr = "<ExcludedTerritoryCode>FR</ExcludedTerritoryCode>"
+    message = parse_ern(_edited(ERN_382, worldwide, all_but_fr))
+
+    (problem,) = message.problems
+    assert problem.reason == "RightsController rejected: its details name no TerritoryCode"
+    assert message.recordings[0].rights_controllers == ()
