@@ -26,9 +26,7 @@ def copy_insert(model: type[models.Model], objects: Sequence[models.Model]) -> N
     table = connection.ops.quote_name(model._meta.db_table)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(  # type: ignore[attr-defined]
-            f"COPY {table} ({columns}) FROM STDIN"
-        ) as copy,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
         # Plain values go as they are (psycopg adapts str, int, UUID, Decimal, dates and lists);
         # the fields that need Django's preparation (auto_now, JSON, ...) get it.
