@@ -35,7 +35,7 @@ ADA = DdexParty("Ada Vale", isni="0000000495127812")
 JONAH = DdexParty("Jonah Reed", isni="0000000512345679")
 MIRO = DdexParty("Miro Hale", isni="0000000488123450")
 NORTHWIND = DdexParty("Northwind Records")
-HARBOUR_PINE = DdexParty("Harbour & Pine Music Ltd")
+HARBOUR_PINE = DdexParty("Harbor Lane Music Publishing")
 WORLD = ("Worldwide",)
 
 
@@ -91,7 +91,7 @@ def _expected(version: str, lines: tuple[int, int, int, int]) -> DdexMessage:
             contributors=((MIRO, "Composer"),),
             duration_ms=178_000,
             language="ga",
-            p_line="(P) 2023 Harbour & Pine Music Ltd, under exclusive licence to "
+            p_line="(P) 2023 Harbor Lane Music Publishing, under exclusive licence to "
             + NORTHWIND.name,
             p_year=2023,
             rights_controllers=(_controller(NORTHWIND, "50.5"), _controller(HARBOUR_PINE, "49.5")),

@@ -39,7 +39,7 @@ def test_the_sample_csv_imports_with_its_shares_release_and_ledger_entries() -> 
     assert report.counts["works_created"] == 4  # one composition, three recordings
     assert report.counts["shares_created"] == 5
     assert report.counts["releases_created"] == 1
-    northern = Work.objects.get(isrc="GBNWR2400001")
+    northern = Work.objects.get(isrc="GBNWR2300001")
     assert northern.composition == Work.objects.get(iswc="T0345246801")
     assert northern.duration_ms == 215_000
     assert Credit.objects.get(work=northern, role="main_artist").party == artist
@@ -171,11 +171,11 @@ def test_a_ddex_sample_imports_its_recordings_release_and_shares(sample: str) ->
     # Rights controllers that are not registered parties are refused, by XPath.
     assert {p.reason for p in unknown.problems} == {
         "holder 'Ada Vale' is not a registered party",
-        "holder 'Harbour & Pine Music Ltd' is not a registered party",
+        "holder 'Harbor Lane Music Publishing' is not a registered party",
     }
     assert all("/SoundRecording[" in p.where for p in unknown.problems)
     PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
-    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbour & Pine Music Ltd")
+    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
     report = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
     assert report.problems == [], report.problems
     assert unknown.counts["works_created"] == 3
