@@ -310,6 +310,13 @@ class ShareDetailView(GenericAPIView[RightsShare]):
             self.get_serializer(selectors.share_get(actor=actor, share_id=share.pk)).data
         )
 
+    @extend_schema(tags=["catalog"], operation_id="shares_destroy", responses={204: None})
+    def delete(self, request: Request, share_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        share = selectors.share_get(actor=actor, share_id=share_id)
+        catalog_services.share_remove(actor=actor, share=share, now=timezone.now())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 def _bad(name: str, reason: str) -> Response:
     body = {"code": "invalid", "message": f"{name}: {reason}", "fields": {name: [reason]}}

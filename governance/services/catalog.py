@@ -396,6 +396,18 @@ def share_update(
     return share
 
 
+@transaction.atomic
+def share_remove(*, actor: Actor, share: RightsShare, now: dt.datetime) -> None:
+    """Remove a share registered in error (its holder or the work's registrant). The ledger
+    keeps its history; to end a share that was right until now, set ``valid_until`` instead."""
+    actor.require_writer(action="Removing a rights share")
+    if not _may_write_share(actor, share.work, share.holder, share.right):
+        raise PermissionDenied("A share is removed by its holder or by the work's registrant.")
+    payload = {"id": str(share.pk), "version": share.version, "work": str(share.work_id)}
+    share.delete()
+    ledgering.append("rights_share_removed", payload, now=now)
+
+
 # --------------------------------------------------------------------------------------------
 # Likeness
 # --------------------------------------------------------------------------------------------

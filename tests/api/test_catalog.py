@@ -144,6 +144,20 @@ def test_shares_of_one_right_never_exceed_100_percent() -> None:
     assert later.status_code == 201, later.json()
 
 
+def test_a_share_registered_in_error_is_removed_by_its_registrant_only() -> None:
+    label = caller(PartyKind.LABEL)
+    work = label.client.post("/api/v1/works/", recording(), format="json").json()
+    body = {"work": work["id"], "holder": str(label.party.pk), "right": "master", "share": "100"}
+    share = label.client.post("/api/v1/shares/", body, format="json").json()
+    rival = caller(PartyKind.LABEL)
+    assert rival.client.delete(f"/api/v1/shares/{share['id']}/").status_code == 404
+    auditor = caller(PartyKind.AUDITOR)
+    assert auditor.client.delete(f"/api/v1/shares/{share['id']}/").status_code == 403
+    assert label.client.delete(f"/api/v1/shares/{share['id']}/").status_code == 204
+    assert label.client.get(f"/api/v1/shares/{share['id']}/").status_code == 404
+    assert ledger_kinds()[-1] == "rights_share_removed"
+
+
 def test_a_licensee_sees_no_shares_and_a_stranger_none_of_anothers() -> None:
     label = caller(PartyKind.LABEL)
     work = label.client.post("/api/v1/works/", recording(), format="json").json()
