@@ -7,7 +7,15 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from benchmarks import broker, catalog_import, ledger_append, ledger_proofs, ledger_verifier
+from benchmarks import (
+    broker,
+    catalog_import,
+    ledger_append,
+    ledger_proofs,
+    ledger_verifier,
+    requests_pipeline,
+    vector_matching,
+)
 
 BENCHMARKS = {
     "broker": broker.main,
@@ -15,6 +23,8 @@ BENCHMARKS = {
     "ledger_proofs": ledger_proofs.main,
     "ledger_verifier": ledger_verifier.main,
     "catalog_import": catalog_import.main,
+    "requests_pipeline": requests_pipeline.main,
+    "vector_matching": vector_matching.main,
 }
 
 wanted = sys.argv[1:] or list(BENCHMARKS)

@@ -5,8 +5,8 @@ Steps, in order (each is idempotent, so a second run reuses the data):
   2. create the ledger signing key if none exists;
   3. apply migrations, run Django's system checks, collect static files;
   4. seed the demo parties and print their tokens;
-  5. start gunicorn (the API), the ledger sequencer and a Celery worker, each in its own
-     process group;
+  5. start gunicorn (the API), the ledger sequencer, the outbox relay and a Celery worker,
+     each in its own process group;
   6. wait for /readyz to answer 200, then print where to go.
 On SIGINT or SIGTERM it stops the API and the worker, then PostgreSQL if it started it, and
 exits. If any child dies, it stops the rest and exits non-zero.
@@ -136,6 +136,7 @@ def main() -> int:
             ],
         )  # fmt: skip
         children["sequencer"] = spawn("sequencer", [PY, "manage.py", "ledger_sequencer"])
+        children["relay"] = spawn("relay", [PY, "manage.py", "outbox_relay"])
         children["worker"] = spawn(
             "worker",
             [
@@ -164,7 +165,7 @@ def main() -> int:
   Try:  curl -H "Authorization: Api-Key <a token above>" {base}/api/v1/parties/
   Verify the ledger with no trust in this server:
         {PY} -m ledger.verify --url {base} --vkey {vkey()}
-  Ctrl-C stops the API, the sequencer, the worker{" and PostgreSQL" if embedded_db else ""}.
+  Ctrl-C stops every process started here{" and PostgreSQL" if embedded_db else ""}.
 """,
             flush=True,
         )

@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
         "CreditRoleEnum": "governance.models.catalog.CreditRole",
         "PartyKindEnum": "governance.models.identity.PartyKind",
         "WorkKindEnum": "governance.models.catalog.WorkKind",
+        "UseEnum": "governance.terms.USES",
     },
 }
 

@@ -15,13 +15,16 @@ from governance.models import (
     ConsentMatrixVersion,
     ConsentRule,
     ConsentRuleVersion,
+    Decision,
     ImportJob,
     Likeness,
     Membership,
     Party,
     PartyKind,
     Release,
+    Review,
     RightsShare,
+    UseRequest,
     Work,
 )
 from governance.terms import Obligations, RuleContent
@@ -228,3 +231,49 @@ def work_rule_versions(*, work: Work, at: dt.datetime) -> list[ConsentRuleVersio
         if covers:
             out.append(v)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and decisions: a licensee its own; rights holders the decisions that asked them;
+# auditors everything.
+# --------------------------------------------------------------------------------------------
+
+
+def use_request_list(*, actor: Actor) -> QuerySet[UseRequest]:
+    requests = UseRequest.objects.all()
+    return requests if actor.is_auditor else requests.filter(licensee=actor.party)
+
+
+def use_request_get(*, actor: Actor, request_id: uuid.UUID | str) -> UseRequest:
+    try:
+        return use_request_list(actor=actor).get(pk=request_id)
+    except (UseRequest.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No use request with that id.") from None
+
+
+def decision_list(*, actor: Actor) -> QuerySet[Decision]:
+    decisions = Decision.objects.select_related("item", "request")
+    if actor.is_auditor:
+        return decisions
+    return decisions.filter(
+        Q(request__licensee=actor.party) | Q(holders__contains=[actor.party.pk])
+    )
+
+
+def decision_get(*, actor: Actor, decision_id: uuid.UUID | str) -> Decision:
+    try:
+        return decision_list(actor=actor).get(pk=decision_id)
+    except (Decision.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No decision with that id.") from None
+
+
+def review_list(*, actor: Actor) -> QuerySet[Review]:
+    """Reviews waiting for (or decided by) the actor's party."""
+    return Review.objects.filter(party=actor.party).select_related("decision", "decision__request")
+
+
+def review_get(*, actor: Actor, review_id: uuid.UUID | str) -> Review:
+    try:
+        return review_list(actor=actor).get(pk=review_id)
+    except (Review.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No review with that id.") from None

@@ -34,3 +34,61 @@ def run_import(self: Any, job_id: str) -> str:
         import_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
         raise
     return str(job.status)
+
+
+@shared_task(
+    name="governance.decide_request",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=120,
+    max_retries=10,
+)
+def decide_request(self: Any, request_id: str) -> None:
+    """Decide a request (small ones at once) or split it into chunks for the workers."""
+    from django.utils import timezone
+
+    from governance.services.deciding import decide_request as decide
+
+    decide(request_id=request_id, now=timezone.now())
+
+
+@shared_task(
+    name="governance.decide_chunk",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=120,
+    max_retries=10,
+)
+def decide_chunk(self: Any, request_id: str, start: int, end: int) -> int:
+    """Decide items ``start`` to ``end`` of a request; a redelivery decides nothing twice."""
+    from django.utils import timezone
+
+    from governance.services.deciding import decide_chunk as decide
+
+    return decide(request_id=request_id, start=start, end=end, now=timezone.now())
+
+
+@shared_task(
+    name="governance.deliver_callback",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=8,
+)
+def deliver_callback(self: Any, request_id: str) -> int:
+    """POST a completed request's result to its callback URL; retried with backoff (10 s,
+    20 s, ... up to an hour) while the receiver fails; every attempt is recorded."""
+    from django.utils import timezone
+
+    from governance.services.callbacks import CallbackFailed, callback_deliver
+
+    try:
+        return callback_deliver(request_id=request_id, now=timezone.now())
+    except CallbackFailed as exc:
+        raise self.retry(exc=exc, countdown=min(10 * 2**self.request.retries, 3600)) from exc

@@ -35,6 +35,8 @@ class Entry(models.Model):
 
     class Meta:
         db_table = "ledger_entry"
+        # Receipts find a writer's entry by the leaf hash it computed when appending.
+        indexes = [models.Index(fields=["leaf_hash"], name="ledger_entry_leaf_hash")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(index__gte=0), name="ledger_entry_index_gte_0"

@@ -154,3 +154,12 @@ def tile_data(*, ref: tiles.TileRef) -> bytes:
 
 def keys_list() -> list[SigningKey]:
     return list(SigningKey.objects.order_by("-valid_from"))
+
+
+def entry_index_by_leaf_hash(*, leaf_hash: bytes) -> int | None:
+    """The index of the entry with this leaf hash (the first, should two entries have the same
+    bytes), or ``None`` while it is still pending."""
+    index = (
+        Entry.objects.filter(leaf_hash=leaf_hash).order_by("index").values_list("index", flat=True)
+    ).first()
+    return None if index is None else int(index)

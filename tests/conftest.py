@@ -76,3 +76,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+from tests.world import world  # noqa: E402, F401 - a fixture shared by request tests

@@ -52,6 +52,10 @@ class Party(models.Model):
     isni = models.CharField(max_length=16, null=True, blank=True, unique=True)
     ipi = models.CharField(max_length=11, null=True, blank=True, unique=True)
     version = models.PositiveIntegerField(default=1)
+    callback_secret = models.CharField(
+        max_length=64, blank=True,
+        help_text="HMAC-SHA256 key that signs this licensee's callbacks (made on first use).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     members: models.ManyToManyField[Any, Any] = models.ManyToManyField(

@@ -107,6 +107,7 @@ def test_all_or_nothing_imports_nothing_if_anything_is_wrong() -> None:
         + "recording,USRC17607839,,Good,A,master,60,Other Label,\n"
     ).encode()
     PartyFactory(kind=PartyKind.LABEL, name="Other Label")
+    before = ledger_count()
     report = run(data, label, all_or_nothing=True)
     assert [p.where for p in report.problems] == ["line 3"]
     assert "100 %" in report.problems[0].reason

@@ -1,0 +1,513 @@
+"""AI-use requests (JSON items or a manifest), synchronous checks, decisions with their
+explanation and ledger receipt, reviews, insights, embedding spaces and callback secrets."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.access import actor_of
+from governance import explanation, insights, selectors
+from governance.exceptions import InvalidInput, NotFound, PermissionDenied
+from governance.models import Decision, EmbeddingSpace, PartyKind, Review, UseRequest
+from governance.services import callbacks, deciding
+from governance.services import requests as request_services
+from governance.services import reviews as review_services
+from governance.services import spaces as space_services
+from governance.terms import USES
+from ledger import receipts
+from ledger import selectors as ledger_selectors
+
+IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+
+
+class RequestInputSerializer(serializers.Serializer[Any]):
+    use = serializers.ChoiceField(choices=USES)
+    model_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    territories = serializers.ListField(
+        child=serializers.CharField(max_length=3),
+        required=False,
+        default=list,
+        help_text="ISO 3166-1 alpha-2 codes of the territories of use; empty for worldwide.",
+    )
+    commercial = serializers.BooleanField(default=True)
+    period_start = serializers.DateTimeField(required=False, allow_null=True)
+    period_end = serializers.DateTimeField(required=False, allow_null=True)
+    callback_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class ItemsRequestSerializer(RequestInputSerializer):
+    items = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=request_services.MAX_ITEMS,
+        help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."} or {"vectors": [{"space": '
+        '"...", "vector": [...]}]}.',
+    )
+
+
+class ManifestRequestSerializer(RequestInputSerializer):
+    manifest = serializers.FileField(help_text="CSV (isrc/iswc/upc/work_id columns) or JSONL.")
+    # A form field: "FR DE" or "FR,DE".
+    territories = serializers.CharField(  # type: ignore[assignment]
+        required=False, allow_blank=True, default=""
+    )
+
+
+class UseRequestSerializer(serializers.ModelSerializer[UseRequest]):
+    licensee = serializers.UUIDField(source="licensee_id")
+    status_url = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = UseRequest
+        fields = [
+            "id",
+            "licensee",
+            "kind",
+            "use",
+            "model_name",
+            "territories",
+            "commercial",
+            "period_start",
+            "period_end",
+            "callback_url",
+            "status",
+            "item_count",
+            "done_count",
+            "progress",
+            "summary",
+            "outcome",
+            "created_at",
+            "completed_at",
+            "status_url",
+        ]
+
+    def get_status_url(self, r: UseRequest) -> str:
+        return f"/api/v1/use-requests/{r.pk}/"
+
+    def get_progress(self, r: UseRequest) -> float:
+        return round(r.done_count / r.item_count, 4) if r.item_count else 1.0
+
+
+def _item_row(d: Decision) -> dict[str, Any]:
+    return {
+        "item": d.item.position,
+        "reference": d.item.reference or None,
+        "content_sha256": d.item.content_sha256,
+        "decision": str(d.pk),
+        "outcome": d.final_outcome,
+        "code": d.code,
+        "reason": d.reason,
+        "obligations": d.obligations,
+        "works": [str(w) for w in d.works],
+    }
+
+
+class UseRequestListView(GenericAPIView[UseRequest]):
+    """A licensee asks before it uses music: 202 with the status URL; the items are decided by
+    workers. JSON with ``items`` (up to 1,000), or multipart with a ``manifest`` file (up to
+    1,000,000 items, decided in parallel chunks)."""
+
+    serializer_class = UseRequestSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    ordering_fields = ["created_at"]
+    filterset_fields = ["status", "use"]
+
+    def get_queryset(self) -> Any:
+        return selectors.use_request_list(actor=actor_of(self.request))
+
+    @extend_schema(tags=["requests"], operation_id="use_requests_list")
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="use_requests_create",
+        request={
+            "application/json": ItemsRequestSerializer,
+            "multipart/form-data": ManifestRequestSerializer,
+        },
+        parameters=[IDEMPOTENCY],
+        responses={202: UseRequestSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        actor = actor_of(request)
+        actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+        spaces = request_services.spaces_by_name()
+        if "manifest" in request.data:
+            data = ManifestRequestSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            upload = data.validated_data["manifest"]
+            items = request_services.manifest_items(
+                upload.read(), filename=upload.name or "", spaces=spaces
+            )
+            fields = dict(data.validated_data)
+            fields["territories"] = fields["territories"].replace(",", " ").split()
+            kind = "manifest"
+        else:
+            json_data = ItemsRequestSerializer(data=request.data)
+            json_data.is_valid(raise_exception=True)
+            raw_items = json_data.validated_data["items"]
+            names = [f"items.{n}" for n in range(len(raw_items))]
+            items = [
+                request_services.item_spec(raw, name=name, spaces=spaces)
+                for raw, name in zip(raw_items, names, strict=True)
+            ]
+            request_services.check_references_exist(items, names=names)
+            fields, kind = dict(json_data.validated_data), "items"
+        spec = request_services.request_spec(fields)
+        use_request, created = request_services.request_submit(
+            actor=actor,
+            spec=spec,
+            items=items,
+            now=timezone.now(),
+            kind=kind,
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+        )
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        response = Response(self.get_serializer(use_request).data, status=code)
+        response["Location"] = f"/api/v1/use-requests/{use_request.pk}/"
+        return response
+
+
+class UseRequestDetailView(GenericAPIView[UseRequest]):
+    """A request's status and the outcome of each item decided so far (the first 1,000; the
+    whole list from ``results``)."""
+
+    serializer_class = UseRequestSerializer
+
+    @extend_schema(tags=["requests"], operation_id="use_requests_retrieve")
+    def get(self, request: Request, request_id: uuid.UUID) -> Response:
+        use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
+        body = dict(self.get_serializer(use_request).data)
+        decisions = (
+            Decision.objects.filter(request=use_request)
+            .select_related("item")
+            .order_by("item__position")[:1000]
+        )
+        body["items"] = [_item_row(d) for d in decisions]
+        return Response(body)
+
+
+class UseRequestResultsView(APIView):
+    """Every item's decision as JSON Lines, streamed in item order."""
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="use_requests_results",
+        responses={(200, "application/jsonl"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, request_id: uuid.UUID) -> StreamingHttpResponse:
+        use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
+
+        def lines() -> Iterator[bytes]:
+            decisions = (
+                Decision.objects.filter(request=use_request)
+                .select_related("item")
+                .order_by("item__position")
+                .iterator(chunk_size=2000)
+            )
+            for d in decisions:
+                yield json.dumps(_item_row(d), separators=(",", ":")).encode() + b"\n"
+
+        response = StreamingHttpResponse(lines(), content_type="application/jsonl")
+        response["Content-Disposition"] = f'attachment; filename="{use_request.pk}.jsonl"'
+        return response
+
+
+class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    request = serializers.UUIDField(source="request_id")
+    item = serializers.IntegerField(source="item.position")
+    outcome = serializers.CharField(source="final_outcome")
+    initial_outcome = serializers.CharField(source="outcome")
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "request",
+            "item",
+            "outcome",
+            "initial_outcome",
+            "code",
+            "reason",
+            "obligations",
+            "works",
+            "trace",
+            "created_at",
+        ]
+
+
+class CheckView(GenericAPIView[Decision]):
+    """Decide one item now, with the same semantics, ledgered the same way."""
+
+    serializer_class = DecisionSerializer
+
+    class CheckInputSerializer(RequestInputSerializer):
+        item = serializers.DictField()
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="checks_create",
+        request=CheckInputSerializer,
+        responses={200: DecisionSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        actor = actor_of(request)
+        actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+        data = self.CheckInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        spaces = request_services.spaces_by_name()
+        item = request_services.item_spec(data.validated_data["item"], name="item", spaces=spaces)
+        request_services.check_references_exist([item], names=["item"])
+        spec = request_services.request_spec(data.validated_data)
+        now = timezone.now()
+        use_request, _ = request_services.request_submit(
+            actor=actor,
+            spec=spec,
+            items=[item],
+            now=now,
+            kind="check",
+            idempotency_key=None,
+            dispatch=False,
+        )
+        decision = deciding.check_run(request=use_request, now=now)
+        return Response(self.get_serializer(decision).data)
+
+
+class DecisionDetailView(GenericAPIView[Decision]):
+    serializer_class = DecisionSerializer
+
+    @extend_schema(tags=["requests"], operation_id="decisions_retrieve")
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        return Response(self.get_serializer(decision).data)
+
+
+class DecisionExplanationView(APIView):
+    """The decision's trace in plain language, per work: what matched and how closely, whose
+    consent was needed, which rule version answered, what a conditional allow asks for."""
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="decisions_explanation",
+        parameters=[OpenApiParameter("lang", str, enum=["en", "fr"])],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        lang = request.query_params.get("lang", "en")
+        if lang not in ("en", "fr"):
+            raise InvalidInput("lang: en or fr.", fields={"lang": ["must be en or fr"]})
+        return Response(
+            {
+                "decision": str(decision.pk),
+                "outcome": decision.final_outcome,
+                "language": lang,
+                "summary": decision.reason,
+                "works": explanation.explain(decision.trace, language=lang),
+            }
+        )
+
+
+class DecisionReceiptView(APIView):
+    """The ledger receipt of the decision (entry, inclusion proof, signed checkpoint), which
+    ``python -m ledger.verify receipt FILE --vkey VKEY`` checks offline."""
+
+    @extend_schema(
+        tags=["requests"], operation_id="decisions_receipt", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        leaf = bytes(decision.leaf_hash)
+        index = ledger_selectors.entry_index_by_leaf_hash(leaf_hash=leaf)
+        if index is None:
+            from ledger import services as ledger_services
+
+            ledger_services.sequence_and_sign(now=timezone.now())
+            index = ledger_selectors.entry_index_by_leaf_hash(leaf_hash=leaf)
+        if index is None:
+            raise NotFound("The decision's ledger entry is not sequenced yet; retry shortly.")
+        return Response(receipts.receipt_for(index=index))
+
+
+class ReviewSerializer(serializers.ModelSerializer[Review]):
+    decision = serializers.UUIDField(source="decision_id")
+    request = serializers.UUIDField(source="decision.request_id")
+    use = serializers.CharField(source="decision.request.use")
+    licensee = serializers.UUIDField(source="decision.request.licensee_id")
+    works = serializers.ListField(source="decision.works", child=serializers.UUIDField())
+
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "decision",
+            "request",
+            "use",
+            "licensee",
+            "works",
+            "status",
+            "reason",
+            "created_at",
+            "decided_at",
+        ]
+
+
+class ReviewListView(GenericAPIView[Review]):
+    """What waits for the caller's party (``?status=pending``, the default; or all)."""
+
+    serializer_class = ReviewSerializer
+
+    def get_queryset(self) -> Any:
+        reviews = selectors.review_list(actor=actor_of(self.request))
+        wanted = self.request.query_params.get("status", "pending")
+        return reviews if wanted == "all" else reviews.filter(status=wanted)
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="reviews_list",
+        parameters=[OpenApiParameter("status", str, enum=["pending", "approved", "denied", "all"])],
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class ReviewDecideView(GenericAPIView[Review]):
+    serializer_class = ReviewSerializer
+    approve = True
+
+    class ReasonSerializer(serializers.Serializer[Any]):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(tags=["requests"], request=ReasonSerializer)
+    def post(self, request: Request, review_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        review = selectors.review_get(actor=actor, review_id=review_id)
+        data = self.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = review_services.review_decide(
+            actor=actor,
+            review=review,
+            approve=self.approve,
+            reason=data.validated_data["reason"],
+            now=timezone.now(),
+        )
+        return Response(self.get_serializer(review).data)
+
+
+class ReviewApproveView(ReviewDecideView):
+    approve = True
+
+
+class ReviewDenyView(ReviewDecideView):
+    approve = False
+
+
+class InsightsView(APIView):
+    """For the caller's works and likeness: requests by use, licensee, outcome and week, the
+    most requested works, and the closest matches of submitted content to them."""
+
+    @extend_schema(
+        tags=["requests"], operation_id="insights_retrieve", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request) -> Response:
+        actor = actor_of(request)
+        if actor.party.kind not in (PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST):
+            raise PermissionDenied("Insights are for rights holders.")
+        return Response(insights.insights_for(actor=actor))
+
+
+class CallbackSecretView(APIView):
+    """The licensee's HMAC-SHA256 key for verifying callbacks (admins only)."""
+
+    @extend_schema(
+        tags=["requests"], operation_id="callback_secret_retrieve", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request) -> Response:
+        actor = actor_of(request)
+        actor.require_kind(PartyKind.LICENSEE, action="Reading the callback secret")
+        actor.require_role("admin", action="Reading the callback secret")
+        return Response(
+            {
+                "secret": callbacks.callback_secret(party=actor.party),
+                "algorithm": "HMAC-SHA256",
+                "signed": "<X-Consentry-Timestamp>.<body>",
+            }
+        )
+
+
+class SpaceSerializer(serializers.ModelSerializer[EmbeddingSpace]):
+    class Meta:
+        model = EmbeddingSpace
+        fields = [
+            "name",
+            "model",
+            "model_version",
+            "dimension",
+            "metric",
+            "threshold",
+            "created_at",
+        ]
+        read_only_fields = ["metric", "created_at"]
+
+
+class SpaceListView(GenericAPIView[EmbeddingSpace]):
+    """Embedding spaces (anyone reads them); staff register new ones."""
+
+    serializer_class = SpaceSerializer
+    pagination_class = None
+
+    @extend_schema(tags=["requests"], operation_id="spaces_list")
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(EmbeddingSpace.objects.all(), many=True).data)
+
+    @extend_schema(tags=["requests"], operation_id="spaces_create")
+    def post(self, request: Request) -> Response:
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        space = space_services.space_create(user=actor_of(request).user, **data.validated_data)
+        return Response(self.get_serializer(space).data, status=status.HTTP_201_CREATED)
+
+
+class WorkEmbeddingsView(APIView):
+    """Register a work's vectors in spaces (its registrant or a holder of its rights)."""
+
+    class EmbeddingInputSerializer(serializers.Serializer[Any]):
+        vectors = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=8)
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="work_embeddings_create",
+        request=EmbeddingInputSerializer,
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request: Request, work_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        work = selectors.work_get(actor=actor, work_id=work_id)
+        data = self.EmbeddingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        spaces = request_services.spaces_by_name()
+        vectors = request_services.vectors_spec(
+            data.validated_data["vectors"], name="vectors", spaces=spaces
+        )
+        count = space_services.embeddings_add(
+            actor=actor, work=work, vectors=vectors, now=timezone.now()
+        )
+        return Response({"work": str(work.pk), "added": count}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,189 @@
+"""Replay decisions from the ledger alone (``manage.py replay_decisions``).
+
+Walks the log in order, rebuilding from its entries the state a decision depends on — parties
+and their postures (``party``), works and their credited artists (``work``), rights shares
+(``rights_share``, ``rights_share_removed``), rule versions (``consent_rule``,
+``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) — and at each
+``decision`` entry re-evaluates the question it records, with the works and matches as
+ledgered, using :mod:`governance.evaluation`. Nothing is read from the registry's tables, so
+a database edited behind the ledger's back cannot hide a changed outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from governance import evaluation
+from governance.terms import Obligations, RuleContent
+from ledger import canonical
+from ledger.models import Entry
+
+
+@dataclass(frozen=True)
+class Difference:
+    index: int
+    decision: str
+    ledgered: str
+    replayed: str
+    reason: str
+
+
+@dataclass
+class ReplayState:
+    parties: dict[str, evaluation.Holder] = field(default_factory=dict)
+    artists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # work → artist parties
+    titles: dict[str, str] = field(default_factory=dict)
+    shares: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: dict[str, RuleContent] = field(default_factory=dict)
+    matrices: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def apply(self, kind: str, p: Mapping[str, Any]) -> None:
+        if kind == "party":
+            self.parties[p["id"]] = evaluation.Holder(
+                p["id"], p["name"], p["kind"], p.get("default_posture", "opt_in")
+            )
+        elif kind == "work":
+            self.titles[p["id"]] = p["title"]
+            self.artists[p["id"]] = tuple(
+                c["party"]
+                for c in p.get("credits", [])
+                if c.get("party") and c["role"] in ("main_artist", "featured")
+            )
+        elif kind == "rights_share":
+            self.shares[p["id"]] = dict(p)
+        elif kind == "rights_share_removed":
+            self.shares.pop(p["id"], None)
+        elif kind == "consent_rule":
+            self.rules[p["rule"]] = _rule(p)
+        elif kind == "consent_rule_withdrawn":
+            self.rules.pop(p["rule"], None)
+        elif kind == "consent_matrix":
+            self.matrices[int(p["version"])] = {u: tuple(r) for u, r in p["matrix"].items()}
+
+    def work_facts(self, w: Mapping[str, Any]) -> evaluation.WorkFacts:
+        work_id = w["work"]
+        shares = tuple(
+            evaluation.Share(
+                s["holder"],
+                s["right"],
+                Decimal(s["share"]),
+                s["territory_mode"],
+                frozenset(s["territories"]),
+                _date(s["valid_from"]),
+                _date(s["valid_until"]),
+            )
+            for s in self.shares.values()
+            if s["work"] == work_id
+        )
+        matches = tuple(
+            evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
+            for m in w.get("matches", [])
+        )
+        return evaluation.WorkFacts(
+            work_id=work_id,
+            title=self.titles.get(work_id, ""),
+            shares=shares,
+            artist_ids=self.artists.get(work_id, ()),
+            matches=matches,
+            identified_by=w.get("identified_by"),
+        )
+
+
+def _date(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return None if value is None else canonical.parse_time(value)
+
+
+def _rule(p: Mapping[str, Any]) -> RuleContent:
+    o = p.get("obligations") or {}
+    return RuleContent(
+        rule_id=p["rule"],
+        version=int(p["version"]),
+        owner_id=p["owner"],
+        scope=p["scope"],
+        uses=frozenset(p["uses"]),
+        effect=p["effect"],
+        scope_works=frozenset(p["scope_works"]),
+        scope_artist_id=p.get("scope_artist"),
+        licensee_mode=p["licensee_mode"],
+        licensees=frozenset(p["licensees"]),
+        territory_mode=p["territory_mode"],
+        territories=frozenset(p["territories"]),
+        window_start=_time(p.get("window_start")),
+        window_end=_time(p.get("window_end")),
+        commercial=p["commercial"],
+        obligations=Obligations(
+            attribution=o.get("attribution", ""),
+            compensation_ref=o.get("compensation_ref", ""),
+            ai_disclosure=bool(o.get("ai_disclosure", False)),
+            max_similarity=o.get("max_similarity"),
+        ),
+        note=p.get("note", ""),
+    )
+
+
+def _entries(start: int) -> Iterator[tuple[int, canonical.Entry]]:
+    rows = Entry.objects.filter(index__gte=start).order_by("index").values_list("index", "data")
+    for index, data in rows.iterator(chunk_size=5000):
+        yield int(index), canonical.decode_entry(bytes(data))
+
+
+def replay(*, progress: Callable[[int], None] | None = None) -> tuple[int, list[Difference]]:
+    """Replay every ``decision`` in the log; (decisions replayed, differences)."""
+    state = ReplayState()
+    replayed = 0
+    differences: list[Difference] = []
+    for index, entry in _entries(0):
+        p = entry.payload
+        if entry.kind != "decision":
+            state.apply(entry.kind, p)
+            continue
+        if p["outcome"] == "error":
+            continue
+        replayed += 1
+        if progress is not None and replayed % 1000 == 0:
+            progress(replayed)
+        matrix = state.matrices.get(int(p["matrix_version"] or 0))
+        if matrix is None:
+            differences.append(
+                Difference(
+                    index,
+                    p["decision"],
+                    p["outcome"],
+                    "-",
+                    f"matrix version {p['matrix_version']} not in the log",
+                )
+            )
+            continue
+        question = evaluation.Question(
+            use=p["use"],
+            licensee_id=p["licensee"],
+            territories=tuple(p["territories"]),
+            at=canonical.parse_time(p["at"]),
+            commercial=bool(p["commercial"]),
+        )
+        facts = evaluation.Facts(
+            matrix_version=int(p["matrix_version"]),
+            matrix=matrix,
+            holders=dict(state.parties),
+            rules=tuple(state.rules.values()),
+        )
+        try:
+            result = evaluation.evaluate_item(
+                question, [state.work_facts(w) for w in p["works"]], facts
+            )
+        except ValueError as exc:  # the log lacks a fact the decision used (e.g. a party)
+            differences.append(Difference(index, p["decision"], p["outcome"], "-", str(exc)))
+            continue
+        if result.outcome != p["outcome"]:
+            differences.append(
+                Difference(index, p["decision"], p["outcome"], result.outcome, result.reason)
+            )
+    return replayed, differences

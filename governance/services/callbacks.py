@@ -1,0 +1,112 @@
+"""Callbacks: a completed request's result POSTed to the licensee's URL, signed with
+HMAC-SHA256 under the licensee's callback secret, every attempt recorded.
+
+Headers: ``Content-Type: application/json``, ``X-Consentry-Timestamp: <unix seconds>`` and
+``X-Consentry-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` (the timestamp
+inside the signed bytes stops replays of old bodies). The receiver recomputes it with the secret
+from ``GET /api/v1/callback-secret/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django.db import transaction
+
+from governance.models import CallbackAttempt, Decision, Party, UseRequest
+
+TIMEOUT = 10.0
+
+
+class CallbackFailed(Exception):
+    """The receiver did not take the callback (network error or non-2xx): retry later."""
+
+
+def callback_secret(*, party: Party) -> str:
+    """The party's callback signing secret, made on first use."""
+    if not party.callback_secret:
+        with transaction.atomic():
+            locked = Party.objects.select_for_update().get(pk=party.pk)
+            if not locked.callback_secret:
+                locked.callback_secret = secrets.token_hex(32)
+                locked.save(update_fields=["callback_secret"])
+            party.callback_secret = locked.callback_secret
+    return party.callback_secret
+
+
+def sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def callback_body(request: UseRequest) -> bytes:
+    items = [
+        {
+            "item": d.item.position,
+            "decision": str(d.pk),
+            "outcome": d.final_outcome,
+            "code": d.code,
+            "obligations": d.obligations,
+        }
+        for d in Decision.objects.filter(request=request)
+        .select_related("item")
+        .order_by("item__position")[:1000]
+    ]
+    document: dict[str, Any] = {
+        "request": str(request.pk),
+        "status": request.status,
+        "outcome": request.outcome,
+        "summary": request.summary,
+        "items": items,
+        "items_truncated": request.item_count > len(items),
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def callback_deliver(*, request_id: str, now: dt.datetime) -> int:
+    """POST the result; record the attempt; raise :class:`CallbackFailed` to be retried."""
+    request = UseRequest.objects.select_related("licensee").get(pk=request_id)
+    if not request.callback_url:
+        return 0
+    body = callback_body(request)
+    timestamp = int(now.timestamp())
+    signature = sign(secret=callback_secret(party=request.licensee), timestamp=timestamp, body=body)
+    attempt = CallbackAttempt.objects.filter(request=request).count() + 1
+    http = urllib.request.Request(  # noqa: S310 - http(s) checked at submission
+        request.callback_url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "consentry-callback/1",
+            "X-Consentry-Timestamp": str(timestamp),
+            "X-Consentry-Signature": signature,
+        },
+    )
+    status: int | None = None
+    error = ""
+    try:
+        with urllib.request.urlopen(http, timeout=TIMEOUT) as response:  # noqa: S310
+            status = int(response.status)
+    except urllib.error.HTTPError as exc:
+        status, error = exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        error = str(getattr(exc, "reason", exc)) or type(exc).__name__
+    CallbackAttempt.objects.create(
+        request=request,
+        attempt=attempt,
+        status_code=status,
+        error=error[:500],
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        created_at=now,
+    )
+    if status is None or not 200 <= status < 300:
+        raise CallbackFailed(f"callback {attempt} to {request.callback_url}: {error}")
+    return status

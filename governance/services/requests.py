@@ -1,0 +1,385 @@
+"""Submitting AI-use requests: validate, store the request, its items and an outbox row in one
+transaction, and hand the outbox to Celery on commit (DESIGN.md, Request pipeline).
+
+An item names a work (``isrc``, ``iswc``, ``upc`` or ``work_id``) or carries ``vectors`` in named
+embedding spaces. Bad input is a 400 naming the item and the reason, and stores nothing.
+Manifests (CSV or JSONL, up to ``MANIFEST_MAX_ITEMS``) are read here too: their bad lines are a
+400 naming the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from governance import identifiers
+from governance.access import Actor
+from governance.exceptions import Conflict, InvalidInput
+from governance.importing.copy import copy_insert
+from governance.models import (
+    EmbeddingSpace,
+    Outbox,
+    PartyKind,
+    Release,
+    RequestItem,
+    UseRequest,
+    Work,
+)
+from governance.terms import USES
+
+MAX_ITEMS = 1000
+"""Items in one JSON request; larger sets go in a manifest."""
+MANIFEST_MAX_ITEMS = 1_000_000
+CHUNK = 500
+"""Items a worker decides in one transaction."""
+REFERENCE_KEYS = ("isrc", "iswc", "upc", "work_id")
+
+
+def _fail(name: str, reason: str) -> InvalidInput:
+    return InvalidInput(f"{name}: {reason}", fields={name: [reason]})
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    reference: str = ""  # "isrc:USRC17607839", "work_id:<uuid>", ...
+    vectors: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+    def content_sha256(self) -> str:
+        """A commitment to what the item carried (the content itself is never stored)."""
+        body = json.dumps(
+            {"reference": self.reference, "vectors": [[s, list(v)] for s, v in self.vectors]},
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> ItemSpec:
+    """One item, validated: exactly one identifier, or a list of vectors."""
+    if not isinstance(raw, Mapping):
+        raise _fail(name, "an item is an object with an identifier or vectors")
+    keys = [k for k in (*REFERENCE_KEYS, "vectors") if raw.get(k) not in (None, "", [])]
+    unknown = sorted(set(raw) - {*REFERENCE_KEYS, "vectors"})
+    if unknown:
+        raise _fail(f"{name}.{unknown[0]}", "unknown field")
+    if len(keys) != 1:
+        raise _fail(name, f"give exactly one of {', '.join((*REFERENCE_KEYS, 'vectors'))}")
+    key = keys[0]
+    if key == "vectors":
+        return ItemSpec(vectors=vectors_spec(raw["vectors"], name=f"{name}.vectors", spaces=spaces))
+    value = str(raw[key]).strip()
+    try:
+        if key == "isrc":
+            value = identifiers.normalize_isrc(value)
+        elif key == "iswc":
+            value = identifiers.normalize_iswc(value)
+        elif key == "upc":
+            value = identifiers.normalize_upc(value)
+    except ValueError as exc:
+        raise _fail(f"{name}.{key}", str(exc)) from None
+    return ItemSpec(reference=f"{key}:{value}")
+
+
+def vectors_spec(
+    raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]
+) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 8:
+        raise _fail(name, "a list of 1 to 8 {space, vector} objects")
+    out = []
+    for n, entry in enumerate(raw):
+        where = f"{name}.{n}"
+        if not isinstance(entry, Mapping):
+            raise _fail(where, "an object with space and vector")
+        space = spaces.get(str(entry.get("space")))
+        if space is None:
+            known = ", ".join(sorted(spaces)) or "none registered"
+            raise _fail(
+                f"{where}.space", f"unknown embedding space {entry.get('space')!r} ({known})"
+            )
+        vector = entry.get("vector")
+        if not isinstance(vector, list) or len(vector) != space.dimension:
+            got = len(vector) if isinstance(vector, list) else "no list"
+            raise _fail(
+                f"{where}.vector", f"space {space.name} has dimension {space.dimension}, got {got}"
+            )
+        values = []
+        for v in vector:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise _fail(
+                    f"{where}.vector",
+                    "every component must be a finite number (no NaN or infinity)",
+                )
+            values.append(float(v))
+        if not any(values):
+            raise _fail(f"{where}.vector", "a zero vector has no direction (cosine)")
+        out.append((space.name, tuple(values)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    use: str
+    territories: tuple[str, ...]
+    commercial: bool
+    model_name: str
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+    callback_url: str
+
+
+def request_spec(data: Mapping[str, Any]) -> RequestSpec:
+    use = data.get("use")
+    if use not in USES:
+        raise _fail("use", f"unknown use {use!r}; uses are {', '.join(USES)}")
+    try:
+        mode, codes = identifiers.normalize_territories(data.get("territories") or [])
+    except ValueError as exc:
+        raise _fail("territories", str(exc)) from None
+    if mode == "exclude":
+        raise _fail("territories", "list the territories of use (empty for worldwide)")
+    start, end = data.get("period_start"), data.get("period_end")
+    if start and end and start >= end:
+        raise _fail("period_end", "must be after period_start")
+    callback = str(data.get("callback_url") or "")
+    if callback and urllib.parse.urlsplit(callback).scheme not in ("http", "https"):
+        raise _fail("callback_url", "must be an http(s) URL")
+    return RequestSpec(
+        use=str(use),
+        territories=tuple(sorted(codes)),
+        commercial=bool(data.get("commercial", True)),
+        model_name=str(data.get("model_name") or "")[:200],
+        period_start=start,
+        period_end=end,
+        callback_url=callback,
+    )
+
+
+def spaces_by_name() -> dict[str, EmbeddingSpace]:
+    return {s.name: s for s in EmbeddingSpace.objects.all()}
+
+
+def check_references_exist(items: Sequence[ItemSpec], *, names: Sequence[str]) -> None:
+    """400 naming the first item whose identifier is not registered."""
+    wanted: dict[str, set[str]] = {k: set() for k in REFERENCE_KEYS}
+    for item in items:
+        if item.reference:
+            key, value = item.reference.split(":", 1)
+            wanted[key].add(value)
+    found: dict[str, set[str]] = {
+        "isrc": {
+            str(v)
+            for v in Work.objects.filter(isrc__in=wanted["isrc"]).values_list("isrc", flat=True)
+        },
+        "iswc": {
+            str(v)
+            for v in Work.objects.filter(iswc__in=wanted["iswc"]).values_list("iswc", flat=True)
+        },
+        "upc": set(Release.objects.filter(upc__in=wanted["upc"]).values_list("upc", flat=True)),
+    }
+    try:
+        found["work_id"] = {
+            str(w)
+            for w in Work.objects.filter(pk__in=wanted["work_id"]).values_list("pk", flat=True)
+        }
+    except ValidationError:
+        found["work_id"] = set()
+    for item, name in zip(items, names, strict=True):
+        if item.reference:
+            key, value = item.reference.split(":", 1)
+            if value not in found[key]:
+                raise _fail(
+                    f"{name}.{key}",
+                    f"{key.upper() if key != 'work_id' else 'work'} {value} is not registered",
+                )
+
+
+def _fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:
+    body = json.dumps(
+        {
+            "request": [
+                spec.use,
+                list(spec.territories),
+                spec.commercial,
+                spec.model_name,
+                str(spec.period_start),
+                str(spec.period_end),
+                spec.callback_url,
+            ],
+            "items": [i.content_sha256() for i in items],
+        },
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@transaction.atomic
+def request_submit(
+    *,
+    actor: Actor,
+    spec: RequestSpec,
+    items: Sequence[ItemSpec],
+    idempotency_key: str | None,
+    now: dt.datetime,
+    kind: str = "items",
+    dispatch: bool = True,
+) -> tuple[UseRequest, bool]:
+    """Store a request and its items with an outbox row; ``(request, created)``. A retry with
+    the same ``Idempotency-Key`` and body returns the first request; another body is a 409."""
+    actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+    actor.require_writer(action="Asking to use music")
+    if not items:
+        raise _fail("items", "at least one item")
+    fingerprint = _fingerprint(spec, items)
+    if idempotency_key:
+        existing = UseRequest.objects.filter(
+            licensee=actor.party, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            if existing.request_sha256 != fingerprint:
+                raise Conflict(
+                    "This Idempotency-Key was used for a different request.",
+                    fields={"Idempotency-Key": ["reused with another body"]},
+                )
+            return existing, False
+    request = UseRequest.objects.create(
+        licensee=actor.party,
+        kind=kind,
+        use=spec.use,
+        model_name=spec.model_name,
+        territories=list(spec.territories),
+        commercial=spec.commercial,
+        period_start=spec.period_start,
+        period_end=spec.period_end,
+        callback_url=spec.callback_url,
+        idempotency_key=idempotency_key or None,
+        request_sha256=fingerprint,
+        item_count=len(items),
+        created_at=now,
+    )
+    copy_insert(
+        RequestItem,
+        [
+            RequestItem(
+                request=request,
+                position=n,
+                reference=i.reference,
+                vectors=[{"space": s, "vector": list(v)} for s, v in i.vectors],
+                content_sha256=i.content_sha256(),
+            )
+            for n, i in enumerate(items)
+        ],
+    )
+    if dispatch:  # a synchronous check is decided by its caller, in this transaction
+        outbox_add(task="governance.decide_request", args=[str(request.pk)], now=now)
+    return request, True
+
+
+def outbox_add(*, task: str, args: list[Any], now: dt.datetime) -> Outbox:
+    """Record work for Celery in the caller's transaction, and send it when that commits. If
+    the broker is down then, the relay (``manage.py outbox_relay``) sends it later."""
+    row = Outbox.objects.create(task=task, args=args, created_at=now)
+    row_id = row.pk
+    transaction.on_commit(lambda: outbox_dispatch(ids=[row_id]))
+    return row
+
+
+def outbox_dispatch(
+    *,
+    ids: Iterable[int] | None = None,
+    older_than: float = 0.0,
+    send: Callable[[str, list[Any]], object] | None = None,
+) -> int:
+    """Send undispatched outbox rows (these ``ids``, or all older than ``older_than`` seconds)
+    to the broker (``send``: Celery's ``send_task`` by default); a broker error leaves them for
+    the next try. Returns how many were sent."""
+    from django.utils import timezone
+
+    if send is None:
+        from config.celery import app
+
+        def send(task: str, args: list[Any]) -> object:
+            return app.send_task(task, args=args)
+
+    rows = Outbox.objects.filter(dispatched_at__isnull=True)
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
+    else:
+        rows = rows.filter(created_at__lte=timezone.now() - dt.timedelta(seconds=older_than))
+    sent = 0
+    for row in rows.order_by("id")[:1000]:
+        try:
+            send(row.task, row.args)
+        except Exception:
+            Outbox.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
+            break
+        Outbox.objects.filter(pk=row.pk).update(
+            dispatched_at=timezone.now(), attempts=row.attempts + 1
+        )
+        sent += 1
+    return sent
+
+
+# --------------------------------------------------------------------------------------------
+# Manifests
+# --------------------------------------------------------------------------------------------
+
+
+def manifest_items(
+    data: bytes, *, filename: str, spaces: Mapping[str, EmbeddingSpace]
+) -> list[ItemSpec]:
+    """Items of a CSV manifest (a header naming one of isrc, iswc, upc, work_id per row) or a
+    JSONL one (one item object per line); 400 naming the first bad line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail("manifest", f"not UTF-8 (byte {exc.start})") from None
+    jsonl = filename.lower().endswith((".jsonl", ".ndjson")) or text.lstrip().startswith("{")
+    items: list[ItemSpec] = []
+    if jsonl:
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError as exc:
+                raise _fail("manifest", f"line {n}: not JSON ({exc})") from None
+            items.append(_manifest_item(raw, n, spaces))
+            if len(items) > MANIFEST_MAX_ITEMS:
+                raise _fail("manifest", f"more than {MANIFEST_MAX_ITEMS:,} items")
+        return items
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    unknown = [c for c in header if c not in REFERENCE_KEYS]
+    if unknown or not header:
+        raise _fail(
+            "manifest",
+            f"line 1: the columns are one or more of {', '.join(REFERENCE_KEYS)}; got {header!r}",
+        )
+    try:
+        for row in reader:
+            raw = {k: v for k, v in row.items() if k in REFERENCE_KEYS and v}
+            if not raw and not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue
+            items.append(_manifest_item(raw, reader.line_num, spaces))
+            if len(items) > MANIFEST_MAX_ITEMS:
+                raise _fail("manifest", f"more than {MANIFEST_MAX_ITEMS:,} items")
+    except csv.Error as exc:
+        raise _fail("manifest", f"line {reader.line_num}: malformed CSV ({exc})") from None
+    return items
+
+
+def _manifest_item(raw: Any, line: int, spaces: Mapping[str, EmbeddingSpace]) -> ItemSpec:
+    try:
+        return item_spec(raw, name="item", spaces=spaces)
+    except InvalidInput as exc:
+        raise _fail("manifest", f"line {line}: {exc.message}") from None
