@@ -93,6 +93,7 @@ ELSEWHERE: Final = "*"
 """In a worldwide question's trace: every territory that no share or rule involved names."""
 
 _THOUSANDTH: Final = Decimal("0.001")
+_NONE: Final = Obligations()
 _ALLOWING: Final = ("allow", "conditional")
 
 
@@ -209,6 +210,9 @@ def _lines(texts: Iterable[str]) -> str:
 
 def obligations_union(*items: Obligations) -> Obligations:
     """United obligations: distinct text lines, sorted; disclosure if any; the lowest limit."""
+    items = tuple(o for o in items if o != _NONE)
+    if not items:
+        return _NONE  # the common case: cheap
     limits = [o.max_similarity for o in items if o.max_similarity is not None]
     return Obligations(
         attribution=_lines(o.attribution for o in items),
@@ -411,7 +415,7 @@ def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDeci
     day = question.at.astimezone(dt.UTC).date()
     required = tuple(facts.matrix[question.use])
     reps = _representatives(question, work, facts, day)
-    unnamed = min(ALL_TERRITORIES - set(reps), default="")
+    unnamed = min(ALL_TERRITORIES - set(reps), default="") if ELSEWHERE in reps else ""
     by_owner: dict[str, list[RuleContent]] = {}
     for rule in sorted(facts.rules, key=lambda r: (r.rule_id, r.version)):
         by_owner.setdefault(rule.owner_id, []).append(rule)

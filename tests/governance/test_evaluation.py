@@ -792,7 +792,7 @@ facts_st = st.builds(
     st.lists(rules_st(), max_size=12),
 )
 
-PROPERTY = settings(max_examples=300, deadline=None)
+PROPERTY = settings(max_examples=200, deadline=None)
 
 
 @PROPERTY
