@@ -33,7 +33,7 @@ DATA = f"gaussian mixture v1: seed {SEED}, {CLUSTERS} centres, {SIZE} points, d 
 # grow the index and the build. ef_construction 128 (twice the default) builds a better graph
 # once, so that every query reaches the recall target at a smaller ef_search.
 M, EF_CONSTRUCTION = 16, 128
-EF_SEARCH = (20, 40, 64, 100, 200)
+EF_SEARCH = (20, 40, 64, 80, 100, 200)
 QUERY = (
     "SELECT work_id, 1 - (embedding <=> %s) AS score FROM bench_embedding "
     "ORDER BY embedding <=> %s LIMIT 10"

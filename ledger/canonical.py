@@ -166,6 +166,12 @@ def _fast_canonical(document: dict[str, Any]) -> bytes | None:
         return None
 
 
+def encode_json(document: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes of any JSON object (the fast path when it provably applies)."""
+    fast = _fast_canonical(document)
+    return fast if fast is not None else rfc8785.dumps(document)
+
+
 def decode_entry(data: bytes) -> Entry:
     """Parse canonical entry bytes; raise ``ValueError`` saying why if they are not valid."""
     if len(data) > MAX_ENTRY_BYTES:

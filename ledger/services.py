@@ -55,6 +55,22 @@ def entries_append(*, items: Sequence[tuple[str, Mapping[str, Any]]], time: dt.d
     return len(rows)
 
 
+def entries_append_encoded(*, items: Sequence[tuple[str, bytes]], time: dt.datetime) -> int:
+    """:func:`entries_append` for entries the caller encoded already (``canonical.encode_entry``
+    with this ``time``), e.g. to keep their leaf hashes: checked to decode as entries of their
+    kind, then COPYed in order."""
+    for kind, data in items:
+        if canonical.decode_entry(data).kind != kind:
+            raise ValueError(f"an entry encoded as another kind than {kind!r}")
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy("COPY ledger_pending (data, kind, created_at) FROM STDIN") as copy,
+    ):
+        for kind, data in items:
+            copy.write_row((data, kind, time))
+    return len(items)
+
+
 @dataclass(frozen=True)
 class Integrated:
     first_index: int

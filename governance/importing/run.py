@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from governance.importing.apply import Applier, Report
 from governance.importing.csv_source import read_csv
@@ -66,6 +66,20 @@ def _in_file_order(problems: list[Problem]) -> list[Problem]:
     return problems
 
 
+ANALYZE_AFTER = 10_000
+
+
+def _analyze(records: int) -> None:
+    """After a large import, refresh the planner's statistics of the catalog tables, so that
+    the first decisions on the new catalog are not planned on an empty table's figures."""
+    if records >= ANALYZE_AFTER:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ANALYZE governance_work, governance_rightsshare, governance_credit,"
+                " governance_releasetrack"
+            )
+
+
 def import_catalog(
     *,
     party: Party,
@@ -93,6 +107,7 @@ def import_catalog(
 
     if not all_or_nothing:
         chunks()
+        _analyze(len(records))
         report.problems = _in_file_order(report.problems)
         return report
     try:
@@ -106,5 +121,7 @@ def import_catalog(
         report.counts["records"] = len(records)
         report.problems = kept
     report.counts["imported"] = 0 if report.problems else len(records)
+    if not report.problems:
+        _analyze(len(records))
     report.problems = _in_file_order(report.problems)
     return report

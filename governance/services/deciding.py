@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-import rfc8785
 from django.db import connection, transaction
 from django.db.models import F
 
-from governance import evaluation, ledgering, selectors
+from governance import evaluation, selectors
+from governance.importing.copy import copy_insert
 from governance.models import (
     ConsentRuleVersion,
     Credit,
@@ -39,6 +39,7 @@ from governance.models import (
 from governance.services.requests import CHUNK, outbox_add
 from governance.terms import Obligations
 from ledger import canonical, merkle
+from ledger import services as ledger_services
 
 TOP_K = 10
 EF_SEARCH = 100
@@ -96,6 +97,7 @@ class Context:
         self.request = request
         self.now = now
         self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()}
+        self.references = self._references(items)
         self.resolved = {item.pk: self._resolve(item) for item in items}
         work_ids = {w for r in self.resolved.values() for w, _, _ in r.works}
         self.works = self._work_facts(work_ids)
@@ -123,20 +125,34 @@ class Context:
             commercial=request.commercial,
         )
 
+    @staticmethod
+    def _references(items: Sequence[RequestItem]) -> dict[str, list[str]]:
+        """Every identifier of the chunk resolved to work ids, one query per scheme."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for item in items:
+            if item.reference:
+                key, value = item.reference.split(":", 1)
+                wanted[key].add(value)
+        found: dict[str, list[str]] = defaultdict(list)
+        for key, values in wanted.items():
+            if key == "upc":
+                rows = ReleaseTrack.objects.filter(release__upc__in=values).order_by("position")
+                pairs = list(rows.values_list("release__upc", "work_id"))
+            elif key == "work_id":
+                pairs = [
+                    (str(w), w)
+                    for w in Work.objects.filter(pk__in=values).values_list("pk", flat=True)
+                ]
+            else:
+                pairs = list(Work.objects.filter(**{f"{key}__in": values}).values_list(key, "pk"))
+            for value, work_id in pairs:
+                found[f"{key}:{value}"].append(str(work_id))
+        return found
+
     def _resolve(self, item: RequestItem) -> _Resolved:
         if item.reference:
             key, value = item.reference.split(":", 1)
-            if key == "upc":
-                ids = ReleaseTrack.objects.filter(release__upc=value).values_list(
-                    "work_id", flat=True
-                )
-                found = [str(w) for w in ids]
-            else:
-                field = {"isrc": "isrc", "iswc": "iswc", "work_id": "pk"}[key]
-                found = [
-                    str(w)
-                    for w in Work.objects.filter(**{field: value}).values_list("pk", flat=True)
-                ]
+            found = self.references.get(item.reference, [])
             if not found:
                 return _Resolved([], error=f"{key.upper()} {value} is not registered")
             return _Resolved([(w, item.reference, ()) for w in found])
@@ -250,7 +266,7 @@ def decision_payload(decision: Decision, item: RequestItem, request: UseRequest)
         "rule_versions": [{"rule": r, "version": v} for r, v in rules],
         "obligations": decision.obligations,
         "content_sha256": item.content_sha256,
-        "trace_sha256": hashlib.sha256(rfc8785.dumps(trace)).hexdigest(),
+        "trace_sha256": hashlib.sha256(canonical.encode_json(trace)).hexdigest(),
     }
 
 
@@ -275,7 +291,7 @@ def decide_items(
     context = Context(request, items, now)
     decisions: list[Decision] = []
     reviews: list[Review] = []
-    entries: list[tuple[str, dict[str, Any]]] = []
+    entries: list[tuple[str, bytes]] = []
     for item in items:
         resolved = context.resolved[item.pk]
         if resolved.error:
@@ -312,9 +328,11 @@ def decide_items(
                 }
             ),
         )
-        payload = decision_payload(decision, item, request)
-        decision.leaf_hash = _leaf("decision", payload, now)
-        entries.append(("decision", payload))
+        data = canonical.encode_entry(
+            kind="decision", time=now, payload=decision_payload(decision, item, request)
+        )
+        decision.leaf_hash = merkle.leaf_hash(data)
+        entries.append(("decision", data))
         decisions.append(decision)
         item.outcome = outcome
         item.error = resolved.error
@@ -323,10 +341,16 @@ def decide_items(
                 Review(decision=decision, party_id=p, created_at=now)
                 for p in sorted(_reviewers(trace))
             ]
-    Decision.objects.bulk_create(decisions)
+    copy_insert(Decision, decisions)
     Review.objects.bulk_create(reviews)
-    RequestItem.objects.bulk_update(items, ["outcome", "error"])
-    ledgering.append_many(entries, now=now)
+    with connection.cursor() as cursor:  # one statement, not one UPDATE per item
+        cursor.execute(
+            "UPDATE governance_requestitem i SET outcome = d.outcome,"
+            " error = CASE WHEN d.outcome = 'error' THEN d.reason ELSE '' END"
+            " FROM governance_decision d WHERE d.item_id = i.id AND i.id = ANY(%s)",
+            [[item.pk for item in items]],
+        )
+    ledger_services.entries_append_encoded(items=entries, time=now)
     UseRequest.objects.filter(pk=request.pk).update(done_count=F("done_count") + len(items))
     return decisions
 
