@@ -102,6 +102,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# One queue per deployment by default; tests that share a broker give themselves their own.
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Fault injection for the crash test only: seconds a chunk sleeps inside its transaction, so a
+# worker can be killed mid-task reproducibly. Always 0 in service.
+FAULT_DECIDE_DELAY: float = env.float("CONSENTRY_FAULT_DECIDE_DELAY", default=0.0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -10,6 +10,7 @@ commit or roll back together (exactly one of each per item).
 from __future__ import annotations
 
 import datetime as dt
+import time
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -366,6 +368,8 @@ def decide_chunk(*, request_id: str, start: int, end: int, now: dt.datetime) -> 
         )
         if items:
             decide_items(request=request, items=items, now=now)
+            if settings.FAULT_DECIDE_DELAY:  # the crash test's window; 0 in service
+                time.sleep(settings.FAULT_DECIDE_DELAY)
     request_finish_if_done(request_id=request_id, now=now)
     return len(items)
 

@@ -1,0 +1,126 @@
+"""A worker killed in the middle of deciding: the broker redelivers the task (acks late, reject
+on worker lost) and there is still exactly one decision and one ledger entry per item.
+
+Real processes: a Celery worker on the real Redis, a migrated database of its own; the chunk
+is held open by CONSENTRY_FAULT_DECIDE_DELAY so its process can be SIGKILLed mid-transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from config import embedded
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+SETUP = """
+import django, json; django.setup()
+from django.utils import timezone
+from governance import services
+from governance.access import Actor
+from governance.services import catalog, consent, requests as rq
+now = timezone.now()
+label = services.party_create(name="Label", kind="label")
+licensee = services.party_create(name="Lab", kind="licensee")
+user = services.user_create(username="u")
+services.membership_add(party=label, user=user, role="admin")
+services.membership_add(party=licensee, user=user, role="admin")
+la, li = Actor(user=user, party=label, role="admin"), Actor(user=user, party=licensee, role="admin")
+for n in range(3):
+    w = catalog.work_register(actor=la, spec=catalog.work_spec(
+        {"kind": "recording", "title": f"T{n}", "isrc": f"USRC1760783{n}"}), now=now)
+    catalog.share_register(actor=la, work=w, spec=catalog.share_spec(
+        {"holder": str(label.pk), "right": "master", "share": "100"}), now=now)
+consent.rule_create(actor=la, data={"scope": "all_works", "uses": ["analyze"], "effect": "allow"},
+                    now=now)
+items = [rq.ItemSpec(reference=f"isrc:USRC1760783{n}") for n in range(3)]
+req, _ = rq.request_submit(actor=li, spec=rq.request_spec({"use": "analyze"}), items=items,
+                           idempotency_key=None, now=now)
+print(req.pk)
+"""
+DISPATCH = "import django; django.setup()\nfrom governance.services.requests import outbox_dispatch\nprint(outbox_dispatch())"
+STATE = """
+import django, json, sys; django.setup()
+from governance.models import Decision, UseRequest
+from ledger.models import PendingEntry, Entry
+r = UseRequest.objects.get(pk=sys.argv[1])
+print(json.dumps({"status": r.status, "decisions": Decision.objects.filter(request=r).count(),
+  "entries": PendingEntry.objects.filter(kind="decision").count()
+             + Entry.objects.filter(kind="decision").count()}))
+"""
+
+
+@pytest.fixture
+def env(redis_url: str) -> Iterator[dict[str, str]]:
+    endpoint = embedded.running_endpoint()
+    if endpoint is None or "DATABASE_URL" in os.environ:
+        pytest.fail("the crash test runs on the embedded PostgreSQL (unset DATABASE_URL)")
+    name = f"consentry_crash_{uuid.uuid4().hex[:8]}"
+    embedded.create_database(endpoint, name)
+    from django.conf import settings
+
+    env = {**os.environ, "CONSENTRY_DATABASE_NAME": name, "LOG_LEVEL": "WARNING",
+           "CELERY_BROKER_URL": redis_url, "CELERY_TASK_DEFAULT_QUEUE": f"crash-{name}",
+           "LEDGER_KEY_FILE": str(settings.LEDGER_KEY_FILE)}  # fmt: skip
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env,
+                   check=True)  # fmt: skip
+    yield env
+    with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def py(env: dict[str, str], code: str, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=BASE_DIR, env=env, check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    request_id = py(env, SETUP)
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
+         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=BASE_DIR, stdout=log, stderr=log,
+        env={**env, "CONSENTRY_FAULT_DECIDE_DELAY": "8", "LOG_LEVEL": "INFO"},
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            if "ready" in (tmp_path / "worker.log").read_text():
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the worker did not start: " + (tmp_path / "worker.log").read_text())
+        # The request's task went to Redis when its transaction committed (the outbox's send on
+        # commit): the worker took it at once and the chunk now sleeps inside its transaction.
+        time.sleep(3)
+        children = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
+                                  text=True).stdout.split()  # fmt: skip
+        assert children, "no pool process to kill"
+        for child in children:
+            os.kill(int(child), signal.SIGKILL)
+        assert py(env, DISPATCH) == "0"  # nothing was left in the outbox to re-send
+        state = json.loads(py(env, STATE, request_id))
+        assert state["decisions"] == 0, (tmp_path / "worker.log").read_text()[-4000:]
+        deadline = time.monotonic() + 60
+        while state["status"] != "completed" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            state = json.loads(py(env, STATE, request_id))
+        assert state == {"status": "completed", "decisions": 3, "entries": 3}, (
+            state, (tmp_path / "worker.log").read_text()[-3000:])  # fmt: skip
+        assert "WorkerLostError" in (tmp_path / "worker.log").read_text()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
