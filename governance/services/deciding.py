@@ -10,8 +10,8 @@ commit or roll back together (exactly one of each per item).
 from __future__ import annotations
 
 import datetime as dt
-import time
 import hashlib
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass

@@ -49,7 +49,11 @@ req, _ = rq.request_submit(actor=li, spec=rq.request_spec({"use": "analyze"}), i
                            idempotency_key=None, now=now)
 print(req.pk)
 """
-DISPATCH = "import django; django.setup()\nfrom governance.services.requests import outbox_dispatch\nprint(outbox_dispatch())"
+DISPATCH = """
+import django; django.setup()
+from governance.services.requests import outbox_dispatch
+print(outbox_dispatch())
+"""
 STATE = """
 import django, json, sys; django.setup()
 from governance.models import Decision, UseRequest
