@@ -41,7 +41,7 @@ from governance.terms import USES
 MAX_ITEMS = 1000
 """Items in one JSON request; larger sets go in a manifest."""
 MANIFEST_MAX_ITEMS = 1_000_000
-CHUNK = 500
+CHUNK = 1000
 """Items a worker decides in one transaction."""
 REFERENCE_KEYS = ("isrc", "iswc", "upc", "work_id")
 

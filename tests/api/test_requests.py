@@ -14,6 +14,7 @@ from governance.models import Decision, Outbox, PartyKind, Review, UseRequest
 from governance.services import spaces as space_services
 from ledger import services as ledger_services
 from ledger.models import PendingEntry
+from governance.services.requests import CHUNK
 from tests.factories import caller
 from tests.world import ISRC, rule, submit
 
@@ -247,6 +248,7 @@ def test_a_manifest_is_split_into_chunks_and_its_results_stream_as_jsonl(world) 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    assert CHUNK == 1000
     lines = ["isrc"] + [ISRC] * 1200 + ["GBAYE0601498"]
     upload = SimpleUploadedFile("m.csv", ("\n".join(lines) + "\n").encode())
     response = world["licensee"].client.post(
@@ -258,7 +260,7 @@ def test_a_manifest_is_split_into_chunks_and_its_results_stream_as_jsonl(world) 
     chunks = list(
         Outbox.objects.filter(task="governance.decide_chunk").values_list("args", flat=True)
     )
-    assert [a[1:] for a in chunks] == [[0, 500], [500, 1000], [1000, 1201]]
+    assert [a[1:] for a in chunks] == [[0, CHUNK], [CHUNK, 1201]]
     for args in chunks:
         tasks.decide_chunk.apply(args=args).get()
     result = world["licensee"].client.get(f"/api/v1/use-requests/{request_id}/results/")
