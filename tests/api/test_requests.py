@@ -12,9 +12,9 @@ from django.utils import timezone
 from governance import tasks
 from governance.models import Decision, Outbox, PartyKind, Review, UseRequest
 from governance.services import spaces as space_services
+from governance.services.requests import CHUNK
 from ledger import services as ledger_services
 from ledger.models import PendingEntry
-from governance.services.requests import CHUNK
 from tests.factories import caller
 from tests.world import ISRC, rule, submit
 
