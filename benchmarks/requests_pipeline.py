@@ -7,7 +7,8 @@ its master share and the label's rule allowing ``analyze``):
   decided by a Celery worker with 2 processes: time from submission to the request's completion,
   every decision ledgered.
 
-The clients, the server, the worker and PostgreSQL share the machine's 2 cores.
+The clients, the server, the worker and PostgreSQL share the machine's 2 cores. Gunicorn runs
+``BENCH_WEB_WORKERS`` processes (default 2; 4 measured no better: 71 checks/s).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from benchmarks.ledger_proofs import free_port, percentile
 WORKS = int(os.environ.get("BENCH_CATALOG_ROWS", "100000"))
 MANIFEST = int(os.environ.get("BENCH_MANIFEST_ITEMS", "100000"))
 CLIENT_PROCESSES, THREADS = 4, 8
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
 CHECK_SECONDS = float(os.environ.get("BENCH_CHECK_SECONDS", "20"))
 
 SETUP = """
@@ -131,7 +133,7 @@ def main() -> None:
                         "--bind",
                         f"127.0.0.1:{port}",
                         "--workers",
-                        "2",
+                        str(WEB_WORKERS),
                         "--no-control-socket",
                         "--log-level",
                         "warning",
