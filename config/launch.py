@@ -163,6 +163,9 @@ def main() -> int:
     Admin        {base}/admin/         (user 'operator', password above)
     Ledger       {base}/ledger/checkpoint   (keys: {base}/ledger/keys)
   Try:  curl -H "Authorization: Api-Key <a token above>" {base}/api/v1/parties/
+  Ask as the licensee (Sonora AI Labs' token) whether it may analyse a demo recording:
+        curl -H "Authorization: Api-Key <licensee token>" -H "Content-Type: application/json" \
+          -d '{{"use": "analyze", "item": {{"isrc": "GBNWR2300001"}}}}' {base}/api/v1/checks/
   Verify the ledger with no trust in this server:
         {PY} -m ledger.verify --url {base} --vkey {vkey()}
   Ctrl-C stops every process started here{" and PostgreSQL" if embedded_db else ""}.
