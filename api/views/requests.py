@@ -272,21 +272,13 @@ class CheckView(GenericAPIView[Decision]):
         actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
         data = self.CheckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        spaces = request_services.spaces_by_name()
-        item = request_services.item_spec(data.validated_data["item"], name="item", spaces=spaces)
+        raw = data.validated_data["item"]
+        # Only an item with vectors needs the spaces (a check by identifier skips the query).
+        spaces = request_services.spaces_by_name() if "vectors" in raw else {}
+        item = request_services.item_spec(raw, name="item", spaces=spaces)
         request_services.check_references_exist([item], names=["item"])
         spec = request_services.request_spec(data.validated_data)
-        now = timezone.now()
-        use_request, _ = request_services.request_submit(
-            actor=actor,
-            spec=spec,
-            items=[item],
-            now=now,
-            kind="check",
-            idempotency_key=None,
-            dispatch=False,
-        )
-        decision = deciding.check_run(request=use_request, now=now)
+        decision = deciding.check_decide(actor=actor, spec=spec, item=item, now=timezone.now())
         return Response(self.get_serializer(decision).data)
 
 

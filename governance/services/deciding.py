@@ -101,7 +101,8 @@ class Context:
     def __init__(self, request: UseRequest, items: Sequence[RequestItem], now: dt.datetime):
         self.request = request
         self.now = now
-        self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()}
+        with_vectors = any(item.vectors for item in items)
+        self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
         self.references = self._references(items)
         self.resolved = {item.pk: self._resolve(item) for item in items}
         work_ids = {w for r in self.resolved.values() for w, _, _ in r.works}
@@ -423,13 +424,26 @@ def items_of(decisions: Iterable[Decision]) -> list[str]:
     return [str(d.pk) for d in decisions]
 
 
-@transaction.atomic
 def check_run(*, request: UseRequest, now: dt.datetime) -> Decision:
-    """Decide a synchronous check's one item inline, ledgered like any other decision."""
-    items = list(RequestItem.objects.select_for_update().filter(request=request))
+    """Decide a synchronous check's one item inline, ledgered like any other decision. Runs in
+    the caller's transaction (the one that stored the request: see ``check_decide``)."""
+    items = list(RequestItem.objects.filter(request=request))
     (decision,) = decide_items(request=request, items=items, now=now)
-    summary, outcome = summarise(request)
     UseRequest.objects.filter(pk=request.pk).update(
-        status=RequestStatus.COMPLETED, summary=summary, outcome=outcome, completed_at=now
-    )
+        status=RequestStatus.COMPLETED, summary={decision.outcome: 1},
+        outcome=evaluation.summarise([decision.outcome]), completed_at=now,
+    )  # fmt: skip
     return decision
+
+
+def check_decide(*, actor: Any, spec: Any, item: Any, now: dt.datetime) -> Decision:
+    """A synchronous check: the request, its item, the decision and its ledger entry, all in
+    one transaction (no broker, no outbox)."""
+    from governance.services.requests import request_submit
+
+    with transaction.atomic():
+        request, _ = request_submit(
+            actor=actor, spec=spec, items=[item], now=now, kind="check", idempotency_key=None,
+            dispatch=False,
+        )  # fmt: skip
+        return check_run(request=request, now=now)
