@@ -123,6 +123,12 @@ LEDGER_READ_REQUIRES_AUDITOR: bool = env.bool("LEDGER_READ_REQUIRES_AUDITOR", de
 # How often the sequencer signs a checkpoint while entries arrive (seconds).
 LEDGER_CHECKPOINT_INTERVAL: float = env.float("LEDGER_CHECKPOINT_INTERVAL", default=1.0)
 
+# --- Requests -----------------------------------------------------------------------------------
+# Callback URLs that resolve to loopback, private, link-local or reserved addresses are refused
+# (server-side request forgery) unless this is true: by default only in the embedded mode, where
+# the callback receiver is usually on the same machine.
+CALLBACK_ALLOW_PRIVATE: bool = env.bool("CALLBACK_ALLOW_PRIVATE", default=EMBEDDED_DATABASE)
+
 # --- Catalog ------------------------------------------------------------------------------------
 # The largest catalog file POST /api/v1/imports accepts (bytes); the command has no limit.
 IMPORT_MAX_BYTES: int = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)

@@ -12,12 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from governance.models import CallbackAttempt, Decision, Party, UseRequest
@@ -27,6 +31,26 @@ TIMEOUT = 10.0
 
 class CallbackFailed(Exception):
     """The receiver did not take the callback (network error or non-2xx): retry later."""
+
+
+def callback_address_problem(url: str) -> str | None:
+    """Why ``url`` may not be called back (its host resolves to a loopback, private,
+    link-local, multicast or reserved address: server-side request forgery), or None. Checked
+    at submission and again before each delivery, since a name can be re-pointed."""
+    if settings.CALLBACK_ALLOW_PRIVATE:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return "the URL has no host"
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return f"host {parts.hostname!r} does not resolve ({exc})"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return f"host {parts.hostname!r} resolves to {address}, which is not a public address"
+    return None
 
 
 def callback_secret(*, party: Party) -> str:
@@ -76,6 +100,14 @@ def callback_deliver(*, request_id: str, now: dt.datetime) -> int:
     if not request.callback_url:
         return 0
     body = callback_body(request)
+    problem = callback_address_problem(request.callback_url)
+    if problem is not None:  # recorded, not retried: the address will not become public
+        CallbackAttempt.objects.create(
+            request=request, attempt=CallbackAttempt.objects.filter(request=request).count() + 1,
+            error=f"refused: {problem}"[:500], body_sha256=hashlib.sha256(body).hexdigest(),
+            created_at=now,
+        )  # fmt: skip
+        return 0
     timestamp = int(now.timestamp())
     signature = sign(secret=callback_secret(party=request.licensee), timestamp=timestamp, body=body)
     attempt = CallbackAttempt.objects.filter(request=request).count() + 1

@@ -153,6 +153,12 @@ def request_spec(data: Mapping[str, Any]) -> RequestSpec:
     callback = str(data.get("callback_url") or "")
     if callback and urllib.parse.urlsplit(callback).scheme not in ("http", "https"):
         raise _fail("callback_url", "must be an http(s) URL")
+    if callback:
+        from governance.services.callbacks import callback_address_problem
+
+        problem = callback_address_problem(callback)
+        if problem is not None:
+            raise _fail("callback_url", problem)
     return RequestSpec(
         use=str(use),
         territories=tuple(sorted(codes)),

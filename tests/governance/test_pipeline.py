@@ -127,3 +127,35 @@ def test_decisions_replay_from_the_ledger_and_a_change_behind_its_back_shows(wor
     count, differences = replay()
     assert count == 2
     assert [(d.ledgered, d.replayed) for d in differences] == [("deny", "allow")]
+
+
+def test_a_callback_to_a_private_address_is_refused_outside_the_embedded_mode(  # type: ignore[no-untyped-def]
+    world, settings
+) -> None:
+    settings.CALLBACK_ALLOW_PRIVATE = False
+    urls = [
+        "http://127.0.0.1:8080/hook",
+        "http://10.0.0.5/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+    ]
+    for url in urls:
+        data = {"use": "analyze", "items": [{"isrc": ISRC}], "callback_url": url}
+        response = world["licensee"].client.post("/api/v1/use-requests/", data, format="json")
+        assert response.status_code == 400, url
+        assert "not a public address" in response.json()["fields"]["callback_url"][0]
+    assert callbacks.callback_address_problem("https://93.184.215.14/hook") is None
+
+
+def test_a_callback_re_pointed_to_a_private_address_is_not_delivered(
+    world, receiver, settings
+) -> None:  # type: ignore[no-untyped-def]
+    url, handler = receiver
+    body = submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}], callback_url=url)
+    tasks.decide_request.apply(args=[body["id"]]).get()
+    settings.CALLBACK_ALLOW_PRIVATE = False
+    assert tasks.deliver_callback(body["id"]) == 0
+    assert handler.received == []
+    attempt = CallbackAttempt.objects.get()
+    assert attempt.status_code is None
+    assert attempt.error.startswith("refused: host")
