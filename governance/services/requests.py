@@ -389,3 +389,33 @@ def _manifest_item(raw: Any, line: int, spaces: Mapping[str, EmbeddingSpace]) ->
         return item_spec(raw, name="item", spaces=spaces)
     except InvalidInput as exc:
         raise _fail("manifest", f"line {line}: {exc.message}") from None
+
+
+def outbox_prune(*, older_than: dt.timedelta) -> int:
+    """Delete outbox rows dispatched longer ago than ``older_than``; how many."""
+    from django.utils import timezone
+
+    cutoff = timezone.now() - older_than
+    deleted, _ = Outbox.objects.filter(dispatched_at__lt=cutoff).delete()
+    return int(deleted)
+
+
+def broker_messages_prune(*, older_than: dt.timedelta) -> int:
+    """With kombu's SQLAlchemy transport (the embedded broker), delete delivered messages
+    (``visible = false``) older than ``older_than``; 0 with any other broker."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not str(settings.CELERY_BROKER_URL).startswith("sqla+"):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('kombu_message') IS NOT NULL")
+        row = cursor.fetchone()
+        if not row or not row[0]:
+            return 0
+        cursor.execute(
+            "DELETE FROM kombu_message WHERE visible = false"
+            " AND timestamp < now() - make_interval(secs => %s)",
+            [older_than.total_seconds()],
+        )
+        return int(cursor.rowcount)

@@ -159,3 +159,16 @@ def test_a_callback_re_pointed_to_a_private_address_is_not_delivered(
     attempt = CallbackAttempt.objects.get()
     assert attempt.status_code is None
     assert attempt.error.startswith("refused: host")
+
+
+def test_dispatched_outbox_rows_are_pruned_after_a_while(world) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from governance.services.requests import outbox_prune
+
+    submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])
+    old = timezone.now() - dt.timedelta(days=8)
+    Outbox.objects.update(dispatched_at=old)
+    submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])  # not yet dispatched
+    assert outbox_prune(older_than=dt.timedelta(days=7)) == 1
+    assert Outbox.objects.count() == 1

@@ -1,8 +1,13 @@
 """``manage.py outbox_relay``: send to the broker what the API wrote to the outbox but could
-not hand over (the broker was down at commit). ``make run`` starts it beside the worker."""
+not hand over (the broker was down at commit). ``make run`` starts it beside the worker.
+
+Every ten minutes it also prunes outbox rows dispatched over a week ago and, with the embedded
+SQLAlchemy broker, the delivered messages kombu leaves in ``kombu_message`` (it marks them
+invisible and never deletes them)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import time
 from typing import Any
@@ -10,9 +15,11 @@ from typing import Any
 import structlog
 from django.core.management.base import BaseCommand, CommandParser
 
-from governance.services.requests import outbox_dispatch
+from governance.services.requests import broker_messages_prune, outbox_dispatch, outbox_prune
 
 log = structlog.get_logger("governance.outbox")
+PRUNE_EVERY = 600.0
+"""Seconds between prunes of dispatched outbox rows and delivered broker messages."""
 
 
 class Command(BaseCommand):
@@ -34,10 +41,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         log.info("outbox relay started")
+        last_prune = 0.0
         while not stop:
             sent = outbox_dispatch(older_than=options["older_than"])
             if sent:
                 log.info("outbox re-sent", count=sent)
+            if time.monotonic() - last_prune > PRUNE_EVERY:
+                pruned = outbox_prune(older_than=dt.timedelta(days=7))
+                pruned += broker_messages_prune(older_than=dt.timedelta(hours=1))
+                if pruned:
+                    log.info("pruned delivered messages", count=pruned)
+                last_prune = time.monotonic()
             if options["once"]:
                 break
             time.sleep(options["interval"])
