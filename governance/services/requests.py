@@ -419,3 +419,29 @@ def broker_messages_prune(*, older_than: dt.timedelta) -> int:
             [older_than.total_seconds()],
         )
         return int(cursor.rowcount)
+
+
+def stalled_requests_redispatch(*, stalled_for: dt.timedelta, now: dt.datetime) -> int:
+    """Hand again to the workers requests that made no progress for ``stalled_for``: a task
+    lost with a killed worker on a broker that does not redeliver (the embedded transports
+    hold unacknowledged messages in the worker). Deciding is idempotent, so a request that
+    was merely slow loses nothing but some work. Returns how many were re-sent."""
+    from django.db.models import Max
+
+    from governance.models import RequestStatus
+
+    cutoff = now - stalled_for
+    stalled = (
+        UseRequest.objects.exclude(status=RequestStatus.COMPLETED)
+        .exclude(kind="check")
+        .filter(created_at__lt=cutoff)
+        .annotate(last=Max("decisions__created_at"))
+        .order_by("created_at")[:100]
+    )
+    count = 0
+    for request in stalled:
+        if request.last is None or request.last < cutoff:
+            with transaction.atomic():
+                outbox_add(task="governance.decide_request", args=[str(request.pk)], now=now)
+            count += 1
+    return count

@@ -172,3 +172,26 @@ def test_dispatched_outbox_rows_are_pruned_after_a_while(world) -> None:  # type
     submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])  # not yet dispatched
     assert outbox_prune(older_than=dt.timedelta(days=7)) == 1
     assert Outbox.objects.count() == 1
+
+
+def test_a_request_stalled_for_half_an_hour_is_handed_to_the_workers_again(world) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from governance.models import UseRequest
+    from governance.services.requests import stalled_requests_redispatch
+
+    body = submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])
+    fresh = submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])
+    UseRequest.objects.filter(pk=body["id"]).update(
+        created_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    before = Outbox.objects.filter(args=[body["id"]]).count()
+    assert (
+        stalled_requests_redispatch(stalled_for=dt.timedelta(minutes=30), now=timezone.now()) == 1
+    )
+    assert Outbox.objects.filter(args=[body["id"]]).count() == before + 1
+    assert Outbox.objects.filter(args=[fresh["id"]]).count() == 1
+    tasks.decide_request.apply(args=[body["id"]]).get()  # decided once, then nothing is stalled
+    assert (
+        stalled_requests_redispatch(stalled_for=dt.timedelta(minutes=30), now=timezone.now()) == 0
+    )

@@ -1,7 +1,8 @@
 """``manage.py outbox_relay``: send to the broker what the API wrote to the outbox but could
 not hand over (the broker was down at commit). ``make run`` starts it beside the worker.
 
-Every ten minutes it also prunes outbox rows dispatched over a week ago and, with the embedded
+Every ten minutes it also hands again to the workers any request that made no progress for
+30 minutes (a task lost with a killed worker on a broker that does not redeliver), and prunes outbox rows dispatched over a week ago and, with the embedded
 SQLAlchemy broker, the delivered messages kombu leaves in ``kombu_message`` (it marks them
 invisible and never deletes them)."""
 
@@ -14,8 +15,14 @@ from typing import Any
 
 import structlog
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
-from governance.services.requests import broker_messages_prune, outbox_dispatch, outbox_prune
+from governance.services.requests import (
+    broker_messages_prune,
+    outbox_dispatch,
+    outbox_prune,
+    stalled_requests_redispatch,
+)
 
 log = structlog.get_logger("governance.outbox")
 PRUNE_EVERY = 600.0
@@ -47,6 +54,11 @@ class Command(BaseCommand):
             if sent:
                 log.info("outbox re-sent", count=sent)
             if time.monotonic() - last_prune > PRUNE_EVERY:
+                stalled = stalled_requests_redispatch(
+                    stalled_for=dt.timedelta(minutes=30), now=timezone.now()
+                )
+                if stalled:
+                    log.warning("stalled requests handed to the workers again", count=stalled)
                 pruned = outbox_prune(older_than=dt.timedelta(days=7))
                 pruned += broker_messages_prune(older_than=dt.timedelta(hours=1))
                 if pruned:
