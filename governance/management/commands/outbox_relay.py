@@ -2,9 +2,9 @@
 not hand over (the broker was down at commit). ``make run`` starts it beside the worker.
 
 Every ten minutes it also hands again to the workers any request that made no progress for
-30 minutes (a task lost with a killed worker on a broker that does not redeliver), and prunes outbox rows dispatched over a week ago and, with the embedded
-SQLAlchemy broker, the delivered messages kombu leaves in ``kombu_message`` (it marks them
-invisible and never deletes them)."""
+30 minutes (a task lost with a killed worker on a broker that does not redeliver), and prunes
+outbox rows dispatched over a week ago and, with the embedded SQLAlchemy broker, the delivered
+messages kombu leaves in ``kombu_message`` (it marks them invisible and never deletes them)."""
 
 from __future__ import annotations
 
