@@ -1,0 +1,157 @@
+"""The evaluator's inputs and outputs: frozen dataclasses, constants, obligations' union."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from governance.terms import (
+    POSTURES,
+    Obligations,
+    RuleContent,
+)
+
+TRACE_VERSION: Final = 1
+OUTCOMES: Final = ("allow", "conditional", "review", "deny", "no_match")
+STRICTNESS: Final[Mapping[str, int]] = {"allow": 0, "conditional": 1, "review": 2, "deny": 3}
+ERROR: Final = "error"
+"""The outcome a caller records for an item it could not resolve; never the evaluator's."""
+ELSEWHERE: Final = "*"
+"""In a worldwide question's trace: every territory that no share or rule involved names."""
+
+_THOUSANDTH: Final = Decimal("0.001")
+_NONE: Final = Obligations()
+_ALLOWING: Final = ("allow", "conditional")
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A rights share of the work: who holds how much of which right, where and when."""
+
+    holder_id: str
+    right: str
+    share: Decimal
+    territory_mode: str
+    territories: frozenset[str]
+    valid_from: dt.date | None
+    valid_until: dt.date | None  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A party as the evaluator needs it."""
+
+    party_id: str
+    name: str
+    kind: str
+    default_posture: str  # "opt_in" | "opt_out"
+
+    def __post_init__(self) -> None:
+        if self.default_posture not in POSTURES:
+            raise ValueError(f"default posture must be one of {POSTURES}: {self.default_posture}")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A similarity match of the item to the work in one embedding space (scores in 0..1)."""
+
+    space: str
+    score: float
+    threshold: float
+
+    @property
+    def passes(self) -> bool:
+        return self.score >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class WorkFacts:
+    """A work an item resolved to: its shares and credited main/featured artists."""
+
+    work_id: str
+    title: str
+    shares: tuple[Share, ...]
+    artist_ids: tuple[str, ...]
+    matches: tuple[Match, ...] = ()
+    identified_by: str | None = None  # "isrc:USRC17607839" when named rather than matched
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What a licensee asks: a use, where (ISO alpha-2; none: worldwide), when, commercially?"""
+
+    use: str
+    licensee_id: str
+    territories: tuple[str, ...]
+    at: dt.datetime
+    commercial: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What is decided from: the consent matrix, the parties, the rule versions in force."""
+
+    matrix_version: int
+    matrix: Mapping[str, tuple[str, ...]]
+    holders: Mapping[str, Holder]
+    rules: tuple[RuleContent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkDecision:
+    """The answer for one work; ``trace`` is the work's entry in an item's trace."""
+
+    work_id: str
+    outcome: str
+    code: str
+    reason: str
+    obligations: Obligations
+    trace: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDecision:
+    """The answer for one item; ``trace`` is self-contained, to ledger and render."""
+
+    outcome: str
+    code: str
+    reason: str
+    obligations: Obligations
+    trace: dict[str, Any]
+    works: tuple[WorkDecision, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    outcome: str
+    code: str
+    reason: str
+    obligations: Obligations = field(default_factory=Obligations)
+    rule: RuleContent | None = None
+    match: Match | None = None
+
+
+def _lines(texts: Iterable[str]) -> str:
+    return "\n".join(sorted({s.strip() for t in texts for s in t.splitlines() if s.strip()}))
+
+
+def obligations_union(*items: Obligations) -> Obligations:
+    """United obligations: distinct text lines, sorted; disclosure if any; the lowest limit."""
+    items = tuple(o for o in items if o != _NONE)
+    if not items:
+        return _NONE  # the common case: cheap
+    limits = [o.max_similarity for o in items if o.max_similarity is not None]
+    return Obligations(
+        attribution=_lines(o.attribution for o in items),
+        compensation_ref=_lines(o.compensation_ref for o in items),
+        ai_disclosure=any(o.ai_disclosure for o in items),
+        max_similarity=min(limits) if limits else None,
+    )
+
+
+def obligations_json(o: Obligations) -> dict[str, Any]:
+    keys = ("attribution", "compensation_ref", "ai_disclosure", "max_similarity")
+    return {k: getattr(o, k) for k in keys}

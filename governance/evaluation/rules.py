@@ -1,0 +1,211 @@
+"""How one holder answers for one right of one work, and which territories to ask about."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from governance.evaluation.facts import (
+    _THOUSANDTH,
+    ELSEWHERE,
+    Facts,
+    Holder,
+    Question,
+    Share,
+    WorkFacts,
+    _Answer,
+    obligations_json,
+    obligations_union,
+)
+from governance.identifiers import ALL_TERRITORIES, territory_covers
+from governance.terms import (
+    COMMERCIAL,
+    EFFECTS,
+    LICENSEE_MODES,
+    SCOPES,
+    RuleContent,
+)
+
+
+def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allowed it") -> _Answer:
+    """Deny overrides review overrides allow; the first deciding answer gives code and reason."""
+    for level in ("deny", "review"):
+        for answer in answers:
+            if answer.outcome == level:
+                return answer
+    united = obligations_union(*(a.obligations for a in answers))
+    if united.is_empty():
+        return _Answer("allow", "consent.allowed", reason)
+    return _Answer("conditional", "consent.conditional", f"{reason}, with obligations", united)
+
+
+# --- one holder ----------------------------------------------------------------------------
+
+
+def _ref(rule: RuleContent) -> str:
+    return f"rule {rule.rule_id} version {rule.version}"
+
+
+def _rule_matches(
+    rule: RuleContent, *, q: Question, work: WorkFacts, right: str, territory: str, artist: bool
+) -> bool:
+    """Whether ``rule`` speaks for this use of ``work``'s ``right`` in ``territory``."""
+    if rule.scope == "all_works":
+        covered = rule.owner_id in work.artist_ids or any(
+            s.holder_id == rule.owner_id for s in work.shares
+        )
+    elif rule.scope == "works":
+        covered = work.work_id in rule.scope_works
+    elif rule.scope == "artist_works":
+        covered = rule.scope_artist_id in work.artist_ids
+    else:
+        covered = rule.scope == "likeness" and right == "likeness" and artist
+    for value, known in ((rule.scope, SCOPES), (rule.licensee_mode, LICENSEE_MODES),
+                         (rule.effect, EFFECTS), (rule.commercial, COMMERCIAL)):  # fmt: skip
+        if value not in known:
+            raise ValueError(f"{_ref(rule)}: {value!r} is not one of {', '.join(known)}")
+    listed = q.licensee_id in rule.licensees
+    return (
+        covered
+        and q.use in rule.uses
+        and (rule.licensee_mode == "any" or listed == (rule.licensee_mode == "listed"))
+        and territory_covers(mode=rule.territory_mode, codes=rule.territories, territory=territory)
+        and (rule.window_start is None or rule.window_start <= q.at)
+        and (rule.window_end is None or q.at < rule.window_end)
+        and (rule.commercial == "both" or (rule.commercial == "commercial") == q.commercial)
+    )
+
+
+def _holder_answer(
+    holder: Holder, rules: Sequence[RuleContent], *, q: Question, work: WorkFacts
+) -> _Answer:
+    """A holder's answer from its matching ``rules`` (in rule id, version order)."""
+    name = holder.name
+    top = max((m for m in work.matches if m.passes), key=lambda m: (m.score, m.space), default=None)
+
+    def exceeds(rule: RuleContent) -> bool:
+        limit = rule.obligations.max_similarity
+        return q.use == "output" and top is not None and limit is not None and top.score > limit
+
+    conditional = [r for r in rules if r.effect == "conditional"]
+    exceeded = [r for r in conditional if exceeds(r)]
+    allows = [r for r in rules if r.effect == "allow" or (r in conditional and r not in exceeded)]
+    if deny := next((r for r in rules if r.effect == "deny"), None):
+        return _Answer(
+            "deny", "consent.denied_by_rule", f"{name} denied it under {_ref(deny)}", rule=deny
+        )
+    if exceeded and top is not None:
+        reason = (
+            f"The item resembles “{work.title}” more closely ({top.score}) than {name} allows "
+            f"({exceeded[0].obligations.max_similarity}) under {_ref(exceeded[0])}"
+        )
+        return _Answer("deny", "consent.similarity_exceeded", reason, rule=exceeded[0], match=top)
+    if review := next((r for r in rules if r.effect == "review"), None):
+        reason = f"Waiting for {name} to review it under {_ref(review)}"
+        return _Answer("review", "consent.review", reason, rule=review)
+    united = obligations_union(*(r.obligations for r in allows if r.effect == "conditional"))
+    if allows and united.is_empty():
+        reason = f"{name} allowed it under {_ref(allows[0])}"
+        return _Answer("allow", "consent.allowed", reason, rule=allows[0])
+    if allows:
+        first = next(r for r in allows if r.effect == "conditional")
+        reason = f"{name} allowed it with obligations under {_ref(first)}"
+        return _Answer("conditional", "consent.conditional", reason, united, rule=first)
+    if holder.default_posture == "opt_out":
+        reason = f"{name} has not reserved this use and is opt-out by default"
+        return _Answer("allow", "consent.opt_out_default", reason)
+    return _Answer("deny", "consent.opt_in_default", f"No consent on record from {name}")
+
+
+def _holder_json(
+    holder: Holder, share: Decimal | None, credited: bool, matched: list[RuleContent], a: _Answer
+) -> dict[str, Any]:
+    rule, match, similarity = a.rule, a.match, None
+    if match is not None and rule is not None:
+        limit = rule.obligations.max_similarity
+        similarity = {"space": match.space, "score": match.score, "max_similarity": limit}
+    return {
+        "party": holder.party_id, "name": holder.name, "kind": holder.kind,
+        "share": None if share is None else str(share.quantize(_THOUSANDTH)),
+        "credited": credited, "answer": a.outcome, "code": a.code,
+        "rule": None if rule is None else {"id": rule.rule_id, "version": rule.version},
+        "rules": [{"id": r.rule_id, "version": r.version, "effect": r.effect} for r in matched],
+        "default": holder.default_posture if rule is None else None,
+        "similarity": similarity, "obligations": obligations_json(a.obligations),
+    }  # fmt: skip
+
+
+# --- one work ------------------------------------------------------------------------------
+
+
+def _in_force(share: Share, day: dt.date) -> bool:
+    return (share.valid_from is None or share.valid_from <= day) and (
+        share.valid_until is None or day < share.valid_until
+    )
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _where(rep: str, reps: Sequence[str]) -> str:
+    named = [r for r in reps if r != ELSEWHERE]
+    if rep != ELSEWHERE:
+        return f"in {rep}"
+    return f"outside {_and(named)}" if named else "in any territory"
+
+
+def _representatives(q: Question, work: WorkFacts, facts: Facts, day: dt.date) -> list[str]:
+    """The territories to evaluate: the question's, or one of each class (module docstring)."""
+    if q.territories:
+        return sorted({t.upper() for t in q.territories})
+    required = set(facts.matrix[q.use])
+
+    def holds(party: str, right: str) -> bool:  # as in _right_answer: likeness is artists' only
+        holder = facts.holders.get(party)
+        return right != "likeness" or holder is None or holder.kind == "artist"
+
+    shares = [
+        s for s in work.shares
+        if s.right in required and _in_force(s, day) and holds(s.holder_id, s.right)
+    ]  # fmt: skip
+    owners = {s.holder_id for s in shares}
+    if "likeness" in required:
+        owners |= {a for a in work.artist_ids if holds(a, "likeness")}
+    named = {t for s in shares for t in s.territories}
+    named |= {
+        t for r in facts.rules if r.owner_id in owners and q.use in r.uses for t in r.territories
+    }
+    return [*sorted(named), ELSEWHERE] if ALL_TERRITORIES - named else sorted(named)
+
+
+def _right_answer(
+    q: Question, work: WorkFacts, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
+    *, right: str, territory: str, day: dt.date,
+) -> tuple[_Answer | None, list[dict[str, Any]]]:  # fmt: skip
+    """The answer of ``right``'s holders in ``territory`` (``None``: nobody holds it)."""
+    totals: dict[str, Decimal] = {}
+    for s in work.shares:
+        covers = territory_covers(mode=s.territory_mode, codes=s.territories, territory=territory)
+        if s.right == right and _in_force(s, day) and covers:
+            totals[s.holder_id] = totals.get(s.holder_id, Decimal(0)) + s.share
+    credited = set(work.artist_ids) if right == "likeness" else set()
+    answers, entries = [], []
+    for party_id in sorted(totals.keys() | credited):
+        if party_id not in facts.holders:
+            raise ValueError(f"facts.holders lacks party {party_id} of work {work.work_id}")
+        holder = facts.holders[party_id]
+        artist = holder.kind == "artist"
+        if right == "likeness" and not artist:
+            continue  # Only the artist controls their likeness: no label can hold or grant it.
+        matched = [
+            r for r in by_owner.get(party_id, [])
+            if _rule_matches(r, q=q, work=work, right=right, territory=territory, artist=artist)
+        ]  # fmt: skip
+        answer = _holder_answer(holder, matched, q=q, work=work)
+        answers.append(answer)
+        share = totals.get(party_id)
+        entries.append(_holder_json(holder, share, party_id in work.artist_ids, matched, answer))
+    return (_combine(answers) if answers else None), entries
