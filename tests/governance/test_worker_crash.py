@@ -107,8 +107,12 @@ def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tm
         else:
             pytest.fail("the worker did not start: " + (tmp_path / "worker.log").read_text())
         # The request's task went to Redis when its transaction committed (the outbox's send on
-        # commit): the worker took it at once and the chunk now sleeps inside its transaction.
-        time.sleep(3)
+        # commit): once the worker has received it, the chunk sleeps inside its transaction.
+        for _ in range(200):
+            if "governance.decide_request" in (tmp_path / "worker.log").read_text():
+                break
+            time.sleep(0.1)
+        time.sleep(2)
         children = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
                                   text=True).stdout.split()  # fmt: skip
         assert children, "no pool process to kill"
