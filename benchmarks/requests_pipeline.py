@@ -154,6 +154,13 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.2)
             post(base, token, "/api/v1/checks/", {"use": "analyze", "item": {"isrc": isrc(0)}})
+            one = [
+                post(base, token, "/api/v1/checks/",
+                     {"use": "analyze", "item": {"isrc": isrc(n * 7 % WORKS)}})[0] * 1000
+                for n in range(300)
+            ]  # fmt: skip
+            print(f"checks, 1 client: p50 {percentile(one, 50):.1f} ms, "
+                  f"p99 {percentile(one, 99):.1f} ms", flush=True)  # fmt: skip
             with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
                 t0 = time.perf_counter()
                 runs = [
