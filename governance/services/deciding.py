@@ -291,17 +291,27 @@ def _reviewers(trace: dict[str, Any]) -> set[str]:
 
 
 def decide_items(
-    *, request: UseRequest, items: Sequence[RequestItem], now: dt.datetime
+    *,
+    request: UseRequest,
+    items: Sequence[RequestItem],
+    now: dt.datetime,
+    failure: str | None = None,
 ) -> list[Decision]:
-    """Decide ``items`` (locked, undecided) in the caller's transaction; ledger each."""
-    context = Context(request, items, now)
+    """Decide ``items`` (locked, undecided) in the caller's transaction; ledger each. With
+    ``failure``, record each as an ``error`` decision with that reason instead of evaluating
+    (what a chunk gets when deciding it failed for a reason retrying cannot cure)."""
+    context = None if failure else Context(request, items, now)
     decisions: list[Decision] = []
     reviews: list[Review] = []
     entries: list[tuple[str, bytes]] = []
     for item in items:
-        resolved = context.resolved[item.pk]
-        if resolved.error:
-            outcome, code, reason, obligations = "error", "item.unresolved", resolved.error, {}
+        if context is None:
+            resolved = _Resolved([], error=failure or "deciding failed")
+        else:
+            resolved = context.resolved[item.pk]
+        if resolved.error or context is None:
+            code = "item.failed" if failure else "item.unresolved"
+            outcome, reason, obligations = "error", resolved.error, {}
             trace: dict[str, Any] = {
                 "use": request.use,
                 "outcome": "error",
@@ -374,6 +384,22 @@ def decide_chunk(*, request_id: str, start: int, end: int, now: dt.datetime) -> 
             decide_items(request=request, items=items, now=now)
             if settings.FAULT_DECIDE_DELAY:  # the crash test's window; 0 in service
                 time.sleep(settings.FAULT_DECIDE_DELAY)
+    request_finish_if_done(request_id=request_id, now=now)
+    return len(items)
+
+
+def fail_chunk(*, request_id: str, start: int, end: int, reason: str, now: dt.datetime) -> int:
+    """Record the undecided items of a chunk whose deciding failed (not transiently) as
+    ``error`` decisions, ledgered, so the request still completes and nothing is lost."""
+    with transaction.atomic():
+        request = UseRequest.objects.get(pk=request_id)
+        items = list(
+            RequestItem.objects.select_for_update(of=("self",))
+            .filter(request=request, position__gte=start, position__lt=end, decision__isnull=True)
+            .order_by("position")
+        )
+        if items:
+            decide_items(request=request, items=items, now=now, failure=reason)
     request_finish_if_done(request_id=request_id, now=now)
     return len(items)
 

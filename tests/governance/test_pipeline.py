@@ -195,3 +195,23 @@ def test_a_request_stalled_for_half_an_hour_is_handed_to_the_workers_again(world
     assert (
         stalled_requests_redispatch(stalled_for=dt.timedelta(minutes=30), now=timezone.now()) == 0
     )
+
+
+def test_a_chunk_that_cannot_be_decided_becomes_error_outcomes_and_completes(
+    world, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from governance import evaluation
+    from governance.models import Decision, UseRequest
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(evaluation, "evaluate_item", broken)
+    body = submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}, {"isrc": ISRC}])
+    tasks.decide_request.apply(args=[body["id"]]).get()
+    request = UseRequest.objects.get(pk=body["id"])
+    assert (request.status, request.summary) == ("completed", {"error": 2})
+    decision = Decision.objects.filter(request=request).first()
+    assert decision is not None
+    assert decision.code == "item.failed"
+    assert "KeyError" in decision.reason
