@@ -42,33 +42,41 @@ def entry_append(*, kind: str, payload: Mapping[str, Any], time: dt.datetime) ->
     return int(pending_id)
 
 
+@dataclass(frozen=True)
+class EncodedEntry:
+    """An entry's canonical bytes, made by :func:`entry_encode`: a writer that needs its leaf
+    hash (to find its receipt later) encodes once and appends what it encoded."""
+
+    kind: str
+    data: bytes
+    time: dt.datetime
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return merkle.leaf_hash(self.data)
+
+
+def entry_encode(*, kind: str, payload: Mapping[str, Any], time: dt.datetime) -> EncodedEntry:
+    return EncodedEntry(kind, canonical.encode_entry(kind=kind, time=time, payload=payload), time)
+
+
 def entries_append(*, items: Sequence[tuple[str, Mapping[str, Any]]], time: dt.datetime) -> int:
     """Append several entries, in order, in the caller's transaction, with one COPY: what a
     worker deciding a chunk of items uses. Returns how many were appended."""
-    rows = [(canonical.encode_entry(kind=k, time=time, payload=p), k, time) for k, p in items]
+    return entries_append_encoded(
+        entries=[entry_encode(kind=k, payload=p, time=time) for k, p in items]
+    )
+
+
+def entries_append_encoded(*, entries: Sequence[EncodedEntry]) -> int:
+    """:func:`entries_append` for entries encoded beforehand with :func:`entry_encode`."""
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy("COPY ledger_pending (data, kind, created_at) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row(row)
-    return len(rows)
-
-
-def entries_append_encoded(*, items: Sequence[tuple[str, bytes]], time: dt.datetime) -> int:
-    """:func:`entries_append` for entries the caller encoded already (``canonical.encode_entry``
-    with this ``time``), e.g. to keep their leaf hashes: checked to decode as entries of their
-    kind, then COPYed in order."""
-    for kind, data in items:
-        if canonical.decode_entry(data).kind != kind:
-            raise ValueError(f"an entry encoded as another kind than {kind!r}")
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy("COPY ledger_pending (data, kind, created_at) FROM STDIN") as copy,
-    ):
-        for kind, data in items:
-            copy.write_row((data, kind, time))
-    return len(items)
+        for entry in entries:
+            copy.write_row((entry.data, entry.kind, entry.time))
+    return len(entries)
 
 
 @dataclass(frozen=True)

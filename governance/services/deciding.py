@@ -40,7 +40,7 @@ from governance.models import (
 )
 from governance.services.requests import CHUNK, outbox_add
 from governance.terms import Obligations
-from ledger import canonical, merkle
+from ledger import canonical
 from ledger import services as ledger_services
 
 TOP_K = 10
@@ -276,10 +276,6 @@ def decision_payload(decision: Decision, item: RequestItem, request: UseRequest)
     }
 
 
-def _leaf(kind: str, payload: dict[str, Any], now: dt.datetime) -> bytes:
-    return merkle.leaf_hash(canonical.encode_entry(kind=kind, time=now, payload=payload))
-
-
 def _reviewers(trace: dict[str, Any]) -> set[str]:
     return {
         h["party"]
@@ -303,7 +299,7 @@ def decide_items(
     context = None if failure else Context(request, items, now)
     decisions: list[Decision] = []
     reviews: list[Review] = []
-    entries: list[tuple[str, bytes]] = []
+    entries: list[ledger_services.EncodedEntry] = []
     for item in items:
         if context is None:
             resolved = _Resolved([], error=failure or "deciding failed")
@@ -344,11 +340,11 @@ def decide_items(
                 }
             ),
         )
-        data = canonical.encode_entry(
-            kind="decision", time=now, payload=decision_payload(decision, item, request)
+        entry = ledger_services.entry_encode(
+            kind="decision", payload=decision_payload(decision, item, request), time=now
         )
-        decision.leaf_hash = merkle.leaf_hash(data)
-        entries.append(("decision", data))
+        decision.leaf_hash = entry.leaf_hash
+        entries.append(entry)
         decisions.append(decision)
         item.outcome = outcome
         item.error = resolved.error
@@ -366,7 +362,7 @@ def decide_items(
             " FROM governance_decision d WHERE d.item_id = i.id AND i.id = ANY(%s)",
             [[item.pk for item in items]],
         )
-    ledger_services.entries_append_encoded(items=entries, time=now)
+    ledger_services.entries_append_encoded(entries=entries)
     UseRequest.objects.filter(pk=request.pk).update(done_count=F("done_count") + len(items))
     return decisions
 

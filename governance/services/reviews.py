@@ -9,11 +9,11 @@ import datetime as dt
 
 from django.db import transaction
 
-from governance import ledgering
 from governance.access import Actor
 from governance.exceptions import InvalidInput, PermissionDenied
 from governance.models import Decision, RequestItem, Review
 from governance.services.deciding import request_finish_if_done
+from ledger import services as ledger_services
 
 
 @transaction.atomic
@@ -48,13 +48,12 @@ def review_decide(
             {"party": str(r.party_id), "status": r.status, "reason": r.reason} for r in reviews
         ],
     }
-    from governance.services.deciding import _leaf
-
+    entry = ledger_services.entry_encode(kind="decision_settled", payload=payload, time=now)
     decision.settled_outcome = outcome
-    decision.settled_leaf_hash = _leaf("decision_settled", payload, now)
+    decision.settled_leaf_hash = entry.leaf_hash
     decision.save(update_fields=["settled_outcome", "settled_leaf_hash"])
     RequestItem.objects.filter(pk=decision.item_id).update(outcome=outcome)
-    ledgering.append("decision_settled", payload, now=now)
+    ledger_services.entries_append_encoded(entries=[entry])
     transaction.on_commit(
         lambda: request_finish_if_done(request_id=str(decision.request_id), now=now)
     )
