@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -22,6 +25,7 @@ from governance.models import (
     Party,
     PartyKind,
     Release,
+    ReleaseTrack,
     Review,
     RightsShare,
     UseRequest,
@@ -277,3 +281,37 @@ def review_get(*, actor: Actor, review_id: uuid.UUID | str) -> Review:
         return review_list(actor=actor).get(pk=review_id)
     except (Review.DoesNotExist, ValueError, ValidationError):
         raise NotFound("No review with that id.") from None
+
+
+def works_by_reference(references: Iterable[str]) -> dict[str, list[str]]:
+    """Work ids for item references (``isrc:...``, ``iswc:...``, ``upc:...`` — every track of
+    the release, in order — or ``work_id:...``), one query per scheme; unknown ones are absent.
+    Catalog metadata is public, so no actor is needed."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for reference in references:
+        key, value = reference.split(":", 1)
+        wanted[key].add(value)
+    found: dict[str, list[str]] = defaultdict(list)
+    for key, values in wanted.items():
+        pairs: list[tuple[Any, Any]]
+        if key == "upc":
+            tracks = ReleaseTrack.objects.filter(release__upc__in=values).order_by("position")
+            pairs = list(tracks.values_list("release__upc", "work_id"))
+        elif key == "work_id":
+            ids = [v for v in values if _is_uuid(v)]
+            pairs = [
+                (str(w), w) for w in Work.objects.filter(pk__in=ids).values_list("pk", flat=True)
+            ]
+        else:
+            pairs = list(Work.objects.filter(**{f"{key}__in": values}).values_list(key, "pk"))
+        for value, work_id in pairs:
+            found[f"{key}:{value}"].append(str(work_id))
+    return dict(found)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

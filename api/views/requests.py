@@ -276,7 +276,6 @@ class CheckView(GenericAPIView[Decision]):
         # Only an item with vectors needs the spaces (a check by identifier skips the query).
         spaces = request_services.spaces_by_name() if "vectors" in raw else {}
         item = request_services.item_spec(raw, name="item", spaces=spaces)
-        request_services.check_references_exist([item], names=["item"])
         spec = request_services.request_spec(data.validated_data)
         decision = deciding.check_decide(actor=actor, spec=spec, item=item, now=timezone.now())
         return Response(self.get_serializer(decision).data)

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from governance import evaluation, selectors
+from governance.exceptions import InvalidInput
 from governance.importing.copy import copy_insert
 from governance.models import (
     ConsentRuleVersion,
@@ -30,7 +31,6 @@ from governance.models import (
     Decision,
     EmbeddingSpace,
     Party,
-    ReleaseTrack,
     RequestItem,
     RequestStatus,
     Review,
@@ -103,7 +103,7 @@ class Context:
         self.now = now
         with_vectors = any(item.vectors for item in items)
         self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
-        self.references = self._references(items)
+        self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
         self.resolved = {item.pk: self._resolve(item) for item in items}
         work_ids = {w for r in self.resolved.values() for w, _, _ in r.works}
         self.works = self._work_facts(work_ids)
@@ -130,30 +130,6 @@ class Context:
             at=request.period_start or request.created_at,
             commercial=request.commercial,
         )
-
-    @staticmethod
-    def _references(items: Sequence[RequestItem]) -> dict[str, list[str]]:
-        """Every identifier of the chunk resolved to work ids, one query per scheme."""
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for item in items:
-            if item.reference:
-                key, value = item.reference.split(":", 1)
-                wanted[key].add(value)
-        found: dict[str, list[str]] = defaultdict(list)
-        for key, values in wanted.items():
-            if key == "upc":
-                rows = ReleaseTrack.objects.filter(release__upc__in=values).order_by("position")
-                pairs = list(rows.values_list("release__upc", "work_id"))
-            elif key == "work_id":
-                pairs = [
-                    (str(w), w)
-                    for w in Work.objects.filter(pk__in=values).values_list("pk", flat=True)
-                ]
-            else:
-                pairs = list(Work.objects.filter(**{f"{key}__in": values}).values_list(key, "pk"))
-            for value, work_id in pairs:
-                found[f"{key}:{value}"].append(str(work_id))
-        return found
 
     def _resolve(self, item: RequestItem) -> _Resolved:
         if item.reference:
@@ -451,6 +427,13 @@ def check_run(*, request: UseRequest, now: dt.datetime) -> Decision:
     the caller's transaction (the one that stored the request: see ``check_decide``)."""
     items = list(RequestItem.objects.filter(request=request))
     (decision,) = decide_items(request=request, items=items, now=now)
+    if decision.code == "item.unresolved":
+        # An identifier that names no work is bad input, answered like the asynchronous
+        # requests' check at submission; raising rolls the whole check back.
+        key = items[0].reference.split(":", 1)[0]
+        raise InvalidInput(
+            f"item.{key}: {decision.reason}", fields={f"item.{key}": [decision.reason]}
+        )
     UseRequest.objects.filter(pk=request.pk).update(
         status=RequestStatus.COMPLETED, summary={decision.outcome: 1},
         outcome=evaluation.summarise([decision.outcome]), completed_at=now,

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from governance import identifiers
@@ -31,11 +30,10 @@ from governance.models import (
     EmbeddingSpace,
     Outbox,
     PartyKind,
-    Release,
     RequestItem,
     UseRequest,
-    Work,
 )
+from governance.selectors import works_by_reference
 from governance.terms import USES
 
 MAX_ITEMS = 1000
@@ -175,38 +173,13 @@ def spaces_by_name() -> dict[str, EmbeddingSpace]:
 
 
 def check_references_exist(items: Sequence[ItemSpec], *, names: Sequence[str]) -> None:
-    """400 naming the first item whose identifier is not registered."""
-    wanted: dict[str, set[str]] = {k: set() for k in REFERENCE_KEYS}
-    for item in items:
-        if item.reference:
-            key, value = item.reference.split(":", 1)
-            wanted[key].add(value)
-    found: dict[str, set[str]] = {
-        "isrc": {
-            str(v)
-            for v in Work.objects.filter(isrc__in=wanted["isrc"]).values_list("isrc", flat=True)
-        },
-        "iswc": {
-            str(v)
-            for v in Work.objects.filter(iswc__in=wanted["iswc"]).values_list("iswc", flat=True)
-        },
-        "upc": set(Release.objects.filter(upc__in=wanted["upc"]).values_list("upc", flat=True)),
-    }
-    try:
-        found["work_id"] = {
-            str(w)
-            for w in Work.objects.filter(pk__in=wanted["work_id"]).values_list("pk", flat=True)
-        }
-    except ValidationError:
-        found["work_id"] = set()
+    """400 naming the first item whose identifier names no registered work."""
+    found = works_by_reference(i.reference for i in items if i.reference)
     for item, name in zip(items, names, strict=True):
-        if item.reference:
+        if item.reference and item.reference not in found:
             key, value = item.reference.split(":", 1)
-            if value not in found[key]:
-                raise _fail(
-                    f"{name}.{key}",
-                    f"{key.upper() if key != 'work_id' else 'work'} {value} is not registered",
-                )
+            what = "work" if key == "work_id" else key.upper()
+            raise _fail(f"{name}.{key}", f"{what} {value} is not registered")
 
 
 def _fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:

@@ -295,3 +295,13 @@ def test_an_oversized_manifest_is_a_400(world, monkeypatch) -> None:  # type: ig
     assert response.status_code == 400
     assert "more than 10 items" in response.json()["fields"]["manifest"][0]
     assert not UseRequest.objects.exists()
+
+
+def test_a_check_of_an_unregistered_identifier_is_a_400_and_leaves_nothing(world) -> None:  # type: ignore[no-untyped-def]
+    response = world["licensee"].client.post(
+        "/api/v1/checks/", {"use": "analyze", "item": {"isrc": "GBAYE0601498"}}, format="json"
+    )
+    assert response.status_code == 400
+    assert "not registered" in response.json()["fields"]["item.isrc"][0]
+    assert not UseRequest.objects.exists()
+    assert not PendingEntry.objects.filter(kind="decision").exists()
