@@ -3,6 +3,12 @@ API renders it with (``api.errors``)."""
 
 from __future__ import annotations
 
+from django.db import InterfaceError, OperationalError
+
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+"""Database errors a retry can cure (a dropped connection, a failover): tasks retry them with
+backoff; any other error is a failure to record, not to repeat."""
+
 
 class GovernanceError(Exception):
     code = "governance_error"

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 
-TRANSIENT = (OperationalError, InterfaceError)
-log = structlog.get_logger("governance.tasks")
+from governance.exceptions import TRANSIENT_DB_ERRORS as TRANSIENT
 
 
 @shared_task(
@@ -49,24 +47,12 @@ def run_import(self: Any, job_id: str) -> str:
     max_retries=10,
 )
 def decide_request(self: Any, request_id: str) -> None:
-    """Decide a request (small ones at once) or split it into chunks for the workers; a small
-    request's non-transient failure becomes ``error`` outcomes, as in ``decide_chunk``."""
+    """Decide a request (small ones at once) or split it into chunks for the workers."""
     from django.utils import timezone
 
-    from governance.models import UseRequest
     from governance.services.deciding import decide_request as decide
-    from governance.services.deciding import fail_chunk
 
-    try:
-        decide(request_id=request_id, now=timezone.now())
-    except TRANSIENT:
-        raise
-    except Exception as exc:
-        log.exception("deciding a request failed", request=request_id)
-        count = UseRequest.objects.filter(pk=request_id).values_list("item_count", flat=True)
-        reason = f"deciding failed: {type(exc).__name__}; the operator has the details"
-        fail_chunk(request_id=request_id, start=0, end=(count.first() or 0), reason=reason,
-                   now=timezone.now())  # fmt: skip
+    decide(request_id=request_id, now=timezone.now())
 
 
 @shared_task(
@@ -80,23 +66,13 @@ def decide_request(self: Any, request_id: str) -> None:
     max_retries=10,
 )
 def decide_chunk(self: Any, request_id: str, start: int, end: int) -> int:
-    """Decide items ``start`` to ``end`` of a request; a redelivery decides nothing twice. A
-    failure retrying cannot cure becomes an ``error`` outcome per item (logged with its
-    traceback), so the request completes and no item is lost."""
+    """Decide items ``start`` to ``end`` of a request; a redelivery decides nothing twice, and
+    a failure retrying cannot cure becomes ``error`` outcomes (``decide_chunk_or_fail``)."""
     from django.utils import timezone
 
-    from governance.services.deciding import decide_chunk as decide
-    from governance.services.deciding import fail_chunk
+    from governance.services.deciding import decide_chunk_or_fail
 
-    try:
-        return decide(request_id=request_id, start=start, end=end, now=timezone.now())
-    except TRANSIENT:
-        raise
-    except Exception as exc:
-        log.exception("deciding a chunk failed", request=request_id, start=start, end=end)
-        reason = f"deciding failed: {type(exc).__name__}; the operator has the details"
-        return fail_chunk(request_id=request_id, start=start, end=end, reason=reason,
-                          now=timezone.now())  # fmt: skip
+    return decide_chunk_or_fail(request_id=request_id, start=start, end=end, now=timezone.now())
 
 
 @shared_task(

@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
 from governance import evaluation, selectors
-from governance.exceptions import InvalidInput
+from governance.exceptions import TRANSIENT_DB_ERRORS, InvalidInput
 from governance.importing.copy import copy_insert
 from governance.models import (
     ConsentRuleVersion,
@@ -42,6 +43,8 @@ from governance.services.requests import CHUNK, outbox_add
 from governance.terms import Obligations
 from ledger import canonical
 from ledger import services as ledger_services
+
+log = structlog.get_logger("governance.deciding")
 
 TOP_K = 10
 EF_SEARCH = 100
@@ -343,8 +346,11 @@ def decide_items(
     return decisions
 
 
-def decide_chunk(*, request_id: str, start: int, end: int, now: dt.datetime) -> int:
-    """Decide items ``start`` to ``end`` (exclusive) of a request; how many were decided now."""
+def decide_chunk(
+    *, request_id: str, start: int, end: int, now: dt.datetime, failure: str | None = None
+) -> int:
+    """Decide items ``start`` to ``end`` (exclusive) of a request; how many were decided now.
+    With ``failure``, record them as ``error`` decisions with that reason instead."""
     with transaction.atomic():
         request = UseRequest.objects.get(pk=request_id)
         items = list(
@@ -353,27 +359,25 @@ def decide_chunk(*, request_id: str, start: int, end: int, now: dt.datetime) -> 
             .order_by("position")
         )
         if items:
-            decide_items(request=request, items=items, now=now)
+            decide_items(request=request, items=items, now=now, failure=failure)
             if settings.FAULT_DECIDE_DELAY:  # the crash test's window; 0 in service
                 time.sleep(settings.FAULT_DECIDE_DELAY)
     request_finish_if_done(request_id=request_id, now=now)
     return len(items)
 
 
-def fail_chunk(*, request_id: str, start: int, end: int, reason: str, now: dt.datetime) -> int:
-    """Record the undecided items of a chunk whose deciding failed (not transiently) as
-    ``error`` decisions, ledgered, so the request still completes and nothing is lost."""
-    with transaction.atomic():
-        request = UseRequest.objects.get(pk=request_id)
-        items = list(
-            RequestItem.objects.select_for_update(of=("self",))
-            .filter(request=request, position__gte=start, position__lt=end, decision__isnull=True)
-            .order_by("position")
-        )
-        if items:
-            decide_items(request=request, items=items, now=now, failure=reason)
-    request_finish_if_done(request_id=request_id, now=now)
-    return len(items)
+def decide_chunk_or_fail(*, request_id: str, start: int, end: int, now: dt.datetime) -> int:
+    """:func:`decide_chunk`; a failure that retrying cannot cure (a bug) is logged with its
+    traceback and the chunk's items are recorded as ``error`` decisions, ledgered, so the
+    request still completes and no item is lost. Transient errors propagate, to be retried."""
+    try:
+        return decide_chunk(request_id=request_id, start=start, end=end, now=now)
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception as exc:
+        log.exception("deciding a chunk failed", request=request_id, start=start, end=end)
+        reason = f"deciding failed: {type(exc).__name__}; the operator has the details"
+        return decide_chunk(request_id=request_id, start=start, end=end, now=now, failure=reason)
 
 
 def decide_request(*, request_id: str, now: dt.datetime) -> None:
@@ -385,7 +389,7 @@ def decide_request(*, request_id: str, now: dt.datetime) -> None:
         status=RequestStatus.PROCESSING
     )
     if request.item_count <= CHUNK:
-        decide_chunk(request_id=request_id, start=0, end=request.item_count, now=now)
+        decide_chunk_or_fail(request_id=request_id, start=0, end=request.item_count, now=now)
         return
     with transaction.atomic():
         for start in range(0, request.item_count, CHUNK):
