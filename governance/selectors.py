@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import Model, Q, QuerySet
 
 from governance.access import Actor
 from governance.exceptions import NotFound
@@ -32,6 +32,17 @@ from governance.models import (
     Work,
 )
 from governance.terms import Obligations, RuleContent
+
+_M = TypeVar("_M", bound=Model)
+
+
+def _one(queryset: QuerySet[_M], pk: object, message: str) -> _M:
+    """The object with primary key ``pk`` among those the actor may see, or ``NotFound``: a
+    malformed id, a missing object and a forbidden one all answer the same."""
+    try:
+        return queryset.get(pk=pk)
+    except (ObjectDoesNotExist, ValueError, ValidationError):
+        raise NotFound(message) from None
 
 
 def party_list(*, actor: Actor) -> QuerySet[Party]:
@@ -79,10 +90,7 @@ def work_list(*, actor: Actor) -> QuerySet[Work]:
 
 
 def work_get(*, actor: Actor, work_id: uuid.UUID | str) -> Work:
-    try:
-        return work_list(actor=actor).get(pk=work_id)
-    except (Work.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No work with that id.") from None
+    return _one(work_list(actor=actor), work_id, "No work with that id.")
 
 
 def release_list(*, actor: Actor) -> QuerySet[Release]:
@@ -90,10 +98,7 @@ def release_list(*, actor: Actor) -> QuerySet[Release]:
 
 
 def release_get(*, actor: Actor, release_id: uuid.UUID | str) -> Release:
-    try:
-        return release_list(actor=actor).get(pk=release_id)
-    except (Release.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No release with that id.") from None
+    return _one(release_list(actor=actor), release_id, "No release with that id.")
 
 
 def share_list(*, actor: Actor) -> QuerySet[RightsShare]:
@@ -111,10 +116,7 @@ def share_list(*, actor: Actor) -> QuerySet[RightsShare]:
 
 
 def share_get(*, actor: Actor, share_id: uuid.UUID | str) -> RightsShare:
-    try:
-        return share_list(actor=actor).get(pk=share_id)
-    except (RightsShare.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No rights share with that id.") from None
+    return _one(share_list(actor=actor), share_id, "No rights share with that id.")
 
 
 def likeness_get(*, actor: Actor, artist_id: uuid.UUID | str) -> Likeness:
@@ -138,10 +140,7 @@ def rule_list(*, actor: Actor) -> QuerySet[ConsentRule]:
 
 
 def rule_get(*, actor: Actor, rule_id: uuid.UUID | str) -> ConsentRule:
-    try:
-        return rule_list(actor=actor).get(pk=rule_id)
-    except (ConsentRule.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No consent rule with that id.") from None
+    return _one(rule_list(actor=actor), rule_id, "No consent rule with that id.")
 
 
 def rule_versions_in_force(
@@ -181,10 +180,7 @@ def import_list(*, actor: Actor) -> QuerySet[ImportJob]:
 
 
 def import_get(*, actor: Actor, job_id: uuid.UUID | str) -> ImportJob:
-    try:
-        return import_list(actor=actor).get(pk=job_id)
-    except (ImportJob.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No import with that id.") from None
+    return _one(import_list(actor=actor), job_id, "No import with that id.")
 
 
 def rule_content(version: ConsentRuleVersion, *, owner_id: object) -> RuleContent:
@@ -249,10 +245,7 @@ def use_request_list(*, actor: Actor) -> QuerySet[UseRequest]:
 
 
 def use_request_get(*, actor: Actor, request_id: uuid.UUID | str) -> UseRequest:
-    try:
-        return use_request_list(actor=actor).get(pk=request_id)
-    except (UseRequest.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No use request with that id.") from None
+    return _one(use_request_list(actor=actor), request_id, "No use request with that id.")
 
 
 def decision_list(*, actor: Actor) -> QuerySet[Decision]:
@@ -265,10 +258,7 @@ def decision_list(*, actor: Actor) -> QuerySet[Decision]:
 
 
 def decision_get(*, actor: Actor, decision_id: uuid.UUID | str) -> Decision:
-    try:
-        return decision_list(actor=actor).get(pk=decision_id)
-    except (Decision.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No decision with that id.") from None
+    return _one(decision_list(actor=actor), decision_id, "No decision with that id.")
 
 
 def review_list(*, actor: Actor) -> QuerySet[Review]:
@@ -277,10 +267,7 @@ def review_list(*, actor: Actor) -> QuerySet[Review]:
 
 
 def review_get(*, actor: Actor, review_id: uuid.UUID | str) -> Review:
-    try:
-        return review_list(actor=actor).get(pk=review_id)
-    except (Review.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No review with that id.") from None
+    return _one(review_list(actor=actor), review_id, "No review with that id.")
 
 
 def works_by_reference(references: Iterable[str]) -> dict[str, list[str]]:
