@@ -42,3 +42,8 @@ class Conflict(GovernanceError):
 class InvalidInput(GovernanceError):
     code = "invalid"
     status = 400
+
+    @classmethod
+    def field(cls, name: str, reason: str) -> InvalidInput:
+        """A 400 naming one field and what is wrong with it."""
+        return cls(f"{name}: {reason}", fields={name: [reason]})

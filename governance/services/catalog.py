@@ -69,17 +69,13 @@ class WorkSpec:
     credits: tuple[CreditSpec, ...] = field(default_factory=tuple)
 
 
-def _fail(name: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"{name}: {reason}", fields={name: [reason]})
-
-
 def _normalized(name: str, value: Any, normalize: Any) -> str | None:
     if value in (None, ""):
         return None
     try:
         return str(normalize(str(value)))
     except ValueError as exc:
-        raise _fail(name, str(exc)) from None
+        raise InvalidInput.field(name, str(exc)) from None
 
 
 def work_spec(data: Mapping[str, Any]) -> WorkSpec:
@@ -87,33 +83,35 @@ def work_spec(data: Mapping[str, Any]) -> WorkSpec:
     :class:`InvalidInput` naming the field and what is wrong."""
     kind = data.get("kind")
     if kind not in WorkKind.values:
-        raise _fail("kind", f"must be one of {WorkKind.values}")
+        raise InvalidInput.field("kind", f"must be one of {WorkKind.values}")
     title = str(data.get("title") or "").strip()
     if not title:
-        raise _fail("title", "must not be empty")
+        raise InvalidInput.field("title", "must not be empty")
     isrc = _normalized("isrc", data.get("isrc"), identifiers.normalize_isrc)
     iswc = _normalized("iswc", data.get("iswc"), identifiers.normalize_iswc)
     if kind == WorkKind.RECORDING and iswc:
-        raise _fail("iswc", "a recording has an ISRC; give its composition's ISWC there")
+        raise InvalidInput.field(
+            "iswc", "a recording has an ISRC; give its composition's ISWC there"
+        )
     if kind == WorkKind.COMPOSITION and isrc:
-        raise _fail("isrc", "a composition has an ISWC, not an ISRC")
+        raise InvalidInput.field("isrc", "a composition has an ISWC, not an ISRC")
     composition = data.get("composition") or None
     if composition and kind != WorkKind.RECORDING:
-        raise _fail("composition", "only a recording embodies a composition")
+        raise InvalidInput.field("composition", "only a recording embodies a composition")
     duration = data.get("duration_ms")
     if duration is not None and (not isinstance(duration, int) or not 0 < duration < 2**31):
-        raise _fail("duration_ms", "must be a positive number of milliseconds")
+        raise InvalidInput.field("duration_ms", "must be a positive number of milliseconds")
     language = _normalized("language", data.get("language"), identifiers.normalize_language)
     release_date = data.get("release_date")
     if release_date is not None and not isinstance(release_date, dt.date):
-        raise _fail("release_date", "must be a date (YYYY-MM-DD)")
+        raise InvalidInput.field("release_date", "must be a date (YYYY-MM-DD)")
     credits = []
     for n, credit in enumerate(data.get("credits") or []):
         name = str(credit.get("name") or "").strip()
         if not name:
-            raise _fail(f"credits[{n}].name", "must not be empty")
+            raise InvalidInput.field(f"credits[{n}].name", "must not be empty")
         if credit.get("role") not in CreditRole.values:
-            raise _fail(f"credits[{n}].role", f"must be one of {CreditRole.values}")
+            raise InvalidInput.field(f"credits[{n}].role", f"must be one of {CreditRole.values}")
         isni = _normalized(f"credits[{n}].isni", credit.get("isni"), identifiers.normalize_isni)
         ipi = _normalized(f"credits[{n}].ipi", credit.get("ipi"), identifiers.normalize_ipi)
         party = credit.get("party")
@@ -158,7 +156,7 @@ def _composition(spec: WorkSpec) -> Work | None:
     try:
         return Work.objects.get(pk=spec.composition_id, kind=WorkKind.COMPOSITION)
     except (Work.DoesNotExist, ValueError, ValidationError):
-        raise _fail("composition", "no composition with that id") from None
+        raise InvalidInput.field("composition", "no composition with that id") from None
 
 
 def _credit_rows(work: Work, spec: WorkSpec) -> list[Credit]:
@@ -166,7 +164,7 @@ def _credit_rows(work: Work, spec: WorkSpec) -> list[Credit]:
     found = {str(p) for p in Party.objects.filter(pk__in=wanted).values_list("pk", flat=True)}
     for n, c in enumerate(spec.credits):
         if c.party_id and c.party_id not in found:
-            raise _fail(f"credits[{n}].party", "no party with that id")
+            raise InvalidInput.field(f"credits[{n}].party", "no party with that id")
     return [
         Credit(work=work, position=n, name=c.name, role=c.role, party_id=c.party_id,
                isni=c.isni, ipi=c.ipi)
@@ -217,7 +215,7 @@ def work_update(*, actor: Actor, work: Work, changes: Mapping[str, Any], now: dt
         ],
     }  # fmt: skip
     if "kind" in changes and changes["kind"] != work.kind:
-        raise _fail("kind", "a work's kind cannot change; register a new work")
+        raise InvalidInput.field("kind", "a work's kind cannot change; register a new work")
     spec = work_spec({**current, **changes})
     _identifier_conflict(spec, exclude=work.pk)
     _apply_spec(work, spec, _composition(spec))
@@ -237,14 +235,14 @@ def release_register(
     _require_catalog_writer(actor, action="Registering a release")
     code = _normalized("upc", upc, identifiers.normalize_upc)
     if code is None:
-        raise _fail("upc", "must not be empty")
+        raise InvalidInput.field("upc", "must not be empty")
     if not title.strip():
-        raise _fail("title", "must not be empty")
+        raise InvalidInput.field("title", "must not be empty")
     if Release.objects.filter(upc=code).exists():
         raise Conflict(f"UPC {code} is registered already.", fields={"upc": ["registered already"]})
     tracks = list(Work.objects.filter(pk__in=list(track_ids), kind=WorkKind.RECORDING))
     if len(tracks) != len(set(map(str, track_ids))):
-        raise _fail("tracks", "every track must be a registered recording")
+        raise InvalidInput.field("tracks", "every track must be a registered recording")
     release = Release.objects.create(
         upc=code, title=title.strip(), display_artist=display_artist.strip(),
         release_date=release_date, registrant=actor.party,
@@ -278,29 +276,29 @@ class ShareSpec:
 def share_spec(data: Mapping[str, Any]) -> ShareSpec:
     """Validate a share's fields; raise :class:`InvalidInput` naming the field."""
     if data.get("right") not in Right.values:
-        raise _fail("right", f"must be one of {Right.values}")
+        raise InvalidInput.field("right", f"must be one of {Right.values}")
     try:
         share = Decimal(str(data.get("share")))
     except (InvalidOperation, ValueError):
-        raise _fail("share", "must be a number of percent") from None
+        raise InvalidInput.field("share", "must be a number of percent") from None
     if not share.is_finite() or not Decimal(0) < share <= Decimal(100):
-        raise _fail("share", "must be above 0 and at most 100 (percent)")
+        raise InvalidInput.field("share", "must be above 0 and at most 100 (percent)")
     if share != share.quantize(Decimal("0.001")):
-        raise _fail("share", "at most three decimals")
+        raise InvalidInput.field("share", "at most three decimals")
     holder = data.get("holder")
     if not holder:
-        raise _fail("holder", "must name the holding party")
+        raise InvalidInput.field("holder", "must name the holding party")
     try:
         mode, codes = identifiers.normalize_territories(data.get("territories") or "")
     except ValueError as exc:
-        raise _fail("territories", str(exc)) from None
+        raise InvalidInput.field("territories", str(exc)) from None
     if data.get("territory_mode") and data["territory_mode"] != mode and codes:
         mode = str(data["territory_mode"])
         if mode not in ("include", "exclude"):
-            raise _fail("territory_mode", "must be worldwide, include or exclude")
+            raise InvalidInput.field("territory_mode", "must be worldwide, include or exclude")
     valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
     if valid_from and valid_until and valid_from >= valid_until:
-        raise _fail("valid_until", "must be after valid_from")
+        raise InvalidInput.field("valid_until", "must be after valid_from")
     return ShareSpec(str(holder), str(data["right"]), share, mode, codes, valid_from, valid_until)
 
 
@@ -332,11 +330,13 @@ def _holder(spec: ShareSpec) -> Party:
     try:
         holder = Party.objects.get(pk=spec.holder_id)
     except (Party.DoesNotExist, ValueError, ValidationError):
-        raise _fail("holder", "no party with that id") from None
+        raise InvalidInput.field("holder", "no party with that id") from None
     if holder.kind in (PartyKind.LICENSEE, PartyKind.AUDITOR):
-        raise _fail("holder", f"a {holder.kind} cannot hold rights")
+        raise InvalidInput.field("holder", f"a {holder.kind} cannot hold rights")
     if spec.right == Right.LIKENESS and holder.kind != PartyKind.ARTIST:
-        raise _fail("holder", "only the artist whose likeness it is can hold a likeness right")
+        raise InvalidInput.field(
+            "holder", "only the artist whose likeness it is can hold a likeness right"
+        )
     return holder
 
 
@@ -375,9 +375,9 @@ def share_update(
     if not _may_write_share(actor, share.work, share.holder, share.right):
         raise PermissionDenied("A share is changed by its holder or by the work's registrant.")
     if "right" in changes and changes["right"] != share.right:
-        raise _fail("right", "a share's right cannot change; register a new share")
+        raise InvalidInput.field("right", "a share's right cannot change; register a new share")
     if "holder" in changes and str(changes["holder"]) != str(share.holder_id):
-        raise _fail("holder", "a share's holder cannot change; register a new share")
+        raise InvalidInput.field("holder", "a share's holder cannot change; register a new share")
     Work.objects.select_for_update().filter(pk=share.work_id).get()
     current = {
         "holder": share.holder_id, "right": share.right, "share": share.share,

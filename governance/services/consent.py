@@ -35,13 +35,9 @@ RULE_OWNER_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST)
 OBLIGATION_KEYS = ("attribution", "compensation_ref", "ai_disclosure", "max_similarity")
 
 
-def _fail(name: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"{name}: {reason}", fields={name: [reason]})
-
-
 def _uuid_list(name: str, values: Any) -> list[str]:
     if not isinstance(values, list | tuple):
-        raise _fail(name, "must be a list of ids")
+        raise InvalidInput.field(name, "must be a list of ids")
     return sorted({str(v) for v in values})
 
 
@@ -50,70 +46,74 @@ def rule_fields(data: Mapping[str, Any], *, owner: Party) -> dict[str, Any]:
     :class:`InvalidInput` naming the field and the reason."""
     scope = data.get("scope")
     if scope not in SCOPES:
-        raise _fail("scope", f"must be one of {list(SCOPES)}")
+        raise InvalidInput.field("scope", f"must be one of {list(SCOPES)}")
     uses = data.get("uses")
     if not isinstance(uses, list | tuple) or not uses:
-        raise _fail("uses", f"must list at least one of {list(USES)}")
+        raise InvalidInput.field("uses", f"must list at least one of {list(USES)}")
     unknown = sorted(set(map(str, uses)) - set(USES))
     if unknown:
-        raise _fail("uses", f"unknown use {unknown[0]!r}; uses are {list(USES)}")
+        raise InvalidInput.field("uses", f"unknown use {unknown[0]!r}; uses are {list(USES)}")
     effect = data.get("effect")
     if effect not in EFFECTS:
-        raise _fail("effect", f"must be one of {list(EFFECTS)}")
+        raise InvalidInput.field("effect", f"must be one of {list(EFFECTS)}")
     scope_works = _uuid_list("scope_works", data.get("scope_works") or [])
     scope_artist = data.get("scope_artist") or None
     if scope == "works":
         if not scope_works:
-            raise _fail("scope_works", "a 'works' rule lists at least one work")
+            raise InvalidInput.field("scope_works", "a 'works' rule lists at least one work")
         try:
             found = Work.objects.filter(pk__in=scope_works).count()
         except ValidationError:
             found = -1
         if found != len(scope_works):
-            raise _fail("scope_works", "every listed work must be registered")
+            raise InvalidInput.field("scope_works", "every listed work must be registered")
     elif scope_works:
-        raise _fail("scope_works", "only a 'works' rule lists works")
+        raise InvalidInput.field("scope_works", "only a 'works' rule lists works")
     if scope == "artist_works":
         try:
             artist = Party.objects.get(pk=str(scope_artist), kind=PartyKind.ARTIST)
         except (Party.DoesNotExist, ValidationError, ValueError):
-            raise _fail("scope_artist", "must be a registered artist party") from None
+            raise InvalidInput.field("scope_artist", "must be a registered artist party") from None
         scope_artist = artist.pk
     elif scope_artist:
-        raise _fail("scope_artist", "only an 'artist_works' rule names an artist")
+        raise InvalidInput.field("scope_artist", "only an 'artist_works' rule names an artist")
     if scope == "likeness" and owner.kind != PartyKind.ARTIST:
-        raise _fail("scope", "only an artist sets consent for its own likeness")
+        raise InvalidInput.field("scope", "only an artist sets consent for its own likeness")
     licensee_mode = data.get("licensee_mode") or "any"
     if licensee_mode not in LICENSEE_MODES:
-        raise _fail("licensee_mode", f"must be one of {list(LICENSEE_MODES)}")
+        raise InvalidInput.field("licensee_mode", f"must be one of {list(LICENSEE_MODES)}")
     licensees = _uuid_list("licensees", data.get("licensees") or [])
     if licensee_mode == "any" and licensees:
-        raise _fail("licensees", "licensee_mode 'any' lists no licensees")
+        raise InvalidInput.field("licensees", "licensee_mode 'any' lists no licensees")
     if licensee_mode != "any":
         if not licensees:
-            raise _fail("licensees", f"licensee_mode {licensee_mode!r} needs at least one")
+            raise InvalidInput.field(
+                "licensees", f"licensee_mode {licensee_mode!r} needs at least one"
+            )
         try:
             found = Party.objects.filter(pk__in=licensees, kind=PartyKind.LICENSEE).count()
         except ValidationError:
             found = -1
         if found != len(licensees):
-            raise _fail("licensees", "every listed party must be a registered licensee")
+            raise InvalidInput.field(
+                "licensees", "every listed party must be a registered licensee"
+            )
     try:
         territory_mode, territories = identifiers.normalize_territories(
             data.get("territories") or ""
         )
     except ValueError as exc:
-        raise _fail("territories", str(exc)) from None
+        raise InvalidInput.field("territories", str(exc)) from None
     window_start, window_end = data.get("window_start"), data.get("window_end")
     if window_start and window_end and window_start >= window_end:
-        raise _fail("window_end", "must be after window_start")
+        raise InvalidInput.field("window_end", "must be after window_start")
     commercial = data.get("commercial") or "both"
     if commercial not in COMMERCIAL:
-        raise _fail("commercial", f"must be one of {list(COMMERCIAL)}")
+        raise InvalidInput.field("commercial", f"must be one of {list(COMMERCIAL)}")
     obligations = _obligations(data.get("obligations") or {}, effect=str(effect))
     note = str(data.get("note") or "")
     if len(note) > 2000:
-        raise _fail("note", "at most 2,000 characters")
+        raise InvalidInput.field("note", "at most 2,000 characters")
     return {
         "scope": scope, "scope_works": scope_works, "scope_artist_id": scope_artist,
         "uses": sorted(set(map(str, uses))), "licensee_mode": licensee_mode,
@@ -126,19 +126,23 @@ def rule_fields(data: Mapping[str, Any], *, owner: Party) -> dict[str, Any]:
 
 def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise _fail("obligations", "must be an object")
+        raise InvalidInput.field("obligations", "must be an object")
     unknown = sorted(set(raw) - set(OBLIGATION_KEYS))
     if unknown:
-        raise _fail("obligations", f"unknown obligation {unknown[0]!r}; use {OBLIGATION_KEYS}")
+        raise InvalidInput.field(
+            "obligations", f"unknown obligation {unknown[0]!r}; use {OBLIGATION_KEYS}"
+        )
     out: dict[str, Any] = {}
     for key in ("attribution", "compensation_ref"):
         if raw.get(key):
             if not isinstance(raw[key], str) or len(raw[key]) > 500:
-                raise _fail(f"obligations.{key}", "must be text of at most 500 characters")
+                raise InvalidInput.field(
+                    f"obligations.{key}", "must be text of at most 500 characters"
+                )
             out[key] = raw[key]
     if raw.get("ai_disclosure") is not None:
         if not isinstance(raw["ai_disclosure"], bool):
-            raise _fail("obligations.ai_disclosure", "must be true or false")
+            raise InvalidInput.field("obligations.ai_disclosure", "must be true or false")
         if raw["ai_disclosure"]:
             out["ai_disclosure"] = True
     if raw.get("max_similarity") is not None:
@@ -149,12 +153,14 @@ def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:
             or not math.isfinite(value)
             or not 0 <= value <= 1
         ):
-            raise _fail("obligations.max_similarity", "must be a number from 0 to 1")
+            raise InvalidInput.field("obligations.max_similarity", "must be a number from 0 to 1")
         out["max_similarity"] = float(value)
     if out and effect != "conditional":
-        raise _fail("obligations", "only a 'conditional' rule carries obligations")
+        raise InvalidInput.field("obligations", "only a 'conditional' rule carries obligations")
     if effect == "conditional" and not out:
-        raise _fail("obligations", "a 'conditional' rule names at least one obligation")
+        raise InvalidInput.field(
+            "obligations", "a 'conditional' rule names at least one obligation"
+        )
     return out
 
 
@@ -241,7 +247,7 @@ def party_posture_set(*, actor: Actor, posture: str, now: dt.datetime) -> Party:
     actor.require_writer(action="Setting the default posture")
     actor.require_kind(*RULE_OWNER_KINDS, action="Setting the default posture")
     if posture not in Posture.values:
-        raise _fail("default_posture", f"must be one of {Posture.values}")
+        raise InvalidInput.field("default_posture", f"must be one of {Posture.values}")
     party = Party.objects.select_for_update().get(pk=actor.party.pk)
     if party.default_posture != posture:
         party.default_posture = posture
@@ -253,22 +259,24 @@ def party_posture_set(*, actor: Actor, posture: str, now: dt.datetime) -> Party:
 
 def matrix_fields(matrix: Any) -> dict[str, list[str]]:
     if not isinstance(matrix, dict):
-        raise _fail("matrix", "must map every use to a list of rights")
+        raise InvalidInput.field("matrix", "must map every use to a list of rights")
     missing = [u for u in USES if u not in matrix]
     unknown = sorted(set(matrix) - set(USES))
     if unknown:
-        raise _fail("matrix", f"unknown use {unknown[0]!r}")
+        raise InvalidInput.field("matrix", f"unknown use {unknown[0]!r}")
     if missing:
-        raise _fail("matrix", f"use {missing[0]!r} is missing; every use needs its rights")
+        raise InvalidInput.field(
+            "matrix", f"use {missing[0]!r} is missing; every use needs its rights"
+        )
     out: dict[str, list[str]] = {}
     for use in USES:
         rights = matrix[use]
         if not isinstance(rights, list) or not rights or not set(rights) <= set(RIGHTS):
-            raise _fail(f"matrix.{use}", f"must be a non-empty list of {list(RIGHTS)}")
+            raise InvalidInput.field(f"matrix.{use}", f"must be a non-empty list of {list(RIGHTS)}")
         out[use] = [r for r in RIGHTS if r in rights]
     if "likeness" not in out["voice"] or "likeness" not in out["style"]:
         # DESIGN.md: the artist alone controls likeness; voice and style always need it.
-        raise _fail("matrix", "voice and style must require the likeness right")
+        raise InvalidInput.field("matrix", "voice and style must require the likeness right")
     return out
 
 

@@ -435,9 +435,7 @@ def check_run(*, request: UseRequest, now: dt.datetime) -> Decision:
         # An identifier that names no work is bad input, answered like the asynchronous
         # requests' check at submission; raising rolls the whole check back.
         key = items[0].reference.split(":", 1)[0]
-        raise InvalidInput(
-            f"item.{key}: {decision.reason}", fields={f"item.{key}": [decision.reason]}
-        )
+        raise InvalidInput.field(f"item.{key}", decision.reason)
     UseRequest.objects.filter(pk=request.pk).update(
         status=RequestStatus.COMPLETED, summary={decision.outcome: 1},
         outcome=evaluation.summarise([decision.outcome]), completed_at=now,

@@ -44,10 +44,6 @@ CHUNK = 1000
 REFERENCE_KEYS = ("isrc", "iswc", "upc", "work_id")
 
 
-def _fail(name: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"{name}: {reason}", fields={name: [reason]})
-
-
 @dataclass(frozen=True)
 class ItemSpec:
     reference: str = ""  # "isrc:USRC17607839", "work_id:<uuid>", ...
@@ -65,13 +61,15 @@ class ItemSpec:
 def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> ItemSpec:
     """One item, validated: exactly one identifier, or a list of vectors."""
     if not isinstance(raw, Mapping):
-        raise _fail(name, "an item is an object with an identifier or vectors")
+        raise InvalidInput.field(name, "an item is an object with an identifier or vectors")
     keys = [k for k in (*REFERENCE_KEYS, "vectors") if raw.get(k) not in (None, "", [])]
     unknown = sorted(set(raw) - {*REFERENCE_KEYS, "vectors"})
     if unknown:
-        raise _fail(f"{name}.{unknown[0]}", "unknown field")
+        raise InvalidInput.field(f"{name}.{unknown[0]}", "unknown field")
     if len(keys) != 1:
-        raise _fail(name, f"give exactly one of {', '.join((*REFERENCE_KEYS, 'vectors'))}")
+        raise InvalidInput.field(
+            name, f"give exactly one of {', '.join((*REFERENCE_KEYS, 'vectors'))}"
+        )
     key = keys[0]
     if key == "vectors":
         return ItemSpec(vectors=vectors_spec(raw["vectors"], name=f"{name}.vectors", spaces=spaces))
@@ -84,7 +82,7 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
         elif key == "upc":
             value = identifiers.normalize_upc(value)
     except ValueError as exc:
-        raise _fail(f"{name}.{key}", str(exc)) from None
+        raise InvalidInput.field(f"{name}.{key}", str(exc)) from None
     return ItemSpec(reference=f"{key}:{value}")
 
 
@@ -92,34 +90,34 @@ def vectors_spec(
     raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]
 ) -> tuple[tuple[str, tuple[float, ...]], ...]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= 8:
-        raise _fail(name, "a list of 1 to 8 {space, vector} objects")
+        raise InvalidInput.field(name, "a list of 1 to 8 {space, vector} objects")
     out = []
     for n, entry in enumerate(raw):
         where = f"{name}.{n}"
         if not isinstance(entry, Mapping):
-            raise _fail(where, "an object with space and vector")
+            raise InvalidInput.field(where, "an object with space and vector")
         space = spaces.get(str(entry.get("space")))
         if space is None:
             known = ", ".join(sorted(spaces)) or "none registered"
-            raise _fail(
+            raise InvalidInput.field(
                 f"{where}.space", f"unknown embedding space {entry.get('space')!r} ({known})"
             )
         vector = entry.get("vector")
         if not isinstance(vector, list) or len(vector) != space.dimension:
             got = len(vector) if isinstance(vector, list) else "no list"
-            raise _fail(
+            raise InvalidInput.field(
                 f"{where}.vector", f"space {space.name} has dimension {space.dimension}, got {got}"
             )
         values = []
         for v in vector:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise _fail(
+                raise InvalidInput.field(
                     f"{where}.vector",
                     "every component must be a finite number (no NaN or infinity)",
                 )
             values.append(float(v))
         if not any(values):
-            raise _fail(f"{where}.vector", "a zero vector has no direction (cosine)")
+            raise InvalidInput.field(f"{where}.vector", "a zero vector has no direction (cosine)")
         out.append((space.name, tuple(values)))
     return tuple(out)
 
@@ -138,25 +136,25 @@ class RequestSpec:
 def request_spec(data: Mapping[str, Any]) -> RequestSpec:
     use = data.get("use")
     if use not in USES:
-        raise _fail("use", f"unknown use {use!r}; uses are {', '.join(USES)}")
+        raise InvalidInput.field("use", f"unknown use {use!r}; uses are {', '.join(USES)}")
     try:
         mode, codes = identifiers.normalize_territories(data.get("territories") or [])
     except ValueError as exc:
-        raise _fail("territories", str(exc)) from None
+        raise InvalidInput.field("territories", str(exc)) from None
     if mode == "exclude":
-        raise _fail("territories", "list the territories of use (empty for worldwide)")
+        raise InvalidInput.field("territories", "list the territories of use (empty for worldwide)")
     start, end = data.get("period_start"), data.get("period_end")
     if start and end and start >= end:
-        raise _fail("period_end", "must be after period_start")
+        raise InvalidInput.field("period_end", "must be after period_start")
     callback = str(data.get("callback_url") or "")
     if callback and urllib.parse.urlsplit(callback).scheme not in ("http", "https"):
-        raise _fail("callback_url", "must be an http(s) URL")
+        raise InvalidInput.field("callback_url", "must be an http(s) URL")
     if callback:
         from governance.services.callbacks import callback_address_problem
 
         problem = callback_address_problem(callback)
         if problem is not None:
-            raise _fail("callback_url", problem)
+            raise InvalidInput.field("callback_url", problem)
     return RequestSpec(
         use=str(use),
         territories=tuple(sorted(codes)),
@@ -179,7 +177,7 @@ def check_references_exist(items: Sequence[ItemSpec], *, names: Sequence[str]) -
         if item.reference and item.reference not in found:
             key, value = item.reference.split(":", 1)
             what = "work" if key == "work_id" else key.upper()
-            raise _fail(f"{name}.{key}", f"{what} {value} is not registered")
+            raise InvalidInput.field(f"{name}.{key}", f"{what} {value} is not registered")
 
 
 def _fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:
@@ -217,7 +215,7 @@ def request_submit(
     actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
     actor.require_writer(action="Asking to use music")
     if not items:
-        raise _fail("items", "at least one item")
+        raise InvalidInput.field("items", "at least one item")
     fingerprint = _fingerprint(spec, items)
     if idempotency_key:
         existing = UseRequest.objects.filter(
@@ -321,7 +319,7 @@ def manifest_items(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _fail("manifest", f"not UTF-8 (byte {exc.start})") from None
+        raise InvalidInput.field("manifest", f"not UTF-8 (byte {exc.start})") from None
     jsonl = filename.lower().endswith((".jsonl", ".ndjson")) or text.lstrip().startswith("{")
     items: list[ItemSpec] = []
     if jsonl:
@@ -331,16 +329,16 @@ def manifest_items(
             try:
                 raw = json.loads(line)
             except ValueError as exc:
-                raise _fail("manifest", f"line {n}: not JSON ({exc})") from None
+                raise InvalidInput.field("manifest", f"line {n}: not JSON ({exc})") from None
             items.append(_manifest_item(raw, n, spaces))
             if len(items) > MANIFEST_MAX_ITEMS:
-                raise _fail("manifest", f"more than {MANIFEST_MAX_ITEMS:,} items")
+                raise InvalidInput.field("manifest", f"more than {MANIFEST_MAX_ITEMS:,} items")
         return items
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     unknown = [c for c in header if c not in REFERENCE_KEYS]
     if unknown or not header:
-        raise _fail(
+        raise InvalidInput.field(
             "manifest",
             f"line 1: the columns are one or more of {', '.join(REFERENCE_KEYS)}; got {header!r}",
         )
@@ -351,9 +349,11 @@ def manifest_items(
                 continue
             items.append(_manifest_item(raw, reader.line_num, spaces))
             if len(items) > MANIFEST_MAX_ITEMS:
-                raise _fail("manifest", f"more than {MANIFEST_MAX_ITEMS:,} items")
+                raise InvalidInput.field("manifest", f"more than {MANIFEST_MAX_ITEMS:,} items")
     except csv.Error as exc:
-        raise _fail("manifest", f"line {reader.line_num}: malformed CSV ({exc})") from None
+        raise InvalidInput.field(
+            "manifest", f"line {reader.line_num}: malformed CSV ({exc})"
+        ) from None
     return items
 
 
@@ -361,7 +361,7 @@ def _manifest_item(raw: Any, line: int, spaces: Mapping[str, EmbeddingSpace]) ->
     try:
         return item_spec(raw, name="item", spaces=spaces)
     except InvalidInput as exc:
-        raise _fail("manifest", f"line {line}: {exc.message}") from None
+        raise InvalidInput.field("manifest", f"line {line}: {exc.message}") from None
 
 
 def outbox_prune(*, older_than: dt.timedelta) -> int:
