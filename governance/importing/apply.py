@@ -24,7 +24,7 @@ from typing import Any
 from django.db.models import Q
 
 from governance import ledgering
-from governance.importing.copy import copy_insert
+from governance.bulk import copy_insert
 from governance.importing.records import (
     CreditRecord,
     ImportRecord,

@@ -24,8 +24,8 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from governance import evaluation, selectors
+from governance.bulk import copy_insert
 from governance.exceptions import TRANSIENT_DB_ERRORS, InvalidInput
-from governance.importing.copy import copy_insert
 from governance.models import (
     ConsentRuleVersion,
     Credit,

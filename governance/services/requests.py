@@ -24,8 +24,8 @@ from django.db import transaction
 
 from governance import identifiers
 from governance.access import Actor
+from governance.bulk import copy_insert
 from governance.exceptions import Conflict, InvalidInput
-from governance.importing.copy import copy_insert
 from governance.models import (
     EmbeddingSpace,
     Outbox,
