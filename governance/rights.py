@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from governance.identifiers import ALL_TERRITORIES, territory_covers
 
@@ -52,6 +52,21 @@ class Overshoot:
         when = "from the start" if self.day is None else f"on {self.day.isoformat()}"
         parts = ", ".join(f"share {s.id} ({s.share}%)" for s in self.shares)
         return f"{self.total}% in {self.territory} {when}: {parts}"
+
+
+def share_percent(value: object) -> Decimal:
+    """A share as written (``50``, ``"33.333"``, ``"50%"``), checked: above 0, at most 100,
+    at most three decimals. ``ValueError`` says what is wrong, quoting the value."""
+    text = str(value).strip().rstrip("%")
+    try:
+        percent = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"{value!r} is not a percentage") from None
+    if not percent.is_finite() or not Decimal(0) < percent <= HUNDRED:
+        raise ValueError(f"{value!r} must be above 0 and at most 100 (percent)")
+    if percent != percent.quantize(Decimal("0.001")):
+        raise ValueError(f"{value!r} has more than three decimals")
+    return percent
 
 
 def _days(shares: Iterable[ShareTerms]) -> list[dt.date | None]:

@@ -21,6 +21,7 @@ from governance.importing.records import (
     ReleaseRecord,
     ShareRecord,
 )
+from governance.rights import share_percent
 from governance.terms import RIGHTS
 
 COLUMNS = (
@@ -91,13 +92,9 @@ def _share(row: dict[str, str], where: str) -> ShareRecord | None:
     if right not in RIGHTS:
         raise RowError(f"right {right!r} must be one of {', '.join(RIGHTS)}")
     try:
-        percent = Decimal(share.rstrip("%"))
-    except InvalidOperation:
-        raise RowError(f"share {share!r} is not a percentage") from None
-    if not percent.is_finite() or not 0 < percent <= 100:
-        raise RowError(f"share {share!r} must be above 0 and at most 100")
-    if percent != percent.quantize(Decimal("0.001")):
-        raise RowError(f"share {share!r} has more than three decimals")
+        percent = share_percent(share)
+    except ValueError as exc:
+        raise RowError(f"share {exc}") from None
     try:
         mode, codes = identifiers.normalize_territories(row.get("territories", ""))
     except ValueError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -38,7 +38,7 @@ from governance.models import (
     Work,
     WorkKind,
 )
-from governance.rights import ShareTerms, find_overshoot
+from governance.rights import ShareTerms, find_overshoot, share_percent
 
 CATALOG_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
 
@@ -278,13 +278,9 @@ def share_spec(data: Mapping[str, Any]) -> ShareSpec:
     if data.get("right") not in Right.values:
         raise InvalidInput.field("right", f"must be one of {Right.values}")
     try:
-        share = Decimal(str(data.get("share")))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput.field("share", "must be a number of percent") from None
-    if not share.is_finite() or not Decimal(0) < share <= Decimal(100):
-        raise InvalidInput.field("share", "must be above 0 and at most 100 (percent)")
-    if share != share.quantize(Decimal("0.001")):
-        raise InvalidInput.field("share", "at most three decimals")
+        share = share_percent(data.get("share"))
+    except ValueError as exc:
+        raise InvalidInput.field("share", str(exc)) from None
     holder = data.get("holder")
     if not holder:
         raise InvalidInput.field("holder", "must name the holding party")
@@ -292,10 +288,6 @@ def share_spec(data: Mapping[str, Any]) -> ShareSpec:
         mode, codes = identifiers.normalize_territories(data.get("territories") or "")
     except ValueError as exc:
         raise InvalidInput.field("territories", str(exc)) from None
-    if data.get("territory_mode") and data["territory_mode"] != mode and codes:
-        mode = str(data["territory_mode"])
-        if mode not in ("include", "exclude"):
-            raise InvalidInput.field("territory_mode", "must be worldwide, include or exclude")
     valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
     if valid_from and valid_until and valid_from >= valid_until:
         raise InvalidInput.field("valid_until", "must be after valid_from")
