@@ -51,9 +51,8 @@ def scratch_env() -> tuple[dict[str, str], str]:
     name = f"consentry_bench_{uuid.uuid4().hex[:8]}"
     embedded.create_database(endpoint, name)
     env = {**os.environ, "CONSENTRY_DATABASE_NAME": name, "LOG_LEVEL": "WARNING"}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True
-    )
+    for command in (["ledger_keygen"], ["migrate", "-v", "0"]):  # a fresh clone has no key yet
+        subprocess.run([sys.executable, "manage.py", *command], cwd=BASE_DIR, env=env, check=True)
     return env, name
 
 

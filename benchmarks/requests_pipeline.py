@@ -1,14 +1,18 @@
 """AI-use decisions end to end, on a fresh database with a 100,000-recording catalog (each with
 its master share and the label's rule allowing ``analyze``):
 
-- ``POST /api/v1/checks/`` by ISRC from 32 concurrent clients (4 processes x 8 threads) against
-  gunicorn on loopback: p50/p99 latency and throughput (every answer checked);
+- ``POST /api/v1/checks/`` by ISRC from 32 concurrent clients against gunicorn on loopback,
+  configured as ``make run`` configures it (config/gunicorn.py): p50/p99 latency and
+  throughput, every answer checked. The clients are wrk's (32 keep-alive connections, each
+  sending its next check when the last one is answered) when ``wrk`` is installed (Debian's
+  package), else 4 Python processes of 8 threads, which cost the server much of the CPU;
+  the output says which;
 - a manifest of 100,000 ISRC items (``BENCH_MANIFEST_ITEMS``) submitted through the API and
   decided by a Celery worker with 2 processes: time from submission to the request's completion,
   every decision ledgered.
 
 The clients, the server, the worker and PostgreSQL share the machine's 2 cores. Gunicorn runs
-``BENCH_WEB_WORKERS`` processes (default 2; 4 measured no better: 71 checks/s).
+``BENCH_WEB_WORKERS`` processes (default 2) of ``WEB_THREADS`` threads (default 16).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,6 +84,87 @@ def post(base: str, token: str, path: str, body: dict[str, object]) -> tuple[flo
     return time.perf_counter() - t0, document
 
 
+WRK_SCRIPT = r"""
+local threads = {}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter)
+  table.insert(threads, thread)
+end
+function init(args)
+  math.randomseed(os.time() * 100 + seed)
+  bad = 0
+  works = tonumber(os.getenv("BENCH_WORKS"))
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Api-Key " .. os.getenv("BENCH_TOKEN")
+end
+function request()
+  local n = math.random(0, works - 1)
+  local isrc = string.format("GBNWR%02d%05d", 25 + math.floor(n / 100000), n % 100000)
+  local body = '{"use":"analyze","item":{"isrc":"' .. isrc .. '"}}'
+  return wrk.format(nil, "/api/v1/checks/", nil, body)
+end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"outcome":"allow"', 1, true) then
+    bad = bad + 1
+  end
+end
+function done(summary, latency, requests)
+  local wrong = 0
+  for _, thread in ipairs(threads) do wrong = wrong + thread:get("bad") end
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d wrong=%d errors=%d seconds=%.3f p50=%.3f p99=%.3f mean=%.3f\n",
+    summary.requests, wrong, e.connect + e.read + e.write + e.status + e.timeout,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.mean / 1000))
+end
+"""
+
+
+def checks_with_wrk(base: str, token: str, tmp: str) -> None:
+    script = Path(tmp) / "checks.lua"
+    script.write_text(WRK_SCRIPT)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CLIENT_PROCESSES * THREADS}", f"-d{CHECK_SECONDS:.0f}s",
+         "--timeout", "10s", "-s", str(script), base],
+        env={**os.environ, "BENCH_TOKEN": token, "BENCH_WORKS": str(WORKS)},
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"RESULT (.*)", out)
+    assert found, out
+    r = {k: float(v) for k, v in (pair.split("=") for pair in found.group(1).split())}
+    if r["wrong"] or r["errors"]:
+        raise SystemExit(f"checks: {r['wrong']:.0f} wrong answers, {r['errors']:.0f} errors")
+    print(
+        f"checks, {CLIENT_PROCESSES * THREADS} concurrent clients (wrk): {r['requests']:,.0f} "
+        f"in {r['seconds']:.1f} s ({r['requests'] / r['seconds']:,.0f}/s); p50 {r['p50']:.1f} "
+        f"ms, p99 {r['p99']:.1f} ms, mean {r['mean']:.1f} ms",
+        flush=True,
+    )
+
+
+def checks_with_python(base: str, token: str) -> None:
+    with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
+        t0 = time.perf_counter()
+        runs = [
+            pool.submit(client_process, base, token, CHECK_SECONDS, s)
+            for s in range(CLIENT_PROCESSES)
+        ]
+        latencies = [x for r in runs for x in r.result()]
+        wall = time.perf_counter() - t0
+    ms = [x * 1000 for x in latencies]
+    print(
+        f"checks, {CLIENT_PROCESSES * THREADS} concurrent clients (Python; install wrk for a "
+        f"client that costs the server less): {len(ms):,} in {wall:.1f} s "
+        f"({len(ms) / wall:,.0f}/s); p50 {percentile(ms, 50):.1f} ms, "
+        f"p99 {percentile(ms, 99):.1f} ms, mean {statistics.fmean(ms):.1f} ms",
+        flush=True,
+    )
+
+
 def client_process(base: str, token: str, seconds: float, seed: int) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -130,16 +217,15 @@ def main() -> None:
                         "-m",
                         "gunicorn",
                         "config.wsgi:application",
+                        "--config",
+                        "config/gunicorn.py",
                         "--bind",
                         f"127.0.0.1:{port}",
-                        "--workers",
-                        str(WEB_WORKERS),
-                        "--no-control-socket",
                         "--log-level",
                         "warning",
                     ],
                     cwd=BASE_DIR,
-                    env=env,
+                    env={**env, "WEB_CONCURRENCY": str(WEB_WORKERS)},
                 )
             )
             procs.append(
@@ -161,21 +247,10 @@ def main() -> None:
             ]  # fmt: skip
             print(f"checks, 1 client: p50 {percentile(one, 50):.1f} ms, "
                   f"p99 {percentile(one, 99):.1f} ms", flush=True)  # fmt: skip
-            with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
-                t0 = time.perf_counter()
-                runs = [
-                    pool.submit(client_process, base, token, CHECK_SECONDS, s)
-                    for s in range(CLIENT_PROCESSES)
-                ]
-                latencies = [x for r in runs for x in r.result()]
-                wall = time.perf_counter() - t0
-            ms = [x * 1000 for x in latencies]
-            print(
-                f"checks, {CLIENT_PROCESSES * THREADS} concurrent clients: {len(ms):,} in "
-                f"{wall:.1f} s ({len(ms) / wall:,.0f}/s); p50 {percentile(ms, 50):.1f} ms, "
-                f"p99 {percentile(ms, 99):.1f} ms, mean {statistics.fmean(ms):.1f} ms",
-                flush=True,
-            )
+            if shutil.which("wrk"):
+                checks_with_wrk(base, token, tmp)
+            else:
+                checks_with_python(base, token)
 
             procs.append(
                 subprocess.Popen(

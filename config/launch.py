@@ -126,13 +126,8 @@ def main() -> int:
             "api",
             [
                 PY, "-m", "gunicorn", "config.wsgi:application",
+                "--config", "config/gunicorn.py",  # threaded workers, WEB_CONCURRENCY, ...
                 "--bind", f"{HOST}:{PORT}",
-                "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
-                # No access log: django-structlog logs every request as a JSON line, with
-                # its request id, status and caller.
-                "--graceful-timeout", "10",
-                # The default control socket is one per user: two instances would share it.
-                "--no-control-socket",
             ],
         )  # fmt: skip
         children["sequencer"] = spawn("sequencer", [PY, "manage.py", "ledger_sequencer"])

@@ -107,6 +107,9 @@ CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_TASK_DEFAULT_QUEUE", default="c
 # Fault injection for the crash test only: seconds a chunk sleeps inside its transaction, so a
 # worker can be killed mid-task reproducibly. Always 0 in service.
 FAULT_DECIDE_DELAY: float = env.float("CONSENTRY_FAULT_DECIDE_DELAY", default=0.0)
+# Synchronous checks that arrive together are decided in one transaction (group commit; see
+# governance/services/checks.py). Off: each check is its own transaction.
+CHECKS_GROUP_COMMIT: bool = env.bool("CHECKS_GROUP_COMMIT", default=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

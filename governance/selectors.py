@@ -286,11 +286,11 @@ def works_by_reference(references: Iterable[str]) -> dict[str, list[str]]:
             pairs = list(tracks.values_list("release__upc", "work_id"))
         elif key == "work_id":
             ids = [v for v in values if _is_uuid(v)]
-            pairs = [
-                (str(w), w) for w in Work.objects.filter(pk__in=ids).values_list("pk", flat=True)
-            ]
+            works = Work.objects.filter(pk__in=ids).order_by()
+            pairs = [(str(w), w) for w in works.values_list("pk", flat=True)]
         else:
-            pairs = list(Work.objects.filter(**{f"{key}__in": values}).values_list(key, "pk"))
+            works = Work.objects.filter(**{f"{key}__in": values}).order_by()
+            pairs = list(works.values_list(key, "pk"))
         for value, work_id in pairs:
             found[f"{key}:{value}"].append(str(work_id))
     return dict(found)

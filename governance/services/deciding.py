@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -23,182 +22,23 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from governance import evaluation, selectors
+from governance import evaluation
 from governance.bulk import copy_insert
-from governance.exceptions import TRANSIENT_DB_ERRORS, InvalidInput
+from governance.exceptions import TRANSIENT_DB_ERRORS
 from governance.models import (
-    ConsentRuleVersion,
-    Credit,
     Decision,
-    EmbeddingSpace,
-    Party,
     RequestItem,
     RequestStatus,
     Review,
-    RightsShare,
     UseRequest,
-    Work,
 )
+from governance.services.facts import Context, Resolved, question_of
 from governance.services.requests import CHUNK, outbox_add
 from governance.terms import Obligations
 from ledger import canonical
 from ledger import services as ledger_services
 
 log = structlog.get_logger("governance.deciding")
-
-TOP_K = 10
-EF_SEARCH = 100
-"""hnsw.ef_search for matching: recall@10 0.98 at 1,000,000 vectors (docs/matching.md)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Matching
-# --------------------------------------------------------------------------------------------
-
-
-def space_index_sql(space: EmbeddingSpace) -> str:
-    """The partial HNSW index of one space (cosine), on the column cast to its dimension."""
-    return (
-        f"CREATE INDEX IF NOT EXISTS governance_embedding_space_{space.pk}_hnsw "
-        f"ON governance_workembedding USING hnsw ((embedding::vector({space.dimension})) "
-        f"vector_cosine_ops) WITH (m = 16, ef_construction = 128) WHERE space_id = {space.pk}"
-    )
-
-
-def match_vector(
-    *, space: EmbeddingSpace, vector: Sequence[float], k: int = TOP_K
-) -> list[tuple[str, float]]:
-    """The top ``k`` works by cosine similarity in ``space`` (HNSW), as (work id, score),
-    keeping those at or above the space's threshold."""
-    # The dimension and the space id are integers from our own table, written into the SQL:
-    # the partial index is used only when the planner sees the space id as a constant.
-    d, space_id = int(space.dimension), int(space.pk)
-    literal = "[" + ",".join(repr(float(v)) for v in vector) + "]"
-    # SET LOCAL lasts until the end of the transaction, so there must be one.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
-        cursor.execute(
-            f"SELECT work_id, 1 - (embedding::vector({d}) <=> %s::vector({d})) AS score"  # noqa: S608 - integers
-            f" FROM governance_workembedding WHERE space_id = {space_id}"
-            f" ORDER BY embedding::vector({d}) <=> %s::vector({d}) LIMIT %s",
-            [literal, literal, k],
-        )
-        rows = cursor.fetchall()
-    return [(str(w), float(s)) for w, s in rows if float(s) >= space.threshold]
-
-
-# --------------------------------------------------------------------------------------------
-# Facts
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Resolved:
-    works: list[tuple[str, str | None, tuple[evaluation.Match, ...]]]  # (id, identified_by, m)
-    error: str = ""
-
-
-class Context:
-    """What deciding one chunk of a request needs, loaded in a few queries."""
-
-    def __init__(self, request: UseRequest, items: Sequence[RequestItem], now: dt.datetime):
-        self.request = request
-        self.now = now
-        with_vectors = any(item.vectors for item in items)
-        self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
-        self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
-        self.resolved = {item.pk: self._resolve(item) for item in items}
-        work_ids = {w for r in self.resolved.values() for w, _, _ in r.works}
-        self.works = self._work_facts(work_ids)
-        holders = {s.holder_id for w in self.works.values() for s in w.shares}
-        holders |= {a for w in self.works.values() for a in w.artist_ids}
-        parties = Party.objects.filter(pk__in=holders)
-        matrix = selectors.matrix_at(at=now)
-        versions = ConsentRuleVersion.objects.filter(
-            rule__owner__in=holders, effective_from__lte=now, effective_until__isnull=True
-        ).select_related("rule")
-        self.facts = evaluation.Facts(
-            matrix_version=matrix.version,
-            matrix={u: tuple(r) for u, r in matrix.matrix.items()},
-            holders={
-                str(p.pk): evaluation.Holder(str(p.pk), p.name, p.kind, p.default_posture)
-                for p in parties
-            },
-            rules=tuple(selectors.rule_content(v, owner_id=v.rule.owner_id) for v in versions),
-        )
-        self.question = evaluation.Question(
-            use=request.use,
-            licensee_id=str(request.licensee_id),
-            territories=tuple(request.territories),
-            at=request.period_start or request.created_at,
-            commercial=request.commercial,
-        )
-
-    def _resolve(self, item: RequestItem) -> _Resolved:
-        if item.reference:
-            key, value = item.reference.split(":", 1)
-            found = self.references.get(item.reference, [])
-            if not found:
-                return _Resolved([], error=f"{key.upper()} {value} is not registered")
-            return _Resolved([(w, item.reference, ()) for w in found])
-        best: dict[str, list[evaluation.Match]] = defaultdict(list)
-        for entry in item.vectors:
-            space = self.spaces.get(entry["space"])
-            if space is None:
-                return _Resolved([], error=f"embedding space {entry['space']!r} was removed")
-            for work_id, score in match_vector(space=space, vector=entry["vector"]):
-                best[work_id].append(evaluation.Match(space.name, round(score, 6), space.threshold))
-        return _Resolved([(w, None, tuple(m)) for w, m in sorted(best.items())])
-
-    def _work_facts(self, work_ids: set[str]) -> dict[str, _WorkRow]:
-        rows: dict[str, _WorkRow] = {
-            str(pk): _WorkRow(str(pk), title, [], [])
-            for pk, title in Work.objects.filter(pk__in=work_ids).values_list("pk", "title")
-        }
-        for s in RightsShare.objects.filter(work_id__in=work_ids):
-            rows[str(s.work_id)].shares.append(
-                evaluation.Share(
-                    str(s.holder_id),
-                    s.right,
-                    Decimal(s.share),
-                    s.territory_mode,
-                    frozenset(s.territories),
-                    s.valid_from,
-                    s.valid_until,
-                )
-            )
-        credits = Credit.objects.filter(
-            work_id__in=work_ids, party__isnull=False, role__in=["main_artist", "featured"]
-        ).values_list("work_id", "party_id")
-        for work_id, party_id in credits:
-            if str(party_id) not in rows[str(work_id)].artist_ids:
-                rows[str(work_id)].artist_ids.append(str(party_id))
-        return rows
-
-    def work_facts(self, resolved: _Resolved) -> list[evaluation.WorkFacts]:
-        out = []
-        for work_id, identified_by, matches in resolved.works:
-            row = self.works[work_id]
-            out.append(
-                evaluation.WorkFacts(
-                    work_id=work_id,
-                    title=row.title,
-                    shares=tuple(row.shares),
-                    artist_ids=tuple(row.artist_ids),
-                    matches=matches,
-                    identified_by=identified_by,
-                )
-            )
-        return out
-
-
-@dataclass
-class _WorkRow:
-    work_id: str
-    title: str
-    shares: list[evaluation.Share]
-    artist_ids: list[str]
-
 
 # --------------------------------------------------------------------------------------------
 # Deciding
@@ -265,6 +105,82 @@ def _reviewers(trace: dict[str, Any]) -> set[str]:
     }
 
 
+@dataclass
+class Decided:
+    """One item's decision, its reviews and its ledger entry, made but not stored yet."""
+
+    decision: Decision
+    reviews: list[Review]
+    entry: ledger_services.EncodedEntry
+
+
+def decide_one(
+    *,
+    context: Context | None,
+    question: evaluation.Question,
+    request: UseRequest,
+    item: RequestItem,
+    resolved: Resolved,
+    now: dt.datetime,
+    failure: str | None = None,
+) -> Decided:
+    """Evaluate one item (or, with ``failure`` or an unresolved item, record an ``error``)."""
+    if resolved.error or context is None:
+        code = "item.failed" if failure else "item.unresolved"
+        outcome, reason, obligations = "error", resolved.error, {}
+        trace: dict[str, Any] = {
+            "use": request.use,
+            "outcome": "error",
+            "code": code,
+            "reason": reason,
+            "works": [],
+        }
+    else:
+        result = evaluation.evaluate_item(question, context.work_facts(resolved), context.facts)
+        outcome, code, reason = result.outcome, result.code, result.reason
+        obligations, trace = obligations_json(result.obligations), result.trace
+    decision = Decision(
+        item=item,
+        request=request,
+        outcome=outcome,
+        code=code,
+        reason=reason,
+        obligations=obligations,
+        trace=trace,
+        created_at=now,
+        works=[w for w, _, _ in resolved.works],
+        holders=sorted(
+            {
+                h["party"]
+                for w in trace.get("works", [])
+                for r in w.get("rights", [])
+                for h in r.get("holders", [])
+            }
+        ),
+    )
+    entry = ledger_services.entry_encode(
+        kind="decision", payload=decision_payload(decision, item, request), time=now
+    )
+    decision.leaf_hash = entry.leaf_hash
+    item.outcome = outcome
+    item.error = resolved.error
+    reviews = []
+    if outcome == "review":
+        reviews = [
+            Review(decision=decision, party_id=p, created_at=now) for p in sorted(_reviewers(trace))
+        ]
+    return Decided(decision, reviews, entry)
+
+
+def decided_store(decided: Sequence[Decided]) -> None:
+    """Store decisions (their items stored already), their reviews and their ledger entries."""
+    for d in decided:
+        d.decision.item = d.decision.item  # its id, if the item was stored after (a check)
+    copy_insert(Decision, [d.decision for d in decided])
+    Review.objects.bulk_create([r for d in decided for r in d.reviews])
+    ledger_services.entries_append_encoded(entries=[d.entry for d in decided])
+
+
 def decide_items(
     *,
     request: UseRequest,
@@ -275,65 +191,25 @@ def decide_items(
     """Decide ``items`` (locked, undecided) in the caller's transaction; ledger each. With
     ``failure``, record each as an ``error`` decision with that reason instead of evaluating
     (what a chunk gets when deciding it failed for a reason retrying cannot cure)."""
-    context = None if failure else Context(request, items, now)
-    decisions: list[Decision] = []
-    reviews: list[Review] = []
-    entries: list[ledger_services.EncodedEntry] = []
-    for item in items:
-        if context is None:
-            resolved = _Resolved([], error=failure or "deciding failed")
-        else:
-            resolved = context.resolved[item.pk]
-        if resolved.error or context is None:
-            code = "item.failed" if failure else "item.unresolved"
-            outcome, reason, obligations = "error", resolved.error, {}
-            trace: dict[str, Any] = {
-                "use": request.use,
-                "outcome": "error",
-                "code": code,
-                "reason": reason,
-                "works": [],
-            }
-        else:
-            result = evaluation.evaluate_item(
-                context.question, context.work_facts(resolved), context.facts
-            )
-            outcome, code, reason = result.outcome, result.code, result.reason
-            obligations, trace = obligations_json(result.obligations), result.trace
-        decision = Decision(
-            item=item,
+    context = None if failure else Context(items, now)
+    question = question_of(request)
+    decided = [
+        decide_one(
+            context=context,
+            question=question,
             request=request,
-            outcome=outcome,
-            code=code,
-            reason=reason,
-            obligations=obligations,
-            trace=trace,
-            created_at=now,
-            works=[w for w, _, _ in resolved.works],
-            holders=sorted(
-                {
-                    h["party"]
-                    for w in trace.get("works", [])
-                    for r in w.get("rights", [])
-                    for h in r.get("holders", [])
-                }
+            item=item,
+            resolved=(
+                context.resolved[n]
+                if context is not None
+                else Resolved([], error=failure or "deciding failed")
             ),
+            now=now,
+            failure=failure,
         )
-        entry = ledger_services.entry_encode(
-            kind="decision", payload=decision_payload(decision, item, request), time=now
-        )
-        decision.leaf_hash = entry.leaf_hash
-        entries.append(entry)
-        decisions.append(decision)
-        item.outcome = outcome
-        item.error = resolved.error
-        if outcome == "review":
-            reviews += [
-                Review(decision=decision, party_id=p, created_at=now)
-                for p in sorted(_reviewers(trace))
-            ]
-    copy_insert(Decision, decisions)
-    Review.objects.bulk_create(reviews)
+        for n, item in enumerate(items)
+    ]
+    decided_store(decided)
     with connection.cursor() as cursor:  # one statement, not one UPDATE per item
         cursor.execute(
             "UPDATE governance_requestitem i SET outcome = d.outcome,"
@@ -341,9 +217,8 @@ def decide_items(
             " FROM governance_decision d WHERE d.item_id = i.id AND i.id = ANY(%s)",
             [[item.pk for item in items]],
         )
-    ledger_services.entries_append_encoded(entries=entries)
     UseRequest.objects.filter(pk=request.pk).update(done_count=F("done_count") + len(items))
-    return decisions
+    return [d.decision for d in decided]
 
 
 def decide_chunk(
@@ -420,37 +295,3 @@ def request_finish_if_done(*, request_id: str, now: dt.datetime) -> bool:
         if request.callback_url:
             outbox_add(task="governance.deliver_callback", args=[str(request.pk)], now=now)
     return True
-
-
-def items_of(decisions: Iterable[Decision]) -> list[str]:
-    return [str(d.pk) for d in decisions]
-
-
-def check_run(*, request: UseRequest, now: dt.datetime) -> Decision:
-    """Decide a synchronous check's one item inline, ledgered like any other decision. Runs in
-    the caller's transaction (the one that stored the request: see ``check_decide``)."""
-    items = list(RequestItem.objects.filter(request=request))
-    (decision,) = decide_items(request=request, items=items, now=now)
-    if decision.code == "item.unresolved":
-        # An identifier that names no work is bad input, answered like the asynchronous
-        # requests' check at submission; raising rolls the whole check back.
-        key = items[0].reference.split(":", 1)[0]
-        raise InvalidInput.field(f"item.{key}", decision.reason)
-    UseRequest.objects.filter(pk=request.pk).update(
-        status=RequestStatus.COMPLETED, summary={decision.outcome: 1},
-        outcome=evaluation.summarise([decision.outcome]), completed_at=now,
-    )  # fmt: skip
-    return decision
-
-
-def check_decide(*, actor: Any, spec: Any, item: Any, now: dt.datetime) -> Decision:
-    """A synchronous check: the request, its item, the decision and its ledger entry, all in
-    one transaction (no broker, no outbox)."""
-    from governance.services.requests import request_submit
-
-    with transaction.atomic():
-        request, _ = request_submit(
-            actor=actor, spec=spec, items=[item], now=now, kind="check", idempotency_key=None,
-            dispatch=False,
-        )  # fmt: skip
-        return check_run(request=request, now=now)

@@ -180,7 +180,7 @@ def check_references_exist(items: Sequence[ItemSpec], *, names: Sequence[str]) -
             raise InvalidInput.field(f"{name}.{key}", f"{what} {value} is not registered")
 
 
-def _fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:
+def request_fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:
     body = json.dumps(
         {
             "request": [
@@ -216,7 +216,7 @@ def request_submit(
     actor.require_writer(action="Asking to use music")
     if not items:
         raise InvalidInput.field("items", "at least one item")
-    fingerprint = _fingerprint(spec, items)
+    fingerprint = request_fingerprint(spec, items)
     if idempotency_key:
         existing = UseRequest.objects.filter(
             licensee=actor.party, idempotency_key=idempotency_key

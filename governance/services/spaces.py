@@ -19,7 +19,7 @@ from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput, PermissionDenied
 from governance.models import EmbeddingSpace, Work, WorkEmbedding
 from governance.services.catalog import can_edit_work
-from governance.services.deciding import space_index_sql
+from governance.services.facts import space_index_sql
 
 
 @transaction.atomic

@@ -305,3 +305,23 @@ def test_a_check_of_an_unregistered_identifier_is_a_400_and_leaves_nothing(world
     assert "not registered" in response.json()["fields"]["item.isrc"][0]
     assert not UseRequest.objects.exists()
     assert not PendingEntry.objects.filter(kind="decision").exists()
+
+
+def test_a_decision_renders_exactly_as_its_declared_serializer_fields_would(world) -> None:  # type: ignore[no-untyped-def]
+    """DecisionSerializer builds its answer directly (the checks' hot path); it must stay the
+    same as DRF's field-by-field rendering of the declared fields, which the schema shows."""
+    from rest_framework import serializers
+
+    from api.views.requests import DecisionSerializer
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    body = (
+        world["licensee"]
+        .client.post("/api/v1/checks/", {"use": "analyze", "item": {"isrc": ISRC}}, format="json")
+        .json()
+    )
+    decision = Decision.objects.get(pk=body["id"])
+    serializer = DecisionSerializer(decision)
+    by_fields = serializers.ModelSerializer.to_representation(serializer, decision)
+    assert json.loads(json.dumps(by_fields, default=str)) == body
+    assert list(body) == DecisionSerializer.Meta.fields

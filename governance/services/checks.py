@@ -1,0 +1,223 @@
+"""Synchronous checks (``POST /api/v1/checks/``): one item decided inline, with the same
+semantics as a request's items and ledgered the same way.
+
+Each check is stored as a request of kind ``check`` with its one item, its decision and the
+decision's ledger entry. Under load the checks are decided a batch at a time (group commit):
+the checks that arrive in a process while one batch is being decided wait, and go together in
+the next one, so a batch of 16 costs one transaction, one set of registry queries and one
+ledger append instead of 16 of each. A check still answers only once its decision and ledger
+entry have committed. One check's failure is its own: an identifier that names no work is a
+400 for that check alone, and a batch the database refuses is retried one check at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import structlog
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from governance import evaluation
+from governance.access import Actor
+from governance.bulk import copy_insert, ids_reserve
+from governance.exceptions import InvalidInput
+from governance.models import Decision, PartyKind, RequestItem, RequestStatus, UseRequest
+from governance.services.deciding import Decided, decide_one, decided_store
+from governance.services.facts import Context, question_of
+from governance.services.requests import ItemSpec, RequestSpec, request_fingerprint
+
+log = structlog.get_logger("governance.checks")
+
+MAX_BATCH = 64
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+@dataclass
+class CheckJob:
+    actor: Actor
+    spec: RequestSpec
+    item: ItemSpec
+    received_at: dt.datetime
+
+
+CheckResult = Decision | Exception
+
+
+def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckResult]:
+    """Decide a batch of checks in one transaction: each gets its decision, or the exception
+    that refuses it (an identifier naming no work is an ``InvalidInput`` and stores nothing)."""
+    results: list[CheckResult | None] = [None] * len(jobs)
+    requests = [_request(job, now) for job in jobs]
+    items = [
+        RequestItem(
+            request=request,
+            position=0,
+            reference=job.item.reference,
+            vectors=[{"space": s, "vector": list(v)} for s, v in job.item.vectors],
+            content_sha256=job.item.content_sha256(),
+        )
+        for job, request in zip(jobs, requests, strict=True)
+    ]
+    kept: list[tuple[int, Decided]] = []
+    with transaction.atomic():
+        context = Context(items, now)
+        for n, (request, item) in enumerate(zip(requests, items, strict=True)):
+            resolved = context.resolved[n]
+            if resolved.error:
+                # Bad input, answered like the asynchronous requests' check at submission.
+                key = item.reference.split(":", 1)[0] if item.reference else "vectors"
+                results[n] = InvalidInput.field(f"item.{key}", resolved.error)
+                continue
+            try:
+                decided = decide_one(
+                    context=context,
+                    question=question_of(request),
+                    request=request,
+                    item=item,
+                    resolved=resolved,
+                    now=now,
+                )
+            except Exception as exc:  # a bug: this check fails, the others go on
+                log.exception("deciding a check failed", licensee=str(request.licensee_id))
+                results[n] = exc
+                continue
+            request.summary = {decided.decision.outcome: 1}
+            request.outcome = evaluation.summarise([decided.decision.outcome])
+            kept.append((n, decided))
+            results[n] = decided.decision
+        if not kept:
+            return [r if r is not None else RuntimeError("check not decided") for r in results]
+        stored = [items[n] for n, _ in kept]
+        for item, pk in zip(stored, ids_reserve(RequestItem, len(stored)), strict=True):
+            item.pk = pk
+        copy_insert(UseRequest, [requests[n] for n, _ in kept])
+        copy_insert(RequestItem, stored)
+        decided_store([d for _, d in kept])
+    return [r if r is not None else RuntimeError("check not decided") for r in results]
+
+
+def _request(job: CheckJob, now: dt.datetime) -> UseRequest:
+    spec = job.spec
+    return UseRequest(
+        licensee=job.actor.party,
+        kind="check",
+        use=spec.use,
+        model_name=spec.model_name,
+        territories=list(spec.territories),
+        commercial=spec.commercial,
+        period_start=spec.period_start,
+        period_end=spec.period_end,
+        callback_url=spec.callback_url,
+        request_sha256=request_fingerprint(spec, [job.item]),
+        item_count=1,
+        done_count=1,
+        status=RequestStatus.COMPLETED,
+        created_at=job.received_at,
+        completed_at=now,
+    )
+
+
+def _decide_batch(jobs: Sequence[CheckJob]) -> list[CheckResult]:
+    now = timezone.now()
+    try:
+        return checks_decide(jobs, now=now)
+    except DatabaseError as exc:
+        if len(jobs) == 1:
+            return [exc]
+        # One check's rows may be what the database refused: decide each alone.
+        log.warning("a batch of checks failed; deciding them one at a time", size=len(jobs))
+        out: list[CheckResult] = []
+        for job in jobs:
+            try:
+                out += checks_decide([job], now=timezone.now())
+            except DatabaseError as one:
+                out.append(one)
+        return out
+
+
+@dataclass(eq=False)
+class _Waiting(Generic[J, R]):
+    job: J
+    done: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False
+    result: R | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> R:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class GroupCommit(Generic[J, R]):
+    """Runs jobs submitted by concurrent threads a batch at a time (leader and followers).
+
+    The first thread to arrive while no batch is running leads: it takes every job waiting
+    (up to ``max_batch``), runs them with ``run`` and hands each thread its result. Threads
+    that arrive meanwhile wait; when the batch ends, the first of them leads the next one.
+    No thread of its own: a single-threaded server runs every job as a batch of one."""
+
+    def __init__(self, run: Callable[[Sequence[J]], list[R]], *, max_batch: int = MAX_BATCH):
+        self._run = run
+        self._max = max_batch
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting[J, R]] = []
+        self._running = False
+
+    def submit(self, job: J) -> R:
+        me: _Waiting[J, R] = _Waiting(job)
+        with self._lock:
+            self._queue.append(me)
+            me.leads = not self._running
+            self._running = True
+        if not me.leads:
+            me.done.wait()
+            if not me.leads:  # woken with its result, not to lead
+                return me.outcome()
+        with self._lock:
+            batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+        try:
+            results = self._run([w.job for w in batch])
+            for waiting, result in zip(batch, results, strict=True):
+                waiting.result = result
+        except BaseException as exc:  # every thread of the batch raises it, not only this one
+            for waiting in batch:
+                waiting.error = exc
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._running = following is not None
+            if following is not None:
+                following.leads = True
+                following.done.set()
+            for waiting in batch:
+                if waiting is not me:
+                    waiting.done.set()
+        return me.outcome()
+
+
+_batches: GroupCommit[CheckJob, CheckResult] = GroupCommit(_decide_batch)
+
+
+def check_decide(*, actor: Actor, spec: RequestSpec, item: ItemSpec, now: dt.datetime) -> Decision:
+    """Decide one check, in a batch with the checks that arrive meanwhile (inside an outer
+    transaction, as in the tests, alone and in that transaction)."""
+    actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+    actor.require_writer(action="Asking to use music")
+    job = CheckJob(actor=actor, spec=spec, item=item, received_at=now)
+    if connection.in_atomic_block or not settings.CHECKS_GROUP_COMMIT:
+        (result,) = checks_decide([job], now=now)
+    else:
+        result = _batches.submit(job)
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -1,0 +1,275 @@
+"""What deciding needs to know: the works an item names or matches (by identifier, or by
+similarity on pgvector), and the registry's facts about them (shares, credited artists, the
+holders' postures and rule versions in force, the consent matrix), as the pure evaluator reads
+them (``governance.evaluation``).
+
+Every check and every chunk of a request loads these, so they are read with three hand-written
+queries over the models' tables (references; works, shares and credits; parties, rule versions
+and the matrix), each a single round trip: built through the ORM the same reads cost ten times
+the database's work. Column lists come from the models, so a renamed column cannot drift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from rest_framework.exceptions import NotFound
+
+from governance import evaluation, selectors
+from governance.models import (
+    ConsentMatrixVersion,
+    ConsentRule,
+    ConsentRuleVersion,
+    Credit,
+    EmbeddingSpace,
+    Party,
+    RequestItem,
+    RightsShare,
+    UseRequest,
+    Work,
+)
+
+TOP_K = 10
+EF_SEARCH = 100
+"""hnsw.ef_search for matching: recall@10 0.98 at 1,000,000 vectors (docs/matching.md)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Matching
+# --------------------------------------------------------------------------------------------
+
+
+def space_index_sql(space: EmbeddingSpace) -> str:
+    """The partial HNSW index of one space (cosine), on the column cast to its dimension."""
+    return (
+        f"CREATE INDEX IF NOT EXISTS governance_embedding_space_{space.pk}_hnsw "
+        f"ON governance_workembedding USING hnsw ((embedding::vector({space.dimension})) "
+        f"vector_cosine_ops) WITH (m = 16, ef_construction = 128) WHERE space_id = {space.pk}"
+    )
+
+
+def match_vector(
+    *, space: EmbeddingSpace, vector: Sequence[float], k: int = TOP_K
+) -> list[tuple[str, float]]:
+    """The top ``k`` works by cosine similarity in ``space`` (HNSW), as (work id, score),
+    keeping those at or above the space's threshold."""
+    # The dimension and the space id are integers from our own table, written into the SQL:
+    # the partial index is used only when the planner sees the space id as a constant.
+    d, space_id = int(space.dimension), int(space.pk)
+    literal = "[" + ",".join(repr(float(v)) for v in vector) + "]"
+    # SET LOCAL lasts until the end of the transaction, so there must be one.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+        cursor.execute(
+            f"SELECT work_id, 1 - (embedding::vector({d}) <=> %s::vector({d})) AS score"  # noqa: S608 - integers
+            f" FROM governance_workembedding WHERE space_id = {space_id}"
+            f" ORDER BY embedding::vector({d}) <=> %s::vector({d}) LIMIT %s",
+            [literal, literal, k],
+        )
+        rows = cursor.fetchall()
+    return [(str(w), float(s)) for w, s in rows if float(s) >= space.threshold]
+
+
+# --------------------------------------------------------------------------------------------
+# Facts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Resolved:
+    works: list[tuple[str, str | None, tuple[evaluation.Match, ...]]]  # (id, identified_by, m)
+    error: str = ""
+
+
+@dataclass
+class WorkRow:
+    work_id: str
+    title: str
+    shares: list[evaluation.Share]
+    artist_ids: list[str]
+
+
+def _table(model: type[Any]) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _col(model: type[Any], field: str) -> str:
+    return str(connection.ops.quote_name(model._meta.get_field(field).column))
+
+
+@functools.cache
+def _sql_work_facts() -> str:
+    w, s, c = Work, RightsShare, Credit
+    share_columns = ", ".join(
+        _col(s, f)
+        for f in ("work", "holder", "right", "share", "territory_mode", "territories",
+                  "valid_from", "valid_until")
+    )  # fmt: skip
+    return (
+        f"SELECT {_col(w, 'id')}, {_col(w, 'title')} FROM {_table(w)}"  # noqa: S608 - names from the models
+        f" WHERE {_col(w, 'id')} = ANY(%(works)s::uuid[]);"
+        f" SELECT {share_columns} FROM {_table(s)} WHERE {_col(s, 'work')} = ANY(%(works)s::uuid[])"
+        f" ORDER BY {_col(s, 'work')}, {_col(s, 'right')}, {_col(s, 'holder')}, {_col(s, 'id')};"
+        f" SELECT {_col(c, 'work')}, {_col(c, 'party')} FROM {_table(c)}"
+        f" WHERE {_col(c, 'work')} = ANY(%(works)s::uuid[]) AND {_col(c, 'party')} IS NOT NULL"
+        f" AND {_col(c, 'role')} IN ('main_artist', 'featured')"
+        f" ORDER BY {_col(c, 'work')}, {_col(c, 'position')}"
+    )
+
+
+_VERSION_FIELDS = [f for f in ConsentRuleVersion._meta.concrete_fields]
+
+
+@functools.cache
+def _sql_holder_facts() -> str:
+    p, v, r, m = Party, ConsentRuleVersion, ConsentRule, ConsentMatrixVersion
+    quote = connection.ops.quote_name
+    version_columns = ", ".join(f"v.{quote(f.column)}" for f in _VERSION_FIELDS)
+    party_id, owner = _col(p, "id"), f"r.{_col(r, 'owner')}"
+    parties = (
+        f"SELECT {party_id}, {_col(p, 'name')}, {_col(p, 'kind')}, {_col(p, 'default_posture')}"  # noqa: S608 - names from the models
+        f" FROM {_table(p)} WHERE {party_id} = ANY(%(holders)s::uuid[])"
+    )
+    versions = (
+        f"SELECT {version_columns}, {owner} FROM {_table(v)} v"  # noqa: S608 - names from the models
+        f" JOIN {_table(r)} r ON r.{_col(r, 'id')} = v.{_col(v, 'rule')}"
+        f" WHERE {owner} = ANY(%(holders)s::uuid[])"
+        f" AND v.{_col(v, 'effective_from')} <= %(now)s AND v.{_col(v, 'effective_until')} IS NULL"
+        f" ORDER BY v.{_col(v, 'rule')}, v.{_col(v, 'version')}"
+    )
+    matrix = (
+        f"SELECT {_col(m, 'version')}, {_col(m, 'matrix')} FROM {_table(m)}"  # noqa: S608 - names from the models
+        f" WHERE {_col(m, 'effective_from')} <= %(now)s ORDER BY {_col(m, 'version')} DESC LIMIT 1"
+    )
+    return f"{parties}; {versions}; {matrix}"
+
+
+def _result_sets(sql: str, params: dict[str, Any], count: int) -> list[list[tuple[Any, ...]]]:
+    """Run ``count`` statements in one round trip; their rows, in order."""
+    out = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for n in range(count):
+            if n:
+                cursor.nextset()
+            out.append(cursor.fetchall())
+    return out
+
+
+class Context:
+    """What deciding a batch of items needs, loaded in a few queries: one request's chunk, or a
+    batch of synchronous checks (whose items belong to several requests). ``resolved[n]`` is
+    what ``items[n]`` names or matches."""
+
+    def __init__(self, items: Sequence[RequestItem], now: dt.datetime):
+        self.now = now
+        with_vectors = any(item.vectors for item in items)
+        self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
+        self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
+        self.resolved = [self._resolve(item) for item in items]
+        work_ids = sorted({w for r in self.resolved for w, _, _ in r.works})
+        self.works = self._work_facts(work_ids)
+        holders = {s.holder_id for w in self.works.values() for s in w.shares}
+        holders |= {a for w in self.works.values() for a in w.artist_ids}
+        parties, versions, matrices = _result_sets(
+            _sql_holder_facts(), {"holders": sorted(holders), "now": now}, 3
+        )
+        if not matrices:
+            raise NotFound("No consent matrix was in force then.")
+        version, matrix = matrices[0]
+        matrix = json.loads(matrix) if isinstance(matrix, str) else matrix
+        names = [f.attname for f in _VERSION_FIELDS]
+        rules = []
+        converters = [
+            (n, f.from_db_value)
+            for n, f in enumerate(_VERSION_FIELDS)
+            if hasattr(f, "from_db_value")
+        ]  # the JSON fields' (the rest come from psycopg as the model holds them)
+        for row in versions:
+            values = list(row[:-1])
+            for n, convert in converters:
+                values[n] = convert(values[n], None, connection)
+            rule_version = ConsentRuleVersion.from_db(None, names, values)
+            rules.append(selectors.rule_content(rule_version, owner_id=row[-1]))
+        self.facts = evaluation.Facts(
+            matrix_version=version,
+            matrix={u: tuple(r) for u, r in matrix.items()},
+            holders={
+                str(pk): evaluation.Holder(str(pk), name, kind, posture)
+                for pk, name, kind, posture in parties
+            },
+            rules=tuple(rules),
+        )
+
+    def _resolve(self, item: RequestItem) -> Resolved:
+        if item.reference:
+            key, value = item.reference.split(":", 1)
+            found = self.references.get(item.reference, [])
+            if not found:
+                return Resolved([], error=f"{key.upper()} {value} is not registered")
+            return Resolved([(w, item.reference, ()) for w in found])
+        best: dict[str, list[evaluation.Match]] = defaultdict(list)
+        for entry in item.vectors:
+            space = self.spaces.get(entry["space"])
+            if space is None:
+                return Resolved([], error=f"embedding space {entry['space']!r} was removed")
+            for work_id, score in match_vector(space=space, vector=entry["vector"]):
+                best[work_id].append(evaluation.Match(space.name, round(score, 6), space.threshold))
+        return Resolved([(w, None, tuple(m)) for w, m in sorted(best.items())])
+
+    @staticmethod
+    def _work_facts(work_ids: list[str]) -> dict[str, WorkRow]:
+        if not work_ids:
+            return {}
+        works, shares, credits = _result_sets(_sql_work_facts(), {"works": work_ids}, 3)
+        rows = {str(pk): WorkRow(str(pk), title, [], []) for pk, title in works}
+        for work_id, holder, right, share, mode, territories, valid_from, valid_until in shares:
+            rows[str(work_id)].shares.append(
+                evaluation.Share(
+                    str(holder),
+                    right,
+                    Decimal(share),
+                    mode,
+                    frozenset(territories),
+                    valid_from,
+                    valid_until,
+                )
+            )
+        for work_id, party_id in credits:
+            if str(party_id) not in rows[str(work_id)].artist_ids:
+                rows[str(work_id)].artist_ids.append(str(party_id))
+        return rows
+
+    def work_facts(self, resolved: Resolved) -> list[evaluation.WorkFacts]:
+        out = []
+        for work_id, identified_by, matches in resolved.works:
+            row = self.works[work_id]
+            out.append(
+                evaluation.WorkFacts(
+                    work_id=work_id,
+                    title=row.title,
+                    shares=tuple(row.shares),
+                    artist_ids=tuple(row.artist_ids),
+                    matches=matches,
+                    identified_by=identified_by,
+                )
+            )
+        return out
+
+
+def question_of(request: UseRequest) -> evaluation.Question:
+    return evaluation.Question(
+        use=request.use,
+        licensee_id=str(request.licensee_id),
+        territories=tuple(request.territories),
+        at=request.period_start or request.created_at,
+        commercial=request.commercial,
+    )

@@ -1,0 +1,194 @@
+"""Synchronous checks decided a batch at a time: the group commit (threads, no database), a
+batch of checks in one transaction, and concurrent checks through real threads and commits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from governance.access import Actor
+from governance.exceptions import InvalidInput
+from governance.models import Decision, RequestItem, UseRequest
+from governance.services import checks
+from governance.services.requests import item_spec, request_spec
+from ledger.models import PendingEntry
+from tests.world import ISRC, rule
+
+pytestmark = pytest.mark.django_db
+
+
+def wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+class Recorder:
+    """A ``run`` for GroupCommit that records its batches; the first one waits for ``release``."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.fail_first = fail_first
+
+    def __call__(self, jobs: Sequence[int]) -> list[str]:
+        self.batches.append(list(jobs))
+        if len(self.batches) == 1:
+            self.started.set()
+            assert self.release.wait(10)
+            if self.fail_first:
+                raise RuntimeError("the first batch failed")
+        return [f"result {j}" for j in jobs]
+
+
+def submit_all(group: checks.GroupCommit[int, str], jobs: range) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+
+    def one(job: int) -> None:
+        try:
+            out[job] = group.submit(job)
+        except Exception as exc:
+            out[job] = exc
+
+    threads = [threading.Thread(target=one, args=(j,)) for j in jobs]
+    out["threads"] = threads  # the results arrive in this same dict
+    for t in threads:
+        t.start()
+    return out
+
+
+def test_jobs_that_arrive_during_a_batch_go_together_in_the_next() -> None:
+    run = Recorder()
+    group: checks.GroupCommit[int, str] = checks.GroupCommit(run)
+    first = submit_all(group, range(1))
+    assert run.started.wait(10)
+    rest = submit_all(group, range(1, 8))
+    wait_until(lambda: len(group._queue) == 7)
+    run.release.set()
+    for t in first["threads"] + rest["threads"]:
+        t.join(10)
+    assert run.batches[0] == [0]
+    assert sorted(run.batches[1]) == list(range(1, 8))
+    assert len(run.batches) == 2
+    assert first[0] == "result 0"
+    assert all(rest[j] == f"result {j}" for j in range(1, 8))
+
+
+def test_a_failed_batch_fails_each_of_its_jobs_and_the_next_batch_still_runs() -> None:
+    run = Recorder(fail_first=True)
+    group: checks.GroupCommit[int, str] = checks.GroupCommit(run, max_batch=3)
+    first = submit_all(group, range(2))
+    assert run.started.wait(10)
+    rest = submit_all(group, range(2, 9))
+    wait_until(lambda: len(group._queue) + len(run.batches[0]) == 9)
+    run.release.set()
+    for t in first["threads"] + rest["threads"]:
+        t.join(10)
+    failed = run.batches[0]
+    results = {k: v for d in (first, rest) for k, v in d.items() if k != "threads"}
+    assert all(isinstance(results[j], RuntimeError) for j in failed)
+    others = [j for j in range(9) if j not in failed]
+    assert all(results[j] == f"result {j}" for j in others)
+    assert all(len(b) <= 3 for b in run.batches)
+    assert sorted(j for b in run.batches for j in b) == list(range(9))
+
+
+def test_a_thread_alone_runs_its_job_as_a_batch_of_one() -> None:
+    seen: list[list[int]] = []
+    group: checks.GroupCommit[int, int] = checks.GroupCommit(
+        lambda jobs: seen.append(list(jobs)) or [j * 2 for j in jobs]
+    )
+    assert [group.submit(n) for n in range(3)] == [0, 2, 4]
+    assert seen == [[0], [1], [2]]
+
+
+def job(world: dict[str, Any], reference: dict[str, str]) -> checks.CheckJob:
+    licensee = world["licensee"]
+    return checks.CheckJob(
+        actor=Actor(user=licensee.token.user, party=licensee.party, role=licensee.token.role),
+        spec=request_spec({"use": "analyze"}),
+        item=item_spec(reference, name="item", spaces={}),
+        received_at=timezone.now(),
+    )
+
+
+def test_a_batch_stores_each_check_and_refuses_an_unknown_identifier_alone(world) -> None:  # type: ignore[no-untyped-def]
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    jobs = [
+        job(world, {"isrc": ISRC}),
+        job(world, {"isrc": "GBAYE0000001"}),
+        job(world, {"work_id": world["work"]["id"]}),
+    ]
+    results = checks.checks_decide(jobs, now=timezone.now())
+    assert isinstance(results[0], Decision)
+    assert results[0].outcome == "allow"
+    assert isinstance(results[1], InvalidInput)
+    assert list(results[1].fields) == ["item.isrc"]
+    assert isinstance(results[2], Decision)
+    assert results[2].outcome == "allow"
+    assert UseRequest.objects.filter(kind="check").count() == 2
+    assert RequestItem.objects.filter(request__kind="check", outcome="allow").count() == 2
+    stored = Decision.objects.filter(request__kind="check").select_related("item", "request")
+    assert {d.pk for d in stored} == {results[0].pk, results[2].pk}
+    for d in stored:
+        assert d.item.position == 0
+        assert d.request.status == "completed"
+        assert d.request.summary == {"allow": 1}
+    assert PendingEntry.objects.filter(kind="decision").count() == 2
+
+
+def test_concurrent_checks_commit_one_decision_and_one_ledger_entry_each(world) -> None:  # type: ignore[no-untyped-def]
+    """Eight threads check at once; the first batch waits until the seven others queue, so the
+    second batch holds all seven, decided by whichever thread leads it."""
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    run = Recorder()
+    decided: list[int] = []
+
+    def batch(jobs: Sequence[checks.CheckJob]) -> list[checks.CheckResult]:
+        run(list(range(len(jobs))))
+        decided.append(len(jobs))
+        return checks.checks_decide(jobs, now=timezone.now())
+
+    group: checks.GroupCommit[checks.CheckJob, checks.CheckResult] = checks.GroupCommit(batch)
+    # The test's transaction lives on this thread's connection: the other threads share it
+    # (one at a time, as the batches run one at a time), so they see the test's data.
+    shared = connection._connections["default"]  # type: ignore[attr-defined]
+    jobs = [job(world, {"isrc": ISRC}) for _ in range(8)]
+
+    def one(n: int, out: list[Any]) -> None:
+        from django.db import connections
+
+        connections["default"] = shared
+        try:
+            out.append(group.submit(jobs[n]))
+        except Exception as exc:
+            out.append(exc)
+
+    results: list[Any] = []
+    threads = [threading.Thread(target=one, args=(n, results)) for n in range(8)]
+    shared.inc_thread_sharing()
+    threads[0].start()
+    assert run.started.wait(10)
+    for t in threads[1:]:
+        t.start()
+    wait_until(lambda: len(group._queue) == 7)
+    run.release.set()
+    for t in threads:
+        t.join(30)
+    shared.dec_thread_sharing()
+    assert decided == [1, 7]
+    assert all(isinstance(r, Decision) for r in results), results
+    assert len({r.pk for r in results}) == 8
+    assert Decision.objects.filter(request__kind="check").count() == 8
+    assert PendingEntry.objects.filter(kind="decision").count() == 8
+    # A batch's decisions share the batch's time.
+    times = Decision.objects.filter(request__kind="check").values_list("created_at", flat=True)
+    assert len(set(times)) == 2
