@@ -55,8 +55,10 @@ def configure_logging(*, level: str, fmt: str) -> None:
     )
     structlog.configure(
         processors=[
-            *shared,
+            # First: an event below the level costs nothing more (django-structlog logs two a
+            # request, at INFO).
             structlog.stdlib.filter_by_level,
+            *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
