@@ -16,11 +16,9 @@ from typing import Any
 from django.db import connection, models
 
 
-def _prepared(
-    model: type[models.Model], objects: Sequence[models.Model]
-) -> tuple[str, str, int, list[list[Any]]]:
-    """The table, its column list, the column count and each object's values, prepared as
-    ``bulk_create`` would prepare them."""
+def copy_insert(model: type[models.Model], objects: Sequence[models.Model]) -> None:
+    if not objects:
+        return
     with_pk = all(o.pk is not None for o in objects)
     fields = [
         f for f in model._meta.concrete_fields
@@ -28,64 +26,28 @@ def _prepared(
     ]  # fmt: skip
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    # Plain values go as they are (psycopg adapts str, int, UUID, Decimal, dates and lists);
-    # the fields that need Django's preparation (auto_now, JSON, ...) get it.
-    plain = (models.CharField, models.TextField, models.IntegerField, models.UUIDField,
-             models.DecimalField, models.ForeignKey, models.BooleanField)  # fmt: skip
-    getters = [
-        (True, f)
-        if isinstance(f, plain) or (isinstance(f, models.DateField) and not _auto(f))
-        else (False, f)
-        for f in fields
-    ]
-    rows = [
-        [
-            getattr(obj, f.attname)
-            if direct
-            else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
-            for direct, f in getters
-        ]
-        for obj in objects
-    ]
-    return table, columns, len(fields), rows
-
-
-def copy_insert(model: type[models.Model], objects: Sequence[models.Model]) -> None:
-    if not objects:
-        return
-    table, columns, _, rows = _prepared(model, objects)
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
-        for row in rows:
+        # Plain values go as they are (psycopg adapts str, int, UUID, Decimal, dates and lists);
+        # the fields that need Django's preparation (auto_now, JSON, ...) get it.
+        plain = (models.CharField, models.TextField, models.IntegerField, models.UUIDField,
+                 models.DecimalField, models.ForeignKey, models.BooleanField)  # fmt: skip
+        getters = [
+            (True, f)
+            if isinstance(f, plain) or (isinstance(f, models.DateField) and not _auto(f))
+            else (False, f)
+            for f in fields
+        ]
+        for obj in objects:
+            row: list[Any] = [
+                getattr(obj, f.attname)
+                if direct
+                else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+                for direct, f in getters
+            ]
             copy.write_row(row)
-
-
-Statement = tuple[str, list[Any]]
-
-
-def insert_statement(model: type[models.Model], objects: Sequence[models.Model]) -> Statement:
-    """One multi-row INSERT of ``objects``, to send with others by :func:`execute_together`:
-    for a few rows, one round trip instead of a COPY's two."""
-    if not objects:
-        return "", []
-    table, columns, width, rows = _prepared(model, objects)
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * len(rows))  # noqa: S608 - names from the model
-    return sql, [value for r in rows for value in r]
-
-
-def execute_together(statements: Sequence[Statement]) -> None:
-    """Run several statements in one round trip (Django's cursors bind on the client side, so
-    PostgreSQL receives them as one query string)."""
-    statements = [s for s in statements if s[1]]
-    if not statements:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "; ".join(sql for sql, _ in statements), [p for _, ps in statements for p in ps]
-        )
 
 
 def ids_reserve(model: type[models.Model], n: int) -> list[int]:

@@ -79,14 +79,6 @@ def entries_append_encoded(*, entries: Sequence[EncodedEntry]) -> int:
     return len(entries)
 
 
-def entries_insert_statement(*, entries: Sequence[EncodedEntry]) -> tuple[str, list[Any]]:
-    """:func:`entries_append_encoded` as one INSERT (SQL and parameters), for a caller that
-    sends it together with its own statements in one round trip."""
-    rows = ", ".join(["(%s, %s, %s)"] * len(entries))
-    params: list[Any] = [v for e in entries for v in (e.data, e.kind, e.time)]
-    return f"INSERT INTO ledger_pending (data, kind, created_at) VALUES {rows}", params  # noqa: S608 - placeholders only
-
-
 @dataclass(frozen=True)
 class Integrated:
     first_index: int

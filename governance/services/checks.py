@@ -25,20 +25,12 @@ from django.utils import timezone
 
 from governance import evaluation
 from governance.access import Actor
-from governance.bulk import execute_together, ids_reserve, insert_statement
+from governance.bulk import copy_insert, ids_reserve
 from governance.exceptions import InvalidInput
-from governance.models import (
-    Decision,
-    PartyKind,
-    RequestItem,
-    RequestStatus,
-    Review,
-    UseRequest,
-)
-from governance.services.deciding import Decided, decide_one
+from governance.models import Decision, PartyKind, RequestItem, RequestStatus, UseRequest
+from governance.services.deciding import Decided, decide_one, decided_store
 from governance.services.facts import Context, question_of
 from governance.services.requests import ItemSpec, RequestSpec, request_fingerprint
-from ledger import services as ledger_services
 
 log = structlog.get_logger("governance.checks")
 
@@ -106,19 +98,9 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
         stored = [items[n] for n, _ in kept]
         for item, pk in zip(stored, ids_reserve(RequestItem, len(stored)), strict=True):
             item.pk = pk
-        made = [d for _, d in kept]
-        for d in made:
-            d.decision.item = d.decision.item  # its id, now that the item has one
-        # A batch is a few rows per table: plain INSERTs in one round trip beat COPYs.
-        execute_together(
-            [
-                insert_statement(UseRequest, [requests[n] for n, _ in kept]),
-                insert_statement(RequestItem, stored),
-                insert_statement(Decision, [d.decision for d in made]),
-                insert_statement(Review, [r for d in made for r in d.reviews]),
-                ledger_services.entries_insert_statement(entries=[d.entry for d in made]),
-            ]
-        )
+        copy_insert(UseRequest, [requests[n] for n, _ in kept])
+        copy_insert(RequestItem, stored)
+        decided_store([d for _, d in kept])
     return [r if r is not None else RuntimeError("check not decided") for r in results]
 
 
