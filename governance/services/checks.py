@@ -30,7 +30,7 @@ from governance.exceptions import InvalidInput
 from governance.models import Decision, PartyKind, RequestItem, RequestStatus, UseRequest
 from governance.services.deciding import Decided, decide_one, decided_store
 from governance.services.facts import Context, question_of
-from governance.services.requests import ItemSpec, RequestSpec, request_fingerprint
+from governance.services.requests import ItemSpec, RequestSpec, item_build, request_build
 
 log = structlog.get_logger("governance.checks")
 
@@ -55,17 +55,20 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
     """Decide a batch of checks in one transaction: each gets its decision, or the exception
     that refuses it (an identifier naming no work is an ``InvalidInput`` and stores nothing)."""
     results: list[CheckResult | None] = [None] * len(jobs)
-    requests = [_request(job, now) for job in jobs]
-    items = [
-        RequestItem(
-            request=request,
-            position=0,
-            reference=job.item.reference,
-            vectors=[{"space": s, "vector": list(v)} for s, v in job.item.vectors],
-            content_sha256=job.item.content_sha256(),
+    requests = [
+        request_build(
+            actor=job.actor,
+            spec=job.spec,
+            items=[job.item],
+            kind="check",
+            now=job.received_at,
+            done_count=1,
+            status=RequestStatus.COMPLETED,
+            completed_at=now,
         )
-        for job, request in zip(jobs, requests, strict=True)
+        for job in jobs
     ]
+    items = [item_build(request, 0, job.item) for job, request in zip(jobs, requests, strict=True)]
     kept: list[tuple[int, Decided]] = []
     with transaction.atomic():
         context = Context(items, now)
@@ -102,27 +105,6 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
         copy_insert(RequestItem, stored)
         decided_store([d for _, d in kept])
     return [r if r is not None else RuntimeError("check not decided") for r in results]
-
-
-def _request(job: CheckJob, now: dt.datetime) -> UseRequest:
-    spec = job.spec
-    return UseRequest(
-        licensee=job.actor.party,
-        kind="check",
-        use=spec.use,
-        model_name=spec.model_name,
-        territories=list(spec.territories),
-        commercial=spec.commercial,
-        period_start=spec.period_start,
-        period_end=spec.period_end,
-        callback_url=spec.callback_url,
-        request_sha256=request_fingerprint(spec, [job.item]),
-        item_count=1,
-        done_count=1,
-        status=RequestStatus.COMPLETED,
-        created_at=job.received_at,
-        completed_at=now,
-    )
 
 
 def _decide_batch(jobs: Sequence[CheckJob]) -> list[CheckResult]:

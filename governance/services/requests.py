@@ -228,7 +228,29 @@ def request_submit(
                     fields={"Idempotency-Key": ["reused with another body"]},
                 )
             return existing, False
-    request = UseRequest.objects.create(
+    request = request_build(
+        actor=actor, spec=spec, items=items, kind=kind, now=now, fingerprint=fingerprint,
+        idempotency_key=idempotency_key or None,
+    )  # fmt: skip
+    request.save(force_insert=True)
+    copy_insert(RequestItem, [item_build(request, n, i) for n, i in enumerate(items)])
+    if dispatch:  # a synchronous check is decided by its caller, in this transaction
+        outbox_add(task="governance.decide_request", args=[str(request.pk)], now=now)
+    return request, True
+
+
+def request_build(
+    *,
+    actor: Actor,
+    spec: RequestSpec,
+    items: Sequence[ItemSpec],
+    kind: str,
+    now: dt.datetime,
+    fingerprint: str | None = None,
+    **fields: Any,
+) -> UseRequest:
+    """A request, not saved yet (``fields`` set its other columns: status, counts, ...)."""
+    return UseRequest(
         licensee=actor.party,
         kind=kind,
         use=spec.use,
@@ -238,27 +260,22 @@ def request_submit(
         period_start=spec.period_start,
         period_end=spec.period_end,
         callback_url=spec.callback_url,
-        idempotency_key=idempotency_key or None,
-        request_sha256=fingerprint,
+        request_sha256=fingerprint or request_fingerprint(spec, items),
         item_count=len(items),
         created_at=now,
+        **fields,
     )
-    copy_insert(
-        RequestItem,
-        [
-            RequestItem(
-                request=request,
-                position=n,
-                reference=i.reference,
-                vectors=[{"space": s, "vector": list(v)} for s, v in i.vectors],
-                content_sha256=i.content_sha256(),
-            )
-            for n, i in enumerate(items)
-        ],
+
+
+def item_build(request: UseRequest, position: int, item: ItemSpec) -> RequestItem:
+    """An item of ``request``, not saved yet."""
+    return RequestItem(
+        request=request,
+        position=position,
+        reference=item.reference,
+        vectors=[{"space": s, "vector": list(v)} for s, v in item.vectors],
+        content_sha256=item.content_sha256(),
     )
-    if dispatch:  # a synchronous check is decided by its caller, in this transaction
-        outbox_add(task="governance.decide_request", args=[str(request.pk)], now=now)
-    return request, True
 
 
 def outbox_add(*, task: str, args: list[Any], now: dt.datetime) -> Outbox:

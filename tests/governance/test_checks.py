@@ -192,3 +192,29 @@ def test_concurrent_checks_commit_one_decision_and_one_ledger_entry_each(world) 
     # A batch's decisions share the batch's time.
     times = Decision.objects.filter(request__kind="check").values_list("created_at", flat=True)
     assert len(set(times)) == 2
+
+
+def test_a_batch_the_database_refuses_is_decided_again_one_check_at_a_time(
+    world, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """One check whose rows the database refuses fails alone; the others of its batch are
+    decided and stored when tried one at a time."""
+    from django.db import DatabaseError
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    jobs = [job(world, {"isrc": ISRC}) for _ in range(3)]
+    poison = jobs[1]
+    real = checks.checks_decide
+
+    def refusing(batch: Sequence[checks.CheckJob], *, now: Any) -> list[checks.CheckResult]:
+        if len(batch) > 1 or batch[0] is poison:
+            raise DatabaseError("refused")
+        return real(batch, now=now)
+
+    monkeypatch.setattr(checks, "checks_decide", refusing)
+    results = checks._decide_batch(jobs)
+    assert isinstance(results[0], Decision)
+    assert isinstance(results[1], DatabaseError)
+    assert isinstance(results[2], Decision)
+    assert Decision.objects.filter(request__kind="check").count() == 2
+    assert PendingEntry.objects.filter(kind="decision").count() == 2
