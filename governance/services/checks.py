@@ -46,6 +46,8 @@ class CheckJob:
     spec: RequestSpec
     item: ItemSpec
     received_at: dt.datetime
+    # The check's own request id, for what is logged about it in a batch another thread leads.
+    request_id: str | None = None
 
 
 CheckResult = Decision | Exception
@@ -89,7 +91,11 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
                     now=now,
                 )
             except Exception as exc:  # a bug: this check fails, the others go on
-                log.exception("deciding a check failed", licensee=str(request.licensee_id))
+                log.exception(
+                    "deciding a check failed",
+                    licensee=str(request.licensee_id),
+                    request_id=jobs[n].request_id,
+                )
                 results[n] = exc
                 continue
             request.summary = {decided.decision.outcome: 1}
@@ -195,7 +201,13 @@ def check_decide(*, actor: Actor, spec: RequestSpec, item: ItemSpec, now: dt.dat
     transaction, as in the tests, alone and in that transaction)."""
     actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
     actor.require_writer(action="Asking to use music")
-    job = CheckJob(actor=actor, spec=spec, item=item, received_at=now)
+    job = CheckJob(
+        actor=actor,
+        spec=spec,
+        item=item,
+        received_at=now,
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+    )
     if connection.in_atomic_block or not settings.CHECKS_GROUP_COMMIT:
         (result,) = checks_decide([job], now=now)
     else:

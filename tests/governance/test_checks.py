@@ -218,3 +218,31 @@ def test_a_batch_the_database_refuses_is_decided_again_one_check_at_a_time(
     assert isinstance(results[2], Decision)
     assert Decision.objects.filter(request__kind="check").count() == 2
     assert PendingEntry.objects.filter(kind="decision").count() == 2
+
+
+def test_a_check_that_fails_to_evaluate_fails_alone_and_is_logged_with_its_request_id(  # type: ignore[no-untyped-def]
+    world, monkeypatch
+) -> None:
+    import structlog
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    jobs = [job(world, {"isrc": ISRC}) for _ in range(3)]
+    jobs[1].request_id = "the-second-check"
+    real = checks.decide_one
+    calls = []
+
+    def failing_second(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ZeroDivisionError("a bug")
+        return real(**kwargs)
+
+    monkeypatch.setattr(checks, "decide_one", failing_second)
+    with structlog.testing.capture_logs() as logs:
+        results = checks.checks_decide(jobs, now=timezone.now())
+    assert isinstance(results[0], Decision)
+    assert isinstance(results[1], ZeroDivisionError)
+    assert isinstance(results[2], Decision)
+    assert Decision.objects.filter(request__kind="check").count() == 2
+    failed = [e for e in logs if e["event"] == "deciding a check failed"]
+    assert [e["request_id"] for e in failed] == ["the-second-check"]
