@@ -43,7 +43,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \
 	$(BIN)/python -m config.embedded start || exit 1; \
-	rc=0; $(BIN)/python -m benchmarks $(BENCH) || rc=$$?; \
+	rc=0; BENCH_DB_STARTED=$$started $(BIN)/python -m benchmarks $(BENCH) || rc=$$?; \
 	if [ $$started = 1 ]; then $(BIN)/python -m config.embedded stop; fi; \
 	exit $$rc
 

@@ -3,8 +3,10 @@
 The database ``consentry_bench_vectors`` is built once and kept between runs (``BENCH_VECTORS``
 rows, default 1,000,000): a table shaped like a space's embeddings, loaded by binary COPY, and
 an HNSW index on cosine distance. One client then times the production query, first as an
-exact sequential scan (whose answers are the ground truth), then through the index at several
-``hnsw.ef_search`` values, reporting p50/p99 latency and recall@10 against the exact answers.
+exact sequential scan (whose answers are the ground truth), then through the index on a cold
+start (PostgreSQL restarted, the page cache dropped) at the service's ``hnsw.ef_search``, then
+warm at several ``hnsw.ef_search`` values, reporting p50/p99 latency and recall@10 against the
+exact answers.
 
 The data is synthetic but clustered, because nearest neighbours in uniform random 256-d data
 are all about equally far and recall on it means nothing. It is a seeded Gaussian mixture:
@@ -24,6 +26,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 DATABASE = "consentry_bench_vectors"
@@ -36,6 +39,7 @@ DATA = f"gaussian mixture v1: seed {SEED}, {CLUSTERS} centres, {SIZE} points, d 
 # query needs a smaller ef_search: at 1,000,000 rows 64 reached recall 0.943 at ef_search 100,
 # 128 reached 0.981 (docs/matching.md).
 M, EF_CONSTRUCTION = 16, 128
+SHARED_BUFFERS = os.environ.get("BENCH_SHARED_BUFFERS", "2GB")
 EF_SEARCH = (20, 40, 64, 80, 100, 200)
 QUERY = (
     "SELECT work_id, 1 - (embedding <=> %s) AS score FROM bench_embedding "
@@ -156,6 +160,82 @@ def plans(conn: Any, q: Any) -> list[str]:
     ]
 
 
+def service_ef_search() -> int:
+    """The ``hnsw.ef_search`` the service matches with."""
+    import django
+
+    django.setup()
+    from governance.services.facts import EF_SEARCH
+
+    return EF_SEARCH
+
+
+def drop_page_cache() -> bool:
+    """Drop the operating system's clean page cache (root only), so reads come from disk."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        print(f"  could not drop the page cache ({exc}): only PostgreSQL's buffers start cold")
+        return False
+    return True
+
+
+def auto_conf_shared_buffers(conn: Any) -> str | None:
+    """shared_buffers as ALTER SYSTEM set it (postgresql.auto.conf), if it did."""
+    row = conn.execute(
+        "SELECT setting FROM pg_file_settings WHERE name = 'shared_buffers'"
+        " AND sourcefile LIKE '%%postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def restore_shared_buffers(previous: str | None) -> None:
+    with connect() as conn:
+        if previous is None:
+            conn.execute("ALTER SYSTEM RESET shared_buffers")
+        else:
+            conn.execute(f"ALTER SYSTEM SET shared_buffers = '{previous}'")
+    print(f"shared_buffers goes back to {previous or 'its default'} at the cluster's next restart")
+
+
+def cold(queries: list[Any], exact: list[Any]) -> tuple[bool, str | None]:
+    """The service's search (its ef_search) on a cold start: PostgreSQL restarted and, where
+    this process may, the page cache dropped, so the index's pages come from disk. Restarting
+    would cut off other clients of the cluster, so it happens only when ``make bench`` started
+    the cluster itself (or with BENCH_RESTART=1)."""
+    from config import embedded
+
+    if "1" not in (os.environ.get("BENCH_DB_STARTED"), os.environ.get("BENCH_RESTART")):
+        print(
+            "cold start: NOT measured, because the embedded PostgreSQL was running before "
+            "make bench (stop it first, or set BENCH_RESTART=1 to let the benchmark restart it)",
+            flush=True,
+        )
+        return False, None
+    with connect() as conn:
+        previous = auto_conf_shared_buffers(conn)
+        # Room for the whole index in PostgreSQL's own buffers (256 MB in the embedded cluster
+        # otherwise: most pages would come through the page cache, a copy each). It takes
+        # effect at the restart below and is reset when the benchmark ends.
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}'")
+    embedded.stop()
+    dropped = drop_page_cache()
+    embedded.start()
+    with connect() as conn:
+        conn.execute(f"SET hnsw.ef_search = {service_ef_search()}")
+        ms, found = run(conn, queries)
+    where = "disk (page cache dropped)" if dropped else "the page cache"
+    report(f"hnsw ef_search={service_ef_search()} cold", ms, recall(found, exact))
+    print(
+        f"  cold start: PostgreSQL restarted, index read from {where}; first query "
+        f"{ms[0]:.1f} ms, mean of the first 100 {sum(ms[:100]) / 100:.1f} ms, "
+        f"of the last 100 {sum(ms[-100:]) / 100:.1f} ms",
+        flush=True,
+    )
+    return True, previous
+
+
 def report(label: str, ms: list[float], recall: float) -> None:
     print(
         f"{label:<22} p50 {percentile(ms, 50):7.2f} ms   p99 {percentile(ms, 99):7.2f} ms   "
@@ -192,30 +272,47 @@ def main() -> None:
         first, tenth = (sum(e[k][1] for e in exact) / len(exact) for k in (0, 9))
         print(f"  (exact scores: mean best {first:.3f}, mean 10th {tenth:.3f})", flush=True)
 
-    # A new session, because a prepared statement keeps the plan it was made with whatever
-    # enable_indexscan says later; hnsw.ef_search, by contrast, is read when each scan starts.
+    restarted, previous = cold(queries, exact)
+    with connect() as conn:
+        buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
+    print(f"warm runs with shared_buffers = {buffers}", flush=True)
+
+    # Warm: a new session, because a prepared statement keeps the plan it was made with
+    # whatever enable_indexscan says later; hnsw.ef_search, by contrast, is read when each scan
+    # starts.
+    service_ef = service_ef_search()
     with connect() as conn:
         assert all("Index Scan using bench_embedding_hnsw" in p for p in plans(conn, queries[0]))
         conn.execute(f"SET hnsw.ef_search = {max(EF_SEARCH)}")
         run(conn, queries)  # one untimed pass loads what the widest search visits
-        chosen = None
+        smallest, service = None, None
         for ef in EF_SEARCH:
             conn.execute(f"SET hnsw.ef_search = {ef}")
             ms, found = run(conn, queries)
             assert all(len(f) == 10 for f in found), "top-10 without a filter always fills"
             report(f"hnsw ef_search={ef}", ms, share := recall(found, exact))
-            if chosen is None and share >= 0.95:
-                chosen = (ef, percentile(ms, 99), share)
+            if smallest is None and share >= 0.95:
+                smallest = (ef, percentile(ms, 99), share)
+            if ef == service_ef:
+                service = (ef, percentile(ms, 99), share)
         scan = conn.execute("SHOW hnsw.iterative_scan").fetchone()[0]
+    if restarted:
+        restore_shared_buffers(previous)
     print(f"hnsw.iterative_scan = {scan}: every query returned 10 rows, so plain top-10")
     print("  (no filter) needs no iterative scan")
-    if chosen is None:
+    if smallest is None:
         print(f"no ef_search up to {max(EF_SEARCH)} reaches recall@10 0.95", flush=True)
-        return
-    ef, p99, share = chosen
-    print(f"chosen: hnsw.ef_search = {ef}, p99 {p99:.2f} ms, recall@10 {share:.3f}")
-    met = "met" if p99 < 10 else "NOT met"
-    print(f"target p99 < 10 ms with recall@10 >= 0.95: {met}", flush=True)
+    else:
+        ef, p99, share = smallest
+        print(f"smallest ef_search with recall@10 >= 0.95: {ef} (p99 {p99:.2f} ms, {share:.3f})")
+    assert service is not None, f"the service's ef_search {service_ef} is among those measured"
+    ef, p99, share = service
+    met = "met" if p99 < 10 and share >= 0.95 else "NOT met"
+    print(
+        f"the service (ef_search {ef}): p99 {p99:.2f} ms, recall@10 {share:.3f}; "
+        f"target p99 < 10 ms with recall@10 >= 0.95 (warm): {met}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
