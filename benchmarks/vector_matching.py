@@ -223,10 +223,11 @@ def cold(queries: list[Any], exact: list[Any]) -> tuple[bool, str | None]:
     dropped = drop_page_cache()
     embedded.start()
     with connect() as conn:
-        conn.execute(f"SET hnsw.ef_search = {service_ef_search()}")
+        ef_search = service_ef_search()
+        conn.execute(f"SET hnsw.ef_search = {ef_search}")
         ms, found = run(conn, queries)
     where = "disk (page cache dropped)" if dropped else "the page cache"
-    report(f"hnsw ef_search={service_ef_search()} cold", ms, recall(found, exact))
+    report(f"hnsw ef_search={ef_search} cold", ms, recall(found, exact))
     print(
         f"  cold start: PostgreSQL restarted, index read from {where}; first query "
         f"{ms[0]:.1f} ms, mean of the first 100 {sum(ms[:100]) / 100:.1f} ms, "

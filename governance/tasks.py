@@ -36,16 +36,20 @@ def run_import(self: Any, job_id: str) -> str:
     return str(job.status)
 
 
-@shared_task(
-    name="governance.decide_request",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=120,
-    max_retries=10,
-)
+# Deciding: acked late and rejected on worker loss (a killed worker's task is redelivered and
+# decides nothing twice); transient database errors retried with backoff.
+DECIDING: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 120,
+    "max_retries": 10,
+}
+
+
+@shared_task(name="governance.decide_request", **DECIDING)
 def decide_request(self: Any, request_id: str) -> None:
     """Decide a request (small ones at once) or split it into chunks for the workers."""
     from django.utils import timezone
@@ -55,16 +59,7 @@ def decide_request(self: Any, request_id: str) -> None:
     decide(request_id=request_id, now=timezone.now())
 
 
-@shared_task(
-    name="governance.decide_chunk",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=120,
-    max_retries=10,
-)
+@shared_task(name="governance.decide_chunk", **DECIDING)
 def decide_chunk(self: Any, request_id: str, start: int, end: int) -> int:
     """Decide items ``start`` to ``end`` of a request; a redelivery decides nothing twice, and
     a failure retrying cannot cure becomes ``error`` outcomes (``decide_chunk_or_fail``)."""

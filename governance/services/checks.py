@@ -56,7 +56,6 @@ CheckResult = Decision | Exception
 def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckResult]:
     """Decide a batch of checks in one transaction: each gets its decision, or the exception
     that refuses it (an identifier naming no work is an ``InvalidInput`` and stores nothing)."""
-    results: list[CheckResult | None] = [None] * len(jobs)
     requests = [
         request_build(
             actor=job.actor,
@@ -71,15 +70,21 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
         for job in jobs
     ]
     items = [item_build(request, 0, job.item) for job, request in zip(jobs, requests, strict=True)]
-    kept: list[tuple[int, Decided]] = []
+    results: list[CheckResult] = []
+    kept: list[tuple[UseRequest, RequestItem, Decided]] = []
     with transaction.atomic():
+        # Ids first, so each decision refers to its item from the start (a refused check's id
+        # is a gap in the sequence, as a rolled-back insert's would be).
+        for item, pk in zip(items, ids_reserve(RequestItem, len(items)), strict=True):
+            item.pk = pk
         context = Context(items, now)
-        for n, (request, item) in enumerate(zip(requests, items, strict=True)):
-            resolved = context.resolved[n]
+        for job, request, item, resolved in zip(
+            jobs, requests, items, context.resolved, strict=True
+        ):
             if resolved.error:
                 # Bad input, answered like the asynchronous requests' check at submission.
                 key = item.reference.split(":", 1)[0] if item.reference else "vectors"
-                results[n] = InvalidInput.field(f"item.{key}", resolved.error)
+                results.append(InvalidInput.field(f"item.{key}", resolved.error))
                 continue
             try:
                 decided = decide_one(
@@ -94,23 +99,19 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
                 log.exception(
                     "deciding a check failed",
                     licensee=str(request.licensee_id),
-                    request_id=jobs[n].request_id,
+                    request_id=job.request_id,
                 )
-                results[n] = exc
+                results.append(exc)
                 continue
             request.summary = {decided.decision.outcome: 1}
             request.outcome = evaluation.summarise([decided.decision.outcome])
-            kept.append((n, decided))
-            results[n] = decided.decision
-        if not kept:
-            return [r if r is not None else RuntimeError("check not decided") for r in results]
-        stored = [items[n] for n, _ in kept]
-        for item, pk in zip(stored, ids_reserve(RequestItem, len(stored)), strict=True):
-            item.pk = pk
-        copy_insert(UseRequest, [requests[n] for n, _ in kept])
-        copy_insert(RequestItem, stored)
-        decided_store([d for _, d in kept])
-    return [r if r is not None else RuntimeError("check not decided") for r in results]
+            kept.append((request, item, decided))
+            results.append(decided.decision)
+        if kept:
+            copy_insert(UseRequest, [request for request, _, _ in kept])
+            copy_insert(RequestItem, [item for _, item, _ in kept])
+            decided_store([decided for _, _, decided in kept])
+    return results
 
 
 def _decide_batch(jobs: Sequence[CheckJob]) -> list[CheckResult]:

@@ -174,8 +174,6 @@ def decide_one(
 
 def decided_store(decided: Sequence[Decided]) -> None:
     """Store decisions (their items stored already), their reviews and their ledger entries."""
-    for d in decided:
-        d.decision.item = d.decision.item  # its id, if the item was stored after (a check)
     copy_insert(Decision, [d.decision for d in decided])
     Review.objects.bulk_create([r for d in decided for r in d.reviews])
     ledger_services.entries_append_encoded(entries=[d.entry for d in decided])

@@ -3,10 +3,11 @@ similarity on pgvector), and the registry's facts about them (shares, credited a
 holders' postures and rule versions in force, the consent matrix), as the pure evaluator reads
 them (``governance.evaluation``).
 
-Every check and every chunk of a request loads these, so they are read with three hand-written
-queries over the models' tables (references; works, shares and credits; parties, rule versions
-and the matrix), each a single round trip: built through the ORM the same reads cost ten times
-the database's work. Column lists come from the models, so a renamed column cannot drift.
+Every check and every chunk of a request loads these, in three round trips: the references
+(``selectors.works_by_reference``, one query per scheme), then two hand-written multi-statement
+queries over the models' tables (works, shares and credits; parties, rule versions and the
+matrix). Built through the ORM, those reads cost several times the database's work. Column
+names come from the models, so a renamed column cannot drift.
 """
 
 from __future__ import annotations
@@ -170,7 +171,6 @@ class Context:
     what ``items[n]`` names or matches."""
 
     def __init__(self, items: Sequence[RequestItem], now: dt.datetime):
-        self.now = now
         with_vectors = any(item.vectors for item in items)
         self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
         self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
