@@ -1,7 +1,10 @@
 """Token authentication for machine clients.
 
 Header: ``Authorization: Api-Key <prefix>.<secret>`` (``Bearer`` is accepted too). A token that
-is unknown, wrong, revoked or expired gets 401; the reason is not told apart in the answer.
+is unknown, wrong, revoked or expired, or whose member has left its party or been deactivated,
+gets 401; the reason is not told apart in the answer. A token acts with the lower of its own role
+and its member's current role in the party, read on every request: demoting a member demotes
+its tokens at once.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid API token.")
         api_token_touch(token=token, now=timezone.now())
-        return token.user, Actor(user=token.user, party=token.party, role=token.role, token=token)
+        actor = Actor(user=token.user, party=token.party, role=token.effective_role, token=token)
+        return token.user, actor
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

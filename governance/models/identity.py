@@ -38,6 +38,11 @@ class Role(models.TextChoices):
     def rank(cls, role: str) -> int:
         return [cls.VIEWER, cls.EDITOR, cls.ADMIN].index(cls(role))
 
+    @classmethod
+    def lower(cls, a: str, b: str) -> str:
+        """The less powerful of two roles."""
+        return a if cls.rank(a) <= cls.rank(b) else b
+
 
 class Party(models.Model):
     """An organisation or person that acts in Consentry: a label, a publisher, an artist, a
@@ -109,12 +114,20 @@ class ApiTokenManager(APIKeyManager):
         return super().get_usable_keys().select_related("party", "user")
 
     def get_from_key(self, key: str) -> ApiToken:
-        """The usable token ``key`` names, with its user and party, or ``DoesNotExist``.
+        """The usable token ``key`` names, with its user, party and its member's current role,
+        or ``DoesNotExist``.
 
         Every API request asks this, so it is one hand-written query (the same one the
         library's ``get_usable_keys().get(prefix=...)`` makes, with the joins): building it
         through the ORM cost several times the database's work. The secret is still checked
-        by the library's hasher; a revoked token is refused at once."""
+        by the library's hasher; a revoked token is refused at once.
+
+        The token acts for a member, so the query also reads that member's membership of the
+        token's party, as it is now (a LEFT JOIN: the same round trip):
+        1. no membership any more (the member was removed): ``DoesNotExist``, so 401;
+        2. otherwise ``member_role`` is the member's current role, and the token acts with
+           :attr:`ApiToken.effective_role`, the lower of that and its own role, so demoting a
+           member demotes its tokens at its next request."""
         from django.contrib.auth import get_user_model
 
         prefix, _, _ = key.partition(".")
@@ -134,8 +147,12 @@ class ApiTokenManager(APIKeyManager):
         token: ApiToken
         token, user, party = objects
         token.user, token.party = user, party
+        token.member_role = row[at]
         if not token.is_valid(key):
             raise self.model.DoesNotExist("Key is not valid.")
+        # Step 1 above: a token whose member left the party is no credential.
+        if token.member_role is None:
+            raise self.model.DoesNotExist("The token's member no longer belongs to its party.")
         return token
 
 
@@ -148,11 +165,13 @@ def _token_sql() -> str:
             f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields
         ]
 
-    t, u, p = ApiToken, get_user_model(), Party
+    t, u, p, m = ApiToken, get_user_model(), Party, Membership
+    selected = [*columns(t, "t"), *columns(u, "u"), *columns(p, "p"), "m.role"]
     return (
-        f"SELECT {', '.join(columns(t, 't') + columns(u, 'u') + columns(p, 'p'))}"  # noqa: S608 - names from the models
+        f"SELECT {', '.join(selected)}"  # noqa: S608 - names from the models
         f" FROM {t._meta.db_table} t JOIN {u._meta.db_table} u ON u.id = t.user_id"
         f" JOIN {p._meta.db_table} p ON p.id = t.party_id"
+        f" LEFT JOIN {m._meta.db_table} m ON m.party_id = t.party_id AND m.user_id = t.user_id"
         " WHERE t.prefix = %s AND NOT t.revoked"
     )
 
@@ -170,6 +189,18 @@ class ApiToken(AbstractAPIKey):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[ApiTokenManager] = ApiTokenManager()
+
+    # The member's role in the token's party when the token was read for a request (set by
+    # ``ApiTokenManager.get_from_key``; not a column). None: not read that way.
+    member_role: str | None = None
+
+    @property
+    def effective_role(self) -> str:
+        """What the token may do now: the lower of its own role and its member's current one
+        (its own alone when the membership was not read with it)."""
+        if self.member_role is None:
+            return self.role
+        return Role.lower(self.role, self.member_role)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API token"

@@ -36,12 +36,25 @@ def party_create(*, name: str, kind: str) -> Party:
 
 @transaction.atomic
 def membership_add(*, party: Party, user: AbstractBaseUser, role: str) -> Membership:
+    """Make ``user`` a member of ``party`` with ``role``, or change the role of a member: a
+    demoted member's API tokens act with the new role from their next request (see
+    ``ApiTokenManager.get_from_key``)."""
     if role not in Role.values:
         raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
     membership, _ = Membership.objects.update_or_create(
         party=party, user=user, defaults={"role": role}
     )
     return membership
+
+
+@transaction.atomic
+def membership_remove(*, party: Party, user: AbstractBaseUser) -> bool:
+    """Remove ``user`` from ``party``; whether they were a member. Their API tokens for the
+    party stop authenticating at once (401), and are revoked too, so that adding the user back
+    later does not revive them."""
+    deleted, _ = Membership.objects.filter(party=party, user=user).delete()
+    ApiToken.objects.filter(party=party, user=user, revoked=False).update(revoked=True)
+    return bool(deleted)
 
 
 @transaction.atomic
@@ -66,7 +79,9 @@ def api_token_issue(
     now: dt.datetime,
 ) -> tuple[ApiToken, str]:
     """Issue a token for the actor's party, acting as the actor's user. Returns the token and
-    its secret, which is shown this once and stored only as a hash."""
+    its secret, which is shown this once and stored only as a hash. Auditors change nothing,
+    so they issue no tokens: an operator issues theirs (``token_create_for``)."""
+    actor.require_writer(action="Issuing an API token")
     actor.require_role(Role.ADMIN, action="Issuing an API token")
     if role not in Role.values:
         raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
@@ -104,6 +119,7 @@ def token_create_for(
 
 @transaction.atomic
 def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
+    actor.require_writer(action="Revoking an API token")
     actor.require_role(Role.ADMIN, action="Revoking an API token")
     if not token.revoked:
         token.revoked = True
