@@ -13,12 +13,16 @@ from governance.models import Role
 
 
 class IsPartyMember(permissions.BasePermission):
-    """Authenticated and acting for a party (401 without credentials)."""
+    """Authenticated and acting for a party (401 without credentials). An auditor reads
+    everything and changes nothing: any method but GET, HEAD and OPTIONS is refused to it here
+    (403, before its body is read), and again by the services (``Actor.require_writer``)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.user is None or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
-        actor_of(request)
+        actor = actor_of(request)
+        if actor.is_auditor and request.method not in permissions.SAFE_METHODS:
+            raise exceptions.PermissionDenied("Auditors have read-only access.")
         return True
 
 
