@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from governance.disclosure import Viewer
 from governance.exceptions import PermissionDenied
 from governance.models import ApiToken, Party, PartyKind, Role
 
@@ -25,6 +26,11 @@ class Actor:
     @property
     def is_auditor(self) -> bool:
         return self.party.kind == PartyKind.AUDITOR
+
+    @property
+    def viewer(self) -> Viewer:
+        """Who reads, for :mod:`governance.disclosure`."""
+        return Viewer(party_id=str(self.party.pk), auditor=self.is_auditor)
 
     def has_role(self, role: str) -> bool:
         return Role.rank(self.role) >= Role.rank(role)

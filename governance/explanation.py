@@ -11,6 +11,9 @@ French, one entry per work::
         "Northwind Records (master, 100%) allowed it under rule 3f2c1a9b… version 2.",
         "You may proceed if you: credit “Ada Vale”; label outputs as AI-generated."]}]
 
+A holder's share is said only where the trace holds it: a licensee's trace does not
+(:mod:`governance.disclosure`), and then the holder is named with its right alone.
+
 An item that matched nothing gives one entry with ``work`` and ``title`` null. Sentences say
 in which territories an answer holds only when the answers differ between territories. French
 follows French typography: « guillemets », a no-break space before ``:``, ``;`` and ``%``,
@@ -229,8 +232,10 @@ def _holder(p: _Phrases, right: str, h: Mapping[str, Any], names: Mapping[str, s
     name = h.get("name") or names.get(party) or party
     if h.get("share") is not None:
         detail = f"{p.right(right)}, {p.percent(str(h['share']))}"
-    else:
+    elif h.get("credited") or "share" in h:
         detail = p("credited", right=p.right(right))
+    else:  # the reader may not see the share (governance.disclosure)
+        detail = p.right(right)
     rule = h.get("rule")
     values: dict[str, object] = {
         "who": f"{name} ({detail})",

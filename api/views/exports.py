@@ -3,7 +3,8 @@ CAWG training-and-mining assertion, or C2PA 1.x's ``c2pa.training-mining`` for o
 
 A party's export is its own rules (the party itself, or an auditor); a work's export is the
 rules of the parties that hold its rights and of its credited artists (for those who registered
-or hold a share of it, and auditors).
+or hold a share of it, and auditors). A holder or the registrant sees its own rules in full and
+only the outcome of the others' (``governance.disclosure``); an auditor sees them all.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rest_framework.views import APIView
 
 from api.access import actor_of
 from api.views.consent import AT, at_param
-from governance import selectors, vocabulary
+from governance import disclosure, selectors, vocabulary
 from governance.exceptions import InvalidInput, NotFound
 from governance.models import ConsentRuleVersion, Party
 
@@ -40,27 +41,43 @@ def _format(request: Request) -> str:
 def _render(
     fmt: str, *, uid: str, assigner: Party, versions: list[ConsentRuleVersion], target: str | None,
     request: Request, holders: list[Party] | None = None,
+    hidden: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:  # fmt: skip
+    """The export; the rules of the parties in ``hidden`` appear only as their outcome
+    (``governance.disclosure``): in ODRL as ``cs:otherHolders``, each with the outcome of its
+    training-and-mining answer; in CAWG/C2PA combined into the answer without their conditions."""
     at = at_param(request) or timezone.now()
     rules = [selectors.rule_content(v, owner_id=v.rule.owner_id) for v in versions]
-    named = {v.rule.owner_id for v in versions} | {assigner.pk}
-    named |= {p for v in versions for p in v.licensees}
-    names = {str(p.pk): p.name for p in Party.objects.filter(pk__in=named)}
+    shown = [r for r in rules if r.owner_id not in hidden]
+    named = {r.owner_id for r in rules} | {str(assigner.pk)} | set(hidden)
+    named |= {p for r in shown for p in r.licensees}
+    parties = {str(p.pk): p for p in Party.objects.filter(pk__in=named)}
+    names = {pk: p.name for pk, p in parties.items()}
+    make = vocabulary.cawg_training_mining if fmt != "c2pa" else vocabulary.c2pa_training_mining
+
+    def answer(party: Party) -> dict[str, Any]:
+        own = [r for r in rules if r.owner_id == str(party.pk)]
+        assertion = make(rules=own, at=at, default_posture=party.default_posture,
+                         party_names=names)  # fmt: skip
+        return disclosure.outcome_only(assertion) if str(party.pk) in hidden else assertion
+
     if fmt == "odrl":
-        return vocabulary.odrl_policy(
-            uid=uid, assigner=str(assigner.pk), rules=rules, target=target, at=at,
+        body = vocabulary.odrl_policy(
+            uid=uid, assigner=str(assigner.pk), rules=shown, target=target, at=at,
             party_names=names,
         )  # fmt: skip
-    make = vocabulary.cawg_training_mining if fmt == "cawg" else vocabulary.c2pa_training_mining
+        if hidden:
+            body["cs:otherHolders"] = [
+                {"@type": "Party", "uid": f"urn:uuid:{pk}", "vcard:fn": names.get(pk, ""),
+                 "cs:outcome": answer(parties[pk])}
+                for pk in sorted(hidden) if pk in parties
+            ]  # fmt: skip
+        return body
     if holders is None:
         return make(rules=rules, at=at, default_posture=assigner.default_posture,
                     party_names=names)  # fmt: skip
     # A work's holders each answer with their own rules and posture; the strictest wins.
-    return vocabulary.combine_training_mining([
-        make(rules=[r for r in rules if r.owner_id == str(h.pk)], at=at,
-             default_posture=h.default_posture, party_names=names)
-        for h in holders
-    ])  # fmt: skip
+    return vocabulary.combine_training_mining([answer(h) for h in holders])
 
 
 class PartyConsentExportView(APIView):
@@ -96,7 +113,14 @@ class WorkConsentExportView(APIView):
         # artist's likeness rules appear in the ODRL policy (see docs/vocabulary.md).
         holders = list(Party.objects.filter(
             pk__in=work.shares.values_list("holder_id", flat=True)).order_by("pk"))  # fmt: skip
+        # A holder sees its own rules; of the other holders' (and credited artists'), only
+        # the outcome. An auditor sees them all.
+        viewer = actor.viewer
+        owners = {str(h.pk) for h in holders} | {str(v.rule.owner_id) for v in versions}
+        hidden = frozenset(
+            () if viewer.sees_everything() else (o for o in owners if not viewer.owns(o))
+        )
         body = _render(_format(request), uid=f"urn:consentry:work:{work.pk}:consent",
                        assigner=work.registrant, versions=versions, target=target,
-                       request=request, holders=holders)  # fmt: skip
+                       request=request, holders=holders, hidden=hidden)  # fmt: skip
         return Response(body)

@@ -11,7 +11,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
-from governance import explanation, insights, selectors
+from governance import disclosure, explanation, insights, selectors
 from governance.exceptions import InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision, EmbeddingSpace, PartyKind, Review, UseRequest
 from governance.services import callbacks, checks
@@ -234,10 +234,14 @@ _TIME = serializers.DateTimeField()
 
 
 class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    """A decision as its reader may see it: the trace through ``governance.disclosure`` for the
+    request's actor (no request in the context: the least, as a licensee sees it)."""
+
     request = serializers.UUIDField(source="request_id")
     item = serializers.IntegerField(source="item.position")
     outcome = serializers.CharField(source="final_outcome")
     initial_outcome = serializers.CharField(source="outcome")
+    trace = serializers.SerializerMethodField()
 
     class Meta:
         model = Decision
@@ -268,9 +272,15 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "reason": instance.reason,
             "obligations": instance.obligations,
             "works": [str(w) for w in instance.works],
-            "trace": instance.trace,
+            "trace": self.get_trace(instance),
             "created_at": _TIME.to_representation(instance.created_at),
         }
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_trace(self, instance: Decision) -> dict[str, Any]:
+        request = self.context.get("request")
+        viewer = disclosure.NOBODY if request is None else actor_of(request).viewer
+        return disclosure.trace_for(instance.trace, viewer=viewer)
 
 
 class CheckView(GenericAPIView[Decision]):
@@ -321,7 +331,8 @@ class DecisionExplanationView(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request, decision_id: uuid.UUID) -> Response:
-        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        actor = actor_of(request)
+        decision = selectors.decision_get(actor=actor, decision_id=decision_id)
         lang = request.query_params.get("lang", "en")
         if lang not in ("en", "fr"):
             raise InvalidInput("lang: en or fr.", fields={"lang": ["must be en or fr"]})
@@ -331,7 +342,9 @@ class DecisionExplanationView(APIView):
                 "outcome": decision.final_outcome,
                 "language": lang,
                 "summary": decision.reason,
-                "works": explanation.explain(decision.trace, language=lang),
+                "works": explanation.explain(
+                    disclosure.trace_for(decision.trace, viewer=actor.viewer), language=lang
+                ),
             }
         )
 

@@ -39,7 +39,7 @@ class Role(models.TextChoices):
         return [cls.VIEWER, cls.EDITOR, cls.ADMIN].index(cls(role))
 
     @classmethod
-    def lower(cls, a: str, b: str) -> str:
+    def weaker(cls, a: str, b: str) -> str:
         """The less powerful of two roles."""
         return a if cls.rank(a) <= cls.rank(b) else b
 
@@ -200,7 +200,7 @@ class ApiToken(AbstractAPIKey):
         (its own alone when the membership was not read with it)."""
         if self.member_role is None:
             return self.role
-        return Role.lower(self.role, self.member_role)
+        return Role.weaker(self.role, self.member_role)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API token"

@@ -52,8 +52,8 @@ def membership_remove(*, party: Party, user: AbstractBaseUser) -> bool:
     """Remove ``user`` from ``party``; whether they were a member. Their API tokens for the
     party stop authenticating at once (401), and are revoked too, so that adding the user back
     later does not revive them."""
-    deleted, _ = Membership.objects.filter(party=party, user=user).delete()
-    ApiToken.objects.filter(party=party, user=user, revoked=False).update(revoked=True)
+    deleted, _ = Membership.objects.filter(party=party, user_id=user.pk).delete()
+    ApiToken.objects.filter(party=party, user_id=user.pk, revoked=False).update(revoked=True)
     return bool(deleted)
 
 
