@@ -107,9 +107,25 @@ def token_create_for(
     role: str,
     expires_at: dt.datetime | None,
 ) -> tuple[ApiToken, str]:
-    """Issue a token with no actor check: for operators (commands, the demo seed)."""
+    """Issue a token with no actor check: for operators (``manage.py token_issue``, the demo
+    seed), and so the only way an auditor gets one. The user must be a member of the party, with
+    a role at least the token's: a token acts with the lower of the two, and not at all without
+    the membership."""
     if not name.strip():
         raise InvalidInput("A token needs a name.", fields={"name": ["must not be empty"]})
+    if role not in Role.values:
+        raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
+    member = Membership.objects.filter(party=party, user_id=user.pk).first()
+    if member is None:
+        raise InvalidInput(
+            f"{user.get_username()} is not a member of {party.name}.",
+            fields={"user": ["must be a member of the party"]},
+        )
+    if Role.rank(role) > Role.rank(member.role):
+        raise InvalidInput(
+            "A token cannot have more power than its member.",
+            fields={"role": [f"at most {member.role}"]},
+        )
     token, secret = ApiToken.objects.create_key(
         name=name.strip()[:50], party=party, user=user, role=role, expiry_date=expires_at
     )
