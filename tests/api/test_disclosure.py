@@ -16,7 +16,7 @@ from rest_framework import serializers
 from api.views.requests import DecisionSerializer
 from governance.access import Actor
 from governance.disclosure import HIDDEN_CONDITIONS
-from governance.models import Decision, Membership, PartyKind
+from governance.models import Decision, Membership, PartyKind, UseRequest
 from tests.factories import PartyFactory, caller
 from tests.world import ISRC, rule
 
@@ -182,3 +182,31 @@ def test_an_auditor_exports_every_holders_rules(exported: dict[str, Any]) -> Non
     assert "cs:otherHolders" not in odrl
     cawg = auditor.client.get(exported["url"], {"vocabulary": "cawg"}).json()
     assert "Acme AI Labs" in cawg["entries"]["cawg.ai_training"]["constraint_info"]
+
+
+def test_no_other_view_a_licensee_gets_of_a_decision_carries_a_share(
+    decided: dict[str, Any],
+) -> None:
+    """The request's status, its JSON Lines results, the callback body and the receipt name
+    no trace (so no share); they are held to it here, as the trace renderers are above."""
+    from django.utils import timezone
+
+    from governance import tasks
+    from governance.services.callbacks import callback_body
+    from ledger import services as ledger_services
+
+    licensee = decided["licensee"].client
+    items = [{"isrc": ISRC}]
+    created = licensee.post("/api/v1/use-requests/", {"use": "train", "items": items},
+                            format="json").json()  # fmt: skip
+    tasks.decide_request.apply(args=[created["id"]]).get()
+    url = f"/api/v1/use-requests/{created['id']}/"
+    status = licensee.get(url).json()
+    assert status["items"][0]["outcome"] == "allow"
+    results = b"".join(licensee.get(url + "results/").streaming_content)
+    body = callback_body(UseRequest.objects.get(pk=created["id"]))
+    ledger_services.key_register(signer=ledger_services.current_signer(), now=timezone.now())
+    receipt = licensee.get(f"/api/v1/decisions/{decided['check']['id']}/receipt/").json()
+    for shown in (json.dumps(status), results.decode(), body.decode(), json.dumps(receipt)):
+        assert '"share"' not in shown
+        assert "100.000" not in shown
