@@ -204,6 +204,9 @@ def read_csv(data: bytes) -> Iterator[ImportRecord | Problem]:
         reason = str(exc)
         if "field larger than field limit" in reason:
             reason = f"a field is longer than {MAX_CSV_FIELD:,} characters"
-        raise UnreadableFile(f"line {reader.line_num}", f"malformed CSV: {reason}") from None
+        # DictReader's own line_num is updated after a row is read: the line that failed to
+        # read is its underlying reader's.
+        line = reader.reader.line_num
+        raise UnreadableFile(f"line {line}", f"malformed CSV: {reason}") from None
     if not rows:
         raise UnreadableFile("line 2", "no rows after the header")

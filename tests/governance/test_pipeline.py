@@ -18,7 +18,7 @@ from governance import tasks
 from governance.models import CallbackAttempt, Outbox, RightsShare
 from governance.replay import replay
 from governance.services import callbacks
-from governance.services.requests import outbox_dispatch
+from governance.services.outbox import outbox_dispatch
 from ledger import services as ledger_services
 from tests.world import ISRC, rule, submit
 
@@ -164,13 +164,13 @@ def test_a_callback_re_pointed_to_a_private_address_is_not_delivered(
 def test_dispatched_outbox_rows_are_pruned_after_a_while(world) -> None:  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    from governance.services.requests import outbox_prune
+    from governance.services.outbox import outbox_prune
 
     submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])
     old = timezone.now() - dt.timedelta(days=8)
     Outbox.objects.update(dispatched_at=old)
     submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])  # not yet dispatched
-    assert outbox_prune(older_than=dt.timedelta(days=7)) == 1
+    assert outbox_prune(older_than=dt.timedelta(days=7), now=timezone.now()) == 1
     assert Outbox.objects.count() == 1
 
 
