@@ -96,7 +96,12 @@ _CREDITS: Final = {  # (credited element, party reference, role elements) for ER
 
 
 class DdexError(ValueError):
-    """The whole file is unusable: not XML, not a NewReleaseMessage, or an unsupported ERN."""
+    """The whole file is unusable: not XML, not a NewReleaseMessage, or an unsupported ERN;
+    ``line`` is where the XML parser stopped (0 when it did not)."""
+
+    def __init__(self, message: str, *, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,7 @@ def _load(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Element
     except etree.XMLSyntaxError as error:
         line, column = error.position
         raise DdexError(
-            f"not well-formed XML (line {line}, column {column}): {error.msg}"
+            f"not well-formed XML (line {line}, column {column}): {error.msg}", line=line or 0
         ) from None
     # Security 2/2: refuse any document type declaration, the vehicle of XXE and entity bombs.
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:

@@ -1,4 +1,7 @@
-"""Celery tasks of the governance domain: thin, named, id-based, safe to run twice."""
+"""Celery tasks of the governance domain: thin, named, id-based, safe to run twice.
+
+Tasks import the services they call inside their functions; services never import this
+module: they enqueue a task by name through the outbox (``governance.services.outbox``)."""
 
 from __future__ import annotations
 
@@ -21,17 +24,21 @@ from governance.exceptions import TRANSIENT_DB_ERRORS as TRANSIENT
 )
 def run_import(self: Any, job_id: str) -> str:
     """Run catalog import ``job_id``; a transient database error retries with backoff, any
-    other failure is recorded on the job (never lost, never retried forever)."""
+    other failure is recorded on the job (never lost, never retried forever). A file that
+    cannot be read at all is not an error here: ``import_run`` fails the job with the reason."""
+    from django.utils import timezone
+
     from governance.services.imports import import_fail, import_run
 
     try:
-        job = import_run(job_id=job_id)
+        job = import_run(job_id=job_id, now=timezone.now())
     except TRANSIENT:
         if self.request.retries >= self.max_retries:
-            import_fail(job_id=job_id, error="the database stayed unavailable; retries exhausted")
+            import_fail(job_id=job_id, now=timezone.now(),
+                        error="the database stayed unavailable; retries exhausted")  # fmt: skip
         raise
     except (DatabaseError, ValueError, LookupError) as exc:
-        import_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        import_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}", now=timezone.now())
         raise
     return str(job.status)
 

@@ -1,4 +1,10 @@
-"""Catalog imports: upload a CSV or DDEX ERN file, then follow the job's progress and report."""
+"""Catalog imports: upload a CSV or DDEX ERN file, then follow the job's progress and report.
+
+The job is stored with its outbox row and run by a worker (a broker outage only delays it). It
+ends ``succeeded``, listing any rejected rows, or ``failed``: a file that cannot be read at all
+(not UTF-8, not well-formed XML, a document type declaration, an oversized field, no header,
+binary) fails with the reason in ``error`` and its line or XPath in ``problems``.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +43,8 @@ class ImportOutputSerializer(serializers.ModelSerializer[ImportJob]):
 
 
 class ImportListView(GenericAPIView[ImportJob]):
-    """The caller's imports; ``POST`` a file (multipart ``file``) to start one (202)."""
+    """The caller's imports; ``POST`` a file (multipart ``file``) to start one (202, ``queued``).
+    An empty file is a 400; any other file is accepted and its job tells what came of it."""
 
     class ImportUploadSerializer(serializers.Serializer[Any]):
         file = serializers.FileField()

@@ -2,7 +2,8 @@
 
 One row is a work, and optionally one rights share of it; rows with the same ISRC (or ISWC)
 add shares to the same work and must agree on its fields. Every rejected row is reported
-with its line number and the reason; the others are kept.
+with its line number and the reason; the others are kept. A file that cannot be read as a
+whole raises :class:`~governance.importing.records.UnreadableFile` instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from governance.importing.records import (
     Problem,
     ReleaseRecord,
     ShareRecord,
+    UnreadableFile,
 )
 from governance.rights import share_percent
 from governance.terms import RIGHTS
@@ -39,6 +41,10 @@ CREDIT_COLUMNS = {
     "producers": "producer",
 }
 MAX_FIELD = 2000
+"""Characters in a field: a longer one rejects its row."""
+MAX_CSV_FIELD = csv.field_size_limit()
+"""Characters in a field the CSV reader takes at all (131,072): a longer one makes the whole
+file unreadable."""
 
 
 class RowError(ValueError):
@@ -157,22 +163,33 @@ def _record(row: dict[str, str], where: str) -> ImportRecord:
 
 
 def read_csv(data: bytes) -> Iterator[ImportRecord | Problem]:
-    """Records and problems, in file order, one per row (the applier merges rows of a work)."""
+    """Records and problems, in file order, one per row (the applier merges rows of a work).
+
+    Raises :class:`UnreadableFile` when the file as a whole cannot be read: empty, not UTF-8, a
+    NUL byte (a binary file), no header naming the columns, no rows, or malformed CSV (a field
+    longer than :data:`MAX_CSV_FIELD`) at a given line.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        yield Problem("file", f"not UTF-8 text (byte {exc.start})")
-        return
+        raise UnreadableFile("file", f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise UnreadableFile("file", "the file is empty")
+    if (nul := text.find("\0")) >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise UnreadableFile(f"line {line}", "a NUL byte: this is a binary file, not CSV text")
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra")
-    header = reader.fieldnames or []
-    unknown = [c for c in header if c not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
-    if unknown or missing:
-        reason = f"unknown column {unknown[0]!r}" if unknown else f"missing column {missing[0]!r}"
-        yield Problem("line 1", f"{reason}; the columns are {', '.join(COLUMNS)}")
-        return
     try:
+        header = reader.fieldnames or []
+        unknown = [c for c in header if c not in COLUMNS]
+        missing = [c for c in REQUIRED if c not in header]
+        if unknown or missing:
+            wrong = f"unknown column {unknown[0][:100]!r}" if unknown else ""
+            wrong = wrong or f"missing column {missing[0]!r}"
+            raise UnreadableFile("line 1", f"{wrong}; the columns are {', '.join(COLUMNS)}")
+        rows = 0
         for row in reader:
+            rows += 1
             where = f"line {reader.line_num}"
             if row.get("_extra"):
                 yield Problem(where, "more fields than columns in the header")
@@ -184,9 +201,12 @@ def read_csv(data: bytes) -> Iterator[ImportRecord | Problem]:
             except RowError as exc:
                 yield Problem(where, str(exc))
     except csv.Error as exc:
-        yield Problem(f"line {reader.line_num}", f"malformed CSV: {exc}")
-
-
-def count_rows(data: bytes) -> int:
-    """Data rows in the file, for progress (a quoted field may span lines: an estimate)."""
-    return max(data.count(b"\n") - 1 + (not data.endswith(b"\n")), 0)
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = f"a field is longer than {MAX_CSV_FIELD:,} characters"
+        # DictReader's own line_num is updated after a row is read: the line that failed to
+        # read is its underlying reader's.
+        line = reader.reader.line_num
+        raise UnreadableFile(f"line {line}", f"malformed CSV: {reason}") from None
+    if not rows:
+        raise UnreadableFile("line 2", "no rows after the header")

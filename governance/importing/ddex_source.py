@@ -4,7 +4,8 @@ Each SoundRecording becomes a recording (ISRC, title, display artist, duration, 
 P-line, credits); each rights controller with a share becomes a ``master`` share held by the
 controller (the importing party when the name is its own), in the controller's territories;
 each Release with a valid UPC/EAN (ICPN) groups its recordings. Problems are reported with the
-element's XPath and line.
+element's XPath and line; a file that is not a readable message at all raises
+:class:`~governance.importing.records.UnreadableFile`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from governance.importing.records import (
     Problem,
     ReleaseRecord,
     ShareRecord,
+    UnreadableFile,
 )
 
 CONTRIBUTOR_ROLES = {
@@ -82,11 +84,13 @@ def _shares(recording: ddex.DdexRecording, where: str, party_name: str) -> list[
 
 
 def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | Problem]:
+    """Records and problems, in document order. Raises :class:`UnreadableFile` when the file is
+    not a readable NewReleaseMessage at all (not well-formed XML, invalid UTF-8, a document type
+    declaration, a text node over libxml2's 10 MB limit, another root element or namespace)."""
     try:
         message = ddex.parse_ern(data)
     except ddex.DdexError as exc:
-        yield Problem("/", str(exc))
-        return
+        raise UnreadableFile(_where("/", exc.line), str(exc)) from None
     for problem in message.problems:
         yield Problem(_where(problem.xpath, problem.line), problem.reason)
     releases: dict[str, list[ReleaseRecord]] = {}

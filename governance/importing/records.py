@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 
+class UnreadableFile(ValueError):
+    """The whole file cannot be read (not UTF-8, not well-formed XML, a document type
+    declaration, an oversized field, no header, empty or binary): nothing in it is imported, and
+    the import fails with this problem rather than succeeding with no records."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.problem = Problem(where, reason)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A rejected row or element: ``where`` is ``line N`` (CSV) or an XPath (DDEX)."""

@@ -1,6 +1,8 @@
 """An import from start to end: read the file, merge rows per work, apply in chunks.
 
-Without ``all_or_nothing`` each chunk is its own transaction and valid rows are imported
+A file that cannot be read at all raises :class:`~governance.importing.records.UnreadableFile`
+and imports nothing: it is a failed import, never a successful one with no records. Without
+``all_or_nothing`` each chunk is its own transaction and valid rows are imported
 whatever else is wrong; with it, the whole file is one transaction that is rolled back if any
 row or element was rejected.
 """
@@ -89,7 +91,10 @@ def import_catalog(
     all_or_nothing: bool = False,
     progress: Progress | None = None,
 ) -> Report:
-    """Import ``data`` for ``party``; the report counts what changed and lists every problem."""
+    """Import ``data`` for ``party``; the report counts what changed and lists every problem.
+
+    Raises :class:`~governance.importing.records.UnreadableFile`, before anything is written,
+    when the file as a whole cannot be read (all of it is read before the first chunk)."""
     report = Report()
     records = merge(read(data, fmt, party_name=party.name), report)
     report.counts["records"] = len(records)

@@ -33,7 +33,8 @@ from governance.models import (
     UseRequest,
 )
 from governance.services.facts import Context, Resolved, question_of
-from governance.services.requests import CHUNK, outbox_add
+from governance.services.outbox import job_enqueue
+from governance.services.requests import CHUNK
 from governance.terms import Obligations
 from ledger import canonical
 from ledger import services as ledger_services
@@ -267,7 +268,7 @@ def decide_request(*, request_id: str, now: dt.datetime) -> None:
     with transaction.atomic():
         for start in range(0, request.item_count, CHUNK):
             end = min(start + CHUNK, request.item_count)
-            outbox_add(task="governance.decide_chunk", args=[request_id, start, end], now=now)
+            job_enqueue(task="governance.decide_chunk", args=[request_id, start, end], now=now)
 
 
 def summarise(request: UseRequest) -> tuple[dict[str, int], str]:
@@ -291,5 +292,5 @@ def request_finish_if_done(*, request_id: str, now: dt.datetime) -> bool:
         request.completed_at = request.completed_at or now
         request.save(update_fields=["summary", "outcome", "status", "completed_at"])
         if request.callback_url:
-            outbox_add(task="governance.deliver_callback", args=[str(request.pk)], now=now)
+            job_enqueue(task="governance.deliver_callback", args=[str(request.pk)], now=now)
     return True

@@ -1,23 +1,34 @@
-"""Catalog imports handed in through the API: stored as a job in one transaction, run by a
-Celery worker (``governance.run_import``), their progress and report kept on the job."""
+"""Catalog imports handed in through the API: stored as a job with its outbox row in one
+transaction, run by a Celery worker (``governance.run_import``), their progress and report
+kept on the job.
+
+A job ends ``succeeded`` (its rejected rows, if any, listed on it) or ``failed``: with
+``all_or_nothing`` and a rejected row, when the file cannot be read at all (the reason and, where
+known, its line or XPath in ``error`` and ``problems``), or when it could not run.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Literal
 
 from django.db import transaction
-from django.utils import timezone
 
 from governance.access import Actor
 from governance.exceptions import InvalidInput
+from governance.importing.records import UnreadableFile
 from governance.importing.run import import_catalog
 from governance.models import ImportJob, ImportStatus, PartyKind
+from governance.services.outbox import job_enqueue
 
 MAX_PROBLEMS_KEPT = 1000
 IMPORT_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
+RUN_TASK = "governance.run_import"
+REPORT_FIELDS = ["status", "error", "counts", "problems", "problem_count", "processed", "total",
+                 "finished_at"]  # fmt: skip
 
 
 def detect_format(*, filename: str, data: bytes) -> Literal["csv", "ddex"]:
@@ -32,20 +43,18 @@ def detect_format(*, filename: str, data: bytes) -> Literal["csv", "ddex"]:
 def import_submit(
     *, actor: Actor, filename: str, data: bytes, all_or_nothing: bool, now: dt.datetime
 ) -> ImportJob:
+    """Store the job and enqueue its run through the outbox, in one transaction."""
     actor.require_writer(action="Importing a catalog")
     actor.require_kind(*IMPORT_KINDS, action="Importing a catalog")
     if not data.strip():
         raise InvalidInput("file: the file is empty.", fields={"file": ["is empty"]})
-    from governance.tasks import run_import
-
     job = ImportJob.objects.create(
         party=actor.party, user_id=actor.user.pk,
         format=detect_format(filename=filename, data=data),
         filename=filename[:300], sha256=hashlib.sha256(data).hexdigest(), data=data,
         all_or_nothing=all_or_nothing,
     )  # fmt: skip
-    job_id = job.pk
-    transaction.on_commit(lambda: run_import.delay(str(job_id)))
+    job_enqueue(task=RUN_TASK, args=[str(job.pk)], now=now)
     return job
 
 
@@ -56,34 +65,45 @@ def _progress(job_id: str) -> Callable[[int, int], None]:
     return report
 
 
-def import_run(*, job_id: str) -> ImportJob:
-    """Run a queued job; safe to run twice (a finished job is left alone, and an interrupted
-    one starts over: the import itself is an upsert, so what was done is not done twice)."""
+def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
+    """Run a queued job as of ``now`` (its start, and the time of its ledger entries); safe to
+    run twice (a finished job is left alone, and an interrupted one starts over: the import
+    itself is an upsert, so what was done is not done twice). A file that cannot be read at
+    all fails the job with the reason; nothing of it is imported."""
+    started = time.monotonic()
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
             return job
-        job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
+        job.status, job.started_at = ImportStatus.RUNNING, now
         job.save(update_fields=["status", "started_at"])
     fmt: Literal["csv", "ddex"] = "ddex" if job.format == "ddex" else "csv"
-    report = import_catalog(
-        party=job.party, data=bytes(job.data), fmt=fmt, now=timezone.now(),
-        all_or_nothing=job.all_or_nothing, progress=_progress(str(job.pk)),
-    )  # fmt: skip
-    job.counts = dict(report.counts)
-    job.problems = [p.as_dict() for p in report.problems[:MAX_PROBLEMS_KEPT]]
-    job.problem_count = len(report.problems)
-    job.processed = job.total = report.counts.get("records", 0)
-    job.status, job.finished_at = ImportStatus.SUCCEEDED, timezone.now()
-    if job.all_or_nothing and report.problems:
-        job.status = ImportStatus.FAILED
-        job.error = f"{len(report.problems)} problems; with all_or_nothing nothing was imported"
-    job.save()
+    try:
+        report = import_catalog(
+            party=job.party, data=bytes(job.data), fmt=fmt, now=now,
+            all_or_nothing=job.all_or_nothing, progress=_progress(str(job.pk)),
+        )  # fmt: skip
+    except UnreadableFile as unreadable:
+        job.status, job.error = ImportStatus.FAILED, f"the file cannot be read: {unreadable}"
+        job.problems, job.problem_count = [unreadable.problem.as_dict()], 1
+        job.counts, job.processed, job.total = {"records": 0}, 0, 0
+    else:
+        job.counts = dict(report.counts)
+        job.problems = [p.as_dict() for p in report.problems[:MAX_PROBLEMS_KEPT]]
+        job.problem_count = len(report.problems)
+        job.processed = job.total = report.counts.get("records", 0)
+        job.status = ImportStatus.SUCCEEDED
+        if job.all_or_nothing and report.problems:
+            job.status = ImportStatus.FAILED
+            job.error = f"{len(report.problems)} problems; with all_or_nothing nothing was imported"
+    # The run's end on the clock it was given: its start plus the time it took.
+    job.finished_at = now + dt.timedelta(seconds=time.monotonic() - started)
+    job.save(update_fields=REPORT_FIELDS)  # not ``data``: the file is not written twice
     return job
 
 
-def import_fail(*, job_id: str, error: str) -> None:
-    """Record a job that could not run (its file unreadable, or retries exhausted)."""
+def import_fail(*, job_id: str, error: str, now: dt.datetime) -> None:
+    """Record a job that could not run (retries exhausted, or an unexpected error)."""
     ImportJob.objects.filter(pk=job_id).exclude(status=ImportStatus.SUCCEEDED).update(
-        status=ImportStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+        status=ImportStatus.FAILED, error=error[:2000], finished_at=now
     )

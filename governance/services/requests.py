@@ -1,5 +1,6 @@
 """Submitting AI-use requests: validate, store the request, its items and an outbox row in one
-transaction, and hand the outbox to Celery on commit (DESIGN.md, Request pipeline).
+transaction (:func:`~governance.services.outbox.job_enqueue`), which Celery gets on commit
+(DESIGN.md, Request pipeline).
 
 An item names a work (``isrc``, ``iswc``, ``upc`` or ``work_id``) or carries ``vectors`` in named
 embedding spaces. Bad input is a 400 naming the item and the reason, and stores nothing.
@@ -16,7 +17,7 @@ import io
 import json
 import math
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +29,12 @@ from governance.bulk import copy_insert
 from governance.exceptions import Conflict, InvalidInput
 from governance.models import (
     EmbeddingSpace,
-    Outbox,
     PartyKind,
     RequestItem,
     UseRequest,
 )
 from governance.selectors import works_by_reference
+from governance.services.outbox import job_enqueue
 from governance.terms import USES
 
 MAX_ITEMS = 1000
@@ -235,7 +236,7 @@ def request_submit(
     request.save(force_insert=True)
     copy_insert(RequestItem, [item_build(request, n, i) for n, i in enumerate(items)])
     if dispatch:  # a synchronous check is decided by its caller, in this transaction
-        outbox_add(task="governance.decide_request", args=[str(request.pk)], now=now)
+        job_enqueue(task="governance.decide_request", args=[str(request.pk)], now=now)
     return request, True
 
 
@@ -276,51 +277,6 @@ def item_build(request: UseRequest, position: int, item: ItemSpec) -> RequestIte
         vectors=[{"space": s, "vector": list(v)} for s, v in item.vectors],
         content_sha256=item.content_sha256(),
     )
-
-
-def outbox_add(*, task: str, args: list[Any], now: dt.datetime) -> Outbox:
-    """Record work for Celery in the caller's transaction, and send it when that commits. If
-    the broker is down then, the relay (``manage.py outbox_relay``) sends it later."""
-    row = Outbox.objects.create(task=task, args=args, created_at=now)
-    row_id = row.pk
-    transaction.on_commit(lambda: outbox_dispatch(ids=[row_id]))
-    return row
-
-
-def outbox_dispatch(
-    *,
-    ids: Iterable[int] | None = None,
-    older_than: float = 0.0,
-    send: Callable[[str, list[Any]], object] | None = None,
-) -> int:
-    """Send undispatched outbox rows (these ``ids``, or all older than ``older_than`` seconds)
-    to the broker (``send``: Celery's ``send_task`` by default); a broker error leaves them for
-    the next try. Returns how many were sent."""
-    from django.utils import timezone
-
-    if send is None:
-        from config.celery import app
-
-        def send(task: str, args: list[Any]) -> object:
-            return app.send_task(task, args=args)
-
-    rows = Outbox.objects.filter(dispatched_at__isnull=True)
-    if ids is not None:
-        rows = rows.filter(pk__in=list(ids))
-    else:
-        rows = rows.filter(created_at__lte=timezone.now() - dt.timedelta(seconds=older_than))
-    sent = 0
-    for row in rows.order_by("id")[:1000]:
-        try:
-            send(row.task, row.args)
-        except Exception:
-            Outbox.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
-            break
-        Outbox.objects.filter(pk=row.pk).update(
-            dispatched_at=timezone.now(), attempts=row.attempts + 1
-        )
-        sent += 1
-    return sent
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,36 +337,6 @@ def _manifest_item(raw: Any, line: int, spaces: Mapping[str, EmbeddingSpace]) ->
         raise InvalidInput.field("manifest", f"line {line}: {exc.message}") from None
 
 
-def outbox_prune(*, older_than: dt.timedelta) -> int:
-    """Delete outbox rows dispatched longer ago than ``older_than``; how many."""
-    from django.utils import timezone
-
-    cutoff = timezone.now() - older_than
-    deleted, _ = Outbox.objects.filter(dispatched_at__lt=cutoff).delete()
-    return int(deleted)
-
-
-def broker_messages_prune(*, older_than: dt.timedelta) -> int:
-    """With kombu's SQLAlchemy transport (the embedded broker), delete delivered messages
-    (``visible = false``) older than ``older_than``; 0 with any other broker."""
-    from django.conf import settings
-    from django.db import connection
-
-    if not str(settings.CELERY_BROKER_URL).startswith("sqla+"):
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('kombu_message') IS NOT NULL")
-        row = cursor.fetchone()
-        if not row or not row[0]:
-            return 0
-        cursor.execute(
-            "DELETE FROM kombu_message WHERE visible = false"
-            " AND timestamp < now() - make_interval(secs => %s)",
-            [older_than.total_seconds()],
-        )
-        return int(cursor.rowcount)
-
-
 def stalled_requests_redispatch(*, stalled_for: dt.timedelta, now: dt.datetime) -> int:
     """Hand again to the workers requests that made no progress for ``stalled_for``: a task
     lost with a killed worker on a broker that does not redeliver (the embedded transports
@@ -432,6 +358,6 @@ def stalled_requests_redispatch(*, stalled_for: dt.timedelta, now: dt.datetime) 
     for request in stalled:
         if request.last is None or request.last < cutoff:
             with transaction.atomic():
-                outbox_add(task="governance.decide_request", args=[str(request.pk)], now=now)
+                job_enqueue(task="governance.decide_request", args=[str(request.pk)], now=now)
             count += 1
     return count

@@ -1,5 +1,6 @@
 """Catalog import: CSV rows and DDEX elements into works, shares and releases, with ledger
-entries, line-numbered rejections, all-or-nothing, and idempotent re-imports."""
+entries, line-numbered rejections, all-or-nothing, idempotent re-imports, and files that cannot
+be read at all failing whole."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from governance.importing.records import UnreadableFile
 from governance.importing.run import import_catalog
 from governance.models import Credit, PartyKind, Release, RightsShare, Work
 from ledger.models import PendingEntry as Pending
@@ -134,20 +136,67 @@ def test_another_partys_work_cannot_be_changed_by_import() -> None:
     assert Work.objects.get().title == "Song"
 
 
-@pytest.mark.parametrize(
-    ("data", "where", "reason"),
-    [
-        (b"title,colour\nA,red\n", "line 1", "unknown column 'colour'"),
-        (b"isrc\nUSRC17607839\n", "line 1", "missing column 'title'"),
-        (b"\xff\xfe", "file", "not UTF-8"),
-        (b'title,isrc\n"A,USRC17607839\n', "line 2", "isrc"),
-    ],
-)
-def test_a_malformed_file_is_reported_not_crashed(data: bytes, where: str, reason: str) -> None:
-    report = run(data, PartyFactory(kind=PartyKind.LABEL))
-    assert report.problems
-    assert report.problems[0].where == where
-    assert reason in report.problems[0].reason
+ERN = b'<NewReleaseMessage xmlns="http://ddex.net/xml/ern/43">'
+BIG = 50 * 1024 * 1024
+UNREADABLE = [
+    # (file, format, where, reason)
+    (b"title,colour\nA,red\n", "csv", "line 1", "unknown column 'colour'"),
+    (b"isrc\nUSRC17607839\n", "csv", "line 1", "missing column 'title'"),
+    (b"\xff\xfe", "csv", "file", "not UTF-8"),
+    (b"title\nCaf\xc3\n", "csv", "file", "not UTF-8 text (byte 9)"),
+    (b"title\n\xed\xa0\x80\n", "csv", "file", "not UTF-8"),  # a lone surrogate, encoded
+    (b"", "csv", "file", "empty"),
+    (b" \r\n\n", "csv", "file", "empty"),
+    (b"title,isrc\n", "csv", "line 2", "no rows after the header"),
+    (b"title\nA\nB\x00\x01\x02\n", "csv", "line 3", "NUL byte"),  # a binary file
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "csv", "file", "not UTF-8"),
+    (b"title\nA\n" + b"x" * BIG + b"\n", "csv", "line 3", "longer than 131,072 characters"),
+    (b"<NewReleaseMessage", "ddex", "/ (line 1)", "not well-formed XML"),
+    (ERN + b"<Title>Caf\xe9</Title></NewReleaseMessage>", "ddex", "/ (line 1)", "not well-formed"),
+    (
+        b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+        + ERN + b"&x;</NewReleaseMessage>",
+        "ddex", "/", "document type declarations are refused",
+    ),
+    (
+        b'<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        + ERN + b"&b;</NewReleaseMessage>",
+        "ddex", "/", "document type declarations are refused",
+    ),
+    (ERN + b"\n<T>" + b"x" * BIG + b"</T></NewReleaseMessage>", "ddex", "/ (line 2)",
+     "Text node too long"),
+    (b"<html/>", "ddex", "/", "root element is 'html', not a DDEX ERN NewReleaseMessage"),
+    (b"", "ddex", "/ (line 1)", "not well-formed XML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "fmt", "where", "reason"), UNREADABLE)
+def test_a_file_that_cannot_be_read_at_all_fails_whole_naming_where_and_why(
+    data: bytes, fmt: str, where: str, reason: str
+) -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    before = ledger_count()
+    with pytest.raises(UnreadableFile) as unreadable:
+        import_catalog(party=label, data=data, fmt=fmt, now=timezone.now())  # type: ignore[arg-type]
+    assert unreadable.value.problem.where == where
+    assert reason in unreadable.value.problem.reason
+    assert not Work.objects.exists()
+    assert ledger_count() == before
+
+
+def test_rows_read_before_an_unreadable_line_are_not_imported() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    data = (HEADER + "recording,USRC17607839,,Good,A,master,100,,\n").encode()
+    with pytest.raises(UnreadableFile, match="line 3: malformed CSV"):
+        run(data + b'recording,USRC17607840,,"' + b"x" * 200_000 + b'",A,,,,\n', label)
+    assert not Work.objects.exists()
+
+
+def test_a_readable_file_with_a_bad_row_still_rejects_only_that_row() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    report = run(b'title,isrc\n"A,USRC17607839\n', label)  # a quote left open to the end
+    assert [p.where for p in report.problems] == ["line 2"]
+    assert "isrc" in report.problems[0].reason
 
 
 def test_the_command_imports_and_exits_1_on_rejections(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -162,6 +211,26 @@ def test_the_command_imports_and_exits_1_on_rejections(tmp_path: Path, capsys) -
         call_command("import_catalog", str(bad), "--party", "Northwind Records")
     assert exit_.value.code == 1
     assert "line 2: isrc: ISRC must be 12 characters" in capsys.readouterr().err
+
+
+def test_the_command_exits_2_naming_the_problem_when_the_file_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
+    for name, data, named in [
+        ("bad.csv", b"title\n\xff\n", "file: not UTF-8 text (byte 6)"),
+        ("bad.xml", b"<NewReleaseMessage>\n<unclosed>", "/ (line 2): not well-formed XML"),
+        ("xxe.xml", UNREADABLE[13][0], "/: document type declarations are refused"),
+        ("header.csv", b"isrc\nUSRC17607839\n", "line 1: missing column 'title'"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CommandError) as error:
+            call_command("import_catalog", str(path), "--party", "Northwind Records")
+        assert error.value.returncode == 2
+        assert f"{path}: the file cannot be read: {named}" in str(error.value)
+        assert "nothing was imported" in str(error.value)
+    assert not Work.objects.exists()
 
 
 @pytest.mark.parametrize("sample", ["ern-3.8.2-sample.xml", "ern-4.3-sample.xml"])
@@ -214,10 +283,3 @@ def test_a_bad_ddex_element_is_reported_by_xpath_and_the_rest_imported() -> None
     assert "SoundRecording[1]" in report.problems[0].where
     assert "ISRC" in report.problems[0].reason
     assert Work.objects.count() == 2
-
-
-def test_a_file_that_is_not_ddex_is_one_clear_problem() -> None:
-    label = PartyFactory(kind=PartyKind.LABEL)
-    report = import_catalog(party=label, data=b"<html/>", fmt="ddex", now=timezone.now())
-    assert len(report.problems) == 1
-    assert "NewReleaseMessage" in report.problems[0].reason

@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -18,7 +19,7 @@ from governance import tasks
 from governance.models import CallbackAttempt, Outbox, RightsShare
 from governance.replay import replay
 from governance.services import callbacks
-from governance.services.requests import outbox_dispatch
+from governance.services.outbox import outbox_dispatch
 from ledger import services as ledger_services
 from tests.world import ISRC, rule, submit
 
@@ -66,6 +67,49 @@ def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
     server.shutdown()
+
+
+def test_a_broker_outage_loses_no_job_of_any_kind_the_relay_sends_them_all(world, receiver) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from governance.services import outbox
+
+    url, _ = receiver
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    # Given jobs of every kind written while the broker is unreachable: a request to decide,
+    # the chunks of a manifest and the callback of a decided request (enqueued by a worker),
+    # and a catalog import,
+    body = submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}], callback_url=url)
+    tasks.decide_request.apply(args=[body["id"]]).get()
+    manifest = SimpleUploadedFile("m.csv", ("isrc\n" + f"{ISRC}\n" * 1001).encode())
+    response = world["licensee"].client.post(
+        "/api/v1/use-requests/", {"use": "analyze", "manifest": manifest}, format="multipart"
+    )
+    tasks.decide_request.apply(args=[response.json()["id"]]).get()
+    catalog = SimpleUploadedFile("c.csv", b"kind,isrc,title\nrecording,USRC17607839,A\n")
+    job = world["label"].client.post("/api/v1/imports/", {"file": catalog}).json()
+    waiting = set(Outbox.objects.filter(dispatched_at__isnull=True).values_list("task", flat=True))
+    assert waiting == {"governance.decide_request", "governance.decide_chunk",
+                       "governance.deliver_callback", "governance.run_import"}  # fmt: skip
+    count = Outbox.objects.filter(dispatched_at__isnull=True).count()
+
+    def broker_down(task: str, args: list[Any]) -> None:
+        raise ConnectionRefusedError("broker down")
+
+    # the relay keeps them all while the broker is down,
+    with mock.patch.object(outbox, "broker_send", broker_down):
+        call_command("outbox_relay", "--once", "--older-than", "0")
+    assert Outbox.objects.filter(dispatched_at__isnull=True).count() == count
+    # and sends each once, oldest first, when it is back.
+    sent: list[tuple[str, list[Any]]] = []
+    with mock.patch.object(outbox, "broker_send", lambda task, args: sent.append((task, args))):
+        call_command("outbox_relay", "--once", "--older-than", "0")
+        call_command("outbox_relay", "--once", "--older-than", "0")
+    assert len(sent) == count
+    assert {task for task, _ in sent} == waiting
+    assert ("governance.run_import", [job["id"]]) in sent
+    assert not Outbox.objects.filter(dispatched_at__isnull=True).exists()
 
 
 def test_a_completed_request_is_called_back_signed_with_hmac(world, receiver) -> None:  # type: ignore[no-untyped-def]
@@ -164,13 +208,13 @@ def test_a_callback_re_pointed_to_a_private_address_is_not_delivered(
 def test_dispatched_outbox_rows_are_pruned_after_a_while(world) -> None:  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    from governance.services.requests import outbox_prune
+    from governance.services.outbox import outbox_prune
 
     submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])
     old = timezone.now() - dt.timedelta(days=8)
     Outbox.objects.update(dispatched_at=old)
     submit(world["licensee"], use="analyze", items=[{"isrc": ISRC}])  # not yet dispatched
-    assert outbox_prune(older_than=dt.timedelta(days=7)) == 1
+    assert outbox_prune(older_than=dt.timedelta(days=7), now=timezone.now()) == 1
     assert Outbox.objects.count() == 1
 
 

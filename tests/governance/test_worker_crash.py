@@ -51,7 +51,7 @@ print(req.pk)
 """
 DISPATCH = """
 import django; django.setup()
-from governance.services.requests import outbox_dispatch
+from governance.services.outbox import outbox_dispatch
 print(outbox_dispatch())
 """
 STATE = """

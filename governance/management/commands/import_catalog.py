@@ -1,7 +1,10 @@
 """``manage.py import_catalog FILE --party PARTY``: import a CSV or DDEX ERN catalog file.
 
 Prints a progress bar, then what was created, updated and left unchanged, then every rejected
-row (``line N``) or element (its XPath) with the reason. Exit status 1 if anything was rejected.
+row (``line N``) or element (its XPath) with the reason. Exit status 1 if anything was rejected;
+2, naming the problem (and its line or XPath), if the file cannot be read at all (not UTF-8,
+not well-formed XML, a document type declaration, an oversized field, no header, empty or
+binary), in which case nothing was imported.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from governance.importing.records import UnreadableFile
 from governance.importing.run import import_catalog
 from governance.models import Party, PartyKind
 from governance.services.imports import detect_format
+
+UNREADABLE = 2
+"""Exit status when the file cannot be read at all (1: some rows or elements were rejected)."""
 
 
 class Command(BaseCommand):
@@ -46,11 +53,18 @@ class Command(BaseCommand):
             bar.total = total
             bar.update(done - bar.n)
 
-        report = import_catalog(
-            party=party, data=data, fmt=fmt, now=timezone.now(),
-            all_or_nothing=options["all_or_nothing"], progress=progress,
-        )  # fmt: skip
-        bar.close()
+        try:
+            report = import_catalog(
+                party=party, data=data, fmt=fmt, now=timezone.now(),
+                all_or_nothing=options["all_or_nothing"], progress=progress,
+            )  # fmt: skip
+        except UnreadableFile as unreadable:
+            raise CommandError(
+                f"{path}: the file cannot be read: {unreadable}; nothing was imported",
+                returncode=UNREADABLE,
+            ) from None
+        finally:
+            bar.close()
         problems = [p.as_dict() for p in report.problems]
         if options["json"]:
             self.stdout.write(json.dumps({"counts": report.counts, "problems": problems}))

@@ -1,5 +1,6 @@
-"""``manage.py outbox_relay``: send to the broker what the API wrote to the outbox but could
-not hand over (the broker was down at commit). ``make run`` starts it beside the worker.
+"""``manage.py outbox_relay``: send to the broker the jobs of every kind (deciding requests and
+chunks, callbacks, catalog imports) that the services wrote to the outbox but could not hand
+over (the broker was down at commit). ``make run`` starts it beside the worker.
 
 Every ten minutes it also hands again to the workers any request that made no progress for
 30 minutes (a task lost with a killed worker on a broker that does not redeliver), and prunes
@@ -17,12 +18,8 @@ import structlog
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from governance.services.requests import (
-    broker_messages_prune,
-    outbox_dispatch,
-    outbox_prune,
-    stalled_requests_redispatch,
-)
+from governance.services.outbox import broker_messages_prune, outbox_dispatch, outbox_prune
+from governance.services.requests import stalled_requests_redispatch
 
 log = structlog.get_logger("governance.outbox")
 PRUNE_EVERY = 600.0
@@ -59,7 +56,7 @@ class Command(BaseCommand):
                 )
                 if stalled:
                     log.warning("stalled requests handed to the workers again", count=stalled)
-                pruned = outbox_prune(older_than=dt.timedelta(days=7))
+                pruned = outbox_prune(older_than=dt.timedelta(days=7), now=timezone.now())
                 pruned += broker_messages_prune(older_than=dt.timedelta(hours=1))
                 if pruned:
                     log.info("pruned delivered messages", count=pruned)
