@@ -33,12 +33,13 @@ MAX_ENTRIES_PER_CALL = 1000
 
 @dataclass(frozen=True)
 class EntryOpenings:
-    """An entry's index, its leaf hash, its commitments (as in the entry) and their openings."""
+    """An entry's index, leaf hash and type, its committed fields (name → commitment, as in
+    the entry) and their openings."""
 
     index: int
     leaf_hash: bytes
     kind: str
-    commitments: dict[str, str]
+    committed: dict[str, str]
     openings: tuple[commitments.Opening, ...]
 
 
@@ -100,7 +101,7 @@ def _gather(actor: Actor, rows: Iterable[tuple[int, bytes, bytes]]) -> list[Entr
             index=index,
             leaf_hash=leaf,
             kind=entry.kind,
-            commitments=commitments.commitments_of(entry.payload),
+            committed=commitments.commitments_of(entry.payload),
             openings=tuple(by_leaf.get(leaf, ())),
         )
         for index, leaf, entry in kept

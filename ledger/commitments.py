@@ -172,9 +172,9 @@ def unseal(payload: Mapping[str, Any], openings: Iterable[Opening]) -> dict[str,
         by_field[opening.field] = opening
     clear = dict(payload)
     for name, commitment in committed.items():
-        opening = by_field.get(name)
-        if opening is None:
+        found = by_field.get(name)
+        if found is None:
             raise CommitmentError(f"no opening for the committed field {name!r}")
-        verify(commitment, opening)
-        clear[name] = opening.value
+        verify(commitment, found)
+        clear[name] = found.value
     return clear

@@ -44,7 +44,9 @@ def openings_add(*, rows: Sequence[tuple[bytes, commitments.Opening]]) -> int:
     return len(rows)
 
 
-def _opening(field: str, salt: bytes, value: bytes) -> commitments.Opening:
+def _opening(
+    field: str, salt: bytes | memoryview, value: bytes | memoryview
+) -> commitments.Opening:
     return commitments.Opening(field, bytes(salt), json.loads(bytes(value)))
 
 

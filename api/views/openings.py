@@ -56,7 +56,7 @@ def _render(found: openings.EntryOpenings) -> dict[str, Any]:
         "openings": [
             {
                 "field": o.field,
-                "commitment": found.commitments.get(o.field, ""),
+                "commitment": found.committed.get(o.field, ""),
                 "salt": o.salt.hex(),
                 "value": o.value,
             }
