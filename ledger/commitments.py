@@ -37,6 +37,7 @@ clock is elsewhere, so tests can fix it. Checking raises :class:`CommitmentError
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -45,6 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
+
+from ledger import canonical
 
 SCHEME_VERSION = 1
 DOMAIN = b"consentry.ledger.commitment.v1"
@@ -71,19 +74,23 @@ class Opening:
     salt: bytes
     value: Any
 
-    @property
+    @functools.cached_property
     def value_bytes(self) -> bytes:
-        """The RFC 8785 bytes of the value: what is hashed, and what is stored."""
+        """The RFC 8785 bytes of the value: what is hashed, and what is stored (computed once:
+        a decision's trace is the largest value committed)."""
         return encode_value(self.value)
 
     def commitment(self) -> str:
-        return commit(self.field, self.value, salt=self.salt)
+        return commit_bytes(self.field, self.value_bytes, salt=self.salt)
 
 
 def encode_value(value: Any) -> bytes:
     """RFC 8785 canonical JSON of any JSON value (raises :class:`CommitmentError` if it is
-    not one: NaN, a lone surrogate, a non-JSON type)."""
+    not one: NaN, a lone surrogate, a non-JSON type). An object takes the ledger's fast path
+    (:func:`ledger.canonical.encode_json`, the same bytes where it applies)."""
     try:
+        if isinstance(value, dict):
+            return canonical.encode_json(value)
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CommitmentError(f"value cannot be canonicalised: {exc}") from None

@@ -110,3 +110,21 @@ def test_openings_are_append_only(world) -> None:  # type: ignore[no-untyped-def
     ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             connection.cursor().execute(sql)
+
+
+def test_an_entry_and_its_openings_roll_back_together(world) -> None:  # type: ignore[no-untyped-def]
+    from django.db import transaction
+
+    from governance import ledgering
+    from ledger.models import Opening, PendingEntry
+
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            ledgering.append("rights_share", {"id": "s", "share": "12.500"}, now=timezone.now())
+            assert Opening.objects.count() == before[1] + 1
+            raise RuntimeError("the change fails after ledgering")
+
+    before = (PendingEntry.objects.count(), Opening.objects.count())
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+    assert (PendingEntry.objects.count(), Opening.objects.count()) == before

@@ -136,3 +136,11 @@ def test_no_other_value_opens_a_commitment(field: str, value: Any, other: Any, s
     assume(c.encode_value(other) != c.encode_value(value))  # not the same JSON value again
     with pytest.raises(c.CommitmentError):
         c.verify(c.commit(field, value, salt=salt), c.Opening(field, salt, other))
+
+
+@given(value=json_values | st.floats(allow_nan=False, allow_infinity=False))
+def test_the_fast_encoding_of_a_value_is_rfc_8785(value: Any) -> None:
+    import rfc8785
+
+    assert c.encode_value(value) == rfc8785.dumps(value)
+    assert c.encode_value({"v": value}) == rfc8785.dumps({"v": value})
