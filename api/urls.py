@@ -44,6 +44,7 @@ urlpatterns = [
     path("imports/<uuid:job_id>/", imports.ImportDetailView.as_view(), name="import-detail"),
 ]
 
+from api.views import openings  # noqa: E402 - grouped with its routes
 from api.views import requests as request_views  # noqa: E402 - grouped with its routes
 
 urlpatterns += [
@@ -91,4 +92,5 @@ urlpatterns += [
         request_views.WorkEmbeddingsView.as_view(),
         name="work-embeddings",
     ),
+    path("ledger/openings/", openings.OpeningsView.as_view(), name="ledger-openings"),
 ]

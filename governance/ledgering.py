@@ -4,12 +4,19 @@ transaction (DESIGN.md, Ledger; docs/ledger.md lists the types).
 Payloads carry ids, versions and the full content a decision depends on (a rule version's
 every field, the consent matrix), so that decisions can be replayed from the ledger alone;
 never submitted content.
+
+The log is public, so the fields listed in :data:`CONFIDENTIAL` go in as salted commitments
+(:mod:`ledger.commitments`): :func:`append` replaces each with ``{"commitment": "sha256:..."}``
+and stores its opening (salt and clear value) in the same transaction, for the parties
+entitled to it and for auditors (:mod:`governance.openings`), and for replay. Payload functions
+return the clear values; committing is done here, in one place, whoever appends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from governance.models import (
@@ -22,8 +29,20 @@ from governance.models import (
     RightsShare,
     Work,
 )
-from ledger import canonical
+from ledger import canonical, commitments
+from ledger import openings as ledger_openings
 from ledger import services as ledger_services
+
+CONFIDENTIAL: Mapping[str, tuple[str, ...]] = {
+    # What the API shows only to a work's holders and registrant: a share's percentage.
+    "rights_share": ("share",),
+    # What the API shows only to a rule's owner: whom a rule names, and its private note.
+    "consent_rule": ("licensees", "note"),
+    # The full trace lists every holder's percentage (the entry keeps who decided and which
+    # rule versions: replay needs them, and licensees see them).
+    "decision": ("trace",),
+}
+"""Per entry type, the payload members that go into the log as commitments."""
 
 
 def _time(value: dt.datetime | None) -> str | None:
@@ -144,10 +163,37 @@ def matrix_payload(m: ConsentMatrixVersion) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """An entry encoded with its confidential fields committed, and their openings."""
+
+    entry: ledger_services.EncodedEntry
+    openings: tuple[commitments.Opening, ...]
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return self.entry.leaf_hash
+
+
+def seal(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> Sealed:
+    """Encode an entry of ``kind``, its :data:`CONFIDENTIAL` fields committed (a new random
+    salt each). Append it with :func:`append_sealed`."""
+    committed, openings = commitments.seal(payload, CONFIDENTIAL.get(kind, ()))
+    entry = ledger_services.entry_encode(kind=kind, payload=committed, time=now)
+    return Sealed(entry, tuple(openings))
+
+
+def append_sealed(sealed: Sequence[Sealed]) -> None:
+    """Append sealed entries, in order, and their openings, in the caller's transaction."""
+    if not sealed:
+        return
+    ledger_services.entries_append_encoded(entries=[s.entry for s in sealed])
+    ledger_openings.openings_add(rows=[(s.leaf_hash, o) for s in sealed for o in s.openings])
+
+
 def append(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> None:
-    ledger_services.entry_append(kind=kind, payload=payload, time=now)
+    append_sealed([seal(kind, payload, now=now)])
 
 
 def append_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datetime) -> None:
-    if items:
-        ledger_services.entries_append(items=items, time=now)
+    append_sealed([seal(kind, payload, now=now) for kind, payload in items])

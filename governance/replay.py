@@ -7,6 +7,13 @@ and their postures (``party``), works and their credited artists (``work``), rig
 ``decision`` entry re-evaluates the question it records, with the works and matches as
 ledgered, using :mod:`governance.evaluation`. Nothing is read from the registry's tables, so
 a database edited behind the ledger's back cannot hide a changed outcome.
+
+Confidential fields are commitments in the log (``governance.ledgering.CONFIDENTIAL``): replay
+takes each entry's openings (``ledger_opening``), checks every one against its commitment
+(:func:`ledger.commitments.unseal`) and evaluates with the clear values. An opening that is
+missing or does not match is reported as a difference naming the entry, and that entry's state
+is left out (so decisions that depended on it are reported too, rather than replayed from a
+value nobody can vouch for).
 """
 
 from __future__ import annotations
@@ -19,17 +26,32 @@ from typing import Any
 
 from governance import evaluation
 from governance.terms import Obligations, RuleContent
-from ledger import canonical
+from ledger import canonical, commitments
+from ledger import openings as ledger_openings
 from ledger.models import Entry
+
+CHUNK = 5000
 
 
 @dataclass(frozen=True)
 class Difference:
+    """A decision that replays differently (``kind="decision"``), or an entry whose committed
+    fields could not be opened (``kind="opening"``: ``ledgered`` is the entry's type)."""
+
     index: int
     decision: str
     ledgered: str
     replayed: str
     reason: str
+    kind: str = "decision"
+
+    def describe(self) -> str:
+        if self.kind == "opening":
+            return f"entry {self.index} ({self.ledgered}): {self.reason}"
+        return (
+            f"entry {self.index}: decision {self.decision} was {self.ledgered}, replays as "
+            f"{self.replayed}: {self.reason}"
+        )
 
 
 @dataclass
@@ -129,10 +151,38 @@ def _rule(p: Mapping[str, Any]) -> RuleContent:
     )
 
 
-def _entries(start: int) -> Iterator[tuple[int, canonical.Entry]]:
-    rows = Entry.objects.filter(index__gte=start).order_by("index").values_list("index", "data")
-    for index, data in rows.iterator(chunk_size=5000):
-        yield int(index), canonical.decode_entry(bytes(data))
+def _entries(start: int) -> Iterator[tuple[int, canonical.Entry, str | None]]:
+    """Each entry from ``start`` in order, its committed fields replaced by their verified
+    clear values, and None; or, if they cannot be opened, the entry as it is and why."""
+    rows = (
+        Entry.objects.filter(index__gte=start)
+        .order_by("index")
+        .values_list("index", "data", "leaf_hash")
+    )
+    chunk: list[tuple[int, canonical.Entry, bytes]] = []
+    for index, data, leaf_hash in rows.iterator(chunk_size=CHUNK):
+        chunk.append((int(index), canonical.decode_entry(bytes(data)), bytes(leaf_hash)))
+        if len(chunk) == CHUNK:
+            yield from _opened(chunk)
+            chunk = []
+    yield from _opened(chunk)
+
+
+def _opened(
+    chunk: list[tuple[int, canonical.Entry, bytes]],
+) -> Iterator[tuple[int, canonical.Entry, str | None]]:
+    sealed = [leaf for _, e, leaf in chunk if commitments.commitments_of(e.payload)]
+    by_leaf = ledger_openings.openings_by_leaf(leaf_hashes=sealed)
+    for index, entry, leaf in chunk:
+        if not commitments.commitments_of(entry.payload):
+            yield index, entry, None
+            continue
+        try:
+            payload = commitments.unseal(entry.payload, by_leaf.get(leaf, ()))
+        except commitments.CommitmentError as exc:
+            yield index, entry, str(exc)
+            continue
+        yield index, canonical.Entry(entry.v, entry.kind, entry.time, payload), None
 
 
 def replay(*, progress: Callable[[int], None] | None = None) -> tuple[int, list[Difference]]:
@@ -140,8 +190,14 @@ def replay(*, progress: Callable[[int], None] | None = None) -> tuple[int, list[
     state = ReplayState()
     replayed = 0
     differences: list[Difference] = []
-    for index, entry in _entries(0):
+    for index, entry, unopened in _entries(0):
         p = entry.payload
+        if unopened is not None:
+            differences.append(
+                Difference(index, p.get("decision", "-"), entry.kind, "-", unopened, "opening")
+            )
+            if entry.kind != "decision":
+                continue
         if entry.kind != "decision":
             state.apply(entry.kind, p)
             continue

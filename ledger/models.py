@@ -113,3 +113,26 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.vkey
+
+
+class Opening(models.Model):
+    """The opening of a committed field of an entry: the salt and the clear value that the
+    entry's commitment hides (``ledger.commitments``). Written in the same transaction as the
+    entry, found by the entry's leaf hash (known when appending, before the sequencer gives the
+    entry its index). Append-only, like the log: a trigger made by migration 0004 rejects
+    UPDATE, DELETE and TRUNCATE. Who may read which opening is the registry's decision."""
+
+    id = models.BigAutoField(primary_key=True)
+    leaf_hash = models.BinaryField()
+    field = models.CharField(max_length=64)
+    salt = models.BinaryField()
+    value = models.BinaryField()  # the RFC 8785 bytes of the clear value, as hashed
+
+    class Meta:
+        db_table = "ledger_opening"
+        constraints = [
+            models.UniqueConstraint(fields=["leaf_hash", "field"], name="ledger_opening_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"opening of {self.field} in {bytes(self.leaf_hash).hex()[:12]}"

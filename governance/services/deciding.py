@@ -10,7 +10,6 @@ commit or roll back together (exactly one of each per item).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from governance import evaluation
+from governance import evaluation, ledgering
 from governance.bulk import copy_insert
 from governance.exceptions import TRANSIENT_DB_ERRORS
 from governance.models import (
@@ -37,7 +36,6 @@ from governance.services.outbox import job_enqueue
 from governance.services.requests import CHUNK
 from governance.terms import Obligations
 from ledger import canonical
-from ledger import services as ledger_services
 
 log = structlog.get_logger("governance.deciding")
 
@@ -57,7 +55,10 @@ def _time(value: dt.datetime) -> str:
 
 def decision_payload(decision: Decision, item: RequestItem, request: UseRequest) -> dict[str, Any]:
     """The ledger entry of a decision: enough to replay it from the ledger alone (the question,
-    the works and their matches as found, the matrix version and the rule versions used)."""
+    the works and their matches as found, the matrix version and the rule versions used), and
+    the full trace the API shows, which lists holders' percentages: ``governance.ledgering``
+    ledgers it as a salted commitment (its opening goes to the decision's holders and to
+    auditors), never in clear."""
     trace = decision.trace
     works = [
         {
@@ -92,7 +93,7 @@ def decision_payload(decision: Decision, item: RequestItem, request: UseRequest)
         "rule_versions": [{"rule": r, "version": v} for r, v in rules],
         "obligations": decision.obligations,
         "content_sha256": item.content_sha256,
-        "trace_sha256": hashlib.sha256(canonical.encode_json(trace)).hexdigest(),
+        "trace": trace,
     }
 
 
@@ -112,7 +113,7 @@ class Decided:
 
     decision: Decision
     reviews: list[Review]
-    entry: ledger_services.EncodedEntry
+    entry: ledgering.Sealed
 
 
 def decide_one(
@@ -159,9 +160,7 @@ def decide_one(
             }
         ),
     )
-    entry = ledger_services.entry_encode(
-        kind="decision", payload=decision_payload(decision, item, request), time=now
-    )
+    entry = ledgering.seal("decision", decision_payload(decision, item, request), now=now)
     decision.leaf_hash = entry.leaf_hash
     item.outcome = outcome
     item.error = resolved.error
@@ -177,7 +176,7 @@ def decided_store(decided: Sequence[Decided]) -> None:
     """Store decisions (their items stored already), their reviews and their ledger entries."""
     copy_insert(Decision, [d.decision for d in decided])
     Review.objects.bulk_create([r for d in decided for r in d.reviews])
-    ledger_services.entries_append_encoded(entries=[d.entry for d in decided])
+    ledgering.append_sealed([d.entry for d in decided])
 
 
 def decide_items(

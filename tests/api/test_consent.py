@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from governance.models import ConsentRuleVersion, PartyKind
-from ledger import canonical
+from ledger import canonical, commitments, merkle
+from ledger import openings as ledger_openings
 from ledger.models import PendingEntry as Pending
 from tests.factories import PartyFactory, caller
 
@@ -20,6 +21,16 @@ pytestmark = pytest.mark.django_db
 def payloads(kind: str) -> list[dict[str, Any]]:
     rows = Pending.objects.filter(kind=kind).order_by("id").values_list("data", flat=True)
     return [canonical.decode_entry(bytes(r)).payload for r in rows]
+
+
+def opened_payloads(kind: str) -> list[dict[str, Any]]:
+    rows = Pending.objects.filter(kind=kind).order_by("id").values_list("data", flat=True)
+    entries = [bytes(r) for r in rows]
+    by_leaf = ledger_openings.openings_by_leaf(leaf_hashes=[merkle.leaf_hash(e) for e in entries])
+    return [
+        commitments.unseal(canonical.decode_entry(e).payload, by_leaf[merkle.leaf_hash(e)])
+        for e in entries
+    ]
 
 
 def test_an_artist_opts_in_to_train_for_one_licensee_and_out_of_voice_for_everyone() -> None:
@@ -39,9 +50,13 @@ def test_an_artist_opts_in_to_train_for_one_licensee_and_out_of_voice_for_everyo
         ("allow", ("train",)), ("deny", ("voice",))}  # fmt: skip
     ledgered = payloads("consent_rule")
     assert [p["uses"] for p in ledgered] == [["train"], ["voice"]]
-    assert ledgered[0]["licensees"] == [str(licensee.pk)]
     assert ledgered[0]["version"] == 1
-    assert ledgered[0]["note"] == "Yes to this lab only."
+    # The licensee list and the note are ledgered as salted commitments (issue 12), opened by
+    # the stored openings of the same entry.
+    opened = opened_payloads("consent_rule")
+    assert opened[0]["licensees"] == [str(licensee.pk)]
+    assert opened[0]["note"] == "Yes to this lab only."
+    assert set(ledgered[0]["licensees"]) == set(ledgered[0]["note"]) == {"commitment"}
 
 
 def test_an_edit_makes_a_new_version_and_at_shows_the_past() -> None:

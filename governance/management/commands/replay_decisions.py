@@ -1,5 +1,6 @@
 """``manage.py replay_decisions``: re-evaluate every ledgered decision from ledgered state only
-and report any whose outcome differs (exit status 1 if one does)."""
+(committed fields opened and checked against their commitments) and report any whose outcome
+differs, or whose openings do not match (exit status 1 if one does)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,7 @@ class Command(BaseCommand):
 
         count, differences = replay(progress=progress)
         for d in differences:
-            self.stdout.write(
-                f"entry {d.index}: decision {d.decision} was {d.ledgered}, replays as "
-                f"{d.replayed}: {d.reason}"
-            )
+            self.stdout.write(d.describe())
         self.stdout.write(f"{count:,} decisions replayed, {len(differences)} differ")
         if differences:
             raise SystemExit(1)

@@ -1,0 +1,125 @@
+"""Who may read the openings of the ledger's committed fields (``governance.ledgering``).
+
+The entries are public; the openings (salt and clear value of each committed field) go only
+to those the API would show the clear values to:
+
+* auditors: every opening;
+* a ``rights_share`` entry: the work's registrant, and every party that holds a share of the
+  work now or is the holder the entry names;
+* a ``consent_rule`` entry: the rule's owner (its licensee list and note are its own);
+* a ``decision`` entry: the parties that answered in it (its ``holders``), whose full trace
+  the API shows them; not the licensee, whose view of the trace has no percentages.
+
+Which work, owner or decision an entry is about is read from the entry's public payload, so
+the check needs nothing the log does not say. An entry whose openings the actor may not see
+answers as if it had none: ``NotFound``, never a hint that they exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from governance.access import Actor
+from governance.exceptions import NotFound
+from governance.models import Decision, RightsShare, Work
+from ledger import canonical, commitments
+from ledger import openings as ledger_openings
+
+MAX_ENTRIES_PER_CALL = 1000
+
+
+@dataclass(frozen=True)
+class EntryOpenings:
+    """An entry's index, leaf hash and type, its committed fields (name → commitment, as in
+    the entry) and their openings."""
+
+    index: int
+    leaf_hash: bytes
+    kind: str
+    committed: dict[str, str]
+    openings: tuple[commitments.Opening, ...]
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> set[int]:
+    """The indexes among ``entries`` whose openings ``actor`` may read (a few queries in all,
+    however many entries)."""
+    if actor.is_auditor:
+        return {index for index, _ in entries}
+    party = actor.party.pk
+    works = {w for _, e in entries if e.kind == "rights_share" if (w := _uuid(e.payload["work"]))}
+    decisions = {
+        d for _, e in entries if e.kind == "decision" if (d := _uuid(e.payload["decision"]))
+    }
+    my_works: set[uuid.UUID] = set()
+    if works:
+        my_works |= set(
+            Work.objects.filter(pk__in=works, registrant=party).values_list("pk", flat=True)
+        )
+        my_works |= set(
+            RightsShare.objects.filter(work__in=works, holder=party).values_list(
+                "work_id", flat=True
+            )
+        )
+    my_decisions: set[uuid.UUID] = set()
+    if decisions:
+        my_decisions = set(
+            Decision.objects.filter(pk__in=decisions, holders__contains=[party]).values_list(
+                "pk", flat=True
+            )
+        )
+    out: set[int] = set()
+    for index, e in entries:
+        p = e.payload
+        if e.kind == "rights_share":
+            if _uuid(p["work"]) in my_works or _uuid(p["holder"]) == party:
+                out.add(index)
+        elif e.kind == "consent_rule":
+            if _uuid(p["owner"]) == party:
+                out.add(index)
+        elif e.kind == "decision" and _uuid(p["decision"]) in my_decisions:
+            out.add(index)
+    return out
+
+
+def _gather(actor: Actor, rows: Iterable[tuple[int, bytes, bytes]]) -> list[EntryOpenings]:
+    decoded = [(index, leaf, canonical.decode_entry(data)) for index, data, leaf in rows]
+    allowed = _entitled(actor, [(index, entry) for index, _, entry in decoded])
+    kept = [(index, leaf, entry) for index, leaf, entry in decoded if index in allowed]
+    by_leaf = ledger_openings.openings_by_leaf(leaf_hashes=[leaf for _, leaf, _ in kept])
+    return [
+        EntryOpenings(
+            index=index,
+            leaf_hash=leaf,
+            kind=entry.kind,
+            committed=commitments.commitments_of(entry.payload),
+            openings=tuple(by_leaf.get(leaf, ())),
+        )
+        for index, leaf, entry in kept
+    ]
+
+
+def openings_of_entry(*, actor: Actor, index: int) -> EntryOpenings:
+    """The openings of entry ``index``; ``NotFound`` if it has none or ``actor`` may not see
+    them (the same answer, so nothing is learned from it)."""
+    found = _gather(actor, ledger_openings.entries_with_openings(start=index, end=index + 1))
+    if not found:
+        raise NotFound(f"No openings of entry {index} for {actor.party.name}.")
+    return found[0]
+
+
+def openings_in_range(*, actor: Actor, start: int, end: int) -> list[EntryOpenings]:
+    """The openings ``actor`` may see of the entries in ``[start, end)`` (at most
+    :data:`MAX_ENTRIES_PER_CALL` entries), in index order; entries it may not see are left
+    out."""
+    end = min(end, start + MAX_ENTRIES_PER_CALL)
+    return _gather(actor, ledger_openings.entries_with_openings(start=start, end=end))

@@ -1,0 +1,78 @@
+"""Storing and reading the openings of entries' committed fields (:mod:`ledger.commitments`).
+
+A writer appends an entry whose confidential fields are commitments and, in the same
+transaction, the openings, keyed by the entry's leaf hash: if the transaction rolls back,
+neither stays; if it commits, the sequencer later gives the entry an index, and its openings
+are found through the entry's leaf hash. The ledger stores openings and serves them to whoever
+its caller decides may see them; it does not know who that is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+
+from ledger import commitments
+from ledger.models import Entry, Opening
+
+
+@dataclass(frozen=True)
+class EntryOpening:
+    """An opening with the entry it belongs to, as served (``value`` is the clear JSON)."""
+
+    index: int
+    leaf_hash: bytes
+    opening: commitments.Opening
+
+
+def openings_add(*, rows: Sequence[tuple[bytes, commitments.Opening]]) -> int:
+    """Store ``(entry leaf hash, opening)`` rows in the caller's transaction, with one COPY;
+    how many were stored."""
+    if not rows:
+        return 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            "COPY ledger_opening (leaf_hash, field, salt, value) FROM STDIN"
+        ) as copy,
+    ):
+        for leaf_hash, opening in rows:
+            copy.write_row((leaf_hash, opening.field, opening.salt, opening.value_bytes))
+    return len(rows)
+
+
+def _opening(
+    field: str, salt: bytes | memoryview, value: bytes | memoryview
+) -> commitments.Opening:
+    return commitments.Opening(field, bytes(salt), json.loads(bytes(value)))
+
+
+def openings_by_leaf(*, leaf_hashes: Iterable[bytes]) -> dict[bytes, list[commitments.Opening]]:
+    """The stored openings of the entries with these leaf hashes, by leaf hash."""
+    wanted = list({bytes(h) for h in leaf_hashes})
+    out: dict[bytes, list[commitments.Opening]] = {}
+    if not wanted:
+        return out
+    rows = (
+        Opening.objects.filter(leaf_hash__in=wanted)
+        .order_by("leaf_hash", "field")
+        .values_list("leaf_hash", "field", "salt", "value")
+    )
+    for leaf_hash, field, salt, value in rows:
+        out.setdefault(bytes(leaf_hash), []).append(_opening(field, salt, value))
+    return out
+
+
+def entries_with_openings(*, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+    """``(index, data, leaf hash)`` of the sequenced entries in ``[start, end)`` that have
+    openings, in index order."""
+    rows = (
+        Entry.objects.filter(index__gte=start, index__lt=end)
+        .filter(leaf_hash__in=Opening.objects.values("leaf_hash"))
+        .order_by("index")
+        .values_list("index", "data", "leaf_hash")
+    )
+    return [(int(i), bytes(d), bytes(h)) for i, d, h in rows]
