@@ -19,6 +19,7 @@ from governance.models import (
     Likeness,
     Party,
     Release,
+    RightsClaim,
     RightsShare,
     Work,
 )
@@ -151,3 +152,60 @@ def append(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> None:
 def append_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datetime) -> None:
     if items:
         ledger_services.entries_append(items=items, time=now)
+
+
+# --------------------------------------------------------------------------------------------
+# Rights claims: the claimed terms are committed to, not published.
+# --------------------------------------------------------------------------------------------
+
+CLAIM_COMMITMENT_DOMAIN = b"consentry/rights-claim/v1\x00"
+"""Domain separation of claim commitments: ``SHA-256(domain || salt || RFC 8785 JSON)``."""
+
+
+def claim_commitment(*, salt_hex: str, value: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` commitment to ``value`` under the claim's secret salt (32 random bytes,
+    hex): the ledger shows the commitment; the claimant, the registrant and auditors read the
+    clear value and the salt from the API and can recompute it."""
+    digest = canonical.sha256_hex(
+        CLAIM_COMMITMENT_DOMAIN + bytes.fromhex(salt_hex) + canonical.encode_json(dict(value))
+    )
+    return f"sha256:{digest}"
+
+
+def claim_terms(claim: RightsClaim) -> dict[str, Any]:
+    """The confidential part of a claim: what the commitment in its ledger entry covers."""
+    return {"claim": str(claim.pk), "share": str(claim.share), "statement": claim.statement}
+
+
+def claim_payload(claim: RightsClaim) -> dict[str, Any]:
+    """``rights_claim``: who claims which right of which work, where and when; the percentage
+    and the statement only as a salted commitment."""
+    return {
+        "id": str(claim.pk),
+        "work": str(claim.work_id),
+        "claimant": str(claim.claimant_id),
+        "right": claim.right,
+        "territory_mode": claim.territory_mode,
+        "territories": sorted(claim.territories),
+        "valid_from": _date(claim.valid_from),
+        "valid_until": _date(claim.valid_until),
+        "terms_commitment": claim_commitment(salt_hex=claim.salt, value=claim_terms(claim)),
+    }
+
+
+def claim_decision_payload(claim: RightsClaim) -> dict[str, Any]:
+    """``rights_claim_decided``: accepted or rejected, by the registrant (its party id) or by an
+    operator (``"operator"``); the share an acceptance registered (its own ``rights_share``
+    entry precedes this one); the reason as a commitment under the claim's salt."""
+    return {
+        "id": str(claim.pk),
+        "work": str(claim.work_id),
+        "status": claim.status,
+        "decided_by": "operator"
+        if claim.decided_by_party_id is None
+        else str(claim.decided_by_party_id),
+        "share": None if claim.granted_share_id is None else str(claim.granted_share_id),
+        "reason_commitment": claim_commitment(
+            salt_hex=claim.salt, value={"claim": str(claim.pk), "reason": claim.reason}
+        ),
+    }
