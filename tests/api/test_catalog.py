@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from django.utils import timezone
 
 from governance.importing.run import import_catalog
@@ -405,9 +404,9 @@ def test_an_import_links_a_likeness_only_to_a_credited_artist() -> None:
     label = PartyFactory(kind=PartyKind.LABEL)
     PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
     PartyFactory(kind=PartyKind.ARTIST, name="Rui Sol")
-    data = ("kind,isrc,title,main_artists,right,share,holder\n"
-            "recording,USRC17607839,Song,Ada Vale,likeness,100,Rui Sol\n"
-            "recording,USRC17607839,Song,Ada Vale,likeness,100,Ada Vale\n").encode()  # fmt: skip
+    data = (b"kind,isrc,title,main_artists,right,share,holder\n"
+            b"recording,USRC17607839,Song,Ada Vale,likeness,100,Rui Sol\n"
+            b"recording,USRC17607839,Song,Ada Vale,likeness,100,Ada Vale\n")  # fmt: skip
     report = import_catalog(party=label, data=data, fmt="csv", now=timezone.now())
     assert [p.where for p in report.problems] == ["line 2"]
     assert "credited" in report.problems[0].reason
