@@ -72,7 +72,7 @@ class ClaimInputSerializer(serializers.Serializer[Any]):
     )
 
 
-class ReasonSerializer(serializers.Serializer[Any]):
+class ClaimDecisionSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(
         max_length=claim_services.REASON_MAX, required=False, allow_blank=True, default=""
     )
@@ -138,7 +138,7 @@ class ClaimDecideView(GenericAPIView[RightsClaim]):
     def post(self, request: Request, claim_id: uuid.UUID) -> Response:
         actor = actor_of(request)
         claim = selectors.claim_get(actor=actor, claim_id=claim_id)
-        data = ReasonSerializer(data=request.data)
+        data = ClaimDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decide = claim_services.claim_accept if self.accept else claim_services.claim_reject
         claim = decide(
@@ -154,7 +154,7 @@ class ClaimAcceptView(ClaimDecideView):
 
     accept = True
 
-    @extend_schema(tags=["catalog"], operation_id="claims_accept", request=ReasonSerializer)
+    @extend_schema(tags=["catalog"], operation_id="claims_accept", request=ClaimDecisionSerializer)
     def post(self, request: Request, claim_id: uuid.UUID) -> Response:
         return super().post(request, claim_id)
 
@@ -164,6 +164,6 @@ class ClaimRejectView(ClaimDecideView):
 
     accept = False
 
-    @extend_schema(tags=["catalog"], operation_id="claims_reject", request=ReasonSerializer)
+    @extend_schema(tags=["catalog"], operation_id="claims_reject", request=ClaimDecisionSerializer)
     def post(self, request: Request, claim_id: uuid.UUID) -> Response:
         return super().post(request, claim_id)

@@ -58,7 +58,7 @@ def claim_file(
         work=work, claimant=actor.party, right=spec.right, share=spec.share,
         territory_mode=spec.territory_mode, territories=sorted(spec.territories),
         valid_from=spec.valid_from, valid_until=spec.valid_until,
-        statement=text[:STATEMENT_MAX], salt=secrets.token_hex(32), filed_by=actor.user,
+        statement=text[:STATEMENT_MAX], salt=secrets.token_hex(32), filed_by_id=actor.user.pk,
     )  # fmt: skip
     ledgering.append("rights_claim", ledgering.claim_payload(claim), now=now)
     return claim
@@ -92,7 +92,7 @@ def _decide(
         claim.granted_share = share_create(work=claim.work, spec=spec, created_by=party, now=now)
     claim.status = ClaimStatus.ACCEPTED if accept else ClaimStatus.REJECTED
     claim.reason = text[:REASON_MAX]
-    claim.decided_by = user  # type: ignore[assignment]
+    claim.decided_by_id = None if user is None else user.pk
     claim.decided_by_party = party
     claim.decided_at = now
     claim.save()
