@@ -389,8 +389,8 @@ def share_create(
 ) -> RightsShare:
     """Register a share once permission is settled (by :func:`share_register`, a claim's
     acceptance or an operator's ruling): the holder must be able to hold it, and the work's
-    shares of that right stay within 100 % everywhere at all times. The caller's transaction
-    holds the work's row lock, so concurrent writers of one work's shares go one at a time."""
+    shares of that right stay within 100 % everywhere at all times. It locks the work's row
+    for the caller's transaction, so concurrent writers of one work's shares go one at a time."""
     holder = _holder(work, spec.holder_id, spec.right)
     Work.objects.select_for_update().filter(pk=work.pk).get()  # one writer per work's shares
     check_share_totals(work, spec.right, [("proposed", spec)])

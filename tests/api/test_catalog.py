@@ -411,3 +411,15 @@ def test_an_import_links_a_likeness_only_to_a_credited_artist() -> None:
     assert [p.where for p in report.problems] == ["line 2"]
     assert "credited" in report.problems[0].reason
     assert RightsShare.objects.get(right="likeness").holder.name == "Ada Vale"
+
+
+def test_an_import_by_a_holder_does_not_change_the_registrants_work(world) -> None:  # type: ignore[no-untyped-def]
+    master = RightsShare.objects.get(work_id=world["work"]["id"], right="master")
+    buyer = caller(PartyKind.LABEL)
+    assert transfer(world["label"], master.pk, buyer.party.pk, "50").status_code == 201
+    data = f"kind,isrc,title\nrecording,{world['work']['isrc']},Renamed\n".encode()
+    report = import_catalog(party=buyer.party, data=data, fmt="csv", now=timezone.now())
+    assert [p.reason for p in report.problems] == [
+        f"ISRC {world['work']['isrc']} is registered by another party"
+    ]
+    assert Work.objects.get(pk=world["work"]["id"]).title == "Northern Lights"

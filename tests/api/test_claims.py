@@ -106,6 +106,16 @@ def test_a_claim_is_seen_by_its_claimant_the_registrant_and_auditors_only(world)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query", [{"status": "AAA"}, {"work": "not-a-uuid"}, {"status": "\x00"}, {"right": "x"}]
+)
+def test_a_bad_claims_filter_is_a_400(world, query: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    response = world["label"].client.get("/api/v1/claims/", query)
+    assert response.status_code == 400
+    assert set(response.json()) == {"code", "message", "fields"}
+
+
+@pytest.mark.django_db
 def test_the_claimant_cannot_accept_its_own_claim(world) -> None:  # type: ignore[no-untyped-def]
     publisher = caller(PartyKind.PUBLISHER)
     claim = file_claim(publisher, world["work"]).json()
