@@ -202,7 +202,8 @@ def work_register(*, actor: Actor, spec: WorkSpec, now: dt.datetime) -> Work:
 
 def can_edit_work(actor: Actor, work: Work) -> bool:
     """Whether the actor may add to a work's matching data (its embeddings): its registrant or
-    a holder of one of its shares (shares now only come from the registrant)."""
+    a holder of one of its shares (whose shares come from the registrant, a holder's transfer
+    or an accepted claim)."""
     if actor.is_auditor or actor.party.kind not in CATALOG_KINDS:
         return False
     return work.registrant_id == actor.party.pk or work.shares.filter(holder=actor.party).exists()
@@ -384,6 +385,7 @@ def _may_change_share(actor: Actor, share: RightsShare) -> bool:
     return share.right == Right.LIKENESS and share.holder_id == actor.party.pk
 
 
+@transaction.atomic
 def share_create(
     *, work: Work, spec: ShareSpec, created_by: Party | None, now: dt.datetime
 ) -> RightsShare:
