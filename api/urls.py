@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api.views import catalog, consent, exports, imports, parties, tokens
+from api.views import catalog, claims, consent, exports, imports, parties, tokens
 
 app_name = "api"
 urlpatterns = [
@@ -26,6 +26,15 @@ urlpatterns = [
     path("releases/<uuid:release_id>/", catalog.ReleaseDetailView.as_view(), name="release-detail"),
     path("shares/", catalog.ShareListView.as_view(), name="share-list"),
     path("shares/<uuid:share_id>/", catalog.ShareDetailView.as_view(), name="share-detail"),
+    path(
+        "shares/<uuid:share_id>/transfer/",
+        catalog.ShareTransferView.as_view(),
+        name="share-transfer",
+    ),
+    path("claims/", claims.ClaimListView.as_view(), name="claim-list"),
+    path("claims/<uuid:claim_id>/", claims.ClaimDetailView.as_view(), name="claim-detail"),
+    path("claims/<uuid:claim_id>/accept/", claims.ClaimAcceptView.as_view(), name="claim-accept"),
+    path("claims/<uuid:claim_id>/reject/", claims.ClaimRejectView.as_view(), name="claim-reject"),
     path("consent/rules/", consent.RuleListView.as_view(), name="rule-list"),
     path("consent/rules/<uuid:rule_id>/", consent.RuleDetailView.as_view(), name="rule-detail"),
     path(

@@ -26,6 +26,7 @@ from governance.models import (
     Likeness,
     Party,
     Release,
+    RightsClaim,
     RightsShare,
     Work,
 )
@@ -41,6 +42,9 @@ CONFIDENTIAL: Mapping[str, tuple[str, ...]] = {
     # The full trace lists every holder's percentage (the entry keeps who decided and which
     # rule versions: replay needs them, and licensees see them).
     "decision": ("trace",),
+    # A rights claim is seen by its claimant, the work's registrant and auditors only.
+    "rights_claim": ("share", "statement"),
+    "rights_claim_decided": ("reason",),
 }
 """Per entry type, the payload members that go into the log as commitments."""
 
@@ -197,3 +201,37 @@ def append(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> None:
 
 def append_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datetime) -> None:
     append_sealed([seal(kind, payload, now=now) for kind, payload in items])
+
+
+def claim_payload(claim: RightsClaim) -> dict[str, Any]:
+    """``rights_claim``: who claims which right of which work, where and when; the percentage
+    and the statement are committed (:data:`CONFIDENTIAL`)."""
+    return {
+        "id": str(claim.pk),
+        "work": str(claim.work_id),
+        "claimant": str(claim.claimant_id),
+        "right": claim.right,
+        "share": str(claim.share),
+        "territory_mode": claim.territory_mode,
+        "territories": sorted(claim.territories),
+        "valid_from": _date(claim.valid_from),
+        "valid_until": _date(claim.valid_until),
+        "statement": claim.statement,
+    }
+
+
+def claim_decision_payload(claim: RightsClaim) -> dict[str, Any]:
+    """``rights_claim_decided``: accepted or rejected, by the registrant (its party id) or by an
+    operator (``"operator"``); the share an acceptance registered (its own ``rights_share``
+    entry precedes this one); the reason is committed (:data:`CONFIDENTIAL`)."""
+    return {
+        "id": str(claim.pk),
+        "work": str(claim.work_id),
+        "claimant": str(claim.claimant_id),
+        "status": claim.status,
+        "decided_by": "operator"
+        if claim.decided_by_party_id is None
+        else str(claim.decided_by_party_id),
+        "share": None if claim.granted_share_id is None else str(claim.granted_share_id),
+        "reason": claim.reason,
+    }

@@ -8,7 +8,9 @@ to those the API would show the clear values to:
   work now or is the holder the entry names;
 * a ``consent_rule`` entry: the rule's owner (its licensee list and note are its own);
 * a ``decision`` entry: the parties that answered in it (its ``holders``), whose full trace
-  the API shows them; not the licensee, whose view of the trace has no percentages.
+  the API shows them; not the licensee, whose view of the trace has no percentages;
+* a ``rights_claim`` or ``rights_claim_decided`` entry: the claimant and the work's registrant,
+  who see the claim in the API.
 
 Which work, owner or decision an entry is about is read from the entry's public payload, so
 the check needs nothing the log does not say. An entry whose openings the actor may not see
@@ -29,6 +31,7 @@ from ledger import canonical, commitments
 from ledger import openings as ledger_openings
 
 MAX_ENTRIES_PER_CALL = 1000
+_CLAIM_KINDS = ("rights_claim", "rights_claim_decided")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
         return {index for index, _ in entries}
     party = actor.party.pk
     works = {w for _, e in entries if e.kind == "rights_share" if (w := _uuid(e.payload["work"]))}
+    claimed = {w for _, e in entries if e.kind in _CLAIM_KINDS if (w := _uuid(e.payload["work"]))}
     decisions = {
         d for _, e in entries if e.kind == "decision" if (d := _uuid(e.payload["decision"]))
     }
@@ -69,6 +73,11 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
             RightsShare.objects.filter(work__in=works, holder=party).values_list(
                 "work_id", flat=True
             )
+        )
+    registered: set[uuid.UUID] = set()
+    if claimed:
+        registered = set(
+            Work.objects.filter(pk__in=claimed, registrant=party).values_list("pk", flat=True)
         )
     my_decisions: set[uuid.UUID] = set()
     if decisions:
@@ -87,6 +96,10 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
             if _uuid(p["owner"]) == party:
                 out.add(index)
         elif e.kind == "decision" and _uuid(p["decision"]) in my_decisions:
+            out.add(index)
+        elif e.kind in _CLAIM_KINDS and (
+            _uuid(p["claimant"]) == party or _uuid(p["work"]) in registered
+        ):
             out.add(index)
     return out
 

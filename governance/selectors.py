@@ -27,6 +27,7 @@ from governance.models import (
     Release,
     ReleaseTrack,
     Review,
+    RightsClaim,
     RightsShare,
     UseRequest,
     Work,
@@ -117,6 +118,21 @@ def share_list(*, actor: Actor) -> QuerySet[RightsShare]:
 
 def share_get(*, actor: Actor, share_id: uuid.UUID | str) -> RightsShare:
     return _one(share_list(actor=actor), share_id, "No rights share with that id.")
+
+
+def claim_list(*, actor: Actor) -> QuerySet[RightsClaim]:
+    """Claims the actor may see: an auditor all; a party those it filed and those on the works
+    it registered; a licensee none."""
+    claims = RightsClaim.objects.select_related("work", "claimant")
+    if actor.is_auditor:
+        return claims
+    if actor.party.kind == PartyKind.LICENSEE:
+        return claims.none()
+    return claims.filter(Q(claimant=actor.party) | Q(work__registrant=actor.party))
+
+
+def claim_get(*, actor: Actor, claim_id: uuid.UUID | str) -> RightsClaim:
+    return _one(claim_list(actor=actor), claim_id, "No rights claim with that id.")
 
 
 def likeness_get(*, actor: Actor, artist_id: uuid.UUID | str) -> Likeness:

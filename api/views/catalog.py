@@ -8,6 +8,7 @@ which checks who may make them.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -255,7 +256,9 @@ class ShareFilter(django_filters.FilterSet):  # type: ignore[misc]
 
 
 class ShareListView(GenericAPIView[RightsShare]):
-    """Rights shares the caller may see; the work's registrant or the holder registers one."""
+    """Rights shares the caller may see. Only the work's registrant registers one (an artist
+    credited on the work its own likeness share); a holder transfers part of its own share
+    (``shares/<id>/transfer/``); anyone else files a claim (``claims/``)."""
 
     serializer_class = ShareOutputSerializer
     filterset_class = ShareFilter
@@ -316,6 +319,36 @@ class ShareDetailView(GenericAPIView[RightsShare]):
         share = selectors.share_get(actor=actor, share_id=share_id)
         catalog_services.share_remove(actor=actor, share=share, now=timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ShareTransferView(GenericAPIView[RightsShare]):
+    """The holder carves part of its share out for another party: the new share has the same
+    right, territories and period, and the holder's share shrinks by as much (removed when all
+    of it goes). Both changes are ledgered in one transaction."""
+
+    class TransferInputSerializer(serializers.Serializer[Any]):
+        holder = serializers.UUIDField(help_text="The party that receives the part.")
+        share = serializers.DecimalField(
+            max_digits=6, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal(100),
+            help_text="Percentage points taken from the holder's share.",
+        )  # fmt: skip
+
+    serializer_class = ShareOutputSerializer
+
+    @extend_schema(tags=["catalog"], operation_id="shares_transfer",
+                   request=TransferInputSerializer,
+                   responses={201: ShareOutputSerializer})  # fmt: skip
+    def post(self, request: Request, share_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        share = selectors.share_get(actor=actor, share_id=share_id)
+        data = self.TransferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = catalog_services.share_transfer(
+            actor=actor, share=share, holder_id=str(data.validated_data["holder"]),
+            percent=data.validated_data["share"], now=timezone.now(),
+        )  # fmt: skip
+        new = selectors.share_get(actor=actor, share_id=new.pk)
+        return Response(self.get_serializer(new).data, status=status.HTTP_201_CREATED)
 
 
 def _bad(name: str, reason: str) -> Response:

@@ -6,9 +6,10 @@ differs is updated (its version goes up), what is the same is left alone: import
 twice changes nothing and appends nothing. Each change appends its ledger entry in the same
 transaction as the change (the caller's).
 
-Access is the API's: the importing party registers new works and releases; it changes an
-existing work only if it registered it or holds a share of it; it adds shares to works it
-registered, or shares it holds itself.
+Access is the API's (``governance.services.catalog``): the importing party registers new
+works and releases; it changes an existing work only if it registered it; it adds shares only
+to works it registered (a party that holds a right of another's work files a claim); a
+``likeness`` share only for an artist credited on the work.
 """
 
 from __future__ import annotations
@@ -139,10 +140,6 @@ class Applier:
         old_credits: dict[Any, list[CreditRecord]] = defaultdict(list)
         for c in Credit.objects.filter(work__in=list(existing.values())).order_by("position"):
             old_credits[c.work_id].append(CreditRecord(c.name, c.role, c.isni, c.ipi))
-        held = set(
-            RightsShare.objects.filter(holder=self.party, work__in=list(existing.values()))
-            .values_list("work_id", flat=True)
-        )  # fmt: skip
         created: list[Work] = []
         changed: list[Work] = []
         accepted: dict[int, Work] = {}
@@ -176,7 +173,7 @@ class Applier:
                     continue
                 same = all(getattr(work, k) == v for k, v in values.items())
                 if not same or old_credits[work.pk] != list(record.credits):
-                    if work.registrant_id != self.party.pk and work.pk not in held:
+                    if work.registrant_id != self.party.pk:
                         scheme, code = record.key
                         why = "is registered by another party"
                         self.report.reject(record.where, f"{scheme.upper()} {code} {why}")
@@ -214,6 +211,10 @@ class Applier:
         current: dict[tuple[Any, str], list[RightsShare]] = defaultdict(list)
         for s in RightsShare.objects.filter(work__in=list(targets)):
             current[(s.work_id, s.right)].append(s)
+        credited = set(
+            Credit.objects.filter(work__in=list(targets), party__isnull=False)
+            .values_list("work_id", "party_id")
+        )  # fmt: skip
         new: list[RightsShare] = []
         updated: list[RightsShare] = []
         for record in records:
@@ -226,7 +227,7 @@ class Applier:
                 except ValueError as exc:
                     self.report.reject(share.where, str(exc))
                     continue
-                problem = self._share_problem(work, holder, share)
+                problem = self._share_problem(work, holder, share, credited)
                 if problem:
                     self.report.reject(share.where, problem)
                     continue
@@ -270,13 +271,17 @@ class Applier:
         self.report.counts["shares_created"] += len(new)
         self.report.counts["shares_updated"] += len(updated)
 
-    def _share_problem(self, work: Work, holder: Party, share: ShareRecord) -> str | None:
+    def _share_problem(
+        self, work: Work, holder: Party, share: ShareRecord, credited: set[tuple[Any, Any]]
+    ) -> str | None:
         if holder.kind in NOT_HOLDERS:
             return f"a {holder.kind} cannot hold rights"
         if share.right == "likeness" and holder.kind != PartyKind.ARTIST:
             return "only the artist whose likeness it is can hold a likeness right"
-        if holder.pk != self.party.pk and work.registrant_id != self.party.pk:
-            return "shares of another party's work are registered by that party or the holder"
+        if share.right == "likeness" and (work.pk, holder.pk) not in credited:
+            return "a likeness share is held only by an artist credited on the work"
+        if work.registrant_id != self.party.pk:
+            return "shares of another party's work are registered by that party (file a claim)"
         return None
 
     def _releases(

@@ -1,12 +1,14 @@
 """The governance domain's models, one module per subdomain."""
 
 from governance.models.catalog import (
+    ClaimStatus,
     Credit,
     CreditRole,
     Likeness,
     Release,
     ReleaseTrack,
     Right,
+    RightsClaim,
     RightsShare,
     TerritoryMode,
     Work,
@@ -39,6 +41,7 @@ __all__ = [
     "ApiToken",
     "ApiTokenManager",
     "CallbackAttempt",
+    "ClaimStatus",
     "ConsentMatrixVersion",
     "ConsentRule",
     "ConsentRuleVersion",
@@ -61,6 +64,7 @@ __all__ = [
     "RequestStatus",
     "Review",
     "Right",
+    "RightsClaim",
     "RightsShare",
     "Role",
     "TerritoryMode",

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -222,3 +223,91 @@ class RightsShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.holder} holds {self.share}% {self.right} of {self.work}"
+
+
+class ClaimStatus(models.TextChoices):
+    PENDING = "pending", "Pending (waiting for the registrant or an operator)"
+    ACCEPTED = "accepted", "Accepted (the claimed share was registered)"
+    REJECTED = "rejected", "Rejected"
+
+
+class RightsClaim(models.Model):
+    """A party's claim to a share of a work's right that it was not given. It changes nothing
+    until the work's registrant accepts it (which registers the share) or an operator rules on
+    it. The ledger carries the claimed percentage, the statement and the reason only as salted
+    commitments (``governance.ledgering.CONFIDENTIAL``), opened for the claimant, the
+    registrant and auditors.
+
+    ``decided_by_party`` is the registrant that decided; a decided claim without one was ruled
+    on by an operator (``decided_by`` names the user in both cases)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="claims")
+    claimant = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="rights_claims")
+    right = models.CharField(max_length=16, choices=Right.choices)
+    share = models.DecimalField(
+        max_digits=6, decimal_places=3,
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("100"))],
+    )  # fmt: skip
+    territory_mode = models.CharField(
+        max_length=16, choices=TerritoryMode.choices, default=TerritoryMode.WORLDWIDE
+    )
+    territories = ArrayField(models.CharField(max_length=2), default=list, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True, help_text="Exclusive.")
+    statement = models.TextField(help_text="Why the claimant believes it holds the right.")
+    status = models.CharField(
+        max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.PENDING
+    )
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    decided_by_party = models.ForeignKey(
+        Party, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    granted_share = models.ForeignKey(
+        RightsShare, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The share an accepted claim registered (null once removed).",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [
+            models.Index(fields=["claimant", "status"]),
+            models.Index(fields=["work", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(right__in=Right.values), name="claim_right"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ClaimStatus.values), name="claim_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(share__gt=0, share__lte=100), name="claim_percent_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(territory_mode__in=TerritoryMode.values),
+                name="claim_territory_mode",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_from__lt=models.F("valid_until")),
+                name="claim_valid_window",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", decided_at__isnull=True)
+                | (~models.Q(status="pending") & models.Q(decided_at__isnull=False)),
+                name="claim_decided_when_not_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"claim by {self.claimant_id} to {self.share}% {self.right} of {self.work_id}"

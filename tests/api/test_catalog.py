@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from governance.models import PartyKind, Role, Work
+from governance.importing.run import import_catalog
+from governance.models import PartyKind, RightsShare, Role, Work
 from ledger.models import PendingEntry as Pending
-from tests.factories import PartyFactory, caller
+from tests.factories import Caller, PartyFactory, caller
+from tests.world import rule
 
 pytestmark = pytest.mark.django_db
 
@@ -173,15 +176,24 @@ def test_a_licensee_sees_no_shares_and_a_stranger_none_of_anothers() -> None:
     assert patch.status_code in (403, 404)
 
 
-def test_only_an_artist_can_hold_a_likeness_right() -> None:
+def test_only_an_artist_credited_on_the_work_can_hold_its_likeness_right() -> None:
+    """Changed by issue 12: the registrant could link the likeness of any artist; now only an
+    artist credited on the work holds a likeness share of it."""
     label = caller(PartyKind.LABEL)
-    work = label.client.post("/api/v1/works/", recording(), format="json").json()
+    artist = PartyFactory(kind=PartyKind.ARTIST)
+    credit = {"name": "Ada Vale", "role": "main_artist", "party": str(artist.pk)}
+    work = label.client.post("/api/v1/works/", recording(credits=[credit]), format="json").json()
     response = label.client.post("/api/v1/shares/", {
         "work": work["id"], "holder": str(label.party.pk), "right": "likeness", "share": "100",
     }, format="json")  # fmt: skip
     assert response.status_code == 400
     assert "holder" in response.json()["fields"]
-    artist = PartyFactory(kind=PartyKind.ARTIST)
+    stranger = PartyFactory(kind=PartyKind.ARTIST)
+    uncredited = label.client.post("/api/v1/shares/", {
+        "work": work["id"], "holder": str(stranger.pk), "right": "likeness", "share": "100",
+    }, format="json")  # fmt: skip
+    assert uncredited.status_code == 400
+    assert "credited" in " ".join(uncredited.json()["fields"]["holder"])
     ok = label.client.post("/api/v1/shares/", {
         "work": work["id"], "holder": str(artist.pk), "right": "likeness", "share": "100",
     }, format="json")  # fmt: skip
@@ -211,3 +223,203 @@ def test_a_release_groups_recordings_by_upc() -> None:
                                                    "tracks": []}, format="json")  # fmt: skip
     assert bad.status_code == 400
     assert "upc" in bad.json()["fields"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12, the share takeover: who may create, change and remove shares, and change works.
+# ---------------------------------------------------------------------------------------------
+
+
+def share_of(who: Caller, work: dict[str, Any], right: str, holder: Any, share: str) -> Any:
+    body = {"work": work["id"], "holder": str(holder), "right": right, "share": share}
+    return who.client.post("/api/v1/shares/", body, format="json")
+
+
+def test_it_refuses_an_unrelated_publisher_a_share_of_a_labels_recording(world) -> None:  # type: ignore[no-untyped-def]
+    publisher = caller(PartyKind.PUBLISHER)
+    shares, entries = RightsShare.objects.count(), Pending.objects.count()
+    for right in ("master", "publishing", "performer"):
+        response = share_of(publisher, world["work"], right, publisher.party.pk, "1")
+        assert response.status_code == 403, response.json()
+        assert response.json()["code"] == "permission_denied"
+    assert RightsShare.objects.count() == shares
+    assert not RightsShare.objects.filter(holder=publisher.party).exists()
+    assert Pending.objects.count() == entries
+
+
+def test_the_refused_publisher_sees_no_holders_shares_and_cannot_change_the_work(world) -> None:  # type: ignore[no-untyped-def]
+    publisher = caller(PartyKind.PUBLISHER)
+    assert share_of(publisher, world["work"], "master", publisher.party.pk, "1").status_code == 403
+    listed = publisher.client.get("/api/v1/shares/", {"work": world["work"]["id"]}).json()
+    assert listed["count"] == 0
+    label_share = RightsShare.objects.get(work_id=world["work"]["id"], right="master")
+    assert publisher.client.get(f"/api/v1/shares/{label_share.pk}/").status_code == 404
+    url = f"/api/v1/works/{world['work']['id']}/"
+    title = publisher.client.patch(url, {"title": "Stolen"}, format="json")
+    assert title.status_code == 403
+    isrc = publisher.client.patch(url, {"isrc": "GBAYE0601498"}, format="json")
+    assert isrc.status_code == 403
+    work = Work.objects.get(pk=world["work"]["id"])
+    assert (work.title, work.isrc, work.version) == ("Northern Lights", world["work"]["isrc"], 1)
+
+
+def test_the_refused_publishers_deny_rule_does_not_decide_a_licensees_check(world) -> None:  # type: ignore[no-untyped-def]
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    publisher = caller(PartyKind.PUBLISHER)
+    assert share_of(publisher, world["work"], "master", publisher.party.pk, "1").status_code == 403
+    rule(publisher, scope="all_works", uses=["analyze"], effect="deny")
+    check = world["licensee"].client.post(
+        "/api/v1/checks/", {"use": "analyze", "item": {"isrc": world["work"]["isrc"]}},
+        format="json",
+    )  # fmt: skip
+    assert check.status_code == 200, check.json()
+    assert check.json()["outcome"] == "allow"
+    assert str(publisher.party.pk) not in str(check.json())
+
+
+def test_it_refuses_an_uncredited_artist_its_likeness_on_a_work(world) -> None:  # type: ignore[no-untyped-def]
+    stranger = caller(PartyKind.ARTIST)
+    entries = Pending.objects.count()
+    response = share_of(stranger, world["work"], "likeness", stranger.party.pk, "100")
+    assert response.status_code == 403, response.json()
+    assert not RightsShare.objects.filter(right="likeness").exists()
+    assert Pending.objects.count() == entries
+
+
+def test_a_credited_artist_registers_its_own_likeness_share_and_no_other(world) -> None:  # type: ignore[no-untyped-def]
+    artist = world["artist"]
+    own = share_of(artist, world["work"], "likeness", artist.party.pk, "100")
+    assert own.status_code == 201, own.json()
+    assert own.json()["holder"] == str(artist.party.pk)
+    # Its credit gives it no say over the work's other rights.
+    master = share_of(artist, world["work"], "master", artist.party.pk, "1")
+    assert master.status_code == 403
+    # The likeness is the artist's own: it cannot be handed on.
+    other = PartyFactory(kind=PartyKind.ARTIST)
+    given = artist.client.post(f"/api/v1/shares/{own.json()['id']}/transfer/",
+                               {"holder": str(other.pk), "share": "10"}, format="json")  # fmt: skip
+    assert given.status_code == 400
+
+
+def test_the_registrant_registers_shares_for_the_works_holders(world) -> None:  # type: ignore[no-untyped-def]
+    publisher = PartyFactory(kind=PartyKind.PUBLISHER)
+    label = world["label"]
+    assert label.client.patch(
+        f"/api/v1/shares/{RightsShare.objects.get(right='publishing').pk}/", {"share": "50"},
+        format="json",
+    ).status_code == 200  # fmt: skip
+    response = share_of(label, world["work"], "publishing", publisher.pk, "50")
+    assert response.status_code == 201, response.json()
+    assert ledger_kinds()[-2:] == ["rights_share", "rights_share"]
+
+
+def transfer(who: Caller, share_id: Any, holder: Any, share: str) -> Any:
+    return who.client.post(f"/api/v1/shares/{share_id}/transfer/",
+                           {"holder": str(holder), "share": share}, format="json")  # fmt: skip
+
+
+def test_a_holder_transfers_part_of_its_own_share_and_no_more(world) -> None:  # type: ignore[no-untyped-def]
+    label = world["label"]
+    master = RightsShare.objects.get(work_id=world["work"]["id"], right="master")
+    buyer = PartyFactory(kind=PartyKind.LABEL)
+    before = len(ledger_kinds())
+    response = transfer(label, master.pk, buyer.pk, "30")
+    assert response.status_code == 201, response.json()
+    assert response.json()["holder"] == str(buyer.pk)
+    assert response.json()["share"] == "30.000"
+    master.refresh_from_db()
+    assert (master.share, master.version) == (70, 2)
+    assert ledger_kinds()[before:] == ["rights_share", "rights_share"]
+    # More than its portion: refused, nothing written.
+    entries = Pending.objects.count()
+    too_much = transfer(label, master.pk, buyer.pk, "70.001")
+    assert too_much.status_code == 400
+    assert "portion" in " ".join(too_much.json()["fields"]["share"])
+    master.refresh_from_db()
+    assert master.share == 70
+    assert Pending.objects.count() == entries
+    assert RightsShare.objects.filter(holder=buyer).count() == 1
+    # All of it: the grantor's share goes.
+    assert transfer(label, master.pk, buyer.pk, "70").status_code == 201
+    assert not RightsShare.objects.filter(pk=master.pk).exists()
+    assert sum(s.share for s in RightsShare.objects.filter(right="master")) == 100
+
+
+def test_only_the_holder_transfers_its_share(world) -> None:  # type: ignore[no-untyped-def]
+    performer = RightsShare.objects.get(work_id=world["work"]["id"], right="performer")
+    other = PartyFactory(kind=PartyKind.LABEL)
+    # The registrant changes terms, it does not give away the artist's share.
+    assert transfer(world["label"], performer.pk, other.pk, "10").status_code == 403
+    stranger = caller(PartyKind.LABEL)
+    assert transfer(stranger, performer.pk, stranger.party.pk, "10").status_code == 404
+    auditor = caller(PartyKind.AUDITOR)
+    assert transfer(auditor, performer.pk, other.pk, "10").status_code == 403
+    assert RightsShare.objects.filter(holder=other).count() == 0
+
+
+def test_a_holder_relinquishes_its_share_but_only_the_registrant_changes_terms(world) -> None:  # type: ignore[no-untyped-def]
+    artist = world["artist"]
+    performer = RightsShare.objects.get(work_id=world["work"]["id"], right="performer")
+    url = f"/api/v1/shares/{performer.pk}/"
+    assert artist.client.patch(url, {"share": "50"}, format="json").status_code == 403
+    assert artist.client.patch(url, {"territories": ["FR"]}, format="json").status_code == 403
+    performer.refresh_from_db()
+    assert (performer.share, performer.version) == (100, 1)
+    assert world["label"].client.patch(url, {"share": "90"}, format="json").status_code == 200
+    assert artist.client.delete(url).status_code == 204
+    assert ledger_kinds()[-1] == "rights_share_removed"
+
+
+def test_a_holder_of_a_share_does_not_change_the_work(world) -> None:  # type: ignore[no-untyped-def]
+    master = RightsShare.objects.get(work_id=world["work"]["id"], right="master")
+    buyer = caller(PartyKind.LABEL)
+    assert transfer(world["label"], master.pk, buyer.party.pk, "50").status_code == 201
+    url = f"/api/v1/works/{world['work']['id']}/"
+    # A holder reads the work's shares...
+    assert buyer.client.get("/api/v1/shares/", {"work": world["work"]["id"]}).json()["count"] == 4
+    # ...but neither its identifiers nor its metadata.
+    assert buyer.client.patch(url, {"title": "Mine"}, format="json").status_code == 403
+    assert buyer.client.patch(url, {"isrc": "GBAYE0601498"}, format="json").status_code == 403
+    ok = world["label"].client.patch(url, {"isrc": "GBAYE0601498"}, format="json")
+    assert ok.status_code == 200
+
+
+def test_an_import_cannot_register_the_importers_share_of_anothers_work(world) -> None:  # type: ignore[no-untyped-def]
+    publisher = PartyFactory(kind=PartyKind.PUBLISHER)
+    # The same work as registered (so the row is not refused as a change of another's work),
+    # with a 1 % share for the importer itself.
+    data = ("kind,isrc,title,display_artist,main_artists,right,share,holder\n"
+            f"recording,{world['work']['isrc']},Northern Lights,Ada Vale,Ada Vale,master,1,\n"
+            ).encode()  # fmt: skip
+    entries = Pending.objects.count()
+    report = import_catalog(party=publisher, data=data, fmt="csv", now=timezone.now())
+    assert [p.reason for p in report.problems] == [
+        "shares of another party's work are registered by that party (file a claim)"
+    ]
+    assert not RightsShare.objects.filter(holder=publisher).exists()
+    assert Pending.objects.count() == entries
+
+
+def test_an_import_links_a_likeness_only_to_a_credited_artist() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
+    PartyFactory(kind=PartyKind.ARTIST, name="Rui Sol")
+    data = (b"kind,isrc,title,main_artists,right,share,holder\n"
+            b"recording,USRC17607839,Song,Ada Vale,likeness,100,Rui Sol\n"
+            b"recording,USRC17607839,Song,Ada Vale,likeness,100,Ada Vale\n")  # fmt: skip
+    report = import_catalog(party=label, data=data, fmt="csv", now=timezone.now())
+    assert [p.where for p in report.problems] == ["line 2"]
+    assert "credited" in report.problems[0].reason
+    assert RightsShare.objects.get(right="likeness").holder.name == "Ada Vale"
+
+
+def test_an_import_by_a_holder_does_not_change_the_registrants_work(world) -> None:  # type: ignore[no-untyped-def]
+    master = RightsShare.objects.get(work_id=world["work"]["id"], right="master")
+    buyer = caller(PartyKind.LABEL)
+    assert transfer(world["label"], master.pk, buyer.party.pk, "50").status_code == 201
+    data = f"kind,isrc,title\nrecording,{world['work']['isrc']},Renamed\n".encode()
+    report = import_catalog(party=buyer.party, data=data, fmt="csv", now=timezone.now())
+    assert [p.reason for p in report.problems] == [
+        f"ISRC {world['work']['isrc']} is registered by another party"
+    ]
+    assert Work.objects.get(pk=world["work"]["id"]).title == "Northern Lights"
