@@ -95,10 +95,9 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
         elif e.kind == "consent_rule":
             if _uuid(p["owner"]) == party:
                 out.add(index)
-        elif e.kind == "decision" and _uuid(p["decision"]) in my_decisions:
-            out.add(index)
-        elif e.kind in _CLAIM_KINDS and (
-            _uuid(p["claimant"]) == party or _uuid(p["work"]) in registered
+        elif (e.kind == "decision" and _uuid(p["decision"]) in my_decisions) or (
+            e.kind in _CLAIM_KINDS
+            and (_uuid(p["claimant"]) == party or _uuid(p["work"]) in registered)
         ):
             out.add(index)
     return out
