@@ -22,6 +22,11 @@ Any disagreement logs an error-level ``ledger tampered`` alert naming the first 
 disagrees (as exactly as the data allows), and raises :class:`~ledger.exceptions.LedgerTampered`:
 nothing is signed.
 
+A running sequencer also re-reads the stored entries a slice per round (:class:`Scrubber`), so
+an edit of old rows that leaves the right-edge nodes alone (an entry's data, its leaf hash, a
+few nodes) is found within one pass over the log, even though such an edit never reaches a
+signature (what is signed is this process's own root).
+
 Cost: step 1 hashes every entry once per process (about a second per million entries); after it,
 a call reads the head row, at most ``log2(size)`` node rows and the entries added since.
 """
@@ -105,8 +110,14 @@ def verified_tree() -> CompactRange:
                 known=known,
             )
         tree = known.copy()
+        signed = _latest_signed(head_size) if head_size > known.size else None
         for _, data in _entries(start=tree.size, end=head_size, known=known):
             tree.append_entry(data)
+            if signed is not None and tree.size == signed.size and tree.root() != signed.root_hash:
+                _tampered(
+                    f"the entries do not reproduce the root signed at size {signed.size}",
+                    known=known,
+                )
     # Step 3: the stored right edge and the head agree with what this process computed.
     _check_store(tree, head_root=head_root, known=known)
     remember(tree)  # step 4
@@ -116,23 +127,7 @@ def verified_tree() -> CompactRange:
 def _recompute(head_size: int) -> CompactRange:
     """Step 1: the whole tree from the entries' data, checked against the latest signed
     checkpoint and the head."""
-    latest = Checkpoint.objects.order_by("-size").first()
-    signed: note.Checkpoint | None = None
-    if latest is not None:
-        verifiers = [note.parse_verifier_key_string(k.vkey) for k in SigningKey.objects.all()]
-        try:
-            signed = note.open_checkpoint(
-                latest.note.encode(), verifiers=verifiers, origin=str(settings.LEDGER_ORIGIN)
-            )
-        except (VerificationError, ValueError) as exc:
-            _tampered(f"the latest checkpoint (size {latest.size}) does not verify: {exc}")
-        if signed.size != latest.size or signed.root_hash != bytes(latest.root_hash):
-            _tampered(f"checkpoint {latest.size}: its row differs from its signed note")
-        if signed.size > head_size:
-            _tampered(
-                f"checkpoint {signed.size} is signed beyond the head's size {head_size}",
-                first_index=head_size,
-            )
+    signed = _latest_signed(head_size)
     tree = CompactRange()
     for _, data in _entries(start=0, end=head_size, known=None):
         tree.append_entry(data)
@@ -143,6 +138,28 @@ def _recompute(head_size: int) -> CompactRange:
     if signed is not None and signed.size == 0 and signed.root_hash != merkle.empty_root():
         _tampered("the checkpoint of size 0 does not sign the empty root")
     return tree
+
+
+def _latest_signed(head_size: int) -> note.Checkpoint | None:
+    """The latest checkpoint, once its signature verifies with a listed key."""
+    latest = Checkpoint.objects.order_by("-size").first()
+    if latest is None:
+        return None
+    verifiers = [note.parse_verifier_key_string(k.vkey) for k in SigningKey.objects.all()]
+    try:
+        signed = note.open_checkpoint(
+            latest.note.encode(), verifiers=verifiers, origin=str(settings.LEDGER_ORIGIN)
+        )
+    except (VerificationError, ValueError) as exc:
+        _tampered(f"the latest checkpoint (size {latest.size}) does not verify: {exc}")
+    if signed.size != latest.size or signed.root_hash != bytes(latest.root_hash):
+        _tampered(f"checkpoint {latest.size}: its row differs from its signed note")
+    if signed.size > head_size:
+        _tampered(
+            f"checkpoint {signed.size} is signed beyond the head's size {head_size}",
+            first_index=head_size,
+        )
+    return signed
 
 
 def _entries(*, start: int, end: int, known: CompactRange | None) -> Iterator[tuple[int, bytes]]:
@@ -274,3 +291,73 @@ def locate_disagreement(*, known: CompactRange | None) -> tuple[int | None, int 
             return previous, max(previous, signed.size - 1)
         previous = signed.size
     return None, None
+
+
+SCRUB_SLICE = 5000
+
+
+class Scrubber:
+    """Re-hashes the stored entries ``SCRUB_SLICE`` at a time, from index 0 to the size this
+    process had verified when the pass began, and compares
+
+    1. each entry's data with its stored leaf hash and level-0 node (exact: names the entry);
+    2. each perfect subtree it completes that is one of the verified right-edge subtrees
+       (bounds the entry to that subtree; :func:`locate_disagreement` narrows it).
+
+    One instance per sequencer process; :meth:`step` once per round, outside any transaction.
+    """
+
+    def __init__(self, *, slice_size: int = SCRUB_SLICE) -> None:
+        self.slice_size = slice_size
+        self._target: CompactRange | None = None
+        self._expected: dict[tuple[int, int], bytes] = {}
+        self._tree = CompactRange()
+
+    @property
+    def position(self) -> int:
+        """How far the current pass got."""
+        return self._tree.size
+
+    def step(self) -> None:
+        if self._target is None or self._tree.size >= self._target.size:
+            with _lock:
+                known = _remembered.get(_database())
+            if known is None or known.size == 0:
+                return
+            self._target = known.copy()
+            self._expected = {(lv, ix): h for lv, ix, h in self._target.subtrees()}
+            self._tree = CompactRange()
+        start = self._tree.size
+        end = min(self._target.size, start + self.slice_size)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT e.idx, e.data, e.leaf_hash, n.hash FROM ledger_entry e "
+                "LEFT JOIN ledger_node n ON n.level = 0 AND n.idx = e.idx "
+                "WHERE e.idx >= %s AND e.idx < %s ORDER BY e.idx",
+                [start, end],
+            )
+            rows = cursor.fetchall()
+        for index, data, stored_leaf, stored_node in rows:
+            if index != self._tree.size:
+                _tampered(f"entry {self._tree.size} is missing", first_index=self._tree.size)
+            leaf = merkle.leaf_hash(bytes(data))
+            if bytes(stored_leaf) != leaf:
+                _tampered(
+                    f"entry {index}: its data does not hash to its stored leaf hash",
+                    first_index=int(index),
+                )
+            if stored_node is None or bytes(stored_node) != leaf:
+                _tampered(
+                    f"entry {index}: its data does not hash to its stored tree node",
+                    first_index=int(index),
+                )
+            for level, position, value in self._tree.append_leaf_hash(leaf):
+                expected = self._expected.get((level, position))
+                if expected is not None and expected != value:
+                    _tampered(
+                        f"the entries [{position << level}, {(position + 1) << level}) no longer "
+                        "hash to the subtree this process verified",
+                        known=self._target,
+                    )
+        if self._tree.size != end:
+            _tampered(f"entry {self._tree.size} is missing", first_index=self._tree.size)

@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
-from ledger import note, services
+from ledger import note, services, verified_tree
 from ledger.exceptions import LedgerTampered
 from ledger.keys import KeyFileError
 
@@ -74,9 +74,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info("sequencer started", key=signer.verifier().key_string)
+        scrubber = verified_tree.Scrubber()
         while not stopping:
             signer = self.signer(signer)
             try:
+                scrubber.step()
                 done = services.integrate(now=timezone.now())
                 checkpoint = services.checkpoint_sign(
                     now=timezone.now(), min_interval=interval, signer=signer
