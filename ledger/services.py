@@ -87,9 +87,12 @@ class Integrated:
     root_hash: bytes
 
 
-def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | None:
-    """Sequence up to ``batch`` committed pending entries. Returns None when there was nothing
-    to do, or when another sequencer holds the lock (it will do the work).
+def integrate(
+    *, now: dt.datetime, batch: int = DEFAULT_BATCH, up_to: int | None = None
+) -> Integrated | None:
+    """Sequence up to ``batch`` committed pending entries (those with an id up to ``up_to``, if
+    given). Returns None when there was nothing to do, or when another sequencer holds the lock
+    (it will do the work).
 
     The tree is extended from this process's verified range (:mod:`ledger.verified_tree`),
     never from stored node hashes; raises :class:`~ledger.exceptions.LedgerTampered` when the
@@ -102,7 +105,8 @@ def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | N
             return None
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, data, kind FROM ledger_pending ORDER BY id LIMIT %s", [batch]
+                "SELECT id, data, kind FROM ledger_pending WHERE id <= %s ORDER BY id LIMIT %s",
+                [up_to if up_to is not None else 2**63 - 1, batch],
             )
             pending = [(int(i), bytes(d), str(k)) for i, d, k in cursor.fetchall()]
         if not pending:
@@ -144,9 +148,16 @@ def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | N
 
 
 def integrate_all(*, now: dt.datetime) -> int:
-    """Integrate until no committed pending entry is left; returns how many were sequenced."""
+    """Integrate every entry pending when called; returns how many were sequenced. Entries
+    that writers commit meanwhile are left to the next call (or the sequencer), so a steady
+    stream of writes cannot keep it, or the transaction it runs in, going for ever."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(id) FROM ledger_pending")
+        (last,) = cursor.fetchone() or (None,)
+    if last is None:
+        return 0
     total = 0
-    while (done := integrate(now=now)) is not None:
+    while (done := integrate(now=now, up_to=int(last))) is not None:
         total += done.count
     return total
 

@@ -78,8 +78,10 @@ class Command(BaseCommand):
         while not stopping:
             signer = self.signer(signer)
             try:
-                scrubber.step()
                 done = services.integrate(now=timezone.now())
+                # Between integrating and signing: an edit committed before this round's
+                # entries is found before they are signed.
+                scrubber.step()
                 checkpoint = services.checkpoint_sign(
                     now=timezone.now(), min_interval=interval, signer=signer
                 )
