@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +26,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledger import canonical, note
-from ledger.keys import create_signing_key
+from ledger import canonical, merkle, note
+from ledger.keys import create_signing_key, load_signing_key
 from tests.ledger.tamper import Through, rewrite_entry
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -269,3 +271,85 @@ def test_a_rotation_during_a_stream_of_writes_leaves_no_entry_unsigned_for_2_sec
         if delay > 2.0:
             late.append((idx, delay))
     assert not late, f"{len(late)} entries waited more than 2 s, first {late[0]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_verifier_with_a_state_from_before_the_attack_refuses_a_rewritten_log_signed_anyway(
+    env: dict[str, str], db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    for i in range(20):
+        write(db, i)
+    subprocess.run(
+        manage(env, "ledger_sequencer", "--once"), cwd=BASE_DIR, env=env, check=True, timeout=60
+    )
+    bind = f"127.0.0.1:{free_port()}"
+    url = f"http://{bind}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-w", "1", "-b", bind],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def serving() -> bool:
+            try:
+                with urllib.request.urlopen(f"{url}/ledger/checkpoint", timeout=2) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        wait_for(serving, timeout=60, what="the API")
+        vkey = str(scalar(db, "SELECT vkey FROM ledger_key"))
+        state = tmp_path / "state.json"
+        verify = [sys.executable, "-m", "ledger.verify", "--url", url, "--vkey", vkey]
+        verify += ["--quiet", "--workers", "1"]
+        before = subprocess.run(
+            [*verify, "--state", str(state)], capture_output=True, text=True, timeout=60
+        )
+        assert before.returncode == 0, before.stderr
+        assert "verified:" in before.stdout
+
+        # The whole attack, and more: the sequencer refuses to sign it (tests above), so the
+        # attacker, who here also holds the key file, signs the rewritten tree itself.
+        attack(db, through="nodes")
+        data = [bytes(d) for (d,) in db.execute("SELECT data FROM ledger_entry ORDER BY idx")]
+        root = merkle.MemoryTree.from_entries(data).root()
+        signer = note.Signer(
+            name=env.get("LEDGER_KEY_NAME", "consentry.localhost/ledger"),
+            private_key=load_signing_key(Path(env["LEDGER_KEY_FILE"])),
+        )
+        forged_note = note.sign_checkpoint(
+            note.Checkpoint(origin="consentry.localhost/ledger", size=22, root_hash=root),
+            [signer],
+        )
+        with db.transaction():
+            db.execute("SET session_replication_role = replica")
+            db.execute(
+                "UPDATE ledger_checkpoint SET note = %s, root_hash = %s WHERE size = 22",
+                [forged_note.decode(), root],
+            )
+            db.execute("UPDATE ledger_head SET root_hash = %s", [root])
+            db.execute("SET session_replication_role = DEFAULT")
+
+        without_state = subprocess.run(verify, capture_output=True, text=True, timeout=60)
+        with_state = subprocess.run(
+            [*verify, "--state", str(state)], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    # Without memory, a rewritten log under a valid signature looks whole; with it, it does not.
+    assert without_state.returncode == 0, without_state.stderr
+    assert with_state.returncode == 1
+    assert (
+        f"history rewritten: the first 22 entries no longer have the root remembered in {state}"
+        in with_state.stderr
+    )
