@@ -204,3 +204,10 @@ def test_an_honest_log_is_verified_once_per_process_and_then_extended(
         append_many(3, start=100)
         assert sequence().size == log_with_checkpoints + 3
     assert verified_tree.remembered_size() == log_with_checkpoints + 3
+
+
+def test_a_throttled_scrub_reads_only_what_its_rate_allows(log_with_checkpoints: int) -> None:
+    scrubber = verified_tree.Scrubber(rate=0.0)
+    scrubber.step()
+    scrubber.step()
+    assert scrubber.position == 2
