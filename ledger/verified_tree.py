@@ -34,6 +34,7 @@ a call reads the head row, at most ``log2(size)`` node rows and the entries adde
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -113,13 +114,7 @@ def verified_tree() -> CompactRange:
             )
         tree = known.copy()
         signed = _latest_signed(head_size) if head_size > known.size else None
-        for _, data in _entries(start=tree.size, end=head_size, known=known):
-            tree.append_entry(data)
-            if signed is not None and tree.size == signed.size and tree.root() != signed.root_hash:
-                _tampered(
-                    f"the entries do not reproduce the root signed at size {signed.size}",
-                    known=known,
-                )
+        _extend_and_check(tree, signed, end=head_size, known=known)
     # Step 3: the stored right edge and the head agree with what this process computed.
     _check_store(tree, head_root=head_root, known=known)
     remember(tree)  # step 4
@@ -129,17 +124,24 @@ def verified_tree() -> CompactRange:
 def _recompute(head_size: int) -> CompactRange:
     """Step 1: the whole tree from the entries' data, checked against the latest signed
     checkpoint and the head."""
-    signed = _latest_signed(head_size)
     tree = CompactRange()
-    for _, data in _entries(start=0, end=head_size, known=None):
-        tree.append_entry(data)
-        if signed is not None and tree.size == signed.size and tree.root() != signed.root_hash:
-            _tampered(
-                f"the entries do not reproduce the root signed at size {signed.size}", known=None
-            )
-    if signed is not None and signed.size == 0 and signed.root_hash != merkle.empty_root():
-        _tampered("the checkpoint of size 0 does not sign the empty root")
+    _extend_and_check(tree, _latest_signed(head_size), end=head_size, known=None)
     return tree
+
+
+def _extend_and_check(
+    tree: CompactRange, signed: note.Checkpoint | None, *, end: int, known: CompactRange | None
+) -> None:
+    """Extend ``tree`` from the data of entries ``[tree.size, end)``; on the way, when it
+    passes the signed checkpoint's size, its root must be the signed one."""
+    entries = (data for _, data in _entries(start=tree.size, end=end, known=known))
+    if signed is not None and signed.size >= tree.size:
+        tree.extend_entries(itertools.islice(entries, signed.size - tree.size))
+        if tree.size == signed.size and tree.root() != signed.root_hash:
+            _tampered(
+                f"the entries do not reproduce the root signed at size {signed.size}", known=known
+            )
+    tree.extend_entries(entries)
 
 
 def _latest_signed(head_size: int) -> note.Checkpoint | None:

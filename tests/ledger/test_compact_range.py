@@ -63,3 +63,15 @@ def test_a_range_rebuilt_from_its_subtrees_extends_the_same_way(n: int, more: in
         first.append_leaf_hash(leaf)
         rebuilt.append_leaf_hash(leaf)
     assert rebuilt.root() == first.root() == merkle.root_from_leaf_hashes(leaves(n + more))
+
+
+@given(st.lists(st.binary(max_size=8), max_size=70), st.integers(min_value=0, max_value=70))
+def test_extending_in_bulk_equals_appending_one_by_one(entries: list[bytes], split: int) -> None:
+    one_by_one = CompactRange()
+    for entry in entries:
+        one_by_one.append_entry(entry)
+    bulk = CompactRange()
+    bulk.extend_entries(entries[:split])
+    bulk.extend_entries(entries[split:])
+    assert bulk == one_by_one
+    assert bulk.root() == merkle.MemoryTree.from_entries(entries).root()
