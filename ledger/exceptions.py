@@ -22,3 +22,16 @@ class InvalidRange(LedgerError):
 class LedgerNotFound(LedgerError):
     code = "not_found"
     status = 404
+
+
+class LedgerTampered(LedgerError):
+    """The database disagrees with the tree the sequencer verified: stored entries, nodes, the
+    head or the latest checkpoint were changed behind the append-only triggers' back. Nothing is
+    signed until an operator has looked (docs/threat-model.md, "The ledger's operator")."""
+
+    code = "ledger_tampered"
+    status = 503
+
+    def __init__(self, message: str, *, first_index: int | None = None) -> None:
+        super().__init__(message)
+        self.first_index = first_index

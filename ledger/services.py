@@ -20,9 +20,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from ledger import canonical, merkle, note
+from ledger import canonical, merkle, note, verified_tree
 from ledger.keys import load_signing_key
-from ledger.models import Checkpoint, Head, Node, SigningKey
+from ledger.models import Checkpoint, Head, SigningKey
 
 # pg_advisory_xact_lock key: "consentry ledger sequencer" (any fixed 64-bit number will do).
 SEQUENCER_LOCK = 0x636F6E73656E7472
@@ -87,18 +87,16 @@ class Integrated:
     root_hash: bytes
 
 
-def _frontier(size: int) -> list[tuple[int, int]]:
-    """The (level, index) of the perfect subtrees that make up [0, size), left to right."""
-    out = []
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            out.append((level, (size >> level) - 1))
-    return out
+def integrate(
+    *, now: dt.datetime, batch: int = DEFAULT_BATCH, up_to: int | None = None
+) -> Integrated | None:
+    """Sequence up to ``batch`` committed pending entries (those with an id up to ``up_to``, if
+    given). Returns None when there was nothing to do, or when another sequencer holds the lock
+    (it will do the work).
 
-
-def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | None:
-    """Sequence up to ``batch`` committed pending entries. Returns None when there was nothing
-    to do, or when another sequencer holds the lock (it will do the work)."""
+    The tree is extended from this process's verified range (:mod:`ledger.verified_tree`),
+    never from stored node hashes; raises :class:`~ledger.exceptions.LedgerTampered` when the
+    database disagrees with it."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
@@ -107,44 +105,22 @@ def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | N
             return None
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, data, kind FROM ledger_pending ORDER BY id LIMIT %s", [batch]
+                "SELECT id, data, kind FROM ledger_pending WHERE id <= %s ORDER BY id LIMIT %s",
+                [up_to if up_to is not None else 2**63 - 1, batch],
             )
             pending = [(int(i), bytes(d), str(k)) for i, d, k in cursor.fetchall()]
         if not pending:
             return None
-        head = Head.objects.get(pk=1)
-        size = head.size
-        # The compact range of the current tree: its frontier's perfect-subtree hashes.
-        keys = _frontier(size)
-        stored = {
-            (n.level, n.index): bytes(n.hash)
-            for n in Node.objects.filter(
-                level__in={k[0] for k in keys}, index__in={k[1] for k in keys}
-            )
-        }
-        stack: list[tuple[int, bytes]] = [(level, stored[(level, index)]) for level, index in keys]
+        tree = verified_tree.verified_tree()
+        size = tree.size
         entry_rows: list[tuple[int, bytes, bytes, str, dt.datetime]] = []
         node_rows: list[tuple[int, int, bytes]] = []
-        leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
         for offset, (_, data, kind) in enumerate(pending):
-            index = size + offset
-            leaf = leaf_hash(data)
-            entry_rows.append((index, data, leaf, kind, now))
-            node_rows.append((0, index, leaf))
-            level, value, position = 0, leaf, index
-            # Merge equal-height subtrees, as a binary counter carries: each merge completes a
-            # perfect subtree, whose hash is stored.
-            while stack and stack[-1][0] == level:
-                _, left = stack.pop()
-                value = node_hash(left, value)
-                level += 1
-                position >>= 1
-                node_rows.append((level, position, value))
-            stack.append((level, value))
-        new_size = size + len(pending)
-        root = stack[-1][1]
-        for _, left in reversed(stack[:-1]):
-            root = node_hash(left, root)
+            # Each append completes the perfect subtrees whose hashes are stored, the leaf first.
+            completed = tree.append_entry(data)
+            entry_rows.append((size + offset, data, completed[0][2], kind, now))
+            node_rows.extend(completed)
+        new_size, root = tree.size, tree.root()
         with connection.cursor() as cursor:
             raw = cursor.cursor  # psycopg 3: COPY is the fastest bulk insert PostgreSQL has
             with raw.copy(
@@ -158,7 +134,7 @@ def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | N
             cursor.execute(
                 "DELETE FROM ledger_pending WHERE id = ANY(%s)", [[p[0] for p in pending]]
             )
-            # Compare-and-swap: moves only from the size this sequencer read.
+            # Compare-and-swap: moves only from the size this sequencer verified.
             cursor.execute(
                 "UPDATE ledger_head SET size = %s, root_hash = %s, updated_at = %s "
                 "WHERE id = 1 AND size = %s",
@@ -167,13 +143,21 @@ def integrate(*, now: dt.datetime, batch: int = DEFAULT_BATCH) -> Integrated | N
             moved = cursor.rowcount
         if moved != 1:  # cannot happen while the lock holds; refuse rather than fork the log
             raise RuntimeError(f"ledger head moved under the sequencer (expected size {size})")
+        verified_tree.remember(tree)
         return Integrated(first_index=size, count=len(pending), size=new_size, root_hash=root)
 
 
 def integrate_all(*, now: dt.datetime) -> int:
-    """Integrate until no committed pending entry is left; returns how many were sequenced."""
+    """Integrate every entry pending when called; returns how many were sequenced. Entries
+    that writers commit meanwhile are left to the next call (or the sequencer), so a steady
+    stream of writes cannot keep it, or the transaction it runs in, going for ever."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(id) FROM ledger_pending")
+        (last,) = cursor.fetchone() or (None,)
+    if last is None:
+        return 0
     total = 0
-    while (done := integrate(now=now)) is not None:
+    while (done := integrate(now=now, up_to=int(last))) is not None:
         total += done.count
     return total
 
@@ -236,7 +220,11 @@ def checkpoint_sign(
     *, now: dt.datetime, min_interval: dt.timedelta | None = None, signer: note.Signer | None = None
 ) -> Checkpoint | None:
     """Sign a checkpoint of the current head unless the latest one already covers it (or is
-    younger than ``min_interval``). Never signs a size below a checkpoint already signed."""
+    younger than ``min_interval``). Never signs a size below a checkpoint already signed.
+
+    What is signed is the root this process computed from the entries' data
+    (:mod:`ledger.verified_tree`), after checking that the head agrees with it; raises
+    :class:`~ledger.exceptions.LedgerTampered` instead of signing when it does not."""
     with transaction.atomic():
         head = Head.objects.select_for_update().get(pk=1)
         latest = Checkpoint.objects.order_by("-size").first()
@@ -251,11 +239,13 @@ def checkpoint_sign(
         if not signer_is_current(signer):
             # A rotation retired this key; the new one is not in place yet. Sign next round.
             return None
-        body = note.Checkpoint(origin=origin(), size=head.size, root_hash=bytes(head.root_hash))
+        tree = verified_tree.verified_tree()  # raises rather than sign a rewritten tree
+        root = tree.root()
+        body = note.Checkpoint(origin=origin(), size=tree.size, root_hash=root)
         signed = note.sign_checkpoint(body, [signer])
         return Checkpoint.objects.create(
-            size=head.size,
-            root_hash=bytes(head.root_hash),
+            size=tree.size,
+            root_hash=root,
             note=signed.decode(),
             key_name=signer.verifier().key_string,
             signed_at=now,
@@ -264,18 +254,26 @@ def checkpoint_sign(
 
 def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, SigningKey]:
     """Rotate the signing key, in one transaction (the caller then puts the new key file in
-    place):
+    place, atomically, at LEDGER_KEY_FILE):
 
-    1. lock the head, so no checkpoint is signed meanwhile;
+    1. take the sequencer's lock, then the head row, so nothing is integrated or signed
+       meanwhile (in the order every sequencer takes them, so none deadlocks);
     2. append a ``key`` entry (event ``rotated``) naming the old and the new verifier key;
     3. integrate everything pending, that entry included;
     4. sign one last checkpoint with the OLD key, covering the rotation entry;
     5. end the old key's validity and list the new key, valid from now.
+
+    From the commit until the new key file is in place, no key may sign (the old one is
+    retired, the new one not readable yet): checkpoints wait. A running sequencer reads the key
+    file through :func:`current_signer` every round, so it signs with the new key from the
+    first round after the file is replaced.
     """
     old_signer = current_signer()
     new_signer = note.Signer(name=old_signer.name, private_key=new_private_key)
     with transaction.atomic():
-        Head.objects.select_for_update().get(pk=1)  # step 1
+        with connection.cursor() as cursor:  # step 1
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+        Head.objects.select_for_update().get(pk=1)
         old_key = key_register(signer=old_signer, now=now)
         entry_append(  # step 2
             kind="key",

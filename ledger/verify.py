@@ -315,7 +315,8 @@ def _b64encode(data: bytes) -> str:
 def open_log_checkpoint(
     note: bytes, verifiers: Sequence[Verifier], *, origin: str | None = None
 ) -> tuple[Checkpoint, list[str]]:
-    """Verify a signed checkpoint; return it and the names of the keys that signed it.
+    """Verify a signed checkpoint; return it and the keys that signed it, each as
+    ``<name>+<key hash>`` (every key of a log shares its name; the hash tells them apart).
 
     Unlike :func:`ledger.note.open_checkpoint`, ``origin`` may be ``None``: then any origin is
     accepted (the caller shows it). Failures raise :class:`VerificationError` starting with
@@ -323,11 +324,20 @@ def open_log_checkpoint(
     """
     keys = ", ".join(v.key_string.rsplit("+", 1)[0] for v in verifiers)
     try:
-        text, names = open_note(note, verifiers)
+        text, _ = open_note(note, verifiers)
     except VerificationError as exc:
         raise VerificationError(
             f"checkpoint: signature does not verify with key {keys}: {exc}{_signed_by(note)}"
         ) from None
+    # open_note checked every signature by a known key; name each of those by its key hash.
+    known = {(v.name, v.key_id) for v in verifiers}
+    names = list(
+        dict.fromkeys(
+            f"{s.name}+{s.key_id.hex()}"
+            for s in parse_note(note).signatures
+            if (s.name, s.key_id) in known
+        )
+    )
     try:
         checkpoint = Checkpoint.from_body(text)
     except ValueError as exc:

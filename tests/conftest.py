@@ -33,6 +33,17 @@ def _ledger_key(tmp_path_factory: pytest.TempPathFactory, settings) -> Path:  # 
     return path
 
 
+@pytest.fixture(autouse=True)
+def _ledger_verified_tree() -> Iterator[None]:
+    """Each test starts with no verified ledger tree in this process: the test database is
+    rolled back between tests, which a remembered tree would rightly call tampering."""
+    from ledger import verified_tree
+
+    verified_tree.forget()
+    yield
+    verified_tree.forget()
+
+
 def _redis_answers(url: str) -> bool:
     import redis
 

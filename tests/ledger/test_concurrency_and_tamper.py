@@ -4,20 +4,15 @@ and the tree verifies. An entry edited behind the triggers' back is found and na
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from config import embedded
 from ledger import canonical, merkle, services
 from ledger.audit import ledger_audit
 from ledger.models import Entry
@@ -26,26 +21,6 @@ from tests.ledger.helpers import append_many, sequence
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 WRITERS, PER_WRITER = 4, 250
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[dict[str, str]]:
-    """A migrated database of its own, so several processes can commit to it."""
-    endpoint = embedded.running_endpoint()
-    if endpoint is None or "DATABASE_URL" in os.environ:
-        pytest.fail("the concurrency test runs on the embedded PostgreSQL (unset DATABASE_URL)")
-    name = f"consentry_conc_{uuid.uuid4().hex[:8]}"
-    embedded.create_database(endpoint, name)
-    env = {**os.environ, "CONSENTRY_DATABASE_NAME": name, "LOG_LEVEL": "WARNING"}
-    from django.conf import settings
-
-    env["LEDGER_KEY_FILE"] = str(settings.LEDGER_KEY_FILE)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True
-    )
-    yield env
-    with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_concurrent_writers_get_gapless_indexes_and_a_verifying_tree(

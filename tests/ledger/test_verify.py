@@ -87,6 +87,29 @@ def test_a_good_log_verifies_and_writes_its_state(
     assert not list(tmp_path.glob(".state.json.*")), "the temporary file is renamed into place"
 
 
+def test_it_names_the_key_that_signed_by_its_hash_as_all_keys_share_the_name(
+    log: FakeLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # After a rotation an auditor passes the old and the new key; both have the log's name.
+    retired = make_signer(log.signer.name)
+    log.checkpoint_signer = log.signer
+
+    status, out, _ = run(
+        capsys,
+        "--url",
+        log.url,
+        "--vkey",
+        retired.verifier().key_string,
+        "--vkey",
+        log.vkey,
+        "--quiet",
+    )
+
+    assert status == 0
+    assert f"signed by: {log.signer.name}+{log.signer.key_id.hex()}\n" in out
+    assert retired.key_id.hex() not in out
+
+
 def test_a_second_run_checks_consistency_with_the_saved_state(
     log: FakeLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -429,7 +452,8 @@ def test_a_good_receipt_verifies(
 
     assert status == 0
     assert out == (
-        f"entry 41 is included in {log.origin} at size 57, checkpoint signed by {log.signer.name}\n"
+        f"entry 41 is included in {log.origin} at size 57, checkpoint signed by "
+        f"{log.signer.name}+{log.signer.key_id.hex()}\n"
     )
 
 

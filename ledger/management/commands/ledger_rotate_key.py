@@ -4,12 +4,15 @@
 2. In one transaction: ledger the rotation, integrate, sign a last checkpoint with the old key
    that covers the rotation entry, retire the old key and list the new one
    (``ledger.services.key_rotate``).
-3. Keep the old key file as ``<name>.retired-<time>.pem`` and move the new one into place.
-   A running sequencer notices the new file and signs with it from then on.
+3. Keep the old key file as ``<name>.retired-<time>.pem`` (a hard link) and move the new one
+   into place with one atomic rename, so LEDGER_KEY_FILE always holds a whole key.
+   A running sequencer re-reads the file every round (``current_signer()``) and signs with the
+   new key from its next round; until then no checkpoint is signed (the old key is retired).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -35,8 +38,8 @@ class Command(BaseCommand):
         except Exception as exc:
             new_path.unlink(missing_ok=True)
             raise CommandError(f"rotation failed, nothing changed: {exc}") from exc
-        path.rename(retired_path)  # step 3
-        new_path.rename(path)
+        os.link(path, retired_path)  # step 3
+        os.replace(new_path, path)
         self.stdout.write(f"retired {old.vkey}")
         self.stdout.write(f"current {new.vkey}")
         self.stdout.write(f"old key kept at {retired_path}")
