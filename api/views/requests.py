@@ -14,12 +14,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
+from api.parsers import FormParser, JSONParser, MultiPartParser
 from governance import explanation, insights, selectors
 from governance.exceptions import InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision, EmbeddingSpace, PartyKind, Review, UseRequest
@@ -385,15 +385,19 @@ class ReviewListView(GenericAPIView[Review]):
 
     serializer_class = ReviewSerializer
 
+    STATUSES = ("pending", "approved", "denied", "all")
+
     def get_queryset(self) -> Any:
         reviews = selectors.review_list(actor=actor_of(self.request))
         wanted = self.request.query_params.get("status", "pending")
+        if wanted not in self.STATUSES:
+            raise InvalidInput.field("status", f"must be one of {', '.join(self.STATUSES)}")
         return reviews if wanted == "all" else reviews.filter(status=wanted)
 
     @extend_schema(
         tags=["requests"],
         operation_id="reviews_list",
-        parameters=[OpenApiParameter("status", str, enum=["pending", "approved", "denied", "all"])],
+        parameters=[OpenApiParameter("status", str, enum=STATUSES)],
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
