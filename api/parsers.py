@@ -43,12 +43,12 @@ class BodyParseError(exceptions.ParseError):
 class JSONParser(parsers.JSONParser):
     def parse(
         self,
-        stream: IO[Any] | None,
+        stream: IO[Any],
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        raw = stream.read() if stream is not None else b""
+        raw = stream.read()
         try:
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
@@ -83,10 +83,10 @@ def _check_form(data: QueryDict) -> None:
 class FormParser(parsers.FormParser):
     def parse(
         self,
-        stream: IO[Any] | None,
+        stream: IO[Any],
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
-    ) -> QueryDict:
+    ) -> Any:
         data = super().parse(stream, media_type, parser_context)
         _check_form(data)
         return data
@@ -95,7 +95,7 @@ class FormParser(parsers.FormParser):
 class MultiPartParser(parsers.MultiPartParser):
     def parse(
         self,
-        stream: IO[Any] | None,
+        stream: IO[Any],
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> parsers.DataAndFiles[Any, Any]:

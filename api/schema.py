@@ -46,7 +46,8 @@ class ErrorSerializer(serializers.Serializer[Any]):
 
     code = serializers.CharField(help_text="Stable and machine-readable: `not_found`, `invalid`…")
     message = serializers.CharField(help_text="For people.")
-    fields = serializers.DictField(
+    # A field named like Serializer.fields: DRF's metaclass moves it into _declared_fields.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Each bad input (dotted path for nested fields) with its reasons.",
     )
@@ -61,7 +62,7 @@ _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 @functools.cache
-def _source(view_class: type, method: str) -> str:
+def _source(view_class: Any, method: str) -> str:
     handler = getattr(view_class, method, None)
     try:
         return inspect.getsource(handler) if handler is not None else ""
@@ -69,7 +70,7 @@ def _source(view_class: type, method: str) -> str:
         return ""
 
 
-def _answers_many(view_class: type, method: str) -> str | None:
+def _answers_many(view_class: Any, method: str) -> str | None:
     """``"page"`` if the view's handler answers with a paginated page, ``"list"`` if it
     serializes ``many=True``, else None."""
     source = _source(view_class, method)
@@ -99,10 +100,13 @@ class AutoSchema(openapi.AutoSchema):
         if (
             self.method == "GET"
             and self._answers_with_its_serializer()
-            and _answers_many(type(self.view), "get")
+            and _answers_many(self._view_class(), "get")
         ):
             return True
         return bool(super()._is_list_view(serializer))
+
+    def _view_class(self) -> Any:
+        return type(self.view)
 
     def _answers_with_its_serializer(self) -> bool:
         """The operation's response is the view's ``serializer_class`` (not an
@@ -113,34 +117,35 @@ class AutoSchema(openapi.AutoSchema):
 
     def get_filter_backends(self) -> list[Any]:
         # Filters (and ordering) only where the view applies them.
-        if "filter_queryset(" not in _source(type(self.view), self.method.lower()):
+        if "filter_queryset(" not in _source(self._view_class(), self.method.lower()):
             return []
         if getattr(self.view, "queryset", None) is None:
             # django-filter's extension reads the model from the view's queryset, and our
             # views build theirs from the caller, who is absent while the schema is made.
             model = _model_of(self.view)
             if model is not None:
-                self.view.queryset = model._default_manager.none()
+                # Only this schema-time view instance gets it; requests build their own.
+                self.view.queryset = model._default_manager.none()  # type: ignore[attr-defined]
         return list(super().get_filter_backends())
 
     def _get_paginator(self) -> Any:
         if (
             self._answers_with_its_serializer()
-            and _answers_many(type(self.view), self.method.lower()) == "list"
+            and _answers_many(self._view_class(), self.method.lower()) == "list"
         ):
             return None  # an array, whatever the view's pagination class
-        return super()._get_paginator()
+        return super()._get_paginator()  # type: ignore[no-untyped-call]
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        codes = ERRORS_OF_EVERY_OPERATION
+        codes: tuple[int, ...] = ERRORS_OF_EVERY_OPERATION
         if self.method in _BODY_METHODS:
             codes += ERRORS_OF_A_BODY
         for code in codes:
             if str(code) not in responses:
-                response = self._get_response_for_code(
+                response = self._get_response_for_code(  # type: ignore[no-untyped-call]
                     ErrorSerializer, str(code), ["application/json"], direction
                 )
                 response["description"] = HTTPStatus(code).phrase

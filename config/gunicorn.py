@@ -20,7 +20,7 @@ import json
 import os
 from typing import Any
 
-from gunicorn import util
+from gunicorn import util  # type: ignore[import-untyped]  # gunicorn ships no type hints
 
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
