@@ -11,6 +11,7 @@ reached too. Every failure is collected and reported together, one per operation
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,53 @@ def test_every_operation_answers_within_its_schema_for_each_demo_party(
     assert not failures, f"{len(failures)} failing operations ({elapsed:.0f} s):\n\n" + (
         "\n\n".join(failures)
     )
+
+
+PAGED = [
+    "/api/v1/consent/rules/",
+    "/api/v1/imports/",
+    "/api/v1/parties/",
+    "/api/v1/releases/",
+    "/api/v1/reviews/",
+    "/api/v1/shares/",
+    "/api/v1/tokens/",
+    "/api/v1/use-requests/",
+    "/api/v1/works/",
+]
+
+
+def _served_schema() -> dict[str, Any]:
+    from django.test import Client
+
+    response = Client().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return dict(json.loads(response.content))
+
+
+def test_the_schema_documents_each_list_operation_as_a_page_with_its_filters() -> None:
+    paths = _served_schema()["paths"]
+    for path in PAGED:
+        ok = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok["$ref"].startswith("#/components/schemas/Paginated"), path
+        names = {p["name"] for p in paths[path]["get"]["parameters"]}
+        assert {"page", "page_size"} <= names, path
+    reviews = {p["name"]: p for p in paths["/api/v1/reviews/"]["get"]["parameters"]}
+    assert reviews["status"]["schema"]["enum"] == ["all", "approved", "denied", "pending"]
+    kinds = {p["name"]: p for p in paths["/api/v1/works/"]["get"]["parameters"]}
+    assert kinds["kind"]["schema"]["enum"] == ["composition", "recording"]
+    versions = paths["/api/v1/consent/rules/{rule_id}/versions/"]["get"]["responses"]["200"]
+    assert versions["content"]["application/json"]["schema"]["type"] == "array"
+
+
+def test_the_schema_documents_every_error_status_with_the_common_body() -> None:
+    schema = _served_schema()
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"code", "message", "fields"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            wanted = {"400", "401", "403", "404", "429"}
+            if method in ("post", "put", "patch"):
+                wanted |= {"409", "413", "415"}
+            assert wanted <= set(operation["responses"]), (method, path)
+            body = operation["responses"]["404"]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Error"}, (method, path)
