@@ -81,7 +81,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail)
-        response.data = error_body(code, message)
+        # An error that says where (api.parsers.BodyParseError) carries its own fields.
+        response.data = error_body(code, message, getattr(exc, "fields", None))
     return response
 
 

@@ -1,10 +1,31 @@
-"""Tells drf-spectacular how our token authentication appears in the OpenAPI schema."""
+"""How the OpenAPI schema (drf-spectacular) describes the API, so that it tells the truth:
+
+- ``ApiTokenScheme``: our token authentication.
+- ``AutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``), for every operation:
+
+  * a ``GET`` whose view answers with ``get_paginated_response`` is documented as the page
+    wrapper ``{"count", "next", "previous", "results": [...]}`` with its ``page`` and
+    ``page_size`` parameters and its filters (with their enums); one that serializes
+    ``many=True`` as an array. drf-spectacular guesses this only for generic list views, and
+    documented our ten list operations as a single object. Views here are one operation each
+    (STYLE.md), so the view's own code is the reliable witness; tests/api/test_schemathesis.py
+    checks every answer against the schema, so a wrong guess fails the suite.
+  * every error status the service can answer, with the common error body (``api.errors``):
+    400, 401, 403, 404 and 429 on every operation; 409, 413 and 415 on those that take a body.
+    An operation's own description of one of these (``@extend_schema``) wins.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from http import HTTPStatus
 from typing import Any
 
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import is_basic_type
+from rest_framework import serializers
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -18,3 +39,115 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped
             "name": "Authorization",
             "description": "`Api-Key <prefix>.<secret>`, as issued by POST /api/v1/tokens/",
         }
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """The common error body (``api.errors``)."""
+
+    code = serializers.CharField(help_text="Stable and machine-readable: `not_found`, `invalid`…")
+    message = serializers.CharField(help_text="For people.")
+    # A field named like Serializer.fields: DRF's metaclass moves it into _declared_fields.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Each bad input (dotted path for nested fields) with its reasons.",
+    )
+
+    class Meta:
+        ref_name = "Error"
+
+
+ERRORS_OF_EVERY_OPERATION = (400, 401, 403, 404, 429)
+ERRORS_OF_A_BODY = (409, 413, 415)
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+@functools.cache
+def _source(view_class: Any, method: str) -> str:
+    handler = getattr(view_class, method, None)
+    try:
+        return inspect.getsource(handler) if handler is not None else ""
+    except (OSError, TypeError):
+        return ""
+
+
+def _answers_many(view_class: Any, method: str) -> str | None:
+    """``"page"`` if the view's handler answers with a paginated page, ``"list"`` if it
+    serializes ``many=True``, else None."""
+    source = _source(view_class, method)
+    if "get_paginated_response(" in source:
+        return "page"
+    if "many=True" in source:
+        return "list"
+    return None
+
+
+def _model_of(view: Any) -> Any:
+    filterset = getattr(view, "filterset_class", None)
+    serializer = getattr(view, "serializer_class", None)
+    for meta_of in (filterset, serializer):
+        model = getattr(getattr(meta_of, "Meta", None), "model", None)
+        if model is not None:
+            return model
+    return None
+
+
+class AutoSchema(openapi.AutoSchema):
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        if isinstance(serializer, ErrorSerializer) or serializer is ErrorSerializer:
+            return False
+        if serializer is not None and is_basic_type(serializer):
+            return False
+        if (
+            self.method == "GET"
+            and self._answers_with_its_serializer()
+            and _answers_many(self._view_class(), "get")
+        ):
+            return True
+        return bool(super()._is_list_view(serializer))
+
+    def _view_class(self) -> Any:
+        return type(self.view)
+
+    def _answers_with_its_serializer(self) -> bool:
+        """The operation's response is the view's ``serializer_class`` (not an
+        ``@extend_schema(responses=...)`` of its own, which describes itself)."""
+        own = getattr(self.view, "serializer_class", None)
+        responses = self.get_response_serializers()
+        return own is not None and (responses is own or isinstance(responses, own))
+
+    def get_filter_backends(self) -> list[Any]:
+        # Filters (and ordering) only where the view applies them.
+        if "filter_queryset(" not in _source(self._view_class(), self.method.lower()):
+            return []
+        if getattr(self.view, "queryset", None) is None:
+            # django-filter's extension reads the model from the view's queryset, and our
+            # views build theirs from the caller, who is absent while the schema is made.
+            model = _model_of(self.view)
+            if model is not None:
+                # Only this schema-time view instance gets it; requests build their own.
+                self.view.queryset = model._default_manager.none()  # type: ignore[attr-defined]
+        return list(super().get_filter_backends())
+
+    def _get_paginator(self) -> Any:
+        if (
+            self._answers_with_its_serializer()
+            and _answers_many(self._view_class(), self.method.lower()) == "list"
+        ):
+            return None  # an array, whatever the view's pagination class
+        return super()._get_paginator()  # type: ignore[no-untyped-call]
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        codes: tuple[int, ...] = ERRORS_OF_EVERY_OPERATION
+        if self.method in _BODY_METHODS:
+            codes += ERRORS_OF_A_BODY
+        for code in codes:
+            if str(code) not in responses:
+                response = self._get_response_for_code(  # type: ignore[no-untyped-call]
+                    ErrorSerializer, str(code), ["application/json"], direction
+                )
+                response["description"] = HTTPStatus(code).phrase
+                responses[str(code)] = response
+        return dict(sorted(responses.items()))

@@ -16,11 +16,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.parsers import FormParser, MultiPartParser
 from governance import selectors
 from governance.exceptions import InvalidInput
 from governance.models import ImportJob

@@ -14,12 +14,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
+from api.parsers import FormParser, JSONParser, MultiPartParser
+from api.uploads import ManifestUploadHandler
 from governance import disclosure, explanation, insights, selectors
 from governance.exceptions import InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision, EmbeddingSpace, PartyKind, Review, UseRequest
@@ -31,7 +32,13 @@ from governance.terms import USES
 from ledger import receipts
 from ledger import selectors as ledger_selectors
 
-IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+IDEMPOTENCY_KEY_MAX = 200
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+    OpenApiParameter.HEADER,
+    required=False,
+)
 
 
 class RequestInputSerializer(serializers.Serializer[Any]):
@@ -148,13 +155,20 @@ class UseRequestListView(GenericAPIView[UseRequest]):
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+        idempotency_key = request.headers.get("Idempotency-Key") or None
+        if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
+            raise InvalidInput.field("Idempotency-Key", f"at most {IDEMPOTENCY_KEY_MAX} characters")
+        if request.content_type.startswith("multipart/"):
+            # A manifest's bytes and lines are counted as they arrive, and an oversized one is
+            # refused before it is read whole (api/uploads.py).
+            request._request.upload_handlers = [ManifestUploadHandler(request._request)]
         spaces = request_services.spaces_by_name()
         if "manifest" in request.data:
             data = ManifestRequestSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             upload = data.validated_data["manifest"]
             items = request_services.manifest_items(
-                upload.read(), filename=upload.name or "", spaces=spaces
+                upload.file, filename=upload.name or "", spaces=spaces
             )
             fields = dict(data.validated_data)
             fields["territories"] = fields["territories"].replace(",", " ").split()
@@ -177,7 +191,7 @@ class UseRequestListView(GenericAPIView[UseRequest]):
             items=items,
             now=timezone.now(),
             kind=kind,
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=idempotency_key,
         )
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
         response = Response(self.get_serializer(use_request).data, status=code)
@@ -398,15 +412,19 @@ class ReviewListView(GenericAPIView[Review]):
 
     serializer_class = ReviewSerializer
 
+    STATUSES = ("pending", "approved", "denied", "all")
+
     def get_queryset(self) -> Any:
         reviews = selectors.review_list(actor=actor_of(self.request))
         wanted = self.request.query_params.get("status", "pending")
+        if wanted not in self.STATUSES:
+            raise InvalidInput.field("status", f"must be one of {', '.join(self.STATUSES)}")
         return reviews if wanted == "all" else reviews.filter(status=wanted)
 
     @extend_schema(
         tags=["requests"],
         operation_id="reviews_list",
-        parameters=[OpenApiParameter("status", str, enum=["pending", "approved", "denied", "all"])],
+        parameters=[OpenApiParameter("status", str, enum=STATUSES)],
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
