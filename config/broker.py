@@ -15,3 +15,38 @@ from kombu.transport import sqlalchemy
 
 class SQLAlchemyTransport(sqlalchemy.Transport):
     polling_interval = float(os.environ.get("CELERY_BROKER_POLLING_INTERVAL", "0.2"))
+
+
+BROKER_TABLES = ("kombu_queue", "kombu_message")
+BROKER_SEQUENCES = ("queue_id_sequence", "message_id_sequence")
+
+
+def broker_tables_create(*, owner_url: str, app_role: str) -> None:
+    """Make kombu's tables as the owner, and let ``app_role`` use them (DML, no DDL).
+
+    kombu creates its tables at its first use, as whoever connects; the application role may not
+    create tables, so the owner does it first, through kombu's own models (``owner_url`` is a
+    SQLAlchemy URL; ``CREATE TABLE`` only for what is missing).
+    """
+    from kombu import Connection
+    from psycopg import sql
+    from sqlalchemy import text
+
+    with Connection("sqla+" + owner_url) as connection:
+        session = connection.default_channel.session  # kombu's metadata.create_all runs here
+        try:
+            statements = [
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {}, {} TO {}").format(
+                    *map(sql.Identifier, BROKER_TABLES), sql.Identifier(app_role)
+                ),
+                sql.SQL("GRANT USAGE, SELECT ON SEQUENCE {}, {} TO {}").format(
+                    *map(sql.Identifier, BROKER_SEQUENCES), sql.Identifier(app_role)
+                ),
+            ]
+            for statement in statements:
+                session.execute(text(statement.as_string()))
+            session.commit()
+        finally:
+            bind = session.get_bind()
+            session.close()
+            bind.dispose()  # kombu caches the engine; this process keeps no owner connection
