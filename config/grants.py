@@ -127,3 +127,18 @@ def on_post_migrate(sender: Any, *, using: str = "default", **kwargs: Any) -> No
     last = [a for a in apps.get_app_configs() if a.models_module is not None][-1]
     if sender is last:
         grants_apply(using=using)
+        broker_tables_apply()
+
+
+def broker_tables_apply() -> None:
+    """With the broker on a PostgreSQL server's Consentry database (CELERY_BROKER_URL unset,
+    DATABASE_URL set), the owner makes kombu's tables here; the embedded mode makes them at
+    ``python -m config.embedded start``."""
+    from config import embedded
+    from config.broker import broker_tables_create
+
+    owner_url = str(getattr(settings, "DATABASE_MIGRATION_URL", "") or "")
+    if settings.EMBEDDED_DATABASE or not settings.EMBEDDED_BROKER or not owner_url:
+        return
+    if app_role():
+        broker_tables_create(owner_url=embedded.sqlalchemy_url_of(owner_url), app_role=app_role())

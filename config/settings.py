@@ -81,8 +81,10 @@ if EMBEDDED_DATABASE:
     DATABASE_APP_ROLE = embedded.APP_ROLE
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
-    _migration_url: str = env.str("DATABASE_MIGRATION_URL", default="")
-    DATABASE_OWNER = env.db_url_config(_migration_url) if _migration_url else None
+    DATABASE_MIGRATION_URL: str = env.str("DATABASE_MIGRATION_URL", default="")
+    DATABASE_OWNER = (
+        env.db_url_config(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
+    )
     DATABASE_APP_ROLE = env.str(
         "DATABASE_APP_ROLE",
         default=str(DATABASES["default"].get("USER") or "") if DATABASE_OWNER else "",
