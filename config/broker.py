@@ -12,13 +12,11 @@ import os
 
 from kombu.transport import sqlalchemy
 
+from config.embedded import BROKER_SEQUENCES, BROKER_TABLES
+
 
 class SQLAlchemyTransport(sqlalchemy.Transport):
     polling_interval = float(os.environ.get("CELERY_BROKER_POLLING_INTERVAL", "0.2"))
-
-
-BROKER_TABLES = ("kombu_queue", "kombu_message")
-BROKER_SEQUENCES = ("queue_id_sequence", "message_id_sequence")
 
 
 def broker_tables_create(*, owner_url: str, app_role: str) -> None:
@@ -30,10 +28,13 @@ def broker_tables_create(*, owner_url: str, app_role: str) -> None:
     """
     from kombu import Connection
     from psycopg import sql
-    from sqlalchemy import text
+    from sqlalchemy import Engine, text
 
     with Connection("sqla+" + owner_url) as connection:
-        session = connection.default_channel.session  # kombu's metadata.create_all runs here
+        channel = connection.default_channel
+        if not isinstance(channel, sqlalchemy.Channel):
+            raise TypeError(f"not kombu's SQLAlchemy transport: {owner_url.split(':')[0]}")
+        session = channel.session  # kombu's metadata.create_all runs here
         try:
             statements = [
                 sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {}, {} TO {}").format(
@@ -49,4 +50,5 @@ def broker_tables_create(*, owner_url: str, app_role: str) -> None:
         finally:
             bind = session.get_bind()
             session.close()
-            bind.dispose()  # kombu caches the engine; this process keeps no owner connection
+            if isinstance(bind, Engine):
+                bind.dispose()  # kombu caches the engine; this process keeps no owner connection

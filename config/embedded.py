@@ -50,6 +50,9 @@ DATABASE_NAME = "consentry"
 SUPERUSER = "postgres"
 OWNER_ROLE = "consentry_owner"
 APP_ROLE = "consentry_app"
+# kombu's SQLAlchemy transport's tables and sequences (its defaults), made by the owner.
+BROKER_TABLES = ("kombu_queue", "kombu_message")
+BROKER_SEQUENCES = ("queue_id_sequence", "message_id_sequence")
 
 # Tuning for a development cluster on a 2-core machine; production sets its own server.
 SERVER_SETTINGS = {
@@ -277,6 +280,16 @@ def _adopt(endpoint: Endpoint, name: str) -> None:
 def broker_tables_create(endpoint: Endpoint, name: str = DATABASE_NAME) -> None:
     """The embedded broker's tables, made by the owner so the application role need not be
     able to create tables (kombu would otherwise make them at its first use)."""
+    import psycopg
+
+    with psycopg.connect(endpoint.conninfo(name), autocommit=True) as conn:
+        ready = conn.execute(
+            "SELECT bool_and(to_regclass(t) IS NOT NULL AND "
+            "has_table_privilege(%s, t, 'SELECT, INSERT, UPDATE, DELETE')) FROM unnest(%s::text[]) t",
+            (APP_ROLE, list(BROKER_TABLES)),
+        ).fetchone()
+    if ready and ready[0]:
+        return  # made before; kombu and SQLAlchemy take seconds to import for nothing
     from config.broker import broker_tables_create as create
 
     create(owner_url=endpoint.sqlalchemy_url(name, user=OWNER_ROLE), app_role=APP_ROLE)

@@ -82,9 +82,7 @@ if EMBEDDED_DATABASE:
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     DATABASE_MIGRATION_URL: str = env.str("DATABASE_MIGRATION_URL", default="")
-    DATABASE_OWNER = (
-        env.db_url_config(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
-    )
+    DATABASE_OWNER = env.db_url_config(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
     DATABASE_APP_ROLE = env.str(
         "DATABASE_APP_ROLE",
         default=str(DATABASES["default"].get("USER") or "") if DATABASE_OWNER else "",

@@ -132,7 +132,8 @@ def test_only_the_named_exceptions_let_it_update_or_delete_a_ledger_table() -> N
         assert (truncate, insert, select) == (False, True, True), table
     assert not any(r[4] for r in rows), "TRUNCATE is granted on no table at all"
     governance = {r[0]: r[2:] for r in rows if r[0].startswith("governance_")}
-    assert governance and all(g[:2] == (True, True) for g in governance.values())
+    assert governance
+    assert all(g[:2] == (True, True) for g in governance.values()), "ordinary DML on governance"
     assert len(LEDGER_EXCEPTIONS) == 3  # the two above, and ledger_key's valid_until column
     with connection.cursor() as cursor:
         cursor.execute(
