@@ -284,8 +284,9 @@ def broker_tables_create(endpoint: Endpoint, name: str = DATABASE_NAME) -> None:
 
     with psycopg.connect(endpoint.conninfo(name), autocommit=True) as conn:
         ready = conn.execute(
-            "SELECT bool_and(to_regclass(t) IS NOT NULL AND has_table_privilege(%s, t, "
-            "'SELECT, INSERT, UPDATE, DELETE')) FROM unnest(%s::text[]) t",
+            "SELECT bool_and(CASE WHEN to_regclass(t) IS NULL THEN false ELSE "
+            "has_table_privilege(%s, t, 'SELECT, INSERT, UPDATE, DELETE') END) "
+            "FROM unnest(%s::text[]) t",
             (APP_ROLE, list(BROKER_TABLES)),
         ).fetchone()
     if ready and ready[0]:
