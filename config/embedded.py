@@ -230,17 +230,21 @@ def create_database(endpoint: Endpoint, name: str) -> None:
                     sql.Identifier(name), sql.Identifier(OWNER_ROLE)
                 )
             )
-            return
+            return  # pgvector came with template1
     _adopt(endpoint, name)
 
 
 def _adopt(endpoint: Endpoint, name: str) -> None:
     """Give the owner role the database ``name`` and every table, sequence, view and function
-    of its ``public`` schema that the superuser owns (a cluster made before the roles were)."""
+    of its ``public`` schema that the superuser owns (a cluster made before the roles were),
+    and make sure pgvector is in it."""
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(endpoint.conninfo(name), autocommit=True) as conn:
+        # Only a superuser may create pgvector (an untrusted extension); the owner's migration
+        # finds it there (``CREATE EXTENSION IF NOT EXISTS``).
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         conn.execute(
             sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
                 sql.Identifier(name), sql.Identifier(OWNER_ROLE)

@@ -127,18 +127,24 @@ def on_post_migrate(sender: Any, *, using: str = "default", **kwargs: Any) -> No
     last = [a for a in apps.get_app_configs() if a.models_module is not None][-1]
     if sender is last:
         grants_apply(using=using)
-        broker_tables_apply()
+        broker_tables_apply(using=using)
 
 
-def broker_tables_apply() -> None:
-    """With the broker on a PostgreSQL server's Consentry database (CELERY_BROKER_URL unset,
-    DATABASE_URL set), the owner makes kombu's tables here; the embedded mode makes them at
-    ``python -m config.embedded start``."""
+def broker_tables_apply(*, using: str = "default") -> None:
+    """Make kombu's tables as the owner when the broker is kombu's SQLAlchemy transport on the
+    database just migrated (CELERY_BROKER_URL unset): the application role cannot create them.
+    The test suite's database holds no broker, so it gets none."""
     from config import embedded
     from config.broker import broker_tables_create
 
-    owner_url = str(getattr(settings, "DATABASE_MIGRATION_URL", "") or "")
-    if settings.EMBEDDED_DATABASE or not settings.EMBEDDED_BROKER or not owner_url:
+    if not settings.EMBEDDED_BROKER or not app_role():
         return
-    if app_role():
+    if settings.EMBEDDED_DATABASE:
+        name = str(connections[using].settings_dict["NAME"])
+        endpoint = embedded.running_endpoint()
+        if endpoint is not None and name == settings.EMBEDDED_DATABASE_NAME:
+            embedded.broker_tables_create(endpoint, name)  # quick when they are there
+        return
+    owner_url = str(getattr(settings, "DATABASE_MIGRATION_URL", "") or "")
+    if owner_url:
         broker_tables_create(owner_url=embedded.sqlalchemy_url_of(owner_url), app_role=app_role())

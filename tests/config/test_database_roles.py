@@ -5,7 +5,12 @@ the schema. The owner role, which ``migrate`` connects as, owns the tables."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,6 +28,7 @@ from ledger.models import Entry
 from tests.dbroles import app_connection, as_superuser
 from tests.world import ISRC, rule
 
+BASE_DIR = Path(__file__).resolve().parents[2]
 LEDGER_TABLES = ["ledger_entry", "ledger_node", "ledger_checkpoint"]
 # The three necessary exceptions to INSERT-and-SELECT-only (config/grants.py says why).
 EXCEPTIONS = {("ledger_pending", "DELETE"), ("ledger_head", "UPDATE")}
@@ -243,3 +249,32 @@ def test_migrate_connects_as_the_owner_and_gives_the_connection_back(
         post_migrate.disconnect(dispatch_uid="test.whoami")
     assert set(seen) == {embedded.OWNER_ROLE}
     assert after == (embedded.APP_ROLE,)
+
+
+def test_a_fresh_database_is_migrated_by_the_owner_who_makes_the_brokers_tables_too() -> None:
+    """``manage.py migrate`` on a new embedded database, as the launcher runs it: everything is
+    owned by the owner, and the application role may use kombu's tables without creating them."""
+    endpoint = embedded.running_endpoint()
+    assert endpoint is not None
+    name = f"consentry_roles_{uuid.uuid4().hex[:8]}"
+    embedded.create_database(endpoint, name)
+    try:
+        env = {**os.environ, "CONSENTRY_DATABASE_NAME": name, "LOG_LEVEL": "WARNING"}
+        env.pop("CELERY_BROKER_URL", None)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True
+        )
+        with psycopg.connect(endpoint.conninfo(name), autocommit=True) as conn:
+            owners = conn.execute(
+                "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+            broker = conn.execute(
+                "SELECT has_table_privilege(%s, 'kombu_message', 'SELECT, INSERT, UPDATE, DELETE'),"
+                " has_table_privilege(%s, 'kombu_message', 'TRUNCATE')",
+                [embedded.APP_ROLE] * 2,
+            ).fetchone()
+    finally:
+        with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    assert owners == [(embedded.OWNER_ROLE,)]
+    assert broker == (True, False)
