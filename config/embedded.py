@@ -194,6 +194,8 @@ def roles_create(endpoint: Endpoint) -> None:
        not a member of the owner role, so it cannot take the owner's rights with SET ROLE.
     3. pgvector is not a trusted extension, so only a superuser can create it: it goes into
        ``template1`` here, and every database created later (the test suite's too) has it.
+    4. A database the superuser created before the roles existed (a test database left by an
+       interrupted run, say) is handed to the owner, who may then drop it.
     """
     import psycopg
     from psycopg import sql
@@ -212,6 +214,17 @@ def roles_create(endpoint: Endpoint) -> None:
                 sql.Identifier(OWNER_ROLE), sql.Identifier(APP_ROLE)
             )
         )
+        stale = conn.execute(
+            "SELECT datname FROM pg_database WHERE pg_get_userbyid(datdba) = %s "
+            "AND datname NOT IN ('postgres', 'template0', 'template1')",
+            (SUPERUSER,),
+        ).fetchall()
+        for (datname,) in stale:  # step 4
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(datname), sql.Identifier(OWNER_ROLE)
+                )
+            )
     with psycopg.connect(endpoint.conninfo("template1"), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")  # step 3
 

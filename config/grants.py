@@ -15,6 +15,10 @@ transaction:
 5. default privileges: a table the owner creates outside ``migrate`` (kombu's, for one) gets
    SELECT and INSERT only until the next ``migrate``, never UPDATE or DELETE by default.
 
+Also granted: EXECUTE on the owner's functions in ``OWNER_FUNCTIONS`` (each does one piece of
+DDL the service needs, and nothing else), and on PostgreSQL 17 and later MAINTAIN (ANALYZE) on
+the tables outside the ledger.
+
 Never granted, so refused to the application role: TRUNCATE, REFERENCES, TRIGGER, CREATE on the
 schema (PostgreSQL 15 and later grant it to nobody by default), and ownership, without which
 ``ALTER TABLE ... DISABLE TRIGGER`` and ``DROP`` are refused; ``session_replication_role`` needs a
@@ -44,6 +48,9 @@ LEDGER_EXCEPTIONS = (
     # A key rotation ends the old key's validity (``valid_until``), no other column.
     "GRANT UPDATE (valid_until) ON ledger_key TO {role}",
 )
+# The owner's SECURITY DEFINER functions the application role may call: each does one piece of
+# DDL the service needs (governance migration 0006: a new embedding space's index).
+OWNER_FUNCTIONS = ("governance_space_index_create(bigint)",)
 # Column privileges are not covered by REVOKE ... ON ALL TABLES; these are revoked by name.
 COLUMN_GRANTS = ("REVOKE UPDATE (valid_until) ON ledger_key FROM {role}",)
 
@@ -53,8 +60,16 @@ def app_role() -> str:
     return str(getattr(settings, "DATABASE_APP_ROLE", "") or "")
 
 
-def grants_statements(*, role: str, ledger_tables: list[str], tables: list[str]) -> list[str]:
-    """The SQL of steps 1-5 for ``role``, given the schema's tables (all, and the ledger's)."""
+def grants_statements(
+    *,
+    role: str,
+    ledger_tables: list[str],
+    tables: list[str],
+    functions: list[str] = [],  # noqa: B006 - never mutated
+    maintain: bool = False,
+) -> list[str]:
+    """The SQL of steps 1-5 for ``role``, given the schema's tables (all, and the ledger's),
+    the owner's functions present, and whether the server has the MAINTAIN privilege (17+)."""
     ident = sql.Identifier(role).as_string()
     named = [t.format(role=ident) for t in (*COLUMN_GRANTS, *LEDGER_EXCEPTIONS)]
     revoke_columns, exceptions = (
@@ -73,7 +88,15 @@ def grants_statements(*, role: str, ledger_tables: list[str], tables: list[str])
             for t in ledger_tables
         ),
         *exceptions,
+        *(f"GRANT EXECUTE ON FUNCTION {f} TO {ident}" for f in functions),
     ]
+    if maintain:
+        # ANALYZE after a large import (governance/importing/run.py); never on the ledger.
+        statements.append(f"GRANT MAINTAIN ON ALL TABLES IN SCHEMA public TO {ident}")
+        statements += [
+            f"REVOKE MAINTAIN ON {sql.Identifier(t).as_string()} FROM {ident}"
+            for t in ledger_tables
+        ]
     if "django_migrations" in tables:  # step 4
         statements.append(f"REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {ident}")
     statements += [  # step 5
@@ -107,7 +130,20 @@ def grants_apply(*, using: str = "default", role: str | None = None) -> list[str
             [LEDGER_PREFIX],
         )
         ledger_tables = [str(r[0]) for r in cursor.fetchall()]
-        statements = grants_statements(role=role, ledger_tables=ledger_tables, tables=tables)
+        cursor.execute(
+            "SELECT f FROM unnest(%s::text[]) f WHERE to_regprocedure(f) IS NOT NULL",
+            [list(OWNER_FUNCTIONS)],
+        )
+        functions = [str(r[0]) for r in cursor.fetchall()]
+        cursor.execute("SELECT current_setting('server_version_num')::int >= 170000")
+        maintain = bool((cursor.fetchone() or (False,))[0])
+        statements = grants_statements(
+            role=role,
+            ledger_tables=ledger_tables,
+            tables=tables,
+            functions=functions,
+            maintain=maintain,
+        )
         for statement in statements:
             cursor.execute(statement)
     return statements

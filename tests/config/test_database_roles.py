@@ -124,18 +124,19 @@ def test_only_the_named_exceptions_let_it_update_or_delete_a_ledger_table() -> N
             "has_table_privilege(%s, tablename, 'DELETE'), "
             "has_table_privilege(%s, tablename, 'TRUNCATE'), "
             "has_table_privilege(%s, tablename, 'INSERT'), "
-            "has_table_privilege(%s, tablename, 'SELECT') "
+            "has_table_privilege(%s, tablename, 'SELECT'), "
+            "has_table_privilege(%s, tablename, 'MAINTAIN') "
             "FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
-            [embedded.APP_ROLE] * 5,
+            [embedded.APP_ROLE] * 6,
         )
         rows = cursor.fetchall()
     assert {owner for _, owner, *_ in rows} == {embedded.OWNER_ROLE}, "migrate ran as the owner"
     ledger = {r[0]: r[2:] for r in rows if r[0].startswith("ledger_")}
     assert set(LEDGER_TABLES) <= set(ledger)
-    for table, (update, delete, truncate, insert, select) in ledger.items():
+    for table, (update, delete, truncate, insert, select, maintain) in ledger.items():
         assert update == ((table, "UPDATE") in EXCEPTIONS), table
         assert delete == ((table, "DELETE") in EXCEPTIONS), table
-        assert (truncate, insert, select) == (False, True, True), table
+        assert (truncate, insert, select, maintain) == (False, True, True, False), table
     assert not any(r[4] for r in rows), "TRUNCATE is granted on no table at all"
     governance = {r[0]: r[2:] for r in rows if r[0].startswith("governance_")}
     assert governance
@@ -144,10 +145,13 @@ def test_only_the_named_exceptions_let_it_update_or_delete_a_ledger_table() -> N
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT has_column_privilege(%s, 'ledger_key', 'valid_until', 'UPDATE'), "
-            "has_column_privilege(%s, 'ledger_key', 'vkey', 'UPDATE')",
-            [embedded.APP_ROLE] * 2,
+            "has_column_privilege(%s, 'ledger_key', 'vkey', 'UPDATE'), "
+            "has_function_privilege(%s, 'governance_space_index_create(bigint)', 'EXECUTE'), "
+            "has_function_privilege(%s, 'governance_space_index_create(bigint)', 'EXECUTE')",
+            [embedded.APP_ROLE] * 3 + ["pg_monitor"],
         )
-        assert cursor.fetchone() == (True, False)
+        # Only the application role may call the owner's function that indexes a new space.
+        assert cursor.fetchone() == (True, False, True, False)
 
 
 @pytest.mark.django_db
