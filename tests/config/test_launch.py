@@ -1,5 +1,6 @@
 """`make run`'s launcher, end to end: from an empty var/ it starts the embedded PostgreSQL, the
-API and a worker, answers /readyz, serves the demo tokens, and Ctrl-C leaves nothing running."""
+API and a worker, answers /readyz, serves the demo tokens, every process of the service connects
+as the application role, and Ctrl-C leaves nothing running."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import psycopg
+
+from config import embedded
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -54,6 +58,19 @@ def processes_of(var_dir: Path, port: int) -> list[psutil.Process]:
     return found
 
 
+def service_roles(var_dir: Path) -> set[str]:
+    """The roles every other client of the launched cluster's database is connected as."""
+    endpoint = embedded.running_endpoint(var_dir / "pgdata")
+    assert endpoint is not None
+    with psycopg.connect(endpoint.conninfo("postgres")) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = %s "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            [embedded.DATABASE_NAME],
+        ).fetchall()
+    return {str(name) for (name,) in rows}
+
+
 def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     port = free_port()
@@ -89,6 +106,7 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert status == 401
         assert body["code"] == "authentication_failed"
         assert processes_of(var_dir, port), "the API, worker and PostgreSQL run"
+        assert service_roles(var_dir) == {embedded.APP_ROLE}, "no process connects as more"
     finally:
         launcher.send_signal(signal.SIGINT)
         code = launcher.wait(timeout=60)

@@ -17,6 +17,7 @@ from ledger import canonical, merkle, services
 from ledger.audit import ledger_audit
 from ledger.models import Entry
 from ledger.verification import VerificationError
+from tests.dbroles import as_superuser
 from tests.ledger.helpers import append_many, sequence
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -74,14 +75,14 @@ def test_an_entry_edited_with_triggers_disabled_is_named_by_the_audit() -> None:
     ledger_audit()  # holds before the edit
     victim = Entry.objects.order_by("index")[7]
     forged = canonical.encode_entry(kind="test", time=timezone.now(), payload={"i": "forged"})
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute("UPDATE ledger_entry SET data = %s WHERE idx = %s", [forged, victim.index])
         cursor.execute("ALTER TABLE ledger_entry ENABLE TRIGGER USER")
     with pytest.raises(VerificationError, match=rf"entry {victim.index}: stored leaf hash"):
         ledger_audit()
     # Editing the leaf hash too is caught by the tree nodes.
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute(
             "UPDATE ledger_entry SET leaf_hash = %s WHERE idx = %s",
@@ -98,7 +99,7 @@ def test_the_verify_command_exits_non_zero_naming_the_entry(capsys) -> None:  # 
     sequence()
     call_command("ledger_verify")
     assert "ledger verifies" in capsys.readouterr().out
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute("UPDATE ledger_entry SET data = 'x'::bytea WHERE idx = 2")
         cursor.execute("ALTER TABLE ledger_entry ENABLE TRIGGER USER")

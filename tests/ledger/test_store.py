@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ledger import canonical, merkle, note, selectors, services
 from ledger.models import Checkpoint, Entry, Head, Node, PendingEntry
+from tests.dbroles import as_superuser
 from tests.ledger.helpers import append_many, sequence
 
 pytestmark = pytest.mark.django_db
@@ -111,9 +112,11 @@ def test_raw_sql_cannot_change_the_ledger(statement: str) -> None:
         Checkpoint.objects.count(),
         Head.objects.get(pk=1).size,
     )
+    # As the superuser: the application role is refused by its privileges before any trigger
+    # runs (tests/config/test_database_roles.py); the triggers refuse even the superuser.
     with (
         pytest.raises(DatabaseError, match=r"append-only|may not shrink"),
-        transaction.atomic(),
+        as_superuser(),
         connection.cursor() as cursor,
     ):
         cursor.execute(statement)
