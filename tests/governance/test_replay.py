@@ -16,6 +16,7 @@ from governance.replay import replay
 from ledger import canonical
 from ledger import services as ledger_services
 from ledger.models import Entry
+from tests.dbroles import as_superuser
 from tests.world import ISRC, rule
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def entry_index(kind: str, **match: str) -> tuple[int, bytes]:
 
 def behind_the_ledgers_back(sql: str, params: list[Any]) -> None:
     """What a database superuser can do: switch the append-only trigger off and edit."""
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_opening DISABLE TRIGGER USER")
         cursor.execute(sql, params)
         cursor.execute("ALTER TABLE ledger_opening ENABLE TRIGGER USER")

@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from ledger import canonical, services, verified_tree
 from ledger.exceptions import LedgerTampered
 from ledger.models import Checkpoint, Head, PendingEntry
+from tests.dbroles import as_superuser
 from tests.ledger.helpers import append_many, sequence
 from tests.ledger.tamper import Bypass, Through, rewrite_entry
 
@@ -36,7 +37,7 @@ def forged() -> bytes:
 def attack(*, through: Through, bypass: Bypass = "replica") -> None:
     """Steps 1-4 of the attack: bypass the triggers, rewrite entry VICTIM (data, then leaf
     hash, then its ancestor nodes), then one ordinary write."""
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         rewrite_entry(cursor, index=VICTIM, data=forged(), through=through, bypass=bypass)
     append_many(1, start=1000)
 
@@ -158,7 +159,7 @@ def test_a_catch_up_over_a_rewritten_entry_is_refused(
     services.integrate_all(now=timezone.now())  # another process, which also signs
     services.checkpoint_sign(now=timezone.now())
     victim = log_with_checkpoints + 3
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         rewrite_entry(cursor, index=victim, data=forged(), through=through)
     append_many(1, start=1000)
 
@@ -171,7 +172,7 @@ def test_a_catch_up_over_a_rewritten_entry_is_refused(
 def test_a_head_moved_back_behind_the_triggers_is_refused(
     log_with_checkpoints: int, running: Committing
 ) -> None:
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("UPDATE ledger_head SET size = 11")
         cursor.execute("SET session_replication_role = DEFAULT")
@@ -184,7 +185,7 @@ def test_a_head_moved_back_behind_the_triggers_is_refused(
 
 def test_a_checkpoint_row_that_is_not_signed_is_refused_on_start(log_with_checkpoints: int) -> None:
     verified_tree.forget()
-    with connection.cursor() as cursor:
+    with as_superuser(), connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(
             "UPDATE ledger_checkpoint SET note = replace(note, '\n22\n', '\n20\n') WHERE size = 22"

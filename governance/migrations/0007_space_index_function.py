@@ -33,5 +33,5 @@ REVERSE = "DROP FUNCTION governance_space_index_create(bigint);"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("governance", "0005_requests_and_decisions")]
+    dependencies = [("governance", "0006_rights_claims")]
     operations = [migrations.RunSQL(FUNCTION, REVERSE)]
