@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
+from api.schema import ErrorSerializer
 from governance import openings
 from governance.exceptions import InvalidInput
 
@@ -83,8 +84,10 @@ class OpeningsView(APIView):
         ],
         responses={
             200: OpeningsOutputSerializer,
-            400: OpenApiResponse(description="bad parameters (the common error body)"),
-            404: OpenApiResponse(description="no openings of that entry that the caller may see"),
+            400: OpenApiResponse(ErrorSerializer, description="bad parameters"),
+            404: OpenApiResponse(
+                ErrorSerializer, description="no openings of that entry that the caller may see"
+            ),
         },
     )
     def get(self, request: Request) -> Response:

@@ -263,7 +263,10 @@ def test_a_fresh_database_is_migrated_by_the_owner_who_makes_the_brokers_tables_
     name = f"consentry_roles_{uuid.uuid4().hex[:8]}"
     embedded.create_database(endpoint, name)
     try:
+        from django.conf import settings
+
         env = {**os.environ, "CONSENTRY_DATABASE_NAME": name, "LOG_LEVEL": "WARNING"}
+        env["LEDGER_KEY_FILE"] = str(settings.LEDGER_KEY_FILE)  # a fresh clone has no var/keys
         env.pop("CELERY_BROKER_URL", None)
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True

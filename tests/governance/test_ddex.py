@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -146,12 +145,12 @@ def test_it_accepts_bytes_xml_text_and_binary_files() -> None:
 
 
 @pytest.mark.parametrize("version", ["4.3", "3.8.2"])
-def test_a_generated_file_of_1000_recordings_parses_whole_and_fast(version: str) -> None:
+def test_a_generated_file_of_1000_recordings_parses_whole(version: str) -> None:
+    # Its speed is measured by `make bench BENCH=catalog_import`, not asserted here: a timed
+    # assertion measures the machine's other load as much as the parser.
     document = ern_document(recordings=1000, version=version)
 
-    started = time.perf_counter()
     message = parse_ern(document)
-    elapsed = time.perf_counter() - started
 
     assert message.ern_version == version
     assert message.problems == ()
@@ -163,7 +162,6 @@ def test_a_generated_file_of_1000_recordings_parses_whole_and_fast(version: str)
     assert release.recording_isrcs == tuple(isrcs)
     assert ean.is_valid(release.upc)
     assert release.territories == WORLD
-    assert elapsed < 1.0, f"1,000 recordings took {elapsed:.3f} s"
 
 
 def test_generated_documents_are_deterministic_and_vary_with_the_seed() -> None:

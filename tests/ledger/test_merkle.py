@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -434,8 +433,8 @@ class TestProperties:
         assert [grown.root(n) for n in range(size + 1)] == roots
 
 
-def test_a_million_leaf_tree_is_built_and_proved_in_a_few_seconds() -> None:
-    started = time.perf_counter()
+def test_a_million_leaf_tree_is_built_and_proved() -> None:
+    # How fast is measured by `make bench BENCH=ledger_proofs`, not asserted here.
     leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(1_000_000)]
     tree = MemoryTree(leaves)
     root = tree.root()
@@ -455,4 +454,3 @@ def test_a_million_leaf_tree_is_built_and_proved_in_a_few_seconds() -> None:
         proof=tree.consistency_proof(777_777),
     )
     assert len(root) == HASH_SIZE
-    assert time.perf_counter() - started < 10
