@@ -5,7 +5,18 @@
 
 ``code`` is stable and machine-readable; ``message`` is for people; ``fields`` names each bad
 input field with its reasons (nested objects use dotted paths, list items their index).
+
+``message`` is in the request's language (:mod:`api.language`: ``?lang=fr`` or
+``Accept-Language: fr``). In French it is a French sentence chosen by ``code`` (the services
+word their own messages in English, so a French reader never gets a mixed sentence); for
+``invalid`` it names the fields, whose reasons from DRF's validators come in French through
+Django's translations::
+
+    {"code": "not_found", "message": "Introuvable, ou vous n’y avez pas accès.", "fields": {}}
 """
+
+# French is written with the typographic apostrophe (U+2019), which RUF001/2 take for a typo.
+# ruff: noqa: RUF001, RUF002
 
 from __future__ import annotations
 
@@ -13,6 +24,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,10 +46,49 @@ DRF_CODES = {
 }
 
 
+_NB = "\u00a0"  # French puts a no-break space before : and ;
+FRENCH_MESSAGES: dict[str, str] = {
+    "not_found": "Introuvable, ou vous n’y avez pas accès.",
+    "permission_denied": "Vous n’avez pas le droit de faire cela.",
+    "not_authenticated": "Identifiez-vous pour accéder à cette ressource.",
+    "authentication_failed": "Identification refusée.",
+    "method_not_allowed": "Méthode non autorisée ici.",
+    "not_acceptable": "Aucun format de réponse acceptable.",
+    "unsupported_media_type": "Type de contenu non pris en charge.",
+    "throttled": f"Trop de requêtes{_NB}; réessayez plus tard.",
+    "parse_error": "Corps de requête illisible.",
+    "invalid": "Données invalides.",
+    "conflict": "Cette demande contredit l’état actuel.",
+    "too_large": "Envoi trop volumineux.",
+    "invalid_range": "Index ou plage hors du journal signé.",
+    "ledger_tampered": "Le journal a été modifié hors de ses règles d’ajout seul"
+    f"{_NB}: rien n’est signé avant l’examen d’un opérateur.",
+    "bad_request": "Requête invalide.",
+    "server_error": f"Le serveur a échoué{_NB}; l’erreur est journalisée.",
+    "csrf_failed": "Le contrôle CSRF a échoué.",
+}
+"""``message`` in French, by ``code``; a code not listed gets :data:`FRENCH_FALLBACK`."""
+
+FRENCH_FALLBACK = "La requête a échoué (voir le code)."
+
+
+def _french(code: str, fields: dict[str, list[str]]) -> str:
+    message = FRENCH_MESSAGES.get(code, FRENCH_FALLBACK)
+    if fields and code == "invalid":
+        names = ", ".join(sorted(fields))
+        noun = "le champ" if len(fields) == 1 else "les champs"
+        return f"Données invalides{_NB}: voir {noun} {names}."
+    return message
+
+
 def error_body(
     code: str, message: str, fields: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
-    return {"code": code, "message": message, "fields": fields or {}}
+    """The error body, its ``message`` in the active language (English unless French is)."""
+    fields = fields or {}
+    if (translation.get_language() or "en").startswith("fr"):
+        message = _french(code, fields)
+    return {"code": code, "message": message, "fields": fields}
 
 
 def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -179,6 +179,8 @@ CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # English or French (?lang= or Accept-Language) for the whole request, error bodies too.
+    "api.language.LanguageMiddleware",
     # A NUL in the path, query string or a header is a 400 before any view queries with it.
     "api.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -216,6 +218,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

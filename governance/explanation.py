@@ -70,9 +70,21 @@ _EN: Final[Mapping[str, str]] = {
     "conditional": "You may proceed if you: {items}.",
     "deny": "You may not proceed with this work.",
     "review": "The answer waits for a rights holder's review.",
-    "no_match": "Nothing registered matched your item, so no rights holder's consent applies "
-    "to it.",
+    "no_match": "Consentry has no registered work matching this item; this is not a licence.",
     "error": "Your item could not be decided: {reason}.",
+    "error.item.unresolved": "Your item could not be decided: {reason}.",
+    "error.item.failed": "Your item could not be decided: {reason}.",
+    "consent.reviewed": "{who} reviews such requests in person under {rule}.",
+    "settled.denied": "{who} denied it on review: {reason}.",
+    "settled.approved": "{who} approved it on review: {reason}.",
+    "note": "Note for licensees from {name}: {note}",
+    "summary.allowed": "Every rights holder allowed it.",
+    "summary.conditional": "Every rights holder allowed it, with conditions.",
+    "summary.default_one": "No rights holder set a rule; {names}'s default (opt-out) allows it.",
+    "summary.default_many": "No rights holder set a rule; the defaults (opt-out) of {names} "
+    "allow it.",
+    "summary.some_default": "Every rights holder allowed it, {names} by default (opt-out).",
+    "summary.titled": "{title}: {sentence}",
     "credit": "credit {texts}", "disclose": "label outputs as AI-generated",
     "similarity": "keep outputs below similarity {limit} to this work",
     "compensation": "see compensation terms {refs}", "separator": "; ",
@@ -122,9 +134,26 @@ _FR: Final[Mapping[str, str]] = {
     "conditional": f"Vous pouvez continuer si vous{_NB}: {{items}}.",
     "deny": "Vous ne pouvez pas continuer avec cette œuvre.",
     "review": "La réponse attend l’examen d’un titulaire de droits.",
-    "no_match": f"Aucune œuvre enregistrée ne correspond à votre élément{_NB}: aucun "
-    "consentement de titulaire de droits ne s’y applique.",
-    "error": f"Votre élément n’a pas pu être décidé{_NB}: {{reason}}.",
+    "no_match": f"Consentry n’a aucune œuvre enregistrée qui corresponde à cet élément{_NB}; "
+    "ceci n’est pas une licence.",
+    "error": "Votre élément n’a pas pu être décidé.",
+    "error.item.unresolved": f"Votre élément n’a pas pu être décidé{_NB}: il ne désigne aucune "
+    "œuvre enregistrée.",
+    "error.item.failed": f"Votre élément n’a pas pu être décidé{_NB}: le traitement a échoué, "
+    "et l’opérateur en a le détail.",
+    "consent.reviewed": "{who} examine ces demandes en personne selon la {rule}.",
+    "settled.denied": f"{{who}} l’a refusé après examen{_NB}: {{reason}}.",
+    "settled.approved": f"{{who}} l’a autorisé après examen{_NB}: {{reason}}.",
+    "note": f"Note de {{name}} aux licenciés{_NB}: {{note}}",
+    "summary.allowed": "Chaque titulaire de droits l’a autorisé.",
+    "summary.conditional": "Chaque titulaire de droits l’a autorisé, sous conditions.",
+    "summary.default_one": f"Aucun titulaire de droits n’a fixé de règle{_NB}; la position par "
+    "défaut de {names} (opt-out) l’autorise.",
+    "summary.default_many": f"Aucun titulaire de droits n’a fixé de règle{_NB}; les positions "
+    "par défaut (opt-out) de {names} l’autorisent.",
+    "summary.some_default": "Chaque titulaire de droits l’a autorisé, {names} par défaut "
+    "(opt-out).",
+    "summary.titled": f"{{title}}{_NB}: {{sentence}}",
     "credit": "créditez {texts}", "disclose": "signalez les résultats comme générés par IA",
     "similarity": "restez sous une similarité de {limit} avec cette œuvre",
     "compensation": "consultez les conditions de rémunération {refs}", "separator": f"{_NB}; ",
@@ -227,9 +256,16 @@ def _needs(p: _Phrases, use: str, rights: Sequence[str], version: object) -> str
     return p("needs_many", use=p.use(use), rights=p.join([p.right(r) for r in rights]))
 
 
-def _holder(p: _Phrases, right: str, h: Mapping[str, Any], names: Mapping[str, str]) -> str:
+def _name(h: Mapping[str, Any], names: Mapping[str, str]) -> str:
     party = str(h.get("party", ""))
-    name = h.get("name") or names.get(party) or party
+    return str(h.get("name") or names.get(party) or party)
+
+
+def _holder(
+    p: _Phrases, right: str, h: Mapping[str, Any], names: Mapping[str, str], settled: bool = False
+) -> str:
+    """The sentence of one holder's answer; ``settled``: a review it has since answered."""
+    name = _name(h, names)
     if h.get("share") is not None:
         detail = f"{p.right(right)}, {p.percent(str(h['share']))}"
     elif h.get("credited") or "share" in h:
@@ -251,7 +287,11 @@ def _holder(p: _Phrases, right: str, h: Mapping[str, Any], names: Mapping[str, s
             "space": similarity["space"],
         }
     code = str(h.get("code"))
-    needs_rule = code in ("consent.allowed", "consent.conditional", "consent.denied_by_rule")
+    if code == "consent.review" and settled:
+        code = "consent.reviewed"
+    needs_rule = code in (
+        "consent.allowed", "consent.conditional", "consent.denied_by_rule", "consent.reviewed"
+    )  # fmt: skip
     if (
         code not in p.words
         or (needs_rule and not rule)
@@ -281,22 +321,70 @@ def _conclusion(p: _Phrases, outcome: str, obligations: Mapping[str, Any]) -> st
     return p("conditional", items=p("separator").join(items))
 
 
+def _answers(settlement: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """A settlement's review answers (``governance.services.reviews.settlement_json``) by party."""
+    if not settlement:
+        return {}
+    return {str(r["party"]): r for r in settlement.get("reviews", []) if r.get("status")}
+
+
+def _settled_outcome(work: Mapping[str, Any], answers: Mapping[str, Mapping[str, Any]]) -> str:
+    """A work that waited for review, once its reviewers answered: any deny denies."""
+    reviewers = [
+        str(h.get("party"))
+        for entry in work.get("rights", [])
+        for h in entry.get("holders", [])
+        if h.get("answer") == "review"
+    ]
+    if not reviewers or any(r not in answers for r in reviewers):
+        return str(work["outcome"])
+    if any(answers[r]["status"] == "denied" for r in reviewers):
+        return "deny"
+    obligations = work.get("obligations") or {}
+    return (
+        "conditional" if any(v not in ("", False, None) for v in obligations.values()) else "allow"
+    )
+
+
+def _settled_sentence(p: _Phrases, answer: Mapping[str, Any], name: str) -> str:
+    key = "settled.denied" if answer["status"] == "denied" else "settled.approved"
+    return p(key, who=name, reason=p.quote(str(answer.get("reason") or "")))
+
+
+def _unmatched(p: _Phrases, trace: Mapping[str, Any]) -> str:
+    outcome = str(trace.get("outcome") or "no_match")
+    if outcome == "no_match":
+        return p("no_match")
+    key = f"error.{trace.get('code')}"
+    # A French reader gets the code's French sentence: the stored reason is English.
+    return p(key if key in p.words else "error", reason=trace.get("reason"))
+
+
 def explain(
-    trace: Mapping[str, Any], *, language: str = "en", party_names: Mapping[str, str] = _NO_NAMES
+    trace: Mapping[str, Any],
+    *,
+    language: str = "en",
+    party_names: Mapping[str, str] = _NO_NAMES,
+    settlement: Mapping[str, Any] | None = None,
+    notes: Mapping[tuple[str, int], str] = MappingProxyType({}),
 ) -> list[dict[str, Any]]:
     """Word an item's ``trace`` (or one work's) as sentences per work, in ``language``.
 
     Parties are named as the trace names them, else by ``party_names``, else by their id.
+    ``settlement`` (a settled review, as ``governance.services.reviews.settlement_json``
+    renders it) says who answered the review and why, and the works that waited take the
+    settled outcome. ``notes`` are the deciding rule versions' notes for licensees, by
+    ``(rule id, version)``: the caller passes only those its reader may see.
     Raises :class:`ValueError` for a language other than :data:`SUPPORTED_LANGUAGES`.
     """
     p = _Phrases(language)
     works = trace.get("works", [trace])
     if not works:
         outcome = str(trace.get("outcome") or "no_match")
-        sentence = (
-            p("no_match") if outcome == "no_match" else p("error", reason=trace.get("reason"))
-        )
-        return [{"work": None, "title": None, "outcome": outcome, "sentences": [sentence]}]
+        return [
+            {"work": None, "title": None, "outcome": outcome, "sentences": [_unmatched(p, trace)]}
+        ]
+    answers = _answers(settlement)
     explained = []
     for work in works:
         sentences = _identification(p, work)
@@ -310,16 +398,90 @@ def explain(
                 sentence = where + p("rights.unknown", right=p.right_of(entry["right"]))
                 sentences.append(sentence[:1].upper() + sentence[1:])
             for holder in entry.get("holders", []):
-                sentences.append(where + _holder(p, entry["right"], holder, party_names))
-        if conclusion := _conclusion(p, work["outcome"], work.get("obligations", {})):
+                party = str(holder.get("party"))
+                settled = holder.get("answer") == "review" and party in answers
+                sentences.append(where + _holder(p, entry["right"], holder, party_names, settled))
+                if settled:
+                    name = _name(holder, party_names)
+                    sentences.append(_settled_sentence(p, answers[party], name))
+                rule = holder.get("rule")
+                note = notes.get((str(rule["id"]), int(rule["version"]))) if rule else None
+                if note:
+                    name = _name(holder, party_names)
+                    sentences.append(p("note", name=name, note=p.quote(note)))
+        outcome = _settled_outcome(work, answers) if answers else str(work["outcome"])
+        if conclusion := _conclusion(p, outcome, work.get("obligations", {})):
             sentences.append(conclusion)
         title = work.get("title")
         explained.append(
-            {
-                "work": work["work"],
-                "title": title,
-                "outcome": work["outcome"],
-                "sentences": sentences,
-            }
+            {"work": work["work"], "title": title, "outcome": outcome, "sentences": sentences}
         )
     return explained
+
+
+def summary(
+    trace: Mapping[str, Any],
+    *,
+    language: str = "en",
+    party_names: Mapping[str, str] = _NO_NAMES,
+    settlement: Mapping[str, Any] | None = None,
+) -> str:
+    """One sentence that says why the item was answered as it was, in ``language``: who
+    settled a review and why; else the deciding holder's answer for a deny or a review; else
+    who allowed it (saying so when a holder's default, not a rule, did); else why nothing
+    applied (``no_match`` is not a licence)."""
+    p = _Phrases(language)
+    works = list(trace.get("works", [trace]))
+    if not works:
+        return _unmatched(p, trace)
+    answers = _answers(settlement)
+    if settlement and answers:
+        deciding = [a for a in answers.values() if a["status"] == "denied"][:1]
+        if str(settlement.get("outcome")) != "deny":
+            deciding = [a for a in answers.values() if a["status"] == "approved"]
+        names = dict(party_names) | {str(a["party"]): str(a.get("name") or "") for a in deciding}
+        return " ".join(
+            _settled_sentence(p, a, names.get(str(a["party"])) or str(a["party"])) for a in deciding
+        )
+    outcome = str(trace.get("outcome") or works[0].get("outcome"))
+    if outcome in ("deny", "review"):
+        return _deciding_sentence(p, works, outcome, party_names)
+    if str(trace.get("code")) == "consent.no_rights_required" or not any(
+        w.get("rights") for w in works
+    ):
+        return _needs(p, str(trace.get("use") or ""), [], trace.get("matrix_version"))
+    holders = [h for w in works for entry in w.get("rights", []) for h in entry.get("holders", [])]
+    by_default = sorted(
+        {_name(h, party_names) for h in holders if h.get("code") == "consent.opt_out_default"}
+    )
+    if by_default and all(h.get("code") == "consent.opt_out_default" for h in holders):
+        key = "summary.default_one" if len(by_default) == 1 else "summary.default_many"
+        return p(key, names=p.join(by_default))
+    if by_default:
+        return p("summary.some_default", names=p.join(by_default))
+    return p("summary.conditional" if outcome == "conditional" else "summary.allowed")
+
+
+def _deciding_sentence(
+    p: _Phrases, works: Sequence[Mapping[str, Any]], outcome: str, names: Mapping[str, str]
+) -> str:
+    """The answer that decided a deny or a review: the first deciding work's deciding
+    territory, the first right (matrix order) and holder (id order) that answered so."""
+    work = next((w for w in works if w.get("outcome") == outcome), works[0])
+    territory = work.get("territory")
+    sentence = p(outcome)
+    for entry in work.get("rights", []):
+        here = territory is None or territory in entry.get("territories", [territory])
+        if not here or entry.get("answer") != outcome:
+            continue
+        holders = [h for h in entry.get("holders", []) if h.get("answer") == outcome]
+        if holders:
+            sentence = _holder(p, entry["right"], holders[0], names)
+        else:
+            text = p("rights.unknown", right=p.right_of(entry["right"]))
+            sentence = text[:1].upper() + text[1:]
+        break
+    if len(works) > 1:
+        title = p.quote(str(work.get("title") or work.get("work")))
+        return p("summary.titled", title=title, sentence=sentence)
+    return sentence

@@ -277,6 +277,31 @@ def decision_get(*, actor: Actor, decision_id: uuid.UUID | str) -> Decision:
     return _one(decision_list(actor=actor), decision_id, "No decision with that id.")
 
 
+def decision_rule_notes(*, actor: Actor, decision: Decision) -> dict[tuple[str, int], str]:
+    """The notes for licensees of the rule versions that decided ``decision`` (each holder's
+    deciding ``rule`` in its trace), by ``(rule id, version)``, as far as ``actor`` may read
+    them: a rule's note is its owner's message to the licensees it concerns, so the decision's
+    licensee (for whom the rule matched) reads them, an auditor too, and a rule's owner its
+    own; any other holder of the work reads none of another's."""
+    pairs = {
+        (str(h["rule"]["id"]), int(h["rule"]["version"]))
+        for w in decision.trace.get("works", [])
+        for r in w.get("rights", [])
+        for h in r.get("holders", [])
+        if h.get("rule")
+    }
+    if not pairs:
+        return {}
+    is_licensee = decision.request.licensee_id == actor.party.pk
+    wanted = Q()
+    for rule_id, version in pairs:
+        wanted |= Q(rule_id=rule_id, version=version)
+    versions = ConsentRuleVersion.objects.filter(wanted).exclude(note="")
+    if not (is_licensee or actor.is_auditor):
+        versions = versions.filter(rule__owner=actor.party)
+    return {(str(v.rule_id), v.version): v.note for v in versions}
+
+
 def review_list(*, actor: Actor) -> QuerySet[Review]:
     """Reviews waiting for (or decided by) the actor's party."""
     return Review.objects.filter(party=actor.party).select_related("decision", "decision__request")

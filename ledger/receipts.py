@@ -6,6 +6,14 @@
 
 The proof is made against the latest signed checkpoint; if none covers the entry yet, the
 pending entries are integrated and a checkpoint is signed on demand.
+
+An entry that supersedes an earlier one (a settled review's ``decision_settled`` entry, which
+supersedes the decision's entry) has its receipt with the earlier entry's receipt, proved
+against the same checkpoint, in ``supersedes`` (the verifier checks the outer receipt and
+ignores other members; the inner one is a receipt in its own right)::
+
+    {"v": 1, "index": 57, "entry": "...", ..., "checkpoint": "<signed note>",
+     "supersedes": {"v": 1, "index": 41, "entry": "...", ..., "checkpoint": "<same note>"}}
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from django.utils import timezone
 
 from ledger import selectors, services
 from ledger.exceptions import LedgerNotFound
+from ledger.models import Checkpoint
 
 RECEIPT_VERSION = 1
 
@@ -25,13 +34,24 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def receipt_for(*, index: int) -> dict[str, Any]:
-    entry = selectors.entry_get(index=index)
+def receipt_for(*, index: int, supersedes: int | None = None) -> dict[str, Any]:
+    """The receipt of entry ``index``; with ``supersedes``, the receipt of that earlier entry
+    too, against the same checkpoint, in the member ``supersedes``."""
     checkpoint = selectors.latest_checkpoint() if selectors.signed_size() else None
     if checkpoint is None or checkpoint.size <= index:
         checkpoint = services.sequence_and_sign(now=timezone.now())
         if checkpoint is None or checkpoint.size <= index:
             raise LedgerNotFound(f"Entry {index} is not covered by a signed checkpoint yet.")
+    receipt = _receipt(index=index, checkpoint=checkpoint)
+    if supersedes is not None:
+        if not 0 <= supersedes < index:
+            raise LedgerNotFound(f"Entry {index} cannot supersede entry {supersedes}.")
+        receipt["supersedes"] = _receipt(index=supersedes, checkpoint=checkpoint)
+    return receipt
+
+
+def _receipt(*, index: int, checkpoint: Checkpoint) -> dict[str, Any]:
+    entry = selectors.entry_get(index=index)
     proof = selectors.inclusion_proof(index=index, tree_size=checkpoint.size)
     return {
         "v": RECEIPT_VERSION,

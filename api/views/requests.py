@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import language
 from api.access import actor_of
 from api.parsers import FormParser, JSONParser, MultiPartParser
 from api.uploads import ManifestUploadHandler
@@ -111,14 +112,15 @@ class UseRequestSerializer(serializers.ModelSerializer[UseRequest]):
 
 
 def _item_row(d: Decision) -> dict[str, Any]:
+    settled = review_services.decision_settlement(d)
     return {
         "item": d.item.position,
         "reference": d.item.reference or None,
         "content_sha256": d.item.content_sha256,
         "decision": str(d.pk),
         "outcome": d.final_outcome,
-        "code": d.code,
-        "reason": d.reason,
+        "code": d.code if settled is None else settled.code,
+        "reason": d.reason if settled is None else settled.reason,
         "obligations": d.obligations,
         "works": [str(w) for w in d.works],
     }
@@ -212,6 +214,7 @@ class UseRequestDetailView(GenericAPIView[UseRequest]):
         decisions = (
             Decision.objects.filter(request=use_request)
             .select_related("item")
+            .prefetch_related(review_services.REVIEWS_PREFETCH)
             .order_by("item__position")[:1000]
         )
         body["items"] = [_item_row(d) for d in decisions]
@@ -233,6 +236,7 @@ class UseRequestResultsView(APIView):
             decisions = (
                 Decision.objects.filter(request=use_request)
                 .select_related("item")
+                .prefetch_related(review_services.REVIEWS_PREFETCH)
                 .order_by("item__position")
                 .iterator(chunk_size=2000)
             )
@@ -247,15 +251,41 @@ class UseRequestResultsView(APIView):
 _TIME = serializers.DateTimeField()
 
 
+class ReviewAnswerSerializer(serializers.Serializer[Any]):
+    party = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["approved", "denied"])
+    reason = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class SettlementSerializer(serializers.Serializer[Any]):
+    """How a ``review`` decision was settled (schema only; rendered by
+    ``governance.services.reviews.settlement_json``)."""
+
+    by = serializers.UUIDField(help_text="The reviewer whose answer decided it.")
+    by_name = serializers.CharField()
+    at = serializers.DateTimeField(allow_null=True, help_text="When the last reviewer answered.")
+    outcome = serializers.CharField()
+    code = serializers.ChoiceField(choices=["review.denied", "review.approved"])
+    reason = serializers.CharField()
+    reviews = ReviewAnswerSerializer(many=True)
+
+
 class DecisionSerializer(serializers.ModelSerializer[Decision]):
     """A decision as its reader may see it: the trace through ``governance.disclosure`` for the
-    request's actor (no request in the context: the least, as a licensee sees it)."""
+    request's actor (no request in the context: the least, as a licensee sees it). A settled
+    review reads as settled: ``outcome``, ``code`` and ``reason`` are the settlement's, and
+    ``settlement`` says who settled it, when and why; ``initial_*`` keep the first answer."""
 
     request = serializers.UUIDField(source="request_id")
     item = serializers.IntegerField(source="item.position")
     outcome = serializers.CharField(source="final_outcome")
     initial_outcome = serializers.CharField(source="outcome")
+    initial_code = serializers.CharField(source="code")
+    initial_reason = serializers.CharField(source="reason")
     trace = serializers.SerializerMethodField()
+    settlement = serializers.SerializerMethodField()
 
     class Meta:
         model = Decision
@@ -266,29 +296,41 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "outcome",
             "initial_outcome",
             "code",
+            "initial_code",
             "reason",
+            "initial_reason",
             "obligations",
             "works",
             "trace",
+            "settlement",
             "created_at",
         ]
 
     def to_representation(self, instance: Decision) -> dict[str, Any]:
         # The same fields as the declared ones (the schema's), built directly: a check answers
         # with one, and DRF's field-by-field path cost more than deciding it.
+        settled = review_services.decision_settlement(instance)
         return {
             "id": str(instance.pk),
             "request": str(instance.request_id),
             "item": instance.item.position,
             "outcome": instance.final_outcome,
             "initial_outcome": instance.outcome,
-            "code": instance.code,
-            "reason": instance.reason,
+            "code": instance.code if settled is None else settled.code,
+            "initial_code": instance.code,
+            "reason": instance.reason if settled is None else settled.reason,
+            "initial_reason": instance.reason,
             "obligations": instance.obligations,
             "works": [str(w) for w in instance.works],
             "trace": self.get_trace(instance),
+            "settlement": None if settled is None else review_services.settlement_json(settled),
             "created_at": _TIME.to_representation(instance.created_at),
         }
+
+    @extend_schema_field(SettlementSerializer(allow_null=True))
+    def get_settlement(self, instance: Decision) -> dict[str, Any] | None:
+        settled = review_services.decision_settlement(instance)
+        return None if settled is None else review_services.settlement_json(settled)
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_trace(self, instance: Decision) -> dict[str, Any]:
@@ -336,7 +378,10 @@ class DecisionDetailView(GenericAPIView[Decision]):
 
 class DecisionExplanationView(APIView):
     """The decision's trace in plain language, per work: what matched and how closely, whose
-    consent was needed, which rule version answered, what a conditional allow asks for."""
+    consent was needed, which rule version answered (with its note for licensees, to the
+    licensee it matched for), what a conditional allow asks for, and who settled a review and
+    why; ``summary`` says in one sentence why it was answered so. In English or French
+    (``?lang=``, else ``Accept-Language``)."""
 
     @extend_schema(
         tags=["requests"],
@@ -346,18 +391,23 @@ class DecisionExplanationView(APIView):
     )
     def get(self, request: Request, decision_id: uuid.UUID) -> Response:
         actor = actor_of(request)
-        decision = selectors.decision_get(actor=actor, decision_id=decision_id)
-        lang = request.query_params.get("lang", "en")
-        if lang not in ("en", "fr"):
+        if request.query_params.get("lang", "en") not in language.SUPPORTED:
             raise InvalidInput("lang: en or fr.", fields={"lang": ["must be en or fr"]})
+        lang = language.request_language(request._request)
+        decision = selectors.decision_get(actor=actor, decision_id=decision_id)
+        settled = review_services.decision_settlement(decision)
+        settlement = None if settled is None else review_services.settlement_json(settled)
+        trace = disclosure.trace_for(decision.trace, viewer=actor.viewer)
+        notes = selectors.decision_rule_notes(actor=actor, decision=decision)
         return Response(
             {
                 "decision": str(decision.pk),
                 "outcome": decision.final_outcome,
                 "language": lang,
-                "summary": decision.reason,
+                "summary": explanation.summary(trace, language=lang, settlement=settlement),
+                "settlement": settlement,
                 "works": explanation.explain(
-                    disclosure.trace_for(decision.trace, viewer=actor.viewer), language=lang
+                    trace, language=lang, settlement=settlement, notes=notes
                 ),
             }
         )
@@ -365,23 +415,32 @@ class DecisionExplanationView(APIView):
 
 class DecisionReceiptView(APIView):
     """The ledger receipt of the decision (entry, inclusion proof, signed checkpoint), which
-    ``python -m ledger.verify receipt FILE --vkey VKEY`` checks offline."""
+    ``python -m ledger.verify receipt FILE --vkey VKEY`` checks offline. For a settled review,
+    the receipt of its ``decision_settled`` entry, with the receipt of the decision entry it
+    supersedes in ``supersedes``."""
 
     @extend_schema(
         tags=["requests"], operation_id="decisions_receipt", responses=OpenApiTypes.OBJECT
     )
     def get(self, request: Request, decision_id: uuid.UUID) -> Response:
         decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
-        leaf = bytes(decision.leaf_hash)
-        index = ledger_selectors.entry_index_by_leaf_hash(leaf_hash=leaf)
-        if index is None:
+        # A settled review: the settlement's entry, with the original decision's entry
+        # (which it supersedes) proved against the same checkpoint.
+        leaves = [bytes(decision.leaf_hash)]
+        if decision.settled_leaf_hash is not None:
+            leaves.append(bytes(decision.settled_leaf_hash))
+        indexes = [ledger_selectors.entry_index_by_leaf_hash(leaf_hash=leaf) for leaf in leaves]
+        if None in indexes:
             from ledger import services as ledger_services
 
             ledger_services.sequence_and_sign(now=timezone.now())
-            index = ledger_selectors.entry_index_by_leaf_hash(leaf_hash=leaf)
-        if index is None:
+            indexes = [ledger_selectors.entry_index_by_leaf_hash(leaf_hash=lf) for lf in leaves]
+        found = [i for i in indexes if i is not None]
+        if len(found) < len(indexes):
             raise NotFound("The decision's ledger entry is not sequenced yet; retry shortly.")
-        return Response(receipts.receipt_for(index=index))
+        if len(found) == 2:
+            return Response(receipts.receipt_for(index=found[1], supersedes=found[0]))
+        return Response(receipts.receipt_for(index=found[0]))
 
 
 class ReviewSerializer(serializers.ModelSerializer[Review]):

@@ -5,6 +5,10 @@ Headers: ``Content-Type: application/json``, ``X-Consentry-Timestamp: <unix seco
 ``X-Consentry-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` (the timestamp
 inside the signed bytes stops replays of old bodies). The receiver recomputes it with the secret
 from ``GET /api/v1/callback-secret/``.
+
+A request whose review is settled is called back again with the settled state: the item's
+``outcome``, ``code`` and ``reason`` as settled, and ``settlement`` (who, when, why; see
+:func:`governance.services.reviews.settlement_json`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 
 from governance.models import CallbackAttempt, Decision, Party, UseRequest
+from governance.services import reviews
 
 TIMEOUT = 10.0
 
@@ -70,17 +75,28 @@ def sign(*, secret: str, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+def _callback_item(d: Decision) -> dict[str, Any]:
+    """An item as the callback carries it: a settled review with its settled code and reason,
+    and who settled it, when and why (``settlement``, null for any other decision)."""
+    settled = reviews.decision_settlement(d)
+    item: dict[str, Any] = {
+        "item": d.item.position,
+        "decision": str(d.pk),
+        "outcome": d.final_outcome,
+        "code": d.code if settled is None else settled.code,
+        "reason": d.reason if settled is None else settled.reason,
+        "obligations": d.obligations,
+        "settlement": None if settled is None else reviews.settlement_json(settled),
+    }
+    return item
+
+
 def callback_body(request: UseRequest) -> bytes:
     items = [
-        {
-            "item": d.item.position,
-            "decision": str(d.pk),
-            "outcome": d.final_outcome,
-            "code": d.code,
-            "obligations": d.obligations,
-        }
+        _callback_item(d)
         for d in Decision.objects.filter(request=request)
         .select_related("item")
+        .prefetch_related(reviews.REVIEWS_PREFETCH)
         .order_by("item__position")[:1000]
     ]
     document: dict[str, Any] = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from governance.evaluation import Match, Question, WorkFacts, evaluate_item, evaluate_work
-from governance.explanation import SUPPORTED_LANGUAGES, explain
+from governance.explanation import SUPPORTED_LANGUAGES, explain, summary
 from governance.terms import Obligations
 from tests.governance.test_evaluation import (
     ARTIST,
@@ -231,7 +231,7 @@ def test_a_similarity_above_the_limit_is_explained() -> None:
     )
 
 
-def test_an_item_that_matched_nothing_gets_one_entry() -> None:
+def test_an_item_that_matched_nothing_gets_one_entry_that_is_not_a_licence() -> None:
     trace = evaluate_item(ask(), [], facts()).trace
     assert explain(trace) == [
         {
@@ -239,14 +239,18 @@ def test_an_item_that_matched_nothing_gets_one_entry() -> None:
             "title": None,
             "outcome": "no_match",
             "sentences": [
-                "Nothing registered matched your item, so no rights holder's consent applies to it."
+                "Consentry has no registered work matching this item; this is not a licence."
             ],
         }
     ]
     assert explain(trace, language="fr")[0]["sentences"] == [
-        f"Aucune œuvre enregistrée ne correspond à votre élément{NB}: aucun consentement de "
-        "titulaire de droits ne s’y applique."
+        f"Consentry n’a aucune œuvre enregistrée qui corresponde à cet élément{NB}; ceci "
+        "n’est pas une licence."
     ]
+    assert summary(trace) == (
+        "Consentry has no registered work matching this item; this is not a licence."
+    )
+    assert "licence" in summary(trace, language="fr")
 
 
 def test_an_item_that_could_not_be_resolved_says_why() -> None:
@@ -281,3 +285,123 @@ def test_an_unknown_language_is_refused_with_the_supported_ones() -> None:
     assert SUPPORTED_LANGUAGES == ("en", "fr")
     with pytest.raises(ValueError, match="unsupported language 'de'; supported: en, fr"):
         explain({"works": []}, language="de")
+
+
+# --- summaries, defaults, settled reviews, notes (issue 13, item 5) -------------------------
+
+OPT_OUT = {**{p: h for p, h in facts().holders.items()}}
+OPT_OUT[LABEL] = OPT_OUT[LABEL].__class__(LABEL, "Northwind Records", "label", "opt_out")
+
+
+def test_an_opt_out_default_says_the_default_decided_not_that_a_holder_allowed_it() -> None:
+    trace = evaluate_item(ask("analyze"), [work()], facts(holders=OPT_OUT)).trace
+    assert trace["outcome"] == "allow"
+    assert summary(trace) == (
+        "No rights holder set a rule; Northwind Records's default (opt-out) allows it."
+    )
+    assert summary(trace, language="fr") == (
+        f"Aucun titulaire de droits n’a fixé de règle{NB}; la position par défaut de Northwind "
+        "Records (opt-out) l’autorise."
+    )
+    assert "allowed it" not in summary(trace)
+
+
+def test_a_summary_with_a_rule_and_a_default_names_the_default() -> None:
+    opt_out = dict(OPT_OUT)
+    opt_out[PUB] = opt_out[PUB].__class__(PUB, "Harbour Songs", "publisher", "opt_out")
+    rules = facts(rule(LABEL, "allow", {"reference"}), holders=opt_out)
+    trace = evaluate_item(ask("reference"), [work()], rules).trace
+    assert summary(trace) == "Every rights holder allowed it, Harbour Songs by default (opt-out)."
+    allowed = evaluate_item(ask("analyze"), [work()], facts(rule(LABEL, "allow", {"analyze"})))
+    assert summary(allowed.trace) == "Every rights holder allowed it."
+    assert summary(allowed.trace, language="fr") == "Chaque titulaire de droits l’a autorisé."
+
+
+def test_the_french_summary_of_a_deny_is_french() -> None:
+    trace = evaluate_item(ask("analyze"), [work()], facts()).trace
+    assert summary(trace) == (
+        "Northwind Records (master, 100%) has not consented, and its default is opt-in, so the "
+        "answer is no."
+    )
+    assert summary(trace, language="fr") == (
+        f"Northwind Records (master, 100{NB}%) n’a pas donné son consentement et sa position "
+        f"par défaut est l’opt-in{NB}: la réponse est non."
+    )
+
+
+def settled(status: str, reason: str) -> dict[str, Any]:
+    return {
+        "by": ARTIST,
+        "by_name": "Ada Vale",
+        "at": "2026-03-02T09:00:00.000Z",
+        "outcome": "deny" if status == "denied" else "allow",
+        "code": "review.denied" if status == "denied" else "review.approved",
+        "reason": f"Ada Vale {status} it on review: {reason}",
+        "reviews": [
+            {
+                "party": ARTIST,
+                "name": "Ada Vale",
+                "status": status,
+                "reason": reason,
+                "decided_at": "2026-03-02T09:00:00.000Z",
+            }
+        ],
+    }
+
+
+def test_a_settled_review_reads_as_settled_with_the_reviewers_reason() -> None:
+    rules = (rule(LABEL, "allow", {"stems"}), rule(ARTIST, "review", {"stems"}, rule_id="r-rev"))
+    trace = evaluate_item(ask("stems"), [work()], facts(*rules)).trace
+    denial = settled("denied", "Not for stems.")
+    (en,) = explain(trace, settlement=denial)
+    assert en["outcome"] == "deny"
+    assert en["sentences"][-3:] == [
+        "Ada Vale (performer, 100%) reviews such requests in person under rule r-rev version 1.",
+        "Ada Vale denied it on review: “Not for stems.”.",
+        "You may not proceed with this work.",
+    ]
+    assert not any("waits" in s for s in en["sentences"])
+    assert summary(trace, settlement=denial) == "Ada Vale denied it on review: “Not for stems.”."
+    (fr,) = explain(trace, language="fr", settlement=denial)
+    assert fr["sentences"][-2:] == [
+        f"Ada Vale l’a refusé après examen{NB}: «{NB}Not for stems.{NB}».",
+        "Vous ne pouvez pas continuer avec cette œuvre.",
+    ]
+    approval = settled("approved", "Fine for this model.")
+    (ok,) = explain(trace, settlement=approval)
+    assert ok["outcome"] == "allow"
+    assert ok["sentences"][-1] == "You may proceed."
+    assert summary(trace, language="fr", settlement=approval) == (
+        f"Ada Vale l’a autorisé après examen{NB}: «{NB}Fine for this model.{NB}»."
+    )
+
+
+def test_a_rules_note_for_licensees_is_said_when_the_caller_passes_it() -> None:
+    allow = rule(LABEL, "allow", {"analyze"}, rule_id=RULE_ID, version=2)
+    trace = evaluate_item(ask("analyze"), [work()], facts(allow)).trace
+    notes = {(RULE_ID, 2): "Write to licensing@northwind.example for stems."}
+    sentences = explain(trace, notes=notes)[0]["sentences"]
+    assert sentences[-2] == (
+        "Note for licensees from Northwind Records: "
+        "“Write to licensing@northwind.example for stems.”"
+    )
+    fr = explain(trace, language="fr", notes=notes)[0]["sentences"]
+    assert fr[-2] == (
+        f"Note de Northwind Records aux licenciés{NB}: "
+        f"«{NB}Write to licensing@northwind.example for stems.{NB}»"
+    )
+    assert not any("Note" in s for s in explain(trace)[0]["sentences"])
+
+
+def test_an_unresolved_item_is_explained_wholly_in_french() -> None:
+    trace = {
+        "use": "train",
+        "outcome": "error",
+        "code": "item.unresolved",
+        "reason": "ISRC USRC17607839 is not registered",
+        "works": [],
+    }
+    assert explain(trace, language="fr")[0]["sentences"] == [
+        f"Votre élément n’a pas pu être décidé{NB}: il ne désigne aucune œuvre enregistrée."
+    ]
+    assert summary(trace, language="fr") == explain(trace, language="fr")[0]["sentences"][0]
