@@ -1,10 +1,11 @@
 """Replay decisions from the ledger alone (``manage.py replay_decisions``).
 
 Walks the log in order, rebuilding from its entries the state a decision depends on — parties
-and their postures (``party``), works and their credited artists (``work``), rights shares
-(``rights_share``, ``rights_share_removed``), rule versions (``consent_rule``,
-``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) — and at each
-``decision`` entry re-evaluates the question it records, with the works and matches as
+and their postures (``party``), works, their credited artists and a recording's composition
+(``work``), rights shares (a recording's include its composition's publishing shares,
+``evaluation.FLOWS``; ``rights_share``, ``rights_share_removed``), rule versions
+(``consent_rule``, ``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) —
+and at each ``decision`` entry re-evaluates the question it records, with the works and matches as
 ledgered, using :mod:`governance.evaluation`. Nothing is read from the registry's tables, so
 a database edited behind the ledger's back cannot hide a changed outcome.
 
@@ -25,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from governance import evaluation
+from governance.evaluation import FLOWS
 from governance.terms import Obligations, RuleContent
 from ledger import canonical, commitments
 from ledger import openings as ledger_openings
@@ -59,6 +61,7 @@ class ReplayState:
     parties: dict[str, evaluation.Holder] = field(default_factory=dict)
     artists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # work → artist parties
     titles: dict[str, str] = field(default_factory=dict)
+    compositions: dict[str, str] = field(default_factory=dict)  # recording → its composition
     shares: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, RuleContent] = field(default_factory=dict)
     matrices: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
@@ -70,6 +73,10 @@ class ReplayState:
             )
         elif kind == "work":
             self.titles[p["id"]] = p["title"]
+            if p.get("composition"):
+                self.compositions[p["id"]] = p["composition"]
+            else:
+                self.compositions.pop(p["id"], None)
             self.artists[p["id"]] = tuple(
                 c["party"]
                 for c in p.get("credits", [])
@@ -87,7 +94,11 @@ class ReplayState:
             self.matrices[int(p["version"])] = {u: tuple(r) for u, r in p["matrix"].items()}
 
     def work_facts(self, w: Mapping[str, Any]) -> evaluation.WorkFacts:
+        """The work as the decision saw it: its own shares and, for a recording, the shares of
+        the rights it takes from its composition (``evaluation.FLOWS``), as the registry's
+        facts (``governance.services.facts``) read them."""
         work_id = w["work"]
+        composition = self.compositions.get(work_id)
         shares = tuple(
             evaluation.Share(
                 s["holder"],
@@ -97,9 +108,11 @@ class ReplayState:
                 frozenset(s["territories"]),
                 _date(s["valid_from"]),
                 _date(s["valid_until"]),
+                composition=None if s["work"] == work_id else composition,
             )
             for s in self.shares.values()
             if s["work"] == work_id
+            or (composition is not None and s["work"] == composition and s["right"] in FLOWS)
         )
         matches = tuple(
             evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
@@ -112,6 +125,7 @@ class ReplayState:
             artist_ids=self.artists.get(work_id, ()),
             matches=matches,
             identified_by=w.get("identified_by"),
+            composition_id=composition,
         )
 
 

@@ -184,7 +184,6 @@ class UseRequestListView(GenericAPIView[UseRequest]):
                 request_services.item_spec(raw, name=name, spaces=spaces)
                 for raw, name in zip(raw_items, names, strict=True)
             ]
-            request_services.check_references_exist(items, names=names)
             fields, kind = dict(json_data.validated_data), "items"
         spec = request_services.request_spec(fields)
         use_request, created = request_services.request_submit(

@@ -6,6 +6,9 @@ the caller passes the facts in force then (rule versions, parties, the consent m
 1. The required rights are ``matrix[use]`` (none: allowed, ``consent.no_rights_required``).
 2. A right's holders in a territory hold its shares in force on the UTC date of ``at``
    (``valid_from <= day < valid_until``) covering the territory; one holder's shares add up.
+   A recording's shares include the ``publishing`` shares of the composition it embodies
+   (:data:`FLOWS`, ``Share.composition``; docs/rights.md), and a ``works`` rule naming that
+   composition speaks for them.
    For ``likeness`` the credited artists hold it too, and only parties of kind ``artist`` ever
    do: a likeness share held by anyone else is ignored.
 3. A holder answers through its own rules that match the work (scope ``all_works``: the owner
@@ -25,7 +28,8 @@ the caller passes the facts in force then (rule versions, parties, the consent m
    ``*`` for all the others (evaluated as the first code none names). The work's outcome is
    the strictest (deny > review > conditional > allow), decided by the first such territory;
    obligations are united over all territories, and kept only when the work is allowed.
-6. An item with no works is ``no_match``; else its works' strictest outcome (the first
+6. An item with no works is ``no_match`` (an identifier under which nothing is registered is
+   named in its trace, ``identified_by``); else its works' strictest outcome (the first
    deciding work in id order gives code and reason). :func:`summarise`: a request's outcome is
    the strictest item outcome ignoring ``no_match`` (``no_match`` only if every item is);
    :func:`tally` counts the items per outcome.
@@ -61,7 +65,9 @@ A work's ``territories`` are those evaluated (``*`` last), ``territory`` the dec
 when allowed); ``rights`` has an entry per right and group of territories that answered
 identically. A holder's ``rule`` is the deciding version, ``rules`` every matching version,
 ``default`` the posture applied when no rule decided, ``similarity`` (``space``, ``score``,
-``max_similarity``) the match that exceeded the deciding rule's limit.
+``max_similarity``) the match that exceeded the deciding rule's limit. A holder whose share
+comes (in whole or in part) from the composition the recording embodies has ``composition``:
+that composition's id (absent otherwise).
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ from governance.evaluation.facts import (
     _ALLOWING,
     ELSEWHERE,
     ERROR,
+    FLOWS,
     OUTCOMES,
     STRICTNESS,
     TRACE_VERSION,
@@ -102,6 +109,7 @@ from governance.terms import RuleContent
 __all__ = [
     "ELSEWHERE",
     "ERROR",
+    "FLOWS",
     "OUTCOMES",
     "STRICTNESS",
     "TRACE_VERSION",
@@ -188,12 +196,27 @@ def _check(question: Question, facts: Facts) -> None:
         raise ValueError(f"consent matrix v{facts.matrix_version} has no use {question.use!r}")
 
 
-def evaluate_item(question: Question, works: Iterable[WorkFacts], facts: Facts) -> ItemDecision:
-    """Decide ``question`` for an item that resolved to ``works`` (none: ``no_match``)."""
+def evaluate_item(
+    question: Question,
+    works: Iterable[WorkFacts],
+    facts: Facts,
+    *,
+    unregistered: str | None = None,
+) -> ItemDecision:
+    """Decide ``question`` for an item that resolved to ``works`` (none: ``no_match``).
+    ``unregistered`` is the identifier the item named when no work is registered under it
+    (``"isrc:GBAYE0601498"``): the item is ``no_match`` and its trace names the identifier."""
     _check(question, facts)
     ordered = sorted(works, key=lambda w: w.work_id)
     decisions = tuple(evaluate_work(question, w, facts) for w in ordered)
-    if not decisions:
+    named: dict[str, Any] = {}
+    if not decisions and unregistered:
+        key, _, value = unregistered.partition(":")
+        what = "work id" if key == "work_id" else key.upper()
+        reason = f"No work is registered under {what} {value}"
+        decided = _Answer("no_match", "match.none", reason)
+        named = {"identified_by": unregistered}
+    elif not decisions:
         decided = _Answer("no_match", "match.none", "Nothing registered matched the item")
     elif len(decisions) == 1:
         d = decisions[0]
@@ -212,7 +235,7 @@ def evaluate_item(question: Question, works: Iterable[WorkFacts], facts: Facts) 
         "matrix_version": facts.matrix_version,
         "outcome": decided.outcome, "code": decided.code, "reason": decided.reason,
         "obligations": obligations_json(decided.obligations),
-        "works": [d.trace for d in decisions],
+        "works": [d.trace for d in decisions], **named,
     }  # fmt: skip
     o = decided
     return ItemDecision(o.outcome, o.code, o.reason, o.obligations, trace, decisions)

@@ -22,6 +22,11 @@ ERROR: Final = "error"
 ELSEWHERE: Final = "*"
 """In a worldwide question's trace: every territory that no share or rule involved names."""
 
+FLOWS: Final = ("publishing",)
+"""The rights a recording takes from the composition it embodies (docs/rights.md): the
+composition's shares of these rights are shares of the recording too. The master, performer and
+likeness rights belong to the recording and its performers alone."""
+
 _THOUSANDTH: Final = Decimal("0.001")
 _NONE: Final = Obligations()
 _ALLOWING: Final = ("allow", "conditional")
@@ -29,7 +34,9 @@ _ALLOWING: Final = ("allow", "conditional")
 
 @dataclass(frozen=True, slots=True)
 class Share:
-    """A rights share of the work: who holds how much of which right, where and when."""
+    """A rights share of the work: who holds how much of which right, where and when.
+    ``composition`` names the composition a recording's share comes from: the recording's
+    ``publishing`` is held by its composition's publishing shares (:data:`FLOWS`)."""
 
     holder_id: str
     right: str
@@ -38,6 +45,7 @@ class Share:
     territories: frozenset[str]
     valid_from: dt.date | None
     valid_until: dt.date | None  # exclusive
+    composition: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,7 @@ class WorkFacts:
     artist_ids: tuple[str, ...]
     matches: tuple[Match, ...] = ()
     identified_by: str | None = None  # "isrc:USRC17607839" when named rather than matched
+    composition_id: str | None = None  # a recording's composition (its shares are in shares)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 from governance.evaluation.facts import (
     _THOUSANDTH,
     ELSEWHERE,
+    FLOWS,
     Facts,
     Holder,
     Question,
@@ -57,7 +58,10 @@ def _rule_matches(
             s.holder_id == rule.owner_id for s in work.shares
         )
     elif rule.scope == "works":
-        covered = work.work_id in rule.scope_works
+        # A rule naming a composition speaks for the rights its recordings take from it.
+        covered = work.work_id in rule.scope_works or (
+            right in FLOWS and work.composition_id in rule.scope_works
+        )
     elif rule.scope == "artist_works":
         covered = rule.scope_artist_id in work.artist_ids
     else:
@@ -187,10 +191,13 @@ def _right_answer(
 ) -> tuple[_Answer | None, list[dict[str, Any]]]:  # fmt: skip
     """The answer of ``right``'s holders in ``territory`` (``None``: nobody holds it)."""
     totals: dict[str, Decimal] = {}
+    via: dict[str, str] = {}  # holder → the composition its share (or part of it) comes from
     for s in work.shares:
         covers = territory_covers(mode=s.territory_mode, codes=s.territories, territory=territory)
         if s.right == right and _in_force(s, day) and covers:
             totals[s.holder_id] = totals.get(s.holder_id, Decimal(0)) + s.share
+            if s.composition is not None:
+                via[s.holder_id] = s.composition
     credited = set(work.artist_ids) if right == "likeness" else set()
     answers, entries = [], []
     for party_id in sorted(totals.keys() | credited):
@@ -207,5 +214,8 @@ def _right_answer(
         answer = _holder_answer(holder, matched, q=q, work=work)
         answers.append(answer)
         share = totals.get(party_id)
-        entries.append(_holder_json(holder, share, party_id in work.artist_ids, matched, answer))
+        entry = _holder_json(holder, share, party_id in work.artist_ids, matched, answer)
+        if party_id in via:
+            entry["composition"] = via[party_id]
+        entries.append(entry)
     return (_combine(answers) if answers else None), entries

@@ -6,8 +6,9 @@ decision's ledger entry. Under load the checks are decided a batch at a time (gr
 the checks that arrive in a process while one batch is being decided wait, and go together in
 the next one, so a batch of 16 costs one transaction, one set of registry queries and one
 ledger append instead of 16 of each. A check still answers only once its decision and ledger
-entry have committed. One check's failure is its own: an identifier that names no work is a
-400 for that check alone, and a batch the database refuses is retried one check at a time.
+entry have committed. An identifier under which no work is registered is answered like any
+item: ``no_match``, the identifier named in the trace. One check's failure is its own: a batch
+the database refuses is retried one check at a time.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ CheckResult = Decision | Exception
 
 def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckResult]:
     """Decide a batch of checks in one transaction: each gets its decision, or the exception
-    that refuses it (an identifier naming no work is an ``InvalidInput`` and stores nothing)."""
+    that refuses it (vectors in a space removed since they were read are an ``InvalidInput``
+    and store nothing)."""
     requests = [
         request_build(
             actor=job.actor,

@@ -138,7 +138,12 @@ def decide_one(
             "works": [],
         }
     else:
-        result = evaluation.evaluate_item(question, context.work_facts(resolved), context.facts)
+        result = evaluation.evaluate_item(
+            question,
+            context.work_facts(resolved),
+            context.facts,
+            unregistered=resolved.unregistered,
+        )
         outcome, code, reason = result.outcome, result.code, result.reason
         obligations, trace = obligations_json(result.obligations), result.trace
     decision = Decision(

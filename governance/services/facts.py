@@ -5,9 +5,10 @@ them (``governance.evaluation``).
 
 Every check and every chunk of a request loads these, in three round trips: the references
 (``selectors.works_by_reference``, one query per scheme), then two hand-written multi-statement
-queries over the models' tables (works, shares and credits; parties, rule versions and the
-matrix). Built through the ORM, those reads cost several times the database's work. Column
-names come from the models, so a renamed column cannot drift.
+queries over the models' tables (works, their shares — a recording's include the publishing
+shares of the composition it embodies, ``evaluation.FLOWS`` — and credits; parties, rule
+versions and the matrix). Built through the ORM, those reads cost several times the database's
+work. Column names come from the models, so a renamed column cannot drift.
 """
 
 from __future__ import annotations
@@ -83,14 +84,19 @@ def match_vector(
 
 @dataclass
 class Resolved:
+    """What an item names or matches. An identifier under which nothing is registered is an
+    answer, not an error: no works, and ``unregistered`` names it (the item is ``no_match``)."""
+
     works: list[tuple[str, str | None, tuple[evaluation.Match, ...]]]  # (id, identified_by, m)
     error: str = ""
+    unregistered: str | None = None
 
 
 @dataclass
 class WorkRow:
     work_id: str
     title: str
+    composition_id: str | None
     shares: list[evaluation.Share]
     artist_ids: list[str]
 
@@ -105,17 +111,24 @@ def _col(model: type[Any], field: str) -> str:
 
 @functools.cache
 def _sql_work_facts() -> str:
+    """Three statements: the works; their shares, with the publishing shares of the
+    compositions they embody as shares of the recordings (``evaluation.FLOWS``: the last column
+    names the composition); their credited main and featured artists."""
     w, s, c = Work, RightsShare, Credit
-    share_columns = ", ".join(
-        _col(s, f)
-        for f in ("work", "holder", "right", "share", "territory_mode", "territories",
-                  "valid_from", "valid_until")
-    )  # fmt: skip
+    fields = ("holder", "right", "share", "territory_mode", "territories", "valid_from",
+              "valid_until")  # fmt: skip
+    own = ", ".join(f"s.{_col(s, f)}" for f in ("work", *fields))
+    inherited = ", ".join([f"w.{_col(w, 'id')}", *(f"s.{_col(s, f)}" for f in fields)])
+    flows = ", ".join(f"'{r}'" for r in evaluation.FLOWS)
     return (
-        f"SELECT {_col(w, 'id')}, {_col(w, 'title')} FROM {_table(w)}"  # noqa: S608 - names from the models
-        f" WHERE {_col(w, 'id')} = ANY(%(works)s::uuid[]);"
-        f" SELECT {share_columns} FROM {_table(s)} WHERE {_col(s, 'work')} = ANY(%(works)s::uuid[])"
-        f" ORDER BY {_col(s, 'work')}, {_col(s, 'right')}, {_col(s, 'holder')}, {_col(s, 'id')};"
+        f"SELECT {_col(w, 'id')}, {_col(w, 'title')}, {_col(w, 'composition')}"  # noqa: S608 - names from the models
+        f" FROM {_table(w)} WHERE {_col(w, 'id')} = ANY(%(works)s::uuid[]);"
+        f" SELECT {own}, NULL::uuid FROM {_table(s)} s"
+        f" WHERE s.{_col(s, 'work')} = ANY(%(works)s::uuid[])"
+        f" UNION ALL SELECT {inherited}, s.{_col(s, 'work')} FROM {_table(w)} w"
+        f" JOIN {_table(s)} s ON s.{_col(s, 'work')} = w.{_col(w, 'composition')}"
+        f" WHERE w.{_col(w, 'id')} = ANY(%(works)s::uuid[]) AND s.{_col(s, 'right')} IN ({flows})"
+        f" ORDER BY 1, 3, 2;"
         f" SELECT {_col(c, 'work')}, {_col(c, 'party')} FROM {_table(c)}"
         f" WHERE {_col(c, 'work')} = ANY(%(works)s::uuid[]) AND {_col(c, 'party')} IS NOT NULL"
         f" AND {_col(c, 'role')} IN ('main_artist', 'featured')"
@@ -208,10 +221,9 @@ class Context:
 
     def _resolve(self, item: RequestItem) -> Resolved:
         if item.reference:
-            key, value = item.reference.split(":", 1)
             found = self.references.get(item.reference, [])
             if not found:
-                return Resolved([], error=f"{key.upper()} {value} is not registered")
+                return Resolved([], unregistered=item.reference)
             return Resolved([(w, item.reference, ()) for w in found])
         best: dict[str, list[evaluation.Match]] = defaultdict(list)
         for entry in item.vectors:
@@ -227,8 +239,11 @@ class Context:
         if not work_ids:
             return {}
         works, shares, credits = _result_sets(_sql_work_facts(), {"works": work_ids}, 3)
-        rows = {str(pk): WorkRow(str(pk), title, [], []) for pk, title in works}
-        for work_id, holder, right, share, mode, territories, valid_from, valid_until in shares:
+        rows = {
+            str(pk): WorkRow(str(pk), title, None if comp is None else str(comp), [], [])
+            for pk, title, comp in works
+        }
+        for work_id, holder, right, share, mode, territories, start, until, comp in shares:
             rows[str(work_id)].shares.append(
                 evaluation.Share(
                     str(holder),
@@ -236,8 +251,9 @@ class Context:
                     Decimal(share),
                     mode,
                     frozenset(territories),
-                    valid_from,
-                    valid_until,
+                    start,
+                    until,
+                    composition=None if comp is None else str(comp),
                 )
             )
         for work_id, party_id in credits:
@@ -257,6 +273,7 @@ class Context:
                     artist_ids=tuple(row.artist_ids),
                     matches=matches,
                     identified_by=identified_by,
+                    composition_id=row.composition_id,
                 )
             )
         return out

@@ -3,7 +3,9 @@ transaction (:func:`~governance.services.outbox.job_enqueue`), which Celery gets
 (DESIGN.md, Request pipeline).
 
 An item names a work (``isrc``, ``iswc``, ``upc`` or ``work_id``) or carries ``vectors`` in named
-embedding spaces. Bad input is a 400 naming the item and the reason, and stores nothing.
+embedding spaces. Bad input (a malformed identifier, an unknown space) is a 400 naming the
+item and the reason, and stores nothing; a well-formed identifier under which nothing is
+registered is not bad input: deciding answers ``no_match`` for that item.
 Manifests (CSV or JSONL, up to ``MANIFEST_MAX_ITEMS``) are read here too: their bad lines are a
 400 naming the line.
 """
@@ -17,6 +19,7 @@ import io
 import json
 import math
 import urllib.parse
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -33,7 +36,6 @@ from governance.models import (
     RequestItem,
     UseRequest,
 )
-from governance.selectors import works_by_reference
 from governance.services.outbox import job_enqueue
 from governance.terms import USES
 
@@ -76,7 +78,9 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
         return ItemSpec(vectors=vectors_spec(raw["vectors"], name=f"{name}.vectors", spaces=spaces))
     value = str(raw[key]).strip()
     try:
-        if key == "isrc":
+        if key == "work_id":
+            value = str(uuid.UUID(value))
+        elif key == "isrc":
             value = identifiers.normalize_isrc(value)
         elif key == "iswc":
             value = identifiers.normalize_iswc(value)
@@ -169,16 +173,6 @@ def request_spec(data: Mapping[str, Any]) -> RequestSpec:
 
 def spaces_by_name() -> dict[str, EmbeddingSpace]:
     return {s.name: s for s in EmbeddingSpace.objects.all()}
-
-
-def check_references_exist(items: Sequence[ItemSpec], *, names: Sequence[str]) -> None:
-    """400 naming the first item whose identifier names no registered work."""
-    found = works_by_reference(i.reference for i in items if i.reference)
-    for item, name in zip(items, names, strict=True):
-        if item.reference and item.reference not in found:
-            key, value = item.reference.split(":", 1)
-            what = "work" if key == "work_id" else key.upper()
-            raise InvalidInput.field(f"{name}.{key}", f"{what} {value} is not registered")
 
 
 def request_fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:

@@ -84,7 +84,6 @@ def test_an_idempotency_key_returns_the_same_request(world) -> None:  # type: ig
     ("items", "field"),
     [
         ([{"isrc": "NOPE"}], "items.0.isrc"),
-        ([{"isrc": "GBAYE0601498"}], "items.0.isrc"),  # well formed, not registered
         ([{"vectors": [{"space": "nowhere", "vector": [1.0, 0.0]}]}], "items.0.vectors.0.space"),
         ([{"vectors": [{"space": "timbre", "vector": [1.0, 0.0]}]}], "items.0.vectors.0.vector"),
         (
@@ -266,9 +265,10 @@ def test_a_manifest_is_split_into_chunks_and_its_results_stream_as_jsonl(world) 
     result = world["licensee"].client.get(f"/api/v1/use-requests/{request_id}/results/")
     rows = [json.loads(line) for line in b"".join(result.streaming_content).splitlines()]
     assert len(rows) == 1201
-    assert rows[-1]["outcome"] == "error"
-    assert "not registered" in rows[-1]["reason"]
-    assert UseRequest.objects.get(pk=request_id).summary == {"allow": 1200, "error": 1}
+    # A well-formed identifier registered nowhere is an answer (issue 13): no_match.
+    assert rows[-1]["outcome"] == "no_match"
+    assert "GBAYE0601498" in rows[-1]["reason"]
+    assert UseRequest.objects.get(pk=request_id).summary == {"allow": 1200, "no_match": 1}
 
 
 def test_a_bad_manifest_line_is_a_400_naming_the_line(world) -> None:  # type: ignore[no-untyped-def]
@@ -297,14 +297,13 @@ def test_an_oversized_manifest_is_a_400(world, monkeypatch) -> None:  # type: ig
     assert not UseRequest.objects.exists()
 
 
-def test_a_check_of_an_unregistered_identifier_is_a_400_and_leaves_nothing(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_check_of_an_unregistered_identifier_answers_no_match(world) -> None:  # type: ignore[no-untyped-def]
     response = world["licensee"].client.post(
         "/api/v1/checks/", {"use": "analyze", "item": {"isrc": "GBAYE0601498"}}, format="json"
     )
-    assert response.status_code == 400
-    assert "not registered" in response.json()["fields"]["item.isrc"][0]
-    assert not UseRequest.objects.exists()
-    assert not PendingEntry.objects.filter(kind="decision").exists()
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "no_match"
+    assert PendingEntry.objects.filter(kind="decision").count() == 1
 
 
 def test_a_decision_renders_exactly_as_its_declared_serializer_fields_would(world) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.access import Actor
-from governance.exceptions import InvalidInput
 from governance.models import Decision, RequestItem, UseRequest
 from governance.services import checks
 from governance.services.requests import item_spec, request_spec
@@ -120,7 +119,8 @@ def job(world: dict[str, Any], reference: dict[str, str]) -> checks.CheckJob:
     )
 
 
-def test_a_batch_stores_each_check_and_refuses_an_unknown_identifier_alone(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_stores_each_check_and_answers_an_unknown_identifier_no_match(world) -> None:  # type: ignore[no-untyped-def]
+    # Issue 13: an identifier registered nowhere is an answer (no_match), not a refusal.
     rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
     jobs = [
         job(world, {"isrc": ISRC}),
@@ -128,21 +128,17 @@ def test_a_batch_stores_each_check_and_refuses_an_unknown_identifier_alone(world
         job(world, {"work_id": world["work"]["id"]}),
     ]
     results = checks.checks_decide(jobs, now=timezone.now())
-    assert isinstance(results[0], Decision)
-    assert results[0].outcome == "allow"
-    assert isinstance(results[1], InvalidInput)
-    assert list(results[1].fields) == ["item.isrc"]
-    assert isinstance(results[2], Decision)
-    assert results[2].outcome == "allow"
-    assert UseRequest.objects.filter(kind="check").count() == 2
+    assert all(isinstance(r, Decision) for r in results)
+    assert [r.outcome for r in results if isinstance(r, Decision)] == ["allow", "no_match", "allow"]
+    assert UseRequest.objects.filter(kind="check").count() == 3
     assert RequestItem.objects.filter(request__kind="check", outcome="allow").count() == 2
     stored = Decision.objects.filter(request__kind="check").select_related("item", "request")
-    assert {d.pk for d in stored} == {results[0].pk, results[2].pk}
+    assert {d.pk for d in stored} == {r.pk for r in results if isinstance(r, Decision)}
     for d in stored:
         assert d.item.position == 0
         assert d.request.status == "completed"
-        assert d.request.summary == {"allow": 1}
-    assert PendingEntry.objects.filter(kind="decision").count() == 2
+        assert d.request.summary == {d.outcome: 1}
+    assert PendingEntry.objects.filter(kind="decision").count() == 3
 
 
 def test_concurrent_checks_commit_one_decision_and_one_ledger_entry_each(world) -> None:  # type: ignore[no-untyped-def]
