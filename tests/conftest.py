@@ -116,4 +116,5 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+from tests.committed import committed  # noqa: E402, F401 - real commits, undone afterwards
 from tests.world import world  # noqa: E402, F401 - a fixture shared by request tests

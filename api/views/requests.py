@@ -42,6 +42,14 @@ IDEMPOTENCY = OpenApiParameter(
 )
 
 
+def idempotency_key_of(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header, if any (a 400 if too long)."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        raise InvalidInput.field("Idempotency-Key", f"at most {IDEMPOTENCY_KEY_MAX} characters")
+    return key
+
+
 class RequestInputSerializer(serializers.Serializer[Any]):
     use = serializers.ChoiceField(choices=USES)
     model_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -157,9 +165,7 @@ class UseRequestListView(GenericAPIView[UseRequest]):
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
-        idempotency_key = request.headers.get("Idempotency-Key") or None
-        if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
-            raise InvalidInput.field("Idempotency-Key", f"at most {IDEMPOTENCY_KEY_MAX} characters")
+        idempotency_key = idempotency_key_of(request)
         if request.content_type.startswith("multipart/"):
             # A manifest's bytes and lines are counted as they arrive, and an oversized one is
             # refused before it is read whole (api/uploads.py).
@@ -350,11 +356,13 @@ class CheckView(GenericAPIView[Decision]):
         tags=["requests"],
         operation_id="checks_create",
         request=CheckInputSerializer,
+        parameters=[IDEMPOTENCY],
         responses={200: DecisionSerializer},
     )
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+        idempotency_key = idempotency_key_of(request)
         data = self.CheckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         raw = data.validated_data["item"]
@@ -362,7 +370,9 @@ class CheckView(GenericAPIView[Decision]):
         spaces = request_services.spaces_by_name() if "vectors" in raw else {}
         item = request_services.item_spec(raw, name="item", spaces=spaces)
         spec = request_services.request_spec(data.validated_data)
-        decision = checks.check_decide(actor=actor, spec=spec, item=item, now=timezone.now())
+        decision = checks.check_decide(
+            actor=actor, spec=spec, item=item, now=timezone.now(), idempotency_key=idempotency_key
+        )
         return Response(self.get_serializer(decision).data)
 
 

@@ -9,6 +9,11 @@ ledger append instead of 16 of each. A check still answers only once its decisio
 entry have committed. An identifier under which no work is registered is answered like any
 item: ``no_match``, the identifier named in the trace. One check's failure is its own: a batch
 the database refuses is retried one check at a time.
+
+A check may carry an ``Idempotency-Key``, as a request does (one key space per licensee): the
+key's request row is looked up, under a lock on the key, before the check joins the decided
+ones; a stored key answers its first decision, and the checks of one batch that share a key
+are decided once (:func:`checks_decide_once`).
 """
 
 from __future__ import annotations
@@ -27,11 +32,18 @@ from django.utils import timezone
 from governance import evaluation
 from governance.access import Actor
 from governance.bulk import copy_insert, ids_reserve
-from governance.exceptions import InvalidInput
+from governance.exceptions import Conflict, InvalidInput
 from governance.models import Decision, PartyKind, RequestItem, RequestStatus, UseRequest
 from governance.services.deciding import Decided, decide_one, decided_store
 from governance.services.facts import Context, question_of
-from governance.services.requests import ItemSpec, RequestSpec, item_build, request_build
+from governance.services.requests import (
+    ItemSpec,
+    RequestSpec,
+    idempotency_lock,
+    item_build,
+    request_build,
+    request_fingerprint,
+)
 
 log = structlog.get_logger("governance.checks")
 
@@ -49,6 +61,15 @@ class CheckJob:
     received_at: dt.datetime
     # The check's own request id, for what is logged about it in a batch another thread leads.
     request_id: str | None = None
+    # The licensee's Idempotency-Key: a check retried with it answers the first one's decision.
+    idempotency_key: str | None = None
+
+    @property
+    def idempotency(self) -> tuple[str, str] | None:
+        """``(licensee, key)`` when the check carries a key."""
+        if not self.idempotency_key:
+            return None
+        return (str(self.actor.party.pk), self.idempotency_key)
 
 
 CheckResult = Decision | Exception
@@ -68,6 +89,7 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
             done_count=1,
             status=RequestStatus.COMPLETED,
             completed_at=now,
+            idempotency_key=job.idempotency_key or None,
         )
         for job in jobs
     ]
@@ -116,10 +138,80 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
     return results
 
 
+def checks_decide_once(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckResult]:
+    """:func:`checks_decide`, honouring each check's ``Idempotency-Key``: a key stored already
+    answers its first check's decision (a 409 if the body differs); the checks of one batch
+    that share a key are decided once, the first of them, and the others get its answer. The
+    keys' locks are held until the batch commits, so concurrent batches (other processes, or
+    checks decided one per transaction) with one key wait for each other, and the later one
+    finds the earlier one's check."""
+    keyed = sorted({k for job in jobs if (k := job.idempotency) is not None})
+    if not keyed:
+        return checks_decide(jobs, now=now)
+    with transaction.atomic():
+        for licensee, key in keyed:  # in one order, so that two batches cannot deadlock
+            idempotency_lock(licensee_id=licensee, key=key)
+        stored = {
+            (str(r.licensee_id), str(r.idempotency_key)): r
+            for r in UseRequest.objects.filter(
+                licensee_id__in={licensee for licensee, _ in keyed},
+                idempotency_key__in={key for _, key in keyed},
+            )
+        }
+        first: dict[tuple[str, str], int] = {}
+        fresh: list[int] = []
+        for n, job in enumerate(jobs):
+            k = job.idempotency
+            if k is None:
+                fresh.append(n)
+            elif k not in stored and k not in first:
+                first[k] = n
+                fresh.append(n)
+        decided = dict(zip(fresh, checks_decide([jobs[n] for n in fresh], now=now), strict=True))
+        results: list[CheckResult] = []
+        for n, job in enumerate(jobs):
+            k = job.idempotency
+            if n in decided:
+                results.append(decided[n])
+            elif k in stored:
+                results.append(_stored_answer(stored[k], job))
+            else:
+                assert k is not None  # a check without a key is always decided
+                leader = first[k]
+                results.append(_repeated_answer(jobs[leader], decided[leader], job))
+    return results
+
+
+def _fingerprint(job: CheckJob) -> str:
+    return request_fingerprint(job.spec, [job.item])
+
+
+def _key_reused() -> Conflict:
+    return Conflict(
+        "This Idempotency-Key was used for a different request.",
+        fields={"Idempotency-Key": ["reused with another body"]},
+    )
+
+
+def _stored_answer(request: UseRequest, job: CheckJob) -> CheckResult:
+    """The decision of the check stored with the job's key; a 409 for another body."""
+    if (request.kind, request.request_sha256) != ("check", _fingerprint(job)):
+        return _key_reused()
+    # A check's request is stored only with its decision, in the same transaction.
+    return Decision.objects.select_related("item").get(request=request)
+
+
+def _repeated_answer(leader: CheckJob, answer: CheckResult, job: CheckJob) -> CheckResult:
+    """The answer of the batch's first check with the job's key; a 409 for another body."""
+    if _fingerprint(leader) != _fingerprint(job):
+        return _key_reused()
+    return answer
+
+
 def _decide_batch(jobs: Sequence[CheckJob]) -> list[CheckResult]:
     now = timezone.now()
     try:
-        return checks_decide(jobs, now=now)
+        return checks_decide_once(jobs, now=now)
     except DatabaseError as exc:
         if len(jobs) == 1:
             return [exc]
@@ -128,7 +220,7 @@ def _decide_batch(jobs: Sequence[CheckJob]) -> list[CheckResult]:
         out: list[CheckResult] = []
         for job in jobs:
             try:
-                out += checks_decide([job], now=timezone.now())
+                out += checks_decide_once([job], now=timezone.now())
             except DatabaseError as one:
                 out.append(one)
         return out
@@ -199,9 +291,18 @@ class GroupCommit(Generic[J, R]):
 _batches: GroupCommit[CheckJob, CheckResult] = GroupCommit(_decide_batch)
 
 
-def check_decide(*, actor: Actor, spec: RequestSpec, item: ItemSpec, now: dt.datetime) -> Decision:
+def check_decide(
+    *,
+    actor: Actor,
+    spec: RequestSpec,
+    item: ItemSpec,
+    now: dt.datetime,
+    idempotency_key: str | None = None,
+) -> Decision:
     """Decide one check, in a batch with the checks that arrive meanwhile (inside an outer
-    transaction, as in the tests, alone and in that transaction)."""
+    transaction, as in the tests, alone and in that transaction). A check with an
+    ``Idempotency-Key`` used before answers the first check's decision, unless its body
+    differs (a 409)."""
     actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
     actor.require_writer(action="Asking to use music")
     job = CheckJob(
@@ -210,9 +311,10 @@ def check_decide(*, actor: Actor, spec: RequestSpec, item: ItemSpec, now: dt.dat
         item=item,
         received_at=now,
         request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        idempotency_key=idempotency_key or None,
     )
     if connection.in_atomic_block or not settings.CHECKS_GROUP_COMMIT:
-        (result,) = checks_decide([job], now=now)
+        (result,) = checks_decide_once([job], now=now)
     else:
         result = _batches.submit(job)
     if isinstance(result, Exception):

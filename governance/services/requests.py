@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from governance import identifiers, jsontext
 from governance.access import Actor
@@ -194,6 +194,34 @@ def request_fingerprint(spec: RequestSpec, items: Sequence[ItemSpec]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def idempotency_lock(*, licensee_id: Any, key: str) -> None:
+    """Hold, until the transaction ends, the lock of one licensee's ``Idempotency-Key``: the
+    requests that carry it are stored one after the other, so the second finds the first
+    instead of breaking the unique constraint (a 500). The lock is keyed by a 64-bit hash of
+    the pair; two pairs that share a hash only wait for each other."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"consentry idempotency {licensee_id} {key}"],
+        )
+
+
+def idempotent_request(
+    *, licensee_id: Any, key: str, kind: str, fingerprint: str
+) -> UseRequest | None:
+    """The licensee's request stored with ``key``, or ``None``, once the key's lock is held
+    (in the caller's transaction; READ COMMITTED, so a request committed while this one waited
+    is seen). A request with another body or of another kind is a 409."""
+    idempotency_lock(licensee_id=licensee_id, key=key)
+    existing = UseRequest.objects.filter(licensee_id=licensee_id, idempotency_key=key).first()
+    if existing is not None and (existing.request_sha256, existing.kind) != (fingerprint, kind):
+        raise Conflict(
+            "This Idempotency-Key was used for a different request.",
+            fields={"Idempotency-Key": ["reused with another body"]},
+        )
+    return existing
+
+
 @transaction.atomic
 def request_submit(
     *,
@@ -213,15 +241,10 @@ def request_submit(
         raise InvalidInput.field("items", "at least one item")
     fingerprint = request_fingerprint(spec, items)
     if idempotency_key:
-        existing = UseRequest.objects.filter(
-            licensee=actor.party, idempotency_key=idempotency_key
-        ).first()
+        existing = idempotent_request(
+            licensee_id=actor.party.pk, key=idempotency_key, kind=kind, fingerprint=fingerprint
+        )
         if existing is not None:
-            if existing.request_sha256 != fingerprint:
-                raise Conflict(
-                    "This Idempotency-Key was used for a different request.",
-                    fields={"Idempotency-Key": ["reused with another body"]},
-                )
             return existing, False
     request = request_build(
         actor=actor, spec=spec, items=items, kind=kind, now=now, fingerprint=fingerprint,

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from governance.models import PartyKind, RightsClaim, RightsShare
 from ledger import commitments
 from ledger.models import PendingEntry as Pending
+from tests.committed import on_own_connection
 from tests.factories import Caller, caller
 from tests.ledger.helpers import sequence
-
-_T = TypeVar("_T")
 
 
 def file_claim(who: Caller, work: dict[str, Any], **extra: Any) -> Any:
@@ -216,54 +212,6 @@ def test_an_operator_rules_on_a_claim_with_the_command(world) -> None:  # type: 
 # ---------------------------------------------------------------------------------------------
 # Two concurrent acceptances of one claim, through real threads, connections and commits.
 # ---------------------------------------------------------------------------------------------
-
-
-def on_own_connection(fn: Callable[[], _T]) -> _T:
-    """Run ``fn`` on a thread of its own: Django gives it its own connection, outside the test's
-    transaction, so what it writes is committed and seen by every other connection."""
-    out: list[_T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            out.append(fn())
-        except BaseException as exc:  # re-raised on the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
-    return out[0]
-
-
-@pytest.fixture
-def committed() -> Iterator[None]:
-    """Afterwards, the database as it was: every row the test committed (on other threads'
-    connections, see :func:`on_own_connection`) is deleted. Django's ``transaction=True``
-    teardown would TRUNCATE every table instead, which the append-only ledger tables refuse and
-    which would also drop the rows the migrations seeded (the consent matrix)."""
-    models = [m for m in apps.get_models(include_auto_created=True)
-              if m._meta.app_label != "ledger" or m is Pending]  # fmt: skip
-
-    def snapshot() -> dict[Any, set[Any]]:
-        return {m: set(m._base_manager.values_list("pk", flat=True)) for m in models}
-
-    def restore(before: dict[Any, set[Any]]) -> None:
-        # Django's foreign keys on PostgreSQL are DEFERRABLE INITIALLY DEFERRED: inside one
-        # transaction the rows can go in any order.
-        with transaction.atomic():
-            for m in models:
-                m._base_manager.exclude(pk__in=before[m])._raw_delete(connection.alias)
-
-    before = on_own_connection(snapshot)
-    try:
-        yield
-    finally:
-        on_own_connection(lambda: restore(before))
 
 
 @pytest.mark.django_db
