@@ -108,7 +108,7 @@ from governance.evaluation.facts import (
     obligations_json,
     obligations_union,
 )
-from governance.evaluation.periods import OPEN_END
+from governance.evaluation.periods import OPEN_END, period_json, question_period
 from governance.evaluation.rules import (
     _boundaries,
     _combine,
@@ -138,6 +138,8 @@ __all__ = [
     "evaluate_work",
     "obligations_json",
     "obligations_union",
+    "period_json",
+    "question_period",
     "summarise",
     "tally",
 ]

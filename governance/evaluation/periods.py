@@ -38,17 +38,24 @@ OPEN_END: Final = dt.datetime.max.replace(tzinfo=dt.UTC)
 def question_period(
     *, start: dt.datetime | None, end: dt.datetime | None, asked: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime | None]:
-    """The question's ``(at, until)`` for a request's period (module docstring's table).
+    """The question's ``(at, until)`` for a request's period (module docstring's table), to
+    the millisecond.
 
     Raises :class:`ValueError` for a period that ends before it starts (or, with only an
     end, before it was asked)."""
     if start is None and end is None:
-        return asked, None
-    at = asked if start is None else start
-    until = OPEN_END if end is None else end
+        return _millisecond(asked), None
+    at = _millisecond(asked if start is None else start)
+    until = OPEN_END if end is None else _millisecond(end)
     if until <= at:
         raise ValueError(f"the period of use ends ({time_text(until)}) before it starts")
     return at, until
+
+
+def _millisecond(value: dt.datetime) -> dt.datetime:
+    """``value`` truncated to the millisecond, as the ledger writes times (``ledger.canonical``):
+    the question evaluated is then exactly the one ledgered, and replay asks the same."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def midnight(day: dt.date) -> dt.datetime:

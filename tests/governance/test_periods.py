@@ -25,6 +25,7 @@ from governance.evaluation import (
     evaluate_work,
 )
 from governance.evaluation.periods import parts, question_period
+from governance.explanation import explain
 from governance.terms import DEFAULT_MATRIX, Obligations
 from tests.governance.test_evaluation import (
     ARTIST,
@@ -393,3 +394,58 @@ def test_a_periods_trace_is_deterministic_json_whatever_the_order_of_the_facts(
     trace = evaluate_item(question, [w], f).trace
     assert json.loads(json.dumps(trace, allow_nan=False)) == trace
     assert evaluate_item(question, [shuffled_work], shuffled_facts).trace == trace
+
+
+# --- in plain language ---------------------------------------------------------------------
+
+
+def issue_example() -> dict[str, Any]:
+    f = facts(rule(LABEL, "allow"), rule(PUB, "allow"), until_2028(rule_id="r-ada"))
+    return evaluate_item(period(), [work()], f).trace
+
+
+def test_the_explanation_names_the_part_of_the_period_nothing_covers_in_english() -> None:
+    sentences = explain(issue_example(), language="en")[0]["sentences"]
+    assert (
+        "From 2027-06-01 to 2028-01-01, Ada Vale (performer, 100%) allowed it under rule r-ada "
+        "version 1." in sentences
+    )
+    assert (
+        "Nothing on record covers the part of the period you asked about from 2028-01-01 to "
+        "2029-06-01, so the answer is no." in sentences
+    )
+    # The label's and the publisher's answers hold for the whole period: said without one.
+    assert [s for s in sentences if s.startswith("From")] == [
+        "From 2027-06-01 to 2028-01-01, Ada Vale (performer, 100%) allowed it under rule r-ada "
+        "version 1.",
+        "From 2028-01-01 to 2029-06-01, Ada Vale (performer, 100%) has not consented, and their "
+        "default is opt-in, so the answer is no.",
+    ]
+    assert sentences[-1] == "You may not proceed with this work."
+
+
+def test_the_explanation_names_the_part_of_the_period_nothing_covers_in_french() -> None:
+    sentences = explain(issue_example(), language="fr")[0]["sentences"]
+    assert (
+        "Du 2027-06-01 au 2028-01-01, Ada Vale (interprète, 100\u00a0%) l\u2019a autorisé "
+        "selon la règle r-ada version 1." in sentences
+    )
+    assert (
+        "Aucun consentement ni titulaire enregistré ne couvre la partie de la période demandée "
+        "du 2028-01-01 au 2029-06-01\u00a0: la réponse est non." in sentences
+    )
+
+
+def test_a_part_that_starts_within_a_day_is_said_with_its_time_and_an_open_end_as_on() -> None:
+    noon = dt.datetime(2028, 1, 1, 12, 30, tzinfo=dt.UTC)
+    f = facts(rule(LABEL, "allow"), rule(PUB, "allow"), rule(ARTIST, "allow", window_end=noon))
+    trace = evaluate_item(period(until=OPEN_END), [work()], f).trace
+    assert (
+        "Nothing on record covers the part of the period you asked about from 2028-01-01 12:30 "
+        "UTC on, so the answer is no." in explain(trace, language="en")[0]["sentences"]
+    )
+    assert (
+        "Aucun consentement ni titulaire enregistré ne couvre la partie de la période demandée "
+        "à partir du 2028-01-01 à 12:30 UTC\u00a0: la réponse est non."
+        in explain(trace, language="fr")[0]["sentences"]
+    )
