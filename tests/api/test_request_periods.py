@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from governance import tasks
+from governance.demo import demo_seed
 from governance.models import Decision, UseRequest
 from governance.replay import replay
 from ledger import canonical
@@ -222,3 +224,37 @@ def test_a_period_that_ends_before_it_starts_is_refused_and_nothing_is_stored(  
         assert message in body["fields"][field][0]
     assert not UseRequest.objects.exists()
     assert not Decision.objects.exists()
+
+
+def test_on_the_demo_data_a_period_past_the_end_of_a_master_share_is_not_covered(  # type: ignore[no-untyped-def]
+    tmp_path,
+) -> None:
+    # The demo catalog's "Low Tide (Instrumental)" (GBNWR2300003) has Northwind's master share in
+    # GB, IE, FR and DE until 2034-01-01; Northwind allows analysis with attribution.
+    creds, _ = demo_seed(credentials_file=tmp_path / "c.json", now=timezone.now())
+    licensee = APIClient()
+    token = next(c.token for c in creds if c.kind == "licensee")
+    licensee.credentials(HTTP_AUTHORIZATION=f"Api-Key {token}")
+
+    def ask(start: str, end: str) -> dict[str, Any]:
+        response = licensee.post(
+            "/api/v1/checks/",
+            {"use": "analyze", "item": {"isrc": "GBNWR2300003"}, "territories": ["FR"],
+             "period_start": start, "period_end": end},
+            format="json",
+        )  # fmt: skip
+        assert response.status_code == 200, response.json()
+        return dict(response.json())
+
+    inside = ask("2030-01-01T00:00:00Z", "2033-06-01T00:00:00Z")
+    assert (inside["outcome"], inside["obligations"]) == (
+        "conditional",
+        {"attribution": "Northwind Records"},
+    )
+    past = ask("2030-01-01T00:00:00Z", "2036-01-01T00:00:00Z")
+    assert (past["outcome"], past["code"]) == ("deny", "consent.period_not_covered")
+    assert past["trace"]["works"][0]["uncovered"] == [
+        {"start": "2034-01-01T00:00:00Z", "end": "2036-01-01T00:00:00Z"}
+    ]
+    ledger_services.integrate_all(now=timezone.now())
+    assert replay() == (2, [])
