@@ -15,9 +15,10 @@ A holder's share is said only where the trace holds it: a licensee's trace does 
 (:mod:`governance.disclosure`), and then the holder is named with its right alone.
 
 An item that matched nothing gives one entry with ``work`` and ``title`` null. Sentences say
-in which territories an answer holds only when the answers differ between territories. French
-follows French typography: « guillemets », a no-break space before ``:``, ``;`` and ``%``,
-decimal commas.
+in which territories an answer holds only when the answers differ between territories, and
+for which part of the period asked about only when the answers differ between its parts (a
+part nothing covers is named: ``consent.period_not_covered``). French follows French
+typography: « guillemets », a no-break space before ``:``, ``;`` and ``%``, decimal commas.
 """
 
 # French is written with the typographic apostrophe (U+2019), which RUF001 takes for a typo.
@@ -95,6 +96,10 @@ _EN: Final[Mapping[str, str]] = {
     "use.style": "Imitating the artist's style", "use.lyrics": "Using its lyrics",
     "use.stems": "Separating or remixing its stems", "use.analyze": "Analysing it",
     "use.other": "The use {}",
+    "period.span": "from {start} to {end}", "period.open": "from {start} on",
+    "period.time": "{day} {time} UTC",
+    "consent.period_not_covered": "Nothing on record covers the part of the period you asked "
+    "about {parts}, so the answer is no.",
 }  # fmt: skip
 
 _FR: Final[Mapping[str, str]] = {
@@ -164,6 +169,10 @@ _FR: Final[Mapping[str, str]] = {
     "use.style": "L’imitation du style de l’artiste", "use.lyrics": "L’usage de ses paroles",
     "use.stems": "La séparation ou le remix de ses pistes", "use.analyze": "Son analyse",
     "use.other": f"L’usage «{_NB}{{}}{_NB}»",
+    "period.span": "du {start} au {end}", "period.open": "à partir du {start}",
+    "period.time": "{day} à {time} UTC",
+    "consent.period_not_covered": "Aucun consentement ni titulaire enregistré ne couvre la "
+    f"partie de la période demandée {{parts}}{_NB}: la réponse est non.",
 }  # fmt: skip
 _FR_RIGHTS: Final[Mapping[str, str]] = {
     "master": "master", "publishing": "édition", "performer": "interprète",
@@ -232,6 +241,34 @@ def _where(p: _Phrases, territories: Sequence[str], evaluated: Sequence[str]) ->
         return p("outside_one" if len(others) == 1 else "outside_many", codes=p.join(others))
     named = list(territories)
     return p("in_one" if len(named) == 1 else "in_many", codes=p.join(named))
+
+
+def _moment(p: _Phrases, value: str) -> str:
+    """A trace's time (RFC 3339, UTC) as people read it: the day alone at midnight."""
+    day, _, time = value.partition("T")
+    time = time.rstrip("Z").split(".")[0]
+    if time in ("", "00:00:00"):
+        return day
+    return p("period.time", day=day, time=time.removesuffix(":00"))
+
+
+def _span(p: _Phrases, period: Mapping[str, Any]) -> str:
+    """``from <start> to <end>`` (or ``from <start> on``) in ``p``'s language."""
+    start = _moment(p, str(period["start"]))
+    if period.get("end") is None:
+        return p("period.open", start=start)
+    return p("period.span", start=start, end=_moment(p, str(period["end"])))
+
+
+def _when(p: _Phrases, entry: Mapping[str, Any], work: Mapping[str, Any]) -> str:
+    """When a right's answer holds, when it does not hold for the whole period asked about."""
+    parts = work.get("periods") or []
+    period = entry.get("period")
+    if not period or not parts:
+        return ""
+    if (period["start"], period["end"]) == (parts[0]["start"], parts[-1]["end"]):
+        return ""
+    return f"{_span(p, period)}, "
 
 
 def _identification(p: _Phrases, work: Mapping[str, Any]) -> list[str]:
@@ -394,6 +431,8 @@ def explain(
         evaluated = work.get("territories", [])
         for entry in work.get("rights", []):
             where = _where(p, entry.get("territories", []), evaluated)
+            if when := _when(p, entry, work):  # a period's part: "In FR, from ... to ..., "
+                where = where + when if where else when[:1].upper() + when[1:]
             if not entry.get("holders"):
                 sentence = where + p("rights.unknown", right=p.right_of(entry["right"]))
                 sentences.append(sentence[:1].upper() + sentence[1:])
@@ -409,6 +448,9 @@ def explain(
                 if note:
                     name = _name(holder, party_names)
                     sentences.append(p("note", name=name, note=p.quote(note)))
+        if work.get("code") == "consent.period_not_covered" and work.get("uncovered"):
+            spans = p.join([_span(p, u) for u in work["uncovered"]])
+            sentences.append(p("consent.period_not_covered", parts=spans))
         outcome = _settled_outcome(work, answers) if answers else str(work["outcome"])
         if conclusion := _conclusion(p, outcome, work.get("obligations", {})):
             sentences.append(conclusion)

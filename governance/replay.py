@@ -137,6 +137,16 @@ def _time(value: str | None) -> dt.datetime | None:
     return None if value is None else canonical.parse_time(value)
 
 
+def _until(period: Mapping[str, Any] | None) -> dt.datetime | None:
+    """The end of the period of use a decision asked about (``evaluation.OPEN_END``: none);
+    None for an instant (and for entries written before periods were ledgered, which were
+    decided at their ``at`` alone)."""
+    if period is None:
+        return None
+    end = period.get("end")
+    return evaluation.OPEN_END if end is None else canonical.parse_time(end)
+
+
 def _rule(p: Mapping[str, Any]) -> RuleContent:
     o = p.get("obligations") or {}
     return RuleContent(
@@ -238,6 +248,7 @@ def replay(*, progress: Callable[[int], None] | None = None) -> tuple[int, list[
             territories=tuple(p["territories"]),
             at=canonical.parse_time(p["at"]),
             commercial=bool(p["commercial"]),
+            until=_until(p.get("period")),
         )
         facts = evaluation.Facts(
             matrix_version=int(p["matrix_version"]),

@@ -60,8 +60,18 @@ class RequestInputSerializer(serializers.Serializer[Any]):
         help_text="ISO 3166-1 alpha-2 codes of the territories of use; empty for worldwide.",
     )
     commercial = serializers.BooleanField(default=True)
-    period_start = serializers.DateTimeField(required=False, allow_null=True)
-    period_end = serializers.DateTimeField(required=False, allow_null=True)
+    period_start = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Start of the period of use (RFC 3339). The whole period is decided: a rule "
+        "answers only for the part its window covers. Without period_end, the use has no end.",
+    )
+    period_end = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="End of the period of use (exclusive). Without period_start, the period runs "
+        "from the request's time; without either, the request's time alone is decided.",
+    )
     callback_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
 
 

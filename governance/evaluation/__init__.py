@@ -28,7 +28,16 @@ the caller passes the facts in force then (rule versions, parties, the consent m
    ``*`` for all the others (evaluated as the first code none names). The work's outcome is
    the strictest (deny > review > conditional > allow), decided by the first such territory;
    obligations are united over all territories, and kept only when the work is allowed.
-6. An item with no works is ``no_match`` (an identifier under which nothing is registered is
+6. A question about a period (``until`` set: :mod:`governance.evaluation.periods`) is cut into
+   parts at every window boundary of the holders' rules and every first and last day of the
+   required rights' shares that fall inside it, so that each rule and share covers a part
+   wholly or not at all; each part is decided as above at its first instant, and adjacent
+   parts that answered alike are one. A rule thus answers only for the part of the period its
+   window covers, and a share counts only for the part it is valid. The work's outcome is the
+   strictest part's, decided by the earliest such part, whose interval the reason names; a
+   deciding part that nothing covers (``consent.opt_in_default`` or ``rights.unknown`` there)
+   makes the code ``consent.period_not_covered``. Obligations unite over the parts.
+7. An item with no works is ``no_match`` (an identifier under which nothing is registered is
    named in its trace, ``identified_by``); else its works' strictest outcome (the first
    deciding work in id order gives code and reason). :func:`summarise`: a request's outcome is
    the strictest item outcome ignoring ``no_match`` (``no_match`` only if every item is);
@@ -39,7 +48,8 @@ line; ``ai_disclosure`` if any; ``max_similarity`` the lowest.
 
 Codes: ``consent.allowed``, ``consent.conditional``, ``consent.opt_out_default``,
 ``consent.no_rights_required`` (allowing); ``consent.review``; ``consent.denied_by_rule``,
-``consent.similarity_exceeded``, ``consent.opt_in_default``, ``rights.unknown`` (deny);
+``consent.similarity_exceeded``, ``consent.opt_in_default``, ``rights.unknown``,
+``consent.period_not_covered`` (deny);
 ``match.none`` (no_match). A reason is one English sentence, without a final full stop.
 
 The trace is JSON data only (shares as decimal strings with three places, ``at`` RFC 3339 UTC)
@@ -68,15 +78,23 @@ identically. A holder's ``rule`` is the deciding version, ``rules`` every matchi
 ``max_similarity``) the match that exceeded the deciding rule's limit. A holder whose share
 comes (in whole or in part) from the composition the recording embodies has ``composition``:
 that composition's id (absent otherwise).
+
+A question about a period adds ``"period": {"start": ..., "end": ...}`` to the item's trace
+(``end`` null: no end). When its parts answered differently, the work's trace also has
+``periods`` (each part's ``start``, ``end``, ``outcome``, ``code`` and ``reason``, in order),
+``uncovered`` (the parts nothing covers, as ``{"start", "end"}``), and each entry of ``rights``
+the ``period`` it holds for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
+from governance.evaluation import periods
 from governance.evaluation.facts import (
     _ALLOWING,
     ELSEWHERE,
@@ -97,7 +115,9 @@ from governance.evaluation.facts import (
     obligations_json,
     obligations_union,
 )
+from governance.evaluation.periods import OPEN_END, period_json, question_period
 from governance.evaluation.rules import (
+    _boundaries,
     _combine,
     _representatives,
     _right_answer,
@@ -110,6 +130,7 @@ __all__ = [
     "ELSEWHERE",
     "ERROR",
     "FLOWS",
+    "OPEN_END",
     "OUTCOMES",
     "STRICTNESS",
     "TRACE_VERSION",
@@ -125,28 +146,95 @@ __all__ = [
     "evaluate_work",
     "obligations_json",
     "obligations_union",
+    "period_json",
+    "question_period",
     "summarise",
     "tally",
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """The answer for one part of the question's period (the whole of it, usually)."""
+
+    start: dt.datetime
+    until: dt.datetime | None
+    decided: _Answer
+    deciding: str | None  # the deciding territory (None when allowed)
+    groups: list[dict[str, Any]]
+
+    def same_as(self, other: _Part) -> bool:
+        """Whether the two parts answered alike, holder by holder (so they read as one)."""
+        return (self.decided, self.deciding, self.groups) == (
+            other.decided,
+            other.deciding,
+            other.groups,
+        )
+
+
+NOT_COVERED: Final = ("consent.opt_in_default", "rights.unknown")
+"""The codes of a part that nothing registered covers: no consent, or no holder."""
+
+
 def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDecision:
     """Decide ``question`` for one ``work`` from ``facts`` (see the module docstring)."""
     _check(question, facts)
-    day = question.at.astimezone(dt.UTC).date()
     required = tuple(facts.matrix[question.use])
-    reps = _representatives(question, work, facts, day)
+    if question.until is None:
+        spans: list[tuple[dt.datetime, dt.datetime | None]] = [(question.at, None)]
+    else:
+        boundaries = _boundaries(question, work, facts)
+        spans = list(periods.parts(question.at, question.until, boundaries))
+    days = [start.astimezone(dt.UTC).date() for start, _ in spans]
+    reps = _representatives(question, work, facts, days)
     unnamed = min(ALL_TERRITORIES - set(reps), default="") if ELSEWHERE in reps else ""
     by_owner: dict[str, list[RuleContent]] = {}
     for rule in sorted(facts.rules, key=lambda r: (r.rule_id, r.version)):
         by_owner.setdefault(rule.owner_id, []).append(rule)
+    parts: list[_Part] = []
+    for (start, until), day in zip(spans, days, strict=True):
+        q = replace(question, at=start)
+        part = _evaluate_part(q, work, facts, by_owner, reps, unnamed, required, day, until)
+        if parts and parts[-1].same_as(part):
+            parts[-1] = replace(parts[-1], until=until)  # one answer: one part
+        else:
+            parts.append(part)
+    split = len(parts) > 1
+    trace_rights = _rights_over_parts(parts) if split else parts[0].groups
+    trace_rights.sort(key=lambda g: required.index(g["right"]))  # stable: parts stay in order
+    decided, deciding = parts[0].decided, parts[0].deciding
+    extra: dict[str, Any] = {}
+    if split:
+        decided, deciding, extra = _over_the_period(parts)
+    trace = {
+        "work": work.work_id, "title": work.title, "identified_by": work.identified_by,
+        "matches": [
+            {"space": m.space, "score": m.score, "threshold": m.threshold}
+            for m in sorted(work.matches, key=lambda m: (m.space, -m.score, m.threshold))
+        ],
+        "required_rights": list(required), "territories": reps, "territory": deciding,
+        "outcome": decided.outcome, "code": decided.code, "reason": decided.reason,
+        "obligations": obligations_json(decided.obligations),
+        "rights": trace_rights, **extra,
+    }  # fmt: skip
+    o = decided
+    return WorkDecision(work.work_id, o.outcome, o.code, o.reason, o.obligations, trace)
+
+
+def _evaluate_part(
+    q: Question, work: WorkFacts, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
+    reps: list[str], unnamed: str, required: tuple[str, ...], day: dt.date,
+    until: dt.datetime | None,
+) -> _Part:  # fmt: skip
+    """The answer at the instant ``q.at``, which stands for the part of the period up to
+    ``until`` (no rule window or share validity begins or ends inside it)."""
     groups: dict[str, dict[str, Any]] = {}
     per_territory: list[_Answer] = []
     for rep in reps:
         territory, answers = unnamed if rep == ELSEWHERE else rep, []
         for right in required:
             answer, holders = _right_answer(
-                question, work, facts, by_owner, right=right, territory=territory, day=day
+                q, work, facts, by_owner, right=right, territory=territory, day=day
             )
             if answer is None:
                 reason = f"Nobody is registered as holding the {right} right {_where(rep, reps)}"
@@ -164,26 +252,72 @@ def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDeci
     if required:
         decided = _combine(per_territory)
     else:
-        reason = f"Consent matrix v{facts.matrix_version} requires no rights for {question.use}"
+        reason = f"Consent matrix v{facts.matrix_version} requires no rights for {q.use}"
         decided = _Answer("allow", "consent.no_rights_required", reason)
     deciding = None
     if decided.outcome not in _ALLOWING:
         deciding = next(
             r for r, a in zip(reps, per_territory, strict=True) if a.outcome == decided.outcome
         )
-    trace = {
-        "work": work.work_id, "title": work.title, "identified_by": work.identified_by,
-        "matches": [
-            {"space": m.space, "score": m.score, "threshold": m.threshold}
-            for m in sorted(work.matches, key=lambda m: (m.space, -m.score, m.threshold))
+    return _Part(q.at, until, decided, deciding, list(groups.values()))
+
+
+def _rights_over_parts(parts: list[_Part]) -> list[dict[str, Any]]:
+    """The trace's ``rights`` of a period cut into parts: each entry with the ``period`` it
+    holds for, an entry that holds alike in adjacent parts once, for them all."""
+    out: list[dict[str, Any]] = []
+    last: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        span = _span(part)
+        for group in part.groups:
+            key = json.dumps(group, sort_keys=True)
+            previous = last.get(key)
+            if previous is not None and previous["period"]["end"] == span["start"]:
+                previous["period"] = {"start": previous["period"]["start"], "end": span["end"]}
+                continue
+            last[key] = {**group, "period": span}
+            out.append(last[key])
+    return out
+
+
+def _span(part: _Part) -> dict[str, str | None]:
+    assert part.until is not None  # a period's every part has an end; only an instant has none
+    return periods.period_json(part.start, part.until)
+
+
+def _over_the_period(parts: list[_Part]) -> tuple[_Answer, str | None, dict[str, Any]]:
+    """The answer over a period whose parts answered differently: the strictest part's (the
+    earliest such part gives code and reason, naming its interval); obligations unite over the
+    parts when every part allows. A part that nothing covers (no consent on record, or no
+    holder) makes the answer ``consent.period_not_covered``, naming that part. Also the
+    trace's ``periods`` (each part's answer) and ``uncovered`` (the parts nothing covers)."""
+    combined = _combine([p.decided for p in parts])
+    deciding: str | None = None
+    if combined.outcome not in _ALLOWING:
+        first = next(p for p in parts if p.decided.outcome == combined.outcome)
+        assert first.until is not None  # a period's every part has an end
+        code = combined.code
+        if code in NOT_COVERED:
+            code = "consent.period_not_covered"
+        part = periods.during(first.start, first.until)
+        reason = f"{combined.reason} for the part of the period {part}"
+        combined = _Answer(combined.outcome, code, reason, combined.obligations)
+        deciding = first.deciding
+    extra = {
+        "periods": [
+            {
+                **_span(p),
+                "outcome": p.decided.outcome, "code": p.decided.code, "reason": p.decided.reason,
+            }
+            for p in parts
         ],
-        "required_rights": list(required), "territories": reps, "territory": deciding,
-        "outcome": decided.outcome, "code": decided.code, "reason": decided.reason,
-        "obligations": obligations_json(decided.obligations),
-        "rights": sorted(groups.values(), key=lambda g: required.index(g["right"])),
+        "uncovered": [
+            _span(p)
+            for p in parts
+            if p.decided.outcome not in _ALLOWING and p.decided.code in NOT_COVERED
+        ],
     }  # fmt: skip
-    o = decided
-    return WorkDecision(work.work_id, o.outcome, o.code, o.reason, o.obligations, trace)
+    return combined, deciding, extra
 
 
 # --- one item, one request -----------------------------------------------------------------
@@ -192,6 +326,10 @@ def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDeci
 def _check(question: Question, facts: Facts) -> None:
     if question.at.tzinfo is None:
         raise ValueError("question.at must be timezone-aware")
+    if question.until is not None and question.until.tzinfo is None:
+        raise ValueError("question.until must be timezone-aware")
+    if question.until is not None and question.until <= question.at:
+        raise ValueError("question.until must be after question.at")
     if question.use not in facts.matrix:
         raise ValueError(f"consent matrix v{facts.matrix_version} has no use {question.use!r}")
 
@@ -237,6 +375,8 @@ def evaluate_item(
         "obligations": obligations_json(decided.obligations),
         "works": [d.trace for d in decisions], **named,
     }  # fmt: skip
+    if question.until is not None:
+        trace["period"] = periods.period_json(question.at, question.until)
     o = decided
     return ItemDecision(o.outcome, o.code, o.reason, o.obligations, trace, decisions)
 

@@ -90,13 +90,17 @@ class WorkFacts:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """What a licensee asks: a use, where (ISO alpha-2; none: worldwide), when, commercially?"""
+    """What a licensee asks: a use, where (ISO alpha-2; none: worldwide), when, commercially?
+
+    ``at`` is the instant asked about, or the start of the period of use that ends (exclusive)
+    at ``until`` (``periods.OPEN_END``: it has no end); ``until`` None: the instant alone."""
 
     use: str
     licensee_id: str
     territories: tuple[str, ...]
     at: dt.datetime
     commercial: bool
+    until: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

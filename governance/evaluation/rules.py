@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from governance.evaluation.facts import (
     obligations_json,
     obligations_union,
 )
+from governance.evaluation.periods import midnight
 from governance.identifiers import ALL_TERRITORIES, territory_covers
 from governance.terms import (
     COMMERCIAL,
@@ -161,8 +162,11 @@ def _where(rep: str, reps: Sequence[str]) -> str:
     return f"outside {_and(named)}" if named else "in any territory"
 
 
-def _representatives(q: Question, work: WorkFacts, facts: Facts, day: dt.date) -> list[str]:
-    """The territories to evaluate: the question's, or one of each class (module docstring)."""
+def _representatives(
+    q: Question, work: WorkFacts, facts: Facts, days: Sequence[dt.date]
+) -> list[str]:
+    """The territories to evaluate on every one of ``days`` (the first day of each part of the
+    period): the question's, or one of each class (module docstring)."""
     if q.territories:
         return sorted({t.upper() for t in q.territories})
     required = set(facts.matrix[q.use])
@@ -173,7 +177,8 @@ def _representatives(q: Question, work: WorkFacts, facts: Facts, day: dt.date) -
 
     shares = [
         s for s in work.shares
-        if s.right in required and _in_force(s, day) and holds(s.holder_id, s.right)
+        if s.right in required and any(_in_force(s, day) for day in days)
+        and holds(s.holder_id, s.right)
     ]  # fmt: skip
     owners = {s.holder_id for s in shares}
     if "likeness" in required:
@@ -183,6 +188,22 @@ def _representatives(q: Question, work: WorkFacts, facts: Facts, day: dt.date) -
         t for r in facts.rules if r.owner_id in owners and q.use in r.uses for t in r.territories
     }
     return [*sorted(named), ELSEWHERE] if ALL_TERRITORIES - named else sorted(named)
+
+
+def _boundaries(q: Question, work: WorkFacts, facts: Facts) -> Iterator[dt.datetime]:
+    """Every instant at which an answer about ``work`` may change: the window boundaries of
+    the rules of the parties that may hold a required right, and the first and last days of
+    the shares of those rights (each at 00:00 UTC)."""
+    required = set(facts.matrix[q.use])
+    shares = [s for s in work.shares if s.right in required]
+    owners = {s.holder_id for s in shares}
+    if "likeness" in required:
+        owners |= set(work.artist_ids)
+    for rule in facts.rules:
+        if rule.owner_id in owners:
+            yield from (t for t in (rule.window_start, rule.window_end) if t is not None)
+    for s in shares:
+        yield from (midnight(d) for d in (s.valid_from, s.valid_until) if d is not None)
 
 
 def _right_answer(

@@ -53,12 +53,26 @@ def _time(value: dt.datetime) -> str:
     return canonical.format_time(value)
 
 
-def decision_payload(decision: Decision, item: RequestItem, request: UseRequest) -> dict[str, Any]:
-    """The ledger entry of a decision: enough to replay it from the ledger alone (the question,
-    the works and their matches as found, the matrix version and the rule versions used), and
-    the full trace the API shows, which lists holders' percentages: ``governance.ledgering``
-    ledgers it as a salted commitment (its opening goes to the decision's holders and to
-    auditors), never in clear."""
+def decision_payload(
+    decision: Decision,
+    item: RequestItem,
+    request: UseRequest,
+    question: evaluation.Question | None = None,
+) -> dict[str, Any]:
+    """The ledger entry of a decision: enough to replay it from the ledger alone (the question
+    evaluated, ``question_of(request)`` unless given, with its whole period; the works and
+    their matches as found, the matrix version and the rule versions used), and the full
+    trace the API shows, which lists holders' percentages: ``governance.ledgering`` ledgers it
+    as a salted commitment (its opening goes to the decision's holders and to auditors), never
+    in clear.
+
+    ``at`` is the instant asked about or the start of the period of use; ``period`` is null
+    for an instant, else ``{"start", "end"}`` (``end`` null: the period has no end)."""
+    question = question or question_of(request)
+    period = None
+    if question.until is not None:
+        end = None if question.until == evaluation.OPEN_END else _time(question.until)
+        period = {"start": _time(question.at), "end": end}
     trace = decision.trace
     works = [
         {
@@ -85,7 +99,8 @@ def decision_payload(decision: Decision, item: RequestItem, request: UseRequest)
         "use": request.use,
         "territories": list(request.territories),
         "commercial": request.commercial,
-        "at": _time(request.period_start or request.created_at),
+        "at": _time(question.at),
+        "period": period,
         "outcome": decision.outcome,
         "code": decision.code,
         "works": works,
@@ -165,7 +180,8 @@ def decide_one(
             }
         ),
     )
-    entry = ledgering.seal("decision", decision_payload(decision, item, request), now=now)
+    payload = decision_payload(decision, item, request, question)
+    entry = ledgering.seal("decision", payload, now=now)
     decision.leaf_hash = entry.leaf_hash
     item.outcome = outcome
     item.error = resolved.error

@@ -280,10 +280,15 @@ class Context:
 
 
 def question_of(request: UseRequest) -> evaluation.Question:
+    """The question a request asks, about its whole period of use (``evaluation.periods``)."""
+    at, until = evaluation.question_period(
+        start=request.period_start, end=request.period_end, asked=request.created_at
+    )
     return evaluation.Question(
         use=request.use,
         licensee_id=str(request.licensee_id),
         territories=tuple(request.territories),
-        at=request.period_start or request.created_at,
+        at=at,
         commercial=request.commercial,
+        until=until,
     )

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from governance import identifiers, jsontext
+from governance import evaluation, identifiers, jsontext
 from governance.access import Actor
 from governance.bulk import copy_insert
 from governance.exceptions import Conflict, GovernanceError, InvalidInput
@@ -138,7 +139,11 @@ class RequestSpec:
     callback_url: str
 
 
-def request_spec(data: Mapping[str, Any]) -> RequestSpec:
+def request_spec(data: Mapping[str, Any], *, now: dt.datetime | None = None) -> RequestSpec:
+    """A request's terms, validated. Its period of use (``period_start``, ``period_end``) is
+    what is decided (``evaluation.periods``): with both, the whole period; with only a start,
+    from then on; with only an end, from ``now`` (when it is asked) to then, so an end not
+    after ``now`` is refused; with neither, the moment it is asked."""
     use = data.get("use")
     if use not in USES:
         raise InvalidInput.field("use", f"unknown use {use!r}; uses are {', '.join(USES)}")
@@ -149,8 +154,14 @@ def request_spec(data: Mapping[str, Any]) -> RequestSpec:
     if mode == "exclude":
         raise InvalidInput.field("territories", "list the territories of use (empty for worldwide)")
     start, end = data.get("period_start"), data.get("period_end")
-    if start and end and start >= end:
-        raise InvalidInput.field("period_end", "must be after period_start")
+    for name, value in (("period_start", start), ("period_end", end)):
+        if value is not None and (not isinstance(value, dt.datetime) or value.tzinfo is None):
+            raise InvalidInput.field(name, "must be a date-time with a time zone (RFC 3339)")
+    try:
+        evaluation.question_period(start=start, end=end, asked=now or timezone.now())
+    except ValueError:
+        after = "period_start" if start is not None else "the time of the request"
+        raise InvalidInput.field("period_end", f"must be after {after}") from None
     callback = str(data.get("callback_url") or "")
     if callback and urllib.parse.urlsplit(callback).scheme not in ("http", "https"):
         raise InvalidInput.field("callback_url", "must be an http(s) URL")
