@@ -176,13 +176,10 @@ class Likeness(models.Model):
         return f"likeness of {self.artist.name}"
 
 
-class RightsShare(models.Model):
-    """Who holds which right of a work, how much, where and when. Shares of one right in one
-    territory at one time never add up to more than 100 % (checked by the services)."""
+class ShareTerms(models.Model):
+    """What a share (or a claim to one) says: which right, how much, where and when. Each
+    concrete model states the database constraints on these under names of its own."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="shares")
-    holder = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="shares")
     right = models.CharField(max_length=16, choices=Right.choices)
     share = models.DecimalField(
         max_digits=6, decimal_places=3,
@@ -194,6 +191,18 @@ class RightsShare(models.Model):
     territories = ArrayField(models.CharField(max_length=2), default=list, blank=True)
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True, help_text="Exclusive.")
+
+    class Meta:
+        abstract = True
+
+
+class RightsShare(ShareTerms):
+    """Who holds which right of a work, how much, where and when. Shares of one right in one
+    territory at one time never add up to more than 100 % (checked by the services)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="shares")
+    holder = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="shares")
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         Party, on_delete=models.PROTECT, related_name="+", null=True, blank=True
@@ -231,7 +240,7 @@ class ClaimStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
-class RightsClaim(models.Model):
+class RightsClaim(ShareTerms):
     """A party's claim to a share of a work's right that it was not given. It changes nothing
     until the work's registrant accepts it (which registers the share) or an operator rules on
     it. The ledger carries the claimed percentage, the statement and the reason only as salted
@@ -244,17 +253,6 @@ class RightsClaim(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="claims")
     claimant = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="rights_claims")
-    right = models.CharField(max_length=16, choices=Right.choices)
-    share = models.DecimalField(
-        max_digits=6, decimal_places=3,
-        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("100"))],
-    )  # fmt: skip
-    territory_mode = models.CharField(
-        max_length=16, choices=TerritoryMode.choices, default=TerritoryMode.WORLDWIDE
-    )
-    territories = ArrayField(models.CharField(max_length=2), default=list, blank=True)
-    valid_from = models.DateField(null=True, blank=True)
-    valid_until = models.DateField(null=True, blank=True, help_text="Exclusive.")
     statement = models.TextField(help_text="Why the claimant believes it holds the right.")
     status = models.CharField(
         max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.PENDING
