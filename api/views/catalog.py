@@ -71,10 +71,24 @@ class WorkInputSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=WorkKind.choices)
     title = serializers.CharField(max_length=500)
     display_artist = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    isrc = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
-    iswc = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    isrc = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Required for a recording; none for a composition.",
+    )
+    iswc = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Required for a composition; none for a recording.",
+    )
     composition = serializers.UUIDField(required=False, allow_null=True)
-    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    duration_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=86_399_999
+    )
     language = serializers.CharField(max_length=8, required=False, allow_blank=True)
     release_date = serializers.DateField(required=False, allow_null=True)
     p_line = serializers.CharField(max_length=300, required=False, allow_blank=True)

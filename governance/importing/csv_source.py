@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
-from governance import identifiers
+from governance import identifiers, validators
 from governance.importing.records import (
     CreditRecord,
     ImportRecord,
@@ -75,9 +75,10 @@ def _duration_ms(value: str) -> int | None:
             seconds = seconds * 60 + part
     except InvalidOperation:
         raise RowError(f"duration {value!r} is not seconds or m:ss") from None
-    if not 0 < seconds < 86_400:
-        raise RowError(f"duration {value!r} must be above 0 and under a day")
-    return int(seconds * 1000)
+    try:
+        return validators.duration_ms(int(seconds * 1000), field="duration")
+    except validators.FieldError:
+        raise RowError(f"duration {value!r} must be above 0 and under a day") from None
 
 
 def _identifier(row: dict[str, str], name: str, normalize: object) -> str | None:
@@ -116,27 +117,17 @@ def _record(row: dict[str, str], where: str) -> ImportRecord:
     for name, value in row.items():
         if value is not None and len(value) > MAX_FIELD:
             raise RowError(f"{name} is longer than {MAX_FIELD} characters")
-    kind = (row.get("kind") or "recording").strip().lower()
-    if kind not in ("recording", "composition"):
-        raise RowError(f"kind {kind!r} must be recording or composition")
-    title = row.get("title", "").strip()
-    if not title:
-        raise RowError("title is empty")
-    isrc = _identifier(row, "isrc", identifiers.normalize_isrc)
-    iswc = _identifier(row, "iswc", identifiers.normalize_iswc)
-    if kind == "recording":
-        if not isrc:
-            raise RowError("a recording needs its isrc")
-        if iswc:
-            raise RowError("a recording names its composition in composition_iswc, not iswc")
-    elif not iswc:
-        raise RowError("a composition needs its iswc")
-    elif isrc:
-        raise RowError("a composition has no isrc")
-    composition = _identifier(row, "composition_iswc", identifiers.normalize_iswc)
-    if composition and kind != "recording":
-        raise RowError("only a recording names a composition_iswc")
-    language = _identifier(row, "language", identifiers.normalize_language) or ""
+    try:
+        kind = validators.work_kind(row.get("kind") or "recording")
+        title = validators.work_title(row.get("title"))
+        isrc, iswc = validators.work_identifiers(kind, row.get("isrc"), row.get("iswc"))
+        composition = validators.identifier(
+            "composition_iswc", row.get("composition_iswc"), identifiers.normalize_iswc
+        )
+        validators.composition_link(kind, given=bool(composition), field="composition_iswc")
+        language = validators.language(row.get("language"))
+    except validators.FieldError as exc:
+        raise RowError(str(exc)) from None
     credits = tuple(
         CreditRecord(name.strip()[:300], role)
         for column, role in CREDIT_COLUMNS.items()

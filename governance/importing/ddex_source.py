@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from governance import ddex, identifiers
+from governance import ddex, identifiers, validators
 from governance.importing.records import (
     CreditRecord,
     ImportRecord,
@@ -109,19 +109,19 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
     for recording in message.recordings:
         where = _where(recording.xpath, recording.line)
         try:
-            isrc = identifiers.normalize_isrc(recording.isrc)
-            language = (
-                identifiers.normalize_language(recording.language) if recording.language else ""
-            )
+            title = validators.work_title(recording.title)
+            recording_isrc, _ = validators.work_identifiers("recording", recording.isrc, None)
+            duration_ms = validators.duration_ms(recording.duration_ms)
+            language = validators.language(recording.language)
             shares = _shares(recording, where, party_name)
-        except ValueError as exc:
+        except ValueError as exc:  # a FieldError names the field in the API's terms
             yield Problem(where, str(exc))
             continue
         on = releases.get(recording.isrc, [])
         record = ImportRecord(
-            where=where, kind="recording", title=recording.title[:500],
-            display_artist=recording.display_artist[:500], isrc=isrc,
-            duration_ms=recording.duration_ms, language=language,
+            where=where, kind="recording", title=title,
+            display_artist=recording.display_artist[:500], isrc=recording_isrc,
+            duration_ms=duration_ms, language=language,
             release_date=min((r.release_date for r in on if r.release_date), default=None),
             p_line=(recording.p_line or "")[:300], credits=_credits(recording),
         )  # fmt: skip

@@ -31,7 +31,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from governance import identifiers, ledgering
+from governance import identifiers, ledgering, validators
 from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput, PermissionDenied
 from governance.models import (
@@ -90,27 +90,16 @@ def _normalized(name: str, value: Any, normalize: Any) -> str | None:
 def work_spec(data: Mapping[str, Any]) -> WorkSpec:
     """Validate a work's fields (as the API and the importers give them); raise
     :class:`InvalidInput` naming the field and what is wrong."""
-    kind = data.get("kind")
-    if kind not in WorkKind.values:
-        raise InvalidInput.field("kind", f"must be one of {WorkKind.values}")
-    title = str(data.get("title") or "").strip()
-    if not title:
-        raise InvalidInput.field("title", "must not be empty")
-    isrc = _normalized("isrc", data.get("isrc"), identifiers.normalize_isrc)
-    iswc = _normalized("iswc", data.get("iswc"), identifiers.normalize_iswc)
-    if kind == WorkKind.RECORDING and iswc:
-        raise InvalidInput.field(
-            "iswc", "a recording has an ISRC; give its composition's ISWC there"
-        )
-    if kind == WorkKind.COMPOSITION and isrc:
-        raise InvalidInput.field("isrc", "a composition has an ISWC, not an ISRC")
-    composition = data.get("composition") or None
-    if composition and kind != WorkKind.RECORDING:
-        raise InvalidInput.field("composition", "only a recording embodies a composition")
-    duration = data.get("duration_ms")
-    if duration is not None and (not isinstance(duration, int) or not 0 < duration < 2**31):
-        raise InvalidInput.field("duration_ms", "must be a positive number of milliseconds")
-    language = _normalized("language", data.get("language"), identifiers.normalize_language)
+    try:
+        kind = validators.work_kind(data.get("kind"))
+        title = validators.work_title(data.get("title"))
+        isrc, iswc = validators.work_identifiers(kind, data.get("isrc"), data.get("iswc"))
+        composition = data.get("composition") or None
+        validators.composition_link(kind, given=bool(composition))
+        duration = validators.duration_ms(data.get("duration_ms"))
+        language = validators.language(data.get("language"))
+    except validators.FieldError as exc:
+        raise InvalidInput.field(exc.field, exc.reason) from None
     release_date = data.get("release_date")
     if release_date is not None and not isinstance(release_date, dt.date):
         raise InvalidInput.field("release_date", "must be a date (YYYY-MM-DD)")
@@ -129,7 +118,7 @@ def work_spec(data: Mapping[str, Any]) -> WorkSpec:
         )
     return WorkSpec(
         kind=str(kind),
-        title=title[:500],
+        title=title,
         display_artist=str(data.get("display_artist") or "").strip()[:500],
         isrc=isrc,
         iswc=iswc,
