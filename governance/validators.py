@@ -13,9 +13,14 @@ could be neither asked about by identifier nor updated by a later import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
 
 from governance import identifiers
+from governance.rights import share_percent
+from governance.terms import RIGHTS
 
 KINDS = ("recording", "composition")
 TITLE_MAX = 500
@@ -93,3 +98,39 @@ def duration_ms(value: object, *, field: str = "duration_ms") -> int | None:
 
 def language(value: object) -> str:
     return identifier("language", value, identifiers.normalize_language) or ""
+
+
+@dataclass(frozen=True)
+class ShareFields:
+    right: str
+    share: Decimal
+    territory_mode: str
+    territories: frozenset[str]
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+
+
+def share_fields(
+    right: object,
+    share: object,
+    territories: str | Iterable[str] | None,
+    valid_from: dt.date | None = None,
+    valid_until: dt.date | None = None,
+) -> ShareFields:
+    """A rights share's terms: a known right, a percentage above 0 and at most 100 with at most
+    three decimals, territories as ``normalize_territories`` reads them, and a validity whose
+    end (exclusive) comes after its start."""
+    right_ = str(right or "").strip().lower()
+    if right_ not in RIGHTS:
+        raise FieldError("right", f"must be one of {list(RIGHTS)}")
+    try:
+        percent = share_percent(share)
+    except ValueError as exc:
+        raise FieldError("share", str(exc)) from None
+    try:
+        mode, codes = identifiers.normalize_territories(territories or "")
+    except ValueError as exc:
+        raise FieldError("territories", str(exc)) from None
+    if valid_from and valid_until and valid_from >= valid_until:
+        raise FieldError("valid_until", "must be after valid_from")
+    return ShareFields(right_, percent, mode, codes, valid_from, valid_until)

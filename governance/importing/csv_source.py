@@ -23,8 +23,6 @@ from governance.importing.records import (
     ShareRecord,
     UnreadableFile,
 )
-from governance.rights import share_percent
-from governance.terms import RIGHTS
 
 COLUMNS = (
     "kind", "isrc", "iswc", "title", "display_artist", "composition_iswc", "duration",
@@ -96,21 +94,18 @@ def _share(row: dict[str, str], where: str) -> ShareRecord | None:
     share = row.get("share", "").strip()
     if not right and not share:
         return None
-    if right not in RIGHTS:
-        raise RowError(f"right {right!r} must be one of {', '.join(RIGHTS)}")
     try:
-        percent = share_percent(share)
-    except ValueError as exc:
-        raise RowError(f"share {exc}") from None
-    try:
-        mode, codes = identifiers.normalize_territories(row.get("territories", ""))
-    except ValueError as exc:
-        raise RowError(f"territories: {exc}") from None
-    valid_from, valid_until = _date(row, "valid_from"), _date(row, "valid_until")
-    if valid_from and valid_until and valid_from >= valid_until:
-        raise RowError("valid_until must be after valid_from")
+        terms = validators.share_fields(
+            right, share, row.get("territories", ""),
+            _date(row, "valid_from"), _date(row, "valid_until"),
+        )  # fmt: skip
+    except validators.FieldError as exc:
+        raise RowError(str(exc)) from None
     holder = row.get("holder", "").strip()
-    return ShareRecord(where, right, percent, holder, mode, codes, valid_from, valid_until)
+    return ShareRecord(
+        where, terms.right, terms.share, holder, terms.territory_mode, terms.territories,
+        terms.valid_from, terms.valid_until,
+    )  # fmt: skip
 
 
 def _record(row: dict[str, str], where: str) -> ImportRecord:

@@ -73,12 +73,12 @@ def _shares(recording: ddex.DdexRecording, where: str, party_name: str) -> list[
                 continue  # an unknown share among several: nothing to register
             percent = Decimal(100)  # DDEX presumes the sole controller holds it all
         codes = [t for t in controller.territories if t != ddex.WORLDWIDE]
-        mode, territories = identifiers.normalize_territories(codes)
+        terms = validators.share_fields("master", percent, codes)
         holder = controller.party.name
         shares.append(ShareRecord(
-            where=f"{where} rights controller {n}", right="master", share=percent,
+            where=f"{where} rights controller {n}", right=terms.right, share=terms.share,
             holder="" if holder.casefold() == party_name.casefold() else holder,
-            territory_mode=mode, territories=territories,
+            territory_mode=terms.territory_mode, territories=terms.territories,
         ))  # fmt: skip
     return shares
 

@@ -47,7 +47,7 @@ from governance.models import (
     Work,
     WorkKind,
 )
-from governance.rights import ShareTerms, find_overshoot, share_percent
+from governance.rights import ShareTerms, find_overshoot
 
 CATALOG_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
 
@@ -281,23 +281,20 @@ class ShareSpec:
 
 def share_spec(data: Mapping[str, Any]) -> ShareSpec:
     """Validate a share's fields; raise :class:`InvalidInput` naming the field."""
-    if data.get("right") not in Right.values:
-        raise InvalidInput.field("right", f"must be one of {Right.values}")
     try:
-        share = share_percent(data.get("share"))
-    except ValueError as exc:
-        raise InvalidInput.field("share", str(exc)) from None
+        terms = validators.share_fields(
+            data.get("right"), data.get("share"), data.get("territories"),
+            data.get("valid_from"), data.get("valid_until"),
+        )  # fmt: skip
+    except validators.FieldError as exc:
+        raise InvalidInput.field(exc.field, exc.reason) from None
     holder = data.get("holder")
     if not holder:
         raise InvalidInput.field("holder", "must name the holding party")
-    try:
-        mode, codes = identifiers.normalize_territories(data.get("territories") or "")
-    except ValueError as exc:
-        raise InvalidInput.field("territories", str(exc)) from None
-    valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
-    if valid_from and valid_until and valid_from >= valid_until:
-        raise InvalidInput.field("valid_until", "must be after valid_from")
-    return ShareSpec(str(holder), str(data["right"]), share, mode, codes, valid_from, valid_until)
+    return ShareSpec(
+        str(holder), terms.right, terms.share, terms.territory_mode, terms.territories,
+        terms.valid_from, terms.valid_until,
+    )  # fmt: skip
 
 
 def _terms(share: RightsShare | ShareSpec, id_: str) -> ShareTerms:

@@ -79,3 +79,49 @@ def test_the_validators_import_no_django() -> None:
         "assert not [m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework')]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+SHARE_CASES: list[tuple[dict[str, Any], str | None]] = [
+    ({"right": "master", "share": "50"}, None),
+    ({"right": "master", "share": "100", "territories": "-US,-CA"}, None),
+    ({"right": "sync", "share": "50"}, "right"),
+    ({"right": "master", "share": "140"}, "share"),
+    ({"right": "master", "share": "0"}, "share"),
+    ({"right": "master", "share": "33.3333"}, "share"),
+    ({"right": "master", "share": "50", "territories": "QQ"}, "territories"),
+    ({"right": "master", "share": "50", "valid_from": "2030-01-01", "valid_until": "2029-01-01"},
+     "valid_until"),
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("share", "field"), SHARE_CASES)
+def test_shares_get_the_same_verdict_from_the_api_and_the_csv_import(
+    share: dict[str, Any], field: str | None
+) -> None:
+    label = caller(PartyKind.LABEL)
+    work = label.client.post(
+        "/api/v1/works/", {"kind": "recording", "title": "A", "isrc": ISRC}, format="json"
+    ).json()
+    body = {"work": work["id"], "holder": str(label.party.pk), **share}
+    if "territories" in share:  # the API takes a list, a CSV cell a comma-separated string
+        body["territories"] = share["territories"].split(",")
+    response = label.client.post("/api/v1/shares/", body, format="json")
+    if field is None:
+        assert response.status_code == 201, response.json()
+    else:
+        assert response.status_code == 400, response.json()
+        assert field in response.json()["fields"], response.json()
+
+    importer = PartyFactory(kind=PartyKind.LABEL)
+    columns = ["right", "share", "territories", "valid_from", "valid_until"]
+    data = "kind,isrc,title," + ",".join(columns) + "\n" + "recording,USRC17607840,B," + ",".join(
+        f'"{share.get(c, "")}"' for c in columns
+    ) + "\n"  # fmt: skip
+    report = import_catalog(party=importer, data=data.encode(), fmt="csv", now=timezone.now())
+    if field is None:
+        assert not report.problems, report.problems
+    else:
+        (problem,) = report.problems
+        assert problem.where == "line 2"
+        assert problem.reason.startswith(f"{field}: "), problem.reason
