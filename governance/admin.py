@@ -110,10 +110,55 @@ class PartyAdmin(admin.ModelAdmin[Party]):
         messages.error(request, "A party is never deleted: the ledger names it.")
 
 
+class ApiTokenForm(forms.ModelForm[ApiToken]):
+    """Issuing a token here obeys the rules of ``token_create_for`` (the user is a member of the
+    party, with a role at least the token's), checked when the form is validated so a refusal
+    is shown on the form and nothing is saved."""
+
+    class Meta:
+        model = ApiToken
+        fields = ["name", "party", "user", "role", "expiry_date", "revoked"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance._state.adding and data.get("party") and data.get("user"):
+            problem = identity.token_issue_problem(
+                party=data["party"], user=data["user"], role=str(data.get("role") or "")
+            )
+            if problem is not None:
+                field, reason = problem
+                self.add_error(field if field in self.fields else None, reason)
+        return data
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(APIKeyModelAdmin):
+    """Tokens are issued through ``token_create_for`` (membership and role checked); once
+    issued, a token's party, user and role never change (revoke it and issue another)."""
+
+    form = ApiTokenForm
     list_display = (*APIKeyModelAdmin.list_display, "party", "user", "role")  # type: ignore[assignment]
     list_filter = (*APIKeyModelAdmin.list_filter, "role")  # type: ignore[assignment]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if obj is None else (*fields, "party", "user", "role")
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        if change:
+            obj.save()  # name, expiry and revocation only: party, user and role are read-only
+            return
+        token, secret = identity.token_create_for(
+            party=obj.party, user=obj.user, name=obj.name, role=obj.role,
+            expires_at=obj.expiry_date,
+        )  # fmt: skip
+        obj.pk, obj.prefix, obj.hashed_key = token.pk, token.prefix, token.hashed_key
+        obj.created = token.created
+        messages.warning(
+            request,
+            f"The API key for {token.name} is: {secret}. Please store it somewhere safe: "
+            "you will not be able to see it again.",
+        )
 
 
 @admin.register(RightsClaim)

@@ -99,6 +99,21 @@ def api_token_issue(
     )
 
 
+def token_issue_problem(
+    *, party: Party, user: AbstractBaseUser, role: str
+) -> tuple[str, str] | None:
+    """Why ``user`` may not hold a ``role`` token for ``party`` (the field and the reason), or
+    ``None``: the user must be a member, with a role at least the token's."""
+    if role not in Role.values:
+        return "role", f"must be one of {Role.values}"
+    member = Membership.objects.filter(party=party, user_id=user.pk).first()
+    if member is None:
+        return "user", f"{user.get_username()} is not a member of {party.name}"
+    if Role.rank(role) > Role.rank(member.role):
+        return "role", f"a token cannot have more power than its member: at most {member.role}"
+    return None
+
+
 def token_create_for(
     *,
     party: Party,
@@ -113,19 +128,10 @@ def token_create_for(
     the membership."""
     if not name.strip():
         raise InvalidInput("A token needs a name.", fields={"name": ["must not be empty"]})
-    if role not in Role.values:
-        raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
-    member = Membership.objects.filter(party=party, user_id=user.pk).first()
-    if member is None:
-        raise InvalidInput(
-            f"{user.get_username()} is not a member of {party.name}.",
-            fields={"user": ["must be a member of the party"]},
-        )
-    if Role.rank(role) > Role.rank(member.role):
-        raise InvalidInput(
-            "A token cannot have more power than its member.",
-            fields={"role": [f"at most {member.role}"]},
-        )
+    problem = token_issue_problem(party=party, user=user, role=role)
+    if problem is not None:
+        field, reason = problem
+        raise InvalidInput(reason, fields={field: [reason]})
     token, secret = ApiToken.objects.create_key(
         name=name.strip()[:50], party=party, user=user, role=role, expiry_date=expires_at
     )
