@@ -144,7 +144,9 @@ class ApiTokenAdmin(APIKeyModelAdmin):
         fields = tuple(super().get_readonly_fields(request, obj))
         return fields if obj is None else (*fields, "party", "user", "role")
 
-    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any = None, change: bool = False
+    ) -> None:
         if change:
             obj.save()  # name, expiry and revocation only: party, user and role are read-only
             return
