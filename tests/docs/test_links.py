@@ -44,6 +44,21 @@ def anchors(page: Path) -> set[str]:
     return out
 
 
+_PARENT_PATH = re.compile(r"(?<![\w/.])(?:\.\./)+[\w.-][\w./-]*")
+
+
+def outside(page: Path, root: Path = ROOT) -> list[str]:
+    """Relative paths anywhere on the page, code included, that climb out of the repository or
+    to nothing (such as a sibling checkout's ``../shared/DESIGN.md``, which a clone lacks)."""
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for path in _PARENT_PATH.findall(text):
+        resolved = (page.parent / path.rstrip(".")).resolve()
+        if not resolved.is_relative_to(root) or not resolved.exists():
+            found.append(path)
+    return found
+
+
 def broken(page: Path, root: Path = ROOT) -> list[str]:
     found = []
     for target in links(page):
@@ -63,6 +78,21 @@ def broken(page: Path, root: Path = ROOT) -> list[str]:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves_inside_the_repository(page: Path) -> None:
     assert broken(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_path_on_a_page_leaves_the_repository(page: Path) -> None:
+    assert outside(page) == []
+
+
+def test_a_path_out_of_the_repository_is_found_in_code_too(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "probe.md"
+    (tmp_path / "README.md").write_text("# Read me\n", encoding="utf-8")
+    page.write_text(
+        "See `../../shared/DESIGN.md`, `../shared/STYLE.md` and ../README.md.\n", encoding="utf-8"
+    )
+    assert outside(page, root=tmp_path) == ["../../shared/DESIGN.md", "../shared/STYLE.md"]
 
 
 def test_the_checker_finds_broken_links(tmp_path: Path) -> None:
