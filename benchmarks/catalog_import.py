@@ -71,7 +71,7 @@ def pending(env: dict[str, str]) -> int:
 
 
 def main() -> None:
-    from governance.ddex_samples import ern_document
+    from tests.ddex_samples import ern_document
 
     print(f"## catalog import ({ROWS:,}-row CSV; DDEX ERN files of 1,000 recordings)", flush=True)
     env, name = scratch_env()
@@ -92,10 +92,11 @@ def main() -> None:
             wall, report = run_command(env, csv_path)
             print(f"CSV again (nothing changes): {wall:.1f} s wall, ledger entries "
                   f"{pending(env) - before - appended}", flush=True)  # fmt: skip
-            for version in ("4.3", "3.8.2"):
+            # Fixed seeds: two different catalogs, the same bytes on every run.
+            for seed, version in enumerate(("4.3", "3.8.2"), start=1):
                 path = Path(tmp) / f"ern-{version}.xml"
                 path.write_bytes(ern_document(recordings=1000, version=version, label=LABEL,
-                                              seed=hash(version) % 1000))  # fmt: skip
+                                              seed=seed))  # fmt: skip
                 start = pending(env)
                 wall, report = run_command(env, path)
                 counts = report["counts"]

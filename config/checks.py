@@ -1,5 +1,5 @@
 """System checks that fail fast, naming the environment variable, when the configuration cannot
-work. Stable ids: look them up in the README's configuration table.
+work. Stable ids: look them up in docs/configuration.md ("What stops the service").
 
 - consentry.E001 SECRET_KEY unset outside embedded mode
 - consentry.E002 DATABASE_URL unset and the embedded PostgreSQL is not running

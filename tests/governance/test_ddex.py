@@ -1,7 +1,7 @@
 """governance.ddex reads ERN 3.8.x and 4.x NewReleaseMessages; no database is needed.
 
 Known answers come from docs/samples/ern-3.8.2-sample.xml and docs/samples/ern-4.3-sample.xml,
-which describe the same fictional album; large files come from governance.ddex_samples.
+which describe the same fictional album; large files come from tests/ddex_samples.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from governance.ddex import (
     DdexRightsController,
     parse_ern,
 )
-from governance.ddex_samples import ern_document
+from tests.ddex_samples import ern_document
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 ERN_382 = SAMPLES / "ern-3.8.2-sample.xml"

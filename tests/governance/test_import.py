@@ -261,7 +261,7 @@ def test_a_ddex_sample_imports_its_recordings_release_and_shares(sample: str) ->
 
 
 def test_a_generated_ddex_file_of_1000_recordings_imports_whole() -> None:
-    from governance.ddex_samples import ern_document
+    from tests.ddex_samples import ern_document
 
     label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
     for version in ("3.8.2", "4.3"):
@@ -272,7 +272,7 @@ def test_a_generated_ddex_file_of_1000_recordings_imports_whole() -> None:
 
 
 def test_a_bad_ddex_element_is_reported_by_xpath_and_the_rest_imported() -> None:
-    from governance.ddex_samples import ern_document
+    from tests.ddex_samples import ern_document
 
     label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
     data = ern_document(recordings=3, version="4.3", seed=1)

@@ -1,11 +1,12 @@
-"""Deterministic DDEX ERN ``NewReleaseMessage`` documents for tests and benchmarks.
+"""Deterministic DDEX ERN ``NewReleaseMessage`` documents for tests and benchmarks (test data:
+tests/governance/test_ddex.py, tests/governance/test_import.py, benchmarks/catalog_import.py).
 
 Pure: no Django, no clock, no randomness; the same arguments give the same bytes. Each document
 is one album Release by one artist on ``label`` with ``recordings`` SoundRecordings, shaped like
 ``docs/samples/ern-4.3-sample.xml`` or ``docs/samples/ern-3.8.2-sample.xml``::
 
     ISRC   GB + registrant (3 letters from the seed) + 24 + track number (00001..99999)
-    ICPN   EAN-13: 50 + 10 digits from the seed + GS1 check digit
+    ICPN   EAN-13: 50 + 10 digits from the seed + GS1 check digit (python-stdnum)
     rights the label controls each recording at 100 %, worldwide; one worldwide streaming deal
 
 Values are derived from SHA-256 of the seed, so different seeds give different registrants,
@@ -18,6 +19,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import escape
+
+from stdnum import ean
 
 VERSIONS: Final = ("4.3", "3.8.2")
 MAX_RECORDINGS: Final = 99_999
@@ -44,7 +47,7 @@ def ern_document(
         label=escape(label),
         artist=escape(_ARTISTS[_number(seed, "artist") % len(_ARTISTS)]),
         title=escape(_title(seed, "album")),
-        icpn=digits + ean13_check_digit(digits),
+        icpn=digits + ean.calc_check_digit(digits),
         message_id=f"CSY-{seed}-{recordings}-{version}",
         tracks=tuple(
             _Track(
@@ -57,14 +60,6 @@ def ern_document(
         ),
     )
     return (_ern43(album) if version == "4.3" else _ern382(album)).encode()
-
-
-def ean13_check_digit(first_twelve: str) -> str:
-    """The GS1 check digit: weights 1 and 3 alternate from the left over the first 12 digits."""
-    if len(first_twelve) != 12 or not first_twelve.isdigit():
-        raise ValueError("an EAN-13 check digit needs exactly 12 digits")
-    total = sum(int(digit) * (3 if i % 2 else 1) for i, digit in enumerate(first_twelve))
-    return str(-total % 10)
 
 
 @dataclass(frozen=True, slots=True)
