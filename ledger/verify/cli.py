@@ -86,6 +86,20 @@ def _log_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="then replay every decision from the verified entries (committed fields opened "
+        "with the openings, each checked against its commitment) and report any that differs",
+    )
+    parser.add_argument(
+        "--openings",
+        type=Path,
+        metavar="FILE",
+        help="with --replay: the openings downloaded from GET /api/v1/ledger/openings/ (JSON, "
+        "or JSON Lines of its answers); default: fetch them, with an auditor's token in "
+        f"{API_KEY_VARIABLE}",
+    )
     return parser
 
 
@@ -212,8 +226,41 @@ def _main_log(argv: Sequence[str]) -> int:
         lines.append(f"consistency: extends the state of size {state.size} in {state_path}")
     if state_path is not None:
         lines.append(f"state: saved to {state_path}")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
+    if args.replay:
+        return _replay(client, result.size, result.root_hash, args.openings, quiet=args.quiet)
     return EXIT_OK
+
+
+def _replay(
+    client: HttpLogClient, size: int, root_hash: bytes, openings_path: Path | None, *, quiet: bool
+) -> int:
+    """Replay the verified log's decisions (:mod:`governance.replaying.offline`), printing what
+    ``manage.py replay_decisions`` prints; exit status 1 if a decision or an opening differs."""
+    # The one import of governance by the ledger (import-linter's layers contract names it):
+    # only the command line, and only for --replay, so the log's verifier stays standalone.
+    from governance.replaying import offline
+
+    openings: offline.Openings = (
+        offline.FileOpenings(openings_path)
+        if openings_path is not None
+        else offline.HttpOpenings(client)
+    )
+
+    def progress(n: int) -> None:
+        print(f"  {n:,} decisions replayed...", file=sys.stderr)
+
+    count, differences = offline.replay_log(
+        client,
+        size=size,
+        root_hash=root_hash,
+        openings=openings,
+        progress=None if quiet else progress,
+    )
+    for difference in differences:
+        print(difference.describe())
+    print(f"{count:,} decisions replayed, {len(differences)} differ")
+    return EXIT_FAILED if differences else EXIT_OK
 
 
 def _main_receipt(argv: Sequence[str]) -> int:
