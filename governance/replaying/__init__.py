@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +76,9 @@ class ReplayState:
     """work → its shares' ids, each with its position in :attr:`shares` (the order the shares
     were first ledgered in, which a decision's shares keep)."""
     rules_by_owner: dict[str, dict[str, RuleContent]] = field(default_factory=dict)
+    _share_facts: dict[str, tuple[evaluation.Share, evaluation.Share]] = field(default_factory=dict)
+    """share id → the share as the evaluator reads it for its own work, and for a recording
+    that embodies its work (a composition): built once, when the share is ledgered."""
     _positions: dict[str, int] = field(default_factory=dict)
     _next_position: Iterator[int] = field(default_factory=itertools.count)
 
@@ -119,11 +122,23 @@ class ReplayState:
             self.shares_by_work.get(earlier["work"], {}).pop(share_id, None)
         self.shares[share_id] = dict(p)
         self.shares_by_work.setdefault(p["work"], {})[share_id] = position
+        own = evaluation.Share(
+            p["holder"],
+            p["right"],
+            Decimal(p["share"]),
+            p["territory_mode"],
+            frozenset(p["territories"]),
+            _date(p["valid_from"]),
+            _date(p["valid_until"]),
+            composition=None,
+        )
+        self._share_facts[share_id] = (own, replace(own, composition=p["work"]))
 
     def _share_removed(self, share_id: str) -> None:
         earlier = self.shares.pop(share_id, None)
         if earlier is not None:
             self._positions.pop(share_id, None)
+            self._share_facts.pop(share_id, None)
             self.shares_by_work.get(earlier["work"], {}).pop(share_id, None)
 
     def _rule_removed(self, rule_id: str) -> None:
@@ -144,19 +159,11 @@ class ReplayState:
                 for share_id, position in self.shares_by_work.get(composition, {}).items()
                 if self.shares[share_id]["right"] in FLOWS
             ]
-            ids.sort(key=_position)
+        ids.sort(key=_position)
+        facts = self._share_facts
         shares = tuple(
-            evaluation.Share(
-                s["holder"],
-                s["right"],
-                Decimal(s["share"]),
-                s["territory_mode"],
-                frozenset(s["territories"]),
-                _date(s["valid_from"]),
-                _date(s["valid_until"]),
-                composition=None if s["work"] == work_id else composition,
-            )
-            for s in (self.shares[share_id] for share_id, _ in ids)
+            facts[share_id][0 if self.shares[share_id]["work"] == work_id else 1]
+            for share_id, _ in ids
         )
         matches = tuple(
             evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
