@@ -13,6 +13,7 @@ from benchmarks import (
     ledger_append,
     ledger_proofs,
     ledger_verifier,
+    replay,
     requests_pipeline,
     vector_matching,
 )
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "ledger_append": ledger_append.main,
     "ledger_proofs": ledger_proofs.main,
     "ledger_verifier": ledger_verifier.main,
+    "replay": replay.main,
     "catalog_import": catalog_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,

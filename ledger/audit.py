@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ledger import canonical, merkle, note
+from ledger.exceptions import VerificationError
 from ledger.models import Checkpoint, Entry, Head, Node, SigningKey
-from ledger.verification import VerificationError
 
 CHUNK = 5000
 

@@ -18,9 +18,10 @@ end)`` returning ``MTH(D[start:end])`` -- so the database can answer from stored
 ranges it asks for are always either a perfect aligned subtree
 ``[i * 2**h, (i + 1) * 2**h)`` or such a start running to the right edge of the tree; the helper
 :func:`subtree_hash_from_perfect` assembles the latter from perfect subtrees only, and
-:class:`MemoryTree` is an in-memory source built from leaf hashes.
+:class:`MemoryTree` is an in-memory source built from leaf hashes; :class:`PagedTree` is
+the same, built page by page from :func:`page_levels` (the offline verifier's).
 
-Verification functions return ``None`` and raise :class:`~ledger.verification.VerificationError`
+Verification functions return ``None`` and raise :class:`~ledger.exceptions.VerificationError`
 naming what failed (index out of range, wrong proof length, root mismatch).
 """
 
@@ -30,7 +31,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from ledger.verification import VerificationError
+from ledger.exceptions import VerificationError
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -350,6 +351,93 @@ class MemoryTree:
         if second > self.size:
             raise ValueError(f"tree size {second} is larger than the {self.size} leaves held")
         return consistency_proof(first, second, self.subtree_hash)
+
+
+def page_levels(leaf_hashes: list[bytes], start: int) -> list[bytes]:
+    """The part of the Merkle tree inside a page whose first leaf is ``start``.
+
+    Element ``h`` holds, concatenated, the hashes of the perfect subtrees of height ``h`` that lie
+    inside the page: those numbered ``ceil(start / 2**h)`` on, as many as fit. (Element 0 is the
+    leaf hashes.) The subtrees that span two pages are left to :class:`PagedTree`.
+    """
+    levels = [b"".join(leaf_hashes)]
+    level, first = leaf_hashes, start
+    sha256 = hashlib.sha256
+    while True:
+        low, high = (first + 1) >> 1, (first + len(level)) >> 1
+        if high <= low:
+            return levels
+        skip = 2 * low - first  # a left sibling in the page before
+        pairs = level[skip : skip + 2 * (high - low)]
+        level = [
+            sha256(NODE_PREFIX + a + b).digest()
+            for a, b in zip(pairs[::2], pairs[1::2], strict=True)
+        ]
+        levels.append(b"".join(level))
+        first = low
+
+
+class PagedTree:
+    """The recomputed Merkle tree, built page by page from :func:`page_levels`.
+
+    Like :class:`MemoryTree` it holds the hashes of all perfect subtrees, level by
+    level (``size >> h`` at height ``h``), here each level as one byte string.
+    """
+
+    def __init__(self) -> None:
+        self._levels: list[bytearray] = [bytearray()]
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0]) // HASH_SIZE
+
+    def add_page(self, page: Sequence[bytes]) -> None:
+        """Append the next page's leaves and subtrees; hash the subtrees spanning pages."""
+        start = self.size
+        levels = self._levels
+        levels[0] += page[0]
+        height = 1
+        while (complete := len(levels[height - 1]) // (2 * HASH_SIZE)) or height < len(page):
+            if height == len(levels):
+                levels.append(bytearray())
+            level = levels[height]
+            if height < len(page) and page[height]:
+                first = -(-start >> height)  # the page's first subtree at this height
+                self._hash_nodes(height, first)
+                level += page[height]
+            self._hash_nodes(height, complete)
+            height += 1
+
+    def _hash_nodes(self, height: int, end: int) -> None:
+        """Hash this height's subtrees up to ``end`` from their children."""
+        below, level = self._levels[height - 1], self._levels[height]
+        for index in range(len(level) // HASH_SIZE, end):
+            children = below[2 * index * HASH_SIZE : (2 * index + 2) * HASH_SIZE]
+            level += hashlib.sha256(NODE_PREFIX + children).digest()
+
+    def perfect_hash(self, level: int, index: int) -> bytes:
+        """Hash of the perfect subtree ``[index * 2**level, (index + 1) * 2**level)``."""
+        if not 0 <= level < len(self._levels) or not 0 <= index < self._count(level):
+            raise ValueError(
+                f"no complete subtree at level {level}, index {index} in tree size {self.size}"
+            )
+        offset = index * HASH_SIZE
+        return bytes(self._levels[level][offset : offset + HASH_SIZE])
+
+    def leaf_hash(self, index: int) -> bytes:
+        return self.perfect_hash(0, index)
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root of the first ``size`` leaves (default: all of them)."""
+        size = self.size if size is None else size
+        if not 0 <= size <= self.size:
+            raise ValueError(f"tree size {size} is outside 0..{self.size}")
+        if not size:
+            return empty_root()
+        return subtree_hash_from_perfect(start=0, end=size, perfect_hash=self.perfect_hash)
+
+    def _count(self, level: int) -> int:
+        return len(self._levels[level]) // HASH_SIZE
 
 
 def _hashes(count: int) -> str:

@@ -29,7 +29,7 @@ This module writes no extension lines and rejects bodies that carry any.
 :func:`open_note` follows the spec's rules: signatures from unknown keys (name and key ID not
 both known) are ignored; a known key whose signature fails rejects the whole note; a note with no
 verified signature is rejected. Those failures, and malformed notes, raise
-:class:`~ledger.verification.VerificationError`; malformed key strings and bodies raise
+:class:`~ledger.exceptions.VerificationError`; malformed key strings and bodies raise
 ``ValueError``.
 """
 
@@ -46,8 +46,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ledger.exceptions import VerificationError
 from ledger.merkle import HASH_SIZE
-from ledger.verification import VerificationError
 
 SIGNATURE_TYPE_ED25519 = 0x01
 KEY_ID_SIZE = 4

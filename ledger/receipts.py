@@ -26,8 +26,7 @@ from django.utils import timezone
 from ledger import selectors, services
 from ledger.exceptions import LedgerNotFound
 from ledger.models import Checkpoint
-
-RECEIPT_VERSION = 1
+from ledger.verify.receipt import RECEIPT_VERSION
 
 
 def _b64(data: bytes) -> str:

@@ -46,9 +46,8 @@ from django.db import connection, transaction
 
 from ledger import merkle, note
 from ledger.compact_range import CompactRange, frontier
-from ledger.exceptions import LedgerTampered
+from ledger.exceptions import LedgerTampered, VerificationError
 from ledger.models import Checkpoint, SigningKey
-from ledger.verification import VerificationError
 
 log = structlog.get_logger("ledger.tamper")
 

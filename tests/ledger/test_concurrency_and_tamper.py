@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from ledger import canonical, merkle, services
 from ledger.audit import ledger_audit
+from ledger.exceptions import VerificationError
 from ledger.models import Entry
-from ledger.verification import VerificationError
 from tests.dbroles import as_superuser
 from tests.ledger.helpers import append_many, sequence
 

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.exceptions import VerificationError
 from ledger.merkle import (
     HASH_SIZE,
     MemoryTree,
@@ -37,7 +38,6 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.verification import VerificationError
 
 VECTORS = Path(__file__).parent / "vectors"
 KNOWN = json.loads((VECTORS / "rfc6962_known_answers.json").read_text())

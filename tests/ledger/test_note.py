@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.exceptions import VerificationError
 from ledger.note import (
     MAX_SIGNATURES,
     Checkpoint,
@@ -33,7 +34,6 @@ from ledger.note import (
     sign_checkpoint,
     sign_note,
 )
-from ledger.verification import VerificationError
 
 # From golang/mod sumdb/note/note_test.go.
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"

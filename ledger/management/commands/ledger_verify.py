@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from ledger.audit import ledger_audit
-from ledger.verification import VerificationError
+from ledger.exceptions import VerificationError
 
 
 class Command(BaseCommand):

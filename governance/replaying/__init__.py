@@ -1,0 +1,333 @@
+"""Replaying decisions from the ledger alone: the pure core (no Django, no database).
+
+Walks the log's entries in order, rebuilding from them the state a decision depends on — parties
+and their postures (``party``), works, their credited artists and a recording's composition
+(``work``), rights shares (a recording's include its composition's publishing shares,
+``evaluation.FLOWS``; ``rights_share``, ``rights_share_removed``), rule versions
+(``consent_rule``, ``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) —
+and at each ``decision`` entry re-evaluates the question it records, with the works and matches
+as ledgered, using :mod:`governance.evaluation`.
+
+The state is indexed by work (its shares) and by party (its rules), so a decision costs what its
+own works, their holders and those holders' rules cost, however large the catalogue: replay is
+linear in the log (docs/ledger.md, "Replaying decisions").
+
+Confidential fields are commitments in the log (``governance.ledgering.CONFIDENTIAL``): the
+drivers give each entry with its openings to :func:`open_entry`, which checks every opening
+against its commitment (:func:`ledger.commitments.unseal`). An entry that cannot be opened is
+reported as a difference naming it, and its state is left out (so decisions that depended on
+it are reported too, rather than replayed from a value nobody can vouch for).
+
+Two drivers feed it: ``manage.py replay_decisions`` reads the entries and openings from the
+database (:mod:`governance.replay`); ``python -m ledger.verify --replay`` fetches them over HTTP
+from the log it has just verified (:mod:`governance.replaying.offline`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from governance import evaluation
+from governance.evaluation import FLOWS
+from governance.terms import Obligations, RuleContent
+from ledger import canonical, commitments
+
+__all__ = ["Difference", "Replay", "ReplayState", "open_entry", "replay_entries"]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A decision that replays differently (``kind="decision"``), or an entry whose committed
+    fields could not be opened (``kind="opening"``: ``ledgered`` is the entry's type)."""
+
+    index: int
+    decision: str
+    ledgered: str
+    replayed: str
+    reason: str
+    kind: str = "decision"
+
+    def describe(self) -> str:
+        if self.kind == "opening":
+            return f"entry {self.index} ({self.ledgered}): {self.reason}"
+        return (
+            f"entry {self.index}: decision {self.decision} was {self.ledgered}, replays as "
+            f"{self.replayed}: {self.reason}"
+        )
+
+
+@dataclass
+class ReplayState:
+    """What the log says so far, indexed for decisions: shares by work, rules by owner."""
+
+    parties: dict[str, evaluation.Holder] = field(default_factory=dict)
+    artists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # work → artist parties
+    titles: dict[str, str] = field(default_factory=dict)
+    compositions: dict[str, str] = field(default_factory=dict)  # recording → its composition
+    shares: dict[str, dict[str, Any]] = field(default_factory=dict)  # share id → its payload
+    rules: dict[str, RuleContent] = field(default_factory=dict)  # rule id → latest version
+    matrices: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    shares_by_work: dict[str, dict[str, int]] = field(default_factory=dict)
+    """work → its shares' ids, each with its position in :attr:`shares` (the order the shares
+    were first ledgered in, which a decision's shares keep)."""
+    rules_by_owner: dict[str, dict[str, RuleContent]] = field(default_factory=dict)
+    _share_facts: dict[str, tuple[evaluation.Share, evaluation.Share]] = field(default_factory=dict)
+    """share id → the share as the evaluator reads it for its own work, and for a recording
+    that embodies its work (a composition): built once, when the share is ledgered."""
+    _positions: dict[str, int] = field(default_factory=dict)
+    _next_position: Iterator[int] = field(default_factory=itertools.count)
+
+    def apply(self, kind: str, p: Mapping[str, Any]) -> None:
+        if kind == "party":
+            self.parties[p["id"]] = evaluation.Holder(
+                p["id"], p["name"], p["kind"], p.get("default_posture", "opt_in")
+            )
+        elif kind == "work":
+            self.titles[p["id"]] = p["title"]
+            if p.get("composition"):
+                self.compositions[p["id"]] = p["composition"]
+            else:
+                self.compositions.pop(p["id"], None)
+            self.artists[p["id"]] = tuple(
+                c["party"]
+                for c in p.get("credits", [])
+                if c.get("party") and c["role"] in ("main_artist", "featured")
+            )
+        elif kind == "rights_share":
+            self._share_added(p)
+        elif kind == "rights_share_removed":
+            self._share_removed(p["id"])
+        elif kind == "consent_rule":
+            self._rule_removed(p["rule"])
+            content = _rule(p)
+            self.rules[p["rule"]] = content
+            self.rules_by_owner.setdefault(content.owner_id, {})[content.rule_id] = content
+        elif kind == "consent_rule_withdrawn":
+            self._rule_removed(p["rule"])
+        elif kind == "consent_matrix":
+            self.matrices[int(p["version"])] = {u: tuple(r) for u, r in p["matrix"].items()}
+
+    def _share_added(self, p: Mapping[str, Any]) -> None:
+        share_id = p["id"]
+        earlier = self.shares.get(share_id)
+        if earlier is None:
+            position = self._positions[share_id] = next(self._next_position)
+        else:  # a new version keeps its place, as a dict key keeps its place
+            position = self._positions[share_id]
+            self.shares_by_work.get(earlier["work"], {}).pop(share_id, None)
+        self.shares[share_id] = dict(p)
+        self.shares_by_work.setdefault(p["work"], {})[share_id] = position
+        own = evaluation.Share(
+            p["holder"],
+            p["right"],
+            Decimal(p["share"]),
+            p["territory_mode"],
+            frozenset(p["territories"]),
+            _date(p["valid_from"]),
+            _date(p["valid_until"]),
+            composition=None,
+        )
+        self._share_facts[share_id] = (own, replace(own, composition=p["work"]))
+
+    def _share_removed(self, share_id: str) -> None:
+        earlier = self.shares.pop(share_id, None)
+        if earlier is not None:
+            self._positions.pop(share_id, None)
+            self._share_facts.pop(share_id, None)
+            self.shares_by_work.get(earlier["work"], {}).pop(share_id, None)
+
+    def _rule_removed(self, rule_id: str) -> None:
+        earlier = self.rules.pop(rule_id, None)
+        if earlier is not None:
+            self.rules_by_owner.get(earlier.owner_id, {}).pop(rule_id, None)
+
+    def work_facts(self, w: Mapping[str, Any]) -> evaluation.WorkFacts:
+        """The work as the decision saw it: its own shares and, for a recording, the shares of
+        the rights it takes from its composition (``evaluation.FLOWS``), as the registry's
+        facts (``governance.services.facts``) read them."""
+        work_id = w["work"]
+        composition = self.compositions.get(work_id)
+        ids = list(self.shares_by_work.get(work_id, {}).items())
+        if composition is not None and composition != work_id:
+            ids += [
+                (share_id, position)
+                for share_id, position in self.shares_by_work.get(composition, {}).items()
+                if self.shares[share_id]["right"] in FLOWS
+            ]
+        ids.sort(key=_position)
+        facts = self._share_facts
+        shares = tuple(
+            facts[share_id][0 if self.shares[share_id]["work"] == work_id else 1]
+            for share_id, _ in ids
+        )
+        matches = tuple(
+            evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
+            for m in w.get("matches", [])
+        )
+        return evaluation.WorkFacts(
+            work_id=work_id,
+            title=self.titles.get(work_id, ""),
+            shares=shares,
+            artist_ids=self.artists.get(work_id, ()),
+            matches=matches,
+            identified_by=w.get("identified_by"),
+            composition_id=composition,
+        )
+
+    def facts_for(
+        self, works: Iterable[evaluation.WorkFacts], *, matrix_version: int, matrix: Any
+    ) -> evaluation.Facts:
+        """The facts the evaluator reads for ``works``: the parties that hold their shares or
+        are credited on them, and those parties' rules (the evaluator reads no others)."""
+        involved = {s.holder_id for w in works for s in w.shares}
+        involved.update(a for w in works for a in w.artist_ids)
+        return evaluation.Facts(
+            matrix_version=matrix_version,
+            matrix=matrix,
+            holders={p: self.parties[p] for p in involved if p in self.parties},
+            rules=tuple(rule for p in involved for rule in self.rules_by_owner.get(p, {}).values()),
+        )
+
+
+def _position(item: tuple[str, int]) -> int:
+    return item[1]
+
+
+def _date(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return None if value is None else canonical.parse_time(value)
+
+
+def _until(period: Mapping[str, Any] | None) -> dt.datetime | None:
+    """The end of the period of use a decision asked about (``evaluation.OPEN_END``: none);
+    None for an instant (and for entries written before periods were ledgered, which were
+    decided at their ``at`` alone)."""
+    if period is None:
+        return None
+    end = period.get("end")
+    return evaluation.OPEN_END if end is None else canonical.parse_time(end)
+
+
+def _rule(p: Mapping[str, Any]) -> RuleContent:
+    o = p.get("obligations") or {}
+    return RuleContent(
+        rule_id=p["rule"],
+        version=int(p["version"]),
+        owner_id=p["owner"],
+        scope=p["scope"],
+        uses=frozenset(p["uses"]),
+        effect=p["effect"],
+        scope_works=frozenset(p["scope_works"]),
+        scope_artist_id=p.get("scope_artist"),
+        licensee_mode=p["licensee_mode"],
+        licensees=frozenset(p["licensees"]),
+        territory_mode=p["territory_mode"],
+        territories=frozenset(p["territories"]),
+        window_start=_time(p.get("window_start")),
+        window_end=_time(p.get("window_end")),
+        commercial=p["commercial"],
+        obligations=Obligations(
+            attribution=o.get("attribution", ""),
+            compensation_ref=o.get("compensation_ref", ""),
+            ai_disclosure=bool(o.get("ai_disclosure", False)),
+            max_similarity=o.get("max_similarity"),
+        ),
+        note=p.get("note", ""),
+    )
+
+
+def open_entry(
+    entry: canonical.Entry, openings: Iterable[commitments.Opening]
+) -> tuple[canonical.Entry, str | None]:
+    """The entry with its committed fields replaced by their verified clear values, and None;
+    or, if they cannot be opened (an opening missing, extra or not matching its commitment),
+    the entry as it is and why."""
+    if not commitments.commitments_of(entry.payload):
+        return entry, None
+    try:
+        payload = commitments.unseal(entry.payload, openings)
+    except commitments.CommitmentError as exc:
+        return entry, str(exc)
+    return canonical.Entry(entry.v, entry.kind, entry.time, payload), None
+
+
+class Replay:
+    """Entries fed in log order (:meth:`feed`); the decisions replayed and the differences."""
+
+    def __init__(self, *, progress: Callable[[int], None] | None = None) -> None:
+        self.state = ReplayState()
+        self.replayed = 0
+        self.differences: list[Difference] = []
+        self._progress = progress
+
+    def feed(self, index: int, entry: canonical.Entry, unopened: str | None = None) -> None:
+        """Take entry ``index`` (opened by :func:`open_entry`; ``unopened``: why it could not
+        be)."""
+        p = entry.payload
+        if unopened is not None:
+            self.differences.append(
+                Difference(index, p.get("decision", "-"), entry.kind, "-", unopened, "opening")
+            )
+            if entry.kind != "decision":
+                return
+        if entry.kind != "decision":
+            self.state.apply(entry.kind, p)
+            return
+        if p["outcome"] == "error":
+            return
+        self.replayed += 1
+        if self._progress is not None and self.replayed % 1000 == 0:
+            self._progress(self.replayed)
+        difference = self._decide(index, p)
+        if difference is not None:
+            self.differences.append(difference)
+
+    def _decide(self, index: int, p: Mapping[str, Any]) -> Difference | None:
+        state = self.state
+        matrix = state.matrices.get(int(p["matrix_version"] or 0))
+        if matrix is None:
+            return Difference(
+                index,
+                p["decision"],
+                p["outcome"],
+                "-",
+                f"matrix version {p['matrix_version']} not in the log",
+            )
+        question = evaluation.Question(
+            use=p["use"],
+            licensee_id=p["licensee"],
+            territories=tuple(p["territories"]),
+            at=canonical.parse_time(p["at"]),
+            commercial=bool(p["commercial"]),
+            until=_until(p.get("period")),
+        )
+        works = [state.work_facts(w) for w in p["works"]]
+        facts = state.facts_for(works, matrix_version=int(p["matrix_version"]), matrix=matrix)
+        try:
+            result = evaluation.evaluate_item(question, works, facts)
+        except ValueError as exc:  # the log lacks a fact the decision used (e.g. a party)
+            return Difference(index, p["decision"], p["outcome"], "-", str(exc))
+        if result.outcome != p["outcome"]:
+            return Difference(index, p["decision"], p["outcome"], result.outcome, result.reason)
+        return None
+
+
+def replay_entries(
+    entries: Iterable[tuple[int, canonical.Entry, str | None]],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[Difference]]:
+    """Replay every ``decision`` among ``entries`` (index, opened entry, why it could not be
+    opened), given in log order; (decisions replayed, differences)."""
+    replay = Replay(progress=progress)
+    for index, entry, unopened in entries:
+        replay.feed(index, entry, unopened)
+    return replay.replayed, replay.differences

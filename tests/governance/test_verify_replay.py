@@ -1,0 +1,259 @@
+"""``python -m ledger.verify --replay`` against the service over HTTP: it replays the decisions
+of the log it verified, with the openings an auditor downloads (or a downloaded file), and
+reports what ``manage.py replay_decisions`` reports from the database (issue 13 item 8)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.management import call_command
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from governance.models import PartyKind, RightsShare
+from ledger import services as ledger_services
+from ledger.models import Entry
+from ledger.verify import main
+from tests.factories import Caller, caller
+from tests.governance.test_replay import behind_the_ledgers_back, check, entry_index
+from tests.world import rule
+
+pytestmark = pytest.mark.django_db
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Served:
+    """The service on a loopback port, answering on the test's own connection (inside its
+    transaction, so it serves what the test wrote, rolled back afterwards like every test)."""
+
+    def __init__(self) -> None:
+        self._connection: Any = None
+        self._server = make_server("127.0.0.1", 0, self._app, handler_class=_Quiet)
+        self._handler = WSGIHandler()
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _app(self, environ: Any, start_response: Any) -> Any:
+        connections["default"] = self._connection
+        return self._handler(environ, start_response)
+
+    @contextlib.contextmanager
+    def sharing(self) -> Iterator[None]:
+        """While the verifier runs: the server uses this thread's connection, and, as Django's
+        test client does, a request does not close it (which the test client's own requests
+        undo: hence here, around each run)."""
+        self._connection = connections["default"]
+        self._connection.inc_thread_sharing()
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            yield
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+            self._connection.dec_thread_sharing()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(10)
+        self._server.server_close()
+
+
+@pytest.fixture
+def served(db: None) -> Iterator[Served]:
+    server = Served()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def auditor() -> Caller:
+    return caller(PartyKind.AUDITOR)
+
+
+def signed() -> str:
+    """Sign a checkpoint over everything ledgered; the log's verifier key."""
+    ledger_services.sequence_and_sign(now=timezone.now())
+    return ledger_services.current_signer().verifier().key_string
+
+
+def verify_replay(
+    capsys: pytest.CaptureFixture[str], served: Served, vkey: str, *extra: str
+) -> tuple[int, list[str], str]:
+    """The verifier's exit status, its replay lines (after the log's summary), its stderr."""
+    url = served.url
+    with served.sharing():
+        options = ["--quiet", "--workers", "1", "--samples", "2", "--replay"]
+        status = main(["--url", url, "--vkey", vkey, *options, *extra])
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    if "verified: " + url not in lines:
+        return status, lines, err
+    # The log's summary ends with its "consistency:" line (and "state:" with --state).
+    after = next(i for i, line in enumerate(lines) if line.startswith("consistency: ")) + 1
+    return status, lines[after:], err
+
+
+def replay_decisions() -> tuple[int, list[str]]:
+    out = StringIO()
+    try:
+        call_command("replay_decisions", stdout=out, stderr=StringIO())
+    except SystemExit as exc:
+        return int(str(exc.code)), out.getvalue().splitlines()
+    return 0, out.getvalue().splitlines()
+
+
+def confidential_world(world: dict[str, Any]) -> None:
+    """A rule whose licensee list and note are commitments in the log, and shares whose
+    percentages are: replay must open them to decide as the service did."""
+    licensee = str(world["licensee"].party.pk)
+    rule(
+        world["label"], scope="all_works", uses=["analyze"], effect="allow",
+        licensee_mode="listed", licensees=[licensee], note="Private.",
+    )  # fmt: skip
+    assert check(world) == "allow"
+
+
+def test_replay_agrees_with_replay_decisions_on_a_log_with_confidential_fields(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    confidential_world(world)
+    assert check(world) == "allow"
+    vkey = signed()
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
+
+    status, lines, err = verify_replay(capsys, served, vkey)
+
+    assert (status, lines) == (0, ["2 decisions replayed, 0 differ"]), err
+    assert replay_decisions() == (0, lines)
+
+
+def test_without_the_openings_the_committed_fields_cannot_be_vouched_for(
+    world: dict[str, Any], served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    confidential_world(world)
+    vkey = signed()
+    empty = tmp_path / "openings.json"
+    empty.write_text('{"entries": []}')
+    index, _ = entry_index("consent_rule")
+
+    status, lines, _ = verify_replay(capsys, served, vkey, "--openings", str(empty))
+
+    assert status == 1
+    assert f"entry {index} (consent_rule): no opening for the committed field 'licensees'" in (
+        lines
+    )
+
+
+def test_a_decision_the_ledgered_state_does_not_give_is_reported_as_replay_decisions_does(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    confidential_world(world)
+    # The master share moves to another party in the database, not through the services (so
+    # not in the ledger): the next decision is taken from it, and its replay differs.
+    RightsShare.objects.filter(right="master").update(holder=world["artist"].party)
+    assert check(world) == "deny"
+    vkey = signed()
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
+
+    status, lines, _ = verify_replay(capsys, served, vkey)
+
+    assert status == 1
+    assert len(lines) == 2
+    assert "was deny, replays as allow" in lines[0]
+    assert lines[1] == "2 decisions replayed, 1 differ"
+    assert replay_decisions() == (1, lines)
+
+
+def test_an_opening_that_does_not_match_its_commitment_is_reported_as_replay_decisions_does(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    confidential_world(world)
+    vkey = signed()
+    index, leaf = entry_index("rights_share", right="master")
+    behind_the_ledgers_back(
+        "UPDATE ledger_opening SET value = %s WHERE leaf_hash = %s AND field = 'share'",
+        [b'"0.001"', leaf],
+    )
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
+
+    status, lines, _ = verify_replay(capsys, served, vkey)
+
+    assert status == 1
+    assert lines[0].startswith(
+        f"entry {index} (rights_share): the opening of 'share' does not match its commitment"
+    )
+    assert replay_decisions() == (1, lines)
+
+
+def test_a_downloaded_openings_file_replays_and_an_edit_in_it_is_named(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    confidential_world(world)
+    vkey = signed()
+    size = Entry.objects.count()
+    answer = auditor.client.get(f"/api/v1/ledger/openings/?start=0&end={size}").json()
+    downloaded = tmp_path / "openings.json"
+    downloaded.write_text(json.dumps(answer))
+
+    # No token: the file is all the verifier needs besides the public log.
+    status, lines, err = verify_replay(capsys, served, vkey, "--openings", str(downloaded))
+    assert (status, lines) == (0, ["1 decisions replayed, 0 differ"]), err
+
+    index, _ = entry_index("consent_rule")
+    for item in answer["entries"]:
+        if item["index"] == index:
+            for opening in item["openings"]:
+                if opening["field"] == "licensees":
+                    opening["value"] = [str(world["artist"].party.pk)]
+    downloaded.write_text(json.dumps(answer))
+    status, lines, _ = verify_replay(capsys, served, vkey, "--openings", str(downloaded))
+    assert status == 1
+    assert lines[0].startswith(
+        f"entry {index} (consent_rule): the opening of 'licensees' does not match its commitment"
+    )
+
+
+def test_without_an_auditors_token_the_openings_cannot_be_fetched(
+    world: dict[str, Any], served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    confidential_world(world)
+    vkey = signed()
+
+    status, _, err = verify_replay(capsys, served, vkey)
+
+    assert status == 2
+    assert "/api/v1/ledger/openings/" in err
