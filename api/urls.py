@@ -12,6 +12,7 @@ from api.views import (
     openings,
     parties,
     requests,
+    results,
     reviews,
     spaces,
     tokens,
@@ -69,12 +70,12 @@ urlpatterns = [
     path("use-requests/", requests.UseRequestListView.as_view(), name="use-request-list"),
     path(
         "use-requests/<uuid:request_id>/",
-        requests.UseRequestDetailView.as_view(),
+        results.UseRequestDetailView.as_view(),
         name="use-request-detail",
     ),
     path(
         "use-requests/<uuid:request_id>/results/",
-        requests.UseRequestResultsView.as_view(),
+        results.UseRequestResultsView.as_view(),
         name="use-request-results",
     ),
     path("checks/", requests.CheckView.as_view(), name="checks"),
@@ -102,6 +103,11 @@ urlpatterns = [
     path("reviews/<uuid:review_id>/deny/", reviews.ReviewDenyView.as_view(), name="review-deny"),
     path("insights/", insights.InsightsView.as_view(), name="insights"),
     path("callback-secret/", callbacks.CallbackSecretView.as_view(), name="callback-secret"),
+    path(
+        "callback-secret/rotate/",
+        callbacks.CallbackSecretRotateView.as_view(),
+        name="callback-secret-rotate",
+    ),
     path("embedding-spaces/", spaces.SpaceListView.as_view(), name="space-list"),
     path(
         "works/<uuid:work_id>/embeddings/",

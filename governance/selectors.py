@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import Model, Prefetch, Q, QuerySet
+from django.db.models import F, Model, Prefetch, Q, QuerySet
 
 from governance.access import Actor
 from governance.exceptions import NotFound
@@ -26,6 +26,7 @@ from governance.models import (
     PartyKind,
     Release,
     ReleaseTrack,
+    RequestEvent,
     Review,
     RightsClaim,
     RightsShare,
@@ -271,8 +272,15 @@ def use_request_decisions(use_request: UseRequest) -> QuerySet[Decision]:
         Decision.objects.filter(request=use_request)
         .select_related("item")
         .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("party")))
-        .order_by("item__position")
+        .annotate(position=F("item__position"))
+        .order_by("position")
     )
+
+
+def use_request_withdrawals(use_request: UseRequest) -> list[dict[str, Any]]:
+    """The ``consent.withdrawn`` events of ``use_request``, oldest first, as delivered."""
+    events = RequestEvent.objects.filter(request=use_request, kind="consent.withdrawn")
+    return [dict(e.body) for e in events.order_by("created_at", "id")]
 
 
 def decision_list(*, actor: Actor) -> QuerySet[Decision]:

@@ -4,33 +4,28 @@ modules beside this one."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from api.access import actor_of
+from api.filters import UseRequestFilter
 from api.parsers import FormParser, JSONParser, MultiPartParser
 from api.permissions import party_kind_in
 from api.uploads import ManifestUploadHandler
+from api.views.callbacks import REQUEST_EVENT_CALLBACK
 from api.views.decisions import DecisionSerializer
 from governance import selectors
 from governance.exceptions import InvalidInput
-from governance.models import Decision, PartyKind, UseRequest
+from governance.models import Decision, PartyKind, RequestStatus, UseRequest
 from governance.services import checks
 from governance.services import requests as request_services
-from governance.services import reviews as review_services
 from governance.terms import USES
 
 __all__ = ["DecisionSerializer"]  # re-exported: its home is api.views.decisions
@@ -131,24 +126,25 @@ class UseRequestSerializer(serializers.ModelSerializer[UseRequest]):
         return round(r.done_count / r.item_count, 4) if r.item_count else 1.0
 
 
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[200, 202],
+    description="Seconds to wait before reading the status again (while it is not completed).",
+)
+
+
+def retry_after(use_request: UseRequest) -> int:
+    """Seconds until a request's status is worth reading again: a couple for a small request,
+    more for the items a large one still has to decide (at most a minute)."""
+    remaining = max(use_request.item_count - use_request.done_count, 0)
+    return min(60, 2 + remaining // 10_000)
+
+
 def status_url_of(use_request: UseRequest) -> str:
     """Where a request's status is read (``Location`` of its 202, ``status_url`` of its body)."""
     return reverse("api:use-request-detail", kwargs={"request_id": use_request.pk})
-
-
-def _item_row(d: Decision) -> dict[str, Any]:
-    settled = review_services.decision_settlement(d)
-    return {
-        "item": d.item.position,
-        "reference": d.item.reference or None,
-        "content_sha256": d.item.content_sha256,
-        "decision": str(d.pk),
-        "outcome": d.final_outcome,
-        "code": d.code if settled is None else settled.code,
-        "reason": d.reason if settled is None else settled.reason,
-        "obligations": d.obligations,
-        "works": [str(w) for w in d.works],
-    }
 
 
 class UseRequestListView(GenericAPIView[UseRequest]):
@@ -159,7 +155,7 @@ class UseRequestListView(GenericAPIView[UseRequest]):
     serializer_class = UseRequestSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     ordering_fields = ["created_at"]
-    filterset_fields = ["status", "use"]
+    filterset_class = UseRequestFilter
 
     def get_queryset(self) -> Any:
         return selectors.use_request_list(actor=actor_of(self.request))
@@ -176,8 +172,9 @@ class UseRequestListView(GenericAPIView[UseRequest]):
             "application/json": ItemsRequestSerializer,
             "multipart/form-data": ManifestRequestSerializer,
         },
-        parameters=[IDEMPOTENCY],
+        parameters=[IDEMPOTENCY, RETRY_AFTER],
         responses={202: UseRequestSerializer},
+        callbacks=[REQUEST_EVENT_CALLBACK],
     )
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
@@ -213,41 +210,8 @@ class UseRequestListView(GenericAPIView[UseRequest]):
         body = self.get_serializer(use_request).data
         response = Response(body, status=code)
         response["Location"] = body["status_url"]
-        return response
-
-
-class UseRequestDetailView(GenericAPIView[UseRequest]):
-    """A request's status and the outcome of each item decided so far (the first 1,000; the
-    whole list from ``results``)."""
-
-    serializer_class = UseRequestSerializer
-
-    @extend_schema(tags=["requests"], operation_id="use_requests_retrieve")
-    def get(self, request: Request, request_id: uuid.UUID) -> Response:
-        use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
-        body = dict(self.get_serializer(use_request).data)
-        decisions = selectors.use_request_decisions(use_request)[:1000]
-        body["items"] = [_item_row(d) for d in decisions]
-        return Response(body)
-
-
-class UseRequestResultsView(APIView):
-    """Every item's decision as JSON Lines, streamed in item order."""
-
-    @extend_schema(
-        tags=["requests"],
-        operation_id="use_requests_results",
-        responses={(200, "application/jsonl"): OpenApiTypes.STR},
-    )
-    def get(self, request: Request, request_id: uuid.UUID) -> StreamingHttpResponse:
-        use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
-
-        def lines() -> Iterator[bytes]:
-            for d in selectors.use_request_decisions(use_request).iterator(chunk_size=2000):
-                yield json.dumps(_item_row(d), separators=(",", ":")).encode() + b"\n"
-
-        response = StreamingHttpResponse(lines(), content_type="application/jsonl")
-        response["Content-Disposition"] = f'attachment; filename="{use_request.pk}.jsonl"'
+        if use_request.status != RequestStatus.COMPLETED:
+            response["Retry-After"] = str(retry_after(use_request))
         return response
 
 
