@@ -300,6 +300,7 @@ SPECTACULAR_SETTINGS = {
         "PartyKindEnum": "governance.models.identity.PartyKind",
         "WorkKindEnum": "governance.models.catalog.WorkKind",
         "UseEnum": "governance.terms.USES",
+        "UseStatusEnum": "governance.models.requests.RequestStatus",
     },
 }
 

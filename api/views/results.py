@@ -11,6 +11,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from api.access import actor_of
 from api.filters import items_filtered
 from api.pagination import ItemCursorPagination
+from api.views.callbacks import CallbackEventSerializer
 from api.views.requests import RETRY_AFTER, UseRequestSerializer, retry_after
 from governance import selectors
 from governance.models import Decision, RequestStatus
@@ -35,6 +37,32 @@ ITEM_PARAMETERS = [
     OpenApiParameter("cursor", str, description="The next page: from ``items_next``."),
     OpenApiParameter("page_size", int, description="Items in a page, at most 1,000 (default)."),
 ]
+
+
+class ItemRowSerializer(serializers.Serializer[Any]):
+    """An item as the status page and the results carry it (schema only; see ``item_row``)."""
+
+    item = serializers.IntegerField()
+    reference = serializers.CharField(allow_null=True)
+    content_sha256 = serializers.CharField()
+    decision = serializers.UUIDField()
+    outcome = serializers.CharField()
+    code = serializers.CharField()
+    reason = serializers.CharField()
+    obligations = serializers.DictField()
+    works = serializers.ListField(child=serializers.UUIDField())
+
+
+class UseRequestStatusSerializer(UseRequestSerializer):
+    """A request's status page (schema only): the request, a page of its items, the next
+    page's URL and the consent withdrawn since."""
+
+    items = ItemRowSerializer(many=True, read_only=True)
+    items_next = serializers.URLField(allow_null=True, read_only=True)
+    withdrawals = CallbackEventSerializer(many=True, read_only=True)
+
+    class Meta(UseRequestSerializer.Meta):
+        fields = [*UseRequestSerializer.Meta.fields, "items", "items_next", "withdrawals"]
 
 
 def item_row(d: Decision) -> dict[str, Any]:
@@ -65,6 +93,7 @@ class UseRequestDetailView(GenericAPIView[Any]):
         tags=["requests"],
         operation_id="use_requests_retrieve",
         parameters=[*ITEM_PARAMETERS, RETRY_AFTER],
+        responses=UseRequestStatusSerializer,
     )
     def get(self, request: Request, request_id: uuid.UUID) -> Response:
         use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
