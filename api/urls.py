@@ -1,6 +1,22 @@
 from django.urls import path
 
-from api.views import catalog, claims, consent, exports, imports, parties, tokens
+from api.views import (
+    callbacks,
+    catalog,
+    claims,
+    consent,
+    decisions,
+    exports,
+    imports,
+    insights,
+    openings,
+    parties,
+    requests,
+    results,
+    reviews,
+    spaces,
+    tokens,
+)
 
 app_name = "api"
 urlpatterns = [
@@ -51,54 +67,51 @@ urlpatterns = [
     path("consent/matrix/", consent.MatrixView.as_view(), name="matrix"),
     path("imports/", imports.ImportListView.as_view(), name="import-list"),
     path("imports/<uuid:job_id>/", imports.ImportDetailView.as_view(), name="import-detail"),
-]
-
-from api.views import openings  # noqa: E402 - grouped with its routes
-from api.views import requests as request_views  # noqa: E402 - grouped with its routes
-
-urlpatterns += [
-    path("use-requests/", request_views.UseRequestListView.as_view(), name="use-request-list"),
+    path("use-requests/", requests.UseRequestListView.as_view(), name="use-request-list"),
     path(
         "use-requests/<uuid:request_id>/",
-        request_views.UseRequestDetailView.as_view(),
+        results.UseRequestDetailView.as_view(),
         name="use-request-detail",
     ),
     path(
         "use-requests/<uuid:request_id>/results/",
-        request_views.UseRequestResultsView.as_view(),
+        results.UseRequestResultsView.as_view(),
         name="use-request-results",
     ),
-    path("checks/", request_views.CheckView.as_view(), name="checks"),
+    path("checks/", requests.CheckView.as_view(), name="checks"),
     path(
         "decisions/<uuid:decision_id>/",
-        request_views.DecisionDetailView.as_view(),
+        decisions.DecisionDetailView.as_view(),
         name="decision-detail",
     ),
     path(
         "decisions/<uuid:decision_id>/explanation/",
-        request_views.DecisionExplanationView.as_view(),
+        decisions.DecisionExplanationView.as_view(),
         name="decision-explanation",
     ),
     path(
         "decisions/<uuid:decision_id>/receipt/",
-        request_views.DecisionReceiptView.as_view(),
+        decisions.DecisionReceiptView.as_view(),
         name="decision-receipt",
     ),
-    path("reviews/", request_views.ReviewListView.as_view(), name="review-list"),
+    path("reviews/", reviews.ReviewListView.as_view(), name="review-list"),
     path(
         "reviews/<uuid:review_id>/approve/",
-        request_views.ReviewApproveView.as_view(),
+        reviews.ReviewApproveView.as_view(),
         name="review-approve",
     ),
+    path("reviews/<uuid:review_id>/deny/", reviews.ReviewDenyView.as_view(), name="review-deny"),
+    path("insights/", insights.InsightsView.as_view(), name="insights"),
+    path("callback-secret/", callbacks.CallbackSecretView.as_view(), name="callback-secret"),
     path(
-        "reviews/<uuid:review_id>/deny/", request_views.ReviewDenyView.as_view(), name="review-deny"
+        "callback-secret/rotate/",
+        callbacks.CallbackSecretRotateView.as_view(),
+        name="callback-secret-rotate",
     ),
-    path("insights/", request_views.InsightsView.as_view(), name="insights"),
-    path("callback-secret/", request_views.CallbackSecretView.as_view(), name="callback-secret"),
-    path("embedding-spaces/", request_views.SpaceListView.as_view(), name="space-list"),
+    path("embedding-spaces/", spaces.SpaceListView.as_view(), name="space-list"),
     path(
         "works/<uuid:work_id>/embeddings/",
-        request_views.WorkEmbeddingsView.as_view(),
+        spaces.WorkEmbeddingsView.as_view(),
         name="work-embeddings",
     ),
     path("ledger/openings/", openings.OpeningsView.as_view(), name="ledger-openings"),

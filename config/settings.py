@@ -301,6 +301,7 @@ SPECTACULAR_SETTINGS = {
         "PartyKindEnum": "governance.models.identity.PartyKind",
         "WorkKindEnum": "governance.models.catalog.WorkKind",
         "UseEnum": "governance.terms.USES",
+        "UseStatusEnum": "governance.models.requests.RequestStatus",
     },
 }
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Model, Prefetch, Q, QuerySet
 
 from governance.access import Actor
 from governance.exceptions import NotFound
@@ -26,6 +26,7 @@ from governance.models import (
     PartyKind,
     Release,
     ReleaseTrack,
+    RequestEvent,
     Review,
     RightsClaim,
     RightsShare,
@@ -258,6 +259,24 @@ def use_request_list(*, actor: Actor) -> QuerySet[UseRequest]:
 
 def use_request_get(*, actor: Actor, request_id: uuid.UUID | str) -> UseRequest:
     return _one(use_request_list(actor=actor), request_id, "No use request with that id.")
+
+
+def use_request_decisions(use_request: UseRequest) -> QuerySet[Decision]:
+    """The decisions of ``use_request`` in item order, with what rendering them reads (the
+    item, and the reviews of a settled one)."""
+    return (
+        Decision.objects.filter(request=use_request)
+        .select_related("item")
+        .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("party")))
+        .annotate(position=F("item__position"))
+        .order_by("position")
+    )
+
+
+def use_request_withdrawals(use_request: UseRequest) -> list[dict[str, Any]]:
+    """The ``consent.withdrawn`` events of ``use_request``, oldest first, as delivered."""
+    events = RequestEvent.objects.filter(request=use_request, kind="consent.withdrawn")
+    return [dict(e.body) for e in events.order_by("created_at", "id")]
 
 
 def decision_list(*, actor: Actor) -> QuerySet[Decision]:

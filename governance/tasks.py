@@ -84,14 +84,15 @@ def decide_chunk(self: Any, request_id: str, start: int, end: int) -> int:
     reject_on_worker_lost=True,
     max_retries=8,
 )
-def deliver_callback(self: Any, request_id: str) -> int:
-    """POST a completed request's result to its callback URL; retried with backoff (10 s,
-    20 s, ... up to an hour) while the receiver fails; every attempt is recorded."""
+def deliver_callback(self: Any, request_id: str, event_id: str | None = None) -> int:
+    """POST event ``event_id`` of a request (its latest without one) to its callback URL;
+    retried with backoff (10 s, 20 s, ... up to an hour) while the receiver fails; every attempt
+    is recorded with its own delivery id, and carries the same event id and body."""
     from django.utils import timezone
 
     from governance.services.callbacks import CallbackFailed, callback_deliver
 
     try:
-        return callback_deliver(request_id=request_id, now=timezone.now())
+        return callback_deliver(request_id=request_id, now=timezone.now(), event_id=event_id)
     except CallbackFailed as exc:
         raise self.retry(exc=exc, countdown=min(10 * 2**self.request.retries, 3600)) from exc

@@ -49,6 +49,24 @@ def receipt_for(*, index: int, supersedes: int | None = None) -> dict[str, Any]:
     return receipt
 
 
+def receipt_for_leaves(*, leaf_hash: bytes, superseding: bytes | None = None) -> dict[str, Any]:
+    """The receipt of the entry with ``leaf_hash``; with ``superseding`` (the leaf hash of an
+    entry that supersedes it), the receipt of that entry with this one's in ``supersedes``.
+    Entries not sequenced yet are sequenced (and a checkpoint signed) first; an entry still
+    not in the log is a :class:`LedgerNotFound`."""
+    leaves = [leaf_hash] if superseding is None else [leaf_hash, superseding]
+    indexes = [selectors.entry_index_by_leaf_hash(leaf_hash=leaf) for leaf in leaves]
+    if None in indexes:
+        services.sequence_and_sign(now=timezone.now())
+        indexes = [selectors.entry_index_by_leaf_hash(leaf_hash=leaf) for leaf in leaves]
+    found = [i for i in indexes if i is not None]
+    if len(found) < len(indexes):
+        raise LedgerNotFound("The entry is not sequenced yet; retry shortly.")
+    if len(found) == 2:
+        return receipt_for(index=found[1], supersedes=found[0])
+    return receipt_for(index=found[0])
+
+
 def _receipt(*, index: int, checkpoint: Checkpoint) -> dict[str, Any]:
     entry = selectors.entry_get(index=index)
     proof = selectors.inclusion_proof(index=index, tree_size=checkpoint.size)

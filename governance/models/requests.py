@@ -216,11 +216,37 @@ class Outbox(models.Model):
         return f"outbox {self.task}{self.args}"
 
 
+class RequestEvent(models.Model):
+    """Something a licensee is told about its request, once: the request completed
+    (``request.completed``), a review on it was settled (``request.settled``), or consent that
+    allowed some of its decisions was withdrawn (``consent.withdrawn``). ``body`` is the event
+    as it was when it happened: every delivery of it (retries included) carries the same body
+    and event id. The status page lists the ``consent.withdrawn`` ones."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(UseRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    body = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["request", "created_at", "id"]
+        indexes = [models.Index(fields=["request", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} of {self.request_id}"
+
+
 class CallbackAttempt(models.Model):
-    """One delivery of a request's result to its callback URL."""
+    """One delivery of a request's event to its callback URL: each attempt has its own
+    ``delivery`` id; the retries of one event share its ``event``."""
 
     id = models.BigAutoField(primary_key=True)
     request = models.ForeignKey(UseRequest, on_delete=models.CASCADE, related_name="callbacks")
+    event = models.ForeignKey(
+        RequestEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts"
+    )
+    delivery = models.UUIDField(default=uuid.uuid4, editable=False)
     attempt = models.PositiveIntegerField()
     status_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)

@@ -6,9 +6,15 @@ Headers: ``Content-Type: application/json``, ``X-Consentry-Timestamp: <unix seco
 inside the signed bytes stops replays of old bodies). The receiver recomputes it with the secret
 from ``GET /api/v1/callback-secret/``.
 
-A request whose review is settled is called back again with the settled state: the item's
-``outcome``, ``code`` and ``reason`` as settled, and ``settlement`` (who, when, why; see
-:func:`governance.services.reviews.settlement_json`).
+Each callback is an event (``RequestEvent``), recorded once when it happens with its body as
+it was then, and delivered through the outbox: ``request.completed`` (the request is decided),
+``request.settled`` (a review on it was settled: the item's ``outcome``, ``code`` and
+``reason`` as settled, and ``settlement``, who, when, why; see
+:func:`governance.services.settlements.settlement_json`) and ``consent.withdrawn`` (a rule
+version that allowed some of its decisions was withdrawn or narrowed: which decisions and
+works). The body carries ``event`` (its id) and ``type``; the headers ``X-Consentry-Event``
+(the same id: the retries of one event share it) and ``X-Consentry-Delivery`` (each attempt's
+own id). docs/callbacks.md says how to receive them.
 """
 
 from __future__ import annotations
@@ -23,15 +29,30 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
-from governance.models import CallbackAttempt, Decision, Party, UseRequest
-from governance.services import reviews
+from governance.access import Actor
+from governance.models import (
+    CallbackAttempt,
+    Decision,
+    Party,
+    PartyKind,
+    RequestEvent,
+    Role,
+    UseRequest,
+)
+from governance.services import settlements as reviews
+from governance.services.outbox import job_enqueue
+from ledger import canonical
 
 TIMEOUT = 10.0
+EVENT_TYPES = ("request.completed", "request.settled", "consent.withdrawn")
 
 
 class CallbackFailed(Exception):
@@ -56,6 +77,22 @@ def callback_address_problem(url: str) -> str | None:
         if not address.is_global or address.is_multicast:
             return f"host {parts.hostname!r} resolves to {address}, which is not a public address"
     return None
+
+
+def callback_secret_rotate(*, actor: Actor) -> str:
+    """A new callback signing secret for the acting licensee (its admins only); the old one
+    stops signing at once (a delivery retried after this is signed with the new one)."""
+    action = "Rotating the callback secret"
+    actor.require_kind(PartyKind.LICENSEE, action=action)
+    actor.require_writer(action=action)
+    actor.require_role(Role.ADMIN, action=action)
+    party = actor.party
+    with transaction.atomic():
+        locked = Party.objects.select_for_update().get(pk=party.pk)
+        locked.callback_secret = secrets.token_hex(32)
+        locked.save(update_fields=["callback_secret"])
+    party.callback_secret = locked.callback_secret
+    return party.callback_secret
 
 
 def callback_secret(*, party: Party) -> str:
@@ -91,7 +128,8 @@ def _callback_item(d: Decision) -> dict[str, Any]:
     return item
 
 
-def callback_body(request: UseRequest) -> bytes:
+def callback_document(request: UseRequest) -> dict[str, Any]:
+    """The request's state as a callback carries it (its first 1,000 items)."""
     items = [
         _callback_item(d)
         for d in Decision.objects.filter(request=request)
@@ -107,21 +145,113 @@ def callback_body(request: UseRequest) -> bytes:
         "items": items,
         "items_truncated": request.item_count > len(items),
     }
-    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    return document
 
 
-def callback_deliver(*, request_id: str, now: dt.datetime) -> int:
-    """POST the result; record the attempt; raise :class:`CallbackFailed` to be retried."""
+def callback_body(request: UseRequest) -> bytes:
+    """The request's state now, as canonical JSON bytes (what a ``request.*`` event records)."""
+    return json.dumps(callback_document(request), separators=(",", ":"), sort_keys=True).encode()
+
+
+def event_record(
+    *,
+    request: UseRequest,
+    kind: str,
+    now: dt.datetime,
+    body: dict[str, Any] | None = None,
+    deliver: bool = True,
+) -> RequestEvent:
+    """Record event ``kind`` of ``request`` with its body as it is now (``body``, else the
+    request's state), and, if the request has a callback URL, enqueue its delivery through the
+    outbox (in the caller's transaction). Every delivery of it sends this body."""
+    event_id = uuid.uuid4()
+    document = {
+        **(callback_document(request) if body is None else body),
+        "event": str(event_id),
+        "type": kind,
+        "created_at": canonical.format_time(now),
+    }
+    event = RequestEvent.objects.create(
+        id=event_id, request=request, kind=kind, body=document, created_at=now
+    )
+    if deliver and request.callback_url:
+        job_enqueue(
+            task="governance.deliver_callback", args=[str(request.pk), str(event.pk)], now=now
+        )
+    return event
+
+
+def event_bytes(event: RequestEvent) -> bytes:
+    return json.dumps(event.body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _event_of(request: UseRequest, event_id: str | None, now: dt.datetime) -> RequestEvent:
+    """The event to deliver: ``event_id``; without it (a job enqueued before events were
+    recorded), the request's latest event, recorded now if it has none."""
+    if event_id is not None:
+        return RequestEvent.objects.get(pk=event_id, request=request)
+    latest = RequestEvent.objects.filter(request=request).order_by("-created_at", "-id").first()
+    return latest or event_record(request=request, kind="request.completed", now=now, deliver=False)
+
+
+ALLOWING = ("allow", "conditional")
+
+
+def rule_decisions_allowed(*, rule_id: str) -> Any:
+    """The decisions that a version of rule ``rule_id`` answered for a holder and that allow
+    (or allowed on review): those its withdrawal or narrowing concerns."""
+    decided_by = {"works": [{"rights": [{"holders": [{"rule": {"id": rule_id}}]}]}]}
+    return (
+        Decision.objects.filter(trace__contains=decided_by)
+        .filter(Q(settled_outcome__in=ALLOWING) | Q(settled_outcome="", outcome__in=ALLOWING))
+        .select_related("item", "request")
+        .order_by("request_id", "item__position")
+    )
+
+
+def consent_withdrawn_notify(
+    *, decisions: Any, rule_id: str, version: int, change: str, now: dt.datetime
+) -> int:
+    """Tell each licensee whose ``decisions`` relied on rule ``rule_id`` (its versions up to
+    ``version``) that it no longer holds (``change``: ``withdrawn`` or ``narrowed``): one
+    ``consent.withdrawn`` event per request, on its status page and, with a callback URL,
+    delivered through the outbox. The decisions stand as ledgered (they answered for their
+    time); a new request is decided under the rules in force. How many requests were told."""
+    by_request: dict[Any, list[Decision]] = defaultdict(list)
+    requests: dict[Any, UseRequest] = {}
+    for d in decisions:
+        by_request[d.request_id].append(d)
+        requests[d.request_id] = d.request
+    for request_id, affected in by_request.items():
+        body = {
+            "request": str(request_id),
+            "rule": rule_id,
+            "version": version,
+            "change": change,
+            "at": canonical.format_time(now),
+            "decisions": [str(d.pk) for d in affected],
+            "items": [d.item.position for d in affected],
+            "works": sorted({str(w) for d in affected for w in d.works}),
+        }
+        event_record(request=requests[request_id], kind="consent.withdrawn", now=now, body=body)
+    return len(by_request)
+
+
+def callback_deliver(*, request_id: str, now: dt.datetime, event_id: str | None = None) -> int:
+    """POST event ``event_id`` of the request (its latest without one); record the attempt
+    with its own delivery id; raise :class:`CallbackFailed` to be retried."""
     request = UseRequest.objects.select_related("licensee").get(pk=request_id)
     if not request.callback_url:
         return 0
-    body = callback_body(request)
+    event = _event_of(request, event_id, now)
+    body = event_bytes(event)
+    delivery = uuid.uuid4()
     problem = callback_address_problem(request.callback_url)
     if problem is not None:  # recorded, not retried: the address will not become public
         CallbackAttempt.objects.create(
             request=request, attempt=CallbackAttempt.objects.filter(request=request).count() + 1,
             error=f"refused: {problem}"[:500], body_sha256=hashlib.sha256(body).hexdigest(),
-            created_at=now,
+            created_at=now, event=event, delivery=delivery,
         )  # fmt: skip
         return 0
     timestamp = int(now.timestamp())
@@ -136,6 +266,8 @@ def callback_deliver(*, request_id: str, now: dt.datetime) -> int:
             "User-Agent": "consentry-callback/1",
             "X-Consentry-Timestamp": str(timestamp),
             "X-Consentry-Signature": signature,
+            "X-Consentry-Event": str(event.pk),
+            "X-Consentry-Delivery": str(delivery),
         },
     )
     status: int | None = None
@@ -154,6 +286,8 @@ def callback_deliver(*, request_id: str, now: dt.datetime) -> int:
         error=error[:500],
         body_sha256=hashlib.sha256(body).hexdigest(),
         created_at=now,
+        event=event,
+        delivery=delivery,
     )
     if status is None or not 200 <= status < 300:
         raise CallbackFailed(f"callback {attempt} to {request.callback_url}: {error}")

@@ -29,6 +29,7 @@ from governance.models import (
     Posture,
     Work,
 )
+from governance.services import callbacks
 from governance.terms import COMMERCIAL, EFFECTS, LICENSEE_MODES, RIGHTS, SCOPES, USES
 
 RULE_OWNER_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST)
@@ -222,6 +223,16 @@ def rule_revise(
         **fields,
     )
     _append_version(rule, version, now)
+    # A narrowed rule: the licensees whose allowed decisions it no longer covers are told.
+    narrowed = [
+        d
+        for d in callbacks.rule_decisions_allowed(rule_id=str(rule.pk))
+        if not _still_allows(version, d)
+    ]
+    callbacks.consent_withdrawn_notify(
+        decisions=narrowed, rule_id=str(rule.pk), version=version.version - 1,
+        change="narrowed", now=now,
+    )  # fmt: skip
     return version
 
 
@@ -238,7 +249,21 @@ def rule_withdraw(*, actor: Actor, rule: ConsentRule, now: dt.datetime) -> Conse
         {"rule": str(rule.pk), "version": rule.current_version, "owner": str(rule.owner_id)},
         now=now,
     )
+    # The licensees it allowed are told (status page and callback, through the outbox).
+    callbacks.consent_withdrawn_notify(
+        decisions=callbacks.rule_decisions_allowed(rule_id=str(rule.pk)),
+        rule_id=str(rule.pk), version=rule.current_version, change="withdrawn", now=now,
+    )  # fmt: skip
     return rule
+
+
+def _still_allows(version: ConsentRuleVersion, decision: Any) -> bool:
+    """Whether ``version`` still allows what ``decision`` asked, as far as its effect, uses
+    and licensees say (a narrowed territory or window is not detected here)."""
+    request = decision.request
+    listed = str(request.licensee_id) in {str(x) for x in version.licensees}
+    admitted = version.licensee_mode == "any" or listed == (version.licensee_mode == "listed")
+    return version.effect in ("allow", "conditional") and request.use in version.uses and admitted
 
 
 @transaction.atomic

@@ -31,6 +31,7 @@ from governance.models import (
     Review,
     UseRequest,
 )
+from governance.services import callbacks
 from governance.services.facts import Context, Resolved, question_of
 from governance.services.outbox import job_enqueue
 from governance.services.requests import CHUNK
@@ -304,13 +305,14 @@ def request_finish_if_done(*, request_id: str, now: dt.datetime) -> bool:
         if request.done_count < request.item_count:
             return False
         summary, outcome = summarise(request)
-        changed = request.status != RequestStatus.COMPLETED or request.summary != summary
-        if not changed:
+        first = request.status != RequestStatus.COMPLETED
+        if not first and request.summary == summary:
             return False
         request.summary, request.outcome = summary, outcome
         request.status = RequestStatus.COMPLETED
         request.completed_at = request.completed_at or now
         request.save(update_fields=["summary", "outcome", "status", "completed_at"])
-        if request.callback_url:
-            job_enqueue(task="governance.deliver_callback", args=[str(request.pk)], now=now)
+        if request.callback_url:  # one event, its body as it is now (not when delivered)
+            kind = "request.completed" if first else "request.settled"
+            callbacks.event_record(request=request, kind=kind, now=now)
     return True

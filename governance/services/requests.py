@@ -268,6 +268,41 @@ def request_submit(
     return request, True
 
 
+def use_request_submit(
+    *,
+    actor: Actor,
+    fields: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]] | None = None,
+    manifest: BinaryIO | None = None,
+    manifest_name: str = "",
+    idempotency_key: str | None,
+    now: dt.datetime,
+) -> tuple[UseRequest, bool]:
+    """Submit a request of JSON ``items`` (each named ``items.N`` in a 400) or of a
+    ``manifest`` file (CSV or JSONL; its ``territories`` a string, "FR DE" or "FR,DE"):
+    ``(request, created)``, as :func:`request_submit`."""
+    actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
+    spaces = spaces_by_name()
+    terms = dict(fields)
+    if manifest is not None:
+        specs = manifest_items(manifest, filename=manifest_name, spaces=spaces)
+        terms["territories"] = str(terms.get("territories") or "").replace(",", " ").split()
+        kind = "manifest"
+    else:
+        specs = [
+            item_spec(raw, name=f"items.{n}", spaces=spaces) for n, raw in enumerate(items or [])
+        ]
+        kind = "items"
+    return request_submit(
+        actor=actor,
+        spec=request_spec(terms),
+        items=specs,
+        now=now,
+        kind=kind,
+        idempotency_key=idempotency_key,
+    )
+
+
 def request_build(
     *,
     actor: Actor,

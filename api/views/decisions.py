@@ -1,0 +1,181 @@
+"""Decisions: one decision as its reader may see it, its explanation in plain language and its
+ledger receipt."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import language
+from api.access import actor_of
+from governance import disclosure, explanation, selectors
+from governance.exceptions import InvalidInput
+from governance.models import Decision
+from governance.services import reviews as review_services
+from ledger import receipts
+
+_TIME = serializers.DateTimeField()
+
+
+class ReviewAnswerSerializer(serializers.Serializer[Any]):
+    party = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["approved", "denied"])
+    reason = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class SettlementSerializer(serializers.Serializer[Any]):
+    """How a ``review`` decision was settled (schema only; rendered by
+    ``governance.services.reviews.settlement_json``)."""
+
+    by = serializers.UUIDField(help_text="The reviewer whose answer decided it.")
+    by_name = serializers.CharField()
+    at = serializers.DateTimeField(allow_null=True, help_text="When the last reviewer answered.")
+    outcome = serializers.CharField()
+    code = serializers.ChoiceField(choices=["review.denied", "review.approved"])
+    reason = serializers.CharField()
+    reviews = ReviewAnswerSerializer(many=True)
+
+
+class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    """A decision as its reader may see it: the trace through ``governance.disclosure`` for the
+    request's actor (no request in the context: the least, as a licensee sees it). A settled
+    review reads as settled: ``outcome``, ``code`` and ``reason`` are the settlement's, and
+    ``settlement`` says who settled it, when and why; ``initial_*`` keep the first answer."""
+
+    request = serializers.UUIDField(source="request_id")
+    item = serializers.IntegerField(source="item.position")
+    outcome = serializers.CharField(source="final_outcome")
+    initial_outcome = serializers.CharField(source="outcome")
+    initial_code = serializers.CharField(source="code")
+    initial_reason = serializers.CharField(source="reason")
+    trace = serializers.SerializerMethodField()
+    settlement = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "request",
+            "item",
+            "outcome",
+            "initial_outcome",
+            "code",
+            "initial_code",
+            "reason",
+            "initial_reason",
+            "obligations",
+            "works",
+            "trace",
+            "settlement",
+            "created_at",
+        ]
+
+    def to_representation(self, instance: Decision) -> dict[str, Any]:
+        # The same fields as the declared ones (the schema's), built directly: a check answers
+        # with one, and DRF's field-by-field path cost more than deciding it.
+        settled = review_services.decision_settlement(instance)
+        return {
+            "id": str(instance.pk),
+            "request": str(instance.request_id),
+            "item": instance.item.position,
+            "outcome": instance.final_outcome,
+            "initial_outcome": instance.outcome,
+            "code": instance.code if settled is None else settled.code,
+            "initial_code": instance.code,
+            "reason": instance.reason if settled is None else settled.reason,
+            "initial_reason": instance.reason,
+            "obligations": instance.obligations,
+            "works": [str(w) for w in instance.works],
+            "trace": self.get_trace(instance),
+            "settlement": None if settled is None else review_services.settlement_json(settled),
+            "created_at": _TIME.to_representation(instance.created_at),
+        }
+
+    @extend_schema_field(SettlementSerializer(allow_null=True))
+    def get_settlement(self, instance: Decision) -> dict[str, Any] | None:
+        settled = review_services.decision_settlement(instance)
+        return None if settled is None else review_services.settlement_json(settled)
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_trace(self, instance: Decision) -> dict[str, Any]:
+        request = self.context.get("request")
+        viewer = disclosure.NOBODY if request is None else actor_of(request).viewer
+        return disclosure.trace_for(instance.trace, viewer=viewer)
+
+
+class DecisionDetailView(GenericAPIView[Decision]):
+    serializer_class = DecisionSerializer
+
+    @extend_schema(tags=["requests"], operation_id="decisions_retrieve")
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        return Response(self.get_serializer(decision).data)
+
+
+class DecisionExplanationView(APIView):
+    """The decision's trace in plain language, per work: what matched and how closely, whose
+    consent was needed, which rule version answered (with its note for licensees, to the
+    licensee it matched for), what a conditional allow asks for, and who settled a review and
+    why; ``summary`` says in one sentence why it was answered so. In English or French
+    (``?lang=``, else ``Accept-Language``)."""
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="decisions_explanation",
+        parameters=[OpenApiParameter("lang", str, enum=["en", "fr"])],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        actor = actor_of(request)
+        if request.query_params.get("lang", "en") not in language.SUPPORTED:
+            raise InvalidInput("lang: en or fr.", fields={"lang": ["must be en or fr"]})
+        lang = language.request_language(request._request)
+        decision = selectors.decision_get(actor=actor, decision_id=decision_id)
+        settled = review_services.decision_settlement(decision)
+        settlement = None if settled is None else review_services.settlement_json(settled)
+        trace = disclosure.trace_for(decision.trace, viewer=actor.viewer)
+        notes = selectors.decision_rule_notes(actor=actor, decision=decision)
+        return Response(
+            {
+                "decision": str(decision.pk),
+                "outcome": decision.final_outcome,
+                "language": lang,
+                "summary": explanation.summary(trace, language=lang, settlement=settlement),
+                "settlement": settlement,
+                "works": explanation.explain(
+                    trace, language=lang, settlement=settlement, notes=notes
+                ),
+            }
+        )
+
+
+class DecisionReceiptView(APIView):
+    """The ledger receipt of the decision (entry, inclusion proof, signed checkpoint), which
+    ``python -m ledger.verify receipt FILE --vkey VKEY`` checks offline. For a settled review,
+    the receipt of its ``decision_settled`` entry, with the receipt of the decision entry it
+    supersedes in ``supersedes``."""
+
+    @extend_schema(
+        tags=["requests"], operation_id="decisions_receipt", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        # A settled review: the settlement's entry, with the original decision's entry
+        # (which it supersedes) proved against the same checkpoint.
+        settled = decision.settled_leaf_hash
+        return Response(
+            receipts.receipt_for_leaves(
+                leaf_hash=bytes(decision.leaf_hash),
+                superseding=None if settled is None else bytes(settled),
+            )
+        )
