@@ -1,0 +1,152 @@
+"""One order for changes of state and decisions, the ledger's (issue 13, item 6): rule edits
+racing checks and a manifest, on real threads, connections and commits. Every version of the
+rule allows (alternately without and with an obligation), so no decision may deny; each
+decision cites a version in force at the decision's time (what ``?at=`` history shows); and
+replaying the log, each decision against the state at its position, finds no difference."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from governance.access import Actor
+from governance.models import (
+    ConsentRule,
+    ConsentRuleVersion,
+    Decision,
+    PartyKind,
+    UseRequest,
+)
+from governance.replay import replay
+from governance.services import checks, consent, deciding
+from governance.services import requests as rq
+from ledger import services as ledger_services
+from tests.committed import on_own_connection
+from tests.factories import Caller, caller
+from tests.world import ISRC
+
+pytestmark = pytest.mark.django_db
+
+EDITS = 40
+CHECK_THREADS = 4
+MANIFEST_ITEMS = 1000
+ALLOW = {"scope": "all_works", "uses": ["analyze"], "effect": "allow"}
+CONDITIONAL = {**ALLOW, "effect": "conditional", "obligations": {"attribution": "Ada Vale"}}
+
+
+def a_registered_recording() -> tuple[Caller, Caller]:
+    """A label's recording with every share, a rule allowing its analysis, and a licensee."""
+    label, licensee = caller(PartyKind.LABEL), caller(PartyKind.LICENSEE)
+    song = {"kind": "recording", "title": "Northern Lights", "isrc": ISRC}
+    work = label.client.post("/api/v1/works/", song, format="json").json()
+    for right in ("master", "publishing", "performer"):
+        share = {"work": work["id"], "holder": str(label.party.pk), "right": right, "share": "100"}
+        assert label.client.post("/api/v1/shares/", share, format="json").status_code == 201
+    assert label.client.post("/api/v1/consent/rules/", ALLOW, format="json").status_code == 201
+    return label, licensee
+
+
+def actor(who: Caller) -> Actor:
+    return Actor(user=who.token.user, party=who.party, role="admin")
+
+
+def race(label: Caller, licensee: Caller) -> list[BaseException]:
+    """40 edits of the label's rule, 4 threads of checks and a thread deciding manifests, all at
+    once; every thread's exception."""
+    errors: list[BaseException] = []
+    editing = threading.Event()
+    editing.set()
+    start = threading.Barrier(CHECK_THREADS + 2)
+    spec = rq.request_spec({"use": "analyze"})
+    item = rq.ItemSpec(reference=f"isrc:{ISRC}")
+
+    def run(body: Any) -> Any:
+        def thread() -> None:
+            try:
+                start.wait(30)
+                body()
+            except BaseException as exc:  # re-raised by the test
+                errors.append(exc)
+                editing.clear()
+            finally:
+                connection.close()
+
+        return threading.Thread(target=thread)
+
+    def edit() -> None:
+        rule = ConsentRule.objects.get(owner=label.party)
+        for n in range(EDITS):
+            data = CONDITIONAL if n % 2 == 0 else ALLOW
+            consent.rule_revise(actor=actor(label), rule=rule, data=data, now=timezone.now())
+            time.sleep(0.02)  # spread the edits over the decisions
+        editing.clear()
+
+    def check() -> None:
+        while editing.is_set():
+            checks.check_decide(actor=actor(licensee), spec=spec, item=item, now=timezone.now())
+
+    def manifest() -> None:
+        while editing.is_set():
+            request, _ = rq.request_submit(
+                actor=actor(licensee), spec=spec, items=[item] * MANIFEST_ITEMS,
+                idempotency_key=None, now=timezone.now(), dispatch=False,
+            )  # fmt: skip
+            deciding.decide_chunk(
+                request_id=str(request.pk), start=0, end=MANIFEST_ITEMS, now=timezone.now()
+            )
+
+    threads = [run(edit), run(manifest), *(run(check) for _ in range(CHECK_THREADS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return errors
+
+
+def test_rule_edits_racing_checks_and_a_manifest_replay_without_a_difference(
+    committed: None,
+) -> None:
+    label, licensee = on_own_connection(a_registered_recording)
+    assert race(label, licensee) == []
+
+    decisions = list(Decision.objects.filter(request__licensee=licensee.party))
+    assert len(decisions) > MANIFEST_ITEMS  # at least one manifest and some checks
+    assert ConsentRuleVersion.objects.filter(rule__owner=label.party).count() == EDITS + 1
+    # Every version allowed: no decision saw the rule vanish.
+    outcomes: dict[tuple[str, str], int] = {}
+    for d in decisions:
+        outcomes[(d.outcome, d.code)] = outcomes.get((d.outcome, d.code), 0) + 1
+    allowed = {("allow", "consent.allowed"), ("conditional", "consent.conditional")}
+    assert set(outcomes) <= allowed, outcomes
+
+    # Each decision cites one version of the rule, in force at the decision's time.
+    versions = {
+        v.version: (v.effective_from, v.effective_until)
+        for v in ConsentRuleVersion.objects.filter(rule__owner=label.party)
+    }
+    outside = []
+    for d in decisions:
+        (cited,) = {
+            h["rule"]["version"]
+            for w in d.trace["works"]
+            for r in w["rights"]
+            for h in r["holders"]
+            if h.get("rule")
+        }
+        start, until = versions[cited]
+        if not (start <= d.created_at and (until is None or d.created_at < until)):
+            outside.append((str(d.pk), cited, d.created_at, start, until))
+    assert outside == [], f"{len(outside)} of {len(decisions)} decisions, e.g. {outside[:3]}"
+
+    # Replay, each decision against the state at its position in the log: no difference.
+    ledger_services.integrate_all(now=timezone.now())
+    mine = {str(d.pk) for d in decisions}
+    _, differences = replay()
+    differ = [x.describe() for x in differences if x.decision in mine]
+    assert differ == [], f"{len(differ)} of {len(mine)} decisions differ, e.g. {differ[:3]}"
+    assert UseRequest.objects.filter(licensee=licensee.party, kind="check").exists()
