@@ -81,14 +81,19 @@ def reading(keys: Iterable[str]) -> dt.datetime:
 
 def entry_keys(kind: str, payload: Mapping[str, Any]) -> list[str]:
     """The keys of what a ledger entry of ``kind`` changes, that a decision reads."""
-    if kind == "party":
-        return [holder_key(payload["id"])]
-    if kind == "work":
-        return [work_key(payload["id"])]
-    if kind in ("rights_share", "rights_share_removed"):
-        return [work_key(payload["work"])]
-    if kind in ("consent_rule", "consent_rule_withdrawn"):
-        return [holder_key(payload["owner"])]
     if kind == "consent_matrix":
         return [MATRIX]
-    return []
+    field, key = _KEYED.get(kind, ("", work_key))
+    value = payload.get(field) if field else None
+    return [] if value is None else [key(value)]
+
+
+_KEYED = {
+    "party": ("id", holder_key),
+    "work": ("id", work_key),
+    "rights_share": ("work", work_key),
+    "rights_share_removed": ("work", work_key),
+    "consent_rule": ("owner", holder_key),
+    "consent_rule_withdrawn": ("owner", holder_key),
+}
+"""Per entry type, the payload member naming what it changes, and that thing's key."""

@@ -6,8 +6,11 @@ and their postures (``party``), works, their credited artists and a recording's 
 ``evaluation.FLOWS``; ``rights_share``, ``rights_share_removed``), rule versions
 (``consent_rule``, ``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) —
 and at each ``decision`` entry re-evaluates the question it records, with the works and matches as
-ledgered, using :mod:`governance.evaluation`. Nothing is read from the registry's tables, so
-a database edited behind the ledger's back cannot hide a changed outcome.
+ledgered, using :mod:`governance.evaluation`: a decision differs if its outcome does, or if it
+used other rule versions than those in force at its position (the log's order is the order in
+which decisions and changes of state saw each other, :mod:`governance.ordering`). Nothing is
+read from the registry's tables, so a database edited behind the ledger's back cannot hide a
+changed outcome.
 
 Confidential fields are commitments in the log (``governance.ledgering.CONFIDENTIAL``): replay
 takes each entry's openings (``ledger_opening``), checks every one against its commitment
@@ -127,6 +130,10 @@ class ReplayState:
             identified_by=w.get("identified_by"),
             composition_id=composition,
         )
+
+
+def _versions(pairs: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{rule} v{version}" for rule, version in pairs) or "none"
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -266,5 +273,18 @@ def replay(*, progress: Callable[[int], None] | None = None) -> tuple[int, list[
         if result.outcome != p["outcome"]:
             differences.append(
                 Difference(index, p["decision"], p["outcome"], result.outcome, result.reason)
+            )
+            continue
+        ledgered = [(r["rule"], int(r["version"])) for r in p.get("rule_versions", [])]
+        cited = evaluation.rule_versions_cited(result.trace)
+        if "rule_versions" in p and cited != ledgered:
+            # The same outcome from other versions: the decision read state its position in
+            # the log does not hold (governance.ordering).
+            reason = (
+                f"cites rule versions {_versions(ledgered)}; at its position in the log"
+                f" {_versions(cited)} apply"
+            )
+            differences.append(
+                Difference(index, p["decision"], p["outcome"], result.outcome, reason)
             )
     return replayed, differences

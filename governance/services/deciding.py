@@ -82,15 +82,7 @@ def decision_payload(
         }
         for w in trace.get("works", [])
     ]
-    rules = sorted(
-        {
-            (h["rule"]["id"], h["rule"]["version"])
-            for w in trace.get("works", [])
-            for r in w.get("rights", [])
-            for h in r.get("holders", [])
-            if h.get("rule")
-        }
-    )
+    rules = evaluation.rule_versions_cited(trace)
     return {
         "decision": str(decision.pk),
         "request": str(request.pk),
