@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,10 +22,11 @@ from governance.models import (
     ConsentRuleVersion,
     Decision,
     PartyKind,
+    RightsShare,
     UseRequest,
 )
 from governance.replay import Difference, replay
-from governance.services import checks, consent, deciding
+from governance.services import catalog, checks, consent, deciding
 from governance.services import requests as rq
 from ledger import services as ledger_services
 from tests.committed import on_own_connection
@@ -56,8 +59,8 @@ def actor(who: Caller) -> Actor:
     return Actor(user=who.token.user, party=who.party, role="admin")
 
 
-def race(label: Caller, licensee: Caller) -> list[BaseException]:
-    """40 edits of the label's rule, 4 threads of checks and a thread deciding manifests, all at
+def race(change: Callable[[int], object], licensee: Caller) -> list[BaseException]:
+    """40 changes (``change(n)``), 4 threads of checks and a thread deciding manifests, all at
     once; every thread's exception."""
     errors: list[BaseException] = []
     editing = threading.Event()
@@ -80,11 +83,9 @@ def race(label: Caller, licensee: Caller) -> list[BaseException]:
         return threading.Thread(target=thread)
 
     def edit() -> None:
-        rule = ConsentRule.objects.get(owner=label.party)
         for n in range(EDITS):
-            data = CONDITIONAL if n % 2 == 0 else ALLOW
-            consent.rule_revise(actor=actor(label), rule=rule, data=data, now=timezone.now())
-            time.sleep(0.02)  # spread the edits over the decisions
+            change(n)
+            time.sleep(0.02)  # spread the changes over the decisions
         editing.clear()
 
     def check() -> None:
@@ -135,7 +136,13 @@ def test_rule_edits_racing_checks_and_a_manifest_replay_without_a_difference(
     committed: None,
 ) -> None:
     label, licensee = on_own_connection(a_registered_recording)
-    assert race(label, licensee) == []
+    rule = on_own_connection(lambda: ConsentRule.objects.get(owner=label.party))
+
+    def edit(n: int) -> None:
+        data = CONDITIONAL if n % 2 == 0 else ALLOW
+        consent.rule_revise(actor=actor(label), rule=rule, data=data, now=timezone.now())
+
+    assert race(edit, licensee) == []
     decisions = list(Decision.objects.filter(request__licensee=licensee.party))
     checked = UseRequest.objects.filter(licensee=licensee.party, kind="check").count()
     assert checked > 0
@@ -171,3 +178,34 @@ def test_rule_edits_racing_checks_and_a_manifest_replay_without_a_difference(
         f" {len(outside)} cite no version in force at their time (e.g. {outside[:1]}),"
         f" {len(differ)} replay differently (e.g. {differ[:1]})"
     )
+
+
+def test_posture_changes_racing_checks_and_a_manifest_replay_without_a_difference(
+    committed: None,
+) -> None:
+    """A party's default posture changes the same way: a co-owner of the master right with no
+    rule, whose posture goes from opt-out (allowed) to opt-in (denied) and back."""
+    label, licensee = on_own_connection(a_registered_recording)
+
+    def co_owner() -> Caller:
+        owner = caller(PartyKind.LABEL)
+        master = RightsShare.objects.get(holder=label.party, right="master")
+        catalog.share_transfer(
+            actor=actor(label), share=master, holder_id=str(owner.party.pk),
+            percent=Decimal(50), now=timezone.now(),
+        )  # fmt: skip
+        return owner
+
+    owner = on_own_connection(co_owner)
+
+    def toggle(n: int) -> None:
+        posture = "opt_out" if n % 2 == 0 else "opt_in"
+        consent.party_posture_set(actor=actor(owner), posture=posture, now=timezone.now())
+
+    assert race(toggle, licensee) == []
+    decisions = list(Decision.objects.filter(request__licensee=licensee.party))
+    assert len(decisions) > MANIFEST_ITEMS
+    mine = {str(d.pk) for d in decisions}
+    _, differences = on_own_connection(sequenced_and_replayed)
+    differ = [x.describe() for x in differences if x.decision in mine]
+    assert differ == [], f"{len(differ)} of {len(mine)} decisions differ, e.g. {differ[:3]}"
