@@ -19,11 +19,10 @@ once the first has committed: the ledger's order is the order in which each saw 
 Times come from the database's clock read once the locks are held (:func:`locked_at`), so a
 version in force from ``t`` was written after every decision timed before ``t`` committed.
 
-Decisions take only shared locks and a change of state its keys in one sorted statement, so a
-decision never waits for a decision, and a change never holds a lock while a decision holds
-another it waits for (a change that locks in several statements, an import appending in
-batches, could meet a decision in a deadlock, which PostgreSQL breaks by failing one: a check
-is retried, a chunk redelivered).
+Keys are hashed into :data:`BUCKETS` locks, so that a chunk holds a bounded number. Decisions
+take only shared locks, so a decision never waits for a decision; a change takes its keys in
+one sorted statement (a change that locks in several statements could meet a decision in a
+deadlock, which PostgreSQL breaks by failing one: a check is retried, a chunk redelivered).
 """
 
 from __future__ import annotations
@@ -45,13 +44,21 @@ def holder_key(party_id: Any) -> str:
     return f"holder:{party_id}"
 
 
+BUCKETS = 256
+"""Keys are hashed into this many locks (PostgreSQL's two-integer advisory locks, first integer
+:data:`LOCK_CLASS`): a chunk of 1,000 works and their holders takes at most 256 locks, not
+thousands (the lock table is shared, ``max_locks_per_transaction`` times the connections), at
+the price of false conflicts: a change waits for the decisions in flight on its buckets."""
+LOCK_CLASS = 0x636F6E73  # "cons"
+
+
 def _lock_sql(function: str) -> str:
-    """One statement: lock each key of ``%(keys)s`` (hashed to 64 bits, in order, each once;
-    two keys that share a hash only wait for each other), then read the database's clock."""
+    """One statement: lock the bucket of each key of ``%(keys)s`` (in order, each once), then
+    read the database's clock."""
     return (
-        f"SELECT clock_timestamp() FROM (SELECT count({function}(h)) FROM ("  # noqa: S608 - a constant
-        "SELECT DISTINCT hashtextextended('consentry state ' || k, 0) AS h"
-        " FROM unnest(%(keys)s::text[]) k ORDER BY h) keys) locked"
+        f"SELECT clock_timestamp() FROM (SELECT count({function}({LOCK_CLASS}, b)) FROM ("  # noqa: S608 - constants
+        f"SELECT DISTINCT (hashtextextended(k, 0) & {BUCKETS - 1})::int AS b"
+        " FROM unnest(%(keys)s::text[]) k ORDER BY b) keys) locked"
     )
 
 
