@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from governance import ordering
 from governance.models import (
     ConsentMatrixVersion,
     ConsentRuleVersion,
@@ -196,10 +197,17 @@ def append_sealed(sealed: Sequence[Sealed]) -> None:
 
 
 def append(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> None:
-    append_sealed([seal(kind, payload, now=now)])
+    """Append a change of state's entry, once the keys of what it changes are locked
+    (:mod:`governance.ordering`): decisions that read them are before it in the log, or
+    after it, as they saw it."""
+    append_many([(kind, payload)], now=now)
 
 
 def append_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datetime) -> None:
+    """:func:`append` for several entries (one lock statement for all their keys)."""
+    keys = [key for kind, payload in items for key in ordering.entry_keys(kind, payload)]
+    if keys:
+        ordering.changing(keys)
     append_sealed([seal(kind, payload, now=now) for kind, payload in items])
 
 

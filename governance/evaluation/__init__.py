@@ -151,6 +151,7 @@ __all__ = [
     "obligations_union",
     "period_json",
     "question_period",
+    "rule_versions_cited",
     "summarise",
     "tally",
 ]
@@ -382,6 +383,20 @@ def evaluate_item(
         trace["period"] = periods.period_json(question.at, question.until)
     o = decided
     return ItemDecision(o.outcome, o.code, o.reason, o.obligations, trace, decisions)
+
+
+def rule_versions_cited(trace: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The ``(rule, version)`` pairs an item's trace cites, in order: what its decision's ledger
+    entry lists (``rule_versions``) and replay checks."""
+    return sorted(
+        {
+            (h["rule"]["id"], int(h["rule"]["version"]))
+            for w in trace.get("works", [])
+            for r in w.get("rights", [])
+            for h in r.get("holders", [])
+            if h.get("rule")
+        }
+    )
 
 
 def summarise(outcomes: Iterable[str]) -> str:

@@ -6,7 +6,9 @@ and their postures (``party``), works, their credited artists and a recording's 
 ``evaluation.FLOWS``; ``rights_share``, ``rights_share_removed``), rule versions
 (``consent_rule``, ``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) —
 and at each ``decision`` entry re-evaluates the question it records, with the works and matches
-as ledgered, using :mod:`governance.evaluation`.
+as ledgered, using :mod:`governance.evaluation`: a decision differs if its outcome does, or if it
+used other rule versions than those in force at its position (the log's order is the order in
+which decisions and changes of state saw each other, :mod:`governance.ordering`).
 
 The state is indexed by work (its shares) and by party (its rules), so a decision costs what its
 own works, their holders and those holders' rules cost, however large the catalogue: replay is
@@ -317,7 +319,22 @@ class Replay:
             return Difference(index, p["decision"], p["outcome"], "-", str(exc))
         if result.outcome != p["outcome"]:
             return Difference(index, p["decision"], p["outcome"], result.outcome, result.reason)
+        if "rule_versions" in p:
+            ledgered = [(r["rule"], int(r["version"])) for r in p["rule_versions"]]
+            cited = evaluation.rule_versions_cited(result.trace)
+            if cited != ledgered:
+                # The same outcome from other versions: the decision read state its position in
+                # the log does not hold (governance.ordering).
+                reason = (
+                    f"cites rule versions {_versions(ledgered)}; at its position in the log"
+                    f" {_versions(cited)} apply"
+                )
+                return Difference(index, p["decision"], p["outcome"], result.outcome, reason)
         return None
+
+
+def _versions(pairs: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{rule} v{version}" for rule, version in pairs) or "none"
 
 
 def replay_entries(

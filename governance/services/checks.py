@@ -101,7 +101,10 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
         # is a gap in the sequence, as a rolled-back insert's would be).
         for item, pk in zip(items, ids_reserve(RequestItem, len(items)), strict=True):
             item.pk = pk
-        context = Context(items, now)
+        context = Context(items)
+        now = context.now  # the facts' time, once their locks are held (governance.ordering)
+        for request in requests:
+            request.completed_at = now
         for job, request, item, resolved in zip(
             jobs, requests, items, context.resolved, strict=True
         ):

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from governance import identifiers, ledgering
+from governance import identifiers, ledgering, ordering
 from governance.access import Actor
 from governance.exceptions import InvalidInput, PermissionDenied
 from governance.models import (
@@ -181,6 +181,7 @@ def rule_create(
 ) -> tuple[ConsentRule, ConsentRuleVersion]:
     _require_rule_owner(actor, action="Setting a consent rule")
     fields = rule_fields(data, owner=actor.party)
+    now = ordering.changing([ordering.holder_key(actor.party.pk)])
     rule = ConsentRule.objects.create(owner=actor.party, created_at=now)
     version = ConsentRuleVersion.objects.create(
         rule=rule, version=1, effective_from=now, author_id=actor.user.pk, **fields
@@ -207,9 +208,13 @@ def rule_revise(
     *, actor: Actor, rule: ConsentRule, data: Mapping[str, Any], now: dt.datetime
 ) -> ConsentRuleVersion:
     """A new version of ``rule`` with ``data`` (the whole content); the previous version stops
-    being in force at ``now``."""
+    being in force, and the new one starts, when the edit holds its owner's lock
+    (:mod:`governance.ordering`: the database's clock then, not ``now``, which is when it was
+    asked for): a decision timed before that committed before the edit, one timed after it
+    sees the new version."""
     rule = _own_rule_for_update(actor, rule, action="Editing a consent rule")
     fields = rule_fields(data, owner=actor.party)
+    now = ordering.changing([ordering.holder_key(rule.owner_id)])
     ConsentRuleVersion.objects.filter(rule=rule, effective_until__isnull=True).update(
         effective_until=now
     )
@@ -239,6 +244,7 @@ def rule_revise(
 @transaction.atomic
 def rule_withdraw(*, actor: Actor, rule: ConsentRule, now: dt.datetime) -> ConsentRule:
     rule = _own_rule_for_update(actor, rule, action="Withdrawing a consent rule")
+    now = ordering.changing([ordering.holder_key(rule.owner_id)])
     ConsentRuleVersion.objects.filter(rule=rule, effective_until__isnull=True).update(
         effective_until=now
     )
@@ -273,6 +279,7 @@ def party_posture_set(*, actor: Actor, posture: str, now: dt.datetime) -> Party:
     actor.require_kind(*RULE_OWNER_KINDS, action="Setting the default posture")
     if posture not in Posture.values:
         raise InvalidInput.field("default_posture", f"must be one of {Posture.values}")
+    now = ordering.changing([ordering.holder_key(actor.party.pk)])
     party = Party.objects.select_for_update().get(pk=actor.party.pk)
     if party.default_posture != posture:
         party.default_posture = posture
@@ -309,10 +316,12 @@ def matrix_fields(matrix: Any) -> dict[str, list[str]]:
 def matrix_revise(
     *, user: AbstractBaseUser, matrix: Any, note: str, now: dt.datetime
 ) -> ConsentMatrixVersion:
-    """A new version of the consent matrix, in force from ``now``. Staff only."""
+    """A new version of the consent matrix, in force from when the change holds the matrix's
+    lock (:mod:`governance.ordering`; the database's clock, not ``now``). Staff only."""
     if not getattr(user, "is_staff", False):
         raise PermissionDenied("Only staff change the consent matrix.")
     fields = matrix_fields(matrix)
+    now = ordering.changing([ordering.MATRIX])
     latest = ConsentMatrixVersion.objects.select_for_update().order_by("-version").first()
     version = ConsentMatrixVersion.objects.create(
         version=(latest.version if latest else 0) + 1, matrix=fields, effective_from=now,

@@ -83,15 +83,7 @@ def decision_payload(
         }
         for w in trace.get("works", [])
     ]
-    rules = sorted(
-        {
-            (h["rule"]["id"], h["rule"]["version"])
-            for w in trace.get("works", [])
-            for r in w.get("rights", [])
-            for h in r.get("holders", [])
-            if h.get("rule")
-        }
-    )
+    rules = evaluation.rule_versions_cited(trace)
     return {
         "decision": str(decision.pk),
         "request": str(request.pk),
@@ -210,8 +202,13 @@ def decide_items(
 ) -> list[Decision]:
     """Decide ``items`` (locked, undecided) in the caller's transaction; ledger each. With
     ``failure``, record each as an ``error`` decision with that reason instead of evaluating
-    (what a chunk gets when deciding it failed for a reason retrying cannot cure)."""
-    context = None if failure else Context(items, now)
+    (what a chunk gets when deciding it failed for a reason retrying cannot cure).
+
+    The decisions' time is the facts' (``Context.now``: when their locks were held,
+    :mod:`governance.ordering`), not ``now``, which is when the chunk was handed out."""
+    context = None if failure else Context(items)
+    if context is not None:
+        now = context.now
     question = question_of(request)
     decided = [
         decide_one(

@@ -25,7 +25,7 @@ from typing import Any
 from django.db import connection, transaction
 from rest_framework.exceptions import NotFound
 
-from governance import evaluation, selectors
+from governance import evaluation, ordering, selectors
 from governance.models import (
     ConsentMatrixVersion,
     ConsentRule,
@@ -111,9 +111,10 @@ def _col(model: type[Any], field: str) -> str:
 
 @functools.cache
 def _sql_work_facts() -> str:
-    """Three statements: the works; their shares, with the publishing shares of the
-    compositions they embody as shares of the recordings (``evaluation.FLOWS``: the last column
-    names the composition); their credited main and featured artists."""
+    """Four statements: the works' locks, shared (:mod:`governance.ordering`); the works; their
+    shares, with the publishing shares of the compositions they embody as shares of the
+    recordings (``evaluation.FLOWS``: the last column names the composition); their credited
+    main and featured artists."""
     w, s, c = Work, RightsShare, Credit
     fields = ("holder", "right", "share", "territory_mode", "territories", "valid_from",
               "valid_until")  # fmt: skip
@@ -121,7 +122,8 @@ def _sql_work_facts() -> str:
     inherited = ", ".join([f"w.{_col(w, 'id')}", *(f"s.{_col(s, f)}" for f in fields)])
     flows = ", ".join(f"'{r}'" for r in evaluation.FLOWS)
     return (
-        f"SELECT {_col(w, 'id')}, {_col(w, 'title')}, {_col(w, 'composition')}"  # noqa: S608 - names from the models
+        f"{ordering.LOCK_SHARED_SQL};"  # noqa: S608 - names from the models
+        f" SELECT {_col(w, 'id')}, {_col(w, 'title')}, {_col(w, 'composition')}"
         f" FROM {_table(w)} WHERE {_col(w, 'id')} = ANY(%(works)s::uuid[]);"
         f" SELECT {own}, NULL::uuid FROM {_table(s)} s"
         f" WHERE s.{_col(s, 'work')} = ANY(%(works)s::uuid[])"
@@ -153,14 +155,18 @@ def _sql_holder_facts() -> str:
         f"SELECT {version_columns}, {owner} FROM {_table(v)} v"  # noqa: S608 - names from the models
         f" JOIN {_table(r)} r ON r.{_col(r, 'id')} = v.{_col(v, 'rule')}"
         f" WHERE {owner} = ANY(%(holders)s::uuid[])"
-        f" AND v.{_col(v, 'effective_from')} <= %(now)s AND v.{_col(v, 'effective_until')} IS NULL"
+        f" AND v.{_col(v, 'effective_from')} <= clock_timestamp()"
+        f" AND v.{_col(v, 'effective_until')} IS NULL"
         f" ORDER BY v.{_col(v, 'rule')}, v.{_col(v, 'version')}"
     )
     matrix = (
         f"SELECT {_col(m, 'version')}, {_col(m, 'matrix')} FROM {_table(m)}"  # noqa: S608 - names from the models
-        f" WHERE {_col(m, 'effective_from')} <= %(now)s ORDER BY {_col(m, 'version')} DESC LIMIT 1"
+        f" WHERE {_col(m, 'effective_from')} <= clock_timestamp()"
+        f" ORDER BY {_col(m, 'version')} DESC LIMIT 1"
     )
-    return f"{parties}; {versions}; {matrix}"
+    # First the holders' and the matrix's locks, shared, and the clock once they are held: the
+    # decision's time (governance.ordering).
+    return f"{ordering.LOCK_SHARED_SQL}; {parties}; {versions}; {matrix}"
 
 
 def _result_sets(sql: str, params: dict[str, Any], count: int) -> list[list[tuple[Any, ...]]]:
@@ -178,20 +184,37 @@ def _result_sets(sql: str, params: dict[str, Any], count: int) -> list[list[tupl
 class Context:
     """What deciding a batch of items needs, loaded in a few queries: one request's chunk, or a
     batch of synchronous checks (whose items belong to several requests). ``resolved[n]`` is
-    what ``items[n]`` names or matches."""
+    what ``items[n]`` names or matches.
 
-    def __init__(self, items: Sequence[RequestItem], now: dt.datetime):
+    The facts are read under shared locks on the works, the compositions they embody, their
+    holders and the matrix (:mod:`governance.ordering`), one statement per set, held until the
+    transaction ends; ``now`` is the database's clock once they are held, the time of the
+    decisions made from them: every change of those facts is before it (committed, and before
+    the decisions in the log) or after the decisions commit."""
+
+    def __init__(self, items: Sequence[RequestItem]):
         with_vectors = any(item.vectors for item in items)
         self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
         self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
         self.resolved = [self._resolve(item) for item in items]
         work_ids = sorted({w for r in self.resolved for w, _, _ in r.works})
-        self.works = self._work_facts(work_ids)
+        locked = {ordering.work_key(w) for w in work_ids}
+        self.works = self._work_facts(work_ids, locked)
+        compositions = {
+            ordering.work_key(w.composition_id)
+            for w in self.works.values()
+            if w.composition_id is not None
+        }
+        if compositions - locked:  # their shares were read unlocked: again, under their locks
+            locked |= compositions
+            self.works = self._work_facts(work_ids, locked)
         holders = {s.holder_id for w in self.works.values() for s in w.shares}
         holders |= {a for w in self.works.values() for a in w.artist_ids}
-        parties, versions, matrices = _result_sets(
-            _sql_holder_facts(), {"holders": sorted(holders), "now": now}, 3
+        keys = [ordering.MATRIX, *(ordering.holder_key(h) for h in holders)]
+        clock, parties, versions, matrices = _result_sets(
+            _sql_holder_facts(), {"holders": sorted(holders), "keys": sorted(keys)}, 4
         )
+        self.now: dt.datetime = clock[0][0]
         if not matrices:
             raise NotFound("No consent matrix was in force then.")
         version, matrix = matrices[0]
@@ -235,10 +258,12 @@ class Context:
         return Resolved([(w, None, tuple(m)) for w, m in sorted(best.items())])
 
     @staticmethod
-    def _work_facts(work_ids: list[str]) -> dict[str, WorkRow]:
+    def _work_facts(work_ids: list[str], keys: set[str]) -> dict[str, WorkRow]:
         if not work_ids:
             return {}
-        works, shares, credits = _result_sets(_sql_work_facts(), {"works": work_ids}, 3)
+        _, works, shares, credits = _result_sets(
+            _sql_work_facts(), {"works": work_ids, "keys": sorted(keys)}, 4
+        )
         rows = {
             str(pk): WorkRow(str(pk), title, None if comp is None else str(comp), [], [])
             for pk, title, comp in works

@@ -136,3 +136,36 @@ def test_an_entry_and_its_openings_roll_back_together(world) -> None:  # type: i
     with pytest.raises(RuntimeError):
         change_that_fails()
     assert (PendingEntry.objects.count(), Opening.objects.count()) == before
+
+
+def test_a_decision_that_used_other_rule_versions_than_its_position_holds_differs(world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13, item 6: the same outcome from a version the log had replaced by then is a
+    difference too (the decision read state that its position does not hold)."""
+    from governance import ledgering
+    from governance.models import Decision
+    from governance.services.deciding import decision_payload
+
+    created = rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    assert check(world) == "allow"
+    revised = world["label"].client.put(
+        f"/api/v1/consent/rules/{created['rule']}/",
+        {"scope": "all_works", "uses": ["analyze", "train"], "effect": "allow"},
+        format="json",
+    )
+    assert revised.status_code == 200, revised.json()
+    ledger_services.integrate_all(now=timezone.now())
+    assert replay() == (1, [])
+    # The decision's entry again, after the edit: what a decision that read version 1 while
+    # the edit committed first was, before the two took locks (governance.ordering).
+    decision = Decision.objects.select_related("item", "request").get()
+    payload = decision_payload(decision, decision.item, decision.request)
+    ledgering.append("decision", payload, now=timezone.now())
+    ledger_services.integrate_all(now=timezone.now())
+    count, differences = replay()
+    assert count == 2
+    (late,) = differences
+    assert (late.ledgered, late.replayed) == ("allow", "allow")
+    assert late.reason == (
+        f"cites rule versions {created['rule']} v1; at its position in the log"
+        f" {created['rule']} v2 apply"
+    )
