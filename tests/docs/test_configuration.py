@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ledger.verify import API_KEY_VARIABLE
+from ledger.verify.client import API_KEY_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SERVICE = ("config", "governance", "ledger", "api")
