@@ -29,3 +29,16 @@ def _use_django_logging(**_: object) -> None:
 def ping() -> str:
     """A no-op task: readiness probes and the broker benchmark send it."""
     return "pong"
+
+
+HEARTBEAT_CHANNEL = "consentry_worker_heartbeat"
+
+
+@app.task(name="config.heartbeat", ignore_result=True, acks_late=False)
+def heartbeat(nonce: str) -> None:
+    """Readiness's round trip (api/health.py): tell the waiting API process, through
+    PostgreSQL's NOTIFY, that a pool process took this task."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [HEARTBEAT_CHANNEL, nonce])
