@@ -15,11 +15,11 @@ Steps, in order (each is idempotent, so a second run reuses the data):
 Then it supervises (docs/deployment.md, "Supervision"): a child that exits is started again
 after a backoff (1 s, doubling to 30 s; back to 1 s once it has run for a minute), with one
 log line per exit and per restart, while the others keep serving. A worker whose heartbeat
-fails ``WORKER_STUCK_CHECKS`` readiness probes in a row (alive, but it takes no work) is
-killed and so restarted; an embedded PostgreSQL found stopped for ``DB_DOWN_GRACE_S`` seconds
-is started again. On SIGINT or SIGTERM it stops every child, then PostgreSQL if it started
-it, and exits 0. Logs are readable lines on a terminal and JSON lines otherwise
-(``LOG_FORMAT``).
+fails ``WORKER_STUCK_CHECKS`` readiness probes in a row once it has run for
+``WORKER_GRACE_S`` seconds (alive, but it takes no work) is killed and so restarted; an
+embedded PostgreSQL found stopped for ``DB_DOWN_GRACE_S`` seconds is started again. On
+SIGINT or SIGTERM it stops every child, then PostgreSQL if it started it, and exits 0. Logs
+are readable lines on a terminal and JSON lines otherwise (``LOG_FORMAT``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ STABLE_AFTER_S = 60.0
 PROBE_EVERY_S = float(os.environ.get("CONSENTRY_PROBE_EVERY", "10"))
 WORKER_STUCK_CHECKS = 3
 """Failed worker heartbeats in a row (one probe every PROBE_EVERY_S) before a restart."""
+WORKER_GRACE_S = float(os.environ.get("CONSENTRY_WORKER_GRACE", "60"))
+"""A worker started this recently is still starting: its failed heartbeats do not count."""
 DB_DOWN_GRACE_S = 10.0
 
 log = structlog.get_logger("consentry.launch")
@@ -241,7 +243,7 @@ def supervise(children: dict[str, Child], readyz: str, embedded_db: bool) -> Non
         worker = children["worker"]
         if now >= next_probe:
             next_probe = now + PROBE_EVERY_S
-            if worker.alive():
+            if worker.alive() and now - worker.started_at >= WORKER_GRACE_S:
                 status, body = probe(readyz)
                 takes_work = worker_takes_work(body) if status else None
                 if takes_work is False:

@@ -18,7 +18,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from config import embedded
 from config.logs import configure_logging
@@ -135,7 +135,10 @@ CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_TASK_DEFAULT_QUEUE", default="c
 # that answers none within WORKER_HEARTBEAT_TIMEOUT seconds takes no work: /readyz says 503.
 # Each API process reuses a heartbeat's result for WORKER_HEARTBEAT_CACHE seconds.
 CELERY_HEARTBEAT_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.heartbeat"
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_HEARTBEAT_QUEUE))
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)  # what Celery would declare for a name
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_HEARTBEAT_QUEUE)
+)
 WORKER_HEARTBEAT_TIMEOUT: float = env.float("WORKER_HEARTBEAT_TIMEOUT", default=10.0)
 WORKER_HEARTBEAT_CACHE: float = env.float("WORKER_HEARTBEAT_CACHE", default=5.0)
 # Fault injection for the crash test only: seconds a chunk sleeps inside its transaction, so a

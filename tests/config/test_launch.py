@@ -167,7 +167,8 @@ def test_the_launcher_heals_a_killed_worker_a_hung_worker_and_a_database_restart
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env |= {"CONSENTRY_VAR_DIR": str(var_dir), "CONSENTRY_PORT": str(port), "WEB_CONCURRENCY": "1",
             "LOG_FORMAT": "json", "WORKER_HEARTBEAT_TIMEOUT": "3", "WORKER_HEARTBEAT_CACHE": "1",
-            "CONSENTRY_PROBE_EVERY": "2", "CONSENTRY_RESTART_BACKOFF_MAX": "2"}  # fmt: skip
+            "CONSENTRY_PROBE_EVERY": "2", "CONSENTRY_RESTART_BACKOFF_MAX": "2",
+            "CONSENTRY_WORKER_GRACE": "20"}  # fmt: skip
     launcher = subprocess.Popen(
         [sys.executable, "-m", "config.launch"],
         cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
