@@ -10,9 +10,9 @@ stays so, and the messages a worker held (prefetched or running) when it was kil
 delivered again. This channel leases them instead (docs/deployment.md, "Leases"):
 
 - delivering a message marks its row leased (``visible = false``, ``version = -1``) and stamps
-  ``timestamp`` with the time of delivery;
+  ``timestamp`` with the time of delivery (UTC, as the relay's prune reads it);
 - while the consumer holds it, the channel renews the lease (re-stamps ``timestamp``) every
-  quarter of ``CELERY_BROKER_LEASE`` seconds (default 180);
+  quarter of ``CELERY_BROKER_LEASE`` seconds (default 60);
 - acknowledging a message deletes its row; rejecting it with requeue (Celery's
   ``reject_on_worker_lost``) or a warm shutdown makes the same row visible again, no copy;
 - every consuming channel makes visible again the leased rows of its queues not renewed for
@@ -44,7 +44,7 @@ have 1 when sent and 2 once delivered)."""
 
 
 def lease_seconds() -> float:
-    return float(os.environ.get("CELERY_BROKER_LEASE", "180"))
+    return float(os.environ.get("CELERY_BROKER_LEASE", "60"))
 
 
 class LeasingChannel(sqlalchemy.Channel):
@@ -62,7 +62,7 @@ class LeasingChannel(sqlalchemy.Channel):
             row = self.session.execute(
                 text(
                     "UPDATE kombu_message SET visible = false, version = :leased,"
-                    " timestamp = LOCALTIMESTAMP WHERE id = ("
+                    " timestamp = (now() AT TIME ZONE 'UTC') WHERE id = ("
                     " SELECT id FROM kombu_message"
                     " WHERE queue_id = :queue AND visible ORDER BY timestamp, id"
                     " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, payload"
@@ -122,7 +122,8 @@ class LeasingChannel(sqlalchemy.Channel):
         self._last_renewal = now
         if self._held:
             self._execute(
-                "UPDATE kombu_message SET timestamp = LOCALTIMESTAMP WHERE id = ANY(:ids)",
+                "UPDATE kombu_message SET timestamp = (now() AT TIME ZONE 'UTC')"
+                " WHERE id = ANY(:ids)",
                 {"ids": list(self._held.values())},
             )
         queues = [self._queue_id(q) for q in self._active_queues]
@@ -131,7 +132,7 @@ class LeasingChannel(sqlalchemy.Channel):
         return self._execute(
             "UPDATE kombu_message SET visible = true, version = 1"
             " WHERE version = :leased AND NOT visible AND queue_id = ANY(:queues)"
-            " AND timestamp < LOCALTIMESTAMP - make_interval(secs => :lease)",
+            " AND timestamp < (now() AT TIME ZONE 'UTC') - make_interval(secs => :lease)",
             {"leased": LEASED, "queues": queues, "lease": self.lease},
         )
 
