@@ -8,7 +8,9 @@ otherwise, naming each failing component.
 
 The heartbeat is a round trip: this process listens on a PostgreSQL notification channel,
 sends ``config.heartbeat`` with a fresh nonce to the heartbeat queue (which every worker
-consumes beside the default one), and waits for a pool process to notify that nonce. A worker
+consumes beside the default one), and waits for a pool process to notify that nonce, or to
+notify that it started any other task (a busy worker's heartbeat waits behind its chunks;
+starting them proves it takes work). A worker
 whose main process lives while its pool hangs fails it, where a broker-level ping would not.
 Each process reuses the last answer for ``WORKER_HEARTBEAT_CACHE`` seconds, so a probe every
 second sends at most one task every few seconds.
@@ -68,7 +70,7 @@ class WorkerHeartbeat:
         """None when a worker ran a heartbeat within ``timeout`` seconds, else why not."""
         import psycopg
 
-        from config.celery import HEARTBEAT_CHANNEL, app
+        from config.celery import HEARTBEAT_CHANNEL, TASK_STARTED, app
 
         nonce = uuid.uuid4().hex
         params = connection.get_connection_params()
@@ -83,7 +85,7 @@ class WorkerHeartbeat:
                 expires=timeout,  # a worker that comes back later drops it unrun
             )
             for notify in conn.notifies(timeout=timeout):
-                if notify.payload == nonce:
+                if notify.payload in (nonce, TASK_STARTED):
                     return None
                 if time.monotonic() - t0 > timeout:
                     break
