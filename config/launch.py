@@ -160,13 +160,17 @@ def probe(url: str) -> tuple[int, str]:
 
 
 def worker_takes_work(body: str) -> bool | None:
-    """From /readyz's body: whether the worker heartbeat passed (None: not known)."""
+    """From /readyz's body: whether the worker heartbeat passed (None: not known, as when the
+    database or the broker is away: a restart of the worker would not help)."""
     import json
 
     try:
-        worker = json.loads(body)["checks"]["worker"]
+        checks = json.loads(body)["checks"]
+        worker, database, broker = checks["worker"], checks["database"], checks["broker"]
     except (ValueError, KeyError, TypeError):
         return None
+    if not (database.get("ok") and broker.get("ok")):
+        return None  # the worker cannot be judged while what it needs is away
     return bool(worker.get("ok"))
 
 
