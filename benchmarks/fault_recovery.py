@@ -99,6 +99,19 @@ def children(launcher: subprocess.Popen[str]) -> dict[str, int]:
     return found
 
 
+def exits(lines: list[str]) -> list[str]:
+    """The launcher's ``process exited; restarting it`` lines, as ``name (status)``."""
+    found = []
+    for line in list(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == "process exited; restarting it":
+            found.append(f"{record['process']} ({record['status']})")
+    return found
+
+
 def run(fault: str) -> None:
     with tempfile.TemporaryDirectory(dir=BASE_DIR / "var") as tmp:
         var_dir = Path(tmp) / "var"
@@ -181,8 +194,8 @@ def run(fault: str) -> None:
                 f"(at the rate before it, the rest would have taken {expected:.0f} s); "
                 f"decisions {state['decisions']:,}, items decided {state['items_decided']:,}, "
                 f"ledger entries {state['entries']:,} ({'ok' if ok else 'WRONG'}); "
-                f"kept running: {', '.join(kept) or 'none'}; restarts by the launcher "
-                f"{sum('process exited' in line for line in lines)}, worker heartbeats failed "
+                f"kept running: {', '.join(kept) or 'none'}; exits seen by the launcher: "
+                f"{', '.join(exits(lines)) or 'none'}; worker heartbeats failed "
                 f"{sum('worker heartbeat failed' in line for line in lines)}; "
                 f"/readyz {ready_status}",
                 flush=True,
