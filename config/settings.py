@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
 import django_stubs_ext
 import environ
+from kombu import Exchange, Queue
 
 from config import embedded
 from config.logs import configure_logging
@@ -118,12 +120,28 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.2),
     }
+elif CELERY_BROKER_URL.startswith("sqla+"):
+    # The embedded broker (config/broker.py): a pooled connection is tested before use, so a
+    # database restart costs a reconnect, not a failed publish. Its lease on delivered
+    # messages is CELERY_BROKER_LEASE seconds (read by config.broker; docs/deployment.md).
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {"pool_pre_ping": True}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 # One queue per deployment by default; tests that share a broker give themselves their own.
 CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Readiness (api/health.py) sends a heartbeat task through its own queue, which every worker
+# consumes beside the default one, so it does not wait behind a manifest's chunks; a worker
+# that answers none within WORKER_HEARTBEAT_TIMEOUT seconds takes no work: /readyz says 503.
+# Each API process reuses a heartbeat's result for WORKER_HEARTBEAT_CACHE seconds.
+CELERY_HEARTBEAT_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.heartbeat"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)  # what Celery would declare for a name
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_HEARTBEAT_QUEUE)
+)
+WORKER_HEARTBEAT_TIMEOUT: float = env.float("WORKER_HEARTBEAT_TIMEOUT", default=10.0)
+WORKER_HEARTBEAT_CACHE: float = env.float("WORKER_HEARTBEAT_CACHE", default=5.0)
 # Fault injection for the crash test only: seconds a chunk sleeps inside its transaction, so a
 # worker can be killed mid-task reproducibly. Always 0 in service.
 FAULT_DECIDE_DELAY: float = env.float("CONSENTRY_FAULT_DECIDE_DELAY", default=0.0)
@@ -307,6 +325,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging: structured (JSON lines by default, readable console with LOG_FORMAT=console) ------
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
-LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
+# Default: readable on a terminal, JSON lines otherwise (a file, a pipe, a log collector).
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="console" if sys.stderr.isatty() else "json")
 LOGGING_CONFIG = None  # config.logs configures logging and structlog together, once.
 configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)

@@ -7,15 +7,45 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_heartbeat(settings):  # type: ignore[no-untyped-def]
+    """Each test judges the worker afresh, and waits little for one that is not there."""
+    from api.health import worker_heartbeat
+
+    settings.WORKER_HEARTBEAT_TIMEOUT = 2.0
+    worker_heartbeat.checked_at = -1e9
+    yield
+    worker_heartbeat.checked_at = -1e9
+
+
 def test_healthz_answers_while_the_process_serves() -> None:
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_is_200_when_database_broker_and_key_are_usable(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
-    from config.celery import app
+def test_readyz_is_200_when_database_broker_key_and_worker_are_usable(  # type: ignore[no-untyped-def]
+    settings, redis_url: str, monkeypatch
+) -> None:
+    import threading
 
+    from django.db import connection
+
+    from config.celery import app, heartbeat
+
+    def worker_runs(name: str, args: list[str], **options: object) -> None:
+        """A worker's part, in a thread with its own connection (a real worker's round trip
+        is in tests/config/test_launch.py)."""
+        assert name == "config.heartbeat"
+        assert options["queue"] == settings.CELERY_HEARTBEAT_QUEUE
+
+        def run() -> None:
+            heartbeat(*args)
+            connection.close()
+
+        threading.Thread(target=run).start()
+
+    monkeypatch.setattr(app, "send_task", worker_runs)
     app.conf.broker_url = redis_url
     try:
         response = Client().get("/readyz")
@@ -28,7 +58,26 @@ def test_readyz_is_200_when_database_broker_and_key_are_usable(settings, redis_u
         "database": True,
         "broker": True,
         "signing_key": True,
+        "worker": True,
     }
+
+
+def test_readyz_is_503_naming_a_worker_that_takes_no_work(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The broker answers but no worker runs the heartbeat (none consumes its queue here)."""
+    from config.celery import app
+
+    app.conf.broker_url = redis_url
+    settings.CELERY_HEARTBEAT_QUEUE = "heartbeat-nobody-consumes"
+    try:
+        response = Client().get("/readyz")
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["broker"]["ok"] is True
+    assert checks["database"]["ok"] is True
+    assert checks["worker"]["ok"] is False
+    assert "the worker takes no work" in checks["worker"]["error"]
 
 
 def test_readyz_is_503_naming_an_unusable_signing_key(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]

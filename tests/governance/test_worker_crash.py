@@ -132,3 +132,73 @@ def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tm
         worker.terminate()
         worker.wait(timeout=30)
         log.close()
+
+
+MANIFEST = SETUP.replace(
+    'items = [rq.ItemSpec(reference=f"isrc:USRC1760783{n}") for n in range(3)]',
+    'items = [rq.ItemSpec(reference=f"isrc:USRC1760783{n % 3}") for n in range(3000)]',
+)
+
+
+def test_a_manifest_whose_worker_is_killed_completes_on_the_embedded_broker(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The embedded broker (kombu's SQLAlchemy transport, config/broker.py) leases what it
+    delivers: SIGKILL the whole worker (its main process and pool) mid-chunk, start another,
+    and the chunk the dead worker held comes back once its lease expires: the 3,000-item
+    manifest completes with one decision and one ledger entry per item."""
+    endpoint = embedded.running_endpoint()
+    if endpoint is None or "DATABASE_URL" in os.environ:
+        pytest.fail("the crash test runs on the embedded PostgreSQL (unset DATABASE_URL)")
+    name = f"consentry_lease_{uuid.uuid4().hex[:8]}"
+    embedded.create_database(endpoint, name)
+    embedded.broker_tables_create(endpoint, name)
+    from django.conf import settings
+
+    env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+    env |= {"CONSENTRY_DATABASE_NAME": name, "LOG_LEVEL": "WARNING", "CELERY_BROKER_LEASE": "6",
+            "LEDGER_KEY_FILE": str(settings.LEDGER_KEY_FILE)}  # fmt: skip
+    workers: list[subprocess.Popen[bytes]] = []
+    logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
+
+    def start_worker(log_path: Path) -> subprocess.Popen[bytes]:
+        with log_path.open("w") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
+                 "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                 "--without-heartbeat"],
+                cwd=BASE_DIR, stdout=log, stderr=log, start_new_session=True,
+                env={**env, "CONSENTRY_FAULT_DECIDE_DELAY": "3", "LOG_LEVEL": "INFO"},
+            )  # fmt: skip
+        workers.append(worker)
+        return worker
+
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR,
+                       env=env, check=True)  # fmt: skip
+        request_id = py(env, MANIFEST)
+        first = start_worker(logs[0])
+        for _ in range(600):
+            if "governance.decide_chunk" in logs[0].read_text():
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("no chunk reached the worker: " + logs[0].read_text()[-3000:])
+        time.sleep(1)  # inside the chunk's transaction (CONSENTRY_FAULT_DECIDE_DELAY)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        state = json.loads(py(env, STATE, request_id))
+        assert state["status"] != "completed"
+        start_worker(logs[1])
+        deadline = time.monotonic() + 180
+        while state["status"] != "completed" and time.monotonic() < deadline:
+            time.sleep(1)
+            state = json.loads(py(env, STATE, request_id))
+        assert state == {"status": "completed", "decisions": 3000, "entries": 3000}, (
+            state, logs[1].read_text()[-3000:])  # fmt: skip
+        assert "broker leases expired; messages delivered again" in logs[1].read_text()
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+        with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -13,6 +13,10 @@ round on.
 When the database disagrees with the tree it verified (a rewritten entry, node, head or
 checkpoint), it signs nothing, logs an error-level ``ledger tampered`` alert naming the first
 entry that disagrees, and exits with status 3, so a supervisor (or ``config.launch``) sees it.
+
+A database restart does not stop it: on a connection error (``OperationalError``,
+``InterfaceError``) it closes its connections, waits (0.5 s, doubling up to 30 s) and tries
+again, logging each failure and the recovery.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 
 from ledger import note, services, verified_tree
@@ -38,6 +42,9 @@ log = structlog.get_logger("ledger.sequencer")
 EXIT_TAMPERED = 3
 # A pass over a million entries every 50 s, for a few percent of one CPU.
 SCRUB_RATE = 20_000.0
+BACKOFF_MAX = 30.0
+"""Longest wait, in seconds, between tries while the database is away."""
+DB_ERRORS = (OperationalError, InterfaceError)
 
 
 class Command(BaseCommand):
@@ -72,8 +79,8 @@ class Command(BaseCommand):
     def run(self, *, once: bool, idle_sleep: float, scrub_rate: float) -> None:
         interval = dt.timedelta(seconds=settings.LEDGER_CHECKPOINT_INTERVAL)
         signer = services.current_signer()
-        services.key_register(signer=signer, now=timezone.now())
         if once:
+            services.key_register(signer=signer, now=timezone.now())
             services.integrate_all(now=timezone.now())
             services.checkpoint_sign(now=timezone.now(), signer=signer)
             return
@@ -85,6 +92,24 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        backoff = 0.0
+
+        def wait() -> None:
+            """After a database error: close the connections, back off."""
+            nonlocal backoff
+            backoff = min(BACKOFF_MAX, backoff * 2 or 0.5)
+            connections.close_all()
+            deadline = time.monotonic() + backoff
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+        while not stopping:
+            try:
+                services.key_register(signer=signer, now=timezone.now())
+                break
+            except DB_ERRORS as exc:
+                log.warning("sequencer database error; retrying", error=str(exc).strip())
+                wait()
         log.info("sequencer started", key=signer.verifier().key_string)
         scrubber = verified_tree.Scrubber(rate=scrub_rate)
         while not stopping:
@@ -97,11 +122,14 @@ class Command(BaseCommand):
                 checkpoint = services.checkpoint_sign(
                     now=timezone.now(), min_interval=interval, signer=signer
                 )
-            except OperationalError as exc:  # the database restarts or is away: retry
-                log.warning("sequencer database error; retrying", error=str(exc))
-                close_old_connections()
-                time.sleep(1)
+            except DB_ERRORS as exc:  # the database restarts or is away: reconnect
+                log.warning("sequencer database error; retrying", error=str(exc).strip(),
+                            retry_in=min(BACKOFF_MAX, backoff * 2 or 0.5))  # fmt: skip
+                wait()
                 continue
+            if backoff:
+                log.info("sequencer reconnected to the database")
+                backoff = 0.0
             if checkpoint is not None:
                 log.info("checkpoint signed", size=checkpoint.size, key=checkpoint.key_name)
             if done is None or done.count < services.DEFAULT_BATCH:
@@ -109,9 +137,12 @@ class Command(BaseCommand):
                 # each pass sequences many (one transaction and one tree update) instead of
                 # one or two. A backlog (a full batch) is worked off without pausing.
                 time.sleep(idle_sleep)
-        # Leave nothing unsigned behind on a clean stop.
-        services.integrate_all(now=timezone.now())
-        services.checkpoint_sign(now=timezone.now(), signer=self.signer(signer))
+        # Leave nothing unsigned behind on a clean stop (the next start does it otherwise).
+        try:
+            services.integrate_all(now=timezone.now())
+            services.checkpoint_sign(now=timezone.now(), signer=self.signer(signer))
+        except DB_ERRORS as exc:
+            log.warning("sequencer stopped with the database away", error=str(exc).strip())
         log.info("sequencer stopped")
 
     @staticmethod
