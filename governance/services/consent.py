@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -42,9 +43,33 @@ def _uuid_list(name: str, values: Any) -> list[str]:
     return sorted({str(v) for v in values})
 
 
-def rule_fields(data: Mapping[str, Any], *, owner: Party) -> dict[str, Any]:
-    """Validate a rule version's content for ``owner``; the model fields, or
-    :class:`InvalidInput` naming the field and the reason."""
+@dataclass(frozen=True)
+class RuleFields:
+    """A rule version's content, validated and normalised (:func:`rule_fields`): the fields of
+    a :class:`ConsentRuleVersion` that its author sets."""
+
+    scope: str
+    scope_works: list[str]
+    scope_artist_id: Any
+    uses: list[str]
+    licensee_mode: str
+    licensees: list[str]
+    territory_mode: str
+    territories: list[str]
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    commercial: str
+    effect: str
+    obligations: dict[str, Any]
+    note: str
+
+    def model_fields(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rule_fields(data: Mapping[str, Any], *, owner: Party) -> RuleFields:
+    """Validate a rule version's content for ``owner``; its fields, or :class:`InvalidInput`
+    naming the field and the reason."""
     scope = data.get("scope")
     if scope not in SCOPES:
         raise InvalidInput.field("scope", f"must be one of {list(SCOPES)}")
@@ -115,14 +140,13 @@ def rule_fields(data: Mapping[str, Any], *, owner: Party) -> dict[str, Any]:
     note = str(data.get("note") or "")
     if len(note) > 2000:
         raise InvalidInput.field("note", "at most 2,000 characters")
-    return {
-        "scope": scope, "scope_works": scope_works, "scope_artist_id": scope_artist,
-        "uses": sorted(set(map(str, uses))), "licensee_mode": licensee_mode,
-        "licensees": licensees, "territory_mode": territory_mode,
-        "territories": sorted(territories), "window_start": window_start,
-        "window_end": window_end, "commercial": commercial, "effect": effect,
-        "obligations": obligations, "note": note,
-    }  # fmt: skip
+    return RuleFields(
+        scope=str(scope), scope_works=scope_works, scope_artist_id=scope_artist,
+        uses=sorted(set(map(str, uses))), licensee_mode=str(licensee_mode), licensees=licensees,
+        territory_mode=territory_mode, territories=sorted(territories),
+        window_start=window_start, window_end=window_end, commercial=str(commercial),
+        effect=str(effect), obligations=obligations, note=note,
+    )  # fmt: skip
 
 
 def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:
@@ -180,12 +204,13 @@ def rule_create(
     *, actor: Actor, data: Mapping[str, Any], now: dt.datetime
 ) -> tuple[ConsentRule, ConsentRuleVersion]:
     _require_rule_owner(actor, action="Setting a consent rule")
-    fields = rule_fields(data, owner=actor.party)
+    content = rule_fields(data, owner=actor.party)
     now = ordering.changing([ordering.holder_key(actor.party.pk)])
     rule = ConsentRule.objects.create(owner=actor.party, created_at=now)
     version = ConsentRuleVersion.objects.create(
-        rule=rule, version=1, effective_from=now, author_id=actor.user.pk, **fields
-    )
+        rule=rule, version=1, effective_from=now, author_id=actor.user.pk,
+        **content.model_fields(),
+    )  # fmt: skip
     _append_version(rule, version, now)
     return rule, version
 
@@ -213,7 +238,7 @@ def rule_revise(
     asked for): a decision timed before that committed before the edit, one timed after it
     sees the new version."""
     rule = _own_rule_for_update(actor, rule, action="Editing a consent rule")
-    fields = rule_fields(data, owner=actor.party)
+    content = rule_fields(data, owner=actor.party)
     now = ordering.changing([ordering.holder_key(rule.owner_id)])
     ConsentRuleVersion.objects.filter(rule=rule, effective_until__isnull=True).update(
         effective_until=now
@@ -225,7 +250,7 @@ def rule_revise(
         version=rule.current_version,
         effective_from=now,
         author_id=actor.user.pk,
-        **fields,
+        **content.model_fields(),
     )
     _append_version(rule, version, now)
     # A narrowed rule: the licensees whose allowed decisions it no longer covers are told.

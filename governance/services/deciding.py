@@ -10,18 +10,16 @@ commit or roll back together (exactly one of each per item).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from governance import evaluation, ledgering
+from governance import evaluation, faults, ledgering
 from governance.bulk import copy_insert
 from governance.exceptions import TRANSIENT_DB_ERRORS
 from governance.models import (
@@ -252,8 +250,7 @@ def decide_chunk(
         )
         if items:
             decide_items(request=request, items=items, now=now, failure=failure)
-            if settings.FAULT_DECIDE_DELAY:  # the crash test's window; 0 in service
-                time.sleep(settings.FAULT_DECIDE_DELAY)
+            faults.pause_inside_decision_transaction()  # the crash test's window; off in service
     request_finish_if_done(request_id=request_id, now=now)
     return len(items)
 

@@ -23,9 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from rest_framework.exceptions import NotFound
 
 from governance import evaluation, ordering, selectors
+from governance.exceptions import NotFound
 from governance.models import (
     ConsentMatrixVersion,
     ConsentRule,
