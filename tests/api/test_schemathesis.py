@@ -114,6 +114,11 @@ def test_every_operation_answers_within_its_schema_for_each_demo_party(
     for result in api_schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        if operation.path == "/readyz":
+            # No Celery worker runs here, so readiness is truthfully 503 ("the worker takes no
+            # work"), a server-side status by design; tests/api/test_health_and_schema.py
+            # checks both of its answers.
+            continue
 
         @settings(
             max_examples=EXAMPLES,
