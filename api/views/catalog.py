@@ -1,8 +1,8 @@
 """The catalog: works, releases, rights shares and artists' likeness.
 
 Work and release metadata is public to every party (licensees included); shares are visible
-to the parties involved and to auditors. Changes go through ``governance.services.catalog`` and ``.shares``,
-which checks who may make them.
+to the parties involved and to auditors. Changes go through ``governance.services.catalog``
+and ``governance.services.shares``, which check who may make them.
 """
 
 from __future__ import annotations
