@@ -1,8 +1,8 @@
 """The catalog: works, releases, rights shares and artists' likeness.
 
 Work and release metadata is public to every party (licensees included); shares are visible
-to the parties involved and to auditors. Changes go through ``governance.services.catalog``,
-which checks who may make them.
+to the parties involved and to auditors. Changes go through ``governance.services.catalog``
+and ``governance.services.shares``, which check who may make them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from governance.models import (
     WorkKind,
 )
 from governance.services import catalog as catalog_services
+from governance.services import shares as share_services
 
 # ---------------------------------------------------------------------------------------------
 # Works
@@ -294,10 +295,8 @@ class ShareListView(GenericAPIView[RightsShare]):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         work = selectors.work_get(actor=actor, work_id=v.pop("work"))
-        spec = catalog_services.share_spec(v)
-        share = catalog_services.share_register(
-            actor=actor, work=work, spec=spec, now=timezone.now()
-        )
+        spec = share_services.share_spec(v)
+        share = share_services.share_register(actor=actor, work=work, spec=spec, now=timezone.now())
         share = selectors.share_get(actor=actor, share_id=share.pk)
         return Response(self.get_serializer(share).data, status=status.HTTP_201_CREATED)
 
@@ -320,7 +319,7 @@ class ShareDetailView(GenericAPIView[RightsShare]):
         changes = dict(data.validated_data)
         if "work" in changes and changes.pop("work") != share.work_id:
             return _bad("work", "a share's work cannot change; register a new share")
-        share = catalog_services.share_update(
+        share = share_services.share_update(
             actor=actor, share=share, changes=changes, now=timezone.now()
         )
         return Response(
@@ -331,7 +330,7 @@ class ShareDetailView(GenericAPIView[RightsShare]):
     def delete(self, request: Request, share_id: uuid.UUID) -> Response:
         actor = actor_of(request)
         share = selectors.share_get(actor=actor, share_id=share_id)
-        catalog_services.share_remove(actor=actor, share=share, now=timezone.now())
+        share_services.share_remove(actor=actor, share=share, now=timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -357,7 +356,7 @@ class ShareTransferView(GenericAPIView[RightsShare]):
         share = selectors.share_get(actor=actor, share_id=share_id)
         data = self.TransferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        new = catalog_services.share_transfer(
+        new = share_services.share_transfer(
             actor=actor, share=share, holder_id=str(data.validated_data["holder"]),
             percent=data.validated_data["share"], now=timezone.now(),
         )  # fmt: skip
@@ -404,7 +403,7 @@ class LikenessView(GenericAPIView[Likeness]):
             raise PermissionDenied("Only the artist changes its likeness.")
         data = LikenessSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        likeness = catalog_services.likeness_update(
+        likeness = share_services.likeness_update(
             actor=actor,
             aliases=data.validated_data.get("aliases", likeness.aliases),
             now=timezone.now(),

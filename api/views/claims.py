@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from api.access import actor_of
 from governance import selectors
 from governance.models import ClaimStatus, Right, RightsClaim
-from governance.services import catalog as catalog_services
 from governance.services import claims as claim_services
+from governance.services import shares as share_services
 
 
 class ClaimOutputSerializer(serializers.ModelSerializer[RightsClaim]):
@@ -109,7 +109,7 @@ class ClaimListView(GenericAPIView[RightsClaim]):
         v = dict(data.validated_data)
         work = selectors.work_get(actor=actor, work_id=v.pop("work"))
         statement = v.pop("statement")
-        spec = catalog_services.share_spec({**v, "holder": str(actor.party.pk)})
+        spec = share_services.share_spec({**v, "holder": str(actor.party.pk)})
         claim = claim_services.claim_file(
             actor=actor, work=work, spec=spec, statement=statement, now=timezone.now()
         )

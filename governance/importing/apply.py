@@ -6,9 +6,9 @@ differs is updated (its version goes up), what is the same is left alone: import
 twice changes nothing and appends nothing. Each change appends its ledger entry in the same
 transaction as the change (the caller's).
 
-Access is the API's (``governance.services.catalog``): the importing party registers new
-works and releases; it changes an existing work only if it registered it; it adds shares only
-to works it registered (a party that holds a right of another's work files a claim); a
+Access is the API's (``governance.services.catalog`` and ``.shares``): the importing party
+registers new works and releases; it changes an existing work only if it registered it; it adds
+shares only to works it registered (a party that holds a right of another's work files a claim); a
 ``likeness`` share only for an artist credited on the work.
 """
 

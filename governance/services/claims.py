@@ -7,7 +7,7 @@ and nothing changes until the work's registrant accepts the claim or an operator
    salted commitments (``governance.ledgering.CONFIDENTIAL``).
 2. Deciding (:func:`claim_accept`, :func:`claim_reject`): the work's registrant, acting as one
    of its editors, accepts (the share is registered through
-   :func:`governance.services.catalog.share_create`, under the same 100 % rule, in the same
+   :func:`governance.services.shares.share_create`, under the same 100 % rule, in the same
    transaction) or rejects with a reason. The claim's row is locked first, so of two
    concurrent decisions exactly one applies; the other finds the claim decided (409).
 3. Ruling (:func:`claim_rule`): an operator (``manage.py claim_rule``), who is no party, does
@@ -29,7 +29,7 @@ from governance import ledgering
 from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput, PermissionDenied
 from governance.models import ClaimStatus, Party, PartyKind, Right, RightsClaim, Work
-from governance.services.catalog import ShareSpec, share_create
+from governance.services.shares import ShareSpec, share_create
 
 CLAIMANT_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST)
 STATEMENT_MAX = 4000

@@ -26,7 +26,7 @@ from governance.models import (
     UseRequest,
 )
 from governance.replay import Difference, replay
-from governance.services import catalog, checks, consent, deciding
+from governance.services import checks, consent, deciding, shares
 from governance.services import requests as rq
 from ledger import services as ledger_services
 from tests.committed import on_own_connection
@@ -190,7 +190,7 @@ def test_posture_changes_racing_checks_and_a_manifest_replay_without_a_differenc
     def co_owner() -> Caller:
         owner = caller(PartyKind.LABEL)
         master = RightsShare.objects.get(holder=label.party, right="master")
-        catalog.share_transfer(
+        shares.share_transfer(
             actor=actor(label), share=master, holder_id=str(owner.party.pk),
             percent=Decimal(50), now=timezone.now(),
         )  # fmt: skip

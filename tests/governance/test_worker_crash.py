@@ -29,7 +29,7 @@ import django, json; django.setup()
 from django.utils import timezone
 from governance import services
 from governance.access import Actor
-from governance.services import catalog, consent, requests as rq
+from governance.services import catalog, consent, requests as rq, shares
 now = timezone.now()
 label = services.party_create(name="Label", kind="label")
 licensee = services.party_create(name="Lab", kind="licensee")
@@ -40,7 +40,7 @@ la, li = Actor(user=user, party=label, role="admin"), Actor(user=user, party=lic
 for n in range(3):
     w = catalog.work_register(actor=la, spec=catalog.work_spec(
         {"kind": "recording", "title": f"T{n}", "isrc": f"USRC1760783{n}"}), now=now)
-    catalog.share_register(actor=la, work=w, spec=catalog.share_spec(
+    shares.share_register(actor=la, work=w, spec=shares.share_spec(
         {"holder": str(label.pk), "right": "master", "share": "100"}), now=now)
 consent.rule_create(actor=la, data={"scope": "all_works", "uses": ["analyze"], "effect": "allow"},
                     now=now)
