@@ -81,9 +81,10 @@ _EN: Final[Mapping[str, str]] = {
     "note": "Note for licensees from {name}: {note}",
     "summary.allowed": "Every rights holder allowed it.",
     "summary.conditional": "Every rights holder allowed it, with conditions.",
-    "summary.default_one": "No rights holder set a rule; {names}'s default (opt-out) allows it.",
-    "summary.default_many": "No rights holder set a rule; the defaults (opt-out) of {names} "
-    "allow it.",
+    "summary.default_one": "No rights holder set a rule; {names}'s default posture decided it "
+    "(opt-out: allowed unless they refuse).",
+    "summary.default_many": "No rights holder set a rule; the default postures of {names} "
+    "decided it (opt-out: allowed unless they refuse).",
     "summary.some_default": "Every rights holder allowed it, {names} by default (opt-out).",
     "summary.titled": "{title}: {sentence}",
     "credit": "credit {texts}", "disclose": "label outputs as AI-generated",
@@ -153,9 +154,9 @@ _FR: Final[Mapping[str, str]] = {
     "summary.allowed": "Chaque titulaire de droits l’a autorisé.",
     "summary.conditional": "Chaque titulaire de droits l’a autorisé, sous conditions.",
     "summary.default_one": f"Aucun titulaire de droits n’a fixé de règle{_NB}; la position par "
-    "défaut de {names} (opt-out) l’autorise.",
+    f"défaut de {{names}} en a décidé (opt-out{_NB}: autorisé sauf refus).",
     "summary.default_many": f"Aucun titulaire de droits n’a fixé de règle{_NB}; les positions "
-    "par défaut (opt-out) de {names} l’autorisent.",
+    f"par défaut de {{names}} en ont décidé (opt-out{_NB}: autorisé sauf refus).",
     "summary.some_default": "Chaque titulaire de droits l’a autorisé, {names} par défaut "
     "(opt-out).",
     "summary.titled": f"{{title}}{_NB}: {{sentence}}",

@@ -46,11 +46,13 @@ the caller passes the facts in force then (rule versions, parties, the consent m
 Obligations unite: attribution and compensation texts as their distinct lines, sorted, one per
 line; ``ai_disclosure`` if any; ``max_similarity`` the lowest.
 
-Codes: ``consent.allowed``, ``consent.conditional``, ``consent.opt_out_default``,
-``consent.no_rights_required`` (allowing); ``consent.review``; ``consent.denied_by_rule``,
-``consent.similarity_exceeded``, ``consent.opt_in_default``, ``rights.unknown``,
-``consent.period_not_covered`` (deny);
-``match.none`` (no_match). A reason is one English sentence, without a final full stop.
+Codes: ``consent.allowed``, ``consent.conditional``, ``consent.opt_out_default`` (a holder's),
+``consent.default_allowed`` (a work's or an item's, when every holder's opt-out default and no
+rule allowed it: "No rights holder set a rule; the default posture (opt-out: allowed unless
+they refuse) decided"), ``consent.no_rights_required`` (allowing); ``consent.review``;
+``consent.denied_by_rule``, ``consent.similarity_exceeded``, ``consent.opt_in_default``,
+``rights.unknown``, ``consent.period_not_covered`` (deny); ``match.none`` (no_match). A reason
+is one English sentence, without a final full stop.
 
 The trace is JSON data only (shares as decimal strings with three places, ``at`` RFC 3339 UTC)
 in a fixed order, so equal facts give equal traces. An item's (a work's is one of ``works``)::

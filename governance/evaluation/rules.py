@@ -30,13 +30,25 @@ from governance.terms import (
     RuleContent,
 )
 
+DEFAULT_CODES = ("consent.opt_out_default", "consent.default_allowed")
+"""Codes of an allow that no rule gave: a holder's opt-out default decided it."""
+DEFAULT_REASON = (
+    "No rights holder set a rule; the default posture (opt-out: allowed unless they refuse) decided"
+)
+
 
 def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allowed it") -> _Answer:
-    """Deny overrides review overrides allow; the first deciding answer gives code and reason."""
+    """Deny overrides review overrides allow; the first deciding answer gives code and reason.
+    An allow that every holder's opt-out default gave, and no rule, says so
+    (``consent.default_allowed``): nobody allowed it, their default did."""
     for level in ("deny", "review"):
         for answer in answers:
             if answer.outcome == level:
                 return answer
+    if answers and all(a.code in DEFAULT_CODES for a in answers):
+        united = obligations_union(*(a.obligations for a in answers))
+        outcome = "allow" if united.is_empty() else "conditional"
+        return _Answer(outcome, "consent.default_allowed", DEFAULT_REASON, united)
     united = obligations_union(*(a.obligations for a in answers))
     if united.is_empty():
         return _Answer("allow", "consent.allowed", reason)

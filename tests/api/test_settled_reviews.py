@@ -149,12 +149,15 @@ def test_an_opt_out_default_is_explained_as_the_default_deciding(world) -> None:
     name = world["label"].party.name
     url = f"/api/v1/decisions/{check['id']}/explanation/"
     en = world["licensee"].client.get(url).json()
-    assert en["summary"] == f"No rights holder set a rule; {name}'s default (opt-out) allows it."
+    assert en["summary"] == (
+        f"No rights holder set a rule; {name}'s default posture decided it "
+        "(opt-out: allowed unless they refuse)."
+    )
     fr = world["licensee"].client.get(url, HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9").json()
     assert fr["language"] == "fr"
     assert fr["summary"] == (
         f"Aucun titulaire de droits n’a fixé de règle{NB}; la position par défaut de {name} "
-        "(opt-out) l’autorise."
+        f"en a décidé (opt-out{NB}: autorisé sauf refus)."
     )
 
 

@@ -297,11 +297,12 @@ def test_an_opt_out_default_says_the_default_decided_not_that_a_holder_allowed_i
     trace = evaluate_item(ask("analyze"), [work()], facts(holders=OPT_OUT)).trace
     assert trace["outcome"] == "allow"
     assert summary(trace) == (
-        "No rights holder set a rule; Northwind Records's default (opt-out) allows it."
+        "No rights holder set a rule; Northwind Records's default posture decided it "
+        "(opt-out: allowed unless they refuse)."
     )
     assert summary(trace, language="fr") == (
         f"Aucun titulaire de droits n’a fixé de règle{NB}; la position par défaut de Northwind "
-        "Records (opt-out) l’autorise."
+        f"Records en a décidé (opt-out{NB}: autorisé sauf refus)."
     )
     assert "allowed it" not in summary(trace)
 
