@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -143,9 +143,14 @@ class _Answer:
     outcome: str
     code: str
     reason: str
-    obligations: Obligations = field(default_factory=Obligations)
+    obligations: Obligations = _NONE  # frozen: one instance serves every answer
     rule: RuleContent | None = None
     match: Match | None = None
+
+
+def _is_empty(o: Obligations) -> bool:
+    """``o.is_empty()``, without building an empty instance to compare with."""
+    return o is _NONE or o == _NONE
 
 
 def _lines(texts: Iterable[str]) -> str:
@@ -154,7 +159,7 @@ def _lines(texts: Iterable[str]) -> str:
 
 def obligations_union(*items: Obligations) -> Obligations:
     """United obligations: distinct text lines, sorted; disclosure if any; the lowest limit."""
-    items = tuple(o for o in items if o != _NONE)
+    items = tuple(o for o in items if not _is_empty(o))
     if not items:
         return _NONE  # the common case: cheap
     limits = [o.max_similarity for o in items if o.max_similarity is not None]
@@ -167,5 +172,9 @@ def obligations_union(*items: Obligations) -> Obligations:
 
 
 def obligations_json(o: Obligations) -> dict[str, Any]:
-    keys = ("attribution", "compensation_ref", "ai_disclosure", "max_similarity")
-    return {k: getattr(o, k) for k in keys}
+    return {
+        "attribution": o.attribution,
+        "compensation_ref": o.compensation_ref,
+        "ai_disclosure": o.ai_disclosure,
+        "max_similarity": o.max_similarity,
+    }
