@@ -86,6 +86,10 @@ def parse_time(s: str) -> datetime:
     match = TIME_PATTERN.fullmatch(s)
     if match is None:
         raise ValueError(f"time {s!r} is not RFC 3339 UTC of the form YYYY-MM-DDTHH:MM:SS.mmmZ")
+    try:  # the standard library's parser reads this form alike, and faster
+        return datetime.fromisoformat(s)
+    except ValueError:
+        pass  # say why, as below
     year, month, day, hour, minute, second, millis = (int(g) for g in match.groups())
     try:
         return datetime(
@@ -243,6 +247,14 @@ def _safe_int(digits: str) -> int:
     raise _NotFast
 
 
+_FAST_DECODER = json.JSONDecoder(
+    parse_float=_not_fast, parse_int=_safe_int, parse_constant=_not_fast
+)
+_FAST_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
 def _decode_fast(data: bytes, text: str) -> Entry | None:
     """The entry :func:`decode_entry` would return, found by the standard library alone, when
     that is provably the same: no floats or constants (NaN), integers in the exact range, no
@@ -251,9 +263,7 @@ def _decode_fast(data: bytes, text: str) -> Entry | None:
     is ``data`` byte for byte (which a repeated member, never written back, rules out). None
     otherwise, and the thorough path decides, with its errors."""
     try:
-        document = json.loads(
-            text, parse_float=_not_fast, parse_int=_safe_int, parse_constant=_not_fast
-        )
+        document = _FAST_DECODER.decode(text)
     except (_NotFast, ValueError, RecursionError):
         return None
     if (
@@ -269,12 +279,8 @@ def _decode_fast(data: bytes, text: str) -> Entry | None:
         return None
     try:
         validate_kind(document["type"])
-        time = parse_time(document["time"])
-        written = json.dumps(
-            {"v": ENTRY_FORMAT_VERSION, "type": document["type"], "time": format_time(time),
-             "payload": document["payload"]},
-            ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False,
-        ).encode("utf-8")  # fmt: skip
+        time = parse_time(document["time"])  # which format_time writes back as it was
+        written = _FAST_ENCODER.encode(document).encode("utf-8")
     except (ValueError, UnicodeEncodeError):
         return None
     if written != data:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -154,6 +155,13 @@ def _is_empty(o: Obligations) -> bool:
 
 
 def _lines(texts: Iterable[str]) -> str:
+    return _distinct_lines(tuple(texts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _distinct_lines(texts: tuple[str, ...]) -> str:
+    """The distinct non-blank lines of ``texts``, stripped and sorted, one per line (the same
+    few texts recur in every decision: worked out once)."""
     return "\n".join(sorted({s.strip() for t in texts for s in t.splitlines() if s.strip()}))
 
 

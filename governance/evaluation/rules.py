@@ -48,10 +48,14 @@ def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allo
     """Deny overrides review overrides allow; the first deciding answer gives code and reason.
     An allow that every holder's opt-out default gave, and no rule, says so
     (``consent.default_allowed``): nobody allowed it, their default did."""
-    for level in ("deny", "review"):
-        for answer in answers:
-            if answer.outcome == level:
-                return answer
+    review = None
+    for answer in answers:
+        if answer.outcome == "deny":
+            return answer
+        if review is None and answer.outcome == "review":
+            review = answer
+    if review is not None:
+        return review
     if answers and all(a.code in DEFAULT_CODES for a in answers):
         united = obligations_union(*(a.obligations for a in answers))
         outcome = "allow" if _is_empty(united) else "conditional"

@@ -85,6 +85,12 @@ class TestTime:
     def test_time_survives_a_round_trip_at_millisecond_precision(self, moment: datetime) -> None:
         parsed = parse_time(format_time(moment))
         assert parsed == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        assert parsed.tzinfo is UTC
+        assert format_time(parsed) == format_time(moment)
+
+    def test_it_says_why_a_well_formed_time_is_not_a_date(self) -> None:
+        with pytest.raises(ValueError, match="not a valid date and time: day is out of range"):
+            parse_time("2026-02-30T00:00:00.000Z")
 
 
 class TestEncoding:
