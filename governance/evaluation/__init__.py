@@ -92,6 +92,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -191,13 +192,12 @@ def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDeci
 def _by_owner(facts: Facts) -> dict[str, list[RuleContent]]:
     """The rules by owner, each owner's in (rule id, version) order."""
     by_owner: dict[str, list[RuleContent]] = {}
-    for rule in sorted(facts.rules, key=_rule_order):
+    for rule in sorted(facts.rules, key=_RULE_ORDER):
         by_owner.setdefault(rule.owner_id, []).append(rule)
     return by_owner
 
 
-def _rule_order(rule: RuleContent) -> tuple[str, int]:
-    return (rule.rule_id, rule.version)
+_RULE_ORDER: Final = operator.attrgetter("rule_id", "version")
 
 
 def _evaluate_work(

@@ -167,9 +167,26 @@ def _distinct_lines(texts: tuple[str, ...]) -> str:
 
 def obligations_union(*items: Obligations) -> Obligations:
     """United obligations: distinct text lines, sorted; disclosure if any; the lowest limit."""
-    items = tuple(o for o in items if not _is_empty(o))
+    items = tuple(o for o in items if o is not _NONE and o != _NONE)
     if not items:
         return _NONE  # the common case: cheap
+    if all(o.max_similarity is None for o in items):  # the union is a function of the key
+        united = _UNIONS.get(items)
+        if united is None:
+            if len(_UNIONS) >= 4096:
+                _UNIONS.clear()
+            united = _UNIONS[items] = _union(items)
+        return united
+    return _union(items)
+
+
+_UNIONS: dict[tuple[Obligations, ...], Obligations] = {}
+"""Unions worked out (the same few obligations recur in every decision). Only of obligations
+without a similarity limit: their union is then the same for every equal key (texts compare
+exactly; ``any`` makes the disclosure a bool), which a limit's ``1`` and ``1.0`` would not be."""
+
+
+def _union(items: tuple[Obligations, ...]) -> Obligations:
     limits = [o.max_similarity for o in items if o.max_similarity is not None]
     return Obligations(
         attribution=_lines(o.attribution for o in items),

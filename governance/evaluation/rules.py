@@ -73,6 +73,8 @@ def _ref(rule: RuleContent) -> str:
     return f"rule {rule.rule_id} version {rule.version}"
 
 
+_ZERO: Final = Decimal(0)
+_TERRITORY_MODES: Final = frozenset((WORLDWIDE, INCLUDE, EXCLUDE))
 _SCOPES: Final = frozenset(SCOPES)
 _LICENSEE_MODES: Final = frozenset(LICENSEE_MODES)
 _EFFECTS: Final = frozenset(EFFECTS)
@@ -83,15 +85,16 @@ class _Work:
     """What the rules and holders of one work are matched against, worked out once per work
     (not once per holder, right and territory)."""
 
-    __slots__ = ("artists", "holders", "top", "work")
+    __slots__ = ("artists", "holders", "modes_known", "top", "work")
 
     def __init__(self, work: WorkFacts) -> None:
         self.work = work
         self.artists = frozenset(work.artist_ids)
         self.holders = frozenset(s.holder_id for s in work.shares)
-        self.top = max(
-            (m for m in work.matches if m.passes), key=lambda m: (m.score, m.space), default=None
-        )
+        self.modes_known = all(s.territory_mode in _TERRITORY_MODES for s in work.shares)
+        """Whether every share's territory mode is known (else the first unknown one raises)."""
+        passing = [m for m in work.matches if m.passes] if work.matches else None
+        self.top = max(passing, key=lambda m: (m.score, m.space)) if passing else None
 
 
 def _rule_matches(
@@ -224,6 +227,8 @@ def _holder_entry(
 def _typed(value: Any) -> Any:
     """``value`` with its type (a float as its text: JSON tells ``-0.0`` from ``0.0``)."""
     kind = type(value)
+    if kind is bool or kind is int:
+        return (kind, value)
     if value is None or kind is str:
         return value
     return (kind, repr(value)) if kind is float else (kind, value)
@@ -302,9 +307,14 @@ def _right_answer(
     totals: dict[str, Decimal] = {}
     via: dict[str, str] = {}  # holder → the composition its share (or part of it) comes from
     for s in work.work.shares:
-        covers = _covers(s.territory_mode, s.territories, territory)
-        if s.right == right and covers and _in_force(s, day):
-            totals[s.holder_id] = totals.get(s.holder_id, Decimal(0)) + s.share
+        if not work.modes_known:
+            _covers(s.territory_mode, s.territories, territory)  # raises for an unknown mode
+        if s.right != right or not _covers(s.territory_mode, s.territories, territory):
+            continue
+        if (s.valid_from is None or s.valid_from <= day) and (
+            s.valid_until is None or day < s.valid_until
+        ):
+            totals[s.holder_id] = totals.get(s.holder_id, _ZERO) + s.share
             if s.composition is not None:
                 via[s.holder_id] = s.composition
     likeness = right == "likeness"
