@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from governance.evaluation.facts import (
+    _NONE,
     _THOUSANDTH,
     ELSEWHERE,
     FLOWS,
@@ -34,6 +35,7 @@ from governance.terms import (
     EFFECTS,
     LICENSEE_MODES,
     SCOPES,
+    Obligations,
     RuleContent,
 )
 
@@ -49,21 +51,35 @@ def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allo
     An allow that every holder's opt-out default gave, and no rule, says so
     (``consent.default_allowed``): nobody allowed it, their default did."""
     review = None
+    defaults = True  # every answer an opt-out default's
+    kept: list[Obligations] = []  # the obligations that are not empty
     for answer in answers:
-        if answer.outcome == "deny":
+        outcome = answer.outcome
+        if outcome == "deny":
             return answer
-        if review is None and answer.outcome == "review":
+        if review is None and outcome == "review":
             review = answer
+        if defaults and answer.code not in DEFAULT_CODES:
+            defaults = False
+        o = answer.obligations
+        if o is not _NONE and o != _NONE:
+            kept.append(o)
     if review is not None:
         return review
-    if answers and all(a.code in DEFAULT_CODES for a in answers):
-        united = obligations_union(*(a.obligations for a in answers))
+    united = obligations_union(*kept) if kept else _NONE
+    if answers and defaults:
         outcome = "allow" if _is_empty(united) else "conditional"
         return _Answer(outcome, "consent.default_allowed", DEFAULT_REASON, united)
-    united = obligations_union(*(a.obligations for a in answers))
     if _is_empty(united):
-        return _Answer("allow", "consent.allowed", reason)
+        allowed = _ALLOWED.get(reason)
+        if allowed is None:
+            allowed = _ALLOWED[reason] = _Answer("allow", "consent.allowed", reason)
+        return allowed
     return _Answer("conditional", "consent.conditional", f"{reason}, with obligations", united)
+
+
+_ALLOWED: dict[str, _Answer] = {}
+"""The allow of every holder, by its reason (an answer is immutable: one serves them all)."""
 
 
 # --- one holder ----------------------------------------------------------------------------
@@ -154,32 +170,38 @@ def _holder_answer(
 ) -> _Answer:
     """A holder's answer from its matching ``rules`` (in rule id, version order)."""
     name = holder.name
-    if deny := next((r for r in rules if r.effect == "deny"), None):
-        return _Answer(
-            "deny", "consent.denied_by_rule", f"{name} denied it under {_ref(deny)}", rule=deny
-        )
+    for deny in rules:
+        if deny.effect == "deny":
+            reason = f"{name} denied it under {_ref(deny)}"
+            return _Answer("deny", "consent.denied_by_rule", reason, rule=deny)
     top = work.top
-    exceeded: list[RuleContent] = []
-    if q.use == "output" and top is not None:
-        exceeded = [
-            r for r in rules
-            if r.effect == "conditional" and (limit := r.obligations.max_similarity) is not None
-            and top.score > limit
-        ]  # fmt: skip
-    if exceeded and top is not None:
+    output = q.use == "output" and top is not None
+    review = exceeded = None
+    allows: list[RuleContent] = []
+    conditions: list[Obligations] = []  # the conditional rules' obligations
+    for r in rules:
+        effect = r.effect
+        if effect == "conditional":
+            allows.append(r)
+            conditions.append(r.obligations)
+            limit = r.obligations.max_similarity
+            if output and limit is not None and top is not None and top.score > limit:
+                exceeded = exceeded or r
+        elif effect == "allow":
+            allows.append(r)
+        elif effect == "review" and review is None:
+            review = r
+    if exceeded is not None and top is not None:
         reason = (
             f"The item resembles “{work.work.title}” more closely ({top.score}) than {name} "
-            f"allows ({exceeded[0].obligations.max_similarity}) under {_ref(exceeded[0])}"
+            f"allows ({exceeded.obligations.max_similarity}) under {_ref(exceeded)}"
         )
-        return _Answer("deny", "consent.similarity_exceeded", reason, rule=exceeded[0], match=top)
-    if review := next((r for r in rules if r.effect == "review"), None):
+        return _Answer("deny", "consent.similarity_exceeded", reason, rule=exceeded, match=top)
+    if review is not None:
         reason = f"Waiting for {name} to review it under {_ref(review)}"
         return _Answer("review", "consent.review", reason, rule=review)
-    allows = [
-        r for r in rules
-        if r.effect == "allow" or (r.effect == "conditional" and r not in exceeded)
-    ]  # fmt: skip
-    united = obligations_union(*(r.obligations for r in allows if r.effect == "conditional"))
+    # (no rule exceeded its limit here: every conditional rule allows)
+    united = obligations_union(*conditions) if conditions else _NONE
     if allows and _is_empty(united):
         reason = f"{name} allowed it under {_ref(allows[0])}"
         return _Answer("allow", "consent.allowed", reason, rule=allows[0])
@@ -216,7 +238,7 @@ def _holder_entry(
         "default": default, "similarity": similarity, "obligations": obligations_json(o),
     }  # fmt: skip
     key = (
-        holder.party_id, holder.name, holder.kind, text, _typed(credited), a.outcome, a.code,
+        holder.party_id, holder.name, holder.kind, text, credited, a.outcome, a.code,
         None if rule is None else (rule.rule_id, _typed(rule.version)),
         tuple((r.rule_id, _typed(r.version), r.effect) for r in matched), default, similar,
         (o.attribution, o.compensation_ref, _typed(o.ai_disclosure), _typed(o.max_similarity)),
