@@ -101,7 +101,7 @@ class _Work:
     """What the rules and holders of one work are matched against, worked out once per work
     (not once per holder, right and territory)."""
 
-    __slots__ = ("artists", "holders", "modes_known", "top", "work")
+    __slots__ = ("artists", "by_right", "holders", "modes_known", "top", "work")
 
     def __init__(self, work: WorkFacts) -> None:
         self.work = work
@@ -109,6 +109,10 @@ class _Work:
         self.holders = frozenset(s.holder_id for s in work.shares)
         self.modes_known = all(s.territory_mode in _TERRITORY_MODES for s in work.shares)
         """Whether every share's territory mode is known (else the first unknown one raises)."""
+        self.by_right: dict[str, list[Share]] = {}
+        """The shares of each right, in the work's order."""
+        for s in work.shares:
+            self.by_right.setdefault(s.right, []).append(s)
         passing = [m for m in work.matches if m.passes] if work.matches else None
         self.top = max(passing, key=lambda m: (m.score, m.space)) if passing else None
 
@@ -328,10 +332,11 @@ def _right_answer(
     entries in the trace, and those entries as a hashable value (:func:`_holder_entry`)."""
     totals: dict[str, Decimal] = {}
     via: dict[str, str] = {}  # holder → the composition its share (or part of it) comes from
-    for s in work.work.shares:
-        if not work.modes_known:
+    if not work.modes_known:
+        for s in work.work.shares:
             _covers(s.territory_mode, s.territories, territory)  # raises for an unknown mode
-        if s.right != right or not _covers(s.territory_mode, s.territories, territory):
+    for s in work.by_right.get(right, ()):
+        if not _covers(s.territory_mode, s.territories, territory):
             continue
         if (s.valid_from is None or s.valid_from <= day) and (
             s.valid_until is None or day < s.valid_until
