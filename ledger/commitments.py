@@ -43,7 +43,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import rfc8785
 
@@ -128,8 +128,13 @@ def verify(commitment: str, opening: Opening) -> None:
         )
 
 
+_NEVER_MAPPINGS: Final = frozenset({str, int, float, bool, list, type(None)})
+
+
 def committed_field(value: Any) -> str | None:
     """The commitment if ``value`` is a committed field (``{"commitment": "sha256:..."}``)."""
+    if type(value) in _NEVER_MAPPINGS:  # the common case, without an abstract class check
+        return None
     if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get(MEMBER), str):
         commitment = value[MEMBER]
         return commitment if COMMITMENT_PATTERN.fullmatch(commitment) else None

@@ -92,6 +92,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -124,6 +125,7 @@ from governance.evaluation.rules import (
     _representatives,
     _right_answer,
     _where,
+    _Work,
 )
 from governance.identifiers import ALL_TERRITORIES
 from governance.terms import RuleContent
@@ -176,6 +178,8 @@ class _Part:
         )
 
 
+_TERRITORIES: Final = tuple(sorted(ALL_TERRITORIES))
+
 NOT_COVERED: Final = ("consent.opt_in_default", "rights.unknown")
 """The codes of a part that nothing registered covers: no consent, or no holder."""
 
@@ -183,6 +187,23 @@ NOT_COVERED: Final = ("consent.opt_in_default", "rights.unknown")
 def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDecision:
     """Decide ``question`` for one ``work`` from ``facts`` (see the module docstring)."""
     _check(question, facts)
+    return _evaluate_work(question, work, facts, _by_owner(facts))
+
+
+def _by_owner(facts: Facts) -> dict[str, list[RuleContent]]:
+    """The rules by owner, each owner's in (rule id, version) order."""
+    by_owner: dict[str, list[RuleContent]] = {}
+    for rule in sorted(facts.rules, key=_RULE_ORDER):
+        by_owner.setdefault(rule.owner_id, []).append(rule)
+    return by_owner
+
+
+_RULE_ORDER: Final = operator.attrgetter("rule_id", "version")
+
+
+def _evaluate_work(
+    question: Question, work: WorkFacts, facts: Facts, by_owner: Mapping[str, list[RuleContent]]
+) -> WorkDecision:
     required = tuple(facts.matrix[question.use])
     if question.until is None:
         spans: list[tuple[dt.datetime, dt.datetime | None]] = [(question.at, None)]
@@ -191,21 +212,22 @@ def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDeci
         spans = list(periods.parts(question.at, question.until, boundaries))
     days = [start.astimezone(dt.UTC).date() for start, _ in spans]
     reps = _representatives(question, work, facts, days)
-    unnamed = min(ALL_TERRITORIES - set(reps), default="") if ELSEWHERE in reps else ""
-    by_owner: dict[str, list[RuleContent]] = {}
-    for rule in sorted(facts.rules, key=lambda r: (r.rule_id, r.version)):
-        by_owner.setdefault(rule.owner_id, []).append(rule)
+    unnamed = ""
+    if ELSEWHERE in reps:  # the first code none names
+        unnamed = next((t for t in _TERRITORIES if t not in reps), "")
+    context = _Work(work)
     parts: list[_Part] = []
     for (start, until), day in zip(spans, days, strict=True):
-        q = replace(question, at=start)
-        part = _evaluate_part(q, work, facts, by_owner, reps, unnamed, required, day, until)
+        q = question if start is question.at else replace(question, at=start)
+        part = _evaluate_part(q, context, facts, by_owner, reps, unnamed, required, day, until)
         if parts and parts[-1].same_as(part):
             parts[-1] = replace(parts[-1], until=until)  # one answer: one part
         else:
             parts.append(part)
     split = len(parts) > 1
     trace_rights = _rights_over_parts(parts) if split else parts[0].groups
-    trace_rights.sort(key=lambda g: required.index(g["right"]))  # stable: parts stay in order
+    if len(required) > 1:
+        trace_rights.sort(key=lambda g: required.index(g["right"]))  # stable: parts stay in order
     decided, deciding = parts[0].decided, parts[0].deciding
     extra: dict[str, Any] = {}
     if split:
@@ -226,31 +248,36 @@ def evaluate_work(question: Question, work: WorkFacts, facts: Facts) -> WorkDeci
 
 
 def _evaluate_part(
-    q: Question, work: WorkFacts, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
+    q: Question, work: _Work, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
     reps: list[str], unnamed: str, required: tuple[str, ...], day: dt.date,
     until: dt.datetime | None,
 ) -> _Part:  # fmt: skip
     """The answer at the instant ``q.at``, which stands for the part of the period up to
     ``until`` (no rule window or share validity begins or ends inside it)."""
-    groups: dict[str, dict[str, Any]] = {}
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     per_territory: list[_Answer] = []
+    several = len(reps) > 1
     for rep in reps:
         territory, answers = unnamed if rep == ELSEWHERE else rep, []
         for right in required:
-            answer, holders = _right_answer(
+            answer, holders, key = _right_answer(
                 q, work, facts, by_owner, right=right, territory=territory, day=day
             )
             if answer is None:
                 reason = f"Nobody is registered as holding the {right} right {_where(rep, reps)}"
                 answer = _Answer("deny", "rights.unknown", reason)
-            elif answer.outcome in ("deny", "review") and len(reps) > 1:
+            elif several and answer.outcome in ("deny", "review"):
                 answer = _Answer(
                     answer.outcome, answer.code, f"{answer.reason} {_where(rep, reps)}"
                 )
             answers.append(answer)
-            entry = {"answer": answer.outcome, "code": answer.code, "holders": holders}
-            group = groups.setdefault(json.dumps([right, entry], sort_keys=True),
-                                      {"right": right, "territories": [], **entry})  # fmt: skip
+            group_key = (right, answer.outcome, answer.code, key)
+            group = groups.get(group_key)
+            if group is None:
+                group = groups[group_key] = {
+                    "right": right, "territories": [], "answer": answer.outcome,
+                    "code": answer.code, "holders": holders,
+                }  # fmt: skip
             group["territories"].append(rep)
         per_territory.append(_combine(answers))
     if required:
@@ -350,7 +377,8 @@ def evaluate_item(
     (``"isrc:GBAYE0601498"``): the item is ``no_match`` and its trace names the identifier."""
     _check(question, facts)
     ordered = sorted(works, key=lambda w: w.work_id)
-    decisions = tuple(evaluate_work(question, w, facts) for w in ordered)
+    by_owner = _by_owner(facts) if ordered else {}
+    decisions = tuple(_evaluate_work(question, w, facts, by_owner) for w in ordered)
     named: dict[str, Any] = {}
     if not decisions and unregistered:
         key, _, value = unregistered.partition(":")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -143,20 +144,49 @@ class _Answer:
     outcome: str
     code: str
     reason: str
-    obligations: Obligations = field(default_factory=Obligations)
+    obligations: Obligations = _NONE  # frozen: one instance serves every answer
     rule: RuleContent | None = None
     match: Match | None = None
 
 
+def _is_empty(o: Obligations) -> bool:
+    """``o.is_empty()``, without building an empty instance to compare with."""
+    return o is _NONE or o == _NONE
+
+
 def _lines(texts: Iterable[str]) -> str:
+    return _distinct_lines(tuple(texts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _distinct_lines(texts: tuple[str, ...]) -> str:
+    """The distinct non-blank lines of ``texts``, stripped and sorted, one per line (the same
+    few texts recur in every decision: worked out once)."""
     return "\n".join(sorted({s.strip() for t in texts for s in t.splitlines() if s.strip()}))
 
 
 def obligations_union(*items: Obligations) -> Obligations:
     """United obligations: distinct text lines, sorted; disclosure if any; the lowest limit."""
-    items = tuple(o for o in items if o != _NONE)
+    items = tuple(o for o in items if o is not _NONE and o != _NONE)
     if not items:
         return _NONE  # the common case: cheap
+    if all(o.max_similarity is None for o in items):  # the union is a function of the key
+        united = _UNIONS.get(items)
+        if united is None:
+            if len(_UNIONS) >= 4096:
+                _UNIONS.clear()
+            united = _UNIONS[items] = _union(items)
+        return united
+    return _union(items)
+
+
+_UNIONS: dict[tuple[Obligations, ...], Obligations] = {}
+"""Unions worked out (the same few obligations recur in every decision). Only of obligations
+without a similarity limit: their union is then the same for every equal key (texts compare
+exactly; ``any`` makes the disclosure a bool), which a limit's ``1`` and ``1.0`` would not be."""
+
+
+def _union(items: tuple[Obligations, ...]) -> Obligations:
     limits = [o.max_similarity for o in items if o.max_similarity is not None]
     return Obligations(
         attribution=_lines(o.attribution for o in items),
@@ -167,5 +197,9 @@ def obligations_union(*items: Obligations) -> Obligations:
 
 
 def obligations_json(o: Obligations) -> dict[str, Any]:
-    keys = ("attribution", "compensation_ref", "ai_disclosure", "max_similarity")
-    return {k: getattr(o, k) for k in keys}
+    return {
+        "attribution": o.attribution,
+        "compensation_ref": o.compensation_ref,
+        "ai_disclosure": o.ai_disclosure,
+        "max_similarity": o.max_similarity,
+    }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from governance.evaluation.facts import (
+    _NONE,
     _THOUSANDTH,
     ELSEWHERE,
     FLOWS,
@@ -17,16 +18,24 @@ from governance.evaluation.facts import (
     Share,
     WorkFacts,
     _Answer,
+    _is_empty,
     obligations_json,
     obligations_union,
 )
 from governance.evaluation.periods import midnight
-from governance.identifiers import ALL_TERRITORIES, territory_covers
+from governance.identifiers import (
+    ALL_TERRITORIES,
+    EXCLUDE,
+    INCLUDE,
+    WORLDWIDE,
+    territory_covers,
+)
 from governance.terms import (
     COMMERCIAL,
     EFFECTS,
     LICENSEE_MODES,
     SCOPES,
+    Obligations,
     RuleContent,
 )
 
@@ -41,18 +50,36 @@ def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allo
     """Deny overrides review overrides allow; the first deciding answer gives code and reason.
     An allow that every holder's opt-out default gave, and no rule, says so
     (``consent.default_allowed``): nobody allowed it, their default did."""
-    for level in ("deny", "review"):
-        for answer in answers:
-            if answer.outcome == level:
-                return answer
-    if answers and all(a.code in DEFAULT_CODES for a in answers):
-        united = obligations_union(*(a.obligations for a in answers))
-        outcome = "allow" if united.is_empty() else "conditional"
+    review = None
+    defaults = True  # every answer an opt-out default's
+    kept: list[Obligations] = []  # the obligations that are not empty
+    for answer in answers:
+        outcome = answer.outcome
+        if outcome == "deny":
+            return answer
+        if review is None and outcome == "review":
+            review = answer
+        if defaults and answer.code not in DEFAULT_CODES:
+            defaults = False
+        o = answer.obligations
+        if o is not _NONE and o != _NONE:
+            kept.append(o)
+    if review is not None:
+        return review
+    united = obligations_union(*kept) if kept else _NONE
+    if answers and defaults:
+        outcome = "allow" if _is_empty(united) else "conditional"
         return _Answer(outcome, "consent.default_allowed", DEFAULT_REASON, united)
-    united = obligations_union(*(a.obligations for a in answers))
-    if united.is_empty():
-        return _Answer("allow", "consent.allowed", reason)
+    if _is_empty(united):
+        allowed = _ALLOWED.get(reason)
+        if allowed is None:
+            allowed = _ALLOWED[reason] = _Answer("allow", "consent.allowed", reason)
+        return allowed
     return _Answer("conditional", "consent.conditional", f"{reason}, with obligations", united)
+
+
+_ALLOWED: dict[str, _Answer] = {}
+"""The allow of every holder, by its reason (an answer is immutable: one serves them all)."""
 
 
 # --- one holder ----------------------------------------------------------------------------
@@ -62,68 +89,124 @@ def _ref(rule: RuleContent) -> str:
     return f"rule {rule.rule_id} version {rule.version}"
 
 
+_ZERO: Final = Decimal(0)
+_TERRITORY_MODES: Final = frozenset((WORLDWIDE, INCLUDE, EXCLUDE))
+_SCOPES: Final = frozenset(SCOPES)
+_LICENSEE_MODES: Final = frozenset(LICENSEE_MODES)
+_EFFECTS: Final = frozenset(EFFECTS)
+_COMMERCIAL: Final = frozenset(COMMERCIAL)
+
+
+class _Work:
+    """What the rules and holders of one work are matched against, worked out once per work
+    (not once per holder, right and territory)."""
+
+    __slots__ = ("artists", "by_right", "holders", "modes_known", "top", "work")
+
+    def __init__(self, work: WorkFacts) -> None:
+        self.work = work
+        self.artists = frozenset(work.artist_ids)
+        self.holders = frozenset(s.holder_id for s in work.shares)
+        self.modes_known = all(s.territory_mode in _TERRITORY_MODES for s in work.shares)
+        """Whether every share's territory mode is known (else the first unknown one raises)."""
+        self.by_right: dict[str, list[Share]] = {}
+        """The shares of each right, in the work's order."""
+        for s in work.shares:
+            self.by_right.setdefault(s.right, []).append(s)
+        passing = [m for m in work.matches if m.passes] if work.matches else None
+        self.top = max(passing, key=lambda m: (m.score, m.space)) if passing else None
+
+
 def _rule_matches(
-    rule: RuleContent, *, q: Question, work: WorkFacts, right: str, territory: str, artist: bool
+    rule: RuleContent, *, q: Question, work: _Work, right: str, territory: str, artist: bool
 ) -> bool:
     """Whether ``rule`` speaks for this use of ``work``'s ``right`` in ``territory``."""
-    if rule.scope == "all_works":
-        covered = rule.owner_id in work.artist_ids or any(
-            s.holder_id == rule.owner_id for s in work.shares
-        )
-    elif rule.scope == "works":
+    scope = rule.scope
+    if scope == "all_works":
+        covered = rule.owner_id in work.artists or rule.owner_id in work.holders
+    elif scope == "works":
         # A rule naming a composition speaks for the rights its recordings take from it.
-        covered = work.work_id in rule.scope_works or (
-            right in FLOWS and work.composition_id in rule.scope_works
+        covered = work.work.work_id in rule.scope_works or (
+            right in FLOWS and work.work.composition_id in rule.scope_works
         )
-    elif rule.scope == "artist_works":
-        covered = rule.scope_artist_id in work.artist_ids
+    elif scope == "artist_works":
+        covered = rule.scope_artist_id in work.artists
     else:
-        covered = rule.scope == "likeness" and right == "likeness" and artist
-    for value, known in ((rule.scope, SCOPES), (rule.licensee_mode, LICENSEE_MODES),
-                         (rule.effect, EFFECTS), (rule.commercial, COMMERCIAL)):  # fmt: skip
-        if value not in known:
-            raise ValueError(f"{_ref(rule)}: {value!r} is not one of {', '.join(known)}")
-    listed = q.licensee_id in rule.licensees
+        covered = scope == "likeness" and right == "likeness" and artist
+    if not (
+        scope in _SCOPES
+        and rule.licensee_mode in _LICENSEE_MODES
+        and rule.effect in _EFFECTS
+        and rule.commercial in _COMMERCIAL
+    ):
+        for value, known in ((scope, SCOPES), (rule.licensee_mode, LICENSEE_MODES),
+                             (rule.effect, EFFECTS), (rule.commercial, COMMERCIAL)):  # fmt: skip
+            if value not in known:
+                raise ValueError(f"{_ref(rule)}: {value!r} is not one of {', '.join(known)}")
+    if not covered or q.use not in rule.uses:
+        return False
+    mode = rule.licensee_mode
+    if mode != "any" and (q.licensee_id in rule.licensees) != (mode == "listed"):
+        return False
+    if not _covers(rule.territory_mode, rule.territories, territory):
+        return False
+    at = q.at
     return (
-        covered
-        and q.use in rule.uses
-        and (rule.licensee_mode == "any" or listed == (rule.licensee_mode == "listed"))
-        and territory_covers(mode=rule.territory_mode, codes=rule.territories, territory=territory)
-        and (rule.window_start is None or rule.window_start <= q.at)
-        and (rule.window_end is None or q.at < rule.window_end)
+        (rule.window_start is None or rule.window_start <= at)
+        and (rule.window_end is None or at < rule.window_end)
         and (rule.commercial == "both" or (rule.commercial == "commercial") == q.commercial)
     )
 
 
+def _covers(mode: str, codes: frozenset[str], territory: str) -> bool:
+    """``identifiers.territory_covers``, its common cases inline."""
+    if mode == WORLDWIDE:
+        return True
+    if mode == INCLUDE:
+        return territory.upper() in codes
+    if mode == EXCLUDE:
+        return territory.upper() not in codes
+    return territory_covers(mode=mode, codes=codes, territory=territory)  # raises
+
+
 def _holder_answer(
-    holder: Holder, rules: Sequence[RuleContent], *, q: Question, work: WorkFacts
+    holder: Holder, rules: Sequence[RuleContent], *, q: Question, work: _Work
 ) -> _Answer:
     """A holder's answer from its matching ``rules`` (in rule id, version order)."""
     name = holder.name
-    top = max((m for m in work.matches if m.passes), key=lambda m: (m.score, m.space), default=None)
-
-    def exceeds(rule: RuleContent) -> bool:
-        limit = rule.obligations.max_similarity
-        return q.use == "output" and top is not None and limit is not None and top.score > limit
-
-    conditional = [r for r in rules if r.effect == "conditional"]
-    exceeded = [r for r in conditional if exceeds(r)]
-    allows = [r for r in rules if r.effect == "allow" or (r in conditional and r not in exceeded)]
-    if deny := next((r for r in rules if r.effect == "deny"), None):
-        return _Answer(
-            "deny", "consent.denied_by_rule", f"{name} denied it under {_ref(deny)}", rule=deny
-        )
-    if exceeded and top is not None:
+    for deny in rules:
+        if deny.effect == "deny":
+            reason = f"{name} denied it under {_ref(deny)}"
+            return _Answer("deny", "consent.denied_by_rule", reason, rule=deny)
+    top = work.top
+    output = q.use == "output" and top is not None
+    review = exceeded = None
+    allows: list[RuleContent] = []
+    conditions: list[Obligations] = []  # the conditional rules' obligations
+    for r in rules:
+        effect = r.effect
+        if effect == "conditional":
+            allows.append(r)
+            conditions.append(r.obligations)
+            limit = r.obligations.max_similarity
+            if output and limit is not None and top is not None and top.score > limit:
+                exceeded = exceeded or r
+        elif effect == "allow":
+            allows.append(r)
+        elif effect == "review" and review is None:
+            review = r
+    if exceeded is not None and top is not None:
         reason = (
-            f"The item resembles “{work.title}” more closely ({top.score}) than {name} allows "
-            f"({exceeded[0].obligations.max_similarity}) under {_ref(exceeded[0])}"
+            f"The item resembles “{work.work.title}” more closely ({top.score}) than {name} "
+            f"allows ({exceeded.obligations.max_similarity}) under {_ref(exceeded)}"
         )
-        return _Answer("deny", "consent.similarity_exceeded", reason, rule=exceeded[0], match=top)
-    if review := next((r for r in rules if r.effect == "review"), None):
+        return _Answer("deny", "consent.similarity_exceeded", reason, rule=exceeded, match=top)
+    if review is not None:
         reason = f"Waiting for {name} to review it under {_ref(review)}"
         return _Answer("review", "consent.review", reason, rule=review)
-    united = obligations_union(*(r.obligations for r in allows if r.effect == "conditional"))
-    if allows and united.is_empty():
+    # (no rule exceeded its limit here: every conditional rule allows)
+    united = obligations_union(*conditions) if conditions else _NONE
+    if allows and _is_empty(united):
         reason = f"{name} allowed it under {_ref(allows[0])}"
         return _Answer("allow", "consent.allowed", reason, rule=allows[0])
     if allows:
@@ -136,22 +219,45 @@ def _holder_answer(
     return _Answer("deny", "consent.opt_in_default", f"No consent on record from {name}")
 
 
-def _holder_json(
+def _holder_entry(
     holder: Holder, share: Decimal | None, credited: bool, matched: list[RuleContent], a: _Answer
-) -> dict[str, Any]:
-    rule, match, similarity = a.rule, a.match, None
+) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """The holder's entry in the trace, and the same as a hashable value that is equal exactly
+    when the entry is (numbers with their type, as JSON tells ``1`` from ``1.0`` and ``true``)."""
+    rule, match = a.rule, a.match
+    similarity: dict[str, Any] | None = None
+    similar: tuple[Any, ...] | None = None
     if match is not None and rule is not None:
         limit = rule.obligations.max_similarity
         similarity = {"space": match.space, "score": match.score, "max_similarity": limit}
-    return {
-        "party": holder.party_id, "name": holder.name, "kind": holder.kind,
-        "share": None if share is None else str(share.quantize(_THOUSANDTH)),
-        "credited": credited, "answer": a.outcome, "code": a.code,
-        "rule": None if rule is None else {"id": rule.rule_id, "version": rule.version},
+        similar = (match.space, _typed(match.score), _typed(limit))
+    text = None if share is None else str(share.quantize(_THOUSANDTH))
+    cited = None if rule is None else {"id": rule.rule_id, "version": rule.version}
+    default = holder.default_posture if rule is None else None
+    o = a.obligations
+    entry = {
+        "party": holder.party_id, "name": holder.name, "kind": holder.kind, "share": text,
+        "credited": credited, "answer": a.outcome, "code": a.code, "rule": cited,
         "rules": [{"id": r.rule_id, "version": r.version, "effect": r.effect} for r in matched],
-        "default": holder.default_posture if rule is None else None,
-        "similarity": similarity, "obligations": obligations_json(a.obligations),
+        "default": default, "similarity": similarity, "obligations": obligations_json(o),
     }  # fmt: skip
+    key = (
+        holder.party_id, holder.name, holder.kind, text, credited, a.outcome, a.code,
+        None if rule is None else (rule.rule_id, _typed(rule.version)),
+        tuple((r.rule_id, _typed(r.version), r.effect) for r in matched), default, similar,
+        (o.attribution, o.compensation_ref, _typed(o.ai_disclosure), _typed(o.max_similarity)),
+    )  # fmt: skip
+    return entry, key
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with its type (a float as its text: JSON tells ``-0.0`` from ``0.0``)."""
+    kind = type(value)
+    if kind is bool or kind is int:
+        return (kind, value)
+    if value is None or kind is str:
+        return value
+    return (kind, repr(value)) if kind is float else (kind, value)
 
 
 # --- one work ------------------------------------------------------------------------------
@@ -219,36 +325,47 @@ def _boundaries(q: Question, work: WorkFacts, facts: Facts) -> Iterator[dt.datet
 
 
 def _right_answer(
-    q: Question, work: WorkFacts, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
+    q: Question, work: _Work, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
     *, right: str, territory: str, day: dt.date,
-) -> tuple[_Answer | None, list[dict[str, Any]]]:  # fmt: skip
-    """The answer of ``right``'s holders in ``territory`` (``None``: nobody holds it)."""
+) -> tuple[_Answer | None, list[dict[str, Any]], tuple[Any, ...]]:  # fmt: skip
+    """The answer of ``right``'s holders in ``territory`` (``None``: nobody holds it), their
+    entries in the trace, and those entries as a hashable value (:func:`_holder_entry`)."""
     totals: dict[str, Decimal] = {}
     via: dict[str, str] = {}  # holder → the composition its share (or part of it) comes from
-    for s in work.shares:
-        covers = territory_covers(mode=s.territory_mode, codes=s.territories, territory=territory)
-        if s.right == right and _in_force(s, day) and covers:
-            totals[s.holder_id] = totals.get(s.holder_id, Decimal(0)) + s.share
+    if not work.modes_known:
+        for s in work.work.shares:
+            _covers(s.territory_mode, s.territories, territory)  # raises for an unknown mode
+    for s in work.by_right.get(right, ()):
+        if not _covers(s.territory_mode, s.territories, territory):
+            continue
+        if (s.valid_from is None or s.valid_from <= day) and (
+            s.valid_until is None or day < s.valid_until
+        ):
+            totals[s.holder_id] = totals.get(s.holder_id, _ZERO) + s.share
             if s.composition is not None:
                 via[s.holder_id] = s.composition
-    credited = set(work.artist_ids) if right == "likeness" else set()
-    answers, entries = [], []
-    for party_id in sorted(totals.keys() | credited):
-        if party_id not in facts.holders:
-            raise ValueError(f"facts.holders lacks party {party_id} of work {work.work_id}")
-        holder = facts.holders[party_id]
+    likeness = right == "likeness"
+    parties = totals.keys() | work.artists if likeness else totals.keys()
+    answers, entries, keys = [], [], []
+    holders = facts.holders
+    for party_id in sorted(parties):
+        holder = holders.get(party_id)
+        if holder is None:
+            raise ValueError(f"facts.holders lacks party {party_id} of work {work.work.work_id}")
         artist = holder.kind == "artist"
-        if right == "likeness" and not artist:
+        if likeness and not artist:
             continue  # Only the artist controls their likeness: no label can hold or grant it.
         matched = [
-            r for r in by_owner.get(party_id, [])
+            r for r in by_owner.get(party_id, ())
             if _rule_matches(r, q=q, work=work, right=right, territory=territory, artist=artist)
         ]  # fmt: skip
         answer = _holder_answer(holder, matched, q=q, work=work)
         answers.append(answer)
-        share = totals.get(party_id)
-        entry = _holder_json(holder, share, party_id in work.artist_ids, matched, answer)
+        credited = party_id in work.artists
+        entry, key = _holder_entry(holder, totals.get(party_id), credited, matched, answer)
         if party_id in via:
             entry["composition"] = via[party_id]
+            key = (*key, via[party_id])
         entries.append(entry)
-    return (_combine(answers) if answers else None), entries
+        keys.append(key)
+    return (_combine(answers) if answers else None), entries, tuple(keys)

@@ -154,19 +154,20 @@ class ReplayState:
         facts (``governance.services.facts``) read them."""
         work_id = w["work"]
         composition = self.compositions.get(work_id)
-        ids = list(self.shares_by_work.get(work_id, {}).items())
-        if composition is not None and composition != work_id:
-            ids += [
-                (share_id, position)
-                for share_id, position in self.shares_by_work.get(composition, {}).items()
-                if self.shares[share_id]["right"] in FLOWS
-            ]
-        ids.sort(key=_position)
         facts = self._share_facts
-        shares = tuple(
-            facts[share_id][0 if self.shares[share_id]["work"] == work_id else 1]
-            for share_id, _ in ids
-        )
+        # (position, share as the work reads it): its own, then those it takes from its
+        # composition, in the order the shares were first ledgered
+        found = [
+            (position, facts[i][0]) for i, position in self.shares_by_work.get(work_id, {}).items()
+        ]
+        if composition is not None and composition != work_id:
+            for share_id, position in self.shares_by_work.get(composition, {}).items():
+                flowing = facts[share_id][1]
+                if flowing.right in FLOWS:
+                    found.append((position, flowing))
+        if len(found) > 1:
+            found.sort(key=_position)
+        shares = tuple(share for _, share in found)
         matches = tuple(
             evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
             for m in w.get("matches", [])
@@ -188,16 +189,22 @@ class ReplayState:
         are credited on them, and those parties' rules (the evaluator reads no others)."""
         involved = {s.holder_id for w in works for s in w.shares}
         involved.update(a for w in works for a in w.artist_ids)
+        parties, by_owner = self.parties, self.rules_by_owner
+        rules: list[RuleContent] = []
+        for p in involved:
+            owned = by_owner.get(p)
+            if owned:
+                rules.extend(owned.values())
         return evaluation.Facts(
             matrix_version=matrix_version,
             matrix=matrix,
-            holders={p: self.parties[p] for p in involved if p in self.parties},
-            rules=tuple(rule for p in involved for rule in self.rules_by_owner.get(p, {}).values()),
+            holders={p: parties[p] for p in involved if p in parties},
+            rules=tuple(rules),
         )
 
 
-def _position(item: tuple[str, int]) -> int:
-    return item[1]
+def _position(item: tuple[int, evaluation.Share]) -> int:
+    return item[0]
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -252,11 +259,14 @@ def open_entry(
     """The entry with its committed fields replaced by their verified clear values, and None;
     or, if they cannot be opened (an opening missing, extra or not matching its commitment),
     the entry as it is and why."""
-    if not commitments.commitments_of(entry.payload):
+    openings = tuple(openings)
+    if not openings and not commitments.commitments_of(entry.payload):
         return entry, None
-    try:
+    try:  # (looking for the commitments once, in unseal, when there are openings)
         payload = commitments.unseal(entry.payload, openings)
     except commitments.CommitmentError as exc:
+        if not commitments.commitments_of(entry.payload):
+            return entry, None  # nothing committed: an opening given for it is not used
         return entry, str(exc)
     return canonical.Entry(entry.v, entry.kind, entry.time, payload), None
 

@@ -85,6 +85,12 @@ class TestTime:
     def test_time_survives_a_round_trip_at_millisecond_precision(self, moment: datetime) -> None:
         parsed = parse_time(format_time(moment))
         assert parsed == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        assert parsed.tzinfo is UTC
+        assert format_time(parsed) == format_time(moment)
+
+    def test_it_says_why_a_well_formed_time_is_not_a_date(self) -> None:
+        with pytest.raises(ValueError, match="not a valid date and time: day is out of range"):
+            parse_time("2026-02-30T00:00:00.000Z")
 
 
 class TestEncoding:
@@ -316,3 +322,118 @@ def test_the_fast_path_leaves_floats_and_non_ascii_keys_to_the_library() -> None
     assert _fast_canonical({"payload": {"x": 1.5}}) is None
     assert _fast_canonical({"payload": {"\U0001f600": 1, "\uffff": 2}}) is None
     assert _fast_canonical({"payload": {"x": 2**60}}) is None
+
+
+# decode_entry's fast path (the standard library alone) must return exactly what the thorough
+# path returns, and leave to it every entry it cannot vouch for (so the errors stay its own).
+_RFC_EXAMPLE = {
+    "\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
+    "1": "One", "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control",
+}  # fmt: skip
+
+
+def _thorough(data: bytes) -> Entry | str:
+    from ledger.canonical import _decode_thorough
+
+    try:
+        return _decode_thorough(data, data.decode("utf-8"))
+    except ValueError as exc:
+        return str(exc)
+
+
+def _decoded(data: bytes) -> Entry | str:
+    try:
+        return decode_entry(data)
+    except ValueError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOLDEN.replace(b",", b", "),
+        GOLDEN.replace(b'{"track":42,"work":"sha256:abc"}', b'{"work":"sha256:abc","track":42}'),
+        GOLDEN.replace(b"42", b"42.0"),
+        GOLDEN.replace(b"42", b"4.2e1"),
+        GOLDEN.replace(b"abc", b"\\u0061bc"),
+        GOLDEN.replace(b'"track":42', b'"track":42,"track":42'),
+        GOLDEN.replace(b'"track":42', b'"track":NaN'),
+        entry_bytes(payload={"n": 9007199254740993}),
+        entry_bytes(payload={"n": 9007199254740992}),
+        entry_bytes(payload={"e": "\u00e9"}),
+        encode_entry(kind="k", time=WHEN, payload=_RFC_EXAMPLE),
+        encode_entry(kind="k", time=WHEN, payload={"x": 1.5}),
+        GOLDEN.replace(b"abc", b"\\ud800"),
+        GOLDEN.replace(b"abc", b"\\ud83d\\ude00"),
+        json.dumps(
+            {
+                "v": 1,
+                "type": "k",
+                "time": "2026-11-25T19:52:18.123Z",
+                "payload": {"\U0001f600": 1, "\ufb33": 2},
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode(),
+        entry_bytes(v=True),
+        entry_bytes(type="Bad Kind"),
+        entry_bytes(time="2026-11-25T19:52:18Z"),
+        entry_bytes(extra=1),
+        b'{"v":1,"v":1}',
+        b"[]",
+    ],
+)
+def test_the_fast_decoding_leaves_what_it_cannot_vouch_for_to_the_thorough_path(
+    data: bytes,
+) -> None:
+    from ledger.canonical import _decode_fast
+
+    assert _decode_fast(data, data.decode("utf-8")) is None
+    assert _decoded(data) == _thorough(data)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"track": 42, "work": "sha256:abc"},
+        {"title": "Chanson d\u2019\u00e9t\u00e9", "\u00e9": [1, None, True, {"a": "\n"}]},
+        {"n": 9007199254740991, "m": -9007199254740991, "nested": [[[]], {}]},
+    ],
+)
+def test_the_fast_decoding_gives_what_the_thorough_path_gives(payload: dict[str, Any]) -> None:
+    from ledger.canonical import _decode_fast
+
+    data = encode_entry(kind="consent.granted", time=WHEN, payload=payload)
+    fast = _decode_fast(data, data.decode("utf-8"))
+    assert fast is not None
+    assert fast == _thorough(data)
+    assert fast.payload == payload
+
+
+@given(payload=st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5), cut=st.integers())
+@settings(max_examples=200, deadline=None)
+def test_decoding_is_the_thorough_paths_whatever_the_bytes(
+    payload: dict[str, Any], cut: int
+) -> None:
+    data = encode_entry(kind="k", time=WHEN, payload=payload)
+    assert _decoded(data) == _thorough(data)
+    # and a byte changed, or the entry re-written by json.dumps (not canonical for every value)
+    changed = bytearray(data)
+    changed[cut % len(data)] ^= 0x01
+    try:
+        changed_data = bytes(changed)
+        changed_data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert _decoded(changed_data) == _thorough(changed_data)
+    document = json.loads(data)
+    for ascii_only in (True, False):
+        rewritten = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only
+        ).encode("utf-8", "surrogatepass")
+        try:
+            rewritten.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        assert _decoded(rewritten) == _thorough(rewritten)
