@@ -11,7 +11,7 @@ from typing import Any
 from governance.disclosure import HIDDEN_CONDITIONS, NOBODY, Viewer, outcome_only, trace_for
 from governance.evaluation import evaluate_item
 from governance.explanation import explain
-from tests.governance.test_evaluation import ARTIST, LABEL, PUB, ask, facts, rule, share, work
+from tests.governance.evaluation_support import ARTIST, LABEL, PUB, ask, facts, rule, share, work
 
 RULE_ID = "3f2c1a9b-5d4e-4f00-8a00-000000000001"
 

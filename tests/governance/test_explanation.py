@@ -15,7 +15,7 @@ import pytest
 from governance.evaluation import Match, Question, WorkFacts, evaluate_item, evaluate_work
 from governance.explanation import SUPPORTED_LANGUAGES, explain, summary
 from governance.terms import Obligations
-from tests.governance.test_evaluation import (
+from tests.governance.evaluation_support import (
     ARTIST,
     LABEL,
     PUB,

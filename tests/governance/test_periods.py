@@ -27,7 +27,7 @@ from governance.evaluation import (
 from governance.evaluation.periods import parts, question_period
 from governance.explanation import explain
 from governance.terms import DEFAULT_MATRIX, Obligations
-from tests.governance.test_evaluation import (
+from tests.governance.evaluation_support import (
     ARTIST,
     AT,
     HOLDERS,
@@ -37,13 +37,15 @@ from tests.governance.test_evaluation import (
     allow_all,
     ask,
     facts,
-    facts_st,
     holder_entry,
-    questions_st,
     rule,
-    rules_st,
     share,
     work,
+)
+from tests.governance.test_evaluation_properties import (
+    facts_st,
+    questions_st,
+    rules_st,
     works_st,
 )
 
