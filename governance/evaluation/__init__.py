@@ -147,6 +147,7 @@ __all__ = [
     "Share",
     "WorkDecision",
     "WorkFacts",
+    "decide_item",
     "evaluate_item",
     "evaluate_work",
     "obligations_json",
@@ -202,8 +203,14 @@ _RULE_ORDER: Final = operator.attrgetter("rule_id", "version")
 
 
 def _evaluate_work(
-    question: Question, work: WorkFacts, facts: Facts, by_owner: Mapping[str, list[RuleContent]]
+    question: Question,
+    work: WorkFacts,
+    facts: Facts,
+    by_owner: Mapping[str, list[RuleContent]],
+    cited: set[tuple[str, int]] | None = None,
 ) -> WorkDecision:
+    """The work's decision; with ``cited`` (a set), without its trace (``{}``): the rule
+    versions its trace would cite are added to ``cited`` instead (:func:`decide_item`)."""
     required = tuple(facts.matrix[question.use])
     if question.until is None:
         spans: list[tuple[dt.datetime, dt.datetime | None]] = [(question.at, None)]
@@ -219,12 +226,19 @@ def _evaluate_work(
     parts: list[_Part] = []
     for (start, until), day in zip(spans, days, strict=True):
         q = question if start is question.at else replace(question, at=start)
-        part = _evaluate_part(q, context, facts, by_owner, reps, unnamed, required, day, until)
+        part = _evaluate_part(
+            q, context, facts, by_owner, reps, unnamed, required, day, until, cited
+        )
         if parts and parts[-1].same_as(part):
             parts[-1] = replace(parts[-1], until=until)  # one answer: one part
         else:
             parts.append(part)
     split = len(parts) > 1
+    if cited is not None:  # the outcome alone (merged parts differ only in their trace)
+        decided = _over_the_period(parts)[0] if split else parts[0].decided
+        return WorkDecision(
+            work.work_id, decided.outcome, decided.code, decided.reason, decided.obligations, {}
+        )
     trace_rights = _rights_over_parts(parts) if split else parts[0].groups
     if len(required) > 1:
         trace_rights.sort(key=lambda g: required.index(g["right"]))  # stable: parts stay in order
@@ -250,10 +264,11 @@ def _evaluate_work(
 def _evaluate_part(
     q: Question, work: _Work, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
     reps: list[str], unnamed: str, required: tuple[str, ...], day: dt.date,
-    until: dt.datetime | None,
+    until: dt.datetime | None, cited: set[tuple[str, int]] | None = None,
 ) -> _Part:  # fmt: skip
     """The answer at the instant ``q.at``, which stands for the part of the period up to
-    ``until`` (no rule window or share validity begins or ends inside it)."""
+    ``until`` (no rule window or share validity begins or ends inside it). With ``cited``, no
+    groups (the trace's ``rights``): the rule versions they would cite go to ``cited``."""
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     per_territory: list[_Answer] = []
     several = len(reps) > 1
@@ -261,7 +276,7 @@ def _evaluate_part(
         territory, answers = unnamed if rep == ELSEWHERE else rep, []
         for right in required:
             answer, holders, key = _right_answer(
-                q, work, facts, by_owner, right=right, territory=territory, day=day
+                q, work, facts, by_owner, right=right, territory=territory, day=day, cited=cited
             )
             if answer is None:
                 reason = f"Nobody is registered as holding the {right} right {_where(rep, reps)}"
@@ -271,6 +286,8 @@ def _evaluate_part(
                     answer.outcome, answer.code, f"{answer.reason} {_where(rep, reps)}"
                 )
             answers.append(answer)
+            if cited is not None:
+                continue
             group_key = (right, answer.outcome, answer.code, key)
             group = groups.get(group_key)
             if group is None:
@@ -411,6 +428,31 @@ def evaluate_item(
         trace["period"] = periods.period_json(question.at, question.until)
     o = decided
     return ItemDecision(o.outcome, o.code, o.reason, o.obligations, trace, decisions)
+
+
+def decide_item(
+    question: Question,
+    works: Iterable[WorkFacts],
+    facts: Facts,
+    *,
+    by_owner: Mapping[str, list[RuleContent]] | None = None,
+) -> tuple[str, list[tuple[str, int]]]:
+    """``evaluate_item(question, works, facts)``'s outcome and the rule versions its trace
+    cites (:func:`rule_versions_cited`), without building the trace: what replay compares.
+    ``by_owner``: ``facts.rules`` by owner, each owner's in (rule id, version) order, if the
+    caller has them (else worked out here)."""
+    _check(question, facts)
+    ordered = sorted(works, key=lambda w: w.work_id)
+    if not ordered:
+        return "no_match", []
+    if by_owner is None:
+        by_owner = _by_owner(facts)
+    cited: set[tuple[str, int]] = set()
+    decisions = [_evaluate_work(question, w, facts, by_owner, cited) for w in ordered]
+    if len(decisions) == 1:
+        return decisions[0].outcome, sorted(cited)
+    decided = _combine([_Answer(d.outcome, d.code, d.reason, d.obligations) for d in decisions])
+    return decided.outcome, sorted(cited)
 
 
 def rule_versions_cited(trace: Mapping[str, Any]) -> list[tuple[str, int]]:

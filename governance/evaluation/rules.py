@@ -326,10 +326,12 @@ def _boundaries(q: Question, work: WorkFacts, facts: Facts) -> Iterator[dt.datet
 
 def _right_answer(
     q: Question, work: _Work, facts: Facts, by_owner: Mapping[str, list[RuleContent]],
-    *, right: str, territory: str, day: dt.date,
+    *, right: str, territory: str, day: dt.date, cited: set[tuple[str, int]] | None = None,
 ) -> tuple[_Answer | None, list[dict[str, Any]], tuple[Any, ...]]:  # fmt: skip
     """The answer of ``right``'s holders in ``territory`` (``None``: nobody holds it), their
-    entries in the trace, and those entries as a hashable value (:func:`_holder_entry`)."""
+    entries in the trace, and those entries as a hashable value (:func:`_holder_entry`).
+    With ``cited`` (a set), no entries: the (rule, version) each holder's answer cites (its
+    entry's ``rule``) is added to it instead."""
     totals: dict[str, Decimal] = {}
     via: dict[str, str] = {}  # holder → the composition its share (or part of it) comes from
     if not work.modes_known:
@@ -361,6 +363,10 @@ def _right_answer(
         ]  # fmt: skip
         answer = _holder_answer(holder, matched, q=q, work=work)
         answers.append(answer)
+        if cited is not None:
+            if answer.rule is not None:
+                cited.add((answer.rule.rule_id, int(answer.rule.version)))
+            continue
         credited = party_id in work.artists
         entry, key = _holder_entry(holder, totals.get(party_id), credited, matched, answer)
         if party_id in via:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -83,8 +84,18 @@ class ReplayState:
     that embodies its work (a composition): built once, when the share is ledgered."""
     _positions: dict[str, int] = field(default_factory=dict)
     _next_position: Iterator[int] = field(default_factory=itertools.count)
+    _works: dict[str, evaluation.WorkFacts] = field(default_factory=dict)
+    """work id → the work as :meth:`work_facts` reads it, without a decision's matches."""
+    _readers: dict[tuple[str, ...], _Readers] = field(default_factory=dict)
+    """works' ids → what :meth:`decision_facts` reads for them (parties, rules)."""
 
     def apply(self, kind: str, p: Mapping[str, Any]) -> None:
+        """Take a state-changing entry. What was worked out for decisions from the state
+        before it (:attr:`_works`, :attr:`_readers`) is forgotten, whatever the entry: the
+        decisions between two changes of state ask again and again about the same works."""
+        if self._works or self._readers:
+            self._works.clear()
+            self._readers.clear()
         if kind == "party":
             self.parties[p["id"]] = evaluation.Holder(
                 p["id"], p["name"], p["kind"], p.get("default_posture", "opt_in")
@@ -153,6 +164,22 @@ class ReplayState:
         the rights it takes from its composition (``evaluation.FLOWS``), as the registry's
         facts (``governance.services.facts``) read them."""
         work_id = w["work"]
+        work = self._works.get(work_id)
+        if work is None:
+            work = self._works[work_id] = self._work(work_id)
+        matches, identified_by = w.get("matches"), w.get("identified_by")
+        if not matches and identified_by is None:
+            return work
+        return replace(
+            work,
+            matches=tuple(
+                evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
+                for m in matches or ()
+            ),
+            identified_by=identified_by,
+        )
+
+    def _work(self, work_id: str) -> evaluation.WorkFacts:
         composition = self.compositions.get(work_id)
         facts = self._share_facts
         # (position, share as the work reads it): its own, then those it takes from its
@@ -168,17 +195,11 @@ class ReplayState:
         if len(found) > 1:
             found.sort(key=_position)
         shares = tuple(share for _, share in found)
-        matches = tuple(
-            evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
-            for m in w.get("matches", [])
-        )
         return evaluation.WorkFacts(
             work_id=work_id,
             title=self.titles.get(work_id, ""),
             shares=shares,
             artist_ids=self.artists.get(work_id, ()),
-            matches=matches,
-            identified_by=w.get("identified_by"),
             composition_id=composition,
         )
 
@@ -187,20 +208,43 @@ class ReplayState:
     ) -> evaluation.Facts:
         """The facts the evaluator reads for ``works``: the parties that hold their shares or
         are credited on them, and those parties' rules (the evaluator reads no others)."""
+        return self.decision_facts(works, matrix_version=matrix_version, matrix=matrix)[0]
+
+    def decision_facts(
+        self, works: Iterable[evaluation.WorkFacts], *, matrix_version: int, matrix: Any
+    ) -> tuple[evaluation.Facts, Mapping[str, list[RuleContent]]]:
+        """:meth:`facts_for`, and its rules by owner, each owner's in (rule id, version) order
+        (``evaluation.decide_item``'s ``by_owner``)."""
+        works = tuple(works)
+        key = tuple(w.work_id for w in works)
+        readers = self._readers.get(key)
+        if readers is None:
+            readers = self._readers[key] = self._readers_of(works)
+        holders, rules, by_owner = readers
+        facts = evaluation.Facts(
+            matrix_version=matrix_version, matrix=matrix, holders=holders, rules=rules
+        )
+        return facts, by_owner
+
+    def _readers_of(self, works: tuple[evaluation.WorkFacts, ...]) -> _Readers:
         involved = {s.holder_id for w in works for s in w.shares}
         involved.update(a for w in works for a in w.artist_ids)
         parties, by_owner = self.parties, self.rules_by_owner
         rules: list[RuleContent] = []
+        ordered: dict[str, list[RuleContent]] = {}
         for p in involved:
             owned = by_owner.get(p)
             if owned:
                 rules.extend(owned.values())
-        return evaluation.Facts(
-            matrix_version=matrix_version,
-            matrix=matrix,
-            holders={p: parties[p] for p in involved if p in parties},
-            rules=tuple(rules),
-        )
+                ordered[p] = sorted(owned.values(), key=_RULE_ORDER)
+        holders = {p: parties[p] for p in involved if p in parties}
+        return holders, tuple(rules), ordered
+
+
+_Readers = tuple[
+    dict[str, evaluation.Holder], tuple[RuleContent, ...], dict[str, list[RuleContent]]
+]
+_RULE_ORDER = operator.attrgetter("rule_id", "version")
 
 
 def _position(item: tuple[int, evaluation.Share]) -> int:
@@ -322,16 +366,19 @@ class Replay:
             until=_until(p.get("period")),
         )
         works = [state.work_facts(w) for w in p["works"]]
-        facts = state.facts_for(works, matrix_version=int(p["matrix_version"]), matrix=matrix)
+        facts, by_owner = state.decision_facts(
+            works, matrix_version=int(p["matrix_version"]), matrix=matrix
+        )
         try:
-            result = evaluation.evaluate_item(question, works, facts)
+            outcome, cited = evaluation.decide_item(question, works, facts, by_owner=by_owner)
         except ValueError as exc:  # the log lacks a fact the decision used (e.g. a party)
             return Difference(index, p["decision"], p["outcome"], "-", str(exc))
-        if result.outcome != p["outcome"]:
+        if outcome != p["outcome"]:
+            # (the reason, from the whole evaluation: only a difference needs it)
+            result = evaluation.evaluate_item(question, works, facts)
             return Difference(index, p["decision"], p["outcome"], result.outcome, result.reason)
         if "rule_versions" in p:
             ledgered = [(r["rule"], int(r["version"])) for r in p["rule_versions"]]
-            cited = evaluation.rule_versions_cited(result.trace)
             if cited != ledgered:
                 # The same outcome from other versions: the decision read state its position in
                 # the log does not hold (governance.ordering).
@@ -339,7 +386,7 @@ class Replay:
                     f"cites rule versions {_versions(ledgered)}; at its position in the log"
                     f" {_versions(cited)} apply"
                 )
-                return Difference(index, p["decision"], p["outcome"], result.outcome, reason)
+                return Difference(index, p["decision"], p["outcome"], outcome, reason)
         return None
 
 

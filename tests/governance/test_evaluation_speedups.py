@@ -1,6 +1,7 @@
 """What the evaluator's faster paths rely on (issue 13 item 8): a trace's groups are keyed by
 tuples that are equal exactly when the holders' JSON is; the union of obligations, worked out
-once per distinct key, is the union worked out afresh. Pure: no database."""
+once per distinct key, is the union worked out afresh; deciding an item without its trace
+(replay's ``decide_item``) gives its outcome and cited rule versions. Pure: no database."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from governance.evaluation import (
+    OPEN_END,
     Facts,
     Holder,
     Match,
     Question,
     Share,
     WorkFacts,
+    decide_item,
     evaluate_item,
     obligations_union,
+    rule_versions_cited,
 )
 from governance.evaluation.facts import _Answer, _union
 from governance.evaluation.rules import _holder_entry
@@ -121,3 +125,67 @@ def test_territories_whose_holders_answer_alike_share_a_group_and_others_do_not(
     )  # fmt: skip
     one = evaluate_item(question, [work], Facts(1, matrix, {"p1": label}, (same,)))
     assert [g["territories"] for g in one.trace["works"][0]["rights"]] == [["DE", "FR"], ["*"]]
+
+
+PARTIES = ("p1", "p2", "p3")
+WINDOW = st.sampled_from([None, AT - dt.timedelta(days=3), AT + dt.timedelta(days=2)])
+ITEM_RULES = st.builds(
+    RuleContent,
+    rule_id=st.sampled_from(["r1", "r2", "r3", "r4"]),
+    version=st.sampled_from([1, 2]),
+    owner_id=st.sampled_from(PARTIES),
+    scope=st.sampled_from(["all_works", "works", "likeness"]),
+    uses=st.sampled_from([frozenset({"train"}), frozenset({"voice", "train"})]),
+    effect=st.sampled_from(["allow", "conditional", "deny", "review"]),
+    scope_works=st.just(frozenset({"w1"})),
+    territory_mode=st.sampled_from(["worldwide", "include", "exclude"]),
+    territories=st.sampled_from([frozenset(), frozenset({"FR"}), frozenset({"DE", "FR"})]),
+    window_start=WINDOW,
+    window_end=st.sampled_from([None, AT + dt.timedelta(days=5)]),
+    obligations=st.sampled_from([Obligations(), Obligations(attribution="Credit A")]),
+)
+ITEM_SHARES = st.builds(
+    Share,
+    holder_id=st.sampled_from(PARTIES),
+    right=st.sampled_from(["master", "likeness", "publishing"]),
+    share=st.just(Decimal("50")),
+    territory_mode=st.sampled_from(["worldwide", "include"]),
+    territories=st.sampled_from([frozenset({"FR"}), frozenset({"US"})]),
+    valid_from=st.sampled_from([None, (AT + dt.timedelta(days=1)).date()]),
+    valid_until=st.sampled_from([None, (AT + dt.timedelta(days=4)).date()]),
+)
+
+
+@given(
+    st.lists(ITEM_RULES, max_size=5, unique_by=lambda r: r.rule_id),
+    st.lists(st.lists(ITEM_SHARES, max_size=4), min_size=0, max_size=2),
+    st.sampled_from(["train", "voice"]),
+    st.sampled_from([(), ("FR",), ("DE", "US")]),
+    st.sampled_from([None, AT + dt.timedelta(days=7), OPEN_END]),
+    st.sampled_from(["opt_in", "opt_out"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_deciding_an_item_without_its_trace_gives_its_outcome_and_cited_rule_versions(
+    rules: list[RuleContent],
+    shares: list[list[Share]],
+    use: str,
+    territories: tuple[str, ...],
+    until: dt.datetime | None,
+    posture: str,
+) -> None:
+    holders = {
+        p: Holder(p, p.upper(), "artist" if p == "p3" else "label", posture) for p in PARTIES
+    }
+    works = [
+        WorkFacts(f"w{n + 1}", f"Song {n}", tuple(s), ("p3",) if n else ())
+        for n, s in enumerate(shares)
+    ]
+    matrix = {"train": ("master", "publishing"), "voice": ("likeness",)}
+    facts = Facts(1, matrix, holders, tuple(rules))
+    question = Question(use, "L1", territories, AT, True, until)
+    full = evaluate_item(question, works, facts)
+    expected = (full.outcome, rule_versions_cited(full.trace))
+    assert decide_item(question, works, facts) == expected
+    by_owner = {p: sorted((r for r in rules if r.owner_id == p), key=lambda r: r.rule_id)
+                for p in PARTIES}  # fmt: skip
+    assert decide_item(question, works, facts, by_owner=by_owner) == expected

@@ -4,13 +4,15 @@ imports no Django (``python -m ledger.verify --replay`` runs it with no database
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from governance.replaying import ReplayState
+from governance.replaying import Replay, ReplayState
+from ledger import canonical
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-01-01"
@@ -113,3 +115,62 @@ def test_the_replay_core_and_the_verifiers_replay_import_no_django() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def decision(outcome: str, cited: list[tuple[str, int]]) -> dict[str, Any]:
+    return {
+        "decision": f"d-{outcome}", "licensee": "lic", "use": "train", "territories": ["FR"],
+        "commercial": True, "at": "2026-03-01T12:00:00.000Z", "period": None, "outcome": outcome,
+        "works": [{"work": "rec", "matches": [], "identified_by": None}], "matrix_version": 1,
+        "rule_versions": [{"rule": r, "version": v} for r, v in cited],
+    }  # fmt: skip
+
+
+def replayed(*entries: tuple[str, dict[str, Any]]) -> list[str]:
+    """The differences replaying ``entries`` (in order) finds, described."""
+    replay = Replay()
+    for index, (kind, payload) in enumerate(entries):
+        replay.feed(index, canonical.Entry(1, kind, AT, payload))
+    return [d.describe() for d in replay.differences]
+
+
+AT = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+OPT_IN_LABEL = {"id": "label", "name": "Label", "kind": "label", "default_posture": "opt_in"}
+SETUP: list[tuple[str, dict[str, Any]]] = [
+    ("consent_matrix", {"version": 1, "matrix": {"train": ["master"]}}),
+    ("party", OPT_IN_LABEL),
+    ("party", {"id": "other", "name": "Other", "kind": "label", "default_posture": "opt_out"}),
+    ("work", {"id": "rec", "title": "Rec", "credits": []}),
+    ("rights_share", share("s1", "rec", "label", "master")),
+]
+
+
+def test_what_replay_remembers_is_forgotten_when_the_state_changes_between_two_questions() -> None:
+    # The same question twice: between them a change of the rules, a party's posture or the
+    # shares changes the answer (and the versions it cites), and replay must see it.
+    changes: list[tuple[list[tuple[str, dict[str, Any]]], str, list[tuple[str, int]]]] = [
+        ([("consent_rule", rule("r1", "label"))], "allow", [("r1", 1)]),
+        ([("party", {**OPT_IN_LABEL, "default_posture": "opt_out"})], "allow", []),
+        ([("rights_share", share("s1", "rec", "other", "master"))], "allow", []),
+        ([("rights_share_removed", {"id": "s1"})], "deny", []),
+    ]
+    before = ("decision", decision("deny", []))
+    for change, outcome, cited in changes:
+        after = ("decision", decision(outcome, cited))
+        assert replayed(*SETUP, before, *change, after) == []
+        # the answer the state before the change gave is a difference after it
+        stale = ("decision", decision("deny", []))
+        assert len(replayed(*SETUP, before, *change, stale)) == (outcome != "deny")
+    # a rule's new version, then its withdrawal: the cited versions follow
+    versions = [
+        ("consent_rule", rule("r1", "label")),
+        ("decision", decision("allow", [("r1", 1)])),
+        ("consent_rule", {**rule("r1", "label"), "version": 2}),
+        ("decision", decision("allow", [("r1", 2)])),
+        ("consent_rule_withdrawn", {"rule": "r1"}),
+        ("decision", decision("deny", [])),
+    ]
+    assert replayed(*SETUP, *versions) == []
+    stale_versions = [*versions[:3], ("decision", decision("allow", [("r1", 1)]))]
+    (difference,) = replayed(*SETUP, *stale_versions)
+    assert "cites rule versions r1 v1; at its position in the log r1 v2 apply" in difference
