@@ -12,6 +12,27 @@ import structlog
 
 _configured = False
 
+PROBES = ("GET /readyz", "GET /healthz")
+
+
+class RoutineProbes(logging.Filter):
+    """Leaves out, below WARNING, the requests of readiness probes (``make run``'s launcher asks
+    ``/readyz`` every 10 s) and the worker heartbeat tasks they cause: logged, they would scroll
+    the start-up banner off the screen and bury what happens. A probe that fails (a 503 is
+    logged at WARNING) and anything else are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        if isinstance(record.msg, dict):  # structlog's event, django-structlog's request logs
+            request = record.msg.get("request")
+            return not (isinstance(request, str) and request.split("?")[0] in PROBES)
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record is the handler's to report
+            return True
+        return "config.heartbeat[" not in text
+
 
 def configure_logging(*, level: str, fmt: str) -> None:
     global _configured
@@ -44,7 +65,14 @@ def configure_logging(*, level: str, fmt: str) -> None:
                     "foreign_pre_chain": shared,
                 }
             },
-            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+            "filters": {"routine_probes": {"()": RoutineProbes}},
+            "handlers": {
+                "console": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "structured",
+                    "filters": ["routine_probes"],
+                }
+            },
             "root": {"handlers": ["console"], "level": level},
             "loggers": {
                 "django.db.backends": {"level": "WARNING"},

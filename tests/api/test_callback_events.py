@@ -183,3 +183,16 @@ def test_the_openapi_document_describes_the_callback(client: Any) -> None:
     assert {"event", "type", "decisions"} <= set(event)
     for header in ("X-Consentry-Event", "X-Consentry-Delivery", "X-Consentry-Signature"):
         assert header in callback["description"]
+
+
+@pytest.mark.django_db
+def test_a_callback_job_for_a_request_this_database_does_not_hold_is_dropped() -> None:
+    """A job whose request is unknown here (another database's job on a shared broker) is logged
+    and dropped, not failed and retried."""
+    import uuid
+
+    from django.utils import timezone
+
+    from governance.services.callbacks import callback_deliver
+
+    assert callback_deliver(request_id=str(uuid.uuid4()), now=timezone.now()) == 0
