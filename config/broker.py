@@ -26,6 +26,7 @@ consumer then reconnects, with backoff, instead of the worker exiting.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from json import loads
 from queue import Empty
@@ -52,11 +53,33 @@ class LeasingChannel(sqlalchemy.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # One SQLAlchemy session serves the channel, and a Celery worker uses the channel from
+        # more than one thread (the consumer polls and renews leases while billiard's result
+        # handler acknowledges): every use of the session holds this lock, or a commit can
+        # start inside another ("IllegalStateChangeError") and an acknowledgement be lost.
+        self._session_lock = threading.RLock()
         self.lease = lease_seconds()
         self._held: dict[str, int] = {}  # delivery tag -> kombu_message.id
         self._last_renewal = 0.0
 
     def _get(self, queue: str, timeout: float | None = None) -> Any:
+        with self._session_lock:
+            return self._get_locked(queue)
+
+    # kombu's SQLAlchemy channel and its virtual base disagree on _put's signature: kombu's own.
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        with self._session_lock:
+            super()._put(queue, payload, **kwargs)
+
+    def _purge(self, queue: str) -> Any:
+        with self._session_lock:
+            return super()._purge(queue)
+
+    def _size(self, queue: str) -> Any:
+        with self._session_lock:
+            return super()._size(queue)
+
+    def _get_locked(self, queue: str) -> Any:
         queue_id = self._queue_id(queue)
         try:
             row = self.session.execute(
@@ -78,18 +101,24 @@ class LeasingChannel(sqlalchemy.Channel):
         return payload
 
     def _queue_id(self, queue: str) -> int:
-        return int(self._get_or_create(queue).id)  # type: ignore[attr-defined]
+        with self._session_lock:
+            return int(self._get_or_create(queue).id)  # type: ignore[attr-defined]
 
     def _execute(self, statement: str, params: dict[str, Any]) -> int:
-        try:
-            result = self.session.execute(text(statement), params)
-            self.session.commit()
-        except Exception:
-            self.session.rollback()
-            raise
-        return int(getattr(result, "rowcount", 0) or 0)
+        with self._session_lock:
+            try:
+                result = self.session.execute(text(statement), params)
+                self.session.commit()
+            except Exception:
+                self.session.rollback()
+                raise
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        with self._session_lock:
+            self._ack_locked(delivery_tag, multiple)
+
+    def _ack_locked(self, delivery_tag: str, multiple: bool) -> None:
         row = self._held.pop(delivery_tag, None)
         if row is not None:
             self._execute("DELETE FROM kombu_message WHERE id = :id", {"id": row})
@@ -116,6 +145,10 @@ class LeasingChannel(sqlalchemy.Channel):
     def leases_tend(self) -> int:
         """Renew the leases of the messages this channel holds, and show again the rows of its
         queues whose lease expired; how many were shown again. At most every lease / 4 s."""
+        with self._session_lock:
+            return self._leases_tend_locked()
+
+    def _leases_tend_locked(self) -> int:
         now = time.monotonic()
         if now - self._last_renewal < self.lease / 4:
             return 0
