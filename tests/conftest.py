@@ -18,6 +18,8 @@ import pytest
 from config import embedded
 from tests import dbroles
 
+pytest_plugins = ["tests.receiver"]  # the callback receiver fixture
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if "DATABASE_URL" not in os.environ:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -43,30 +40,6 @@ def test_a_broker_outage_loses_nothing_the_outbox_is_sent_when_it_returns(world)
     row.refresh_from_db()
     assert row.dispatched_at is not None
     assert outbox_dispatch(send=lambda task, args: sent.append((task, args))) == 0
-
-
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    status = 200
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"received": [], "status": 200})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
-    server.shutdown()
 
 
 def test_a_broker_outage_loses_no_job_of_any_kind_the_relay_sends_them_all(world, receiver) -> None:  # type: ignore[no-untyped-def]
