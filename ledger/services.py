@@ -147,13 +147,16 @@ def integrate(
         return Integrated(first_index=size, count=len(pending), size=new_size, root_hash=root)
 
 
-def integrate_all(*, now: dt.datetime) -> int:
-    """Integrate every entry pending when called; returns how many were sequenced. Entries
-    that writers commit meanwhile are left to the next call (or the sequencer), so a steady
-    stream of writes cannot keep it, or the transaction it runs in, going for ever."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT max(id) FROM ledger_pending")
-        (last,) = cursor.fetchone() or (None,)
+def integrate_all(*, now: dt.datetime, up_to: int | None = None) -> int:
+    """Integrate every entry pending when called (only those with an id up to ``up_to``, if
+    given); returns how many were sequenced. Entries that writers commit meanwhile are left to
+    the next call (or the sequencer), so a steady stream of writes cannot keep it, or the
+    transaction it runs in, going for ever."""
+    last: int | None = up_to
+    if last is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(id) FROM ledger_pending")
+            (last,) = cursor.fetchone() or (None,)
     if last is None:
         return 0
     total = 0
@@ -259,8 +262,9 @@ def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, S
     1. take the sequencer's lock, then the head row, so nothing is integrated or signed
        meanwhile (in the order every sequencer takes them, so none deadlocks);
     2. append a ``key`` entry (event ``rotated``) naming the old and the new verifier key;
-    3. integrate everything pending, that entry included;
-    4. sign one last checkpoint with the OLD key, covering the rotation entry;
+    3. integrate what is pending up to that entry (not the writes other transactions commit
+       meanwhile), so the rotation entry is the last one the old key covers;
+    4. sign one last checkpoint with the OLD key, ending at the rotation entry;
     5. end the old key's validity and list the new key, valid from now.
 
     From the commit until the new key file is in place, no key may sign (the old one is
@@ -275,7 +279,7 @@ def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, S
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
         Head.objects.select_for_update().get(pk=1)
         old_key = key_register(signer=old_signer, now=now)
-        entry_append(  # step 2
+        rotation_entry = entry_append(  # step 2
             kind="key",
             payload={
                 "event": "rotated",
@@ -287,7 +291,7 @@ def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, S
             },
             time=now,
         )
-        integrate_all(now=now)  # step 3
+        integrate_all(now=now, up_to=rotation_entry)  # step 3
         checkpoint_sign(now=now, signer=old_signer)  # step 4
         SigningKey.objects.filter(pk=old_key.pk).update(valid_until=now)  # step 5
         from cryptography.hazmat.primitives import serialization

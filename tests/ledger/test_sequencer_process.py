@@ -252,7 +252,9 @@ def test_a_rotation_during_a_stream_of_writes_leaves_no_entry_unsigned_for_2_sec
     assert len(rotation) == 1
     [old_vkey] = [k for k, until in keys.items() if until is not None]
     [new_vkey] = [k for k, until in keys.items() if until is None]
-    # Up to the rotation entry the old key signs; after it, only the new one.
+    # Up to the rotation entry the old key signs; after it, only the new one. The old key's
+    # last checkpoint ends at the rotation entry, however many writes commit meanwhile.
+    assert (rotation[0] + 1, old_vkey) in [(c[0], c[2]) for c in checkpoints]
     for size, text, key_name, _ in checkpoints:
         expected = old_vkey if size <= rotation[0] + 1 else new_vkey
         assert key_name == expected, f"checkpoint {size}"
