@@ -1,0 +1,153 @@
+"""The sentences an explanation is made of, one per part of a decision trace, in a reader's
+language (:class:`~governance.explanation.phrases.Phrases`): how the item named or resembled a
+work, which rights a use needs, each holder's answer, where (territories) and when (a part of
+the period asked about) that answer holds, the conclusion with its conditions, and the one
+sentence of an item that matched nothing or could not be decided.
+
+A holder's share is said only where the trace holds it: a licensee's trace does not
+(:mod:`governance.disclosure`), and then the holder is named with its right alone.
+:mod:`governance.explanation` puts the sentences in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from governance.evaluation import ELSEWHERE
+from governance.explanation.phrases import Phrases
+
+
+def where_clause(p: Phrases, territories: Sequence[str], evaluated: Sequence[str]) -> str:
+    """Where an answer holds, when it does not hold everywhere that was evaluated."""
+    if set(territories) >= set(evaluated):
+        return ""
+    if ELSEWHERE in territories:
+        others = [t for t in evaluated if t not in territories and t != ELSEWHERE]
+        return p("outside_one" if len(others) == 1 else "outside_many", codes=p.join(others))
+    named = list(territories)
+    return p("in_one" if len(named) == 1 else "in_many", codes=p.join(named))
+
+
+def _moment(p: Phrases, value: str) -> str:
+    """A trace's time (RFC 3339, UTC) as people read it: the day alone at midnight."""
+    day, _, time = value.partition("T")
+    time = time.rstrip("Z").split(".")[0]
+    if time in ("", "00:00:00"):
+        return day
+    return p("period.time", day=day, time=time.removesuffix(":00"))
+
+
+def span(p: Phrases, period: Mapping[str, Any]) -> str:
+    """``from <start> to <end>`` (or ``from <start> on``) in ``p``'s language."""
+    start = _moment(p, str(period["start"]))
+    if period.get("end") is None:
+        return p("period.open", start=start)
+    return p("period.span", start=start, end=_moment(p, str(period["end"])))
+
+
+def when_clause(p: Phrases, entry: Mapping[str, Any], work: Mapping[str, Any]) -> str:
+    """When a right's answer holds, when it does not hold for the whole period asked about."""
+    parts = work.get("periods") or []
+    period = entry.get("period")
+    if not period or not parts:
+        return ""
+    if (period["start"], period["end"]) == (parts[0]["start"], parts[-1]["end"]):
+        return ""
+    return f"{span(p, period)}, "
+
+
+def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
+    title = p.quote(str(work.get("title") or work.get("work")))
+    sentences = []
+    for m in work.get("matches", []):
+        score, threshold = p.number(m["score"]), p.number(m["threshold"])
+        key = "match" if m["score"] >= m["threshold"] else "near"
+        sentences.append(p(key, title=title, space=m["space"], score=score, threshold=threshold))
+    if work.get("identified_by"):
+        scheme, value = p.identifier(str(work["identified_by"]))
+        key = "named_also" if sentences else "named"
+        sentences.append(p(key, title=title, scheme=scheme, value=value))
+    return sentences
+
+
+def needs_sentence(p: Phrases, use: str, rights: Sequence[str], version: object) -> str:
+    if not rights:
+        return p("needs_none", use=p.use(use), version=version)
+    if len(rights) == 1:
+        return p("needs_one", use=p.use(use), right=p.right_of(rights[0]))
+    return p("needs_many", use=p.use(use), rights=p.join([p.right(r) for r in rights]))
+
+
+def holder_name(h: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    party = str(h.get("party", ""))
+    return str(h.get("name") or names.get(party) or party)
+
+
+def holder_sentence(
+    p: Phrases, right: str, h: Mapping[str, Any], names: Mapping[str, str], settled: bool = False
+) -> str:
+    """The sentence of one holder's answer; ``settled``: a review it has since answered."""
+    name = holder_name(h, names)
+    if h.get("share") is not None:
+        detail = f"{p.right(right)}, {p.percent(str(h['share']))}"
+    elif h.get("credited") or "share" in h:
+        detail = p("credited", right=p.right(right))
+    else:  # the reader may not see the share (governance.disclosure)
+        detail = p.right(right)
+    rule = h.get("rule")
+    values: dict[str, object] = {
+        "who": f"{name} ({detail})",
+        "poss": p("poss_artist" if h.get("kind") == "artist" else "poss_other"),
+        "answer": h.get("answer"),
+        "rule": "" if not rule else p("rule", id=_short(str(rule["id"])), version=rule["version"]),
+    }
+    similarity = h.get("similarity")
+    if similarity:
+        values |= {
+            "limit": p.number(similarity["max_similarity"]),
+            "score": p.number(similarity["score"]),
+            "space": similarity["space"],
+        }
+    code = str(h.get("code"))
+    if code == "consent.review" and settled:
+        code = "consent.reviewed"
+    needs_rule = code in (
+        "consent.allowed", "consent.conditional", "consent.denied_by_rule", "consent.reviewed"
+    )  # fmt: skip
+    if (
+        code not in p.words
+        or (needs_rule and not rule)
+        or (code.endswith("exceeded") and not similarity)
+    ):
+        code = "holder"
+    return p(code, **values)
+
+
+def _short(rule_id: str) -> str:
+    """A UUID's first eight digits, as people quote commit hashes; the trace has it whole."""
+    return rule_id if len(rule_id) <= 12 else f"{rule_id[:8]}…"
+
+
+def conclusion_sentence(p: Phrases, outcome: str, obligations: Mapping[str, Any]) -> str:
+    if outcome != "conditional":
+        return p(outcome) if outcome in ("allow", "deny", "review") else ""
+    items = []
+    if attribution := str(obligations.get("attribution") or "").splitlines():
+        items.append(p("credit", texts=p.join([p.quote(t) for t in attribution])))
+    if obligations.get("ai_disclosure"):
+        items.append(p("disclose"))
+    if obligations.get("max_similarity") is not None:
+        items.append(p("similarity", limit=p.number(obligations["max_similarity"])))
+    if refs := str(obligations.get("compensation_ref") or "").splitlines():
+        items.append(p("compensation", refs=p.join(refs)))
+    return p("conditional", items=p("separator").join(items))
+
+
+def unmatched_sentence(p: Phrases, trace: Mapping[str, Any]) -> str:
+    outcome = str(trace.get("outcome") or "no_match")
+    if outcome == "no_match":
+        return p("no_match")
+    key = f"error.{trace.get('code')}"
+    # A French reader gets the code's French sentence: the stored reason is English.
+    return p(key if key in p.words else "error", reason=trace.get("reason"))
