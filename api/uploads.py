@@ -3,7 +3,7 @@
 A manifest of 13 MB with 1,000,001 items was stored, decoded and parsed whole (21 s) before its
 size was refused. This handler counts bytes and newlines of each chunk as Django's multipart
 parser hands it over, and stops reading the body at the first chunk past either limit of
-``governance.services.requests`` (``MANIFEST_MAX_BYTES``: 413; more lines than
+``governance.services.manifests`` (``MANIFEST_MAX_BYTES``: 413; more lines than
 ``manifest_max_lines``: 400, naming the limit), before a single line is parsed.
 """
 
@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
-from governance.services import requests as request_services
+from governance.services import manifests
 
 
 class ManifestUploadHandler(TemporaryFileUploadHandler):
@@ -34,27 +34,25 @@ class ManifestUploadHandler(TemporaryFileUploadHandler):
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if not self.limit:  # the first chunk tells JSON Lines from CSV
-            jsonl = request_services.manifest_is_jsonl(
-                filename=self.file_name or "", head=raw_data[:64]
-            )
-            self.limit = request_services.manifest_max_lines(jsonl=jsonl)
+            jsonl = manifests.manifest_is_jsonl(filename=self.file_name or "", head=raw_data[:64])
+            self.limit = manifests.manifest_max_lines(jsonl=jsonl)
         self.received += len(raw_data)
         self.newlines += raw_data.count(b"\n")
         if raw_data:
             self.last_byte = raw_data[-1:]
-        if self.received > request_services.MANIFEST_MAX_BYTES:
+        if self.received > manifests.MANIFEST_MAX_BYTES:
             self._abandon()
-            raise request_services.manifest_too_many_bytes()
+            raise manifests.manifest_too_many_bytes()
         if self.newlines > self.limit:
             self._abandon()
-            raise request_services.manifest_too_many_lines(line=self.limit + 1)
+            raise manifests.manifest_too_many_lines(line=self.limit + 1)
         return super().receive_data_chunk(raw_data, start)
 
     def file_complete(self, file_size: int) -> UploadedFile | None:
         lines = self.newlines + (0 if self.last_byte == b"\n" else 1)
         if self.limit and lines > self.limit:
             self._abandon()
-            raise request_services.manifest_too_many_lines(line=self.limit + 1)
+            raise manifests.manifest_too_many_lines(line=self.limit + 1)
         return super().file_complete(file_size)
 
     def _abandon(self) -> None:

@@ -14,6 +14,7 @@ from api.views import (
     requests,
     results,
     reviews,
+    shares,
     spaces,
     tokens,
 )
@@ -23,7 +24,7 @@ urlpatterns = [
     path("me/", parties.MeView.as_view(), name="me"),
     path("parties/", parties.PartyListView.as_view(), name="party-list"),
     path("parties/<uuid:party_id>/", parties.PartyDetailView.as_view(), name="party-detail"),
-    path("parties/<uuid:party_id>/likeness/", catalog.LikenessView.as_view(), name="likeness"),
+    path("parties/<uuid:party_id>/likeness/", shares.LikenessView.as_view(), name="likeness"),
     path(
         "parties/<uuid:party_id>/consent/export/",
         exports.PartyConsentExportView.as_view(),
@@ -40,11 +41,11 @@ urlpatterns = [
     ),
     path("releases/", catalog.ReleaseListView.as_view(), name="release-list"),
     path("releases/<uuid:release_id>/", catalog.ReleaseDetailView.as_view(), name="release-detail"),
-    path("shares/", catalog.ShareListView.as_view(), name="share-list"),
-    path("shares/<uuid:share_id>/", catalog.ShareDetailView.as_view(), name="share-detail"),
+    path("shares/", shares.ShareListView.as_view(), name="share-list"),
+    path("shares/<uuid:share_id>/", shares.ShareDetailView.as_view(), name="share-detail"),
     path(
         "shares/<uuid:share_id>/transfer/",
-        catalog.ShareTransferView.as_view(),
+        shares.ShareTransferView.as_view(),
         name="share-transfer",
     ),
     path("claims/", claims.ClaimListView.as_view(), name="claim-list"),

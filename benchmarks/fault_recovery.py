@@ -42,7 +42,7 @@ import sys, django; django.setup()
 from django.utils import timezone
 from governance import services
 from governance.access import Actor
-from governance.services import catalog, consent, requests as rq, shares
+from governance.services import catalog, consent, request_specs as rs, requests as rq, shares
 now = timezone.now()
 label = services.party_create(name="Fault Records", kind="label")
 licensee = services.party_create(name="Fault AI", kind="licensee")
@@ -57,8 +57,8 @@ for n in range(10):
         {"holder": str(label.pk), "right": "master", "share": "100"}), now=now)
 consent.rule_create(actor=la, data={"scope": "all_works", "uses": ["analyze"], "effect": "allow"},
                     now=now)
-items = [rq.ItemSpec(reference=f"isrc:USFLT250000{n % 10}") for n in range(int(sys.argv[1]))]
-req, _ = rq.request_submit(actor=li, spec=rq.request_spec({"use": "analyze"}), items=items,
+items = [rs.ItemSpec(reference=f"isrc:USFLT250000{n % 10}") for n in range(int(sys.argv[1]))]
+req, _ = rq.request_submit(actor=li, spec=rs.request_spec({"use": "analyze"}), items=items,
                            idempotency_key=None, now=now)
 print(req.pk)
 """

@@ -24,7 +24,7 @@ from api.views.decisions import DecisionSerializer
 from governance import selectors
 from governance.exceptions import InvalidInput
 from governance.models import Decision, PartyKind, RequestStatus, UseRequest
-from governance.services import checks
+from governance.services import checks, request_specs
 from governance.services import requests as request_services
 from governance.terms import USES
 
@@ -76,7 +76,7 @@ class ItemsRequestSerializer(RequestInputSerializer):
     items = serializers.ListField(
         child=serializers.DictField(),
         min_length=1,
-        max_length=request_services.MAX_ITEMS,
+        max_length=request_specs.MAX_ITEMS,
         help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."} or {"vectors": [{"space": '
         '"...", "vector": [...]}]}.',
     )
@@ -238,9 +238,9 @@ class CheckView(GenericAPIView[Decision]):
         data.is_valid(raise_exception=True)
         raw = data.validated_data["item"]
         # Only an item with vectors needs the spaces (a check by identifier skips the query).
-        spaces = request_services.spaces_by_name() if "vectors" in raw else {}
-        item = request_services.item_spec(raw, name="item", spaces=spaces)
-        spec = request_services.request_spec(data.validated_data)
+        spaces = request_specs.spaces_by_name() if "vectors" in raw else {}
+        item = request_specs.item_spec(raw, name="item", spaces=spaces)
+        spec = request_specs.request_spec(data.validated_data)
         decision = checks.check_decide(
             actor=actor, spec=spec, item=item, now=timezone.now(), idempotency_key=idempotency_key
         )

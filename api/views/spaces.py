@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from api.access import actor_of
 from governance import selectors
 from governance.models import EmbeddingSpace
-from governance.services import requests as request_services
+from governance.services import request_specs
 from governance.services import spaces as space_services
 
 
@@ -71,8 +71,8 @@ class WorkEmbeddingsView(APIView):
         work = selectors.work_get(actor=actor, work_id=work_id)
         data = self.EmbeddingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        spaces = request_services.spaces_by_name()
-        vectors = request_services.vectors_spec(
+        spaces = request_specs.spaces_by_name()
+        vectors = request_specs.vectors_spec(
             data.validated_data["vectors"], name="vectors", spaces=spaces
         )
         count = space_services.embeddings_add(

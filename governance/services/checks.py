@@ -36,14 +36,8 @@ from governance.exceptions import Conflict, InvalidInput
 from governance.models import Decision, PartyKind, RequestItem, RequestStatus, UseRequest
 from governance.services.deciding import Decided, decide_one, decided_store
 from governance.services.facts import Context, question_of
-from governance.services.requests import (
-    ItemSpec,
-    RequestSpec,
-    idempotency_lock,
-    item_build,
-    request_build,
-    request_fingerprint,
-)
+from governance.services.request_specs import ItemSpec, RequestSpec, request_fingerprint
+from governance.services.requests import idempotency_lock, item_build, request_build
 
 log = structlog.get_logger("governance.checks")
 

@@ -133,7 +133,7 @@ def test_checks_with_one_key_in_one_batch_are_decided_once(world) -> None:  # ty
     from governance.access import Actor
     from governance.exceptions import Conflict
     from governance.services import checks
-    from governance.services.requests import item_spec, request_spec
+    from governance.services.request_specs import item_spec, request_spec
     from tests.world import rule
 
     rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")

@@ -50,12 +50,12 @@ def _post_manifest(client: Any, name: str, content: bytes) -> tuple[Any, Countin
 def test_a_manifest_of_a_million_and_one_items_is_refused_before_any_line_is_parsed(
     world, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from governance.services import requests as request_services
+    from governance.services import manifests
 
     parsed: list[int] = []
-    real = request_services._manifest_item
+    real = manifests._manifest_item
     monkeypatch.setattr(
-        request_services,
+        manifests,
         "_manifest_item",
         lambda raw, line, spaces: parsed.append(line) or real(raw, line, spaces),
     )
@@ -70,9 +70,9 @@ def test_a_manifest_of_a_million_and_one_items_is_refused_before_any_line_is_par
 
 
 def test_an_oversized_manifest_stops_being_read_at_the_limit(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from governance.services import requests as request_services
+    from governance.services import manifests
 
-    monkeypatch.setattr(request_services, "MANIFEST_MAX_ITEMS", 1000)
+    monkeypatch.setattr(manifests, "MANIFEST_MAX_ITEMS", 1000)
     content = b"isrc\n" + f"{ISRC}\n".encode() * 200_000  # 2.6 MB, 200 times the limit
     response, payload = _post_manifest(world["licensee"].client, "m.csv", content)
     assert response.status_code == 400
@@ -84,9 +84,9 @@ def test_an_oversized_manifest_stops_being_read_at_the_limit(world, monkeypatch)
 def test_a_manifest_larger_than_its_byte_limit_is_a_413_naming_the_limit(
     world, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from governance.services import requests as request_services
+    from governance.services import manifests
 
-    monkeypatch.setattr(request_services, "MANIFEST_MAX_BYTES", 100_000)
+    monkeypatch.setattr(manifests, "MANIFEST_MAX_BYTES", 100_000)
     content = b"isrc\n" + f"{ISRC}\n".encode() * 100_000
     response, payload = _post_manifest(world["licensee"].client, "m.csv", content)
     assert response.status_code == 413
@@ -101,12 +101,12 @@ def test_the_manifest_reader_refuses_at_the_first_extra_line_without_reading_on(
 ) -> None:  # type: ignore[no-untyped-def]
     import io
 
-    from governance.services import requests as request_services
+    from governance.services import manifests
 
-    monkeypatch.setattr(request_services, "MANIFEST_MAX_ITEMS", 10)
+    monkeypatch.setattr(manifests, "MANIFEST_MAX_ITEMS", 10)
     stream = io.BytesIO(b"isrc\n" + f"{ISRC}\n".encode() * 100_000)
     with pytest.raises(InvalidInput, match="refused at line 12"):
-        request_services.manifest_items(stream, filename="m.csv", spaces={})
+        manifests.manifest_items(stream, filename="m.csv", spaces={})
     assert stream.tell() <= 12 * 13 + 8192  # one read-ahead buffer past line 12, no more
 
 

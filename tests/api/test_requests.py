@@ -285,9 +285,9 @@ def test_a_bad_manifest_line_is_a_400_naming_the_line(world) -> None:  # type: i
 def test_an_oversized_manifest_is_a_400(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from governance.services import requests as request_services
+    from governance.services import manifests
 
-    monkeypatch.setattr(request_services, "MANIFEST_MAX_ITEMS", 10)
+    monkeypatch.setattr(manifests, "MANIFEST_MAX_ITEMS", 10)
     upload = SimpleUploadedFile("m.csv", ("isrc\n" + f"{ISRC}\n" * 11).encode())
     response = world["licensee"].client.post(
         "/api/v1/use-requests/", {"use": "analyze", "manifest": upload}, format="multipart"

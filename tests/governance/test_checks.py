@@ -15,7 +15,7 @@ from django.utils import timezone
 from governance.access import Actor
 from governance.models import Decision, RequestItem, UseRequest
 from governance.services import checks
-from governance.services.requests import item_spec, request_spec
+from governance.services.request_specs import item_spec, request_spec
 from ledger.models import PendingEntry
 from tests.world import ISRC, rule
 

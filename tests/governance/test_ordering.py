@@ -26,7 +26,7 @@ from governance.models import (
     UseRequest,
 )
 from governance.replay import Difference, replay
-from governance.services import checks, consent, deciding, shares
+from governance.services import checks, consent, deciding, request_specs, shares
 from governance.services import requests as rq
 from ledger import services as ledger_services
 from tests.committed import on_own_connection
@@ -66,8 +66,8 @@ def race(change: Callable[[int], object], licensee: Caller) -> list[BaseExceptio
     editing = threading.Event()
     editing.set()
     start = threading.Barrier(CHECK_THREADS + 2)
-    spec = rq.request_spec({"use": "analyze"})
-    item = rq.ItemSpec(reference=f"isrc:{ISRC}")
+    spec = request_specs.request_spec({"use": "analyze"})
+    item = request_specs.ItemSpec(reference=f"isrc:{ISRC}")
 
     def run(body: Any) -> Any:
         def thread() -> None:

@@ -29,7 +29,7 @@ import django, json; django.setup()
 from django.utils import timezone
 from governance import services
 from governance.access import Actor
-from governance.services import catalog, consent, requests as rq, shares
+from governance.services import catalog, consent, request_specs as rs, requests as rq, shares
 now = timezone.now()
 label = services.party_create(name="Label", kind="label")
 licensee = services.party_create(name="Lab", kind="licensee")
@@ -44,8 +44,8 @@ for n in range(3):
         {"holder": str(label.pk), "right": "master", "share": "100"}), now=now)
 consent.rule_create(actor=la, data={"scope": "all_works", "uses": ["analyze"], "effect": "allow"},
                     now=now)
-items = [rq.ItemSpec(reference=f"isrc:USRC1760783{n}") for n in range(3)]
-req, _ = rq.request_submit(actor=li, spec=rq.request_spec({"use": "analyze"}), items=items,
+items = [rs.ItemSpec(reference=f"isrc:USRC1760783{n}") for n in range(3)]
+req, _ = rq.request_submit(actor=li, spec=rs.request_spec({"use": "analyze"}), items=items,
                            idempotency_key=None, now=now)
 print(req.pk)
 """
@@ -135,8 +135,8 @@ def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tm
 
 
 MANIFEST = SETUP.replace(
-    'items = [rq.ItemSpec(reference=f"isrc:USRC1760783{n}") for n in range(3)]',
-    'items = [rq.ItemSpec(reference=f"isrc:USRC1760783{n % 3}") for n in range(3000)]',
+    'items = [rs.ItemSpec(reference=f"isrc:USRC1760783{n}") for n in range(3)]',
+    'items = [rs.ItemSpec(reference=f"isrc:USRC1760783{n % 3}") for n in range(3000)]',
 )
 
 
