@@ -29,7 +29,7 @@ The package's modules: :mod:`~ledger.verify.client` (HTTP, opening the checkpoin
 :mod:`~ledger.verify.state` (the state file), :mod:`~ledger.verify.pages` (checking pages in
 worker processes), :mod:`~ledger.verify.log` (:func:`verify_log`), :mod:`~ledger.verify.receipt`
 (the receipt format) and :mod:`~ledger.verify.cli` (the command line); the tree maths is
-:class:`ledger.merkle.PagedTree`.
+:class:`ledger.merkle_trees.PagedTree`.
 
 This package imports only the standard library, ``cryptography`` (through :mod:`ledger.note`),
 ``rfc8785`` (through :mod:`ledger.canonical`) and the pure ledger modules, so it can be copied

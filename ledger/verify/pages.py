@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.exceptions import VerificationError
-from ledger.merkle import LEAF_PREFIX, PagedTree, page_levels
+from ledger.merkle import LEAF_PREFIX
+from ledger.merkle_trees import PagedTree, page_levels
 from ledger.verify.canonical_check import CanonicalChecker
 from ledger.verify.client import (
     ENTRIES_PAGE_SIZE,
@@ -66,8 +67,8 @@ class _PageResult:
     count: int
     """Entries the log served for the page (at most ``end - start``)."""
     levels: list[bytes]
-    """The page's part of the tree, as :func:`~ledger.merkle.page_levels` computes it; empty
-    if ``error``."""
+    """The page's part of the tree, as :func:`~ledger.merkle_trees.page_levels` computes it;
+    empty if ``error``."""
     error: str | None
     """The failure of the lowest entry index in the page, if any."""
     seconds: float

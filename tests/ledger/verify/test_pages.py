@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from ledger import verify
 from ledger.exceptions import VerificationError
-from ledger.merkle import MemoryTree, PagedTree, leaf_hash, page_levels
+from ledger.merkle import leaf_hash
+from ledger.merkle_trees import MemoryTree, PagedTree, page_levels
 from ledger.verify import (
     CanonicalChecker,
     FetchError,
