@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ledger import canonical, merkle, note
+from ledger import canonical, merkle, merkle_trees, note
 from ledger.exceptions import VerificationError
 from ledger.models import Checkpoint, Entry, Head, Node, SigningKey
 
@@ -32,7 +32,7 @@ class AuditResult:
 def ledger_audit(*, progress: Callable[[int, int], None] | None = None) -> AuditResult:
     head = Head.objects.get(pk=1)
     size = head.size
-    tree = merkle.MemoryTree()
+    tree = merkle_trees.MemoryTree()
     expected = 0
     last = -1
     while True:

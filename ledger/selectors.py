@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.db import connection
 
-from ledger import merkle, tiles
+from ledger import merkle_proofs, tiles
 from ledger.exceptions import InvalidRange, LedgerNotFound
 from ledger.models import Checkpoint, Entry, Head, Node, SigningKey
 
@@ -54,21 +54,25 @@ def _perfect_hashes(keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     return found
 
 
-def _with_stored_hashes(compute: Callable[[merkle.SubtreeHashSource], list[bytes]]) -> list[bytes]:
+def _with_stored_hashes(
+    compute: Callable[[merkle_proofs.SubtreeHashSource], list[bytes]],
+) -> list[bytes]:
     wanted: set[tuple[int, int]] = set()
 
     def record(level: int, index: int) -> bytes:
         wanted.add((level, index))
         return _PLACEHOLDER
 
-    compute(lambda s, e: merkle.subtree_hash_from_perfect(start=s, end=e, perfect_hash=record))
+    compute(
+        lambda s, e: merkle_proofs.subtree_hash_from_perfect(start=s, end=e, perfect_hash=record)
+    )
     stored = _perfect_hashes(wanted)
 
     def lookup(level: int, index: int) -> bytes:
         return stored[(level, index)]
 
     return compute(
-        lambda s, e: merkle.subtree_hash_from_perfect(start=s, end=e, perfect_hash=lookup)
+        lambda s, e: merkle_proofs.subtree_hash_from_perfect(start=s, end=e, perfect_hash=lookup)
     )
 
 
@@ -84,7 +88,9 @@ def inclusion_proof(*, index: int, tree_size: int) -> list[bytes]:
             f"index must be below tree_size {tree_size}.",
             fields={"index": [f"must be 0..{tree_size - 1}"]},
         )
-    return _with_stored_hashes(lambda source: merkle.inclusion_proof(index, tree_size, source))
+    return _with_stored_hashes(
+        lambda source: merkle_proofs.inclusion_proof(index, tree_size, source)
+    )
 
 
 def consistency_proof(*, first: int, second: int) -> list[bytes]:
@@ -100,7 +106,9 @@ def consistency_proof(*, first: int, second: int) -> list[bytes]:
         )
     if first == 0 or first == second:
         return []
-    return _with_stored_hashes(lambda source: merkle.consistency_proof(first, second, source))
+    return _with_stored_hashes(
+        lambda source: merkle_proofs.consistency_proof(first, second, source)
+    )
 
 
 def entries_range(*, start: int, end: int) -> list[tuple[int, bytes, bytes]]:

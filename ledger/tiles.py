@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ledger.merkle import HASH_SIZE, PerfectHashSource
+from ledger.merkle import HASH_SIZE
+from ledger.merkle_proofs import PerfectHashSource
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

@@ -44,7 +44,7 @@ import structlog
 from django.conf import settings
 from django.db import connection, transaction
 
-from ledger import merkle, note
+from ledger import merkle, merkle_trees, note
 from ledger.compact_range import CompactRange, frontier
 from ledger.exceptions import LedgerTampered, VerificationError
 from ledger.models import Checkpoint, SigningKey
@@ -253,7 +253,7 @@ def locate_disagreement(*, known: CompactRange | None) -> tuple[int | None, int 
     2. otherwise the first perfect subtree this process verified (``known``), or the first
        signed checkpoint, that the entries' data no longer reproduces bounds it.
     """
-    tree = merkle.MemoryTree()
+    tree = merkle_trees.MemoryTree()
     last = -1
     while True:
         with connection.cursor() as cursor:

@@ -26,10 +26,11 @@ at all. Exit status: 0 verified, 1 something did not verify (the message names t
 
 The package's modules: :mod:`~ledger.verify.client` (HTTP, opening the checkpoint),
 :mod:`~ledger.verify.canonical_check` (the fast canonical-JSON check of a page),
-:mod:`~ledger.verify.state` (the state file), :mod:`~ledger.verify.pages` (checking pages in
-worker processes), :mod:`~ledger.verify.log` (:func:`verify_log`), :mod:`~ledger.verify.receipt`
-(the receipt format) and :mod:`~ledger.verify.cli` (the command line); the tree maths is
-:class:`ledger.merkle.PagedTree`.
+:mod:`~ledger.verify.state` (the state file), :mod:`~ledger.verify.page_check` (checking one
+page), :mod:`~ledger.verify.pages` (fetching pages while worker processes check them),
+:mod:`~ledger.verify.log` (:func:`verify_log`), :mod:`~ledger.verify.receipt` (the receipt
+format) and :mod:`~ledger.verify.cli` (the command line); the tree maths is
+:class:`ledger.merkle_trees.PagedTree`.
 
 This package imports only the standard library, ``cryptography`` (through :mod:`ledger.note`),
 ``rfc8785`` (through :mod:`ledger.canonical`) and the pure ledger modules, so it can be copied

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from ledger.exceptions import VerificationError
 from ledger.merkle import (
-    PagedTree,
     empty_root,
     verify_consistency,
     verify_inclusion,
 )
+from ledger.merkle_trees import PagedTree
 from ledger.note import Checkpoint, Verifier
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, split_tile, tile_width_for_size
 from ledger.verify.client import FetchError, LogClient, b64encode_text, open_log_checkpoint

@@ -1,6 +1,6 @@
 """An in-process fake of the ledger's read API (docs/ledger.md, "HTTP API"), for verifier tests.
 
-:class:`FakeLog` keeps canonical entries in a :class:`~ledger.merkle.MemoryTree`, signs its
+:class:`FakeLog` keeps canonical entries in a :class:`~ledger.merkle_trees.MemoryTree`, signs its
 checkpoints with a test :class:`~ledger.note.Signer` and serves ``/ledger/...`` from a
 ``ThreadingHTTPServer`` on 127.0.0.1. Its attributes tamper with what it serves: edited entry
 data, edited leaf hashes, tiles that follow the edits, a checkpoint signed by another key, proofs
@@ -22,7 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.canonical import decode_entry, encode_entry, format_time
-from ledger.merkle import MemoryTree, leaf_hash
+from ledger.merkle import leaf_hash
+from ledger.merkle_trees import MemoryTree
 from ledger.note import Checkpoint, Signer, sign_checkpoint
 from ledger.tiles import ENTRIES, encode_entry_bundle, parse_tile_path, tile_hashes
 

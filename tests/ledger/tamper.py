@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from ledger import merkle
+from ledger import merkle, merkle_trees
 
 Through = Literal["data", "leaf", "nodes"]
 Bypass = Literal["replica", "disable_trigger"]
@@ -40,7 +40,7 @@ def rewrite_entry(
                 [merkle.leaf_hash(data), index],
             )
             cursor.execute("SELECT data FROM ledger_entry ORDER BY idx")
-            tree = merkle.MemoryTree.from_entries([bytes(d) for (d,) in cursor.fetchall()])
+            tree = merkle_trees.MemoryTree.from_entries([bytes(d) for (d,) in cursor.fetchall()])
             level = 1
             while (1 << level) <= tree.size:
                 position = index >> level

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import merkle
+from ledger import merkle, merkle_trees
 from ledger.compact_range import CompactRange, frontier
 
 
@@ -32,7 +32,7 @@ def test_it_rejects_a_wrong_number_of_subtree_hashes() -> None:
 
 @given(st.integers(min_value=0, max_value=300))
 def test_its_root_and_subtrees_equal_the_memory_trees(n: int) -> None:
-    tree = merkle.MemoryTree(leaves(n))
+    tree = merkle_trees.MemoryTree(leaves(n))
     compact = CompactRange()
     completed = []
     for leaf in leaves(n):
@@ -74,4 +74,4 @@ def test_extending_in_bulk_equals_appending_one_by_one(entries: list[bytes], spl
     bulk.extend_entries(entries[:split])
     bulk.extend_entries(entries[split:])
     assert bulk == one_by_one
-    assert bulk.root() == merkle.MemoryTree.from_entries(entries).root()
+    assert bulk.root() == merkle_trees.MemoryTree.from_entries(entries).root()

@@ -24,20 +24,18 @@ from hypothesis import strategies as st
 from ledger.exceptions import VerificationError
 from ledger.merkle import (
     HASH_SIZE,
-    MemoryTree,
-    consistency_proof,
     consistency_proof_length,
     empty_root,
-    inclusion_proof,
     inclusion_proof_length,
     largest_power_of_two_below,
     leaf_hash,
     node_hash,
     root_from_leaf_hashes,
-    subtree_hash_from_perfect,
     verify_consistency,
     verify_inclusion,
 )
+from ledger.merkle_proofs import consistency_proof, inclusion_proof, subtree_hash_from_perfect
+from ledger.merkle_trees import MemoryTree
 
 VECTORS = Path(__file__).parent / "vectors"
 KNOWN = json.loads((VECTORS / "rfc6962_known_answers.json").read_text())

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledger import canonical, merkle, note
+from ledger import canonical, merkle_trees, note
 from ledger.keys import create_signing_key, load_signing_key
 from tests.ledger.tamper import Through, rewrite_entry
 
@@ -322,7 +322,7 @@ def test_the_verifier_with_a_state_from_before_the_attack_refuses_a_rewritten_lo
         # attacker, who here also holds the key file, signs the rewritten tree itself.
         attack(db, through="nodes")
         data = [bytes(d) for (d,) in db.execute("SELECT data FROM ledger_entry ORDER BY idx")]
-        root = merkle.MemoryTree.from_entries(data).root()
+        root = merkle_trees.MemoryTree.from_entries(data).root()
         signer = note.Signer(
             name=env.get("LEDGER_KEY_NAME", "consentry.localhost/ledger"),
             private_key=load_signing_key(Path(env["LEDGER_KEY_FILE"])),

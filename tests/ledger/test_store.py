@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from ledger import canonical, merkle, note, selectors, services
+from ledger import canonical, merkle_trees, note, selectors, services
 from ledger.models import Checkpoint, Entry, Head, Node, PendingEntry
 from tests.dbroles import as_superuser
 from tests.ledger.helpers import append_many, sequence
@@ -17,8 +17,8 @@ from tests.ledger.helpers import append_many, sequence
 pytestmark = pytest.mark.django_db
 
 
-def memory_tree() -> merkle.MemoryTree:
-    return merkle.MemoryTree(bytes(e.leaf_hash) for e in Entry.objects.order_by("index"))
+def memory_tree() -> merkle_trees.MemoryTree:
+    return merkle_trees.MemoryTree(bytes(e.leaf_hash) for e in Entry.objects.order_by("index"))
 
 
 def test_an_append_rolls_back_with_the_writers_transaction() -> None:

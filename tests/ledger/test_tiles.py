@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.merkle import MemoryTree, leaf_hash
+from ledger.merkle import leaf_hash
+from ledger.merkle_trees import MemoryTree
 from ledger.tiles import (
     ENTRIES,
     MAX_TILE_INDEX,

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.merkle import MemoryTree, leaf_hash
+from ledger.merkle import leaf_hash
+from ledger.merkle_trees import MemoryTree
 from tests.ledger.fakelog import FakeLog
 
 

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 
 from ledger import verify
 from ledger.exceptions import VerificationError
-from ledger.merkle import MemoryTree, PagedTree, leaf_hash, page_levels
+from ledger.merkle import leaf_hash
+from ledger.merkle_trees import MemoryTree, PagedTree, page_levels
 from ledger.verify import (
     CanonicalChecker,
     FetchError,
     HttpLogClient,
-    pages,
+    page_check,
     verify_log,
 )
 from tests.ledger.fakelog import FakeLog, b64, make_entry
@@ -232,9 +233,9 @@ def test_a_page_body_is_checked_as_its_json_reads(
     for where, text, replace in edits:
         at = int(where * len(body))
         body = body[:at] + text.encode() + body[at + (len(text) if replace else 0) :]
-    task = pages._PageTask(start, start + asked, body, "u", True)
+    task = page_check.PageTask(start, start + asked, body, "u", True)
 
-    checked = pages._check_page(task, CanonicalChecker())
+    checked = page_check.check_page(task, CanonicalChecker())
 
     try:
         items = verify.parse_entries_body(body, url="u")
@@ -245,7 +246,7 @@ def test_a_page_body_is_checked_as_its_json_reads(
     if not_json is not None:
         assert (checked.count, checked.levels, checked.error) == (0, [], not_json)
         return
-    as_json = pages._check_page(pages._PageTask(start, start + asked, items, "u", True))
+    as_json = page_check.check_page(page_check.PageTask(start, start + asked, items, "u", True))
     assert (checked.count, checked.levels, checked.error) == (
         as_json.count,
         as_json.levels,
@@ -257,13 +258,13 @@ def test_a_compact_page_takes_the_fast_path() -> None:
     entries = [make_entry(k) for k in range(1000, 1300)]
     body = compact_body(page_items(entries, 1000))
 
-    assert pages._compact_page(body, 1000, 2000) == (
+    assert page_check._compact_page(body, 1000, 2000) == (
         entries,
         b"".join(b64(leaf_hash(e)).encode() for e in entries),
     )
-    assert pages._compact_page(body, 1001, 2000) is None, "the indexes must be those asked"
-    assert pages._compact_page(body, 1000, 1299) is None, "more entries than asked"
-    assert pages._compact_page(body.replace(b":", b": "), 1000, 2000) is None
+    assert page_check._compact_page(body, 1001, 2000) is None, "the indexes must be those asked"
+    assert page_check._compact_page(body, 1000, 1299) is None, "more entries than asked"
+    assert page_check._compact_page(body.replace(b":", b": "), 1000, 2000) is None
 
 
 def test_a_served_hash_with_stray_bits_matches_as_base64_decodes_it() -> None:
@@ -279,7 +280,7 @@ def test_a_served_hash_with_stray_bits_matches_as_base64_decodes_it() -> None:
     assert base64.b64decode(stray) == leaf_hash(entry)
     body = compact_body([{"index": 0, "data": b64(entry), "leaf_hash": stray}])
 
-    checked = pages._check_page(pages._PageTask(0, 1000, body, "u", True))
+    checked = page_check.check_page(page_check.PageTask(0, 1000, body, "u", True))
 
     assert (checked.count, checked.error) == (1, None)
 

@@ -1,15 +1,7 @@
-"""Read DDEX ERN ``NewReleaseMessage`` files (ERN 3.8.x and 4.x) into plain frozen dataclasses.
+"""Which elements of an ERN message make which fields of :mod:`governance.ddex.model`, and which
+elements are rejected (each a :class:`~governance.ddex.model.DdexProblem`).
 
-Pure: no Django, DRF or Celery; lxml only. :func:`parse_ern` raises :class:`DdexError` when the
-whole file is unusable (not well-formed XML, a document type declaration, not a
-``NewReleaseMessage``, an unsupported namespace). Anything smaller is an answer: a rejected
-element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are kept.
-Identifiers are returned as written (trimmed); check digits are validated elsewhere.
-
-Namespaces: ``http://ddex.net/xml/ern/`` + ``38``, ``381``, ``382``, ``383`` (ERN 3.8.x) or
-``4*`` (``41``, ``411``, ``42``, ``43``...: 4.x); ``ern_version`` dots the digits (``3.8.2``).
-Children are unqualified as the XSDs say (``elementFormDefault="unqualified"``); files that put
-them in the ERN namespace are read too. Elements read (``|``: the first one present)::
+Elements read (``|``: the first one present)::
 
   both     MessageHeader/MessageId; MessageHeader/MessageSender/PartyName/FullName | PartyId
            DealList/ReleaseDeal: DealReleaseReference, Deal/DealTerms/TerritoryCode and
@@ -48,32 +40,28 @@ controllers' (default Worldwide). A 4.x rights controller without TerritoryOfRig
 Worldwide; a 3.8 one in details given only by ExcludedTerritoryCode is rejected, as the
 dataclass cannot carry the exclusion and widening it would over-grant. ``share_percent`` is
 None when unknown or absent (DDEX then presumes 100 %: the caller decides).
-
-Security, in two steps marked in the code: (1) entities are never resolved or fetched
-(``resolve_entities=False``, ``no_network``, no DTD loading, no ``huge_tree``); (2) any document
-type declaration is refused, since ERN messages never need one. Past line 65,535 libxml2
-estimates an element's line from nearby text nodes, so it may be a line or two off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import pathlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import BinaryIO, Final
+from typing import Final
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
 
-ERN_NAMESPACE: Final = re.compile(r"^http://ddex\.net/xml/ern/(38[1-3]?|4\d*)$")
-WORLDWIDE: Final = "Worldwide"
-_SAFE_PARSING: Final = dict(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+from governance.ddex.document import ErnDocument, node_text
+from governance.ddex.model import (
+    WORLDWIDE,
+    DdexMessage,
+    DdexParty,
+    DdexRecording,
+    DdexRelease,
+    DdexRightsController,
 )
-_ANY_ERN: Final = re.compile(r"^http://ddex\.net/xml/ern/(\d+)$")
+
 _DURATION: Final = re.compile(
     r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
 )
@@ -95,126 +83,6 @@ _CREDITS: Final = {  # (credited element, party reference, role elements) for ER
 }
 
 
-class DdexError(ValueError):
-    """The whole file is unusable: not XML, not a NewReleaseMessage, or an unsupported ERN;
-    ``line`` is where the XML parser stopped (0 when it did not)."""
-
-    def __init__(self, message: str, *, line: int = 0) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-@dataclass(frozen=True, slots=True)
-class DdexParty:
-    name: str
-    isni: str | None = None
-    ipi: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DdexRightsController:
-    party: DdexParty
-    roles: tuple[str, ...]
-    share_percent: Decimal | None
-    territories: tuple[str, ...]  # Codes as written (ISO 3166 expected), or ("Worldwide",).
-
-
-@dataclass(frozen=True, slots=True)
-class DdexRecording:
-    xpath: str
-    line: int
-    isrc: str
-    title: str
-    display_artist: str
-    artists: tuple[DdexParty, ...]
-    contributors: tuple[tuple[DdexParty, str], ...]
-    duration_ms: int | None
-    language: str | None
-    p_line: str | None
-    p_year: int | None
-    rights_controllers: tuple[DdexRightsController, ...]
-    territories: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DdexRelease:
-    xpath: str
-    line: int
-    upc: str | None
-    title: str
-    display_artist: str
-    release_date: dt.date | None
-    recording_isrcs: tuple[str, ...]
-    territories: tuple[str, ...]
-    excluded_territories: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DdexProblem:
-    xpath: str
-    line: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class DdexMessage:
-    ern_version: str
-    message_id: str | None
-    sender: str | None
-    releases: tuple[DdexRelease, ...]
-    recordings: tuple[DdexRecording, ...]
-    problems: tuple[DdexProblem, ...]
-
-
-def parse_ern(source: bytes | str | pathlib.Path | BinaryIO) -> DdexMessage:
-    """Parse one NewReleaseMessage. A ``str`` is XML text; pass a ``pathlib.Path`` for a file."""
-    return _Reader(*_load(source)).message()
-
-
-def _load(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Element, str]:
-    """The root element and the ERN namespace's version digits, or :class:`DdexError`."""
-    if isinstance(source, str) and not source.lstrip().startswith("<"):
-        raise DdexError("not XML: a str is parsed as XML text (pass a pathlib.Path for a file)")
-    # Security 1/2: never resolve or fetch entities, load a DTD or build a huge tree. A str is
-    # already decoded, so it is re-encoded as UTF-8 and any encoding it declares is overridden.
-    parser = etree.XMLParser(encoding="utf-8" if isinstance(source, str) else None, **_SAFE_PARSING)
-    if isinstance(source, str | bytes):
-        source = io.BytesIO(source.encode() if isinstance(source, str) else source)
-    try:
-        tree = etree.parse(str(source) if isinstance(source, pathlib.Path) else source, parser)
-    except etree.XMLSyntaxError as error:
-        line, column = error.position
-        raise DdexError(
-            f"not well-formed XML (line {line}, column {column}): {error.msg}", line=line or 0
-        ) from None
-    # Security 2/2: refuse any document type declaration, the vehicle of XXE and entity bombs.
-    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
-        raise DdexError("document type declarations are refused: ERN messages never need one")
-    root: etree._Element = tree.getroot()
-    local, namespace = etree.QName(root).localname, _namespace(root)
-    if local != "NewReleaseMessage":
-        raise DdexError(f"root element is {local!r}, not a DDEX ERN NewReleaseMessage")
-    if not (supported := ERN_NAMESPACE.match(namespace)):
-        known = _ANY_ERN.match(namespace)
-        what = f"ERN {'.'.join(known.group(1))}" if known else f"namespace {namespace!r}"
-        raise DdexError(f"{what} is not supported: this reader takes ERN 3.8.x and 4.x")
-    return root, supported.group(1)
-
-
-def _namespace(el: etree._Element) -> str:
-    return etree.QName(el).namespace or ""
-
-
-def _value(node: etree._Element | None) -> str:
-    return "" if node is None else (node.text or "").strip()
-
-
-def _role(node: etree._Element) -> str:
-    """An allowed-value element's value; ``UserDefined`` reads as its ``UserDefinedValue``."""
-    value = _value(node)
-    return (node.get("UserDefinedValue") or value) if value == "UserDefined" else value
-
-
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for item in items if item))
 
@@ -224,58 +92,12 @@ def _territories(codes: Iterable[str]) -> tuple[str, ...]:
     return (WORLDWIDE,) if WORLDWIDE in found else found
 
 
-class _Reader:
+class Reader(ErnDocument):
     """One pass over one message; it collects problems while it builds the dataclasses."""
 
     def __init__(self, root: etree._Element, digits: str) -> None:
-        self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
-        qualified = any(_namespace(child) for child in root if isinstance(child.tag, str))
-        self.q = f"{{{_namespace(root)}}}" if qualified else ""
-        self.paths: dict[str, str] = {}
-        self.problems: list[DdexProblem] = []
+        super().__init__(root, digits)
         self.parties: dict[str, DdexParty] = {}
-        self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
-
-    def all(self, el: etree._Element, path: str) -> list[etree._Element]:
-        if path not in self.paths:
-            self.paths[path] = "/".join(self.q + step for step in path.split("/"))
-        return list(el.iterfind(self.paths[path]))
-
-    def text(self, el: etree._Element, path: str) -> str | None:
-        return next((value for node in self.all(el, path) if (value := _value(node))), None)
-
-    def first(self, els: Iterable[etree._Element], path: str) -> str | None:
-        return next(filter(None, (self.text(el, path) for el in els)), None)
-
-    def texts(self, el: etree._Element, path: str) -> list[str]:
-        return [value for node in self.all(el, path) if (value := _role(node))]
-
-    def problem(self, el: etree._Element, reason: str) -> None:
-        self.problems.append(DdexProblem(self.xpath(el), el.sourceline or 0, reason))
-
-    def xpath(self, el: etree._Element) -> str:
-        """An XPath to ``el``: the ERN namespace as ``ern:``, positions among namesakes."""
-        steps: list[str] = []
-        node: etree._Element | None = el
-        while node is not None:
-            parent = node.getparent()
-            step = ("ern:" if _namespace(node) else "") + etree.QName(node).localname
-            if parent is not None:
-                if (key := (parent, node.tag)) not in self.positions:
-                    same = [sibling for sibling in parent if sibling.tag == node.tag]
-                    self.positions[key] = dict(zip(same, range(1, len(same) + 1), strict=True))
-                step += f"[{self.positions[key][node]}]" if len(self.positions[key]) > 1 else ""
-            steps.append(step)
-            node = parent
-        return "/" + "/".join(reversed(steps))
-
-    def preferred(self, el: etree._Element, path: str) -> etree._Element | None:
-        """The IsDefault one, else one without ApplicableTerritoryCode, else the first."""
-        found = [node for node in self.all(el, path) if _value(node)]
-        found.sort(
-            key=lambda n: (n.get("IsDefault") != "true", "ApplicableTerritoryCode" in n.attrib)
-        )
-        return found[0] if found else None
 
     def worldwide_first(self, blocks: list[etree._Element]) -> list[etree._Element]:
         return sorted(blocks, key=lambda block: WORLDWIDE not in self.texts(block, "TerritoryCode"))
@@ -283,7 +105,7 @@ class _Reader:
     def party(self, el: etree._Element) -> DdexParty:
         isni = ipi = None
         for pid in self.all(el, "PartyId"):
-            value, scheme = _value(pid), (pid.get("Namespace") or "").upper()
+            value, scheme = node_text(pid), (pid.get("Namespace") or "").upper()
             if value and (pid.get("IsISNI") in ("true", "1") or scheme == "ISNI"):
                 isni = isni or value
             elif value and scheme.startswith("IPI"):
@@ -300,7 +122,7 @@ class _Reader:
         return party
 
     def duration_ms(self, sr: etree._Element) -> int | None:
-        if not (text := _value(node := next(iter(self.all(sr, "Duration")), None))):
+        if not (text := node_text(node := next(iter(self.all(sr, "Duration")), None))):
             return None
         if not (match := _DURATION.match(text)) or text == "P":
             self.problem(node, f"Duration {text!r} is not an ISO 8601 duration such as PT3M20S")
@@ -310,7 +132,7 @@ class _Reader:
         return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
     def date(self, node: etree._Element | None) -> dt.date | None:
-        if not (text := _value(node)) or _PARTIAL_DATE.match(text):
+        if not (text := node_text(node)) or _PARTIAL_DATE.match(text):
             return None  # Absent, or a valid YYYY / YYYY-MM that names no single day.
         try:
             if _DATE.match(text):
@@ -336,7 +158,7 @@ class _Reader:
         for node in self.all(rc, "RightSharePercentage"):
             scale = 100 if node.get("HasMaxValueOfOne") == "true" else 1
             try:
-                share = Decimal(_value(node)) * scale
+                share = Decimal(node_text(node)) * scale
             except InvalidOperation:
                 self.problem(node, f"RightSharePercentage {node.text!r} is not a decimal")
                 return None
@@ -363,9 +185,9 @@ class _Reader:
     def names(self, el: etree._Element, blocks: list[etree._Element]) -> tuple[str | None, str]:
         """The title and display artist name of a SoundRecording or a Release."""
         if self.v4:
-            title: str | None = _value(self.preferred(el, "DisplayTitleText"))
+            title: str | None = node_text(self.preferred(el, "DisplayTitleText"))
             title = title or self.text(el, "DisplayTitle/TitleText")
-            return title, _value(self.preferred(el, "DisplayArtistName"))
+            return title, node_text(self.preferred(el, "DisplayArtistName"))
         title = self.text(el, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
         return title, self.first(blocks, "DisplayArtistName") or ""
 
@@ -431,7 +253,7 @@ class _Reader:
         ids = self.all(el, "ReleaseId")
         tracks = []
         for ref in refs:
-            if (key := _value(ref)) in isrcs:
+            if (key := node_text(ref)) in isrcs:
                 tracks.append(isrcs[key])
             elif key not in resources:
                 self.problem(ref, f"ReleaseResourceReference {key!r} names no ResourceList item")
@@ -449,7 +271,7 @@ class _Reader:
             self.first(ids, "ICPN") or self.first(ids, "EAN") or self.first(ids, "UPC"),
             title,
             display,
-            self.date(next((n for n in dates if _value(n)), None)),
+            self.date(next((n for n in dates if node_text(n)), None)),
             _unique(tracks),
             _territories(included),
             _unique(excluded),
@@ -472,7 +294,7 @@ class _Reader:
         deals: dict[str, list[etree._Element]] = {}
         for deal in self.all(root, "DealList/ReleaseDeal"):
             for node in self.all(deal, "DealReleaseReference"):
-                if (ref := _value(node)) not in named:
+                if (ref := node_text(node)) not in named:
                     self.problem(node, f"DealReleaseReference {ref!r} names no Release")
                 deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
         resources = {

@@ -1,0 +1,49 @@
+"""Read DDEX ERN ``NewReleaseMessage`` files (ERN 3.8.x and 4.x) into plain frozen dataclasses.
+
+Pure: no Django, DRF or Celery; lxml only. :func:`parse_ern` raises :class:`DdexError` when the
+whole file is unusable (not well-formed XML, a document type declaration, not a
+``NewReleaseMessage``, an unsupported namespace). Anything smaller is an answer: a rejected
+element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are kept.
+Identifiers are returned as written (trimmed); check digits are validated elsewhere.
+
+The package's modules: :mod:`~governance.ddex.model` (the dataclasses and :class:`DdexError`),
+:mod:`~governance.ddex.document` (reading the XML safely; namespaces and versions; finding
+elements, with the XPath and line that name them in a problem) and
+:mod:`~governance.ddex.reader` (which elements make which fields, and what is rejected).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import BinaryIO
+
+from governance.ddex.document import ERN_NAMESPACE, load_ern
+from governance.ddex.model import (
+    WORLDWIDE,
+    DdexError,
+    DdexMessage,
+    DdexParty,
+    DdexProblem,
+    DdexRecording,
+    DdexRelease,
+    DdexRightsController,
+)
+from governance.ddex.reader import Reader
+
+__all__ = [
+    "ERN_NAMESPACE",
+    "WORLDWIDE",
+    "DdexError",
+    "DdexMessage",
+    "DdexParty",
+    "DdexProblem",
+    "DdexRecording",
+    "DdexRelease",
+    "DdexRightsController",
+    "parse_ern",
+]
+
+
+def parse_ern(source: bytes | str | pathlib.Path | BinaryIO) -> DdexMessage:
+    """Parse one NewReleaseMessage. A ``str`` is XML text; pass a ``pathlib.Path`` for a file."""
+    return Reader(*load_ern(source)).message()

@@ -1,0 +1,85 @@
+"""What :func:`governance.ddex.parse_ern` answers: plain frozen dataclasses, and
+:class:`DdexError` for a file that is unusable as a whole.
+
+Territories are codes as written (ISO 3166 expected), or :data:`WORLDWIDE` alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+WORLDWIDE: Final = "Worldwide"
+
+
+class DdexError(ValueError):
+    """The whole file is unusable: not XML, not a NewReleaseMessage, or an unsupported ERN;
+    ``line`` is where the XML parser stopped (0 when it did not)."""
+
+    def __init__(self, message: str, *, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class DdexParty:
+    name: str
+    isni: str | None = None
+    ipi: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DdexRightsController:
+    party: DdexParty
+    roles: tuple[str, ...]
+    share_percent: Decimal | None
+    territories: tuple[str, ...]  # Codes as written (ISO 3166 expected), or ("Worldwide",).
+
+
+@dataclass(frozen=True, slots=True)
+class DdexRecording:
+    xpath: str
+    line: int
+    isrc: str
+    title: str
+    display_artist: str
+    artists: tuple[DdexParty, ...]
+    contributors: tuple[tuple[DdexParty, str], ...]
+    duration_ms: int | None
+    language: str | None
+    p_line: str | None
+    p_year: int | None
+    rights_controllers: tuple[DdexRightsController, ...]
+    territories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DdexRelease:
+    xpath: str
+    line: int
+    upc: str | None
+    title: str
+    display_artist: str
+    release_date: dt.date | None
+    recording_isrcs: tuple[str, ...]
+    territories: tuple[str, ...]
+    excluded_territories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DdexProblem:
+    xpath: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DdexMessage:
+    ern_version: str
+    message_id: str | None
+    sender: str | None
+    releases: tuple[DdexRelease, ...]
+    recordings: tuple[DdexRecording, ...]
+    problems: tuple[DdexProblem, ...]
