@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.exceptions import PermissionDenied
 from governance.models import (
@@ -60,7 +61,7 @@ class WorkOutputSerializer(serializers.ModelSerializer[Work]):
                   "version", "created_at", "updated_at"]  # fmt: skip
 
 
-class CreditInputSerializer(serializers.Serializer[Any]):
+class CreditInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=300)
     role = serializers.ChoiceField(choices=CreditRole.choices)
     party = serializers.UUIDField(required=False, allow_null=True)
@@ -68,7 +69,7 @@ class CreditInputSerializer(serializers.Serializer[Any]):
     ipi = serializers.CharField(required=False, allow_blank=True, max_length=32)
 
 
-class WorkInputSerializer(serializers.Serializer[Any]):
+class WorkInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=WorkKind.choices)
     title = serializers.CharField(max_length=500)
     display_artist = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -186,7 +187,7 @@ class ReleaseOutputSerializer(serializers.ModelSerializer[Release]):
 
 
 class ReleaseListView(GenericAPIView[Release]):
-    class ReleaseInputSerializer(serializers.Serializer[Any]):
+    class ReleaseInputSerializer(StrictSerializer):
         upc = serializers.CharField(max_length=32)
         title = serializers.CharField(max_length=500)
         display_artist = serializers.CharField(max_length=500, required=False, default="")
@@ -246,7 +247,7 @@ class ShareOutputSerializer(serializers.ModelSerializer[RightsShare]):
                   "updated_at"]  # fmt: skip
 
 
-class ShareInputSerializer(serializers.Serializer[Any]):
+class ShareInputSerializer(StrictSerializer):
     work = serializers.UUIDField()
     holder = serializers.UUIDField()
     right = serializers.ChoiceField(choices=Right.choices)
@@ -339,7 +340,7 @@ class ShareTransferView(GenericAPIView[RightsShare]):
     right, territories and period, and the holder's share shrinks by as much (removed when all
     of it goes). Both changes are ledgered in one transaction."""
 
-    class TransferInputSerializer(serializers.Serializer[Any]):
+    class TransferInputSerializer(StrictSerializer):
         holder = serializers.UUIDField(help_text="The party that receives the part.")
         share = serializers.DecimalField(
             max_digits=6, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal(100),
@@ -374,7 +375,7 @@ def _bad(name: str, reason: str) -> Response:
 # ---------------------------------------------------------------------------------------------
 
 
-class LikenessSerializer(serializers.ModelSerializer[Likeness]):
+class LikenessSerializer(StrictSerializer, serializers.ModelSerializer[Likeness]):
     artist = serializers.UUIDField(source="artist_id", read_only=True)
     artist_name = serializers.CharField(source="artist.name", read_only=True)
 
