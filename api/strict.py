@@ -22,12 +22,16 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.request import Request
 
 from governance.exceptions import UNKNOWN_FIELD
 
 READ_ONLY_FIELD = "Read-only field: it cannot be set."
+FORM_TRANSPORT_FIELDS = frozenset({"csrfmiddlewaretoken"})
+"""Fields of a form body that Django itself consumes (the CSRF check of a session's form, as
+the browsable API posts it), not input of the operation."""
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
@@ -37,8 +41,11 @@ def refused_keys(data: Any, known: Mapping[str, bool]) -> dict[str, list[str]]:
     to whether it is writable."""
     if not isinstance(data, Mapping):
         return {}
+    form = isinstance(data, QueryDict)
     refused: dict[str, list[str]] = {}
     for key in data:
+        if form and key in FORM_TRANSPORT_FIELDS:
+            continue
         writable = known.get(str(key))
         if writable is None:
             refused[str(key)] = [UNKNOWN_FIELD]

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
 
-from api.strict import StrictSerializer
+from api.strict import UNKNOWN_FIELD, StrictSerializer, refused_keys
 
 WRITES = ("POST", "PUT", "PATCH")
 
@@ -94,3 +95,10 @@ def test_the_schema_says_request_bodies_take_no_other_fields() -> None:
                 assert components[name].get("additionalProperties") is False, (method, path, media)
                 bodies += 1
     assert bodies >= 22
+
+
+def test_a_forms_csrf_token_is_not_an_unknown_field_but_only_in_a_form() -> None:
+    form = QueryDict("name=a&csrfmiddlewaretoken=t&nme=b")
+    assert refused_keys(form, {"name": True}) == {"nme": [UNKNOWN_FIELD]}
+    body = {"name": "a", "csrfmiddlewaretoken": "t"}
+    assert refused_keys(body, {"name": True}) == {"csrfmiddlewaretoken": [UNKNOWN_FIELD]}
