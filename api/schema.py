@@ -13,6 +13,8 @@
   * every error status the service can answer, with the common error body (``api.errors``):
     400, 401, 403, 404 and 429 on every operation; 409, 413 and 415 on those that take a body.
     An operation's own description of one of these (``@extend_schema``) wins.
+  * a request body read by an ``api.strict.StrictSerializer`` (every one) as an object with
+    ``additionalProperties: false``: a field the operation does not take is a 400.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import is_basic_type
 from rest_framework import serializers
+
+from api.strict import StrictSerializer
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -104,6 +108,15 @@ class AutoSchema(openapi.AutoSchema):
         ):
             return True
         return bool(super()._is_list_view(serializer))
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_basic_serializer(  # type: ignore[no-untyped-call]
+            serializer, direction
+        )
+        strict = serializer if isinstance(serializer, type) else type(serializer)
+        if direction == "request" and issubclass(strict, StrictSerializer):
+            schema["additionalProperties"] = False
+        return schema
 
     def _view_class(self) -> Any:
         return type(self.view)

@@ -169,7 +169,7 @@ def on_post_migrate(sender: Any, *, using: str = "default", **kwargs: Any) -> No
 def broker_tables_apply(*, using: str = "default") -> None:
     """Make kombu's tables as the owner when the broker is kombu's SQLAlchemy transport on the
     database just migrated (CELERY_BROKER_URL unset): the application role cannot create them.
-    The test suite's database holds no broker, so it gets none."""
+    The test suite makes its test database's own (tests/brokers.py)."""
     from config import embedded
     from config.broker import broker_tables_create
 

@@ -10,6 +10,10 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 backoff; any other error is a failure to record, not to repeat."""
 
 
+UNKNOWN_FIELD = "Unknown field."
+"""The reason given for a field that an input does not take."""
+
+
 class GovernanceError(Exception):
     code = "governance_error"
     status = 400
@@ -47,3 +51,12 @@ class InvalidInput(GovernanceError):
     def field(cls, name: str, reason: str) -> InvalidInput:
         """A 400 naming one field and what is wrong with it."""
         return cls(f"{name}: {reason}", fields={name: [reason]})
+
+    @classmethod
+    def unknown_fields(cls, names: list[str]) -> InvalidInput:
+        """A 400 naming each field the input does not take (``api.strict`` does the same for
+        the serializers): a misspelt field is refused, never dropped."""
+        return cls(
+            "Invalid input: " + "; ".join(f"{n}: {UNKNOWN_FIELD}" for n in names),
+            fields={n: [UNKNOWN_FIELD] for n in names},
+        )

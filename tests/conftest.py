@@ -1,5 +1,6 @@
 """Shared fixtures. The suite runs against the embedded PostgreSQL (pgvector and triggers are
 real) and, for broker tests, the real Redis; a missing service is started or the test fails.
+Celery jobs the tests send never reach the instance's broker (tests/brokers.py).
 The test database is created and migrated by the owner role, and the tests run as the
 application role (tests/dbroles.py)."""
 
@@ -24,6 +25,10 @@ pytest_plugins = ["tests.receiver"]  # the callback receiver fixture
 def pytest_configure(config: pytest.Config) -> None:
     if "DATABASE_URL" not in os.environ:
         embedded.start()  # idempotent: a running cluster only gets its roles checked
+    from tests import brokers
+
+    brokers.record_instance_broker()
+    brokers.use(brokers.IN_MEMORY)  # never the instance's; the test database's once it exists
 
 
 @pytest.fixture(scope="session")
@@ -40,14 +45,22 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Once the test database is migrated, every test runs as the application role; the owner
-    drops the database at the end."""
+    """Once the test database is migrated, every test runs as the application role, and the
+    session's Celery jobs go to a broker in the test database (tests/brokers.py), empty at the
+    start; the owner drops the database at the end."""
+    from tests import brokers
+
+    with django_db_blocker.unblock():
+        url = brokers.session_broker_url()
+    brokers.use(url)
+    brokers.purge(url)  # a kept (--reuse-db) test database holds the last session's jobs
     if "DATABASE_URL" in os.environ:
         yield
-        return
-    dbroles.assume(embedded.APP_ROLE)
-    yield
-    dbroles.assume(embedded.OWNER_ROLE)
+    else:
+        dbroles.assume(embedded.APP_ROLE)
+        yield
+        dbroles.assume(embedded.OWNER_ROLE)
+    brokers.use(brokers.IN_MEMORY)  # and its connections closed: the database is dropped next
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from api.access import actor_of
 from api.permissions import party_kind_in
+from api.strict import takes_no_body
 from governance.models import PartyKind
 from governance.services import callbacks
 from governance.services.callbacks import EVENT_TYPES
@@ -55,6 +56,7 @@ class CallbackSecretRotateView(APIView):
         request=None,
         responses=OpenApiTypes.OBJECT,
     )
+    @takes_no_body
     def post(self, request: Request) -> Response:
         secret = callbacks.callback_secret_rotate(actor=actor_of(request))
         return Response(

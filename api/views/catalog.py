@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.models import Credit, CreditRole, Release, Work, WorkKind
 from governance.services import catalog as catalog_services
@@ -48,7 +49,7 @@ class WorkOutputSerializer(serializers.ModelSerializer[Work]):
                   "version", "created_at", "updated_at"]  # fmt: skip
 
 
-class CreditInputSerializer(serializers.Serializer[Any]):
+class CreditInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=300)
     role = serializers.ChoiceField(choices=CreditRole.choices)
     party = serializers.UUIDField(required=False, allow_null=True)
@@ -56,7 +57,7 @@ class CreditInputSerializer(serializers.Serializer[Any]):
     ipi = serializers.CharField(required=False, allow_blank=True, max_length=32)
 
 
-class WorkInputSerializer(serializers.Serializer[Any]):
+class WorkInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=WorkKind.choices)
     title = serializers.CharField(max_length=500)
     display_artist = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -174,7 +175,7 @@ class ReleaseOutputSerializer(serializers.ModelSerializer[Release]):
 
 
 class ReleaseListView(GenericAPIView[Release]):
-    class ReleaseInputSerializer(serializers.Serializer[Any]):
+    class ReleaseInputSerializer(StrictSerializer):
         upc = serializers.CharField(max_length=32)
         title = serializers.CharField(max_length=500)
         display_artist = serializers.CharField(max_length=500, required=False, default="")

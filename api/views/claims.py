@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.models import ClaimStatus, Right, RightsClaim
 from governance.services import claims as claim_services
@@ -48,7 +49,7 @@ class ClaimOutputSerializer(serializers.ModelSerializer[RightsClaim]):
         return "operator" if claim.decided_by_party_id is None else str(claim.decided_by_party_id)
 
 
-class ClaimInputSerializer(serializers.Serializer[Any]):
+class ClaimInputSerializer(StrictSerializer):
     work = serializers.UUIDField()
     right = serializers.ChoiceField(choices=Right.choices)
     share = serializers.DecimalField(
@@ -67,7 +68,7 @@ class ClaimInputSerializer(serializers.Serializer[Any]):
     )
 
 
-class ClaimDecisionSerializer(serializers.Serializer[Any]):
+class ClaimDecisionSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=claim_services.REASON_MAX, required=False, allow_blank=True, default=""
     )

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.strict import StrictSerializer, takes_no_body
 from governance import selectors
 from governance.exceptions import InvalidInput
 from governance.models import ConsentMatrixVersion, ConsentRule, ConsentRuleVersion, Posture
@@ -62,7 +63,7 @@ class RuleVersionSerializer(serializers.ModelSerializer[ConsentRuleVersion]):
         return list(v.territories)
 
 
-class RuleInputSerializer(serializers.Serializer[Any]):
+class RuleInputSerializer(StrictSerializer):
     scope = serializers.ChoiceField(choices=SCOPES)
     scope_works = serializers.ListField(child=serializers.UUIDField(), required=False,
                                         max_length=10_000)  # fmt: skip
@@ -169,6 +170,7 @@ class RuleWithdrawView(GenericAPIView[ConsentRule]):
     serializer_class = RuleWithdrawnSerializer
 
     @extend_schema(tags=["consent"], operation_id="consent_rules_withdraw", request=None)
+    @takes_no_body
     def post(self, request: Request, rule_id: uuid.UUID) -> Response:
         actor = actor_of(request)
         rule = selectors.rule_get(actor=actor, rule_id=rule_id)
@@ -179,7 +181,7 @@ class RuleWithdrawView(GenericAPIView[ConsentRule]):
 class PostureView(GenericAPIView[Any]):
     """The caller's party's default posture: ``opt_in`` (the default) or ``opt_out``."""
 
-    class PostureSerializer(serializers.Serializer[Any]):
+    class PostureSerializer(StrictSerializer):
         default_posture = serializers.ChoiceField(choices=Posture.choices)
 
     serializer_class = PostureSerializer
@@ -209,7 +211,7 @@ class MatrixView(GenericAPIView[ConsentMatrixVersion]):
     """Which rights must consent to which use: the version in force now or at ``?at=``.
     Anyone reads it; staff (``PUT``) make a new version."""
 
-    class MatrixInputSerializer(serializers.Serializer[Any]):
+    class MatrixInputSerializer(StrictSerializer):
         matrix = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
         note = serializers.CharField(required=False, allow_blank=True, default="")
 

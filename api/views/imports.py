@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from api.access import actor_of
 from api.parsers import FormParser, MultiPartParser
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.exceptions import InvalidInput
 from governance.models import ImportJob
@@ -46,7 +47,7 @@ class ImportListView(GenericAPIView[ImportJob]):
     """The caller's imports; ``POST`` a file (multipart ``file``) to start one (202, ``queued``).
     An empty file is a 400; any other file is accepted and its job tells what came of it."""
 
-    class ImportUploadSerializer(serializers.Serializer[Any]):
+    class ImportUploadSerializer(StrictSerializer):
         file = serializers.FileField()
         all_or_nothing = serializers.BooleanField(default=False)
 

@@ -18,6 +18,7 @@ from api.access import actor_of
 from api.filters import UseRequestFilter
 from api.parsers import FormParser, JSONParser, MultiPartParser
 from api.permissions import party_kind_in
+from api.strict import StrictSerializer
 from api.uploads import ManifestUploadHandler
 from api.views.callbacks import REQUEST_EVENT_CALLBACK
 from api.views.decisions import DecisionSerializer
@@ -47,7 +48,7 @@ def idempotency_key_of(request: Request) -> str | None:
     return key
 
 
-class RequestInputSerializer(serializers.Serializer[Any]):
+class RequestInputSerializer(StrictSerializer):
     use = serializers.ChoiceField(choices=USES)
     model_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     territories = serializers.ListField(

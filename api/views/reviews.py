@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.exceptions import InvalidInput
 from governance.models import Review
@@ -70,7 +71,7 @@ class ReviewDecideView(GenericAPIView[Review]):
     serializer_class = ReviewSerializer
     approve = True
 
-    class ReasonSerializer(serializers.Serializer[Any]):
+    class ReasonSerializer(StrictSerializer):
         reason = serializers.CharField(max_length=2000)
 
     @extend_schema(tags=["requests"], request=ReasonSerializer)

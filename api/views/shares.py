@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.access import actor_of
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.exceptions import PermissionDenied
 from governance.models import Likeness, Right, RightsShare
@@ -43,7 +44,7 @@ class ShareOutputSerializer(serializers.ModelSerializer[RightsShare]):
                   "updated_at"]  # fmt: skip
 
 
-class ShareInputSerializer(serializers.Serializer[Any]):
+class ShareInputSerializer(StrictSerializer):
     work = serializers.UUIDField()
     holder = serializers.UUIDField()
     right = serializers.ChoiceField(choices=Right.choices)
@@ -136,7 +137,7 @@ class ShareTransferView(GenericAPIView[RightsShare]):
     right, territories and period, and the holder's share shrinks by as much (removed when all
     of it goes). Both changes are ledgered in one transaction."""
 
-    class TransferInputSerializer(serializers.Serializer[Any]):
+    class TransferInputSerializer(StrictSerializer):
         holder = serializers.UUIDField(help_text="The party that receives the part.")
         share = serializers.DecimalField(
             max_digits=6, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal(100),
@@ -171,7 +172,7 @@ def _bad(name: str, reason: str) -> Response:
 # ---------------------------------------------------------------------------------------------
 
 
-class LikenessSerializer(serializers.ModelSerializer[Likeness]):
+class LikenessSerializer(StrictSerializer, serializers.ModelSerializer[Likeness]):
     artist = serializers.UUIDField(source="artist_id", read_only=True)
     artist_name = serializers.CharField(source="artist.name", read_only=True)
 

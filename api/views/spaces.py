@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -15,13 +14,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
+from api.strict import StrictSerializer
 from governance import selectors
 from governance.models import EmbeddingSpace
 from governance.services import request_specs
 from governance.services import spaces as space_services
 
 
-class SpaceSerializer(serializers.ModelSerializer[EmbeddingSpace]):
+class SpaceSerializer(StrictSerializer, serializers.ModelSerializer[EmbeddingSpace]):
     class Meta:
         model = EmbeddingSpace
         fields = [
@@ -57,7 +57,7 @@ class SpaceListView(GenericAPIView[EmbeddingSpace]):
 class WorkEmbeddingsView(APIView):
     """Register a work's vectors in spaces (its registrant or a holder of its rights)."""
 
-    class EmbeddingInputSerializer(serializers.Serializer[Any]):
+    class EmbeddingInputSerializer(StrictSerializer):
         vectors = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=8)
 
     @extend_schema(

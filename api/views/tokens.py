@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from api.access import actor_of
 from api.permissions import IsPartyAdmin
+from api.strict import StrictSerializer, takes_no_body
 from governance import selectors, services
 from governance.models import ApiToken, Role
 
@@ -42,7 +43,7 @@ class TokenListView(GenericAPIView[ApiToken]):
     permission_classes = [IsPartyAdmin]
     serializer_class = TokenOutputSerializer
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=50)
         role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
         expires_at = serializers.DateTimeField(
@@ -94,6 +95,7 @@ class TokenRevokeView(GenericAPIView[ApiToken]):
     serializer_class = TokenOutputSerializer
 
     @extend_schema(tags=["tokens"], operation_id="tokens_revoke", request=None)
+    @takes_no_body
     def post(self, request: Request, token_id: str) -> Response:
         actor = actor_of(request)
         token = selectors.api_token_get(actor=actor, prefix=token_id)

@@ -1,6 +1,10 @@
 """Catalog actions: register and change works and releases. Each is one transaction that
 appends its ledger entry. Rights shares and likeness: :mod:`governance.services.shares`.
 
+An identifier (ISRC, ISWC, UPC) is registered once: one already registered is a 409 naming
+it, and so is one that another registration committed between this one's look-up and its
+insert (the unique index refuses the insert; tests/api/test_races.py).
+
 Who may do what (the registry's permissions):
 - labels and publishers register works and releases; only a work's registrant changes it
   (identifiers and descriptive metadata alike: a holder of a share reads the work, it does not
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from governance import identifiers, ledgering, validators
 from governance.access import Actor
@@ -119,16 +123,36 @@ def _require_catalog_writer(actor: Actor, *, action: str) -> None:
     actor.require_kind(*CATALOG_KINDS, action=action)
 
 
-def _identifier_conflict(spec: WorkSpec, *, exclude: Any = None) -> None:
+def _identifier_clash(spec: WorkSpec, *, exclude: Any = None) -> Conflict | None:
     for scheme in ("isrc", "iswc"):
         value = getattr(spec, scheme)
         if value:
             clash = Work.objects.filter(**{scheme: value}).exclude(pk=exclude).first()
             if clash is not None:
-                raise Conflict(
+                return Conflict(
                     f"{scheme.upper()} {value} is registered already (work {clash.pk}).",
                     fields={scheme: [f"registered already as work {clash.pk}"]},
                 )
+    return None
+
+
+def _identifier_conflict(spec: WorkSpec, *, exclude: Any = None) -> None:
+    clash = _identifier_clash(spec, exclude=exclude)
+    if clash is not None:
+        raise clash
+
+
+def _work_save(work: Work, spec: WorkSpec) -> None:
+    """Save the work; an ISRC or ISWC that another registration committed after this one looked
+    (the unique index refuses the row) is the same 409 as one committed before."""
+    try:
+        with transaction.atomic():  # a savepoint: the transaction goes on after a refusal
+            work.save()
+    except IntegrityError:
+        clash = _identifier_clash(spec, exclude=work.pk)  # sees the other's commit now
+        if clash is not None:
+            raise clash from None
+        raise
 
 
 def _composition(spec: WorkSpec) -> Work | None:
@@ -166,7 +190,7 @@ def work_register(*, actor: Actor, spec: WorkSpec, now: dt.datetime) -> Work:
     _identifier_conflict(spec)
     work = Work(registrant=actor.party)
     _apply_spec(work, spec, _composition(spec))
-    work.save()
+    _work_save(work, spec)
     credits = Credit.objects.bulk_create(_credit_rows(work, spec))
     ledgering.append("work", ledgering.work_payload(work, credits), now=now)
     return work
@@ -209,11 +233,20 @@ def work_update(*, actor: Actor, work: Work, changes: Mapping[str, Any], now: dt
     _identifier_conflict(spec, exclude=work.pk)
     _apply_spec(work, spec, _composition(spec))
     work.version += 1
-    work.save()
+    _work_save(work, spec)
     work.credits.all().delete()
     credits = Credit.objects.bulk_create(_credit_rows(work, spec))
     ledgering.append("work", ledgering.work_payload(work, credits), now=now)
     return work
+
+
+def _upc_registered(code: str) -> Conflict:
+    return Conflict(f"UPC {code} is registered already.", fields={"upc": ["registered already"]})
+
+
+def _upc_conflict(code: str) -> None:
+    if Release.objects.filter(upc=code).exists():
+        raise _upc_registered(code)
 
 
 @transaction.atomic
@@ -227,15 +260,20 @@ def release_register(
         raise InvalidInput.field("upc", "must not be empty")
     if not title.strip():
         raise InvalidInput.field("title", "must not be empty")
-    if Release.objects.filter(upc=code).exists():
-        raise Conflict(f"UPC {code} is registered already.", fields={"upc": ["registered already"]})
+    _upc_conflict(code)
     tracks = list(Work.objects.filter(pk__in=list(track_ids), kind=WorkKind.RECORDING))
     if len(tracks) != len(set(map(str, track_ids))):
         raise InvalidInput.field("tracks", "every track must be a registered recording")
-    release = Release.objects.create(
-        upc=code, title=title.strip(), display_artist=display_artist.strip(),
-        release_date=release_date, registrant=actor.party,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():  # a savepoint, as in _work_save
+            release = Release.objects.create(
+                upc=code, title=title.strip(), display_artist=display_artist.strip(),
+                release_date=release_date, registrant=actor.party,
+            )  # fmt: skip
+    except IntegrityError:
+        if Release.objects.filter(upc=code).exists():  # committed after this one looked
+            raise _upc_registered(code) from None
+        raise
     order = {str(t): n for n, t in enumerate(track_ids)}
     ReleaseTrack.objects.bulk_create(
         ReleaseTrack(release=release, work=w, position=order[str(w.pk)]) for w in tracks

@@ -152,11 +152,9 @@ def rule_fields(data: Mapping[str, Any], *, owner: Party) -> RuleFields:
 def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidInput.field("obligations", "must be an object")
-    unknown = sorted(set(raw) - set(OBLIGATION_KEYS))
+    unknown = sorted(set(map(str, raw)) - set(OBLIGATION_KEYS))
     if unknown:
-        raise InvalidInput.field(
-            "obligations", f"unknown obligation {unknown[0]!r}; use {OBLIGATION_KEYS}"
-        )
+        raise InvalidInput.unknown_fields([f"obligations.{key}" for key in unknown])
     out: dict[str, Any] = {}
     for key in ("attribution", "compensation_ref"):
         if raw.get(key):

@@ -255,10 +255,20 @@ def decide_chunk(
     return len(items)
 
 
+def _drop_unknown(request_id: str, job: str, **where: int) -> None:
+    """Log a job for a request this database does not hold (sent by another database's service
+    to a broker they share), which is then dropped: no retry would find the request."""
+    log.warning("decide_for_unknown_request", request=request_id, job=job, **where)
+
+
 def decide_chunk_or_fail(*, request_id: str, start: int, end: int, now: dt.datetime) -> int:
     """:func:`decide_chunk`; a failure that retrying cannot cure (a bug) is logged with its
     traceback and the chunk's items are recorded as ``error`` decisions, ledgered, so the
-    request still completes and no item is lost. Transient errors propagate, to be retried."""
+    request still completes and no item is lost. Transient errors propagate, to be retried.
+    A chunk of a request this database does not hold is logged and dropped (0)."""
+    if not UseRequest.objects.filter(pk=request_id).exists():
+        _drop_unknown(request_id, "decide_chunk", start=start, end=end)
+        return 0
     try:
         return decide_chunk(request_id=request_id, start=start, end=end, now=now)
     except TRANSIENT_DB_ERRORS:
@@ -270,8 +280,12 @@ def decide_chunk_or_fail(*, request_id: str, start: int, end: int, now: dt.datet
 
 
 def decide_request(*, request_id: str, now: dt.datetime) -> None:
-    """Decide a small request at once, or hand a large one's chunks to the workers."""
-    request = UseRequest.objects.get(pk=request_id)
+    """Decide a small request at once, or hand a large one's chunks to the workers (nothing
+    for a request this database does not hold: logged and dropped)."""
+    request = UseRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        _drop_unknown(request_id, "decide_request")
+        return
     if request.status == RequestStatus.COMPLETED:
         return
     UseRequest.objects.filter(pk=request_id, status=RequestStatus.RECEIVED).update(

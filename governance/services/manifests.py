@@ -128,6 +128,12 @@ def _csv_items(lines: _BoundedLines, spaces: Mapping[str, EmbeddingSpace]) -> li
     items: list[ItemSpec] = []
     try:
         for row in reader:
+            if None in row:  # DictReader's key for the cells past the header's columns
+                raise InvalidInput.field(
+                    "manifest",
+                    f"line {reader.line_num}: more cells than the header's "
+                    f"{len(header)} column{'s' if len(header) > 1 else ''}",
+                )
             raw = {k: v for k, v in row.items() if k in REFERENCE_KEYS and v}
             if not raw and not any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 continue

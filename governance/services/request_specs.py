@@ -51,9 +51,9 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
     if not isinstance(raw, Mapping):
         raise InvalidInput.field(name, "an item is an object with an identifier or vectors")
     keys = [k for k in (*REFERENCE_KEYS, "vectors") if raw.get(k) not in (None, "", [])]
-    unknown = sorted(set(raw) - {*REFERENCE_KEYS, "vectors"})
+    unknown = sorted(set(map(str, raw)) - {*REFERENCE_KEYS, "vectors"})
     if unknown:
-        raise InvalidInput.field(f"{name}.{unknown[0]}", "unknown field")
+        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
     if len(keys) != 1:
         raise InvalidInput.field(
             name, f"give exactly one of {', '.join((*REFERENCE_KEYS, 'vectors'))}"
@@ -86,6 +86,9 @@ def vectors_spec(
         where = f"{name}.{n}"
         if not isinstance(entry, Mapping):
             raise InvalidInput.field(where, "an object with space and vector")
+        unknown = sorted(set(map(str, entry)) - {"space", "vector"})
+        if unknown:
+            raise InvalidInput.unknown_fields([f"{where}.{key}" for key in unknown])
         space = spaces.get(str(entry.get("space")))
         if space is None:
             known = ", ".join(sorted(spaces)) or "none registered"

@@ -4,6 +4,7 @@ tests/governance/test_worker_crash.py."""
 
 from __future__ import annotations
 
+import pytest
 from kombu import Connection
 from sqlalchemy import exc
 
@@ -19,6 +20,7 @@ def test_a_closed_result_or_a_lost_database_is_a_connection_error_not_a_crash() 
         assert issubclass(error, connection.connection_errors), error
 
 
+@pytest.mark.django_db  # the session's broker is in the test database
 def test_the_channel_serves_a_consumer_and_an_acknowledging_thread_at_once() -> None:
     """A worker acknowledges from billiard's result-handler thread while its consumer polls and
     renews leases: the channel's one SQLAlchemy session must not be used by both at once (it
