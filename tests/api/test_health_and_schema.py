@@ -4,6 +4,8 @@ import pytest
 import yaml
 from django.test import Client
 
+from tests import brokers
+
 pytestmark = pytest.mark.django_db
 
 
@@ -46,11 +48,8 @@ def test_readyz_is_200_when_database_broker_key_and_worker_are_usable(  # type: 
         threading.Thread(target=run).start()
 
     monkeypatch.setattr(app, "send_task", worker_runs)
-    app.conf.broker_url = redis_url
-    try:
+    with brokers.using(redis_url):
         response = Client().get("/readyz")
-    finally:
-        app.conf.broker_url = settings.CELERY_BROKER_URL
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ready"
@@ -64,14 +63,9 @@ def test_readyz_is_200_when_database_broker_key_and_worker_are_usable(  # type: 
 
 def test_readyz_is_503_naming_a_worker_that_takes_no_work(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     """The broker answers but no worker runs the heartbeat (none consumes its queue here)."""
-    from config.celery import app
-
-    app.conf.broker_url = redis_url
     settings.CELERY_HEARTBEAT_QUEUE = "heartbeat-nobody-consumes"
-    try:
+    with brokers.using(redis_url):  # the heartbeat goes to Redis, where nobody consumes it
         response = Client().get("/readyz")
-    finally:
-        app.conf.broker_url = settings.CELERY_BROKER_URL
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["broker"]["ok"] is True
@@ -90,13 +84,8 @@ def test_readyz_is_503_naming_an_unusable_signing_key(settings, tmp_path) -> Non
 
 
 def test_readyz_is_503_naming_an_unreachable_broker(settings) -> None:  # type: ignore[no-untyped-def]
-    from config.celery import app
-
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
+    with brokers.using("redis://127.0.0.1:1/0"):
         response = Client().get("/readyz")
-    finally:
-        app.conf.broker_url = settings.CELERY_BROKER_URL
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False
 
