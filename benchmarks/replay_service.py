@@ -246,7 +246,7 @@ def serve() -> Iterator[tuple[str, int]]:
 
 
 def timed(name: str, command: list[str], *, extra_env: dict[str, str], pids: dict[str, int],
-          decisions: int) -> str:  # fmt: skip
+          decisions: int, entries: int) -> str:  # fmt: skip
     """Run ``command``; print its wall clock and the CPU seconds of it and of ``pids``' trees."""
     before = {k: tree_cpu(p) for k, p in pids.items()}
     client = children_cpu()
@@ -263,39 +263,38 @@ def timed(name: str, command: list[str], *, extra_env: dict[str, str], pids: dic
     total = sum(cpu.values())
     parts = ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
     print(f"{name}: {wall:.1f} s wall ({decisions / wall:,.0f} decisions/s), "
-          f"{total:.1f} s CPU ({parts}; {decisions / total:,.0f} decisions per CPU second); "
-          f"{last}", flush=True)  # fmt: skip
+          f"{total:.1f} s CPU ({parts}; {decisions / total:,.0f} decisions and "
+          f"{entries / total:,.0f} entries per CPU second); {last}", flush=True)  # fmt: skip
     return last
 
 
 def main() -> None:
-    import tempfile
-
     print(f"## replaying a real log's decisions end to end ({DECISIONS:,} decisions)", flush=True)
     token_file = BASE_DIR / "var" / f"{DATABASE}.token"
     built = build(token_file)
-    decisions = int(str(built["decisions"]))
-    token = token_file.read_text().strip()
+    counts = {"decisions": int(str(built["decisions"])), "entries": int(str(built["size"]))}
+    expected = f"{counts['decisions']:,} decisions replayed, 0 differ"
     postgres = postmaster_pid()
-    with serve() as (base, server), tempfile.TemporaryDirectory():
-        verify = [sys.executable, "-m", "ledger.verify", "--url", base, "--vkey",
-                  str(built["vkey"]), "--quiet"]  # fmt: skip
-        auditor = {"LEDGER_VERIFY_TOKEN": token}
+    with serve() as (base, server):
+        verify = [sys.executable, "-m", "ledger.verify", "--url", base, "--quiet"]
+        verify += ["--vkey", str(built["vkey"])]
+        auditor = {"LEDGER_VERIFY_TOKEN": token_file.read_text().strip()}
         pids = {"gunicorn": server, "postgres": postgres}
         # Warm-up: gunicorn's workers load the application on their first request.
-        subprocess.run([*verify, "--samples", "0"], cwd=BASE_DIR, env=env(), check=True,
-                       capture_output=True)  # fmt: skip
-        expected = f"{decisions:,} decisions replayed, 0 differ"
-        last = timed("python -m ledger.verify --replay", [*verify, "--replay"],
-                     extra_env=auditor, pids=pids, decisions=decisions)  # fmt: skip
+        subprocess.run(
+            [*verify, "--samples", "0"], cwd=BASE_DIR, env=env(), check=True, capture_output=True
+        )
+        name = "python -m ledger.verify --replay"
+        last = timed(name, [*verify, "--replay"], extra_env=auditor, pids=pids, **counts)
         if last != expected:
-            raise SystemExit(f"ledger.verify --replay: {last!r}, expected {expected!r}")
-        timed("python -m ledger.verify (the log alone, no --replay)", verify, extra_env=auditor,
-              pids=pids, decisions=decisions)  # fmt: skip
-    last = timed("manage.py replay_decisions", [sys.executable, "manage.py", "replay_decisions"],
-                 extra_env={}, pids={"postgres": postgres}, decisions=decisions)  # fmt: skip
+            raise SystemExit(f"{name}: {last!r}, expected {expected!r}")
+        name = "python -m ledger.verify (the log alone, no --replay)"
+        timed(name, verify, extra_env=auditor, pids=pids, **counts)
+    name = "manage.py replay_decisions"
+    command = [sys.executable, "manage.py", "replay_decisions"]
+    last = timed(name, command, extra_env={}, pids={"postgres": postgres}, **counts)
     if last != expected:
-        raise SystemExit(f"replay_decisions: {last!r}, expected {expected!r}")
+        raise SystemExit(f"{name}: {last!r}, expected {expected!r}")
 
 
 if __name__ == "__main__":
