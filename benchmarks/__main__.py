@@ -15,6 +15,7 @@ from benchmarks import (
     ledger_proofs,
     ledger_verifier,
     replay,
+    replay_service,
     requests_pipeline,
     vector_matching,
 )
@@ -25,6 +26,7 @@ BENCHMARKS = {
     "ledger_proofs": ledger_proofs.main,
     "ledger_verifier": ledger_verifier.main,
     "replay": replay.main,
+    "replay_service": replay_service.main,
     "catalog_import": catalog_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,

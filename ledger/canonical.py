@@ -52,6 +52,9 @@ TIME_PATTERN = re.compile(
 ENTRY_MEMBERS = frozenset({"v", "type", "time", "payload"})
 MICROSECONDS_PER_MILLISECOND = 1000
 JSON_SAFE_INTEGER = 2**53 - 1
+_WALK_LIMIT = MAX_ENTRY_BYTES
+"""Containers and numbers :func:`_plain` walks before it leaves the value to the recursive
+check (each takes at least a byte of an entry)."""
 """Largest integer RFC 8785 writes as an integer (I-JSON, RFC 7493 §2.2)."""
 
 
@@ -138,23 +141,62 @@ def encode_entry(*, kind: str, time: datetime, payload: Mapping[str, Any]) -> by
 
 
 _SAFE_INTEGER = 2**53 - 1
+_WALK_LIMIT = MAX_ENTRY_BYTES
+"""Containers and numbers :func:`_plain` walks before it leaves the value to the recursive
+check (each takes at least a byte of an entry)."""
 
 
 def _plain(value: Any) -> bool:
     """True for JSON made only of strings, booleans, null, safe integers, lists and objects
-    with ASCII keys: the values whose RFC 8785 form ``json.dumps`` produces byte for byte."""
+    with ASCII keys: the values whose RFC 8785 form ``json.dumps`` produces byte for byte.
+
+    Walks the value without recursion, by exact type (what ``json.loads`` makes); a value of
+    any other type (a subclass) is judged by :func:`_plain_value`, the same rules by
+    ``isinstance``. A decision's trace has hundreds of members, so this is on every ledger
+    write and every opening checked. Past :data:`_WALK_LIMIT` members (a value larger than any
+    entry, or one that contains itself) the recursive check decides, as it always did."""
+    pending = [value]
+    pop, extend = pending.pop, pending.extend
+    walked = 0
+    while pending:
+        v = pop()
+        t = type(v)
+        if t is str or v is None or t is bool:
+            continue
+        walked += 1
+        if walked > _WALK_LIMIT:
+            return _plain_value(value)
+        if t is dict:
+            for k in v:
+                if type(k) is not str and not isinstance(k, str):
+                    return False
+                if not k.isascii():
+                    return False
+            extend(v.values())
+        elif t is list:
+            extend(v)
+        elif t is int:
+            if not -_SAFE_INTEGER <= v <= _SAFE_INTEGER:
+                return False
+        elif not _plain_value(v):
+            return False
+    return True
+
+
+def _plain_value(value: Any) -> bool:
+    """:func:`_plain` by ``isinstance``, recursively."""
     if value is None or isinstance(value, bool | str):
         return True
     if isinstance(value, int):
         return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
     if isinstance(value, list):
-        return all(_plain(v) for v in value)
+        return all(_plain_value(v) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and k.isascii() and _plain_value(v) for k, v in value.items())
     return False
 
 
-def _fast_canonical(document: dict[str, Any]) -> bytes | None:
+def _fast_canonical(document: Any) -> bytes | None:
     """RFC 8785 bytes of ``document`` by the standard library, when that is provably the same
     (no floats, whose formatting differs, and ASCII keys, whose order UTF-16 and code points
     agree on); None otherwise, and the rfc8785 library does it. Python escapes control
@@ -170,8 +212,9 @@ def _fast_canonical(document: dict[str, Any]) -> bytes | None:
         return None
 
 
-def encode_json(document: dict[str, Any]) -> bytes:
-    """RFC 8785 bytes of any JSON object (the fast path when it provably applies)."""
+def encode_json(document: Any) -> bytes:
+    """RFC 8785 bytes of any JSON value (the fast path when it provably applies: a string, say,
+    is written by ``json.dumps`` as RFC 8785 writes it)."""
     fast = _fast_canonical(document)
     return fast if fast is not None else rfc8785.dumps(document)
 

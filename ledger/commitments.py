@@ -86,12 +86,10 @@ class Opening:
 
 def encode_value(value: Any) -> bytes:
     """RFC 8785 canonical JSON of any JSON value (raises :class:`CommitmentError` if it is
-    not one: NaN, a lone surrogate, a non-JSON type). An object takes the ledger's fast path
+    not one: NaN, a lone surrogate, a non-JSON type), by the ledger's fast path
     (:func:`ledger.canonical.encode_json`, the same bytes where it applies)."""
     try:
-        if isinstance(value, dict):
-            return canonical.encode_json(value)
-        return rfc8785.dumps(value)
+        return canonical.encode_json(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CommitmentError(f"value cannot be canonicalised: {exc}") from None
 

@@ -324,6 +324,56 @@ def test_the_fast_path_leaves_floats_and_non_ascii_keys_to_the_library() -> None
     assert _fast_canonical({"payload": {"x": 2**60}}) is None
 
 
+class _Key(str):
+    pass
+
+
+class _Count(int):
+    pass
+
+
+# _plain walks a value by exact type and leaves any other type to the recursive check: the two
+# must agree on everything, floats, unsafe integers, non-ASCII keys and subclasses included.
+_any_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**54), max_value=2**54)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4)
+    | st.builds(_Count, st.integers(min_value=0, max_value=9))
+    | st.tuples(st.integers()),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=3), children, max_size=4)
+        | st.dictionaries(st.builds(_Key, st.text(max_size=3)), children, max_size=2)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_any_values)
+def test_the_plain_check_agrees_with_the_recursive_one(value: object) -> None:
+    from ledger.canonical import _plain, _plain_value
+
+    assert _plain(value) == _plain_value(value)
+
+
+def test_the_plain_check_of_a_value_that_contains_itself_fails_as_it_always_did() -> None:
+    from ledger.canonical import _plain
+
+    looped: list[object] = ["x"]
+    looped.append(looped)
+    with pytest.raises(RecursionError):
+        _plain(looped)
+
+
+def test_a_committed_string_takes_the_fast_path_with_the_library_s_bytes() -> None:
+    from ledger.commitments import encode_value
+
+    for value in ("100", "é\u2028\n\x7f", "", True, None, 7, [1, "a"]):
+        assert encode_value(value) == rfc8785.dumps(value)
+
+
 # decode_entry's fast path (the standard library alone) must return exactly what the thorough
 # path returns, and leave to it every entry it cannot vouch for (so the errors stay its own).
 _RFC_EXAMPLE = {
