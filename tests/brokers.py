@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 import sqlalchemy
+from kombu import pools as kombu_pools
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 
 INSTANCE_BROKER_URL = ""
@@ -64,6 +65,9 @@ def use(url: str) -> None:
     app.amqp._producer_pool = None
     if pool is not None:
         pool.force_close_all()
+    # kombu keeps producer pools per connection in a registry of its own, which would hand back
+    # the closed pool of a broker switched away from and back to ("Acquire on closed pool").
+    kombu_pools.reset()
     if before.startswith("sqla+") and before != url:
         # kombu keeps one engine per database for the process: its connections would keep
         # the test database from being dropped at the end of the session.
