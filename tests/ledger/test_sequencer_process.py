@@ -254,7 +254,10 @@ def test_a_rotation_during_a_stream_of_writes_leaves_no_entry_unsigned_for_2_sec
     [new_vkey] = [k for k, until in keys.items() if until is None]
     # Up to the rotation entry the old key signs; after it, only the new one. The old key's
     # last checkpoint ends at the rotation entry, however many writes commit meanwhile.
-    assert (rotation[0] + 1, old_vkey) in [(c[0], c[2]) for c in checkpoints]
+    assert (rotation[0] + 1, old_vkey) in [(c[0], c[2]) for c in checkpoints], (
+        f"rotation entry {rotation[0]} sequenced at {entries[rotation[0]][2]}; keys {keys}; "
+        f"checkpoints {[(c[0], c[2][-8:], c[3]) for c in checkpoints]}"
+    )
     for size, text, key_name, _ in checkpoints:
         expected = old_vkey if size <= rotation[0] + 1 else new_vkey
         assert key_name == expected, f"checkpoint {size}"
