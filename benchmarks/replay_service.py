@@ -74,7 +74,7 @@ def iswc(n):
     body = f"{100_000_000 + n:09d}"
     return f"T{body}{identifiers.iswc_check_digit(body)}"
 
-if Decision.objects.count() < decisions:
+if Decision.objects.count() < decisions // 3 * 3:  # three manifests of a third each
     rng = random.Random(13)
     label, _ = party("Replay Records", "label")
     publishers = [party(f"Replay Publishing {k}", "publisher")[0] for k in range(3)]

@@ -30,7 +30,9 @@ def _entries(start: int) -> Iterator[tuple[int, canonical.Entry, str | None]]:
     )
     chunk: list[tuple[int, canonical.Entry, bytes]] = []
     for index, data, leaf_hash in rows.iterator(chunk_size=CHUNK):
-        chunk.append((int(index), canonical.decode_entry(bytes(data)), bytes(leaf_hash)))
+        # The ledger's own entries, as the appender wrote them (canonical): read, not re-checked
+        # (python -m ledger.verify checks them against the signed root).
+        chunk.append((int(index), canonical.decode_checked_entry(bytes(data)), bytes(leaf_hash)))
         if len(chunk) == CHUNK:
             yield from _opened(chunk)
             chunk = []
@@ -40,10 +42,11 @@ def _entries(start: int) -> Iterator[tuple[int, canonical.Entry, str | None]]:
 def _opened(
     chunk: list[tuple[int, canonical.Entry, bytes]],
 ) -> Iterator[tuple[int, canonical.Entry, str | None]]:
-    sealed = [leaf for _, e, leaf in chunk if commitments.commitments_of(e.payload)]
+    committed = [commitments.commitments_of(e.payload) for _, e, _ in chunk]
+    sealed = [leaf for (_, _, leaf), c in zip(chunk, committed, strict=True) if c]
     by_leaf = ledger_openings.openings_by_leaf(leaf_hashes=sealed)
-    for index, entry, leaf in chunk:
-        yield (index, *open_entry(entry, by_leaf.get(leaf, ())))
+    for (index, entry, leaf), c in zip(chunk, committed, strict=True):
+        yield (index, *open_entry(entry, by_leaf.get(leaf, ()), committed=c))
 
 
 def replay(*, progress: Callable[[int], None] | None = None) -> tuple[int, list[Difference]]:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -82,6 +83,16 @@ class Opening:
 
     def commitment(self) -> str:
         return commit_bytes(self.field, self.value_bytes, salt=self.salt)
+
+    @classmethod
+    def from_bytes(cls, field: str, salt: bytes, value_bytes: bytes) -> Opening:
+        """The opening whose value is given as the canonical bytes it was committed with (as
+        the ledger stores them): checking it hashes these bytes, not the value written again,
+        and the value is what they read as. Bytes that match the commitment are the bytes
+        committed, which the writer made canonical (:func:`seal`)."""
+        opening = cls(field, salt, json.loads(value_bytes))
+        opening.__dict__["value_bytes"] = value_bytes  # the cached property, known already
+        return opening
 
 
 def encode_value(value: Any) -> bytes:
@@ -169,10 +180,17 @@ def seal(
     return sealed, openings
 
 
-def unseal(payload: Mapping[str, Any], openings: Iterable[Opening]) -> dict[str, Any]:
+def unseal(
+    payload: Mapping[str, Any],
+    openings: Iterable[Opening],
+    *,
+    committed: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The payload with every committed field replaced by its verified clear value. Raises
-    :class:`CommitmentError` naming the field if an opening is missing, extra or wrong."""
-    committed = commitments_of(payload)
+    :class:`CommitmentError` naming the field if an opening is missing, extra or wrong.
+    ``committed``: :func:`commitments_of` the payload, if the caller has it already."""
+    if committed is None:
+        committed = commitments_of(payload)
     by_field: dict[str, Opening] = {}
     for opening in openings:
         if opening.field not in committed:

@@ -9,7 +9,6 @@ its caller decides may see them; it does not know who that is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -58,7 +57,7 @@ def openings_by_leaf(*, leaf_hashes: Iterable[bytes]) -> dict[bytes, list[commit
             [wanted],
         )
         for leaf_hash, field, salt, value in cursor.fetchall():
-            opening = commitments.Opening(field, bytes(salt), json.loads(bytes(value)))
+            opening = commitments.Opening.from_bytes(field, bytes(salt), bytes(value))
             out.setdefault(bytes(leaf_hash), []).append(opening)
     return out
 

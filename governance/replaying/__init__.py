@@ -72,19 +72,22 @@ def _until(period: Mapping[str, Any] | None) -> dt.datetime | None:
 
 
 def open_entry(
-    entry: canonical.Entry, openings: Iterable[commitments.Opening]
+    entry: canonical.Entry,
+    openings: Iterable[commitments.Opening],
+    *,
+    committed: Mapping[str, str] | None = None,
 ) -> tuple[canonical.Entry, str | None]:
     """The entry with its committed fields replaced by their verified clear values, and None;
     or, if they cannot be opened (an opening missing, extra or not matching its commitment),
-    the entry as it is and why."""
-    openings = tuple(openings)
-    if not openings and not commitments.commitments_of(entry.payload):
-        return entry, None
-    try:  # (looking for the commitments once, in unseal, when there are openings)
-        payload = commitments.unseal(entry.payload, openings)
+    the entry as it is and why. ``committed``: the entry's commitments
+    (:func:`ledger.commitments.commitments_of` its payload), if the caller has them already."""
+    if committed is None:
+        committed = commitments.commitments_of(entry.payload)
+    if not committed:
+        return entry, None  # nothing committed: an opening given for it is not used
+    try:
+        payload = commitments.unseal(entry.payload, openings, committed=committed)
     except commitments.CommitmentError as exc:
-        if not commitments.commitments_of(entry.payload):
-            return entry, None  # nothing committed: an opening given for it is not used
         return entry, str(exc)
     return canonical.Entry(entry.v, entry.kind, entry.time, payload), None
 

@@ -119,8 +119,13 @@ class FileOpenings:
         return self._by_leaf
 
 
-def _page(client: HttpLogClient, start: int, end: int) -> list[tuple[int, bytes, canonical.Entry]]:
-    """Entries ``[start, end)`` as served (index, leaf hash, decoded); the log may serve fewer."""
+def _page(
+    client: HttpLogClient, start: int, end: int, *, checked: bool
+) -> list[tuple[int, bytes, canonical.Entry]]:
+    """Entries ``[start, end)`` as served (index, leaf hash, decoded); the log may serve fewer.
+    ``checked``: entries with these leaf hashes were checked for canonical JSON (if the root
+    then differs, the replay fails anyway), so they are not checked again."""
+    decode = canonical.decode_checked_entry if checked else canonical.decode_entry
     page = []
     for position, item in enumerate(client.entries(start, end)):
         index = start + position
@@ -128,7 +133,7 @@ def _page(client: HttpLogClient, start: int, end: int) -> list[tuple[int, bytes,
             raise VerificationError(f"entry {index}: the log served another entry in its place")
         data = b64_bytes(item.get("data"), what=f"entry {index}: 'data'")
         try:
-            entry = canonical.decode_entry(data)
+            entry = decode(data)
         except ValueError as exc:
             raise VerificationError(f"entry {index}: not canonical JSON: {exc}") from None
         page.append((index, leaf_hash(data), entry))
@@ -142,24 +147,30 @@ def replay_log(
     root_hash: bytes,
     openings: Openings,
     progress: Callable[[int], None] | None = None,
+    canonical_checked: bool = False,
 ) -> tuple[int, list[Difference]]:
     """Replay the decisions of the first ``size`` entries, which must have the signed root
     ``root_hash``; (decisions replayed, differences), as :func:`governance.replay.replay`.
-    Raise :class:`VerificationError` if the entries served are not those of that root."""
+    Raise :class:`VerificationError` if the entries served are not those of that root.
+
+    ``canonical_checked``: :func:`ledger.verify.verify_log` checked that the entries of that
+    root are canonical JSON. Then the entries served for replay are decoded without checking
+    it again: a leaf hash is the SHA-256 of the entry's bytes, so entries whose leaf hashes
+    give the same root are the same bytes, and otherwise the replay fails at the end."""
     replay = Replay(progress=progress)
     leaves: list[bytes] = []
     while len(leaves) < size:
         start = len(leaves)
-        page = _page(client, start, min(start + ENTRIES_PAGE_SIZE, size))
+        page = _page(client, start, min(start + ENTRIES_PAGE_SIZE, size), checked=canonical_checked)
         if not page:
             raise VerificationError(f"entry {start}: the log served no entries to replay")
-        sealed = any(commitments.commitments_of(e.payload) for _, _, e in page)
+        committed = [commitments.commitments_of(e.payload) for _, _, e in page]
         by_leaf: Mapping[bytes, list[commitments.Opening]] = (
-            openings.between(start, start + len(page)) if sealed else {}
+            openings.between(start, start + len(page)) if any(committed) else {}
         )
-        for index, leaf, entry in page:
+        for (index, leaf, entry), c in zip(page, committed, strict=True):
             leaves.append(leaf)
-            replay.feed(index, *open_entry(entry, by_leaf.get(leaf, ())))
+            replay.feed(index, *open_entry(entry, by_leaf.get(leaf, ()), committed=c))
     recomputed = root_from_leaf_hashes(leaves)
     if recomputed != root_hash:
         raise VerificationError(

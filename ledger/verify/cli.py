@@ -24,7 +24,7 @@ from ledger.verify.client import (
     LocalInputError,
     b64encode_text,
 )
-from ledger.verify.log import DEFAULT_SAMPLES, verify_log
+from ledger.verify.log import DEFAULT_SAMPLES, LogResult, verify_log
 from ledger.verify.pages import default_workers
 from ledger.verify.receipt import verify_receipt
 from ledger.verify.state import load_state, save_state
@@ -228,12 +228,12 @@ def _main_log(argv: Sequence[str]) -> int:
         lines.append(f"state: saved to {state_path}")
     print("\n".join(lines), flush=True)
     if args.replay:
-        return _replay(client, result.size, result.root_hash, args.openings, quiet=args.quiet)
+        return _replay(client, result, args.openings, quiet=args.quiet)
     return EXIT_OK
 
 
 def _replay(
-    client: HttpLogClient, size: int, root_hash: bytes, openings_path: Path | None, *, quiet: bool
+    client: HttpLogClient, verified: LogResult, openings_path: Path | None, *, quiet: bool
 ) -> int:
     """Replay the verified log's decisions (:mod:`governance.replaying.offline`), printing what
     ``manage.py replay_decisions`` prints; exit status 1 if a decision or an opening differs."""
@@ -252,10 +252,11 @@ def _replay(
 
     count, differences = offline.replay_log(
         client,
-        size=size,
-        root_hash=root_hash,
+        size=verified.size,
+        root_hash=verified.root_hash,
         openings=openings,
         progress=None if quiet else progress,
+        canonical_checked=verified.canonical_checked,
     )
     for difference in differences:
         print(difference.describe())

@@ -15,6 +15,7 @@ from ledger.canonical import (
     ENTRY_FORMAT_VERSION,
     MAX_ENTRY_BYTES,
     Entry,
+    decode_checked_entry,
     decode_entry,
     encode_entry,
     format_time,
@@ -487,3 +488,31 @@ def test_decoding_is_the_thorough_paths_whatever_the_bytes(
         except UnicodeDecodeError:
             continue
         assert _decoded(rewritten) == _thorough(rewritten)
+
+
+_JSON_OR_FLOAT = JSON_VALUES | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(payload=st.dictionaries(st.text(max_size=8), _JSON_OR_FLOAT, max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_decoding_checked_bytes_gives_the_entry_decode_entry_gives(payload: dict[str, Any]) -> None:
+    data = encode_entry(kind="k", time=WHEN, payload=payload)
+    assert decode_checked_entry(data) == decode_entry(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"[]", "not a JSON object"),
+        (b'{"v":2}', "members must be exactly"),
+        (b"\xff", "not UTF-8"),
+        (entry_bytes(type="Bad Kind"), "must be lowercase identifiers"),
+    ],
+)
+def test_decoding_checked_bytes_that_are_no_entry_says_why_as_decode_entry_does(
+    data: bytes, why: str
+) -> None:
+    with pytest.raises(ValueError, match=why):
+        decode_entry(data)
+    with pytest.raises(ValueError, match=why):
+        decode_checked_entry(data)

@@ -144,3 +144,24 @@ def test_the_fast_encoding_of_a_value_is_rfc_8785(value: Any) -> None:
 
     assert c.encode_value(value) == rfc8785.dumps(value)
     assert c.encode_value({"v": value}) == rfc8785.dumps({"v": value})
+
+
+def test_an_opening_from_its_stored_bytes_checks_those_bytes_and_reads_them() -> None:
+    stored = c.encode_value({"b": 1, "a": [True, "é"]})
+    opening = c.Opening.from_bytes("trace", SALT, stored)
+    assert opening.value == {"a": [True, "é"], "b": 1}
+    assert opening.commitment() == c.commit("trace", {"a": [True, "é"], "b": 1}, salt=SALT)
+    # bytes other than those committed (the same value written otherwise) do not open it
+    other = c.Opening.from_bytes("trace", SALT, b'{"b":1,"a":[true,"\\u00e9"]}')
+    assert other.value == opening.value
+    with pytest.raises(c.CommitmentError, match="does not match"):
+        c.verify(opening.commitment(), other)
+
+
+def test_unseal_with_the_commitments_given_gives_what_it_finds_itself() -> None:
+    payload = {"id": "r1", "note": "n"}
+    sealed, openings = c.seal(payload, ("note",))
+    committed = c.commitments_of(sealed)
+    assert c.unseal(sealed, openings, committed=committed) == payload
+    with pytest.raises(c.CommitmentError, match="no opening"):
+        c.unseal(sealed, [], committed=committed)
