@@ -52,11 +52,15 @@ the price of false conflicts: a change waits for the decisions in flight on its 
 LOCK_CLASS = 0x636F6E73  # "cons"
 
 
-def _lock_sql(function: str) -> str:
+IDENTIFIER_CLASS = 0x69647321  # "ids!"
+"""The first integer of the locks on identifiers being registered (:func:`registering`)."""
+
+
+def _lock_sql(function: str, lock_class: int = LOCK_CLASS) -> str:
     """One statement: lock the bucket of each key of ``%(keys)s`` (in order, each once), then
     read the database's clock."""
     return (
-        f"SELECT clock_timestamp() FROM (SELECT count({function}({LOCK_CLASS}, b)) FROM ("  # noqa: S608 - constants
+        f"SELECT clock_timestamp() FROM (SELECT count({function}({lock_class}, b)) FROM ("  # noqa: S608 - constants
         f"SELECT DISTINCT (hashtextextended(k, 0) & {BUCKETS - 1})::int AS b"
         " FROM unnest(%(keys)s::text[]) k ORDER BY b) keys) locked"
     )
@@ -65,6 +69,7 @@ def _lock_sql(function: str) -> str:
 LOCK_SHARED_SQL = _lock_sql("pg_advisory_xact_lock_shared")
 """What a decision runs before it reads (``%(keys)s``: the keys it reads)."""
 LOCK_SQL = _lock_sql("pg_advisory_xact_lock")
+REGISTERING_SQL = _lock_sql("pg_advisory_xact_lock", IDENTIFIER_CLASS)
 
 
 def changing(keys: Iterable[str]) -> dt.datetime:
@@ -75,6 +80,20 @@ def changing(keys: Iterable[str]) -> dt.datetime:
         (now,) = cursor.fetchone() or (None,)
     assert isinstance(now, dt.datetime)
     return now
+
+
+def registering(identifiers: Iterable[str]) -> None:
+    """Lock identifiers about to be registered (``isrc:<code>``, ``iswc:<code>``,
+    ``upc:<code>``) exclusively until the transaction ends; taken before looking whether they
+    are registered already. Two registrations of one identifier (an API call and an import
+    chunk, say) are then one after the other, and the second finds the first's row instead of
+    meeting the unique index. A class of locks of their own (:data:`IDENTIFIER_CLASS`), that no
+    decision takes, taken in one sorted statement before any work or holder lock: no cycle can
+    form with a decision or another registration."""
+    keys = sorted(set(identifiers))
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute(REGISTERING_SQL, {"keys": keys})
 
 
 def reading(keys: Iterable[str]) -> dt.datetime:

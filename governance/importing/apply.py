@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from governance import ledgering
+from governance import ledgering, ordering
 from governance.bulk import copy_insert
 from governance.importing.records import (
     CreditRecord,
@@ -118,6 +118,13 @@ class Applier:
 
     def apply(self, records: Sequence[ImportRecord]) -> None:
         entries: list[tuple[str, dict[str, Any]]] = []
+        # Before looking which are registered: a registration of one of them in flight (the
+        # API's, another import's) commits first, and this chunk finds it.
+        ordering.registering(
+            [f"{scheme}:{code}" for r in records for scheme, code in (("isrc", r.isrc),
+             ("iswc", r.iswc)) if code]
+            + [f"upc:{spec.upc}" for r in records for spec in r.releases]
+        )  # fmt: skip
         works = self._works(records, entries)
         self._shares(records, works, entries)
         self._releases(records, works, entries)

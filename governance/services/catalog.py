@@ -22,7 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from governance import identifiers, ledgering, validators
+from governance import identifiers, ledgering, ordering, validators
 from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput, PermissionDenied
 from governance.models import (
@@ -136,6 +136,14 @@ def _identifier_clash(spec: WorkSpec, *, exclude: Any = None) -> Conflict | None
     return None
 
 
+def _identifiers_lock(spec: WorkSpec) -> None:
+    """Lock the spec's ISRC and ISWC against other registrations until the transaction ends,
+    before looking whether they are taken (:func:`governance.ordering.registering`)."""
+    ordering.registering(
+        f"{scheme}:{code}" for scheme, code in (("isrc", spec.isrc), ("iswc", spec.iswc)) if code
+    )
+
+
 def _identifier_conflict(spec: WorkSpec, *, exclude: Any = None) -> None:
     clash = _identifier_clash(spec, exclude=exclude)
     if clash is not None:
@@ -187,6 +195,7 @@ def _apply_spec(work: Work, spec: WorkSpec, composition: Work | None) -> None:
 @transaction.atomic
 def work_register(*, actor: Actor, spec: WorkSpec, now: dt.datetime) -> Work:
     _require_catalog_writer(actor, action="Registering a work")
+    _identifiers_lock(spec)
     _identifier_conflict(spec)
     work = Work(registrant=actor.party)
     _apply_spec(work, spec, _composition(spec))
@@ -216,6 +225,13 @@ def work_update(*, actor: Actor, work: Work, changes: Mapping[str, Any], now: dt
     _require_catalog_writer(actor, action="Changing a work")
     if not can_change_work(actor, work):
         raise PermissionDenied("Only the work's registrant changes it.")
+    # A new ISRC or ISWC is locked before the work's row, the order an import takes them in.
+    ordering.registering(
+        f"{scheme}:{code}"
+        for scheme, normalize in (("isrc", identifiers.normalize_isrc),
+                                  ("iswc", identifiers.normalize_iswc))
+        if (code := _normalized(scheme, changes.get(scheme), normalize))
+    )  # fmt: skip
     work = Work.objects.select_for_update().get(pk=work.pk)
     current = {
         "kind": work.kind, "title": work.title, "display_artist": work.display_artist,
@@ -260,6 +276,7 @@ def release_register(
         raise InvalidInput.field("upc", "must not be empty")
     if not title.strip():
         raise InvalidInput.field("title", "must not be empty")
+    ordering.registering([f"upc:{code}"])  # before looking, as _identifiers_lock
     _upc_conflict(code)
     tracks = list(Work.objects.filter(pk__in=list(track_ids), kind=WorkKind.RECORDING))
     if len(tracks) != len(set(map(str, track_ids))):
