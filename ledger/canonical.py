@@ -217,6 +217,29 @@ def encode_json(document: Any) -> bytes:
     return fast if fast is not None else rfc8785.dumps(document)
 
 
+def decode_json(data: bytes) -> tuple[Any, bool]:
+    """The JSON value ``data`` reads as, and whether ``data`` is its RFC 8785 form (as
+    :func:`encode_json` writes it), byte for byte; ``ValueError`` if it is not UTF-8 JSON.
+
+    By the standard library when that provably decides it, as :func:`decode_entry`'s fast path
+    does (no floats or constants, integers in the exact range, no character outside the Basic
+    Multilingual Plane, and the value written back is ``data``); otherwise the value is written
+    to RFC 8785 and compared."""
+    text = data.decode("utf-8")
+    try:
+        value = _FAST_DECODER.decode(text)
+    except (_NotFast, ValueError, RecursionError):
+        pass
+    else:
+        if (text.isascii() or max(text) <= "\uffff") and _FAST_ENCODER.encode(value) == text:
+            return value, True
+    value = json.loads(text)
+    try:
+        return value, encode_json(value) == data
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return value, False
+
+
 def decode_entry(data: bytes) -> Entry:
     """Parse canonical entry bytes; raise ``ValueError`` saying why if they are not valid."""
     if len(data) > MAX_ENTRY_BYTES:

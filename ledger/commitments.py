@@ -90,7 +90,13 @@ class Opening:
         the ledger stores them): checking it hashes these bytes, not the value written again,
         and the value is what they read as. Bytes that match the commitment are the bytes
         committed, which the writer made canonical (:func:`seal`)."""
-        opening = cls(field, salt, json.loads(value_bytes))
+        return cls.from_canonical(field, salt, json.loads(value_bytes), value_bytes)
+
+    @classmethod
+    def from_canonical(cls, field: str, salt: bytes, value: Any, value_bytes: bytes) -> Opening:
+        """The opening of ``value`` whose RFC 8785 bytes the caller knows to be
+        ``value_bytes`` (read from them, and checked, or stored by the writer)."""
+        opening = cls(field, salt, value)
         opening.__dict__["value_bytes"] = value_bytes  # the cached property, known already
         return opening
 

@@ -62,13 +62,66 @@ def openings_by_leaf(*, leaf_hashes: Iterable[bytes]) -> dict[bytes, list[commit
     return out
 
 
-def entries_with_openings(*, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
-    """``(index, data, leaf hash)`` of the sequenced entries in ``[start, end)`` that have
-    openings, in index order."""
+@dataclass(frozen=True)
+class StoredOpening:
+    """An opening as stored: the value is the RFC 8785 bytes it was committed with, not read
+    (serving them as they are costs nothing; :meth:`opening` reads them)."""
+
+    field: str
+    salt: bytes
+    value_bytes: bytes
+
+    def opening(self) -> commitments.Opening:
+        return commitments.Opening.from_bytes(self.field, self.salt, self.value_bytes)
+
+
+def stored_openings_by_leaf(*, leaf_hashes: Iterable[bytes]) -> dict[bytes, list[StoredOpening]]:
+    """:func:`openings_by_leaf` without reading the values: each opening's stored bytes."""
+    wanted = list({bytes(h) for h in leaf_hashes})
+    out: dict[bytes, list[StoredOpening]] = {}
+    if not wanted:
+        return out
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT leaf_hash, field, salt, value FROM ledger_opening"
+            " WHERE leaf_hash = ANY(%s) ORDER BY leaf_hash, field",
+            [wanted],
+        )
+        for leaf_hash, field, salt, value in cursor.fetchall():
+            out.setdefault(bytes(leaf_hash), []).append(
+                StoredOpening(field, bytes(salt), bytes(value))
+            )
+    return out
+
+
+def entries_with_openings(*, start: int, end: int) -> list[tuple[int, str, bytes, bytes]]:
+    """``(index, type, data, leaf hash)`` of the sequenced entries in ``[start, end)`` that
+    have openings, in index order."""
     rows = (
         Entry.objects.filter(index__gte=start, index__lt=end)
         .filter(leaf_hash__in=Opening.objects.values("leaf_hash"))
         .order_by("index")
-        .values_list("index", "data", "leaf_hash")
+        .values_list("index", "kind", "data", "leaf_hash")
     )
-    return [(int(i), bytes(d), bytes(h)) for i, d, h in rows]
+    return [(int(i), str(k), bytes(d), bytes(h)) for i, k, d, h in rows]
+
+
+def entries_and_openings(
+    *, start: int, end: int
+) -> list[tuple[int, str, bytes, bytes, list[StoredOpening]]]:
+    """``(index, type, data, leaf hash, stored openings)`` of the sequenced entries in
+    ``[start, end)`` that have openings, in index order: :func:`entries_with_openings` and
+    :func:`stored_openings_by_leaf` in one query, for a caller who may see them all."""
+    out: list[tuple[int, str, bytes, bytes, list[StoredOpening]]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.idx, e.kind, e.data, e.leaf_hash, o.field, o.salt, o.value"
+            " FROM ledger_entry e JOIN ledger_opening o ON o.leaf_hash = e.leaf_hash"
+            " WHERE e.idx >= %s AND e.idx < %s ORDER BY e.idx, o.field",
+            [start, end],
+        )
+        for index, kind, data, leaf, field, salt, value in cursor.fetchall():
+            if not out or out[-1][0] != index:
+                out.append((int(index), str(kind), bytes(data), bytes(leaf), []))
+            out[-1][4].append(StoredOpening(field, bytes(salt), bytes(value)))
+    return out

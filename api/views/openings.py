@@ -5,12 +5,13 @@ docs/ledger.md, "Committed fields")."""
 from __future__ import annotations
 
 import base64
+from json.encoder import encode_basestring
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
@@ -23,7 +24,18 @@ class OpeningSerializer(serializers.Serializer[Any]):
     field = serializers.CharField(help_text="The payload member that is committed.")
     commitment = serializers.CharField(help_text="As in the entry: sha256:<64 hex digits>.")
     salt = serializers.CharField(help_text="The 32-byte salt, 64 lowercase hex digits.")
-    value = serializers.JSONField(help_text="The clear value (any JSON).")
+    value = serializers.JSONField(
+        required=False,
+        help_text="The clear value (any JSON): unless `values=jcs` was asked for.",
+    )
+    value_jcs = serializers.CharField(
+        required=False,
+        help_text=(
+            "With `values=jcs`, instead of `value`: the exact RFC 8785 text the value was "
+            "committed with, as a string. Its UTF-8 bytes are what the commitment hashes "
+            "(with the domain tag, field and salt); parse it for the value."
+        ),
+    )
 
 
 class EntryOpeningsSerializer(serializers.Serializer[Any]):
@@ -49,21 +61,38 @@ def _index(request: Request, name: str) -> int | None:
     return int(raw)
 
 
-def _render(found: openings.EntryOpenings) -> dict[str, Any]:
-    return {
-        "index": found.index,
-        "leaf_hash": base64.b64encode(found.leaf_hash).decode(),
-        "type": found.kind,
-        "openings": [
-            {
-                "field": o.field,
-                "commitment": found.committed.get(o.field, ""),
-                "salt": o.salt.hex(),
-                "value": o.value,
-            }
-            for o in found.openings
-        ],
-    }
+_STRING = encode_basestring  # a str as a JSON string (non-ASCII kept, as DRF writes it)
+_VALUES = ("json", "jcs")
+
+
+def _render(found: openings.EntryOpenings, *, jcs: bool) -> str:
+    """One entry of the answer as JSON text, written here rather than by a serializer: each
+    opening's stored bytes are RFC 8785 JSON already, and go out as they are (as the value, or
+    as the string ``value_jcs``), neither read nor written again."""
+    rendered = []
+    for o in found.openings:
+        text = o.value_bytes.decode("utf-8")
+        head = (
+            f'{{"field":{_STRING(o.field)},'
+            f'"commitment":{_STRING(found.committed.get(o.field, ""))},'
+            f'"salt":"{o.salt.hex()}",'
+        )
+        rendered.append(
+            f'{head}"value_jcs":{_STRING(text)}}}' if jcs else f'{head}"value":{text}}}'
+        )
+    leaf = base64.b64encode(found.leaf_hash).decode()
+    return (
+        f'{{"index":{found.index},"leaf_hash":"{leaf}","type":{_STRING(found.kind)},'
+        f'"openings":[{",".join(rendered)}]}}'
+    )
+
+
+def _values(request: Request) -> bool:
+    """Whether ``values=jcs`` was asked for."""
+    raw = request.query_params.get("values", "json")
+    if raw not in _VALUES:
+        raise InvalidInput("values must be json or jcs.", fields={"values": ["json or jcs"]})
+    return raw == "jcs"
 
 
 class OpeningsView(APIView):
@@ -81,6 +110,16 @@ class OpeningsView(APIView):
             OpenApiParameter("entry", int, required=False, description="one entry's index"),
             OpenApiParameter("start", int, required=False),
             OpenApiParameter("end", int, required=False, description="exclusive"),
+            OpenApiParameter(
+                "values",
+                str,
+                required=False,
+                enum=list(_VALUES),
+                description=(
+                    "`json` (the default): each opening's `value`; `jcs`: its `value_jcs` "
+                    "instead, the RFC 8785 text committed (what a verifier hashes)"
+                ),
+            ),
         ],
         responses={
             200: OpeningsOutputSerializer,
@@ -90,8 +129,9 @@ class OpeningsView(APIView):
             ),
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         actor = actor_of(request)
+        jcs = _values(request)
         entry = _index(request, "entry")
         start, end = _index(request, "start"), _index(request, "end")
         if entry is not None and start is None and end is None:
@@ -108,4 +148,5 @@ class OpeningsView(APIView):
                 "Give either entry, or start and end with start <= end.",
                 fields={"entry": ["give either entry, or start and end"]},
             )
-        return Response({"entries": [_render(f) for f in found]})
+        body = '{"entries":[' + ",".join(_render(f, jcs=jcs) for f in found) + "]}"
+        return HttpResponse(body.encode("utf-8"), content_type="application/json")

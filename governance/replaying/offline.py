@@ -70,8 +70,43 @@ def parse_openings(document: object, *, where: str) -> OpeningsByLeaf:
                 salt = bytes.fromhex(o["salt"])
             except (KeyError, TypeError, ValueError):
                 raise ValueError(f"{what}: the salt of {o['field']!r} is not hex") from None
-            openings.append(commitments.Opening(o["field"], salt, o.get("value")))
+            openings.append(_opening(o, salt, what=what))
     return found
+
+
+def _opening(served: dict[str, Any], salt: bytes, *, what: str) -> commitments.Opening:
+    """An opening as served: its value given as ``value``, or as ``value_jcs`` (the RFC 8785
+    text committed, ``values=jcs``), or both, which must then agree.
+
+    From ``value_jcs``, the opening hashes the text's UTF-8 bytes as they are when they are
+    the RFC 8785 form of the value they read as (the value replayed), which is checked;
+    otherwise it hashes that form, as for a value given as JSON. Either way a commitment opens
+    to one value only: the value whose RFC 8785 form it commits to."""
+    field = served["field"]
+    text = served.get("value_jcs")
+    if text is None:
+        return commitments.Opening(field, salt, served.get("value"))
+    if not isinstance(text, str):
+        raise ValueError(f"{what}: the value_jcs of {field!r} is not a string")
+    try:
+        data = text.encode("utf-8")
+        value, is_canonical = canonical.decode_json(data)
+    except (ValueError, RecursionError):
+        raise ValueError(f"{what}: the value_jcs of {field!r} is not JSON") from None
+    # Bytes that are not the RFC 8785 form of their value are not hashed as they are.
+    opening = (
+        commitments.Opening.from_canonical(field, salt, value, data)
+        if is_canonical
+        else commitments.Opening(field, salt, value)
+    )
+    if "value" in served:
+        try:
+            same = commitments.encode_value(served["value"]) == opening.value_bytes
+        except commitments.CommitmentError:
+            same = False
+        if not same:
+            raise ValueError(f"{what}: the value and value_jcs of {field!r} differ")
+    return opening
 
 
 class HttpOpenings:
@@ -81,7 +116,8 @@ class HttpOpenings:
         self._client = client
 
     def between(self, start: int, end: int) -> OpeningsByLeaf:
-        url = f"{self._client.base_url}{OPENINGS_PATH}?start={start}&end={end}"
+        # values=jcs: each value as the text committed, hashed as it is (not written again).
+        url = f"{self._client.base_url}{OPENINGS_PATH}?start={start}&end={end}&values=jcs"
         body = self._client.get(url, accept="application/json")
         try:
             return parse_openings(json.loads(body), where=f"GET {url}")

@@ -17,6 +17,7 @@ from governance.models import Decision, PartyKind
 from ledger import canonical, commitments, services
 from ledger.models import Entry
 from tests.factories import Caller, caller
+from tests.governance.test_replay import behind_the_ledgers_back, entry_index
 from tests.ledger.helpers import sequence
 
 pytestmark = pytest.mark.django_db
@@ -205,6 +206,68 @@ def test_a_decisions_holders_see_its_trace(registry) -> None:  # type: ignore[no
         assert "62.125" in json.dumps(opening["value"])
 
 
+def test_with_values_jcs_each_value_is_the_text_committed_which_opens_the_entrys_commitment(
+    registry,
+) -> None:  # type: ignore[no-untyped-def]
+    entries = public_entries(registry["size"])
+    as_json = opened(registry["auditor"], start=0, end=registry["size"])
+    as_jcs = opened(registry["auditor"], start=0, end=registry["size"], values="jcs")
+    assert as_jcs.status_code == 200
+    assert as_jcs["Content-Type"] == "application/json"
+    values = {
+        (e["index"], o["field"]): o["value"]
+        for e in as_json.json()["entries"]
+        for o in e["openings"]
+    }
+    served = as_jcs.json()["entries"]
+    assert [e["index"] for e in served] == [e["index"] for e in as_json.json()["entries"]]
+    for item in served:
+        payload = canonical.decode_entry(entries[item["index"]]).payload
+        for o in item["openings"]:
+            assert "value" not in o
+            text = o["value_jcs"]
+            assert isinstance(text, str)
+            # Its UTF-8 bytes are hashed as they are, and read as the value served as JSON.
+            commitment = commitments.commit_bytes(
+                o["field"], text.encode(), salt=bytes.fromhex(o["salt"])
+            )
+            assert (
+                payload[o["field"]] == {"commitment": commitment} == {"commitment": o["commitment"]}
+            )
+            assert json.loads(text) == values[(item["index"], o["field"])]
+            assert text.encode() == commitments.encode_value(json.loads(text))
+
+
+def test_a_party_gets_what_an_auditor_gets_of_the_entries_it_may_see(registry) -> None:  # type: ignore[no-untyped-def]
+    for values in ("json", "jcs"):
+        auditor = opened(registry["auditor"], start=0, end=registry["size"], values=values)
+        everything = {e["index"]: e for e in auditor.json()["entries"]}
+        for who in ("label", "artist", "publisher"):
+            mine = opened(registry[who], start=0, end=registry["size"], values=values).json()
+            assert mine["entries"]
+            for item in mine["entries"]:
+                assert item == everything[item["index"]]
+        (index,) = indexes()["decision"]
+        one = opened(registry["auditor"], entry=index, values=values).json()
+        assert one == {"entries": [everything[index]]}
+
+
+def test_an_opening_that_does_not_match_is_served_beside_the_entrys_own_commitment(
+    registry,
+) -> None:  # type: ignore[no-untyped-def]
+    index, leaf = entry_index("rights_share", right="master")
+    (entry,) = Entry.objects.filter(index=index).values_list("data", flat=True)
+    ledgered = canonical.decode_entry(bytes(entry)).payload["share"]["commitment"]
+    behind_the_ledgers_back(
+        "UPDATE ledger_opening SET value = %s WHERE leaf_hash = %s AND field = 'share'",
+        [b'"0.001"', leaf],
+    )
+    for who in ("auditor", "label"):
+        (item,) = opened(registry[who], entry=index, values="jcs").json()["entries"]
+        (o,) = item["openings"]
+        assert (o["value_jcs"], o["commitment"]) == ('"0.001"', ledgered)
+
+
 def test_an_entry_without_openings_is_not_found_even_for_an_auditor(registry) -> None:  # type: ignore[no-untyped-def]
     index = indexes()["party"][0]
     assert opened(registry["auditor"], entry=index).status_code == 404
@@ -223,6 +286,8 @@ def test_an_entry_without_openings_is_not_found_even_for_an_auditor(registry) ->
         {"start": "0"},
         {},
         {"start": "0", "end": "1001"},
+        {"start": "0", "end": "1", "values": "xml"},
+        {"entry": "1", "values": ""},
     ],
 )
 def test_bad_parameters_are_refused_in_the_common_error_body(registry, params) -> None:  # type: ignore[no-untyped-def]

@@ -247,6 +247,72 @@ def test_a_downloaded_openings_file_replays_and_an_edit_in_it_is_named(
     )
 
 
+def test_the_values_as_text_committed_replay_the_same_and_an_edit_in_one_is_named(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    confidential_world(world)
+    vkey = signed()
+    size = Entry.objects.count()
+    url = f"/api/v1/ledger/openings/?start=0&end={size}"
+    as_json = auditor.client.get(url).json()
+    as_jcs = auditor.client.get(url + "&values=jcs").json()
+    downloaded = tmp_path / "openings.json"
+
+    # The same result from the values as JSON, as text, both, and fetched (values=jcs).
+    results = []
+    for answer in (as_json, as_jcs, merged(as_json, as_jcs)):
+        downloaded.write_text(json.dumps(answer))
+        results.append(verify_replay(capsys, served, vkey, "--openings", str(downloaded))[:2])
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
+    results.append(verify_replay(capsys, served, vkey)[:2])
+    assert results == [(0, ["1 decisions replayed, 0 differ"])] * 4
+
+    index, _ = entry_index("consent_rule")
+    licensees = json.dumps([str(world["artist"].party.pk)], separators=(",", ":"))
+    committed = opening_of(as_jcs, index, "licensees")["value_jcs"]
+    # The same value in another form than RFC 8785's is that value (hashed in its RFC 8785
+    # form, as a value given as JSON is); another value is named.
+    for text, expected in ((json.dumps(json.loads(committed), indent=1), 0), (licensees, 1)):
+        edited = json.loads(json.dumps(as_jcs))
+        opening_of(edited, index, "licensees")["value_jcs"] = text
+        downloaded.write_text(json.dumps(edited))
+        status, lines, _ = verify_replay(capsys, served, vkey, "--openings", str(downloaded))
+        assert status == expected
+        if expected:
+            assert lines[0].startswith(
+                f"entry {index} (consent_rule): the opening of 'licensees' does not match its "
+                "commitment"
+            )
+
+    # Both given, and not the same value: refused, naming the entry.
+    both = merged(as_json, as_jcs)
+    opening_of(both, index, "licensees")["value"] = json.loads(licensees)
+    downloaded.write_text(json.dumps(both))
+    status, _, err = verify_replay(capsys, served, vkey, "--openings", str(downloaded))
+    assert status == 2
+    assert f"entry {index}: the value and value_jcs of 'licensees' differ" in err
+
+
+def opening_of(answer: dict[str, Any], index: int, field: str) -> dict[str, Any]:
+    (item,) = [e for e in answer["entries"] if e["index"] == index]
+    (opening,) = [o for o in item["openings"] if o["field"] == field]
+    return opening  # type: ignore[no-any-return]
+
+
+def merged(as_json: dict[str, Any], as_jcs: dict[str, Any]) -> dict[str, Any]:
+    """The two answers in one: each opening with its value and its value_jcs."""
+    both = json.loads(json.dumps(as_json))
+    for item in both["entries"]:
+        for o in item["openings"]:
+            o["value_jcs"] = opening_of(as_jcs, item["index"], o["field"])["value_jcs"]
+    return both
+
+
 def test_without_an_auditors_token_the_openings_cannot_be_fetched(
     world: dict[str, Any], served: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.canonical import (
@@ -17,6 +17,7 @@ from ledger.canonical import (
     Entry,
     decode_checked_entry,
     decode_entry,
+    decode_json,
     encode_entry,
     format_time,
     parse_time,
@@ -491,6 +492,56 @@ def test_decoding_is_the_thorough_paths_whatever_the_bytes(
 
 
 _JSON_OR_FLOAT = JSON_VALUES | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 0, 1]))
+@settings(max_examples=300, deadline=None)
+def test_decode_json_reads_a_value_and_says_if_the_bytes_are_its_rfc8785_form(
+    value: Any, indent: int | None
+) -> None:
+    canonical_bytes = rfc8785.dumps(value)
+    try:  # a float as large as 2.0**53 reads as an int, outside RFC 8785's integers
+        assume(rfc8785.dumps(json.loads(canonical_bytes)) == canonical_bytes)
+    except rfc8785.CanonicalizationError:
+        assume(False)
+    assert decode_json(canonical_bytes) == (json.loads(canonical_bytes), True)
+    other = json.dumps(value, indent=indent, ensure_ascii=indent is None).encode()
+    read, is_canonical = decode_json(other)
+    assert read == json.loads(other)
+    assert is_canonical is (other == canonical_bytes)
+
+
+@pytest.mark.parametrize(
+    ("data", "is_canonical"),
+    [
+        (b'{"a":1,"b":[true,null,"\u00e9"]}', False),  # RFC 8785 writes the character
+        ('{"a":1,"b":[true,null,"\u00e9"]}'.encode(), True),
+        (b'{"a":1,"a":1}', False),  # a repeated member
+        (b'{"b":1,"a":2}', False),
+        (b"1.0", False),
+        (b"1.5", True),
+        (b"1e21", False),
+        (b"1e+21", True),
+        (b"9007199254740993", False),
+        (b"NaN", False),
+        (b'"\ud800"', False),  # a lone surrogate
+        (b'{"\ud83d\ude00":1,"\uffff":2}', False),
+        ('{"\U0001f600":1,"\uffff":2}'.encode(), True),  # UTF-16 order, not code points
+        ('{"\uffff":2,"\U0001f600":1}'.encode(), False),
+    ],
+)
+def test_decode_json_tells_the_rfc8785_form_from_others(data: bytes, is_canonical: bool) -> None:
+    assert decode_json(data)[1] is is_canonical
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [(b"", "Expecting value"), (b"{", "Expecting property name"), (b"\xff", "can't decode"),
+     (b"[1,]", "Expecting value")],
+)  # fmt: skip
+def test_decode_json_refuses_what_is_not_json(data: bytes, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        decode_json(data)
 
 
 @given(payload=st.dictionaries(st.text(max_size=8), _JSON_OR_FLOAT, max_size=5))
