@@ -14,11 +14,18 @@ chunks are read ahead. It gets the stored bytes and gives back the entries opene
 replay is the same, difference for difference and error for error (an exception that stops a
 chunk is raised after the entries opened before it are replayed); ``workers=1`` does it all in
 this process.
+
+Either way the replay runs with the garbage collector's youngest generation collected every
+50,000 allocations instead of 700 (:data:`GC_THRESHOLD`, :func:`fewer_collections`): the replay
+allocates millions of objects that live (the state, the entries of a chunk), and collecting
+walked them again and again, a quarter of the replay's time; cycles are still collected.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -31,7 +38,16 @@ from governance.replaying.chunks import Compact, Opened, Row, expand, open_rows,
 from ledger import openings as ledger_openings
 from ledger.models import Entry
 
-__all__ = ["AHEAD", "CHUNK", "PARALLEL_FROM", "Difference", "ReplayState", "replay"]
+__all__ = [
+    "AHEAD",
+    "CHUNK",
+    "GC_THRESHOLD",
+    "PARALLEL_FROM",
+    "Difference",
+    "ReplayState",
+    "fewer_collections",
+    "replay",
+]
 
 CHUNK = 5000
 """Entries read, decoded and opened at a time."""
@@ -41,6 +57,21 @@ AHEAD = 2
 
 PARALLEL_FROM = 20_000
 """Logs of more entries than this are replayed with two processes by default."""
+
+GC_THRESHOLD = (50_000, 20, 100)
+"""The garbage collector's thresholds during a replay (:func:`gc.set_threshold`)."""
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the block with :data:`GC_THRESHOLD` (a second process forked in it inherits it);
+    the thresholds as they were afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _rows(start: int) -> Iterator[list[Row]]:
@@ -116,5 +147,6 @@ def replay(
         workers = default_workers()
     if workers not in (1, 2):
         raise ValueError(f"workers must be 1 or 2, not {workers}")
-    entries = _entries(0) if workers == 1 else _entries_in_parallel(0)
-    return replay_entries(entries, progress=progress)
+    with fewer_collections():
+        entries = _entries(0) if workers == 1 else _entries_in_parallel(0)
+        return replay_entries(entries, progress=progress)

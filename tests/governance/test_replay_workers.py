@@ -7,6 +7,7 @@ spans several and the second process works ahead of the replay."""
 
 from __future__ import annotations
 
+import gc
 from io import StringIO
 from typing import Any
 
@@ -145,3 +146,19 @@ def test_two_processes_are_the_default_for_a_long_log_only(world, monkeypatch) -
     assert default_workers() == 2
     monkeypatch.setattr(replay_module.os, "cpu_count", lambda: 1)
     assert default_workers() == 1
+
+
+def test_the_replay_collects_garbage_less_often_and_then_as_before(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    a_log_of_several_chunks(world)
+    before = gc.get_threshold()
+    seen: set[tuple[int, int, int]] = set()
+    feed = Replay.feed
+
+    def recording(self: Replay, *args: Any) -> None:
+        seen.add(gc.get_threshold())
+        feed(self, *args)
+
+    monkeypatch.setattr(Replay, "feed", recording)
+    assert replay(workers=1) == (5, [])
+    assert seen == {replay_module.GC_THRESHOLD}
+    assert gc.get_threshold() == before != replay_module.GC_THRESHOLD
