@@ -14,10 +14,11 @@ each for ``analyze`` worldwide, ``train`` in FR DE US, ``voice``) are decided in
 function a Celery worker runs per chunk (``decide_chunk_or_fail``), every decision ledgered,
 and a checkpoint is signed over the whole log.
 
-Gunicorn serves it as ``make run`` does (``config/gunicorn.py``, 2 processes). Three runs:
+Gunicorn serves it as ``make run`` does (``config/gunicorn.py``, 2 processes). Four runs:
 ``python -m ledger.verify --quiet --replay`` with an auditor's token (``LEDGER_VERIFY_TOKEN``),
 the same without ``--replay`` (what verifying the log alone costs, so the replay's share can
-be told apart), and ``manage.py replay_decisions``. For each: the wall clock, and the CPU
+be told apart; neither with ``BENCH_REPLAY_HTTP=0``), and ``manage.py replay_decisions`` in one
+process (``--workers 1``) and in two (``--workers 2``). For each: the wall clock, and the CPU
 seconds of every process involved, summed: the client (its children's rusage), gunicorn's
 processes and PostgreSQL's (``/proc``, the postmaster's tree, its exited backends included
 through the postmaster's children's times); decisions per second by each. Every run must
@@ -42,6 +43,8 @@ DATABASE = os.environ.get("BENCH_REPLAY_DATABASE", "consentry_bench_replay")
 RECORDINGS = int(os.environ.get("BENCH_REPLAY_RECORDINGS", "20000"))
 DECISIONS = int(os.environ.get("BENCH_REPLAY_DECISIONS", "24000"))
 WEB_WORKERS = 2
+HTTP = os.environ.get("BENCH_REPLAY_HTTP", "1") != "0"
+"""``BENCH_REPLAY_HTTP=0``: ``manage.py replay_decisions`` alone, not ``ledger.verify``."""
 
 BUILD = r"""
 import csv, io, json, random, sys, time, django
@@ -275,6 +278,29 @@ def main() -> None:
     counts = {"decisions": int(str(built["decisions"])), "entries": int(str(built["size"]))}
     expected = f"{counts['decisions']:,} decisions replayed, 0 differ"
     postgres = postmaster_pid()
+    if HTTP:
+        over_http(built, token_file, expected, counts, postgres)
+    # One process, then two (the default on a log this long: a second process decodes the
+    # entries and checks their openings), alternately; the second's CPU is in the client's,
+    # since the command waits for it.
+    for name, options in (
+        ("manage.py replay_decisions --workers 1", ["--workers", "1"]),
+        ("manage.py replay_decisions (--workers 2)", ["--workers", "2"]),
+    ):
+        command = [sys.executable, "manage.py", "replay_decisions", *options]
+        last = timed(name, command, extra_env={}, pids={"postgres": postgres}, **counts)
+        if last != expected:
+            raise SystemExit(f"{name}: {last!r}, expected {expected!r}")
+
+
+def over_http(
+    built: dict[str, object],
+    token_file: Path,
+    expected: str,
+    counts: dict[str, int],
+    postgres: int,
+) -> None:
+    """``python -m ledger.verify`` with and without ``--replay`` against gunicorn."""
     with serve() as (base, server):
         verify = [sys.executable, "-m", "ledger.verify", "--url", base, "--quiet"]
         verify += ["--vkey", str(built["vkey"])]
@@ -290,11 +316,6 @@ def main() -> None:
             raise SystemExit(f"{name}: {last!r}, expected {expected!r}")
         name = "python -m ledger.verify (the log alone, no --replay)"
         timed(name, verify, extra_env=auditor, pids=pids, **counts)
-    name = "manage.py replay_decisions"
-    command = [sys.executable, "manage.py", "replay_decisions"]
-    last = timed(name, command, extra_env={}, pids={"postgres": postgres}, **counts)
-    if last != expected:
-        raise SystemExit(f"{name}: {last!r}, expected {expected!r}")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import psycopg
 from django.db import connection
 
 from ledger import commitments
 from ledger.models import Entry, Opening
-
-
-@dataclass(frozen=True)
-class EntryOpening:
-    """An opening with the entry it belongs to, as served (``value`` is the clear JSON)."""
-
-    index: int
-    leaf_hash: bytes
-    opening: commitments.Opening
 
 
 def openings_add(*, rows: Sequence[tuple[bytes, commitments.Opening]]) -> int:
@@ -46,20 +38,38 @@ def openings_add(*, rows: Sequence[tuple[bytes, commitments.Opening]]) -> int:
 def openings_by_leaf(*, leaf_hashes: Iterable[bytes]) -> dict[bytes, list[commitments.Opening]]:
     """The stored openings of the entries with these leaf hashes, by leaf hash (one query
     with the hashes as an array: a replay asks for thousands at a time)."""
-    wanted = list({bytes(h) for h in leaf_hashes})
     out: dict[bytes, list[commitments.Opening]] = {}
-    if not wanted:
-        return out
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT leaf_hash, field, salt, value FROM ledger_opening"
-            " WHERE leaf_hash = ANY(%s) ORDER BY leaf_hash, field",
-            [wanted],
-        )
-        for leaf_hash, field, salt, value in cursor.fetchall():
-            opening = commitments.Opening.from_bytes(field, bytes(salt), bytes(value))
-            out.setdefault(bytes(leaf_hash), []).append(opening)
+    for leaf_hash, field, salt, value in opening_rows(leaf_hashes=leaf_hashes):
+        opening = commitments.Opening.from_bytes(field, salt, value)
+        out.setdefault(leaf_hash, []).append(opening)
     return out
+
+
+def opening_rows(
+    *, leaf_hashes: Iterable[bytes], binary: bool = False
+) -> list[tuple[bytes, str, bytes, bytes]]:
+    """The stored openings of the entries with these leaf hashes as they are stored, ordered
+    by leaf hash and field: ``(leaf hash, field, salt, value bytes)`` (one query with the
+    hashes as an array; none if no hash is given). ``binary``: read in PostgreSQL's binary
+    format, on a cursor of the driver's own (half the time of the text format's hexadecimal
+    for a replay's 200,000 openings; no query hooks of Django's see it)."""
+    wanted = list({bytes(h) for h in leaf_hashes})
+    if not wanted:
+        return []
+    query = (
+        "SELECT leaf_hash, field, salt, value FROM ledger_opening"
+        " WHERE leaf_hash = ANY(%s) ORDER BY leaf_hash, field"
+    )
+    if binary:
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(query, [wanted], binary=True)
+            rows = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(query, [wanted])
+            rows = cursor.fetchall()
+    return [(bytes(h), str(f), bytes(s), bytes(v)) for h, f, s, v in rows]
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ def sequenced_and_replayed() -> tuple[int, list[Difference]]:
     ledger's tables keep what commits, and other tests count the decisions they replay)."""
     with transaction.atomic():
         ledger_services.integrate_all(now=timezone.now())
-        replayed = replay()
+        replayed = replay(workers=1)
+        # (the same with a second process decoding and opening the entries)
+        assert replay(workers=2) == replayed
         transaction.set_rollback(True)
     return replayed
 

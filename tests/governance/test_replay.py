@@ -1,6 +1,7 @@
 """Replay with committed fields (issue 12, Access item 5): replay opens each commitment with its
 stored opening, checks it, evaluates with the clear values, and reports an opening that was
-tampered with or removed as a difference naming the entry."""
+tampered with or removed as a difference naming the entry. Every replay here runs in one
+process and with a second one decoding and opening the entries, and must give the same."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from governance.replay import replay
+from governance.replay import Difference, replay
 from ledger import canonical
 from ledger import services as ledger_services
 from ledger.models import Entry
@@ -20,6 +21,14 @@ from tests.dbroles import as_superuser
 from tests.world import ISRC, rule
 
 pytestmark = pytest.mark.django_db
+
+
+def replayed() -> tuple[int, list[Difference]]:
+    """The replay of the log in one process, checked to be that with two
+    (``governance.replay``'s ``workers``)."""
+    alone = replay(workers=1)
+    assert replay(workers=2) == alone
+    return alone
 
 
 def check(world: dict[str, Any]) -> str:
@@ -58,21 +67,21 @@ def test_replay_evaluates_a_listed_licensee_from_the_opened_licensee_list(world)
     index, _ = entry_index("consent_rule")
     payload = canonical.decode_entry(bytes(Entry.objects.get(index=index).data)).payload
     assert set(payload["licensees"]) == {"commitment"}
-    assert replay() == (1, [])
+    assert replayed() == (1, [])
 
 
 def test_a_tampered_opening_is_reported_with_its_entry_index(world) -> None:  # type: ignore[no-untyped-def]
     rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
     assert check(world) == "allow"
     ledger_services.integrate_all(now=timezone.now())
-    assert replay() == (1, [])
+    assert replayed() == (1, [])
     # The operator rewrites the master share's opening to give the label 0.001 % only.
     index, leaf = entry_index("rights_share", right="master")
     behind_the_ledgers_back(
         "UPDATE ledger_opening SET value = %s WHERE leaf_hash = %s AND field = 'share'",
         [b'"0.001"', leaf],
     )
-    count, differences = replay()
+    count, differences = replayed()
     assert count == 1
     first = differences[0]
     assert (first.kind, first.index, first.ledgered) == ("opening", index, "rights_share")
@@ -81,11 +90,15 @@ def test_a_tampered_opening_is_reported_with_its_entry_index(world) -> None:  # 
     assert [(d.kind, d.ledgered, d.replayed) for d in differences[1:]] == [
         ("decision", "allow", "deny")
     ]
-    out = StringIO()
-    with pytest.raises(SystemExit) as exit_status:
-        call_command("replay_decisions", stdout=out, stderr=StringIO())
-    assert exit_status.value.code == 1
-    assert f"entry {index} (rights_share): the opening of 'share' does not match" in out.getvalue()
+    outs = []
+    for workers in ("1", "2"):
+        out = StringIO()
+        with pytest.raises(SystemExit) as exit_status:
+            call_command("replay_decisions", "--workers", workers, stdout=out, stderr=StringIO())
+        assert exit_status.value.code == 1
+        outs.append(out.getvalue())
+    assert f"entry {index} (rights_share): the opening of 'share' does not match" in outs[0]
+    assert outs[1] == outs[0]
 
 
 def test_a_removed_opening_is_reported_with_its_entry_index(world) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +109,7 @@ def test_a_removed_opening_is_reported_with_its_entry_index(world) -> None:  # t
     behind_the_ledgers_back(
         "DELETE FROM ledger_opening WHERE leaf_hash = %s AND field = 'note'", [leaf]
     )
-    _, differences = replay()
+    _, differences = replayed()
     assert [(d.kind, d.index) for d in differences][:1] == [("opening", index)]
     assert "no opening for the committed field 'note'" in differences[0].reason
 
@@ -154,14 +167,14 @@ def test_a_decision_that_used_other_rule_versions_than_its_position_holds_differ
     )
     assert revised.status_code == 200, revised.json()
     ledger_services.integrate_all(now=timezone.now())
-    assert replay() == (1, [])
+    assert replayed() == (1, [])
     # The decision's entry again, after the edit: what a decision that read version 1 while
     # the edit committed first was, before the two took locks (governance.ordering).
     decision = Decision.objects.select_related("item", "request").get()
     payload = decision_payload(decision, decision.item, decision.request)
     ledgering.append("decision", payload, now=timezone.now())
     ledger_services.integrate_all(now=timezone.now())
-    count, differences = replay()
+    count, differences = replayed()
     assert count == 2
     (late,) = differences
     assert (late.ledgered, late.replayed) == ("allow", "allow")

@@ -112,12 +112,20 @@ def verify_replay(
 
 
 def replay_decisions() -> tuple[int, list[str]]:
-    out = StringIO()
-    try:
-        call_command("replay_decisions", stdout=out, stderr=StringIO())
-    except SystemExit as exc:
-        return int(str(exc.code)), out.getvalue().splitlines()
-    return 0, out.getvalue().splitlines()
+    """``manage.py replay_decisions``'s exit status and lines, checked to be the same in one
+    process (``--workers 1``) and in two."""
+
+    def run(workers: str) -> tuple[int, list[str]]:
+        out = StringIO()
+        try:
+            call_command("replay_decisions", "--workers", workers, stdout=out, stderr=StringIO())
+        except SystemExit as exc:
+            return int(str(exc.code)), out.getvalue().splitlines()
+        return 0, out.getvalue().splitlines()
+
+    alone = run("1")
+    assert run("2") == alone
+    return alone
 
 
 def confidential_world(world: dict[str, Any]) -> None:
