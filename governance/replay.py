@@ -24,8 +24,6 @@ walked them again and again, a quarter of the replay's time; cycles are still co
 from __future__ import annotations
 
 import collections
-import contextlib
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -33,7 +31,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from django.db.models import Max
 
-from governance.replaying import Difference, ReplayState, replay_entries
+from governance.replaying import (
+    GC_THRESHOLD,
+    Difference,
+    ReplayState,
+    fewer_collections,
+    replay_entries,
+)
 from governance.replaying.chunks import Compact, Opened, Row, expand, open_rows, opened_chunk
 from ledger import openings as ledger_openings
 from ledger.models import Entry
@@ -57,21 +61,6 @@ AHEAD = 2
 
 PARALLEL_FROM = 20_000
 """Logs of more entries than this are replayed with two processes by default."""
-
-GC_THRESHOLD = (50_000, 20, 100)
-"""The garbage collector's thresholds during a replay (:func:`gc.set_threshold`)."""
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the block with :data:`GC_THRESHOLD` (a second process forked in it inherits it);
-    the thresholds as they were afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _rows(start: int) -> Iterator[list[Row]]:

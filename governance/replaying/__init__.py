@@ -28,8 +28,10 @@ what is remembered of it for decisions, is :mod:`governance.replaying.state`'s.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,15 @@ from governance import evaluation
 from governance.replaying.state import ReplayState
 from ledger import canonical, commitments
 
-__all__ = ["Difference", "Replay", "ReplayState", "open_entry", "replay_entries"]
+__all__ = [
+    "GC_THRESHOLD",
+    "Difference",
+    "Replay",
+    "ReplayState",
+    "fewer_collections",
+    "open_entry",
+    "replay_entries",
+]
 
 
 @dataclass(frozen=True)
@@ -182,3 +192,19 @@ def replay_entries(
     for index, entry, unopened in entries:
         replay.feed(index, entry, unopened)
     return replay.replayed, replay.differences
+
+
+GC_THRESHOLD = (50_000, 20, 100)
+"""The garbage collector's thresholds during a replay (:func:`gc.set_threshold`)."""
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the block with :data:`GC_THRESHOLD` (a second process forked in it inherits it);
+    the thresholds as they were afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

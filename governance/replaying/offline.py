@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from governance.replaying import Difference, Replay, open_entry
+from governance.replaying import Difference, Replay, fewer_collections, open_entry
 from ledger import canonical, commitments
 from ledger.exceptions import VerificationError
 from ledger.merkle import leaf_hash, root_from_leaf_hashes
@@ -193,6 +193,20 @@ def replay_log(
     root are canonical JSON. Then the entries served for replay are decoded without checking
     it again: a leaf hash is the SHA-256 of the entry's bytes, so entries whose leaf hashes
     give the same root are the same bytes, and otherwise the replay fails at the end."""
+    with fewer_collections():  # the replay keeps millions of objects alive: see GC_THRESHOLD
+        return _replay_log(client, size=size, root_hash=root_hash, openings=openings,
+                           progress=progress, canonical_checked=canonical_checked)  # fmt: skip
+
+
+def _replay_log(
+    client: HttpLogClient,
+    *,
+    size: int,
+    root_hash: bytes,
+    openings: Openings,
+    progress: Callable[[int], None] | None,
+    canonical_checked: bool,
+) -> tuple[int, list[Difference]]:
     replay = Replay(progress=progress)
     leaves: list[bytes] = []
     while len(leaves) < size:
