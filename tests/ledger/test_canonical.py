@@ -514,7 +514,7 @@ def test_decode_json_reads_a_value_and_says_if_the_bytes_are_its_rfc8785_form(
 @pytest.mark.parametrize(
     ("data", "is_canonical"),
     [
-        (b'{"a":1,"b":[true,null,"\u00e9"]}', False),  # RFC 8785 writes the character
+        (rb'{"a":1,"b":[true,null,"\u00e9"]}', False),  # RFC 8785 writes the character
         ('{"a":1,"b":[true,null,"\u00e9"]}'.encode(), True),
         (b'{"a":1,"a":1}', False),  # a repeated member
         (b'{"b":1,"a":2}', False),
@@ -524,8 +524,8 @@ def test_decode_json_reads_a_value_and_says_if_the_bytes_are_its_rfc8785_form(
         (b"1e+21", True),
         (b"9007199254740993", False),
         (b"NaN", False),
-        (b'"\ud800"', False),  # a lone surrogate
-        (b'{"\ud83d\ude00":1,"\uffff":2}', False),
+        (rb'"\ud800"', False),  # a lone surrogate
+        (rb'{"\ud83d\ude00":1,"\uffff":2}', False),
         ('{"\U0001f600":1,"\uffff":2}'.encode(), True),  # UTF-16 order, not code points
         ('{"\uffff":2,"\U0001f600":1}'.encode(), False),
     ],
