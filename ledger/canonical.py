@@ -260,27 +260,10 @@ def decode_checked_entry(data: bytes) -> Entry:
     may be read rather than refused: a caller that cannot vouch for them uses
     :func:`decode_entry`."""
     try:
-        document = _FAST_DECODER.decode(data.decode("utf-8"))
-    except (_NotFast, ValueError, RecursionError):
-        return decode_entry(data)
-    if (
-        type(document) is not dict
-        or document.keys() != ENTRY_MEMBERS
-        or type(document["v"]) is not int
-        or document["v"] != ENTRY_FORMAT_VERSION
-        or type(document["type"]) is not str
-        or type(document["time"]) is not str
-        or type(document["payload"]) is not dict
-    ):
-        return decode_entry(data)  # which says what is wrong
-    try:
-        validate_kind(document["type"])
-        time = parse_time(document["time"])
-    except ValueError:
-        return decode_entry(data)
-    return Entry(
-        v=ENTRY_FORMAT_VERSION, kind=document["type"], time=time, payload=document["payload"]
-    )
+        found = _read_fast(data.decode("utf-8"))
+    except ValueError:  # not UTF-8
+        found = None
+    return decode_entry(data) if found is None else found[0]  # which says what is wrong
 
 
 def _decode_thorough(data: bytes, text: str) -> Entry:
@@ -357,6 +340,21 @@ def _decode_fast(data: bytes, text: str) -> Entry | None:
     on every key, as in :func:`_fast_canonical`), and the document written back by ``json.dumps``
     is ``data`` byte for byte (which a repeated member, never written back, rules out). None
     otherwise, and the thorough path decides, with its errors."""
+    found = _read_fast(text)
+    if found is None or (not text.isascii() and max(text) > "\uffff"):
+        return None
+    entry, document = found
+    try:
+        written = _FAST_ENCODER.encode(document).encode("utf-8")  # format_time writes it back
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return entry if written == data else None
+
+
+def _read_fast(text: str) -> tuple[Entry, dict[str, Any]] | None:
+    """The entry in ``text`` and its document, read by the standard library alone, when it is
+    an entry document of the current version with nothing the fast path cannot read (floats,
+    constants, integers beyond the exact range); None otherwise."""
     try:
         document = _FAST_DECODER.decode(text)
     except (_NotFast, ValueError, RecursionError):
@@ -369,20 +367,17 @@ def _decode_fast(data: bytes, text: str) -> Entry | None:
         or type(document["type"]) is not str
         or type(document["time"]) is not str
         or type(document["payload"]) is not dict
-        or (not text.isascii() and max(text) > "\uffff")
     ):
         return None
     try:
         validate_kind(document["type"])
-        time = parse_time(document["time"])  # which format_time writes back as it was
-        written = _FAST_ENCODER.encode(document).encode("utf-8")
-    except (ValueError, UnicodeEncodeError):
+        time = parse_time(document["time"])
+    except ValueError:
         return None
-    if written != data:
-        return None
-    return Entry(
+    entry = Entry(
         v=ENTRY_FORMAT_VERSION, kind=document["type"], time=time, payload=document["payload"]
     )
+    return entry, document
 
 
 def sha256_hex(data: bytes) -> str:
