@@ -78,8 +78,9 @@ class ItemsRequestSerializer(RequestInputSerializer):
         child=serializers.DictField(),
         min_length=1,
         max_length=request_specs.MAX_ITEMS,
-        help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."} or {"vectors": [{"space": '
-        '"...", "vector": [...]}]}.',
+        help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."}, {"vectors": [{"space": '
+        '"...", "vector": [...]}]}, {"audio_base64": "..."} or {"fingerprint": {"model_version": '
+        '"...", "data": "<base64>", "sha256": "<hex of the audio>"}} (docs/api.md).',
     )
 
 
@@ -223,7 +224,10 @@ class CheckView(GenericAPIView[Decision]):
     permission_classes = [party_kind_in(PartyKind.LICENSEE)]
 
     class CheckInputSerializer(RequestInputSerializer):
-        item = serializers.DictField()
+        item = serializers.DictField(
+            help_text="One item, as in a request's items: an identifier, vectors, "
+            "audio_base64 or a fingerprint."
+        )
 
     @extend_schema(
         tags=["requests"],

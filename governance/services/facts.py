@@ -38,6 +38,11 @@ from governance.models import (
     UseRequest,
     Work,
 )
+from governance.services.fingerprints import (
+    ContentSpec,
+    fingerprint_matches,
+    fingerprint_model_version,
+)
 
 TOP_K = 10
 EF_SEARCH = 100
@@ -90,6 +95,9 @@ class Resolved:
     works: list[tuple[str, str | None, tuple[evaluation.Match, ...]]]  # (id, identified_by, m)
     error: str = ""
     unregistered: str | None = None
+    code: str = ""
+    """With ``error``: the code of content that could not be read (``content.too_short``), an
+    ``error`` item of its own; without, the error is the request's (a 400 for a check)."""
 
 
 @dataclass
@@ -193,7 +201,7 @@ class Context:
     the decisions in the log) or after the decisions commit."""
 
     def __init__(self, items: Sequence[RequestItem]):
-        with_vectors = any(item.vectors for item in items)
+        with_vectors = any("vector" in e for item in items for e in item.vectors)
         self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
         self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
         self.resolved = [self._resolve(item) for item in items]
@@ -248,6 +256,10 @@ class Context:
             if not found:
                 return Resolved([], unregistered=item.reference)
             return Resolved([(w, item.reference, ()) for w in found])
+        if item.vectors and (
+            content := ContentSpec.from_stored(item.vectors[0], sha256=item.content_sha256)
+        ):
+            return _resolve_content(content)
         best: dict[str, list[evaluation.Match]] = defaultdict(list)
         for entry in item.vectors:
             space = self.spaces.get(entry["space"])
@@ -302,6 +314,17 @@ class Context:
                 )
             )
         return out
+
+
+def _resolve_content(content: ContentSpec) -> Resolved:
+    """What an item's audio matches (best first), or why it could not be read."""
+    if content.error:
+        return Resolved([], error=content.detail, code=f"content.{content.error}")
+    if content.model_version != fingerprint_model_version():
+        # stored before the model changed: its fingerprint no longer compares with the works'
+        reason = f"fingerprint model version {content.model_version} is no longer served"
+        return Resolved([], error=reason)
+    return Resolved([(w, None, (m,)) for w, m in fingerprint_matches(content)])
 
 
 def question_of(request: UseRequest) -> evaluation.Question:

@@ -166,7 +166,11 @@ def item_build(request: UseRequest, position: int, item: ItemSpec) -> RequestIte
         request=request,
         position=position,
         reference=item.reference,
-        vectors=[{"space": s, "vector": list(v)} for s, v in item.vectors],
+        vectors=(
+            [item.content.stored()]
+            if item.content is not None
+            else [{"space": s, "vector": list(v)} for s, v in item.vectors]
+        ),
         content_sha256=item.content_sha256(),
     )
 
