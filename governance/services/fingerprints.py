@@ -47,7 +47,7 @@ from governance.content import audio, fingerprint
 from governance.exceptions import InvalidInput
 
 SPACE: Final = fingerprint.SPACE
-AUDIO_MAX_BYTES: Final = audio.MAX_BYTES
+AUDIO_MAX_BYTES: int = audio.MAX_BYTES
 """The largest audio file an item may carry (its base64 is a third longer)."""
 FINGERPRINT_MAX_BYTES: Final = 16 * 1024 * 1024
 """The largest fingerprint an item may carry: far above what ``audio.MAX_SECONDS`` gives."""
@@ -116,7 +116,14 @@ def _base64(raw: Any, *, name: str, limit: int) -> bytes:
 
 def audio_content(raw: Any, *, name: str) -> ContentSpec:
     """An ``audio_base64`` item's audio, fingerprinted (or why it could not be)."""
-    data = _base64(raw, name=name, limit=AUDIO_MAX_BYTES)
+    return audio_file_content(_base64(raw, name=name, limit=AUDIO_MAX_BYTES), name=name)
+
+
+def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
+    """An audio file's content, fingerprinted (or why it could not be): a multipart ``file``,
+    or a decoded ``audio_base64``. Over :data:`AUDIO_MAX_BYTES`, a 400 naming ``name``."""
+    if len(data) > AUDIO_MAX_BYTES:
+        raise InvalidInput.field(name, f"larger than {AUDIO_MAX_BYTES:,} bytes")
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         fp = fingerprint.fingerprint(data, max_bytes=AUDIO_MAX_BYTES)

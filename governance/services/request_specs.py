@@ -28,7 +28,12 @@ from django.utils import timezone
 from governance import evaluation, identifiers
 from governance.exceptions import InvalidInput
 from governance.models import EmbeddingSpace
-from governance.services.fingerprints import ContentSpec, audio_content, fingerprint_content
+from governance.services.fingerprints import (
+    ContentSpec,
+    audio_content,
+    audio_file_content,
+    fingerprint_content,
+)
 from governance.terms import USES
 
 MAX_ITEMS = 1000
@@ -92,6 +97,12 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
     except ValueError as exc:
         raise InvalidInput.field(f"{name}.{key}", str(exc)) from None
     return ItemSpec(reference=f"{key}:{value}")
+
+
+def audio_file_item(data: bytes, *, name: str) -> ItemSpec:
+    """An item of one uploaded audio file (multipart ``file``), fingerprinted as an
+    ``audio_base64`` item's audio is."""
+    return ItemSpec(content=audio_file_content(data, name=name))
 
 
 def vectors_spec(

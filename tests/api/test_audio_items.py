@@ -282,3 +282,47 @@ def test_audio_matched_decisions_replay_with_no_difference(catalog: dict[str, An
     outcomes = sorted(Decision.objects.values_list("outcome", flat=True))
     assert outcomes == ["allow", "deny", "error", "no_match"]
     assert replay() == (3, [])  # (the error is not replayed: nothing was decided)
+
+
+def test_a_check_may_upload_its_audio_as_a_multipart_file(catalog: dict[str, Any]) -> None:
+    audio = wav(excerpt(SONG, start=25.0, seconds=9.0))
+    response = catalog["licensee"].client.post(
+        "/api/v1/checks/",
+        {"use": "analyze", "territories": "FR DE", "file": SimpleUploadedFile("a.wav", audio)},
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["outcome"], body["works"]) == ("allow", [catalog["work"]["id"]])
+    assert body["trace"]["territories"] == ["DE", "FR"]
+    item = RequestItem.objects.get(request_id=body["request"])
+    assert item.content_sha256 == hashlib.sha256(audio).hexdigest()
+
+
+def test_a_request_may_upload_several_audio_files_an_item_each(catalog: dict[str, Any]) -> None:
+    files = [
+        SimpleUploadedFile("one.wav", wav(excerpt(OTHER, start=30.0, seconds=10.0))),
+        SimpleUploadedFile("two.wav", b"not audio"),
+        SimpleUploadedFile("three.wav", wav(NEVER_REGISTERED)),
+    ]
+    response = catalog["licensee"].client.post(
+        "/api/v1/use-requests/", {"use": "analyze", "file": files}
+    )
+    assert response.status_code == 202, response.json()
+    tasks.decide_request.apply(args=[response.json()["id"]]).get()
+    decisions = Decision.objects.filter(request_id=response.json()["id"]).order_by("item__position")
+    assert [(d.outcome, d.code) for d in decisions] == [
+        ("allow", "consent.allowed"),
+        ("error", "content.unsupported"),
+        ("no_match", "match.none"),
+    ]
+
+
+def test_an_uploaded_audio_file_over_the_limit_is_refused_while_it_arrives(
+    catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fingerprints, "AUDIO_MAX_BYTES", 100_000)
+    big = SimpleUploadedFile("big.wav", wav(excerpt(SONG, start=0.0, seconds=10.0)))
+    response = catalog["licensee"].client.post("/api/v1/checks/", {"use": "analyze", "file": big})
+    assert response.status_code == 400, response.json()
+    assert "larger than 100,000 bytes" in response.json()["fields"]["file"][0]
+    assert not UseRequest.objects.exists()
