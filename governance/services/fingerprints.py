@@ -155,6 +155,8 @@ def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
         fp = fingerprint.Fingerprint.from_bytes(data)
     except ValueError as exc:
         raise InvalidInput.field(f"{name}.data", f"not a fingerprint: {exc}") from None
+    if problem := _out_of_range(fp):
+        raise InvalidInput.field(f"{name}.data", f"not a fingerprint: {problem}")
     if fp.seconds < fingerprint.MIN_SECONDS:  # as the audio would have been refused
         detail = (
             f"The audio lasts {fp.seconds:.1f} s; a fingerprint needs at least "
@@ -162,6 +164,25 @@ def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
         )
         return ContentSpec(sha256.lower(), fingerprint.VERSION, error="too_short", detail=detail)
     return ContentSpec(sha256.lower(), fingerprint.VERSION, fp.seconds, fp.to_bytes())
+
+
+def _out_of_range(fp: fingerprint.Fingerprint) -> str:
+    """What makes a client's fingerprint one the service could not have computed (a length
+    that is not finite or past the audio limit, a hash past ``HASH_BITS``, a frame far past
+    the longest audio), which the vote query would otherwise fail on; "" if nothing."""
+    if not (math.isfinite(fp.seconds) and 0 < fp.seconds <= audio.MAX_SECONDS):
+        return f"a length of {fp.seconds} s (at most {audio.MAX_SECONDS:g} s)"
+    if len(fp.hashes) != len(fp.times):
+        return "as many hashes as times are needed"
+    if len(fp.hashes) and not (
+        int(fp.hashes.min()) >= 0 and int(fp.hashes.max()) < 2**fingerprint.HASH_BITS
+    ):
+        return f"hashes are below 2**{fingerprint.HASH_BITS}"
+    # (bounded by the longest audio, twice over: far from a PostgreSQL integer's limit)
+    frames = 2 * audio.MAX_SECONDS / fingerprint.FRAME_SECONDS
+    if len(fp.times) and not (int(fp.times.min()) >= 0 and int(fp.times.max()) <= frames):
+        return "a frame index outside the longest audio"
+    return ""
 
 
 def fingerprint_model_version() -> str:

@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -326,3 +327,27 @@ def test_an_uploaded_audio_file_over_the_limit_is_refused_while_it_arrives(
     assert response.status_code == 400, response.json()
     assert "larger than 100,000 bytes" in response.json()["fields"]["file"][0]
     assert not UseRequest.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"seconds": float("nan")},
+        {"seconds": 1e12},
+        {"hashes": np.array([2**fingerprint.HASH_BITS], dtype=np.int64)},
+        {"times": np.array([2**30], dtype=np.int64)},
+    ],
+)
+def test_a_fingerprint_no_client_could_compute_is_a_400(
+    catalog: dict[str, Any], forged: dict[str, Any]
+) -> None:
+    real = fingerprint.fingerprint(wav(excerpt(SONG, start=0.0, seconds=8.0)))
+    values = {"hashes": real.hashes[:1], "times": real.times[:1], "seconds": real.seconds}
+    try:
+        data = fingerprint.Fingerprint(**(values | forged)).to_bytes()
+    except (ValueError, OverflowError):  # the packed form cannot even hold it
+        return
+    sent = {"model_version": fingerprint.VERSION, "data": b64(data), "sha256": "ab" * 32}
+    response = check(catalog["licensee"], {"fingerprint": sent})
+    assert response.status_code == 400, response.json()
+    assert "item.fingerprint.data" in response.json()["fields"]
