@@ -1,6 +1,7 @@
-"""Audio for the matching tests, synthesised (seeded melodies over chords, with harmonics) and
-encoded as WAV with the standard library; and a work's audio registered the way the content job
-stores it: a completed ``WorkContent`` row and its postings (hash, frame) per fingerprint hash.
+"""Audio for the matching tests, synthesised (``tests.content.synth``: seeded chords, melodies
+and drums, with harmonics) and encoded as WAV with the standard library; and a work's audio
+registered the way the content job stores it: a completed ``WorkContent`` row and its postings
+(hash, frame) per fingerprint hash.
 
 The tables belong to the ``WorkContent`` and ``FingerprintPosting`` models (their migration is
 fpstore's, issue 15): rows go in by raw SQL, as matching reads them.
@@ -19,43 +20,21 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.content import fingerprint
+from tests.content import synth
 
-RATE = 22_050
+RATE = synth.RATE
 """Synthesised at twice the fingerprint's rate: decoding resamples, as for any real file."""
 
 
-def melody(seed: int, seconds: float, *, rate: int = RATE) -> np.ndarray:
-    """A seeded tune: a note every 0.25-0.5 s over a chord that changes every 2 s, each tone
-    with four harmonics and a decaying envelope (float32 in [-1, 1])."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * rate)
-    out = np.zeros(n, dtype=np.float64)
-    t = 0.0
-    while t < seconds:
-        length = float(rng.choice([0.25, 0.375, 0.5]))
-        start, stop = int(t * rate), min(n, int((t + length) * rate))
-        pitch = 220.0 * 2 ** (int(rng.integers(0, 24)) / 12)
-        x = np.arange(stop - start) / rate
-        envelope = np.exp(-3.0 * x)
-        for h in range(1, 5):
-            out[start:stop] += 0.25 / h * np.sin(2 * np.pi * pitch * h * x) * envelope
-        t += length
-    for c in range(int(np.ceil(seconds / 2))):
-        start, stop = int(c * 2 * rate), min(n, int((c + 1) * 2 * rate))
-        x = np.arange(stop - start) / rate
-        root = 110.0 * 2 ** (int(rng.integers(0, 12)) / 12)
-        for ratio in (1.0, 1.26, 1.5):
-            out[start:stop] += 0.12 * np.sin(2 * np.pi * root * ratio * x)
-    return (0.9 * out / max(1e-9, float(np.abs(out).max()))).astype(np.float32)
+def melody(seed: int, seconds: float) -> np.ndarray:
+    """A seeded track: chords, a melody and drum-like bursts on a random scale and tempo
+    (``tests.content.synth.music``, the fingerprint's own test music)."""
+    return synth.music(seed, seconds)
 
 
 def with_noise(signal: np.ndarray, *, snr_db: float, seed: int = 99) -> np.ndarray:
     """``signal`` under white noise at ``snr_db`` dB signal-to-noise ratio."""
-    rng = np.random.default_rng(seed)
-    power = float(np.mean(signal.astype(np.float64) ** 2))
-    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(signal))
-    mixed = signal + noise
-    return (mixed / max(1.0, float(np.abs(mixed).max()))).astype(np.float32)
+    return synth.add_white_noise(signal, snr_db, seed)
 
 
 def excerpt(signal: np.ndarray, *, start: float, seconds: float, rate: int = RATE) -> np.ndarray:
