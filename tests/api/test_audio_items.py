@@ -33,6 +33,7 @@ from tests.audio_support import (
     wav,
     with_noise,
 )
+from tests.content import synth
 from tests.world import rule
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +105,14 @@ def test_an_8_second_excerpt_under_noise_matches_its_recording_and_is_decided_by
     (item,) = RequestItem.objects.all()
     assert item.content_sha256 == hashlib.sha256(audio).hexdigest()
     assert b64(audio)[100:200] not in json.dumps(item.vectors) + bytes(entry.data).decode()
+
+
+@pytest.mark.parametrize("kind", ["mp3", "opus", "flac"])
+def test_a_re_encoded_excerpt_matches_as_well(catalog: dict[str, Any], kind: str) -> None:
+    audio = synth.encode(excerpt(OTHER, start=33.0, seconds=8.0), kind)
+    body = check(catalog["licensee"], {"audio_base64": b64(audio)}).json()
+    assert body["works"] == [catalog["other"]["id"]], body
+    assert abs(body["trace"]["works"][0]["matches"][0]["offset_seconds"] - 33.0) < 0.2
 
 
 def test_the_explanation_says_what_matched_and_how_closely_in_english_and_french(
