@@ -1,5 +1,6 @@
-"""What deciding needs to know: the works an item names or matches (by identifier, or by
-similarity on pgvector), and the registry's facts about them (shares, credited artists, the
+"""What deciding needs to know: the works an item names or matches (by identifier, by
+similarity on pgvector, or by its audio's fingerprint: ``governance.services.fingerprints``),
+and the registry's facts about them (shares, credited artists, the
 holders' postures and rule versions in force, the consent matrix), as the pure evaluator reads
 them (``governance.evaluation``).
 
@@ -7,7 +8,9 @@ Every check and every chunk of a request loads these, in three round trips: the 
 (``selectors.works_by_reference``, one query per scheme), then two hand-written multi-statement
 queries over the models' tables (works, their shares — a recording's include the publishing
 shares of the composition it embodies, ``evaluation.FLOWS`` — and credits; parties, rule
-versions and the matrix). Built through the ORM, those reads cost several times the database's
+versions and the matrix); an item with vectors adds a search per space, one with audio its
+vote query (and, when something matched, the query naming the matched contents' works).
+Built through the ORM, those reads cost several times the database's
 work. Column names come from the models, so a renamed column cannot drift.
 """
 
