@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from governance import tasks
 from governance.content import fingerprint
-from governance.models import Decision, RequestItem, UseRequest
+from governance.models import Decision, PartyKind, RequestItem, UseRequest
 from governance.replay import replay
 from governance.services import fingerprints
 from ledger import services as ledger_services
@@ -34,6 +35,8 @@ from tests.audio_support import (
     with_noise,
 )
 from tests.content import synth
+from tests.factories import caller
+from tests.governance.test_verify_replay import Served, replay_decisions, signed, verify_replay
 from tests.world import rule
 
 pytestmark = pytest.mark.django_db
@@ -360,3 +363,30 @@ def test_a_fingerprint_no_client_could_compute_is_a_400(
     response = check(catalog["licensee"], {"fingerprint": sent})
     assert response.status_code == 400, response.json()
     assert "item.fingerprint.data" in response.json()["fields"]
+
+
+@pytest.fixture
+def http(db: None) -> Iterator[Served]:
+    """The service on a loopback port, for the offline verifier."""
+    server = Served()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_the_offline_verifier_replays_audio_matched_decisions_as_replay_decisions_does(
+    catalog: dict[str, Any],
+    http: Served,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for signal in (excerpt(SONG, start=44.0, seconds=8.0), excerpt(OTHER, start=2.0, seconds=20)):
+        assert check(catalog["licensee"], {"audio_base64": b64(wav(signal))}).json()["works"]
+    vkey = signed()
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", caller(PartyKind.AUDITOR).secret)
+
+    status, lines, err = verify_replay(capsys, http, vkey)
+
+    assert (status, lines) == (0, ["2 decisions replayed, 0 differ"]), err
+    assert replay_decisions() == (0, lines)
