@@ -272,6 +272,24 @@ def test_the_sql_votes_are_the_reference_indexs(catalog: dict[str, Any]) -> None
     query = fingerprint.fingerprint(wav(with_noise(excerpt(SONG, start=3, seconds=9), snr_db=5)))
     assert sorted(fingerprints.fingerprint_votes(query)) == sorted(index.votes(query))
     assert fingerprints.fingerprint_votes(query)  # (not two empty lists)
+    # and the votes matching reads (those near an offset that could pass) find the same
+    # passing candidates as every vote does, for registered and unregistered audio alike
+    found = 0
+    for signal in (
+        excerpt(SONG, start=3, seconds=9),
+        with_noise(excerpt(OTHER, start=40, seconds=20), snr_db=5),
+        NEVER_REGISTERED,
+        excerpt(NEVER_REGISTERED, start=5, seconds=8),
+    ):
+        fp = fingerprint.fingerprint(wav(signal))
+        needed = fingerprint.threshold(fp.seconds)
+        near = fingerprints.fingerprint_near_votes(fp, needed=needed)
+        passing = [c for c in fingerprint.score_votes(near) if c.score >= needed]
+        every = [c for c in fingerprint.score_votes(index.votes(fp)) if c.score >= needed]
+        assert passing == every
+        assert len(near) < len(index.votes(fp))
+        found += len(passing)
+    assert found == 2
 
 
 def test_audio_matched_decisions_replay_with_no_difference(catalog: dict[str, Any]) -> None:
