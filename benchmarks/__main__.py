@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    content_fingerprint,
     fault_recovery,
     ledger_append,
     ledger_proofs,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "catalog_import": catalog_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,
+    "content_fingerprint": content_fingerprint.main,
     "fault_recovery": fault_recovery.main,
 }
 ON_DEMAND = {"fault_recovery"}  # minutes of faults on a service of its own; named to run
