@@ -56,6 +56,11 @@ _CODEC_NAMES: Final = {
     "libvorbis": "vorbis",
     "libopus": "opus",
 }
+# Sample rates and channel counts of real audio; anything else is refused before decoding (a
+# 1-Hz WAV would otherwise turn each packet into hours of audio at 11,025 Hz).
+_MIN_RATE: Final = 4_000
+_MAX_RATE: Final = 384_000
+_MAX_CHANNELS: Final = 64
 # A file whose packets mostly fail to decode is corrupt, not merely scratched.
 _MAX_BAD_PACKET_SHARE: Final = 0.25
 _MIN_BAD_PACKETS: Final = 8
@@ -179,6 +184,13 @@ def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at
             raise ContentError(
                 "unsupported", f"The audio is encoded as {decoder}, which we do not decode."
             )
+        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        if not _MIN_RATE <= rate <= _MAX_RATE or not 1 <= channels <= _MAX_CHANNELS:
+            raise ContentError(
+                "unsupported",
+                f"The audio has {channels} channels at {rate} Hz; we read 1 to "
+                f"{_MAX_CHANNELS} channels at {_MIN_RATE:,} to {_MAX_RATE:,} Hz.",
+            )
         declared = (
             float(stream.duration * stream.time_base)
             if stream.duration is not None and stream.time_base is not None
@@ -202,6 +214,9 @@ def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at
                 bad += 1  # one damaged packet is skipped, as players do
                 continue
             for frame in frames:
+                # Checked before resampling, so a frame cannot grow past the limit in memory.
+                if total + frame.samples * SAMPLE_RATE / max(1, frame.sample_rate) > limit + 2048:
+                    raise ContentError("too_long", _too_long(max_seconds))
                 for out in resampler.resample(frame):
                     chunk = out.to_ndarray().reshape(-1)
                     chunks.append(chunk)

@@ -4,6 +4,7 @@ with the right reason (never another exception)."""
 from __future__ import annotations
 
 import io
+import struct
 
 import av
 import numpy as np
@@ -158,6 +159,28 @@ def test_a_container_without_an_audio_stream_is_unsupported() -> None:
 
     assert caught.value.reason == "unsupported"
     assert "no audio stream" in caught.value.detail
+
+
+def _wav(rate: int, channels: int, samples: int) -> bytes:
+    """A 16-bit PCM WAV written by hand, so its header can say anything."""
+    data = np.zeros(samples * channels, dtype="<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * 2, channels * 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(1, 1), (2_000, 1), (768_000, 1), (8_000, 100)])
+def test_an_absurd_rate_or_channel_count_is_unsupported(rate: int, channels: int) -> None:
+    with pytest.raises(ContentError) as caught:
+        decode(_wav(rate, channels, 4096))
+
+    assert caught.value.reason == "unsupported"
+    assert f"{rate} Hz" in caught.value.detail
+
+
+def test_a_hand_written_wav_at_8_khz_decodes() -> None:
+    assert decode(_wav(8_000, 2, 16_000)).seconds == pytest.approx(2.0, abs=0.01)
 
 
 def test_a_file_over_the_byte_limit_is_too_large(files: dict[str, bytes]) -> None:
