@@ -11,6 +11,7 @@ from benchmarks import (
     broker,
     catalog_import,
     content,
+    content_fingerprint,
     fault_recovery,
     ledger_append,
     ledger_proofs,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "catalog_import": catalog_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,
+    "content_fingerprint": content_fingerprint.main,
     "fault_recovery": fault_recovery.main,
 }
 ON_DEMAND = {"fault_recovery"}  # minutes of faults on a service of its own; named to run
