@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    content,
+    content_fingerprint,
     fault_recovery,
     fingerprint_votes,
     ledger_append,
@@ -28,10 +30,12 @@ BENCHMARKS = {
     "ledger_verifier": ledger_verifier.main,
     "replay": replay.main,
     "replay_service": replay_service.main,
+    "content": content.main,
     "catalog_import": catalog_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,
     "fingerprint_votes": fingerprint_votes.main,
+    "content_fingerprint": content_fingerprint.main,
     "fault_recovery": fault_recovery.main,
 }
 # fault_recovery: minutes of faults on a service of its own; fingerprint_votes: a catalog of
