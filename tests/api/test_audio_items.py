@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from consentry.client import cli
 from governance import tasks
 from governance.content import fingerprint
 from governance.models import Decision, PartyKind, RequestItem, UseRequest
@@ -255,6 +257,35 @@ def test_a_manifest_of_client_fingerprints_is_decided_line_by_line(
     tasks.decide_request.apply(args=[response.json()["id"]]).get()
     decisions = Decision.objects.filter(request_id=response.json()["id"]).order_by("item__position")
     assert [d.outcome for d in decisions] == ["allow", "no_match"]
+
+
+def test_the_licensees_client_manifest_is_decided_as_the_audio_would_be(
+    catalog: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a folder the licensee fingerprints with the client, the audio staying with it
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes(wav(with_noise(excerpt(SONG, start=50, seconds=8), snr_db=5)))
+    (folder / "b.wav").write_bytes(wav(NEVER_REGISTERED))
+    manifest = tmp_path / "manifest.jsonl"
+    assert cli.main(["fingerprint", str(folder), "-o", str(manifest), "--workers", "1"]) == 0
+    capsys.readouterr()
+    # when the manifest is sent
+    upload = SimpleUploadedFile("manifest.jsonl", manifest.read_bytes())
+    response = catalog["licensee"].client.post(
+        "/api/v1/use-requests/", {"use": "analyze", "manifest": upload}
+    )
+    assert response.status_code == 202, response.json()
+    tasks.decide_request.apply(args=[response.json()["id"]]).get()
+    # then each file's line is decided, the registered excerpt by its recording's consent
+    decisions = Decision.objects.filter(request_id=response.json()["id"]).order_by("item__position")
+    assert [(d.outcome, [str(w) for w in d.works]) for d in decisions] == [
+        ("allow", [catalog["work"]["id"]]),
+        ("no_match", []),
+    ]
+    shas = [i.content_sha256 for i in RequestItem.objects.order_by("position")]
+    files = [(folder / name).read_bytes() for name in ("a.wav", "b.wav")]
+    assert shas == [hashlib.sha256(data).hexdigest() for data in files]
 
 
 def test_the_sql_votes_are_the_reference_indexs(catalog: dict[str, Any]) -> None:
