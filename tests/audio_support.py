@@ -9,6 +9,8 @@ fpstore's, issue 15): rows go in by raw SQL, as matching reads them.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import io
 import uuid
@@ -30,6 +32,33 @@ def melody(seed: int, seconds: float) -> np.ndarray:
     """A seeded track: chords, a melody and drum-like bursts on a random scale and tempo
     (``tests.content.synth.music``, the fingerprint's own test music)."""
     return synth.music(seed, seconds)
+
+
+@functools.cache
+def song() -> np.ndarray:
+    """A minute of the recording registered as the world's "Northern Lights"."""
+    return melody(1, 60.0)
+
+
+@functools.cache
+def other() -> np.ndarray:
+    """A minute of the recording registered as "Southern Skies"."""
+    return melody(2, 60.0)
+
+
+@functools.cache
+def never_registered() -> np.ndarray:
+    """Half a minute of music registered nowhere."""
+    return melody(3, 30.0)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def check(who: Any, item: dict[str, Any], use: str = "analyze") -> Any:
+    """``POST /api/v1/checks/`` of one item, as ``who``."""
+    return who.client.post("/api/v1/checks/", {"use": use, "item": item}, format="json")
 
 
 def with_noise(signal: np.ndarray, *, snr_db: float, seed: int = 99) -> np.ndarray:
