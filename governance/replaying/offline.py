@@ -6,13 +6,15 @@ database.
 :class:`VerifiedReplay` hooks into that pass (:class:`ledger.verify.pages.PageHook`). With each
 page, the openings of its entries are fetched (``GET /api/v1/ledger/openings/?values=jcs``, with
 an auditor's token in ``LEDGER_VERIFY_TOKEN``), or taken from a downloaded file (``--openings
-FILE``); where the page was checked, :func:`open_page` decodes the very bytes checked and hashed
-into the tree, and opens each entry's committed fields, every opening checked against its
-commitment; this process replays the entries opened, page after page in log order, with
-:mod:`governance.replaying`, as ``manage.py replay_decisions`` does from the database. Nothing is
-fetched or decoded twice, and the entries replayed are those whose leaf hashes give the signed
-root: the replay counts only once :func:`~ledger.verify.verify_log` has verified the log
-(:meth:`VerifiedReplay.result`); a failure to open or fetch the openings is raised then.
+FILE``). Where the page was checked, :func:`open_page` decodes the entries that commit fields
+from the very bytes checked and hashed into the tree, and checks every opening against its
+commitment; this process decodes the page's entries (the same bytes, handed back), puts in the
+clear values opened and replays them with :mod:`governance.replaying`, page after page in log
+order, as ``manage.py replay_decisions`` does from the database. No page is fetched twice, and
+the entries replayed are those whose leaf hashes give the signed root: the replay counts only
+once :func:`~ledger.verify.verify_log` has verified the log (:meth:`VerifiedReplay.result`),
+which is also when an error met by the replay (openings that cannot be fetched or read) is
+raised.
 
 Pure: the standard library and the pure ledger and governance modules only (import-linter).
 """
@@ -315,7 +317,7 @@ class VerifiedReplay:
                     payload = {**entry.payload, **values}
                     entry = canonical.Entry(entry.v, entry.kind, entry.time, payload)
                 feed(start + position, entry, unopened)
-        except VerificationError as exc:
+        except Exception as exc:  # raised once the log is verified (result), not before
             self._error = exc
 
     def result(self) -> tuple[int, list[Difference]]:
