@@ -255,7 +255,8 @@ def fetch_and_check_entries(
     hook: PageHook | None = None,
 ) -> Recomputed:
     """The tree of all entries, each checked; and the time it took. ``hook``: more done with
-    each page's entries (:class:`PageHook`), whose time is not counted."""
+    each page's entries (:class:`PageHook`); the CPU time of its work is not counted, the wait
+    for what it fetches is counted as waiting for the log."""
     timing = _Timing()
     parallel = workers > 1 and size > ENTRIES_PAGE_SIZE
     pages = (
