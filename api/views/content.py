@@ -48,6 +48,8 @@ class WorkContentListView(GenericAPIView[WorkContent]):
     with the earlier one if the same bytes were handed in already for this model version."""
 
     class ContentUploadSerializer(StrictSerializer):
+        """A work's audio, as one multipart ``file`` part."""
+
         file = serializers.FileField(
             help_text="Audio: WAV, FLAC, MP3, AAC/M4A, OGG Vorbis or Opus."
         )
