@@ -69,7 +69,7 @@ def fingerprint_content(self: Any, content_id: str) -> str:
             content_fail(content_id=content_id, reason="unavailable", now=timezone.now(),
                          detail="The database stayed unavailable; retries exhausted.")  # fmt: skip
         raise
-    except (DatabaseError, ValueError, LookupError, MemoryError) as exc:
+    except Exception as exc:  # whatever it was, the content must not stay "processing"
         content_fail(content_id=content_id, reason="internal", now=timezone.now(),
                      detail=f"The job could not run: {type(exc).__name__}.")  # fmt: skip
         raise

@@ -5,13 +5,16 @@ identical upload answers with the earlier content; the forbidden cases."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
 from governance import tasks
 from governance.models import (
@@ -26,6 +29,7 @@ from governance.services import content as content_services
 from governance.services import outbox
 from ledger.models import PendingEntry
 from tests.audio import tones
+from tests.committed import all_at_once, on_own_connection
 from tests.factories import MembershipFactory, caller
 
 pytestmark = pytest.mark.django_db
@@ -171,8 +175,6 @@ def test_those_who_neither_registered_nor_hold_the_work_may_not_hand_in_or_read(
     assert auditor.client.get(mine["url"]).status_code == 200
     # A viewer of the registrant reads, but does not hand in.
     viewer = MembershipFactory(party=world["label"].party, role=Role.VIEWER)
-    from rest_framework.test import APIClient
-
     client = APIClient()
     client.force_authenticate(viewer.user)
     assert client.get(url(world)).status_code == 200
@@ -211,3 +213,43 @@ def test_an_empty_file_a_missing_file_and_an_unknown_field_are_400s_naming_them(
     json_body = label.post(url(world), {"file": "x"}, format="json")
     assert json_body.status_code == 415
     assert not WorkContent.objects.exists()
+
+
+@pytest.mark.usefixtures("committed")
+def test_the_same_audio_handed_in_twice_at_once_is_one_content_and_one_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each upload waits (up to 3 s) after its "handed in already?" look-up until the other has
+    looked: without the lock on the bytes' SHA-256 both would find nothing and both store."""
+    looked = threading.Barrier(2)
+    real = content_services._existing
+
+    def look_then_wait(**kwargs: Any) -> Any:
+        found = real(**kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            looked.wait(timeout=3)
+        return found
+
+    monkeypatch.setattr(content_services, "_existing", look_then_wait)
+
+    def registered() -> tuple[Any, str]:
+        label = caller(PartyKind.LABEL)
+        body = {"kind": "recording", "title": "Aurora", "isrc": "GBXXX2300042"}
+        return label, str(label.client.post("/api/v1/works/", body, format="json").json()["id"])
+
+    label, work_id = on_own_connection(registered)
+    data = tones(5, seed=7)
+
+    def post() -> Any:
+        client = APIClient(raise_request_exception=False)
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {label.secret}")
+        with mock.patch.object(outbox, "broker_send"):
+            return client.post(f"/api/v1/works/{work_id}/content/", {"file": audio(data)})
+
+    got = all_at_once(post, threads=2)
+    assert not [r for r in got if isinstance(r, BaseException)], got
+    codes = sorted(r.status_code for r in got)  # type: ignore[union-attr]
+    assert codes == [200, 202], [r.json() for r in got]  # type: ignore[union-attr]
+    assert len({r.json()["id"] for r in got}) == 1  # type: ignore[union-attr]
+    assert WorkContent.objects.filter(work_id=work_id).count() == 1
+    assert Outbox.objects.filter(task="governance.fingerprint_content").count() == 1
