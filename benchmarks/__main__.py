@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    content_import,
     fault_recovery,
     ledger_append,
     ledger_proofs,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "replay": replay.main,
     "replay_service": replay_service.main,
     "catalog_import": catalog_import.main,
+    "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,
     "fault_recovery": fault_recovery.main,
