@@ -74,6 +74,7 @@ class WorkContentListView(GenericAPIView[WorkContent]):
     def post(self, request: Request, work_id: uuid.UUID) -> Response:
         actor = actor_of(request)
         work = selectors.work_get(actor=actor, work_id=work_id)
+        content_services.content_submit_check(actor=actor, work=work)  # before the body is read
         # The bytes are counted as they arrive: an oversized upload is refused before it is
         # read whole (api/uploads.py).
         request._request.upload_handlers = [ContentUploadHandler(request._request)]

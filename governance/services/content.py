@@ -29,7 +29,7 @@ from django.db import connection, transaction
 
 from governance import ledgering
 from governance.access import Actor
-from governance.exceptions import GovernanceError, PermissionDenied
+from governance.exceptions import GovernanceError, InvalidInput, PermissionDenied
 from governance.models import (
     ContentKind,
     ContentStatus,
@@ -38,6 +38,7 @@ from governance.models import (
     PartyKind,
     Work,
     WorkContent,
+    WorkKind,
 )
 from governance.services.outbox import job_enqueue
 
@@ -87,6 +88,19 @@ def may_add_content(party: Party, work: Work) -> bool:
     return work.registrant_id == party.pk or work.shares.filter(holder=party).exists()
 
 
+def content_submit_check(*, actor: Actor, work: Work) -> None:
+    """Refuse, before its bytes are read, an upload the actor may not make: an auditor, a
+    viewer, a party that neither registered the work nor holds a share of it (403); a work
+    that is not a recording (400: a fingerprint identifies a recording)."""
+    actor.require_writer(action="Handing in a work's content")
+    if not may_add_content(actor.party, work):
+        raise PermissionDenied("Only the work's registrant or a holder of its rights hands in "
+                               "its content.")  # fmt: skip
+    if work.kind != WorkKind.RECORDING:
+        raise InvalidInput.field("file", "audio is handed in for a recording, and this work "
+                                 "is a composition")  # fmt: skip
+
+
 def _lock_identical(*, work_id: Any, sha256: str) -> None:
     """Until the transaction ends: two identical contents of one work (an upload, an import)
     are handed in, or completed, one after the other, and the second finds the first."""
@@ -110,10 +124,7 @@ def content_submit(
 ) -> tuple[WorkContent, bool]:
     """Hand in ``work``'s audio; the content and whether it is new (False: an identical one
     completed or waiting, answered as it is, with no new job)."""
-    actor.require_writer(action="Handing in a work's content")
-    if not may_add_content(actor.party, work):
-        raise PermissionDenied("Only the work's registrant or a holder of its rights hands in "
-                               "its content.")  # fmt: skip
+    content_submit_check(actor=actor, work=work)
     limit = max_bytes()
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)
@@ -264,6 +275,8 @@ def content_import(
     if not may_add_content(party, work):
         raise PermissionDenied(f"{party.name} neither registered {work.title!r} nor holds a "
                                "share of it.")  # fmt: skip
+    if work.kind != WorkKind.RECORDING:
+        raise InvalidInput(f"{work.title!r} is a composition: audio is handed in for a recording.")
     limit = max_bytes()
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)

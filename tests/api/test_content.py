@@ -253,3 +253,14 @@ def test_the_same_audio_handed_in_twice_at_once_is_one_content_and_one_job(
     assert len({r.json()["id"] for r in got}) == 1  # type: ignore[union-attr]
     assert WorkContent.objects.filter(work_id=work_id).count() == 1
     assert Outbox.objects.filter(task="governance.fingerprint_content").count() == 1
+
+
+def test_audio_is_handed_in_for_a_recording_not_for_a_composition(world) -> None:  # type: ignore[no-untyped-def]
+    label = world["label"].client
+    body = {"kind": "composition", "title": "Northern Lights", "iswc": "T0345246801"}
+    composition = label.post("/api/v1/works/", body, format="json").json()
+    response = hand_in(world["label"], {"work": composition}, tones(5))
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["file"]
+    assert "recording" in response.json()["fields"]["file"][0]
+    assert not WorkContent.objects.exists()
