@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import struct
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,9 @@ def extract(data: bytes) -> Extracted:
 
 
 def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent:
-    """Run a content's job (module docstring, step 2); safe to run twice."""
+    """Run a content's job (module docstring, step 2) as of ``now`` (its start: it ends, and
+    is ledgered, at ``now`` plus the time it took); safe to run twice."""
+    started = time.monotonic()
     with transaction.atomic():
         content = WorkContent.objects.select_for_update().get(pk=content_id)
         if content.status in (ContentStatus.COMPLETED, ContentStatus.FAILED):
@@ -178,11 +181,13 @@ def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent
     try:
         extracted = extract(data)
     except decoder.ContentError as bad:
+        now += dt.timedelta(seconds=time.monotonic() - started)
         with transaction.atomic():
             content = WorkContent.objects.select_for_update().get(pk=content_id)
             if content.status in (ContentStatus.COMPLETED, ContentStatus.FAILED):
                 return content
             return _fail(content, reason=bad.reason, detail=bad.detail, now=now)
+    now += dt.timedelta(seconds=time.monotonic() - started)
     with transaction.atomic():
         content = WorkContent.objects.select_for_update().get(pk=content_id)
         if content.status in (ContentStatus.COMPLETED, ContentStatus.FAILED):
