@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    content_fingerprint,
     content_import,
     fault_recovery,
     ledger_append,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,
+    "content_fingerprint": content_fingerprint.main,
     "fault_recovery": fault_recovery.main,
 }
 ON_DEMAND = {"fault_recovery"}  # minutes of faults on a service of its own; named to run

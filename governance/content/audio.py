@@ -1,0 +1,256 @@
+"""Decoding uploaded audio to the one form every space reads: mono float32 at 11,025 Hz.
+
+Input is untrusted bytes. :func:`decode` accepts these containers, recognised by their first
+bytes before FFmpeg sees them (so no other demuxer, and none that opens further files or URLs,
+such as an HLS playlist, is ever reached)::
+
+    WAV        "RIFF" .... "WAVE"  or "RF64"     PCM (integer, float, A-law, mu-law)
+    AIFF       "FORM" .... "AIFF" / "AIFC"        PCM
+    FLAC       "fLaC"                             FLAC
+    MP3        "ID3" tag or an MPEG audio sync    MP3 (MPEG-1/2 layer III, and I/II)
+    AAC        an ADTS sync word                  AAC
+    M4A / MP4  "....ftyp"                         AAC, ALAC (audio stream only)
+    OGG        "OggS"                             Vorbis, Opus, FLAC
+    WebM/MKA   EBML header                        Vorbis, Opus
+
+Decoding is bounded: at most ``max_bytes`` of input, at most ``max_seconds`` of decoded audio
+(decoding stops as soon as it passes the limit), and at most ``cpu_seconds`` of this thread's
+CPU time, checked between packets. Every failure is a :class:`ContentError` naming one
+``reason`` and carrying a sentence for a person; no other exception leaves :func:`decode`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import av
+import numpy as np
+from av.audio.resampler import AudioResampler
+
+SAMPLE_RATE: Final = 11_025
+MAX_BYTES: Final = 64 * 1024 * 1024
+MAX_SECONDS: Final = 20.0 * 60.0
+# Decoding and resampling run at about 1,500 times real time on one core here, so 20 minutes
+# of audio take about a second; thirty leave room for a loaded machine and exotic codecs.
+CPU_SECONDS: Final = 30.0
+
+REASONS: Final = frozenset(
+    {"empty", "too_large", "unsupported", "corrupt", "too_short", "too_long", "timeout"}
+)
+
+# Decoders allowed once a container is open, by FFmpeg's codec name (PCM variants by prefix).
+_CODECS: Final = frozenset(
+    {"flac", "mp3", "mp3float", "mp2", "mp2float", "mp1", "mp1float", "aac", "aac_fixed"}
+    | {"vorbis", "libvorbis", "opus", "libopus", "alac"}
+)
+# Decoders report these names; Audio.codec carries the format's usual name instead.
+_CODEC_NAMES: Final = {
+    "mp3float": "mp3",
+    "mp2float": "mp2",
+    "mp1float": "mp1",
+    "aac_fixed": "aac",
+    "libvorbis": "vorbis",
+    "libopus": "opus",
+}
+# Sample rates and channel counts of real audio; anything else is refused before decoding (a
+# 1-Hz WAV would otherwise turn each packet into hours of audio at 11,025 Hz).
+_MIN_RATE: Final = 4_000
+_MAX_RATE: Final = 384_000
+_MAX_CHANNELS: Final = 64
+# A file whose packets mostly fail to decode is corrupt, not merely scratched.
+_MAX_BAD_PACKET_SHARE: Final = 0.25
+_MIN_BAD_PACKETS: Final = 8
+
+
+class ContentError(ValueError):
+    """Content that cannot be used: ``reason`` is a stable code, ``detail`` a sentence."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown content error reason {reason!r}")
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Decoded audio: mono float32 samples in [-1, 1] at :data:`SAMPLE_RATE`."""
+
+    samples: np.ndarray
+    seconds: float
+    codec: str
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, *, codec: str = "pcm") -> Audio:
+        """Wrap samples already at :data:`SAMPLE_RATE` (clipped to [-1, 1], NaN as silence)."""
+        x = np.nan_to_num(np.asarray(samples, dtype=np.float32).reshape(-1), nan=0.0)
+        x = np.clip(x, -1.0, 1.0)
+        return cls(samples=x, seconds=len(x) / SAMPLE_RATE, codec=codec)
+
+
+def container_format(data: bytes) -> str | None:
+    """FFmpeg's demuxer name for the container these bytes start with, or ``None``."""
+    head = data[:16]
+    if head[:3] == b"ID3" and len(data) >= 10:
+        # ID3v2 tag: a 28-bit "syncsafe" size (7 bits a byte), 10 more bytes with a footer.
+        size = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14)
+        size += (data[8] & 0x7F) << 7 | (data[9] & 0x7F)
+        size += 10 if data[5] & 0x10 else 0
+        after = container_format(data[size:]) if len(data) > size + 4 else None
+        return after if after in ("flac", "aac") else "mp3"
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if len(head) >= 3 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        layer = (head[1] >> 1) & 0x3
+        # Layer bits 00 mark ADTS (AAC); 01-11 are MPEG audio layers III, II and I, whose
+        # header must not use the reserved version (01), bit rate (1111) or rate (11) codes.
+        if layer == 0:
+            return "aac" if head[1] & 0xF6 == 0xF0 else None
+        reserved = (head[1] >> 3) & 0x3 == 1 or head[2] >> 4 == 0xF or (head[2] >> 2) & 0x3 == 3
+        return None if reserved else "mp3"
+    return None
+
+
+def decode(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_seconds: float = MAX_SECONDS,
+    cpu_seconds: float = CPU_SECONDS,
+) -> Audio:
+    """Decode ``data`` to mono float32 at :data:`SAMPLE_RATE`; raise :class:`ContentError`."""
+    if not data:
+        raise ContentError("empty", "The file is empty (0 bytes).")
+    if len(data) > max_bytes:
+        raise ContentError(
+            "too_large", f"The file is {len(data):,} bytes; the limit is {max_bytes:,} bytes."
+        )
+    fmt = container_format(data)
+    if fmt is None:
+        raise ContentError(
+            "unsupported",
+            "The file is not audio in a format we read "
+            "(WAV, AIFF, FLAC, MP3, AAC, M4A, OGG Vorbis or Opus, WebM).",
+        )
+    started = time.thread_time()
+    try:
+        return _decode(data, fmt, max_seconds=max_seconds, cpu_seconds=cpu_seconds, at=started)
+    except ContentError:
+        raise
+    except MemoryError:
+        raise ContentError(
+            "too_large", "Decoding the file needs more memory than allowed."
+        ) from None
+    except Exception as exc:
+        # FFmpeg and PyAV report damaged input with many exception types (FFmpegError and its
+        # subclasses, ValueError from the resampler on a stream that changes shape, ...): they
+        # all mean the same thing here, and the contract is that only ContentError leaves.
+        raise ContentError(
+            "corrupt", f"The {_label(fmt)} file is damaged and cannot be decoded ({_why(exc)})."
+        ) from exc
+
+
+def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at: float) -> Audio:
+    try:
+        container = av.open(io.BytesIO(data), mode="r", format=fmt, metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise ContentError(
+            "corrupt", f"The file looks like {_label(fmt)} but cannot be opened ({_why(exc)})."
+        ) from exc
+    with container:
+        if not container.streams.audio:
+            raise ContentError("unsupported", f"The {_label(fmt)} file has no audio stream.")
+        stream = container.streams.audio[0]
+        decoder = stream.codec_context.name
+        if not (decoder.startswith("pcm_") or decoder in _CODECS):
+            raise ContentError(
+                "unsupported", f"The audio is encoded as {decoder}, which we do not decode."
+            )
+        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        if not _MIN_RATE <= rate <= _MAX_RATE or not 1 <= channels <= _MAX_CHANNELS:
+            raise ContentError(
+                "unsupported",
+                f"The audio has {channels} channels at {rate} Hz; we read 1 to "
+                f"{_MAX_CHANNELS} channels at {_MIN_RATE:,} to {_MAX_RATE:,} Hz.",
+            )
+        declared = (
+            float(stream.duration * stream.time_base)
+            if stream.duration is not None and stream.time_base is not None
+            else None
+        )
+        if declared is not None and declared > max_seconds + 1.0:
+            raise ContentError("too_long", _too_long(max_seconds))
+        limit = math.ceil(max_seconds * SAMPLE_RATE)
+        resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        chunks: list[np.ndarray] = []
+        total = packets = bad = 0
+        for packet in container.demux(stream):
+            if time.thread_time() - at > cpu_seconds:
+                raise ContentError(
+                    "timeout", f"Decoding took more than {cpu_seconds:g} s of CPU time."
+                )
+            packets += 1
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                bad += 1  # one damaged packet is skipped, as players do
+                continue
+            for frame in frames:
+                # Checked before resampling, so a frame cannot grow past the limit in memory.
+                if total + frame.samples * SAMPLE_RATE / max(1, frame.sample_rate) > limit + 2048:
+                    raise ContentError("too_long", _too_long(max_seconds))
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    chunks.append(chunk)
+                    total += len(chunk)
+            if total > limit:
+                raise ContentError("too_long", _too_long(max_seconds))
+        for out in resampler.resample(None):
+            chunk = out.to_ndarray().reshape(-1)
+            chunks.append(chunk)
+            total += len(chunk)
+        if bad >= _MIN_BAD_PACKETS and bad > _MAX_BAD_PACKET_SHARE * packets:
+            raise ContentError(
+                "corrupt", f"{bad} of the {packets} audio packets of the file are damaged."
+            )
+        if total == 0:
+            if bad:
+                raise ContentError("corrupt", "None of the file's audio packets can be decoded.")
+            raise ContentError("empty", f"The {_label(fmt)} file contains no audio samples.")
+        if total > limit:
+            raise ContentError("too_long", _too_long(max_seconds))
+        codec = _CODEC_NAMES.get(decoder, decoder)
+        return Audio.from_samples(np.concatenate(chunks), codec=codec)
+
+
+def _too_long(max_seconds: float) -> str:
+    return f"The audio is longer than the limit of {max_seconds:g} s."
+
+
+def _why(exc: Exception) -> str:
+    """FFmpeg's own words for a failure, without its errno and file name."""
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return str(exc.strerror).lower()
+    return str(exc) or type(exc).__name__
+
+
+def _label(fmt: str) -> str:
+    return {"mp4": "M4A/MP4", "matroska": "WebM/Matroska"}.get(fmt, fmt.upper())

@@ -1,0 +1,244 @@
+"""Decoding untrusted audio: every format we read round-trips, and bad content is a ContentError
+with the right reason (never another exception)."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import av
+import numpy as np
+import pytest
+
+from governance.content.audio import (
+    SAMPLE_RATE,
+    Audio,
+    ContentError,
+    container_format,
+    decode,
+)
+from tests.content import synth
+
+CLIP = synth.music(7, 3.0)
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return {kind: synth.encode(CLIP, kind) for kind in synth.ENCODINGS}
+
+
+@pytest.mark.parametrize("kind", list(synth.ENCODINGS))
+def test_each_format_decodes_to_mono_at_11025_hz_with_its_duration(
+    files: dict[str, bytes], kind: str
+) -> None:
+    result = decode(files[kind])
+
+    assert result.samples.dtype == np.float32
+    assert result.samples.ndim == 1
+    assert result.seconds == len(result.samples) / SAMPLE_RATE
+    # Lossy encoders pad a frame or two at the ends.
+    assert result.seconds == pytest.approx(3.0, abs=0.06)
+    assert float(np.abs(result.samples).max()) <= 1.0
+    assert synth.rms(result.samples) > 0.05
+
+
+def test_the_codec_is_named_as_the_format_names_it(files: dict[str, bytes]) -> None:
+    codecs = {kind: decode(data).codec for kind, data in files.items()}
+
+    assert codecs == {
+        "wav": "pcm_s16le",
+        "flac": "flac",
+        "mp3": "mp3",
+        "ogg": "vorbis",
+        "opus": "opus",
+        "m4a": "aac",
+        "aac": "aac",
+    }
+
+
+def test_stereo_is_mixed_down_to_the_same_signal() -> None:
+    mono = decode(synth.encode(CLIP, "flac")).samples
+    stereo = decode(synth.encode(CLIP, "flac", stereo=True)).samples
+
+    assert len(stereo) == len(mono)
+    assert np.corrcoef(mono, stereo)[0, 1] > 0.999
+
+
+def test_a_lossless_file_keeps_the_waveform() -> None:
+    result = decode(synth.encode(CLIP, "wav"))
+    x = CLIP[::2]  # 22,050 to 11,025 Hz; the resampler's filter smooths the rest
+
+    assert np.corrcoef(result.samples[100:-100], x[100 : len(result.samples) - 100])[0, 1] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"Consentry test: this is a text file, not audio.\n" * 40, "unsupported"),
+        (b"\x00" + np.random.default_rng(1).bytes(20_000), "unsupported"),
+        (b"\xff\xfb\x90\x00" + np.random.default_rng(1).bytes(20_000), "corrupt"),
+        (b"RIFF\x10\x00\x00\x00WAVEfmt ", "corrupt"),
+        (b"OggS" + b"\x00" * 200, "corrupt"),
+    ],
+    ids=[
+        "zero bytes",
+        "text",
+        "garbage",
+        "garbage after an mp3 sync",
+        "wav header only",
+        "ogg sync only",
+    ],
+)
+def test_bad_bytes_are_refused_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ContentError) as caught:
+        decode(data)
+
+    assert caught.value.reason == reason
+    assert str(caught.value) == caught.value.detail
+    assert caught.value.detail.endswith(".")
+
+
+def _decode_or_reason(data: bytes) -> Audio | str:
+    """The decoded audio, or the reason of the ContentError; any other exception escapes."""
+    try:
+        return decode(data)
+    except ContentError as exc:
+        return exc.reason
+
+
+@pytest.mark.parametrize("kind", list(synth.ENCODINGS))
+@pytest.mark.parametrize("keep", [0.5, 0.02])
+def test_a_truncated_file_gives_its_audio_or_a_content_error(
+    files: dict[str, bytes], kind: str, keep: float
+) -> None:
+    data = files[kind][: int(len(files[kind]) * keep)]
+
+    result = _decode_or_reason(data)
+
+    if isinstance(result, str):
+        assert result in {"corrupt", "empty", "unsupported"}
+    else:
+        assert 0 < result.seconds < 3.0
+
+
+@pytest.mark.parametrize("kind", list(synth.ENCODINGS))
+def test_damaged_bytes_inside_a_file_never_escape_as_another_error(
+    files: dict[str, bytes], kind: str
+) -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        data = bytearray(files[kind])
+        at = rng.integers(64, len(data), size=20)
+        data[at[0] : at[0] + 200] = rng.bytes(len(data[at[0] : at[0] + 200]))
+        for i in at[1:]:
+            data[i] ^= 0xFF
+        result = _decode_or_reason(bytes(data))
+        assert not isinstance(result, str) or result in {"corrupt", "empty", "unsupported"}
+
+
+def _video_only_mp4() -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(5):
+            image = np.full((32, 32, 3), i * 40, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def test_a_container_without_an_audio_stream_is_unsupported() -> None:
+    data = _video_only_mp4()
+    assert container_format(data) == "mp4"
+
+    with pytest.raises(ContentError) as caught:
+        decode(data)
+
+    assert caught.value.reason == "unsupported"
+    assert "no audio stream" in caught.value.detail
+
+
+def _wav(rate: int, channels: int, samples: int) -> bytes:
+    """A 16-bit PCM WAV written by hand, so its header can say anything."""
+    data = np.zeros(samples * channels, dtype="<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * 2, channels * 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(1, 1), (2_000, 1), (768_000, 1), (8_000, 100)])
+def test_an_absurd_rate_or_channel_count_is_unsupported(rate: int, channels: int) -> None:
+    with pytest.raises(ContentError) as caught:
+        decode(_wav(rate, channels, 4096))
+
+    assert caught.value.reason == "unsupported"
+    assert f"{rate} Hz" in caught.value.detail
+
+
+def test_a_hand_written_wav_at_8_khz_decodes() -> None:
+    assert decode(_wav(8_000, 2, 16_000)).seconds == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_file_over_the_byte_limit_is_too_large(files: dict[str, bytes]) -> None:
+    with pytest.raises(ContentError) as caught:
+        decode(files["mp3"], max_bytes=len(files["mp3"]) - 1)
+
+    assert caught.value.reason == "too_large"
+
+
+@pytest.mark.parametrize("kind", ["wav", "mp3", "opus"])
+def test_decoding_stops_past_the_duration_limit(files: dict[str, bytes], kind: str) -> None:
+    with pytest.raises(ContentError) as caught:
+        decode(files[kind], max_seconds=1.0)
+
+    assert caught.value.reason == "too_long"
+    assert decode(files[kind], max_seconds=3.5).seconds > 2.9
+
+
+def test_decoding_stops_when_the_cpu_budget_is_spent(files: dict[str, bytes]) -> None:
+    with pytest.raises(ContentError) as caught:
+        decode(files["mp3"], cpu_seconds=0.0)
+
+    assert caught.value.reason == "timeout"
+
+
+def test_digital_silence_decodes_to_zeros() -> None:
+    result = decode(synth.encode(np.zeros(synth.RATE, dtype=np.float32), "flac"))
+
+    assert result.seconds == pytest.approx(1.0, abs=0.01)
+    assert not result.samples.any()
+
+
+def test_audio_from_samples_clips_and_silences_nan() -> None:
+    result = Audio.from_samples(np.array([2.0, -3.0, np.nan, 0.5]))
+
+    assert result.samples.tolist() == [1.0, -1.0, 0.0, 0.5]
+    assert result.seconds == 4 / SAMPLE_RATE
+
+
+def test_an_unknown_reason_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown content error reason"):
+        ContentError("bad", "Bad.")
+
+
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00", "mp3"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00fLaC\x00\x00\x00\x22", "flac"),
+        (b"\xff\xfb\x90\x00", "mp3"),
+        (b"\xff\xf1\x50\x80", "aac"),
+        (b"\xff\xf9\x50\x80", "aac"),
+        (b"FORM\x00\x00\x00\x00AIFF", "aiff"),
+        (b"\x1a\x45\xdf\xa3\x00", "matroska"),
+        (b"\xff\xe0\x00", None),
+        (b"\xff\xfb\xf0", None),
+        (b"#EXTM3U\n#EXT-X-VERSION:3\n", None),
+    ],
+)
+def test_containers_are_recognised_by_their_first_bytes(head: bytes, fmt: str | None) -> None:
+    assert container_format(head + b"\x00" * 16) == fmt
