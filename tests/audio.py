@@ -11,7 +11,7 @@ import numpy as np
 RATE = 11_025
 
 
-def tones(seconds: float = 6.0, *, seed: int = 0, rate: int = RATE) -> bytes:
+def tones(seconds: float = 10.0, *, seed: int = 0, rate: int = RATE) -> bytes:
     """A WAV file of a melody: a new random pitch every quarter second, with a harmonic and a
     little noise, so that its spectrogram has peaks to fingerprint."""
     rng = np.random.default_rng(seed)

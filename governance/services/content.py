@@ -12,7 +12,9 @@
    posting and no entry. Safe to run twice: a completed or failed content is left alone.
 3. ``content_import`` (``manage.py import_content``): the same in-process, for one file.
 
-The fingerprint space itself (decoding, landmarks) is the pure package ``governance.content``.
+The fingerprint space itself (decoding, landmarks) is the pure package ``governance.content``,
+imported inside the functions that use it: it loads PyAV and SciPy (about a second), which the
+web and worker processes pay only once content arrives.
 """
 
 from __future__ import annotations
@@ -61,24 +63,11 @@ def content_too_large(*, field: str, limit: int) -> ContentTooLarge:
     return ContentTooLarge(f"{field}: {reason}.", fields={field: [reason]})
 
 
-def fingerprint_space() -> Any:
-    """``governance.content.fingerprint`` (the fingerprint space: ``MODEL``, ``VERSION``,
-    ``extract``), imported when first needed: numpy and PyAV load only where content is."""
-    from governance.content import fingerprint  # type: ignore[import-not-found, unused-ignore]
-
-    return fingerprint
-
-
-def audio_decoder() -> Any:
-    """``governance.content.audio`` (``decode``, ``ContentError``, ``MAX_BYTES``)."""
-    from governance.content import audio  # type: ignore[import-not-found, unused-ignore]
-
-    return audio
-
-
 def max_bytes() -> int:
     """The largest upload the fingerprint space decodes."""
-    return int(audio_decoder().MAX_BYTES)
+    from governance.content import audio
+
+    return audio.MAX_BYTES
 
 
 def may_add_content(party: Party, work: Work) -> bool:
@@ -125,11 +114,12 @@ def content_submit(
 ) -> tuple[WorkContent, bool]:
     """Hand in ``work``'s audio; the content and whether it is new (False: an identical one
     completed or waiting, answered as it is, with no new job)."""
+    from governance.content import fingerprint as space
+
     content_submit_check(actor=actor, work=work)
     limit = max_bytes()
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)
-    space = fingerprint_space()
     sha256 = hashlib.sha256(data).hexdigest()
     _lock_identical(work_id=work.pk, sha256=sha256)
     existing = _existing(work=work, sha256=sha256, model_version=space.VERSION)
@@ -158,14 +148,19 @@ class Extracted:
 def extract(data: bytes) -> Extracted:
     """Decode and fingerprint ``data``; raises ``ContentError`` (its ``reason`` and ``detail``)
     on bad content, nothing else."""
-    audio = audio_decoder().decode(data)
-    fp = fingerprint_space().extract(audio)
-    return Extracted(fp.hashes, fp.times, float(audio.seconds), str(audio.codec))
+    from governance.content import audio
+    from governance.content import fingerprint as space
+
+    decoded = audio.decode(data)
+    fp = space.extract(decoded)
+    return Extracted(fp.hashes, fp.times, float(decoded.seconds), decoded.codec)
 
 
 def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent:
     """Run a content's job (module docstring, step 2) as of ``now`` (its start: it ends, and
     is ledgered, at ``now`` plus the time it took); safe to run twice."""
+    from governance.content import audio
+
     started = time.monotonic()
     with transaction.atomic():
         content = WorkContent.objects.select_for_update().get(pk=content_id)
@@ -177,10 +172,9 @@ def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent
         content.status = ContentStatus.PROCESSING
         content.save(update_fields=["status"])
         data = bytes(upload.data)
-    decoder = audio_decoder()
     try:
         extracted = extract(data)
-    except decoder.ContentError as bad:
+    except audio.ContentError as bad:
         now += dt.timedelta(seconds=time.monotonic() - started)
         with transaction.atomic():
             content = WorkContent.objects.select_for_update().get(pk=content_id)
@@ -218,6 +212,8 @@ def _fail(content: WorkContent, *, reason: str, detail: str, now: dt.datetime) -
 
 def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -> WorkContent:
     """In the caller's transaction: postings, status, bytes deleted, ledger entry."""
+    from governance.content import fingerprint as space
+
     _lock_identical(work_id=content.work_id, sha256=content.sha256)
     earlier = WorkContent.objects.filter(
         work_id=content.work_id, sha256=content.sha256, model_version=content.model_version,
@@ -232,8 +228,7 @@ def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -
     content.vector_count = len(extracted.hashes)
     content.save(update_fields=["status", "completed_at", "seconds", "codec", "vector_count"])
     ContentUpload.objects.filter(content=content).delete()
-    space = fingerprint_space().SPACE
-    ledgering.append(ENTRY, ledgering.content_payload(content, space=space), now=now)
+    ledgering.append(ENTRY, ledgering.content_payload(content, space=space.SPACE), now=now)
     return content
 
 
@@ -277,6 +272,8 @@ def content_import(
     (module docstring, step 3); the content and whether it is new (False: an identical one
     was completed already, and nothing was done). Bad content raises the space's
     ``ContentError`` and stores nothing."""
+    from governance.content import fingerprint as space
+
     if not may_add_content(party, work):
         raise PermissionDenied(f"{party.name} neither registered {work.title!r} nor holds a "
                                "share of it.")  # fmt: skip
@@ -285,7 +282,6 @@ def content_import(
     limit = max_bytes()
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)
-    space = fingerprint_space()
     sha256 = hashlib.sha256(data).hexdigest()
     done = WorkContent.objects.filter(
         work=work, sha256=sha256, model_version=space.VERSION, status=ContentStatus.COMPLETED

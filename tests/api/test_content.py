@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from governance import tasks
+from governance.content import fingerprint
 from governance.models import (
     ContentUpload,
     FingerprintPosting,
@@ -33,7 +34,6 @@ from tests.committed import all_at_once, on_own_connection
 from tests.factories import MembershipFactory, caller
 
 pytestmark = pytest.mark.django_db
-fingerprint = content_services.fingerprint_space()
 
 
 def audio(data: bytes, name: str = "track.wav") -> SimpleUploadedFile:
@@ -57,7 +57,7 @@ def hand_in(who: Any, world: dict[str, Any], data: bytes) -> Any:
 def test_a_registrants_audio_is_fingerprinted_stored_as_postings_and_ledgered(  # type: ignore[no-untyped-def]
     world, django_capture_on_commit_callbacks
 ) -> None:
-    data = tones(6, seed=1)
+    data = tones(10, seed=1)
     with (
         mock.patch.object(outbox, "broker_send") as send,
         django_capture_on_commit_callbacks(execute=True),
@@ -80,7 +80,7 @@ def test_a_registrants_audio_is_fingerprinted_stored_as_postings_and_ledgered(  
     assert done["status"] == "completed"
     assert done["error"] == ""
     assert done["codec"]
-    assert 5.5 < done["seconds"] < 6.5
+    assert 9.5 < done["seconds"] < 10.5
     postings = FingerprintPosting.objects.filter(content_id=body["id"])
     assert done["vector_count"] == postings.count() > 0
     assert done["completed_at"]
@@ -105,7 +105,7 @@ def test_a_registrants_audio_is_fingerprinted_stored_as_postings_and_ledgered(  
 def test_an_identical_upload_answers_200_with_the_earlier_content_and_no_new_job(  # type: ignore[no-untyped-def]
     world,
 ) -> None:
-    data = tones(5, seed=2)
+    data = tones(10, seed=2)
     first = hand_in(world["label"], world, data).json()
     jobs = Outbox.objects.count()
     waiting = hand_in(world["label"], world, data)  # before the job ran
@@ -119,7 +119,7 @@ def test_an_identical_upload_answers_200_with_the_earlier_content_and_no_new_job
     assert Outbox.objects.count() == jobs
     assert WorkContent.objects.count() == 1
     # Other bytes are another content.
-    other = hand_in(world["label"], world, tones(5, seed=3))
+    other = hand_in(world["label"], world, tones(10, seed=3))
     assert other.status_code == 202
     assert other.json()["id"] != first["id"]
 
@@ -147,7 +147,7 @@ def test_audio_too_short_to_fingerprint_fails_as_too_short(world) -> None:  # ty
 
 def test_a_holder_of_a_share_hands_in_audio(world) -> None:  # type: ignore[no-untyped-def]
     # The credited artist holds the performer share (tests/world.py).
-    response = hand_in(world["artist"], world, tones(5, seed=5))
+    response = hand_in(world["artist"], world, tones(10, seed=5))
     assert response.status_code == 202, response.json()
     assert response.json()["status"] == "received"
 
@@ -155,7 +155,7 @@ def test_a_holder_of_a_share_hands_in_audio(world) -> None:  # type: ignore[no-u
 def test_those_who_neither_registered_nor_hold_the_work_may_not_hand_in_or_read(  # type: ignore[no-untyped-def]
     world,
 ) -> None:
-    data = tones(5, seed=6)
+    data = tones(10, seed=6)
     mine = hand_in(world["label"], world, data).json()
     outsiders = {
         "licensee": world["licensee"],
@@ -187,13 +187,13 @@ def test_a_missing_work_or_content_is_a_404(world) -> None:  # type: ignore[no-u
     missing = "00000000-0000-4000-8000-000000000000"
     assert label.get(f"/api/v1/works/{missing}/content/").status_code == 404
     assert label.post(f"/api/v1/works/{missing}/content/",
-                      {"file": audio(tones(5))}).status_code == 404  # fmt: skip
+                      {"file": audio(tones(10))}).status_code == 404  # fmt: skip
     assert label.get(f"{url(world)}{missing}/").status_code == 404
 
 
 def test_an_upload_past_the_limit_is_a_413_naming_file_and_nothing_is_stored(world) -> None:  # type: ignore[no-untyped-def]
     with mock.patch.object(content_services, "max_bytes", return_value=10_000):
-        response = hand_in(world["label"], world, tones(5))
+        response = hand_in(world["label"], world, tones(10))
     assert response.status_code == 413
     body = response.json()
     assert body["code"] == "too_large"
@@ -238,7 +238,7 @@ def test_the_same_audio_handed_in_twice_at_once_is_one_content_and_one_job(
         return label, str(label.client.post("/api/v1/works/", body, format="json").json()["id"])
 
     label, work_id = on_own_connection(registered)
-    data = tones(5, seed=7)
+    data = tones(10, seed=7)
 
     def post() -> Any:
         client = APIClient(raise_request_exception=False)
@@ -259,7 +259,7 @@ def test_audio_is_handed_in_for_a_recording_not_for_a_composition(world) -> None
     label = world["label"].client
     body = {"kind": "composition", "title": "Northern Lights", "iswc": "T0345246801"}
     composition = label.post("/api/v1/works/", body, format="json").json()
-    response = hand_in(world["label"], {"work": composition}, tones(5))
+    response = hand_in(world["label"], {"work": composition}, tones(10))
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["file"]
     assert "recording" in response.json()["fields"]["file"][0]

@@ -196,7 +196,7 @@ def test_every_admin_change_of_ledgered_state_is_ledgered_or_refused(  # type: i
     with mock.patch.object(outbox, "broker_send"):
         content = world["label"].client.post(
             f"/api/v1/works/{world['work']['id']}/content/",
-            {"file": SimpleUploadedFile("a.wav", tones(5), content_type="audio/wav")},
+            {"file": SimpleUploadedFile("a.wav", tones(10), content_type="audio/wav")},
         )
     assert tasks.fingerprint_content.apply(args=[content.json()["id"]]).get() == "completed"
     meta = model._meta

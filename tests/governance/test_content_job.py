@@ -34,7 +34,7 @@ def handed_in(world: dict[str, Any], data: bytes) -> str:
 
 
 def test_the_postings_are_the_fingerprints_hashes_and_times(world) -> None:  # type: ignore[no-untyped-def]
-    data = tones(8, seed=21)
+    data = tones(12, seed=21)
     content_id = handed_in(world, data)
     assert tasks.fingerprint_content.apply(args=[content_id]).get() == "completed"
     expected = content_services.extract(data)
@@ -47,7 +47,7 @@ def test_the_postings_are_the_fingerprints_hashes_and_times(world) -> None:  # t
 
 
 def test_postings_outside_a_postgresql_integer_are_refused(world) -> None:  # type: ignore[no-untyped-def]
-    content_id = uuid.UUID(handed_in(world, tones(5, seed=22)))
+    content_id = uuid.UUID(handed_in(world, tones(10, seed=22)))
     with pytest.raises(ValueError, match="hash is outside"):
         content_services.postings_copy(content_id, np.array([2**31]), np.array([0]))
     with pytest.raises(ValueError, match="t is outside"):
@@ -57,7 +57,7 @@ def test_postings_outside_a_postgresql_integer_are_refused(world) -> None:  # ty
 
 
 def test_a_database_that_stays_down_fails_the_content_once_retries_are_exhausted(world) -> None:  # type: ignore[no-untyped-def]
-    content_id = handed_in(world, tones(5, seed=23))
+    content_id = handed_in(world, tones(10, seed=23))
     down = mock.patch.object(content_services, "content_run", side_effect=OperationalError("gone"))
     with down as run:
         result = tasks.fingerprint_content.apply(args=[content_id])
@@ -69,7 +69,7 @@ def test_a_database_that_stays_down_fails_the_content_once_retries_are_exhausted
 
 
 def test_an_unexpected_error_fails_the_content_instead_of_leaving_it_processing(world) -> None:  # type: ignore[no-untyped-def]
-    content_id = handed_in(world, tones(5, seed=24))
+    content_id = handed_in(world, tones(10, seed=24))
     with mock.patch.object(content_services, "extract", side_effect=RuntimeError("bug")):
         result = tasks.fingerprint_content.apply(args=[content_id])
     assert result.failed()

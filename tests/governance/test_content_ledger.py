@@ -34,7 +34,7 @@ def test_a_log_holding_work_content_entries_replays_with_no_difference(world) ->
     rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
     rule(world["artist"], scope="all_works", uses=["analyze"], effect="allow")
     before = check(world)
-    data = tones(5, seed=11)
+    data = tones(10, seed=11)
     with mock.patch.object(outbox, "broker_send"):
         content = (
             world["label"]

@@ -49,9 +49,9 @@ def test_a_folder_is_imported_the_bad_files_named_and_a_second_run_skips_what_is
     works = {isrc: register(label, isrc) for isrc in [*MINE, BAD_AUDIO]}
     register(other, THEIRS)
     for seed, isrc in enumerate([*MINE, THEIRS, UNREGISTERED]):
-        (tmp_path / f"{isrc}.wav").write_bytes(tones(5, seed=seed))
+        (tmp_path / f"{isrc}.wav").write_bytes(tones(10, seed=seed))
     (tmp_path / f"{BAD_AUDIO}.mp3").write_bytes(b"ID3 but nothing after it" * 10)
-    (tmp_path / "cover-art.wav").write_bytes(tones(5, seed=9))
+    (tmp_path / "cover-art.wav").write_bytes(tones(10, seed=9))
 
     status, out, err = run(tmp_path, "Northbound Records")
 
@@ -90,7 +90,7 @@ def test_a_holder_of_a_share_imports_and_an_unknown_party_or_folder_stops_it(
     work = register(label, MINE[0])
     share = {"work": work, "holder": str(artist.party.pk), "right": "performer", "share": "100"}
     assert label.client.post("/api/v1/shares/", share, format="json").status_code == 201
-    (tmp_path / f"{MINE[0]}.wav").write_bytes(tones(5))
+    (tmp_path / f"{MINE[0]}.wav").write_bytes(tones(10))
     assert run(tmp_path, "Ada Vale")[0] == 0
     assert WorkContent.objects.get().submitted_by_id == artist.party.pk
     with pytest.raises(CommandError, match="no label, publisher or artist"):

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from governance.content.audio import ContentError
 from governance.exceptions import GovernanceError
 from governance.identifiers import IdentifierError, normalize_isrc
 from governance.models import Party, Work, WorkKind
@@ -78,12 +79,11 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise _Refused(f"cannot be read: {exc.strerror}") from None
-        bad = content_services.audio_decoder().ContentError
         try:
             _, created = content_services.content_import(
                 party=party, work=work, data=data, now=timezone.now()
             )
-        except bad as exc:
+        except ContentError as exc:
             raise _Refused(f"{exc.reason}: {exc.detail}") from None
         except GovernanceError as exc:
             raise _Refused(exc.message) from None
