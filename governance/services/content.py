@@ -265,13 +265,12 @@ def postings_copy(
     return len(rows)
 
 
-def content_import(
-    *, party: Party, work: Work, data: bytes, now: dt.datetime
-) -> tuple[WorkContent, bool]:
-    """Fingerprint ``data`` in this process and store it, completed, as ``work``'s content
-    (module docstring, step 3); the content and whether it is new (False: an identical one
-    was completed already, and nothing was done). Bad content raises the space's
-    ``ContentError`` and stores nothing."""
+def content_import_prepare(
+    *, party: Party, work: Work, data: bytes
+) -> tuple[str, WorkContent | None]:
+    """Before ``data`` is fingerprinted for ``manage.py import_content``: refuse what may not be
+    imported (``PermissionDenied``, ``InvalidInput``, ``ContentTooLarge``); the bytes' SHA-256,
+    and the completed content with that SHA-256 for the space's model version, if any."""
     from governance.content import fingerprint as space
 
     if not may_add_content(party, work):
@@ -283,19 +282,46 @@ def content_import(
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)
     sha256 = hashlib.sha256(data).hexdigest()
-    done = WorkContent.objects.filter(
-        work=work, sha256=sha256, model_version=space.VERSION, status=ContentStatus.COMPLETED
-    )
-    if (earlier := done.first()) is not None:
-        return earlier, False
-    extracted = extract(data)
+    return sha256, _completed(work=work, sha256=sha256, model_version=space.VERSION)
+
+
+def _completed(*, work: Work, sha256: str, model_version: str) -> WorkContent | None:
+    return WorkContent.objects.filter(
+        work=work, sha256=sha256, model_version=model_version, status=ContentStatus.COMPLETED
+    ).first()
+
+
+def content_import_store(
+    *, party: Party, work: Work, sha256: str, size: int, extracted: Extracted, now: dt.datetime
+) -> tuple[WorkContent, bool]:
+    """Store fingerprinted content, completed, as ``work``'s (checked by
+    :func:`content_import_prepare`); the content and whether it is new (False: an identical one
+    was completed meanwhile, and nothing was done)."""
+    from governance.content import fingerprint as space
+
     with transaction.atomic():
         _lock_identical(work_id=work.pk, sha256=sha256)
-        if (earlier := done.first()) is not None:
+        earlier = _completed(work=work, sha256=sha256, model_version=space.VERSION)
+        if earlier is not None:
             return earlier, False
         content = WorkContent.objects.create(
-            work=work, kind=ContentKind.AUDIO, sha256=sha256, size=len(data),
+            work=work, kind=ContentKind.AUDIO, sha256=sha256, size=size,
             submitted_by=party, model=space.MODEL, model_version=space.VERSION,
             status=ContentStatus.PROCESSING, created_at=now,
         )  # fmt: skip
         return _complete(content, extracted, now=now), True
+
+
+def content_import(
+    *, party: Party, work: Work, data: bytes, now: dt.datetime
+) -> tuple[WorkContent, bool]:
+    """Fingerprint ``data`` in this process and store it, completed, as ``work``'s content
+    (module docstring, step 3); the content and whether it is new (False: an identical one
+    was completed already, and nothing was done). Bad content raises the space's
+    ``ContentError`` and stores nothing."""
+    sha256, earlier = content_import_prepare(party=party, work=work, data=data)
+    if earlier is not None:
+        return earlier, False
+    extracted = extract(data)
+    return content_import_store(party=party, work=work, sha256=sha256, size=len(data),
+                                extracted=extracted, now=now)  # fmt: skip

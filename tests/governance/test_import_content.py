@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from governance.models import FingerprintPosting, PartyKind, WorkContent
 from ledger.models import PendingEntry
 from tests.audio import tones
+from tests.committed import on_own_connection
 from tests.factories import caller
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +34,11 @@ def register(who: object, isrc: str) -> str:
     return str(response.json()["id"])
 
 
-def run(folder: Path, party: str) -> tuple[int, str, str]:
+def run(folder: Path, party: str, *more: str) -> tuple[int, str, str]:
     out, err = StringIO(), StringIO()
     try:
-        call_command("import_content", str(folder), "--party", party, stdout=out, stderr=err)
+        call_command("import_content", str(folder), "--party", party, *more, stdout=out,
+                     stderr=err)  # fmt: skip
     except SystemExit as exc:
         return int(exc.code or 0), out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
@@ -97,3 +99,27 @@ def test_a_holder_of_a_share_imports_and_an_unknown_party_or_folder_stops_it(
         run(tmp_path, "Nobody")
     with pytest.raises(CommandError, match="not a folder"):
         run(tmp_path / "missing", "Ada Vale")
+
+
+@pytest.mark.usefixtures("committed")
+def test_with_jobs_the_files_are_fingerprinted_by_a_pool_and_stored_the_same(
+    tmp_path: Path,
+) -> None:
+    # On a connection of its own: the command closes its connection before forking the pool.
+    label = on_own_connection(lambda: caller(PartyKind.LABEL, name="Pooled Records"))
+    works = on_own_connection(lambda: {isrc: register(label, isrc) for isrc in MINE})
+    for seed, isrc in enumerate(MINE):
+        (tmp_path / f"{isrc}.wav").write_bytes(tones(10, seed=30 + seed))
+    (tmp_path / f"{BAD_AUDIO}.wav").write_bytes(b"RIFF and nothing more" * 8)
+
+    status, out, err = on_own_connection(lambda: run(tmp_path, "Pooled Records", "--jobs", "2"))
+
+    assert status == 1
+    assert out.strip().endswith("3 files, 2 imported, 0 already there, 1 failed")
+    assert err.startswith(f"{BAD_AUDIO}.wav: ")
+    done = WorkContent.objects.filter(status="completed", work_id__in=works.values())
+    assert done.count() == 2
+    for content in done:
+        assert content.vector_count == content.postings.count() > 0
+    again = on_own_connection(lambda: run(tmp_path, "Pooled Records", "--jobs", "2"))
+    assert again[1].strip().endswith("3 files, 0 imported, 2 already there, 1 failed")
