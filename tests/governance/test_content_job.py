@@ -12,9 +12,10 @@ from unittest import mock
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from governance import tasks
+from governance.content import audio, fingerprint
 from governance.models import ContentUpload, FingerprintPosting, WorkContent
 from governance.services import content as content_services
 from governance.services import outbox
@@ -78,3 +79,33 @@ def test_an_unexpected_error_fails_the_content_instead_of_leaving_it_processing(
     assert "RuntimeError" in content.detail
     assert not ContentUpload.objects.exists()
     assert not FingerprintPosting.objects.exists()
+
+
+def test_the_stored_postings_give_the_votes_of_the_memory_index(world) -> None:  # type: ignore[no-untyped-def]
+    """The vote query of the fingerprint space (FP_INTERFACE: one round trip, joined on the
+    ``hash`` index) over the stored postings returns exactly ``MemoryIndex.votes`` over the
+    same fingerprints, and ranks the track the query was cut from first."""
+    tracks = {seed: tones(20, seed=seed) for seed in (41, 42)}
+    index = fingerprint.MemoryIndex()
+    for seed, data in tracks.items():
+        content_id = handed_in(world, data)
+        assert tasks.fingerprint_content.apply(args=[content_id]).get() == "completed"
+        index.add(content_id, fingerprint.fingerprint(data))
+        if seed == 41:
+            wanted = content_id
+    # A 10-second crop of the first track, from its 5th second.
+    samples = audio.decode(tracks[41]).samples
+    rate = audio.SAMPLE_RATE
+    query = fingerprint.extract(audio.Audio.from_samples(samples[5 * rate : 15 * rate]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.content_id::text, p.t - q.t, q.t / %s, count(*)"
+            " FROM unnest(%s::int[], %s::int[]) q(hash, t)"
+            " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3",
+            [fingerprint.FRAMES_PER_BLOCK, query.hashes.tolist(), query.times.tolist()],
+        )
+        stored = sorted(cursor.fetchall())
+    assert stored == sorted(index.votes(query))
+    best = fingerprint.score_votes(stored)[0]
+    assert best.key == wanted
+    assert best.score >= fingerprint.threshold(10.0)
