@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    content,
     content_fingerprint,
     content_import,
     fault_recovery,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "ledger_verifier": ledger_verifier.main,
     "replay": replay.main,
     "replay_service": replay_service.main,
+    "content": content.main,
     "catalog_import": catalog_import.main,
     "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,

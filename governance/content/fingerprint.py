@@ -170,13 +170,14 @@ def threshold(query_seconds: float) -> int:
     The study's impostor sweep (1,345 windows of never-registered music and speech against 20
     references, docs/studies/fingerprint/) found the best wrong reference reaching coverage 5
     for 8-s queries, 7 for 30-s ones and 10 for 90-s ones: chance agreement grows with the
-    number of votes, about as the square root of the length, 2.9 + 0.75 * sqrt(seconds). The
-    threshold keeps at least half a block above that line: ceil(3.5 + 0.75 * sqrt(seconds)),
-    which gives 6 at 8 s, 7 at 15 s, 8 at 30 s and 11 at 90 s.
+    number of votes, about as the square root of the length. The same sweep through this code
+    (``make bench BENCH=content``, 1,344 windows) reached 5 at 8 s and 8 at 30 s (three
+    windows). The threshold is a block and a half above the study's line 2.9 + 0.75 * sqrt(s):
+    ceil(4.5 + 0.75 * sqrt(seconds)), which gives 7 at 8 s, 8 at 15 s, 9 at 30 s and 12 at 90 s.
     """
     if not math.isfinite(query_seconds) or query_seconds < 0:
         raise ValueError("the query's length is a non-negative number of seconds")
-    return math.ceil(3.5 + 0.75 * math.sqrt(query_seconds))
+    return math.ceil(4.5 + 0.75 * math.sqrt(query_seconds))
 
 
 def score_votes(votes: Iterable[tuple[str, int, int, int]], *, limit: int = 10) -> list[Candidate]:

@@ -1,0 +1,1 @@
+"""Consentry's licensee-side tools, which run without the service (``consentry.client``)."""

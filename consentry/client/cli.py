@@ -1,0 +1,159 @@
+"""``python -m consentry.client fingerprint DIR -o manifest.jsonl``: fingerprint every audio file
+under DIR with the service's own code (``governance.content``) and write a JSON Lines manifest,
+one item a file, ``{"fingerprint": {"model_version", "sha256", "data"}}``: what
+``POST /api/v1/use-requests/`` decides like uploaded audio, without the audio. Beside it,
+``<manifest>.index.tsv`` names the file of each line (line, SHA-256, path), since a manifest's
+items are answered by line.
+
+A file that cannot be fingerprinted (corrupt, unsupported, too short, too long) is named on
+stderr with the reason, left out of the manifest, and makes the exit status 1; the others go
+on. ``--resume`` keeps what an earlier run wrote and fingerprints only the files it lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".mp4", ".ogg", ".oga", ".opus")
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    sha256: str
+    line: str | None  # the manifest's JSON line, or None if the file failed
+    error: str = ""
+
+
+def fingerprint_file(path: str) -> Result:
+    """One file's manifest line (its fingerprint and SHA-256), or the reason it has none."""
+    from governance.content import audio, fingerprint
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Result(path, "", None, f"unreadable: {exc.strerror}")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        fp = fingerprint.fingerprint(data)
+    except audio.ContentError as exc:
+        return Result(path, digest, None, f"{exc.reason}: {exc.detail}")
+    item = {
+        "fingerprint": {
+            "model_version": fingerprint.VERSION,
+            "sha256": digest,
+            "data": base64.b64encode(fp.to_bytes()).decode("ascii"),
+        }
+    }
+    return Result(path, digest, json.dumps(item, separators=(",", ":")))
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files under ``folder`` by their names' suffixes, in a stable order."""
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+    )
+
+
+def _done(index: Path) -> tuple[set[str], int]:
+    """The paths an earlier run wrote (from its index), and its number of lines."""
+    if not index.exists():
+        return set(), 0
+    paths, lines = set(), 0
+    for lines, row in enumerate(index.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = row.split("\t", 2)
+        if len(parts) != 3:
+            raise ValueError(f"{index}, line {lines}: not 'line<TAB>sha256<TAB>path'")
+        paths.add(parts[2])
+    return paths, lines
+
+
+def _results(paths: list[str], workers: int) -> Iterator[Result]:
+    if workers == 1:
+        yield from map(fingerprint_file, paths)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(fingerprint_file, paths, chunksize=4)
+
+
+def fingerprint_folder(
+    folder: Path, output: Path, *, workers: int, resume: bool, quiet: bool
+) -> int:
+    index = output.with_name(output.name + ".index.tsv")
+    done, written = _done(index) if resume else (set(), 0)
+    if resume and output.exists():
+        with output.open("rb") as existing:
+            if sum(1 for _ in existing) != written:
+                raise ValueError(f"{output} and {index} disagree: start again without --resume")
+    paths = [str(p) for p in audio_files(folder) if str(p) not in done]
+    failed = 0
+    mode = "a" if resume else "w"
+    with output.open(mode, encoding="utf-8") as out, index.open(mode, encoding="utf-8") as idx:
+        for n, result in enumerate(_results(paths, workers), start=1):
+            if result.line is None:
+                failed += 1
+                print(f"{result.path}: {result.error}", file=sys.stderr, flush=True)
+            else:
+                written += 1
+                out.write(result.line + "\n")
+                idx.write(f"{written}\t{result.sha256}\t{result.path}\n")
+            if not quiet and (n % 100 == 0 or n == len(paths)):
+                out.flush()
+                idx.flush()
+                print(f"  {n:,}/{len(paths):,} files", file=sys.stderr, flush=True)
+    skipped = f", {len(done):,} already there" if resume else ""
+    print(f"{written:,} items in {output}{skipped}; {failed:,} files failed; index {index}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m consentry.client",
+        description="Consentry's licensee client: fingerprint audio locally.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    fp = commands.add_parser(
+        "fingerprint",
+        help="fingerprint every audio file under DIR into a manifest of fingerprints",
+        epilog="exit status: 0 every file fingerprinted; 1 some failed (named on stderr); "
+        "2 nothing could be done (bad arguments, unreadable folder).",
+    )
+    fp.add_argument("folder", type=Path, metavar="DIR")
+    fp.add_argument("-o", "--output", type=Path, required=True, metavar="MANIFEST")
+    fp.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="processes fingerprinting at once (default: one per CPU)",
+    )
+    fp.add_argument("--resume", action="store_true", help="keep what an earlier run wrote")
+    fp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.folder.is_dir():
+        print(f"error: {args.folder} is not a folder", file=sys.stderr)
+        return EXIT_CANNOT
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return EXIT_CANNOT
+    try:
+        return fingerprint_folder(
+            args.folder, args.output, workers=args.workers, resume=args.resume, quiet=args.quiet
+        )
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT
