@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
-from governance.services import manifests
+from governance.services import content, manifests
 
 
 class ManifestUploadHandler(TemporaryFileUploadHandler):
@@ -57,3 +57,25 @@ class ManifestUploadHandler(TemporaryFileUploadHandler):
 
     def _abandon(self) -> None:
         self.file.close()  # the temporary file goes with it
+
+
+class ContentUploadHandler(TemporaryFileUploadHandler):
+    """A work's content (``POST /api/v1/works/{id}/content/``): the bytes are counted as they
+    arrive and the upload is refused (413 ``too_large``, naming ``file``) at the first chunk
+    past the fingerprint space's limit, before the rest of the body is read."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.received = 0
+        self.limit = content.max_bytes()
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.file.close()  # the temporary file goes with it
+            raise content.content_too_large(field=self.field_name or "file", limit=self.limit)
+        return super().receive_data_chunk(raw_data, start)
