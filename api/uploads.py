@@ -7,7 +7,7 @@ parser hands it over, and stops reading the body at the first chunk past either 
 ``governance.services.manifests`` (``MANIFEST_MAX_BYTES``: 413; more lines than
 ``manifest_max_lines``: 400, naming the limit), before a single line is parsed. An audio
 ``file`` (a check's, or each of a request's: ``governance.services.fingerprints``) is only
-counted: past ``AUDIO_MAX_BYTES``, a 400 naming ``file``.
+counted: past ``AUDIO_MAX_BYTES``, a 413 naming ``file``, as for a work's content.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
-from governance.exceptions import InvalidInput
-from governance.services import fingerprints, manifests
+from governance.services import content, fingerprints, manifests
 
 
 class ManifestUploadHandler(TemporaryFileUploadHandler):
@@ -41,9 +40,7 @@ class ManifestUploadHandler(TemporaryFileUploadHandler):
             self.received += len(raw_data)
             if self.received > fingerprints.AUDIO_MAX_BYTES:
                 self._abandon()
-                raise InvalidInput.field(
-                    "file", f"larger than {fingerprints.AUDIO_MAX_BYTES:,} bytes"
-                )
+                raise content.content_too_large(field="file", limit=fingerprints.AUDIO_MAX_BYTES)
             return super().receive_data_chunk(raw_data, start)
         if not self.limit:  # the first chunk tells JSON Lines from CSV
             jsonl = manifests.manifest_is_jsonl(filename=self.file_name or "", head=raw_data[:64])
@@ -71,3 +68,25 @@ class ManifestUploadHandler(TemporaryFileUploadHandler):
 
     def _abandon(self) -> None:
         self.file.close()  # the temporary file goes with it
+
+
+class ContentUploadHandler(TemporaryFileUploadHandler):
+    """A work's content (``POST /api/v1/works/{id}/content/``): the bytes are counted as they
+    arrive and the upload is refused (413 ``too_large``, naming ``file``) at the first chunk
+    past the fingerprint space's limit, before the rest of the body is read."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.received = 0
+        self.limit = content.max_bytes()
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.file.close()  # the temporary file goes with it
+            raise content.content_too_large(field=self.field_name or "file", limit=self.limit)
+        return super().receive_data_chunk(raw_data, start)

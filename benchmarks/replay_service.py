@@ -18,10 +18,11 @@ Gunicorn serves it as ``make run`` does (``config/gunicorn.py``, 2 processes). F
 ``python -m ledger.verify --quiet --replay`` with an auditor's token (``LEDGER_VERIFY_TOKEN``),
 the same without ``--replay`` (what verifying the log alone costs, so the replay's share can
 be told apart; neither with ``BENCH_REPLAY_HTTP=0``), and ``manage.py replay_decisions`` in one
-process (``--workers 1``) and in two (``--workers 2``). For each: the wall clock, and the CPU
-seconds of every process involved, summed: the client (its children's rusage), gunicorn's
-processes and PostgreSQL's (``/proc``, the postmaster's tree, its exited backends included
-through the postmaster's children's times); decisions per second by each. Every run must
+process (``--workers 1``) and in two (``--workers 2``; neither with ``BENCH_REPLAY_DB=0``).
+For each: the wall clock, and the CPU seconds of every process involved, summed: the client
+(its children's rusage), gunicorn's processes and PostgreSQL's (``/proc``, the postmaster's
+tree, its exited backends included through the postmaster's children's times); decisions per
+second by each. Every run must
 replay every decision with no difference.
 """
 
@@ -45,6 +46,8 @@ DECISIONS = int(os.environ.get("BENCH_REPLAY_DECISIONS", "24000"))
 WEB_WORKERS = 2
 HTTP = os.environ.get("BENCH_REPLAY_HTTP", "1") != "0"
 """``BENCH_REPLAY_HTTP=0``: ``manage.py replay_decisions`` alone, not ``ledger.verify``."""
+FROM_DATABASE = os.environ.get("BENCH_REPLAY_DB", "1") != "0"
+"""``BENCH_REPLAY_DB=0``: ``ledger.verify`` alone, not ``manage.py replay_decisions``."""
 
 BUILD = r"""
 import csv, io, json, random, sys, time, django
@@ -280,6 +283,8 @@ def main() -> None:
     postgres = postmaster_pid()
     if HTTP:
         over_http(built, token_file, expected, counts, postgres)
+    if not FROM_DATABASE:
+        return
     # One process, then two (the default on a log this long: a second process decodes the
     # entries and checks their openings), alternately; the second's CPU is in the client's,
     # since the command waits for it.

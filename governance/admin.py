@@ -14,7 +14,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from governance.models import ApiToken, Membership, Party, RightsClaim
+from governance.models import ApiToken, Membership, Party, RightsClaim, WorkContent
 from governance.services import identity
 
 LEDGERED_READ_ONLY = (
@@ -172,6 +172,27 @@ class RightsClaimAdmin(admin.ModelAdmin[RightsClaim]):
     list_filter = ["status", "right"]
     search_fields = ["work__title", "claimant__name"]
     readonly_fields = [f.name for f in RightsClaim._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WorkContent)
+class WorkContentAdmin(admin.ModelAdmin[WorkContent]):
+    """Read-only: content is handed in through the API or ``manage.py import_content``, whose
+    job ledgers it (``work_content``); its bytes are never kept, so none are shown."""
+
+    list_display = ["id", "work", "status", "error", "model_version", "vector_count",
+                    "created_at", "completed_at"]  # fmt: skip
+    list_filter = ["status", "error", "model_version"]
+    search_fields = ["work__title", "work__isrc", "sha256"]
+    readonly_fields = [f.name for f in WorkContent._meta.fields]
 
     def has_add_permission(self, request: Any) -> bool:
         return False

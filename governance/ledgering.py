@@ -30,6 +30,7 @@ from governance.models import (
     RightsClaim,
     RightsShare,
     Work,
+    WorkContent,
 )
 from ledger import canonical, commitments
 from ledger import openings as ledger_openings
@@ -242,4 +243,20 @@ def claim_decision_payload(claim: RightsClaim) -> dict[str, Any]:
         else str(claim.decided_by_party_id),
         "share": None if claim.granted_share_id is None else str(claim.granted_share_id),
         "reason": claim.reason,
+    }
+
+
+def content_payload(content: WorkContent, *, space: str) -> dict[str, Any]:
+    """``work_content``: a work's content was fingerprinted in ``space``: its SHA-256 (a
+    commitment to bytes that are not kept), the model and version that computed its vectors
+    and how many there are. Never the content, nor its vectors."""
+    return {
+        "id": str(content.pk),
+        "work": str(content.work_id),
+        "kind": content.kind,
+        "space": space,
+        "sha256": content.sha256,
+        "model": content.model,
+        "model_version": content.model_version,
+        "vector_count": content.vector_count,
     }

@@ -32,6 +32,7 @@ from governance.models import (
     RightsShare,
     UseRequest,
     Work,
+    WorkContent,
 )
 from governance.terms import Obligations, RuleContent
 
@@ -89,6 +90,22 @@ def work_list(*, actor: Actor) -> QuerySet[Work]:
 
 def work_get(*, actor: Actor, work_id: uuid.UUID | str) -> Work:
     return _one(work_list(actor=actor), work_id, "No work with that id.")
+
+
+def content_list(*, actor: Actor, work: Work) -> QuerySet[WorkContent]:
+    """A work's contents (never their bytes), for those who registered it or hold a share of
+    it, and auditors; ``NotFound`` for anyone else (as the work's consent export)."""
+    if not (
+        actor.is_auditor
+        or work.registrant_id == actor.party.pk
+        or work.shares.filter(holder=actor.party).exists()
+    ):
+        raise NotFound("No work content you may see.")
+    return WorkContent.objects.filter(work=work).order_by("-created_at", "id")
+
+
+def content_get(*, actor: Actor, work: Work, content_id: uuid.UUID | str) -> WorkContent:
+    return _one(content_list(actor=actor, work=work), content_id, "No content with that id.")
 
 
 def release_list(*, actor: Actor) -> QuerySet[Release]:

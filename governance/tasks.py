@@ -43,6 +43,39 @@ def run_import(self: Any, job_id: str) -> str:
     return str(job.status)
 
 
+@shared_task(
+    name="governance.fingerprint_content",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def fingerprint_content(self: Any, content_id: str) -> str:
+    """Fingerprint a work's content and store its postings (``content_run``); bad content is
+    not an error here (the content fails with the reason). A transient database error retries
+    with backoff; retries exhausted, or any other error, fails the content (never lost, never
+    retried forever). A redelivery finds the content completed or failed and does nothing."""
+    from django.utils import timezone
+
+    from governance.services.content import content_fail, content_run
+
+    try:
+        content = content_run(content_id=content_id, now=timezone.now())
+    except TRANSIENT:
+        if self.request.retries >= self.max_retries:
+            content_fail(content_id=content_id, reason="unavailable", now=timezone.now(),
+                         detail="The database stayed unavailable; retries exhausted.")  # fmt: skip
+        raise
+    except Exception as exc:  # whatever it was, the content must not stay "processing"
+        content_fail(content_id=content_id, reason="internal", now=timezone.now(),
+                     detail=f"The job could not run: {type(exc).__name__}.")  # fmt: skip
+        raise
+    return str(content.status)
+
+
 # Deciding: acked late and rejected on worker loss (a killed worker's task is redelivered and
 # decides nothing twice); transient database errors retried with backoff.
 DECIDING: dict[str, Any] = {

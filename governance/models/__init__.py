@@ -15,6 +15,13 @@ from governance.models.catalog import (
     WorkKind,
 )
 from governance.models.consent import ConsentMatrixVersion, ConsentRule, ConsentRuleVersion
+from governance.models.content import (
+    ContentKind,
+    ContentStatus,
+    ContentUpload,
+    FingerprintPosting,
+    WorkContent,
+)
 from governance.models.identity import (
     ApiToken,
     ApiTokenManager,
@@ -46,10 +53,14 @@ __all__ = [
     "ConsentMatrixVersion",
     "ConsentRule",
     "ConsentRuleVersion",
+    "ContentKind",
+    "ContentStatus",
+    "ContentUpload",
     "Credit",
     "CreditRole",
     "Decision",
     "EmbeddingSpace",
+    "FingerprintPosting",
     "ImportFormat",
     "ImportJob",
     "ImportStatus",
@@ -72,6 +83,7 @@ __all__ = [
     "TerritoryMode",
     "UseRequest",
     "Work",
+    "WorkContent",
     "WorkEmbedding",
     "WorkKind",
 ]

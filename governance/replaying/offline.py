@@ -1,50 +1,54 @@
-"""``python -m ledger.verify --replay``: replay the decisions of a verified log, with no database.
+"""``python -m ledger.verify --replay``: replay the decisions of a log as it is verified, with no
+database.
 
-After :func:`ledger.verify.verify_log` has checked the log against its signed checkpoint,
-:func:`replay_log` fetches the entries again (``GET /ledger/entries``), recomputes their tree and
-requires the signed root (so the entries replayed are the ones verified), opens each entry's
-committed fields with the openings an auditor downloads (``GET /api/v1/ledger/openings/``, with
-an auditor's token in ``LEDGER_VERIFY_TOKEN``: :class:`HttpOpenings`; or a downloaded file,
-``--openings FILE``: :class:`FileOpenings`), checks every opening against its commitment, and
-replays the decisions with :mod:`governance.replaying`, as ``manage.py replay_decisions`` does
-from the database.
+:func:`ledger.verify.verify_log` fetches the log's pages of entries once and checks each
+(canonical JSON, leaf hashes, its part of the tree) in its worker processes; a
+:class:`VerifiedReplay` hooks into that pass (:class:`ledger.verify.pages.PageHook`). With each
+page, the openings of its entries are fetched (``GET /api/v1/ledger/openings/?values=jcs``, with
+an auditor's token in ``LEDGER_VERIFY_TOKEN``), or taken from a downloaded file (``--openings
+FILE``). Where the page was checked, :func:`open_page` decodes the entries that commit fields
+from the very bytes checked and hashed into the tree, and checks every opening against its
+commitment; this process decodes the page's entries (the same bytes, handed back), puts in the
+clear values opened and replays them with :mod:`governance.replaying`, page after page in log
+order, as ``manage.py replay_decisions`` does from the database. No page is fetched twice, and
+the entries replayed are those whose leaf hashes give the signed root: the replay counts only
+once :func:`~ledger.verify.verify_log` has verified the log (:meth:`VerifiedReplay.result`),
+which is also when an error met by the replay (openings that cannot be fetched or read) is
+raised.
 
 Pure: the standard library and the pure ledger and governance modules only (import-linter).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Mapping
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from governance.replaying import Difference, Replay, fewer_collections, open_entry
+from governance.replaying.chunks import NOT_REPLAYED
 from ledger import canonical, commitments
 from ledger.exceptions import VerificationError
-from ledger.merkle import leaf_hash, root_from_leaf_hashes
-from ledger.verify.client import (
-    ENTRIES_PAGE_SIZE,
-    HttpLogClient,
-    LocalInputError,
-    b64_bytes,
-    b64encode_text,
-)
+from ledger.verify.client import FetchError, HttpLogClient, LocalInputError, b64_bytes
+from ledger.verify.pages import PageHook
 
-__all__ = ["OPENINGS_PATH", "FileOpenings", "HttpOpenings", "Openings", "replay_log"]
+__all__ = [
+    "OPENINGS_PATH",
+    "FileOpenings",
+    "PageOpenings",
+    "VerifiedReplay",
+    "open_page",
+    "parse_openings",
+]
 
 OPENINGS_PATH = "/api/v1/ledger/openings/"
 """Where the service serves the openings, below its base URL."""
 
 OpeningsByLeaf = dict[bytes, list[commitments.Opening]]
-
-
-class Openings(Protocol):
-    """Where the openings come from."""
-
-    def between(self, start: int, end: int) -> OpeningsByLeaf:
-        """The openings of the entries ``[start, end)`` (at least), by the entry's leaf hash."""
-        ...
 
 
 def parse_openings(document: object, *, where: str) -> OpeningsByLeaf:
@@ -109,22 +113,6 @@ def _opening(served: dict[str, Any], salt: bytes, *, what: str) -> commitments.O
     return opening
 
 
-class HttpOpenings:
-    """Openings fetched from the service, 1,000 entries a call (an auditor sees them all)."""
-
-    def __init__(self, client: HttpLogClient) -> None:
-        self._client = client
-
-    def between(self, start: int, end: int) -> OpeningsByLeaf:
-        # values=jcs: each value as the text committed, hashed as it is (not written again).
-        url = f"{self._client.base_url}{OPENINGS_PATH}?start={start}&end={end}&values=jcs"
-        body = self._client.get(url, accept="application/json")
-        try:
-            return parse_openings(json.loads(body), where=f"GET {url}")
-        except (ValueError, RecursionError) as exc:
-            raise VerificationError(str(exc) or f"GET {url}: not JSON") from None
-
-
 class FileOpenings:
     """Openings from a file of the endpoint's answers: one JSON object, or one a line."""
 
@@ -151,80 +139,191 @@ class FileOpenings:
         except ValueError as exc:
             raise LocalInputError(str(exc)) from None
 
-    def between(self, start: int, end: int) -> OpeningsByLeaf:
+    def by_leaf(self) -> OpeningsByLeaf:
         return self._by_leaf
 
 
-def _page(
-    client: HttpLogClient, start: int, end: int, *, checked: bool
-) -> list[tuple[int, bytes, canonical.Entry]]:
-    """Entries ``[start, end)`` as served (index, leaf hash, decoded); the log may serve fewer.
-    ``checked``: entries with these leaf hashes were checked for canonical JSON (if the root
-    then differs, the replay fails anyway), so they are not checked again."""
-    decode = canonical.decode_checked_entry if checked else canonical.decode_entry
-    page = []
-    for position, item in enumerate(client.entries(start, end)):
-        index = start + position
-        if not isinstance(item, dict) or item.get("index") != index:
-            raise VerificationError(f"entry {index}: the log served another entry in its place")
-        data = b64_bytes(item.get("data"), what=f"entry {index}: 'data'")
+_read: dict[tuple[Path, str], FileOpenings] = {}
+"""The openings file of the current replay, by its path and the replay's ``run`` key."""
+
+
+def _file_openings(path: Path, run: str) -> FileOpenings:
+    """The openings file, read once per replay and process (here, and in each worker process;
+    a replay's ``run`` key tells it from the file of an earlier replay in this process)."""
+    key = (path, run)
+    if key not in _read:
+        _read.clear()
+        _read[key] = FileOpenings(path)
+    return _read[key]
+
+
+@dataclass(frozen=True, slots=True)
+class PageOpenings:
+    """What :func:`open_page` needs besides a page's entries: where its openings are."""
+
+    checked: bool
+    """The verifier checked the entries for canonical JSON (so they are decoded unchecked)."""
+    body: bytes | None = None
+    """The openings endpoint's answer for the page."""
+    url: str = ""
+    error: Exception | None = None
+    """Why the openings could not be fetched (raised if the page commits any field)."""
+    file: Path | None = None
+    """The openings file, instead of ``body``."""
+    run: str = ""
+    """With ``file``: the replay's key (:func:`_file_openings`)."""
+
+    def by_leaf(self) -> OpeningsByLeaf:
+        if self.error is not None:
+            raise self.error
+        if self.file is not None:
+            return _file_openings(self.file, self.run).by_leaf()
         try:
-            entry = decode(data)
-        except ValueError as exc:
-            raise VerificationError(f"entry {index}: not canonical JSON: {exc}") from None
-        page.append((index, leaf_hash(data), entry))
-    return page
+            return parse_openings(json.loads(self.body or b""), where=f"GET {self.url}")
+        except (ValueError, RecursionError) as exc:
+            raise VerificationError(str(exc) or f"GET {self.url}: not JSON") from None
 
 
-def replay_log(
-    client: HttpLogClient,
-    *,
-    size: int,
-    root_hash: bytes,
-    openings: Openings,
-    progress: Callable[[int], None] | None = None,
-    canonical_checked: bool = False,
-) -> tuple[int, list[Difference]]:
-    """Replay the decisions of the first ``size`` entries, which must have the signed root
-    ``root_hash``; (decisions replayed, differences), as :func:`governance.replay.replay`.
-    Raise :class:`VerificationError` if the entries served are not those of that root.
+Opened = tuple[int, dict[str, Any] | None, str | None]
+"""An entry of a page that commits fields: its position in the page, and the clear values of
+those committed fields that replay reads (not a decision's trace), or None and why they could
+not be opened."""
 
-    ``canonical_checked``: :func:`ledger.verify.verify_log` checked that the entries of that
-    root are canonical JSON. Then the entries served for replay are decoded without checking
-    it again: a leaf hash is the SHA-256 of the entry's bytes, so entries whose leaf hashes
-    give the same root are the same bytes, and otherwise the replay fails at the end."""
-    with fewer_collections():  # the replay keeps millions of objects alive: see GC_THRESHOLD
-        return _replay_log(client, size=size, root_hash=root_hash, openings=openings,
-                           progress=progress, canonical_checked=canonical_checked)  # fmt: skip
+PageOpened = tuple[int, list[bytes], list[Opened], Exception | None]
+"""What :func:`open_page` gives: the page's start, its entries' bytes, the :data:`Opened`
+entries that commit fields, and the exception that stopped it, if one did."""
+
+_COMMITTED = b'{"%s":' % commitments.MEMBER.encode()
+"""How a committed field begins in an entry's canonical bytes (a member ``{"commitment":
+"sha256:..."}``): an entry without it commits no field."""
 
 
-def _replay_log(
-    client: HttpLogClient,
-    *,
-    size: int,
-    root_hash: bytes,
-    openings: Openings,
-    progress: Callable[[int], None] | None,
-    canonical_checked: bool,
-) -> tuple[int, list[Difference]]:
-    replay = Replay(progress=progress)
-    leaves: list[bytes] = []
-    while len(leaves) < size:
-        start = len(leaves)
-        page = _page(client, start, min(start + ENTRIES_PAGE_SIZE, size), checked=canonical_checked)
-        if not page:
-            raise VerificationError(f"entry {start}: the log served no entries to replay")
-        committed = [commitments.commitments_of(e.payload) for _, _, e in page]
-        by_leaf: Mapping[bytes, list[commitments.Opening]] = (
-            openings.between(start, start + len(page)) if any(committed) else {}
-        )
-        for (index, leaf, entry), c in zip(page, committed, strict=True):
-            leaves.append(leaf)
-            replay.feed(index, *open_entry(entry, by_leaf.get(leaf, ()), committed=c))
-    recomputed = root_from_leaf_hashes(leaves)
-    if recomputed != root_hash:
-        raise VerificationError(
-            f"replay: the entries served for replay have the root {b64encode_text(recomputed)}, "
-            f"not the signed root {b64encode_text(root_hash)} just verified"
-        )
-    return replay.replayed, replay.differences
+def open_page(
+    start: int, entries: list[bytes], leaves: list[bytes], openings: PageOpenings
+) -> PageOpened:
+    """The openings of the entries ``start, start + 1, ...`` (their bytes as checked, and their
+    leaf hashes) that commit fields, each checked against its commitment (the entry decoded and
+    opened by :func:`governance.replaying.open_entry`). The verifier's
+    :attr:`~ledger.verify.pages.PageHook.work`: it runs where the page was checked, and gives
+    back little (each entry's bytes are decoded again where it is replayed, which costs less
+    than sending it decoded)."""
+    # The verifier checked these very bytes for canonical JSON (unless told not to): read, not
+    # checked again. Canonical, a committed field is written as _COMMITTED begins.
+    decode = canonical.decode_checked_entry if openings.checked else canonical.decode_entry
+    opened: list[Opened] = []
+    with fewer_collections():
+        try:
+            sealed = []
+            for position, data in enumerate(entries):
+                if _COMMITTED in data:
+                    entry = _decoded(decode, data, start + position)
+                    committed = commitments.commitments_of(entry.payload)
+                    if committed:
+                        sealed.append((position, entry, committed))
+            by_leaf = openings.by_leaf() if sealed else {}
+            for position, entry, committed in sealed:
+                clear, unopened = open_entry(
+                    entry, by_leaf.get(leaves[position], ()), committed=committed
+                )
+                if unopened is not None:
+                    opened.append((position, None, unopened))
+                    continue
+                unread = NOT_REPLAYED.get(entry.kind, frozenset())
+                values = {k: clear.payload[k] for k in committed if k not in unread}
+                opened.append((position, values, None))
+        except Exception as exc:  # raised by the replay once the log is verified
+            return start, entries, opened, exc
+    return start, entries, opened, None
+
+
+def _decoded(
+    decode: Callable[[bytes], canonical.Entry], data: bytes, index: int
+) -> canonical.Entry:
+    try:
+        return decode(data)
+    except ValueError as exc:
+        raise VerificationError(f"entry {index}: not canonical JSON: {exc}") from None
+
+
+class VerifiedReplay:
+    """The replay of a log's decisions as :func:`ledger.verify.verify_log` verifies it: pass
+    :attr:`hook` to it, within ``with`` (the replay's collector thresholds,
+    :func:`governance.replaying.fewer_collections`); then :meth:`result`.
+
+    ``openings_file``: the openings downloaded (read now: :class:`LocalInputError` if it cannot
+    be); otherwise fetched from ``client`` with each page. ``canonical_checked``: the verifier
+    checks the entries for canonical JSON (``check_canonical``)."""
+
+    def __init__(
+        self,
+        client: HttpLogClient,
+        *,
+        openings_file: Path | None,
+        canonical_checked: bool,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self._run = secrets.token_hex(8)
+        if openings_file is not None:
+            _file_openings(openings_file, self._run)  # first here, to name a bad file at once
+        self._client = client
+        self._file = openings_file
+        self._checked = canonical_checked
+        self._replay = Replay(progress=progress)
+        self._error: Exception | None = None
+        self.hook = PageHook(fetch=self._fetch, work=open_page, take=self._take)
+
+    def __enter__(self) -> VerifiedReplay:
+        self._collecting = contextlib.ExitStack()
+        self._collecting.enter_context(fewer_collections())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._collecting.close()
+
+    def _fetch(self, start: int, end: int) -> PageOpenings:
+        """In a fetching thread: the page's openings (an error kept, for a page that needs
+        them)."""
+        if self._file is not None:
+            return PageOpenings(self._checked, file=self._file, run=self._run)
+        # values=jcs: each value as the text committed, hashed as it is (not written again).
+        url = f"{self._client.base_url}{OPENINGS_PATH}?start={start}&end={end}&values=jcs"
+        try:
+            body = self._client.get(url, accept="application/json")
+        except FetchError as exc:
+            return PageOpenings(self._checked, url=url, error=exc)
+        return PageOpenings(self._checked, body, url)
+
+    def _take(self, worked: PageOpened) -> None:
+        """In this process, page after page: decode the entries, put in the clear values
+        opened, and replay them."""
+        start, entries, opened, error = worked
+        if self._error is not None:
+            return  # the replay stopped; the log is still verified to the end
+        if error is not None:
+            self._error = error
+            return
+        decode = canonical.decode_checked_entry if self._checked else canonical.decode_entry
+        feed = self._replay.feed
+        clear = {position: (values, unopened) for position, values, unopened in opened}
+        try:
+            for position, data in enumerate(entries):
+                entry = _decoded(decode, data, start + position)
+                found = clear.get(position)
+                if found is None:
+                    feed(start + position, entry)
+                    continue
+                values, unopened = found
+                if values is not None:
+                    payload = {**entry.payload, **values}
+                    entry = canonical.Entry(entry.v, entry.kind, entry.time, payload)
+                feed(start + position, entry, unopened)
+        except Exception as exc:  # raised once the log is verified (result), not before
+            self._error = exc
+
+    def result(self) -> tuple[int, list[Difference]]:
+        """(decisions replayed, differences), as :func:`governance.replay.replay`; or the
+        exception that stopped the replay (:class:`VerificationError` for entries or openings
+        that cannot be read, :class:`FetchError` for openings that could not be fetched)."""
+        if self._error is not None:
+            raise self._error
+        return self._replay.replayed, self._replay.differences

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ledger.exceptions import VerificationError
 from ledger.note import Verifier, parse_verifier_key_string
@@ -24,10 +25,13 @@ from ledger.verify.client import (
     LocalInputError,
     b64encode_text,
 )
-from ledger.verify.log import DEFAULT_SAMPLES, LogResult, verify_log
+from ledger.verify.log import DEFAULT_SAMPLES, verify_log
 from ledger.verify.pages import default_workers
 from ledger.verify.receipt import verify_receipt
 from ledger.verify.state import load_state, save_state
+
+if TYPE_CHECKING:
+    from governance.replaying.offline import VerifiedReplay
 
 PROGRESS_EVERY = 100_000
 
@@ -192,17 +196,20 @@ def _main_log(argv: Sequence[str]) -> int:
     )
     state_path: Path | None = args.state
     state = load_state(state_path) if state_path is not None else None
-    result = verify_log(
-        client,
-        verifiers,
-        state=state,
-        state_label=str(state_path),
-        samples=args.samples,
-        origin=args.origin,
-        check_canonical=args.canonical,
-        progress=None if args.quiet else _Progress(sys.stderr),
-        workers=default_workers() if args.workers is None else args.workers,
-    )
+    with contextlib.ExitStack() as stack:
+        replaying = stack.enter_context(_replaying(client, args)) if args.replay else None
+        result = verify_log(
+            client,
+            verifiers,
+            state=state,
+            state_label=str(state_path),
+            samples=args.samples,
+            origin=args.origin,
+            check_canonical=args.canonical,
+            progress=None if args.quiet else _Progress(sys.stderr),
+            workers=default_workers() if args.workers is None else args.workers,
+            hook=None if replaying is None else replaying.hook,
+        )
     if state_path is not None:
         save_state(state_path, result.state)
 
@@ -227,41 +234,32 @@ def _main_log(argv: Sequence[str]) -> int:
     if state_path is not None:
         lines.append(f"state: saved to {state_path}")
     print("\n".join(lines), flush=True)
-    if args.replay:
-        return _replay(client, result, args.openings, quiet=args.quiet)
-    return EXIT_OK
-
-
-def _replay(
-    client: HttpLogClient, verified: LogResult, openings_path: Path | None, *, quiet: bool
-) -> int:
-    """Replay the verified log's decisions (:mod:`governance.replaying.offline`), printing what
-    ``manage.py replay_decisions`` prints; exit status 1 if a decision or an opening differs."""
-    # The one import of governance by the ledger (import-linter's layers contract names it):
-    # only the command line, and only for --replay, so the log's verifier stays standalone.
-    from governance.replaying import offline
-
-    openings: offline.Openings = (
-        offline.FileOpenings(openings_path)
-        if openings_path is not None
-        else offline.HttpOpenings(client)
-    )
-
-    def progress(n: int) -> None:
-        print(f"  {n:,} decisions replayed...", file=sys.stderr)
-
-    count, differences = offline.replay_log(
-        client,
-        size=verified.size,
-        root_hash=verified.root_hash,
-        openings=openings,
-        progress=None if quiet else progress,
-        canonical_checked=verified.canonical_checked,
-    )
+    if replaying is None:
+        return EXIT_OK
+    # The log verified, the replay of its entries counts: each was replayed as it was checked.
+    count, differences = replaying.result()
     for difference in differences:
         print(difference.describe())
     print(f"{count:,} decisions replayed, {len(differences)} differ")
     return EXIT_FAILED if differences else EXIT_OK
+
+
+def _replaying(client: HttpLogClient, args: argparse.Namespace) -> VerifiedReplay:
+    """The replay of the decisions, done in the same pass as the log's verification
+    (:mod:`governance.replaying.offline`), as ``manage.py replay_decisions`` replays them."""
+    # The one import of governance by the ledger (import-linter's layers contract names it):
+    # only the command line, and only for --replay, so the log's verifier stays standalone.
+    from governance.replaying import offline
+
+    def progress(n: int) -> None:
+        print(f"  {n:,} decisions replayed...", file=sys.stderr)
+
+    return offline.VerifiedReplay(
+        client,
+        openings_file=args.openings,
+        canonical_checked=args.canonical,
+        progress=None if args.quiet else progress,
+    )
 
 
 def _main_receipt(argv: Sequence[str]) -> int:

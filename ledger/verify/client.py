@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import urllib.error
 import urllib.parse
@@ -47,6 +48,10 @@ class FetchError(Exception):
         super().__init__(message)
         self.url = url
         self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its keywords (it crosses to and from the verifier's worker processes).
+        return functools.partial(type(self), url=self.url, status=self.status), self.args
 
 
 class LocalInputError(Exception):

@@ -17,7 +17,7 @@ from ledger.merkle_trees import PagedTree
 from ledger.note import Checkpoint, Verifier
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, split_tile, tile_width_for_size
 from ledger.verify.client import FetchError, LogClient, b64encode_text, open_log_checkpoint
-from ledger.verify.pages import ProgressCallback, fetch_and_check_entries
+from ledger.verify.pages import PageHook, ProgressCallback, fetch_and_check_entries
 from ledger.verify.state import State
 
 DEFAULT_SAMPLES = 32
@@ -83,6 +83,7 @@ def verify_log(
     progress: ProgressCallback | None = None,
     rng: random.Random | None = None,
     workers: int = 1,
+    hook: PageHook | None = None,
 ) -> LogResult:
     """Verify the whole log behind ``client``; raise :class:`VerificationError` at the first fault.
 
@@ -96,6 +97,10 @@ def verify_log(
     the one of the lowest entry index. The processes are started with the "spawn" method, so a
     script calling this must guard its top level with ``if __name__ == "__main__":``; entries
     that a ``client`` other than :class:`HttpLogClient` returns must be picklable.
+
+    ``hook``: more done with each page's entries as they are checked, in the same pass
+    (:class:`~ledger.verify.pages.PageHook`); what it made of them is the caller's to use only
+    if this returns (the log verified).
     """
     keys = [verifiers] if isinstance(verifiers, Verifier) else list(verifiers)
     if not keys:
@@ -122,7 +127,12 @@ def verify_log(
             raise VerificationError(f"log shrank from {state.size} to {size} entries")
 
     entries = fetch_and_check_entries(
-        client, size, check_canonical=check_canonical, progress=progress, workers=workers
+        client,
+        size,
+        check_canonical=check_canonical,
+        progress=progress,
+        workers=workers,
+        hook=hook,
     )
     fetch_seconds += entries.fetch_seconds
     started = time.thread_time()

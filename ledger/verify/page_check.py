@@ -14,6 +14,7 @@ import functools
 import hashlib
 import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,15 @@ class PageTask:
     url: str
     """Names the request in messages about a body that is not what the API promises."""
     check_canonical: bool
+    work: PageWork | None = None
+    """More to do with the page's entries once they are checked (a module-level function, to
+    run in a worker process), given ``fetched``; its answer is :attr:`PageResult.worked`."""
+    fetched: Any = None
+
+
+PageWork = Callable[[int, list[bytes], list[bytes], Any], Any]
+"""``work(start, entries, leaf_hashes, fetched)``: given a page's entries once checked (their
+bytes as hashed into the tree, and their leaf hashes), where the page was checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,8 @@ class PageResult:
     """The failure of the lowest entry index in the page, if any."""
     seconds: float
     """CPU time spent on the page: parsing the body, base64, hashing, the canonical check."""
+    worked: Any = None
+    """What :attr:`PageTask.work` gave for the page (None without work, or if ``error``)."""
 
 
 _INDEX = operator.itemgetter("index")
@@ -73,25 +85,31 @@ def check_page(task: PageTask, checker: CanonicalChecker | None = None) -> PageR
     levels: list[bytes] = []
     error = None
     try:
-        leaf_hashes = None
+        checked = None
         if not isinstance(task.payload, bytes):
             items = task.payload
         else:
             compact = _compact_page(task.payload, task.start, task.end)
             if compact is not None:
                 count = len(compact[0])
-                leaf_hashes = _compact_page_leaf_hashes(*compact, task.start, checker)
-            if leaf_hashes is None:
+                checked = _compact_page_leaf_hashes(*compact, task.start, checker)
+            if checked is None:
                 count = 0
                 items = parse_entries_body(task.payload, url=task.url)
-        if leaf_hashes is None:
+        if checked is None:
             items = items[: task.end - task.start]
             count = len(items)
-            leaf_hashes = _page_leaf_hashes(items, task.start, checker)
+            checked = _page_leaf_hashes(items, task.start, checker)
+        leaf_hashes, entries = checked
         levels = page_levels(leaf_hashes, task.start)
     except VerificationError as exc:
         error = str(exc)
-    return PageResult(count, levels, error, time.thread_time() - started)
+    seconds = time.thread_time() - started
+    worked = None
+    if error is None and task.work is not None:
+        # The entries hashed into the page's part of the tree, and nothing else.
+        worked = task.work(task.start, entries, leaf_hashes, task.fetched)
+    return PageResult(count, levels, error, seconds, worked)
 
 
 @functools.cache
@@ -144,10 +162,11 @@ def _index_pieces(start: int, count: int) -> list[bytes]:
 
 def _compact_page_leaf_hashes(
     entries: list[bytes], served: bytes, start: int, checker: CanonicalChecker | None
-) -> list[bytes] | None:
-    """The leaf hashes of a :func:`_compact_page`, checked (and the entries checked for canonical
-    JSON, given a checker); ``None`` unless every served hash is the usual base64 of the right
-    hash: then the page is checked one entry at a time, to name the first that fails.
+) -> tuple[list[bytes], list[bytes]] | None:
+    """The leaf hashes and the entries of a :func:`_compact_page`, checked (and the entries
+    checked for canonical JSON, given a checker); ``None`` unless every served hash is the usual
+    base64 of the right hash: then the page is checked one entry at a time, to name the first
+    that fails.
 
     The served hashes are decoded at once, each ``=`` read as ``A``: 33 bytes a hash, the last
     being 0 for the usual encoding.
@@ -168,15 +187,16 @@ def _compact_page_leaf_hashes(
         return None
     if checker is not None:
         checker.check(entries, first_index=start)
-    return leaf_hashes
+    return leaf_hashes, entries
 
 
 def _page_leaf_hashes(
     items: list[Any], start: int, checker: CanonicalChecker | None
-) -> list[bytes]:
-    """The leaf hashes of entries ``start, start + 1, ...``, checked against those served (and
-    for canonical JSON, given a checker). Raise :class:`VerificationError` for the first entry
-    that fails: a column at a time while all is well, entry by entry to name a failure."""
+) -> tuple[list[bytes], list[bytes]]:
+    """The leaf hashes and the bytes of entries ``start, start + 1, ...``, checked against the
+    hashes served (and for canonical JSON, given a checker). Raise :class:`VerificationError`
+    for the first entry that fails: a column at a time while all is well, entry by entry to
+    name a failure."""
     try:
         indexes = list(map(_INDEX, items))
         entries = list(map(_a2b_strict, map(_DATA, items)))
@@ -192,12 +212,12 @@ def _page_leaf_hashes(
         return _page_leaf_hashes_one_by_one(items, start, checker)
     if checker is not None:
         checker.check(entries, first_index=start)
-    return leaf_hashes
+    return leaf_hashes, entries
 
 
 def _page_leaf_hashes_one_by_one(
     items: list[Any], start: int, checker: CanonicalChecker | None
-) -> list[bytes]:
+) -> tuple[list[bytes], list[bytes]]:
     entries: list[bytes] = []
     leaf_hashes: list[bytes] = []
     for position, item in enumerate(items, start):
@@ -225,4 +245,4 @@ def _page_leaf_hashes_one_by_one(
         raise VerificationError(problem)
     if checker is not None:
         checker.check(entries, first_index=start)
-    return leaf_hashes
+    return leaf_hashes, entries

@@ -1,6 +1,11 @@
 """Fetching pages of entries while they are checked, in this process or in worker processes,
 and joining the checked pages into the recomputed tree. Checking one page is
 :mod:`ledger.verify.page_check`.
+
+A :class:`PageHook` does more with each page's entries in the same pass (``python -m
+ledger.verify --replay`` replays them: :mod:`governance.replaying.offline`): what it needs
+besides the entries is fetched with the page, its work on the entries checked runs where the
+page is checked, and what that gives is handed back here page after page, in log order.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from ledger.verify.client import (
     HttpLogClient,
     LogClient,
 )
-from ledger.verify.page_check import PageResult, PageTask, check_page
+from ledger.verify.page_check import PageResult, PageTask, PageWork, check_page
 
 
 def default_workers() -> int:
@@ -41,6 +46,22 @@ def default_workers() -> int:
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (entries checked, tree size) after every page."""
+
+
+@dataclass(frozen=True)
+class PageHook:
+    """More to do with every page of entries checked, in the same pass over the log."""
+
+    fetch: Callable[[int, int], Any]
+    """``fetch(start, end)``, where the page of entries ``[start, end)`` is fetched, after it
+    (a fetching thread, or this one): what :attr:`work` needs besides the entries (picklable).
+    An exception it raises stops the verification as a failure to fetch the page does."""
+    work: PageWork
+    """Where the page is checked (a worker process: a module-level function), once its
+    entries are checked: :data:`~ledger.verify.page_check.PageWork`; its answer, picklable."""
+    take: Callable[[Any], None]
+    """In this process, with :attr:`work`'s answer, page after page in log order, each once
+    its leaf hashes are in the recomputed tree."""
 
 
 class _Timing:
@@ -59,8 +80,23 @@ def _fetch_page(client: LogClient, start: int, end: int) -> tuple[bytes | list[A
     return client.entries(start, end), f"/ledger/entries?start={start}&end={end}"
 
 
+def _task(
+    client: LogClient, start: int, end: int, check_canonical: bool, hook: PageHook | None
+) -> PageTask:
+    """Fetch a page (and what ``hook`` needs with it): the task of checking it."""
+    payload, url = _fetch_page(client, start, end)
+    if hook is None:
+        return PageTask(start, end, payload, url, check_canonical)
+    return PageTask(start, end, payload, url, check_canonical, hook.work, hook.fetch(start, end))
+
+
 def _pages_in_process(
-    client: LogClient, size: int, *, check_canonical: bool, timing: _Timing
+    client: LogClient,
+    size: int,
+    *,
+    check_canonical: bool,
+    timing: _Timing,
+    hook: PageHook | None = None,
 ) -> Generator[PageResult, None, None]:
     """Fetch and check page after page, here."""
     checker = CanonicalChecker() if check_canonical else None
@@ -68,9 +104,9 @@ def _pages_in_process(
     while done < size:
         end = min(done + ENTRIES_PAGE_SIZE, size)
         started = time.perf_counter()
-        payload, url = _fetch_page(client, done, end)
+        task = _task(client, done, end, check_canonical, hook)
         timing.log_wait += time.perf_counter() - started
-        result = check_page(PageTask(done, end, payload, url, check_canonical), checker)
+        result = check_page(task, checker)
         timing.add(result)
         yield result
         if not result.count:
@@ -85,7 +121,13 @@ _FETCH_THREADS = 2
 
 
 def _pages_in_workers(
-    client: LogClient, size: int, *, check_canonical: bool, timing: _Timing, workers: int
+    client: LogClient,
+    size: int,
+    *,
+    check_canonical: bool,
+    timing: _Timing,
+    workers: int,
+    hook: PageHook | None = None,
 ) -> Generator[PageResult, None, None]:
     """Fetch pages ahead in threads and check them in ``workers`` processes; yield in order.
 
@@ -93,7 +135,7 @@ def _pages_in_workers(
     served the last time it served fewer). When a page comes back with another count, the pages
     asked for after it are dropped and asking resumes after its last entry.
     """
-    pipeline = _Pipeline(client, workers=workers, check_canonical=check_canonical)
+    pipeline = _Pipeline(client, workers=workers, check_canonical=check_canonical, hook=hook)
     in_flight: deque[tuple[int, int, Future[Future[PageResult]]]] = deque()
     try:
         done = asked = 0
@@ -132,9 +174,12 @@ _FetchJob = tuple[int, int, "Future[Future[PageResult]]"]
 class _Pipeline:
     """Fetch threads handing pages to a pool of worker processes that check them."""
 
-    def __init__(self, client: LogClient, *, workers: int, check_canonical: bool) -> None:
+    def __init__(
+        self, client: LogClient, *, workers: int, check_canonical: bool, hook: PageHook | None
+    ) -> None:
         self._client = client
         self._check_canonical = check_canonical
+        self._hook = hook
         # "spawn": no copy of this process's threads and locks (fork), the same on every OS.
         self._pool = ProcessPoolExecutor(
             max_workers=workers,
@@ -167,8 +212,7 @@ class _Pipeline:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                payload, url = _fetch_page(self._client, start, end)
-                task = PageTask(start, end, payload, url, self._check_canonical)
+                task = _task(self._client, start, end, self._check_canonical, self._hook)
                 checking = self._pool.submit(check_page, task)
             except BaseException as exc:  # the main thread raises it, in page order
                 future.set_exception(exc)
@@ -208,16 +252,26 @@ def fetch_and_check_entries(
     check_canonical: bool,
     progress: ProgressCallback | None,
     workers: int,
+    hook: PageHook | None = None,
 ) -> Recomputed:
-    """The tree of all entries, each checked; and the time it took."""
+    """The tree of all entries, each checked; and the time it took. ``hook``: more done with
+    each page's entries (:class:`PageHook`); the CPU time of its work is not counted, the wait
+    for what it fetches is counted as waiting for the log."""
     timing = _Timing()
     parallel = workers > 1 and size > ENTRIES_PAGE_SIZE
     pages = (
         _pages_in_workers(
-            client, size, check_canonical=check_canonical, timing=timing, workers=workers
+            client,
+            size,
+            check_canonical=check_canonical,
+            timing=timing,
+            workers=workers,
+            hook=hook,
         )
         if parallel
-        else _pages_in_process(client, size, check_canonical=check_canonical, timing=timing)
+        else _pages_in_process(
+            client, size, check_canonical=check_canonical, timing=timing, hook=hook
+        )
     )
     tree = PagedTree()
     own = 0.0
@@ -237,6 +291,8 @@ def fetch_and_check_entries(
             own += time.thread_time() - started
             if progress is not None:
                 progress(tree.size, size)
+            if hook is not None:
+                hook.take(result.worked)
     # Pages are checked side by side on as many CPUs as there are workers, or CPUs if fewer.
     side_by_side = min(workers, default_workers()) if parallel else 1
     return Recomputed(

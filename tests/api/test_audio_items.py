@@ -151,7 +151,8 @@ def test_an_uploaded_audio_file_over_the_limit_is_refused_while_it_arrives(
     monkeypatch.setattr(fingerprints, "AUDIO_MAX_BYTES", 100_000)
     big = SimpleUploadedFile("big.wav", wav(excerpt(song(), start=0.0, seconds=10.0)))
     response = catalog["licensee"].client.post("/api/v1/checks/", {"use": "analyze", "file": big})
-    assert response.status_code == 400, response.json()
+    assert response.status_code == 413, response.json()
+    assert response.json()["code"] == "too_large"
     assert "larger than 100,000 bytes" in response.json()["fields"]["file"][0]
     assert not UseRequest.objects.exists()
 

@@ -153,6 +153,7 @@ PAGED = [
     "/api/v1/tokens/",
     "/api/v1/use-requests/",
     "/api/v1/works/",
+    "/api/v1/works/{work_id}/content/",
 ]
 
 

@@ -15,15 +15,17 @@ import json
 import typing
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 from django.test import Client
 from django.utils import timezone
 
-from governance import ledgering
+from governance import ledgering, tasks
 from governance.models import (
     ConsentRule,
     Decision,
@@ -36,8 +38,10 @@ from governance.models import (
     WorkEmbedding,
 )
 from governance.replay import replay
+from governance.services import outbox
 from ledger import services as ledger_services
 from ledger.models import PendingEntry
+from tests.audio import tones
 from tests.factories import caller
 from tests.world import ISRC, rule
 
@@ -188,6 +192,13 @@ def test_every_admin_change_of_ledgered_state_is_ledgered_or_refused(  # type: i
     claim = {"work": world["work"]["id"], "right": "publishing", "share": "50",
              "statement": "Co-publishing agreement."}  # fmt: skip
     assert claimant.client.post("/api/v1/claims/", claim, format="json").status_code == 201
+    # And a content of the work, fingerprinted (its job ledgers it).
+    with mock.patch.object(outbox, "broker_send"):
+        content = world["label"].client.post(
+            f"/api/v1/works/{world['work']['id']}/content/",
+            {"file": SimpleUploadedFile("a.wav", tones(10), content_type="audio/wav")},
+        )
+    assert tasks.fingerprint_content.apply(args=[content.json()["id"]]).get() == "completed"
     meta = model._meta
     base = f"/admin/{meta.app_label}/{meta.model_name}"
 

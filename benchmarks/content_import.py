@@ -1,0 +1,124 @@
+"""Content import into a fresh database: ``manage.py import_content`` of a folder of 3-minute
+MP3 files (``BENCH_CONTENT_TRACKS``, 20 by default), each named by the ISRC of a recording the
+label registered, fingerprinted in the command's one process and stored (postings by binary
+COPY, a ``work_content`` ledger entry each); then the same folder again, when every file is
+skipped by its SHA-256.
+
+The tracks are synthesised (a seeded melody with harmonics and noise, 44.1 kHz mono) and encoded
+at 128 kbit/s with PyAV before the clock starts. Wall time of the whole command (process
+start, Django set-up, reading, decoding, fingerprinting, writing and ledgering), tracks per
+second, and the postings stored; then again with ``--jobs 2`` (two processes fingerprint while
+the command's own stores). The issue's target: at least 4 tracks a second per process.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.catalog_import import LABEL, SETUP, catalog_csv
+from benchmarks.ledger_append import BASE_DIR, drop, scratch_env
+
+TRACKS = int(os.environ.get("BENCH_CONTENT_TRACKS", "20"))
+SECONDS = 180
+RATE = 44_100
+
+COUNTS = """
+import django; django.setup()
+from governance.models import FingerprintPosting, WorkContent
+print(WorkContent.objects.filter(status="completed").count(), FingerprintPosting.objects.count())
+"""
+FORGET = """
+import django; django.setup()
+from governance.models import WorkContent
+WorkContent.objects.all().delete()  # and their postings: the next run imports them again
+"""
+
+
+def track_mp3(seed: int) -> bytes:
+    """A 3-minute melody (a new pitch every quarter second), MP3 at 128 kbit/s."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    n, note = SECONDS * RATE, RATE // 4
+    pitches = np.repeat(rng.uniform(110, 1760, size=n // note + 1), note)[:n]
+    phase = 2 * np.pi * np.cumsum(pitches) / RATE
+    signal = 0.4 * np.sin(phase) + 0.2 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase)
+    signal = (signal + 0.01 * rng.standard_normal(n)).astype(np.float32)
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=RATE, layout="mono")
+        stream.bit_rate = 128_000
+        step = 1152 * 16
+        for i in range(0, n, step):
+            frame = av.AudioFrame.from_ndarray(signal[None, i : i + step], format="flt",
+                                               layout="mono")  # fmt: skip
+            frame.sample_rate = RATE
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+def run_command(env: dict[str, str], folder: Path, jobs: int = 1) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_content", str(folder), "--party", LABEL,
+         "--jobs", str(jobs)],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    if result.returncode != 0:
+        raise RuntimeError(f"import failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return wall, result.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    print(f"## content import ({TRACKS} tracks of {SECONDS} s, MP3 128 kbit/s)", flush=True)
+    env, name = scratch_env()
+    try:
+        subprocess.run([sys.executable, "-c", SETUP % LABEL], cwd=BASE_DIR, env=env, check=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "audio"
+            folder.mkdir()
+            catalog = Path(tmp) / "catalog.csv"
+            catalog.write_bytes(catalog_csv(TRACKS))
+            subprocess.run([sys.executable, "manage.py", "import_catalog", str(catalog),
+                            "--party", LABEL], cwd=BASE_DIR, env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            t0 = time.perf_counter()
+            isrcs = [line.split(",")[1] for line in catalog.read_text().splitlines()[1:]]
+            for seed, isrc in enumerate(isrcs):
+                (folder / f"{isrc}.mp3").write_bytes(track_mp3(seed))
+            size = sum(p.stat().st_size for p in folder.iterdir())
+            print(f"encoded {TRACKS} files ({size / 1e6:.1f} MB) in "
+                  f"{time.perf_counter() - t0:.1f} s (not timed below)", flush=True)  # fmt: skip
+            wall, summary = run_command(env, folder)
+            counts = subprocess.run([sys.executable, "-c", COUNTS], cwd=BASE_DIR, env=env,
+                                    check=True, capture_output=True, text=True)  # fmt: skip
+            completed, postings = map(int, counts.stdout.split())
+            print(f"import: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {completed} "
+                  f"completed, {postings:,} postings ({postings / max(completed, 1):,.0f} a "
+                  f"track); {summary}", flush=True)  # fmt: skip
+            again, summary = run_command(env, folder)
+            print(f"again (every file skipped by its SHA-256): {again:.1f} s wall; {summary}",
+                  flush=True)  # fmt: skip
+            subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
+            wall, summary = run_command(env, folder, jobs=2)
+            print(f"import --jobs 2: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {summary}",
+                  flush=True)  # fmt: skip
+    finally:
+        drop(name)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    main()

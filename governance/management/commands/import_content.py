@@ -1,0 +1,191 @@
+"""``manage.py import_content DIR --party PARTY [--jobs N]``: fingerprint a folder of audio files,
+each named by the ISRC of the recording it is (``GBXXX2300001.mp3``), as those recordings'
+content.
+
+The party must have registered each recording or hold a share of it (as through the API). The
+files are fingerprinted by this command, not by the workers: in this process, or with ``--jobs
+N`` in N processes while this one stores what they return. Each file is stored, completed and
+ledgered in its own transaction (``governance.services.content``): an interrupted run keeps what
+it did, and running it again skips every file whose SHA-256 is already completed for its
+recording (resumable). A file whose name is not a registered ISRC, that the party may not hand
+in, or whose content is bad, is reported by name with the reason, and the others go on. Prints
+a progress bar, then one line per failed file and a summary; exit status 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.utils import timezone
+from tqdm import tqdm
+
+from governance.content.audio import ContentError
+from governance.exceptions import GovernanceError
+from governance.identifiers import IdentifierError, normalize_isrc
+from governance.models import Party, Work, WorkKind
+from governance.services import content as content_services
+from governance.services.content import Extracted
+
+Outcome = Extracted | tuple[str, str]
+"""What fingerprinting a file gave: its vectors, or the reason and detail of bad content."""
+
+
+def _extract(data: bytes) -> Outcome:
+    """Fingerprint one file's bytes (in this process or a pool's); bad content as a tuple,
+    since an exception with arguments of its own does not cross a process boundary."""
+    try:
+        return content_services.extract(data)
+    except ContentError as bad:
+        return bad.reason, bad.detail
+
+
+@dataclass
+class _Pending:
+    path: Path
+    work: Work
+    sha256: str
+    data: bytes
+    outcome: Future[Outcome] | Outcome | None = None
+
+
+class Command(BaseCommand):
+    help = "Fingerprint a folder of audio files named by ISRC as those recordings' content."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("dir", type=Path)
+        parser.add_argument("--party", required=True, help="The label, publisher or artist "
+                            "handing the audio in: its id or its exact name.")  # fmt: skip
+        parser.add_argument("--jobs", type=int, default=1, help="Processes fingerprinting "
+                            "(default 1: this one).")  # fmt: skip
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        folder: Path = options["dir"]
+        if not folder.is_dir():
+            raise CommandError(f"{folder}: not a folder")
+        if options["jobs"] < 1:
+            raise CommandError("--jobs: at least 1")
+        party = _party(options["party"])
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        self.party, self.counts, self.failures = party, Counter[str](), list[str]()
+        pool = None
+        if options["jobs"] > 1:
+            # The pool's processes are forked (all at its first job) while this one has no
+            # database connection open, so that none inherits it; this one opens another.
+            connection.close()
+            pool = ProcessPoolExecutor(options["jobs"])
+            pool.submit(int).result()
+        self.bar = tqdm(total=len(files), unit="files", desc=f"fingerprinting {folder.name}",
+                        disable=None)  # fmt: skip
+        try:
+            waiting: deque[_Pending] = deque()
+            for path in files:
+                try:
+                    pending = self.prepare(path)
+                except _Refused as refused:
+                    self.done("failed", path, str(refused))
+                    continue
+                if pending is None:
+                    self.done("skipped", path)
+                    continue
+                if pool is None:
+                    pending.outcome = _extract(pending.data)
+                else:
+                    pending.outcome = pool.submit(_extract, pending.data)
+                waiting.append(pending)
+                # Store in order, keeping every process busy with at most two files each.
+                while waiting and (pool is None or len(waiting) > 2 * options["jobs"]):
+                    self.store(waiting.popleft())
+            while waiting:
+                self.store(waiting.popleft())
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+            self.bar.close()
+        for line in self.failures:
+            self.stderr.write(line)
+        c = self.counts
+        self.stdout.write(f"{folder}: {len(files)} files, {c['imported']} imported, "
+                          f"{c['skipped']} already there, {c['failed']} failed")  # fmt: skip
+        if c["failed"]:
+            raise SystemExit(1)
+
+    def done(self, what: str, path: Path, reason: str = "") -> None:
+        self.counts[what] += 1
+        if reason:
+            self.failures.append(f"{path.name}: {reason}")
+        self.bar.update(1)
+
+    def prepare(self, path: Path) -> _Pending | None:
+        """The file's recording, bytes and SHA-256, to be fingerprinted; None if the same bytes
+        were completed for it already. Raises ``_Refused`` with the reason."""
+        try:
+            isrc = normalize_isrc(path.stem)
+        except IdentifierError as exc:
+            raise _Refused(f"the name is not an ISRC ({exc})") from None
+        work = Work.objects.filter(isrc=isrc, kind=WorkKind.RECORDING).first()
+        if work is None:
+            raise _Refused(f"no recording with ISRC {isrc} is registered")
+        limit = content_services.max_bytes()
+        try:
+            if path.stat().st_size > limit:
+                raise _Refused(f"too_large: larger than {limit:,} bytes")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _Refused(f"cannot be read: {exc.strerror}") from None
+        try:
+            sha256, earlier = content_services.content_import_prepare(
+                party=self.party, work=work, data=data
+            )
+        except GovernanceError as exc:
+            raise _Refused(exc.message) from None
+        if earlier is not None:
+            return None
+        return _Pending(path, work, sha256, data)
+
+    def store(self, pending: _Pending) -> None:
+        try:
+            created = self.stored(pending)
+        except _Refused as refused:
+            self.done("failed", pending.path, str(refused))
+        else:
+            self.done("imported" if created else "skipped", pending.path)
+
+    def stored(self, pending: _Pending) -> bool:
+        """Store a fingerprinted file; whether it was new. Raises ``_Refused`` with the reason
+        its content was bad, or a process of the pool died on it."""
+        outcome, size = pending.outcome, len(pending.data)
+        pending.data = b""
+        if isinstance(outcome, Future):
+            try:
+                outcome = outcome.result()
+            except Exception as exc:  # a process of the pool died: this file is reported
+                raise _Refused(f"{type(exc).__name__}: {exc}") from None
+        if outcome is None or isinstance(outcome, tuple):
+            raise _Refused(": ".join(outcome or ("not fingerprinted",)))
+        _, created = content_services.content_import_store(
+            party=self.party, work=pending.work, sha256=pending.sha256, size=size,
+            extracted=outcome, now=timezone.now(),
+        )  # fmt: skip
+        return created
+
+
+class _Refused(Exception):
+    """A file that is not imported, and why."""
+
+
+def _party(value: str) -> Party:
+    kinds = content_services.CONTENT_KINDS
+    try:
+        found = list(Party.objects.filter(pk=value, kind__in=kinds))
+    except (ValidationError, ValueError):
+        found = list(Party.objects.filter(name=value, kind__in=kinds))
+    if len(found) != 1:
+        raise CommandError(f"--party {value!r}: no label, publisher or artist with that id or name")
+    return found[0]

@@ -1,0 +1,130 @@
+"""A work's content: the audio its registrant or holders hand in, kept only as its SHA-256 and
+the vectors computed from it (docs/matching.md, "Content").
+
+``WorkContent`` is one upload and its job's outcome; ``FingerprintPosting`` one landmark hash of
+a completed content at one frame (the inverted index the fingerprint space matches against);
+``ContentUpload`` holds the uploaded bytes only until the job has run: the job deletes it in the
+transaction that completes or fails the content, so content is never stored, only its SHA-256
+and the vectors. Matching reads ``governance_fingerprintposting`` and ``governance_workcontent``
+by name in raw SQL: their table and column names are a contract (``FP_INTERFACE``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from governance.models.catalog import Work
+from governance.models.identity import Party
+
+
+class ContentKind(models.TextChoices):
+    AUDIO = "audio", "Audio (a recording's sound)"
+
+
+class ContentStatus(models.TextChoices):
+    RECEIVED = "received", "Received (waiting for a worker)"
+    PROCESSING = "processing", "Processing (a worker is fingerprinting it)"
+    COMPLETED = "completed", "Completed (its vectors are matched against)"
+    FAILED = "failed", "Failed (see error and detail; nothing of it was kept)"
+
+
+class WorkContent(models.Model):
+    """One piece of content handed in for a work, and what its job made of it. A completed
+    content's vectors are in its space's table (fingerprint postings); a failed one has
+    ``error`` (a reason code) and ``detail`` (a sentence) and no vectors. One work has at most
+    one completed content per SHA-256 and model version."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="contents")
+    kind = models.CharField(max_length=16, choices=ContentKind.choices, default=ContentKind.AUDIO)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the bytes handed in (hex).")
+    size = models.BigIntegerField(help_text="Bytes handed in.")
+    seconds = models.FloatField(null=True, blank=True, help_text="Decoded duration.")
+    codec = models.CharField(max_length=32, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ContentStatus.choices, default=ContentStatus.RECEIVED
+    )
+    error = models.CharField(max_length=32, blank=True, help_text="Reason code if failed.")
+    detail = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="+")
+    model = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=32)
+    vector_count = models.IntegerField(default=0)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["work", "-created_at", "id"]
+        indexes = [models.Index(fields=["work", "sha256"], name="work_content_sha256")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["work", "sha256", "model_version"],
+                condition=models.Q(status="completed"),
+                name="work_content_completed_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ContentKind.values), name="work_content_kind"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ContentStatus.values), name="work_content_status"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="work_content_sha256_hex"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(size__gte=0, vector_count__gte=0), name="work_content_counts"
+            ),
+            # Completed and failed contents say when; only a failed one has an error.
+            models.CheckConstraint(
+                condition=models.Q(status__in=["received", "processing"], completed_at__isnull=True)
+                | models.Q(status__in=["completed", "failed"], completed_at__isnull=False),
+                name="work_content_completed_at",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="failed") & ~models.Q(error="")
+                | ~models.Q(status="failed") & models.Q(error=""),
+                name="work_content_error",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sha256[:12]} of {self.work_id} ({self.status})"
+
+
+class ContentUpload(models.Model):
+    """The bytes of a content waiting for its job; deleted by the job in the transaction that
+    completes or fails the content (never kept afterwards)."""
+
+    content = models.OneToOneField(
+        WorkContent, primary_key=True, on_delete=models.CASCADE, related_name="upload"
+    )
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"upload of {self.content_id}"
+
+
+class FingerprintPosting(models.Model):
+    """One landmark hash of a completed content at frame ``t``: the inverted index of the
+    fingerprint space (a query's hashes are joined on ``hash``, their offsets voted on)."""
+
+    id = models.BigAutoField(primary_key=True)
+    # No foreign-key constraint in the database: its check, once per row at commit, cost more
+    # than the COPY itself (about 1 s for 150,000 rows). Postings are written only by the job,
+    # for the content it holds locked, in the transaction that completes it; Django still
+    # deletes them with their content (``on_delete``).
+    content = models.ForeignKey(
+        WorkContent, on_delete=models.CASCADE, related_name="postings", db_constraint=False
+    )
+    hash = models.IntegerField()
+    t = models.IntegerField(help_text="Frame index of the hash's anchor in the content.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["hash"], include=["content", "t"], name="fingerprint_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hash {self.hash} at {self.t} of {self.content_id}"

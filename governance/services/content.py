@@ -1,0 +1,327 @@
+"""Content handed in for works (audio): kept as its SHA-256 and its vectors, never as content.
+
+1. ``content_submit`` (the API): the work's registrant or a holder of a share of it hands in
+   audio. An identical one (same SHA-256, same model version) already completed, or still
+   waiting, for that work is answered as it is; otherwise the content row, its bytes (a
+   ``ContentUpload`` row) and the job (through the outbox) are stored in one transaction.
+2. ``content_run`` (the task ``governance.fingerprint_content``): decodes and fingerprints the
+   bytes outside any transaction, then in ONE transaction writes the postings (binary COPY),
+   flips the content to ``completed``, deletes its bytes and ledgers a ``work_content`` entry
+   (ids, SHA-256, space, model, version and vector count: never content). Bad content
+   (``ContentError``) flips it to ``failed`` with the reason and deletes its bytes, with no
+   posting and no entry. Safe to run twice: a completed or failed content is left alone.
+3. ``content_import`` (``manage.py import_content``): the same in-process, for one file.
+
+The fingerprint space itself (decoding, landmarks) is the pure package ``governance.content``,
+imported inside the functions that use it: it loads PyAV and SciPy (about a second), which the
+web and worker processes pay only once content arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import struct
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+
+from governance import ledgering
+from governance.access import Actor
+from governance.exceptions import GovernanceError, InvalidInput, PermissionDenied
+from governance.models import (
+    ContentKind,
+    ContentStatus,
+    ContentUpload,
+    Party,
+    PartyKind,
+    Work,
+    WorkContent,
+    WorkKind,
+)
+from governance.services.outbox import job_enqueue
+
+RUN_TASK = "governance.fingerprint_content"
+ENTRY = "work_content"
+CONTENT_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST)
+"""Parties that can hand in a work's content: those that register works or hold shares."""
+
+
+class ContentTooLarge(GovernanceError):
+    """An upload past the fingerprint space's size limit (413, naming the field)."""
+
+    code = "too_large"
+    status = 413
+
+
+def content_too_large(*, field: str, limit: int) -> ContentTooLarge:
+    reason = f"larger than {limit:,} bytes"
+    return ContentTooLarge(f"{field}: {reason}.", fields={field: [reason]})
+
+
+def max_bytes() -> int:
+    """The largest upload the fingerprint space decodes."""
+    from governance.content import audio
+
+    return audio.MAX_BYTES
+
+
+def may_add_content(party: Party, work: Work) -> bool:
+    """Whether ``party`` may hand in ``work``'s content: its registrant or a holder of one of
+    its shares (an artist's performer share makes the recording's audio its to register)."""
+    if party.kind not in CONTENT_KINDS:
+        return False
+    return work.registrant_id == party.pk or work.shares.filter(holder=party).exists()
+
+
+def content_submit_check(*, actor: Actor, work: Work) -> None:
+    """Refuse, before its bytes are read, an upload the actor may not make: an auditor, a
+    viewer, a party that neither registered the work nor holds a share of it (403); a work
+    that is not a recording (400: a fingerprint identifies a recording)."""
+    actor.require_writer(action="Handing in a work's content")
+    if not may_add_content(actor.party, work):
+        raise PermissionDenied("Only the work's registrant or a holder of its rights hands in "
+                               "its content.")  # fmt: skip
+    if work.kind != WorkKind.RECORDING:
+        raise InvalidInput.field("file", "audio is handed in for a recording, and this work "
+                                 "is a composition")  # fmt: skip
+
+
+def _lock_identical(*, work_id: Any, sha256: str) -> None:
+    """Until the transaction ends: two identical contents of one work (an upload, an import)
+    are handed in, or completed, one after the other, and the second finds the first."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"content:{work_id}:{sha256}"])  # fmt: skip
+
+
+def _existing(*, work: Work, sha256: str, model_version: str) -> WorkContent | None:
+    """An identical content of the work that is completed or still waiting (the newest)."""
+    live = [ContentStatus.COMPLETED, ContentStatus.RECEIVED, ContentStatus.PROCESSING]
+    identical = WorkContent.objects.filter(
+        work=work, sha256=sha256, model_version=model_version, status__in=live
+    )
+    return identical.order_by("-created_at").first()
+
+
+@transaction.atomic
+def content_submit(
+    *, actor: Actor, work: Work, data: bytes, now: dt.datetime
+) -> tuple[WorkContent, bool]:
+    """Hand in ``work``'s audio; the content and whether it is new (False: an identical one
+    completed or waiting, answered as it is, with no new job)."""
+    from governance.content import fingerprint as space
+
+    content_submit_check(actor=actor, work=work)
+    limit = max_bytes()
+    if len(data) > limit:
+        raise content_too_large(field="file", limit=limit)
+    sha256 = hashlib.sha256(data).hexdigest()
+    _lock_identical(work_id=work.pk, sha256=sha256)
+    existing = _existing(work=work, sha256=sha256, model_version=space.VERSION)
+    if existing is not None:
+        return existing, False
+    content = WorkContent.objects.create(
+        work=work, kind=ContentKind.AUDIO, sha256=sha256, size=len(data),
+        submitted_by=actor.party, model=space.MODEL, model_version=space.VERSION,
+        created_at=now,
+    )  # fmt: skip
+    ContentUpload.objects.create(content=content, data=data)
+    job_enqueue(task=RUN_TASK, args=[str(content.pk)], now=now)
+    return content, True
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What the fingerprint space made of some content."""
+
+    hashes: np.ndarray[Any, Any]
+    times: np.ndarray[Any, Any]
+    seconds: float
+    codec: str
+
+
+def extract(data: bytes) -> Extracted:
+    """Decode and fingerprint ``data``; raises ``ContentError`` (its ``reason`` and ``detail``)
+    on bad content, nothing else."""
+    from governance.content import audio
+    from governance.content import fingerprint as space
+
+    decoded = audio.decode(data)
+    fp = space.extract(decoded)
+    return Extracted(fp.hashes, fp.times, float(decoded.seconds), decoded.codec)
+
+
+def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent:
+    """Run a content's job (module docstring, step 2) as of ``now`` (its start: it ends, and
+    is ledgered, at ``now`` plus the time it took); safe to run twice."""
+    from governance.content import audio
+
+    started = time.monotonic()
+    with transaction.atomic():
+        content = WorkContent.objects.select_for_update().get(pk=content_id)
+        if content.status in (ContentStatus.COMPLETED, ContentStatus.FAILED):
+            return content
+        upload = ContentUpload.objects.filter(content=content).first()
+        if upload is None:  # cannot happen: the bytes go only with a final status
+            return _fail(content, reason="missing", detail="The upload's bytes are gone.", now=now)
+        content.status = ContentStatus.PROCESSING
+        content.save(update_fields=["status"])
+        data = bytes(upload.data)
+    try:
+        extracted = extract(data)
+    except audio.ContentError as bad:
+        now += dt.timedelta(seconds=time.monotonic() - started)
+        with transaction.atomic():
+            content = WorkContent.objects.select_for_update().get(pk=content_id)
+            if content.status in (ContentStatus.COMPLETED, ContentStatus.FAILED):
+                return content
+            return _fail(content, reason=bad.reason, detail=bad.detail, now=now)
+    now += dt.timedelta(seconds=time.monotonic() - started)
+    with transaction.atomic():
+        content = WorkContent.objects.select_for_update().get(pk=content_id)
+        if content.status in (ContentStatus.COMPLETED, ContentStatus.FAILED):
+            return content
+        return _complete(content, extracted, now=now)
+
+
+def content_fail(
+    *, content_id: str | uuid.UUID, reason: str, detail: str, now: dt.datetime
+) -> None:
+    """Fail a content whose job could not run (retries exhausted, an unexpected error)."""
+    with transaction.atomic():
+        content = WorkContent.objects.select_for_update().filter(pk=content_id).first()
+        if content is not None and content.status not in (
+            ContentStatus.COMPLETED,
+            ContentStatus.FAILED,
+        ):
+            _fail(content, reason=reason, detail=detail, now=now)
+
+
+def _fail(content: WorkContent, *, reason: str, detail: str, now: dt.datetime) -> WorkContent:
+    content.status, content.error, content.detail = ContentStatus.FAILED, reason, detail[:2000]
+    content.completed_at = now
+    content.save(update_fields=["status", "error", "detail", "completed_at"])
+    ContentUpload.objects.filter(content=content).delete()
+    return content
+
+
+def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -> WorkContent:
+    """In the caller's transaction: postings, status, bytes deleted, ledger entry."""
+    from governance.content import fingerprint as space
+
+    _lock_identical(work_id=content.work_id, sha256=content.sha256)
+    earlier = WorkContent.objects.filter(
+        work_id=content.work_id, sha256=content.sha256, model_version=content.model_version,
+        status=ContentStatus.COMPLETED,
+    ).first()  # fmt: skip
+    if earlier is not None:  # not through the API (it answers with the earlier one): a race
+        detail = f"Identical to content {earlier.pk}, completed first."
+        return _fail(content, reason="duplicate", detail=detail, now=now)
+    postings_copy(content.pk, extracted.hashes, extracted.times)
+    content.status, content.completed_at = ContentStatus.COMPLETED, now
+    content.seconds, content.codec = extracted.seconds, extracted.codec[:32]
+    content.vector_count = len(extracted.hashes)
+    content.save(update_fields=["status", "completed_at", "seconds", "codec", "vector_count"])
+    ContentUpload.objects.filter(content=content).delete()
+    ledgering.append(ENTRY, ledgering.content_payload(content, space=space.SPACE), now=now)
+    return content
+
+
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_TRAILER = struct.pack("!h", -1)
+_ROW = np.dtype(
+    [("fields", ">i2"), ("content_len", ">i4"), ("content", "S16"),
+     ("hash_len", ">i4"), ("hash", ">i4"), ("t_len", ">i4"), ("t", ">i4")]
+)  # fmt: skip
+"""One row of PostgreSQL's binary COPY format (three fields: uuid, integer, integer), so that a
+track's 50,000 postings are one numpy buffer, not 50,000 Python rows."""
+
+
+def postings_copy(
+    content_id: uuid.UUID, hashes: np.ndarray[Any, Any], times: np.ndarray[Any, Any]
+) -> int:
+    """Insert a content's postings with one binary COPY; how many."""
+    if len(hashes) != len(times):
+        raise ValueError(f"{len(hashes)} hashes but {len(times)} times")
+    hashes, times = np.asarray(hashes, dtype=np.int64), np.asarray(times, dtype=np.int64)
+    for name, values in (("hash", hashes), ("t", times)):
+        if len(values) and not (values.min() >= 0 and values.max() < 2**31):
+            raise ValueError(f"a posting's {name} is outside 0 to 2**31 - 1")
+    rows = np.empty(len(hashes), dtype=_ROW)
+    rows["fields"], rows["content_len"], rows["content"] = 3, 16, content_id.bytes
+    rows["hash_len"], rows["hash"], rows["t_len"], rows["t"] = 4, hashes, 4, times
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            "COPY governance_fingerprintposting (content_id, hash, t) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.write(_HEADER + rows.tobytes() + _TRAILER)
+    return len(rows)
+
+
+def content_import_prepare(
+    *, party: Party, work: Work, data: bytes
+) -> tuple[str, WorkContent | None]:
+    """Before ``data`` is fingerprinted for ``manage.py import_content``: refuse what may not be
+    imported (``PermissionDenied``, ``InvalidInput``, ``ContentTooLarge``); the bytes' SHA-256,
+    and the completed content with that SHA-256 for the space's model version, if any."""
+    from governance.content import fingerprint as space
+
+    if not may_add_content(party, work):
+        raise PermissionDenied(f"{party.name} neither registered {work.title!r} nor holds a "
+                               "share of it.")  # fmt: skip
+    if work.kind != WorkKind.RECORDING:
+        raise InvalidInput(f"{work.title!r} is a composition: audio is handed in for a recording.")
+    limit = max_bytes()
+    if len(data) > limit:
+        raise content_too_large(field="file", limit=limit)
+    sha256 = hashlib.sha256(data).hexdigest()
+    return sha256, _completed(work=work, sha256=sha256, model_version=space.VERSION)
+
+
+def _completed(*, work: Work, sha256: str, model_version: str) -> WorkContent | None:
+    return WorkContent.objects.filter(
+        work=work, sha256=sha256, model_version=model_version, status=ContentStatus.COMPLETED
+    ).first()
+
+
+def content_import_store(
+    *, party: Party, work: Work, sha256: str, size: int, extracted: Extracted, now: dt.datetime
+) -> tuple[WorkContent, bool]:
+    """Store fingerprinted content, completed, as ``work``'s (checked by
+    :func:`content_import_prepare`); the content and whether it is new (False: an identical one
+    was completed meanwhile, and nothing was done)."""
+    from governance.content import fingerprint as space
+
+    with transaction.atomic():
+        _lock_identical(work_id=work.pk, sha256=sha256)
+        earlier = _completed(work=work, sha256=sha256, model_version=space.VERSION)
+        if earlier is not None:
+            return earlier, False
+        content = WorkContent.objects.create(
+            work=work, kind=ContentKind.AUDIO, sha256=sha256, size=size,
+            submitted_by=party, model=space.MODEL, model_version=space.VERSION,
+            status=ContentStatus.PROCESSING, created_at=now,
+        )  # fmt: skip
+        return _complete(content, extracted, now=now), True
+
+
+def content_import(
+    *, party: Party, work: Work, data: bytes, now: dt.datetime
+) -> tuple[WorkContent, bool]:
+    """Fingerprint ``data`` in this process and store it, completed, as ``work``'s content
+    (module docstring, step 3); the content and whether it is new (False: an identical one
+    was completed already, and nothing was done). Bad content raises the space's
+    ``ContentError`` and stores nothing."""
+    sha256, earlier = content_import_prepare(party=party, work=work, data=data)
+    if earlier is not None:
+        return earlier, False
+    extracted = extract(data)
+    return content_import_store(party=party, work=work, sha256=sha256, size=len(data),
+                                extracted=extracted, now=now)  # fmt: skip

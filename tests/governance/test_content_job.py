@@ -1,0 +1,111 @@
+"""The content job (``governance.fingerprint_content``): its postings are exactly the
+fingerprint's (the binary COPY round-trips), a transient database error is retried and,
+retries exhausted, fails the content, and any other error fails it too (never left
+``processing``); the bytes go whatever the outcome."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError, connection
+
+from governance import tasks
+from governance.content import audio, fingerprint
+from governance.models import ContentUpload, FingerprintPosting, WorkContent
+from governance.services import content as content_services
+from governance.services import outbox
+from tests.audio import tones
+
+pytestmark = pytest.mark.django_db
+
+
+def handed_in(world: dict[str, Any], data: bytes) -> str:
+    with mock.patch.object(outbox, "broker_send"):
+        response = world["label"].client.post(
+            f"/api/v1/works/{world['work']['id']}/content/",
+            {"file": SimpleUploadedFile("a.wav", data, content_type="audio/wav")},
+        )
+    assert response.status_code == 202, response.json()
+    return str(response.json()["id"])
+
+
+def test_the_postings_are_the_fingerprints_hashes_and_times(world) -> None:  # type: ignore[no-untyped-def]
+    data = tones(12, seed=21)
+    content_id = handed_in(world, data)
+    assert tasks.fingerprint_content.apply(args=[content_id]).get() == "completed"
+    expected = content_services.extract(data)
+    stored = np.array(
+        FingerprintPosting.objects.filter(content_id=content_id).values_list("hash", "t")
+    )
+    wanted = np.stack([expected.hashes.astype(np.int64), expected.times.astype(np.int64)], 1)
+    assert len(wanted) > 100
+    assert sorted(map(tuple, stored.tolist())) == sorted(map(tuple, wanted.tolist()))
+
+
+def test_postings_outside_a_postgresql_integer_are_refused(world) -> None:  # type: ignore[no-untyped-def]
+    content_id = uuid.UUID(handed_in(world, tones(10, seed=22)))
+    with pytest.raises(ValueError, match="hash is outside"):
+        content_services.postings_copy(content_id, np.array([2**31]), np.array([0]))
+    with pytest.raises(ValueError, match="t is outside"):
+        content_services.postings_copy(content_id, np.array([1]), np.array([-1]))
+    assert content_services.postings_copy(content_id, np.array([2**31 - 1]), np.array([7])) == 1
+    assert list(FingerprintPosting.objects.values_list("hash", "t")) == [(2**31 - 1, 7)]
+
+
+def test_a_database_that_stays_down_fails_the_content_once_retries_are_exhausted(world) -> None:  # type: ignore[no-untyped-def]
+    content_id = handed_in(world, tones(10, seed=23))
+    down = mock.patch.object(content_services, "content_run", side_effect=OperationalError("gone"))
+    with down as run:
+        result = tasks.fingerprint_content.apply(args=[content_id])
+    assert result.failed()
+    assert run.call_count == tasks.fingerprint_content.max_retries + 1
+    content = WorkContent.objects.get(pk=content_id)
+    assert (content.status, content.error) == ("failed", "unavailable")
+    assert not ContentUpload.objects.exists()
+
+
+def test_an_unexpected_error_fails_the_content_instead_of_leaving_it_processing(world) -> None:  # type: ignore[no-untyped-def]
+    content_id = handed_in(world, tones(10, seed=24))
+    with mock.patch.object(content_services, "extract", side_effect=RuntimeError("bug")):
+        result = tasks.fingerprint_content.apply(args=[content_id])
+    assert result.failed()
+    content = WorkContent.objects.get(pk=content_id)
+    assert (content.status, content.error) == ("failed", "internal")
+    assert "RuntimeError" in content.detail
+    assert not ContentUpload.objects.exists()
+    assert not FingerprintPosting.objects.exists()
+
+
+def test_the_stored_postings_give_the_votes_of_the_memory_index(world) -> None:  # type: ignore[no-untyped-def]
+    """The vote query of the fingerprint space (FP_INTERFACE: one round trip, joined on the
+    ``hash`` index) over the stored postings returns exactly ``MemoryIndex.votes`` over the
+    same fingerprints, and ranks the track the query was cut from first."""
+    tracks = {seed: tones(20, seed=seed) for seed in (41, 42)}
+    index = fingerprint.MemoryIndex()
+    for seed, data in tracks.items():
+        content_id = handed_in(world, data)
+        assert tasks.fingerprint_content.apply(args=[content_id]).get() == "completed"
+        index.add(content_id, fingerprint.fingerprint(data))
+        if seed == 41:
+            wanted = content_id
+    # A 10-second crop of the first track, from its 5th second.
+    samples = audio.decode(tracks[41]).samples
+    rate = audio.SAMPLE_RATE
+    query = fingerprint.extract(audio.Audio.from_samples(samples[5 * rate : 15 * rate]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.content_id::text, p.t - q.t, q.t / %s, count(*)"
+            " FROM unnest(%s::int[], %s::int[]) q(hash, t)"
+            " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3",
+            [fingerprint.FRAMES_PER_BLOCK, query.hashes.tolist(), query.times.tolist()],
+        )
+        stored = sorted(cursor.fetchall())
+    assert stored == sorted(index.votes(query))
+    best = fingerprint.score_votes(stored)[0]
+    assert best.key == wanted
+    assert best.score >= fingerprint.threshold(10.0)

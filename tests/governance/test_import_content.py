@@ -1,0 +1,125 @@
+"""``manage.py import_content DIR --party P``: each file named by a registered ISRC that P
+registered or holds a share of is fingerprinted and stored as that recording's content, ledgered;
+a file named otherwise, of another party's recording, or with bad content is reported by name
+with the reason while the rest go on (exit status 1); a second run skips what is done."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from governance.models import FingerprintPosting, PartyKind, WorkContent
+from ledger.models import PendingEntry
+from tests.audio import tones
+from tests.committed import on_own_connection
+from tests.factories import caller
+
+pytestmark = pytest.mark.django_db
+
+MINE = ["GBXXX2300001", "GBXXX2300002"]
+BAD_AUDIO = "GBXXX2300003"
+THEIRS = "FRZZZ2300001"
+UNREGISTERED = "GBXXX2300099"
+
+
+def register(who: object, isrc: str) -> str:
+    body = {"kind": "recording", "title": f"Track {isrc}", "isrc": isrc}
+    response = who.client.post("/api/v1/works/", body, format="json")  # type: ignore[attr-defined]
+    assert response.status_code == 201, response.json()
+    return str(response.json()["id"])
+
+
+def run(folder: Path, party: str, *more: str) -> tuple[int, str, str]:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("import_content", str(folder), "--party", party, *more, stdout=out,
+                     stderr=err)  # fmt: skip
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+def test_a_folder_is_imported_the_bad_files_named_and_a_second_run_skips_what_is_done(
+    tmp_path: Path,
+) -> None:
+    label, other = caller(PartyKind.LABEL, name="Northbound Records"), caller(PartyKind.LABEL)
+    works = {isrc: register(label, isrc) for isrc in [*MINE, BAD_AUDIO]}
+    register(other, THEIRS)
+    for seed, isrc in enumerate([*MINE, THEIRS, UNREGISTERED]):
+        (tmp_path / f"{isrc}.wav").write_bytes(tones(10, seed=seed))
+    (tmp_path / f"{BAD_AUDIO}.mp3").write_bytes(b"ID3 but nothing after it" * 10)
+    (tmp_path / "cover-art.wav").write_bytes(tones(10, seed=9))
+
+    status, out, err = run(tmp_path, "Northbound Records")
+
+    assert status == 1
+    assert out.strip().endswith("6 files, 2 imported, 0 already there, 4 failed")
+    failed = dict(line.split(": ", 1) for line in err.strip().splitlines())
+    assert set(failed) == {f"{BAD_AUDIO}.mp3", f"{THEIRS}.wav", f"{UNREGISTERED}.wav",
+                          "cover-art.wav"}  # fmt: skip
+    assert failed["cover-art.wav"].startswith("the name is not an ISRC")
+    assert failed[f"{UNREGISTERED}.wav"] == f"no recording with ISRC {UNREGISTERED} is registered"
+    assert "neither registered" in failed[f"{THEIRS}.wav"]
+    assert failed[f"{BAD_AUDIO}.mp3"].split(":")[0] in ("unsupported", "corrupt")
+    done = WorkContent.objects.filter(status="completed")
+    assert sorted(str(c.work_id) for c in done) == sorted(works[i] for i in MINE)
+    assert all(c.submitted_by_id == label.party.pk for c in done)
+    assert FingerprintPosting.objects.count() == sum(c.vector_count for c in done) > 0
+    ledgered = [json.loads(bytes(p.data))["payload"]
+                for p in PendingEntry.objects.filter(kind="work_content")]  # fmt: skip
+    assert sorted(p["work"] for p in ledgered) == sorted(works[i] for i in MINE)
+    assert not WorkContent.objects.exclude(status="completed").exists()
+
+    # Resumed: what is done is skipped; with the bad files gone, the run succeeds.
+    for name in failed:
+        (tmp_path / name).unlink()
+    status, out, err = run(tmp_path, str(label.party.pk))
+    assert (status, err) == (0, "")
+    assert out.strip().endswith("2 files, 0 imported, 2 already there, 0 failed")
+    assert WorkContent.objects.count() == 2
+    assert PendingEntry.objects.filter(kind="work_content").count() == 2
+
+
+def test_a_holder_of_a_share_imports_and_an_unknown_party_or_folder_stops_it(
+    tmp_path: Path,
+) -> None:
+    label, artist = caller(PartyKind.LABEL), caller(PartyKind.ARTIST, name="Ada Vale")
+    work = register(label, MINE[0])
+    share = {"work": work, "holder": str(artist.party.pk), "right": "performer", "share": "100"}
+    assert label.client.post("/api/v1/shares/", share, format="json").status_code == 201
+    (tmp_path / f"{MINE[0]}.wav").write_bytes(tones(10))
+    assert run(tmp_path, "Ada Vale")[0] == 0
+    assert WorkContent.objects.get().submitted_by_id == artist.party.pk
+    with pytest.raises(CommandError, match="no label, publisher or artist"):
+        run(tmp_path, "Nobody")
+    with pytest.raises(CommandError, match="not a folder"):
+        run(tmp_path / "missing", "Ada Vale")
+
+
+@pytest.mark.usefixtures("committed")
+def test_with_jobs_the_files_are_fingerprinted_by_a_pool_and_stored_the_same(
+    tmp_path: Path,
+) -> None:
+    # On a connection of its own: the command closes its connection before forking the pool.
+    label = on_own_connection(lambda: caller(PartyKind.LABEL, name="Pooled Records"))
+    works = on_own_connection(lambda: {isrc: register(label, isrc) for isrc in MINE})
+    for seed, isrc in enumerate(MINE):
+        (tmp_path / f"{isrc}.wav").write_bytes(tones(10, seed=30 + seed))
+    (tmp_path / f"{BAD_AUDIO}.wav").write_bytes(b"RIFF and nothing more" * 8)
+
+    status, out, err = on_own_connection(lambda: run(tmp_path, "Pooled Records", "--jobs", "2"))
+
+    assert status == 1
+    assert out.strip().endswith("3 files, 2 imported, 0 already there, 1 failed")
+    assert err.startswith(f"{BAD_AUDIO}.wav: ")
+    done = WorkContent.objects.filter(status="completed", work_id__in=works.values())
+    assert done.count() == 2
+    for content in done:
+        assert content.vector_count == content.postings.count() > 0
+    again = on_own_connection(lambda: run(tmp_path, "Pooled Records", "--jobs", "2"))
+    assert again[1].strip().endswith("3 files, 0 imported, 2 already there, 1 failed")
