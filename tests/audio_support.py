@@ -3,8 +3,8 @@ and drums, with harmonics) and encoded as WAV with the standard library; and a w
 registered the way the content job stores it: a completed ``WorkContent`` row and its postings
 (hash, frame) per fingerprint hash.
 
-The tables belong to the ``WorkContent`` and ``FingerprintPosting`` models (their migration is
-fpstore's, issue 15): rows go in by raw SQL, as matching reads them.
+The tables are the ``WorkContent`` and ``FingerprintPosting`` models' (migration 0009): rows go
+in by raw SQL, by the names matching reads them by (``governance.services.fingerprints``).
 """
 
 from __future__ import annotations
@@ -104,32 +104,3 @@ def register(*, work_id: Any, party_id: Any, data: bytes) -> str:
             [content_id, fp.hashes.tolist(), fp.times.tolist()],
         )
     return content_id
-
-
-def content_tables_create() -> None:
-    """TEMPORARY, until fpstore's migration ``0009_work_content`` is merged: the two tables
-    matching reads, created (as the superuser, in the test's transaction, so rolled back
-    with it) when the migration has not made them."""
-    from config import embedded
-    from tests.dbroles import as_superuser
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('governance_fingerprintposting') IS NOT NULL")
-        if cursor.fetchone()[0]:
-            return
-    with as_superuser(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TABLE governance_workcontent (id uuid PRIMARY KEY, work_id uuid NOT NULL"
-            " REFERENCES governance_work (id), kind varchar(16), sha256 char(64), size bigint,"
-            " seconds double precision, codec varchar(32), status varchar(16), error varchar(32),"
-            " detail text, submitted_by_id uuid, model varchar(100), model_version varchar(32),"
-            " vector_count integer, created_at timestamptz, completed_at timestamptz);"
-            " CREATE TABLE governance_fingerprintposting (id bigserial PRIMARY KEY, content_id"
-            " uuid NOT NULL REFERENCES governance_workcontent (id) ON DELETE CASCADE,"
-            " hash integer NOT NULL, t integer NOT NULL);"
-            " CREATE INDEX ON governance_fingerprintposting (hash) INCLUDE (content_id, t);"
-            f' GRANT SELECT, INSERT ON governance_workcontent TO "{embedded.APP_ROLE}";'
-            f' GRANT SELECT, INSERT ON governance_fingerprintposting TO "{embedded.APP_ROLE}";'
-            " GRANT USAGE ON SEQUENCE governance_fingerprintposting_id_seq TO"
-            f' "{embedded.APP_ROLE}"'
-        )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.audio_support import content_tables_create, other, register, song, wav
+from tests.audio_support import other, register, song, wav
 from tests.world import rule
 
 
@@ -14,7 +14,6 @@ from tests.world import rule
 def catalog(world: dict[str, Any]) -> dict[str, Any]:
     """The world's recording with its audio registered (``song()``), and another recording of
     the label's with other audio (``other()``); the label and the artist allow analysing."""
-    content_tables_create()
     label = world["label"]
     recording = label.client.post(
         "/api/v1/works/",

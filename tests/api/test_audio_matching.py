@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -24,7 +25,7 @@ from governance import tasks
 from governance.content import fingerprint
 from governance.models import Decision, PartyKind, RequestItem
 from governance.replay import replay
-from governance.services import fingerprints
+from governance.services import fingerprints, outbox
 from ledger import services as ledger_services
 from ledger.models import PendingEntry
 from tests.audio_support import (
@@ -40,6 +41,7 @@ from tests.audio_support import (
 from tests.content import synth
 from tests.factories import caller
 from tests.governance.test_verify_replay import Served, replay_decisions, signed, verify_replay
+from tests.world import rule
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +263,25 @@ def test_the_offline_verifier_replays_audio_matched_decisions_as_replay_decision
 
     assert (status, lines) == (0, ["2 decisions replayed, 0 differ"]), err
     assert replay_decisions() == (0, lines)
+
+
+def test_audio_handed_in_through_the_content_api_is_matched_by_a_licensees_check(
+    world: dict[str, Any],
+) -> None:
+    # given a label that hands in its recording's audio, which the content job fingerprints
+    label, work = world["label"], world["work"]
+    recording = synth.encode(song(), "mp3")
+    with mock.patch.object(outbox, "broker_send"):
+        response = label.client.post(
+            f"/api/v1/works/{work['id']}/content/",
+            {"file": SimpleUploadedFile("track.mp3", recording)},
+        )
+    assert response.status_code == 202, response.json()
+    assert tasks.fingerprint_content.apply(args=[response.json()["id"]]).get() == "completed"
+    rule(label, scope="all_works", uses=["analyze"], effect="deny")
+    # when a licensee checks 10 s of it, re-encoded, under noise
+    query = synth.encode(with_noise(excerpt(song(), start=31.0, seconds=10.0), snr_db=5), "opus")
+    body = check(world["licensee"], {"audio_base64": b64(query)}).json()
+    # then the recording is found where the excerpt lies, and the label's refusal decides
+    assert (body["outcome"], body["works"]) == ("deny", [work["id"]]), body
+    assert abs(body["trace"]["works"][0]["matches"][0]["offset_seconds"] - 31.0) < 0.2
