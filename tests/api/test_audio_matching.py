@@ -285,3 +285,6 @@ def test_audio_handed_in_through_the_content_api_is_matched_by_a_licensees_check
     # then the recording is found where the excerpt lies, and the label's refusal decides
     assert (body["outcome"], body["works"]) == ("deny", [work["id"]]), body
     assert abs(body["trace"]["works"][0]["matches"][0]["offset_seconds"] - 31.0) < 0.2
+    # and the log (the work's content entry, then the decision) replays with no difference
+    ledger_services.integrate_all(now=timezone.now())
+    assert replay() == (1, [])
