@@ -179,3 +179,39 @@ def test_a_fingerprint_no_client_could_compute_is_a_400(
     response = check(catalog["licensee"], {"fingerprint": sent})
     assert response.status_code == 400, response.json()
     assert "item.fingerprint.data" in response.json()["fields"]
+
+
+def test_an_item_fingerprinted_with_a_model_no_longer_served_is_an_error_not_a_guess(
+    catalog: dict[str, Any],
+) -> None:
+    # given a request stored before the model changed (its item's fingerprint is of version 0)
+    item = {"audio_base64": b64(wav(excerpt(song(), start=5.0, seconds=8.0)))}
+    response = catalog["licensee"].client.post(
+        "/api/v1/use-requests/", {"use": "analyze", "items": [item]}, format="json"
+    )
+    stored = RequestItem.objects.get(request_id=response.json()["id"])
+    stored.vectors = [stored.vectors[0] | {"model_version": "0"}]
+    stored.save(update_fields=["vectors"])
+    # when it is decided, then it is an error naming the version, not a match across models
+    tasks.decide_request.apply(args=[response.json()["id"]]).get()
+    decision = Decision.objects.get(request_id=response.json()["id"])
+    assert (decision.outcome, decision.code) == ("error", "item.unresolved")
+    assert "fingerprint model version 0 is no longer served" in decision.reason
+
+
+def test_a_check_of_audio_retried_with_its_idempotency_key_answers_the_first_decision(
+    catalog: dict[str, Any],
+) -> None:
+    audio = wav(excerpt(other(), start=9.0, seconds=8.0))
+    body = {"use": "analyze", "item": {"audio_base64": b64(audio)}}
+    client = catalog["licensee"].client
+    first = client.post("/api/v1/checks/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = client.post("/api/v1/checks/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["works"] == [catalog["other"]["id"]]
+    other_audio = {"audio_base64": b64(wav(excerpt(other(), start=20.0, seconds=8.0)))}
+    reused = client.post(
+        "/api/v1/checks/", body | {"item": other_audio}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert reused.status_code == 409
