@@ -7,7 +7,9 @@ fingerprint study splits it (docs/studies/fingerprint/common.py, seed 15): 20 tr
 * ``pitch+2`` / ``pitch-2``: transposed two semitones up or down (librosa ``pitch_shift``, a
   phase vocoder and a resampling: the tempo is kept);
 * ``tempo+8`` / ``tempo-8``: 8 % faster or slower (librosa ``time_stretch``: the pitch is kept);
-* ``excerpt30``: a 30-s excerpt from a seeded random offset, untouched;
+* ``excerpt30``: a 30-s excerpt from a seeded random offset, untouched; ``excerpt30 pitch+2``
+  and ``excerpt30 tempo-8``: the same excerpt transposed up or played 8 % slower (a short
+  cover, the hardest case: one segment to compare);
 * ``rerecord``: the track's pitch content played by another "instrument". Librosa has no
   transcription, so this is an honest stand-in, not a real re-recording: a CQT (one bin per
   semitone, C2 to B6, 23 ms hop) keeps, per frame, the up to 6 strongest local peaks within
@@ -52,7 +54,8 @@ RELATED = {"battle-epic", "frantic-old", "defeat2", "victory2", "silence", "defe
 CENTRE_FILES = ("defeat", "defeat2", "elf-land", "main_menu", "sad", "silence", "transience",
                 "victory", "victory2")  # fmt: skip
 VARIANTS = {"battle-epic": "battle", "frantic-old": "frantic"}
-TRANSFORMS = ("pitch+2", "pitch-2", "tempo+8", "tempo-8", "excerpt30", "rerecord", "variant")
+TRANSFORMS = ("pitch+2", "pitch-2", "tempo+8", "tempo-8", "excerpt30", "excerpt30 pitch+2",
+              "excerpt30 tempo-8", "rerecord", "variant")  # fmt: skip
 
 Audio = npt.NDArray[np.float32]
 
@@ -99,12 +102,18 @@ def rerecord(x: Audio) -> Audio:
 
 
 def queries(name: str, x: Audio, offset: int) -> dict[str, Audio]:
+    excerpt = x[offset : offset + 30 * RATE]
     return {
         "pitch+2": librosa.effects.pitch_shift(x, sr=RATE, n_steps=2),
         "pitch-2": librosa.effects.pitch_shift(x, sr=RATE, n_steps=-2),
         "tempo+8": librosa.effects.time_stretch(x, rate=1.08),
         "tempo-8": librosa.effects.time_stretch(x, rate=0.92),
-        "excerpt30": x[offset : offset + 30 * RATE],
+        "excerpt30": excerpt,
+        "excerpt30 pitch+2": librosa.effects.pitch_shift(excerpt, sr=RATE, n_steps=2),
+        # 28.6 s of the track slowed down to 31 s, cut to 30 s like the other excerpts.
+        "excerpt30 tempo-8": librosa.effects.time_stretch(
+            x[offset : offset + round(31 * RATE * 0.92)], rate=0.92
+        )[: 30 * RATE],
         "rerecord": rerecord(x),
     }
 
