@@ -9,10 +9,11 @@ magnitude" (ISMIR 2012):
 1. Resample to ``SAMPLE_RATE`` (11,025 Hz) and take the CQT chroma (librosa ``chroma_cqt``, hop
    512, each frame scaled to a maximum of 1).
 2. Average it into one chroma column per second (``FRAMES_PER_SECOND``). The paper syncs the
-   chroma to tracked beats instead; measured on the Wesnoth calibration set, fixed one-second
-   frames did as well or better under ±8 % tempo (beat tracking halves or doubles the tempo of
-   some versions) and cost a fifth of the time. An 8 % tempo change moves a patch's temporal
-   frequencies by 8 %, mostly within one of the coarse bins below.
+   chroma to tracked beats instead; on the Wesnoth calibration set, fixed one-second frames
+   found more of the transposed, tempo-changed and resynthesised tracks (docs/matching.md) and
+   skip the beat tracker (onset strength and dynamic programming, a quarter more CPU time than
+   the chroma). An 8 % tempo change moves a patch's temporal frequencies by 8 %, mostly within
+   one of the coarse bins below.
 3. Cut the audio into ``SEGMENT_SECONDS`` segments every ``HOP_SECONDS`` (the last one ends
    with the audio). In each, take every ``PATCH``-column patch (12 x 16 s, one column apart) and
    the magnitude of its 2-D FFT: the magnitude ignores a circular shift of the pitch classes
@@ -23,7 +24,10 @@ magnitude" (ISMIR 2012):
    cosine compares what differs between compositions rather than what all music shares), then
    L2-normalised.
 
-``embed`` returns one vector per segment, ``(n, DIMENSION)`` float32, because a 30-s excerpt
+``embed`` returns a query's vectors, one per segment, ``(n, DIMENSION)`` float32;
+``embed_reference`` a registered work's, its segments read at its own tempo and at
+``TEMPO_SCALES`` (±4 and ±8 %), so that a cover at another tempo meets a reading near its
+own. One vector per segment because a 30-s excerpt
 must find the part of a work it comes from: a whole-track median blurs every part together,
 and 30-s excerpts matched a whole-track vector far worse (docs/matching.md). A query is
 scored against a work by ``score``: for each query segment, its best cosine among the work's
@@ -55,7 +59,11 @@ MIN_SECONDS = SEGMENT_SECONDS  # the shortest query the threshold was calibrated
 DIMENSION = 12 * (PATCH // 2 + 1)  # 108
 # Cosine score (see ``score``) at or above which a query is taken as the same composition.
 # Calibrated by benchmarks/composition.py (docs/matching.md, "The composition space").
-THRESHOLD = 0.79
+THRESHOLD = 0.82
+# A registered work is also read at these tempi (embed_reference): 8 % faster or slower
+# moves a 2DFTM's temporal frequencies out of their bins; with works read at their own tempo
+# only, 31 of 40 whole-track queries at ±8 % scored below the threshold (docs/matching.md).
+TEMPO_SCALES = (0.92, 0.96, 1.0, 1.04, 1.08)
 SILENCE_RMS = 1e-4  # below this (-80 dBFS) there is no pitch content to describe
 
 Vectors = npt.NDArray[np.float32]
@@ -175,22 +183,28 @@ CENTRE: tuple[float, ...] = (
 )
 
 
-def _pitch_classes(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
-    """One 12-bin chroma column per second, each column scaled to a maximum of 1 (or all 0)."""
+def _chroma(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
+    """CQT chroma at SAMPLE_RATE, one column every CHROMA_HOP samples."""
     x = np.asarray(samples, dtype=np.float32)
     if rate != SAMPLE_RATE:
         x = librosa.resample(x, orig_sr=rate, target_sr=SAMPLE_RATE)
-    chroma = np.asarray(
+    return np.asarray(
         librosa.feature.chroma_cqt(y=x, sr=SAMPLE_RATE, hop_length=CHROMA_HOP), dtype=np.float64
     )
-    step = SAMPLE_RATE / CHROMA_HOP / FRAMES_PER_SECOND
-    columns = int(chroma.shape[1] / step)
-    edges = np.round(np.arange(columns + 1) * step).astype(int)
+
+
+def _columns(chroma: npt.NDArray[np.float64], scale: float = 1.0) -> npt.NDArray[np.float64]:
+    """One chroma column per ``scale`` seconds (per second at 1.0), each scaled to a maximum
+    of 1 (or all 0). Read in 1.08-s columns, a work lines up with a query played 8 % faster
+    and read in 1-s columns."""
+    step = SAMPLE_RATE / CHROMA_HOP / FRAMES_PER_SECOND * scale
+    count = int(chroma.shape[1] / step)
+    edges = np.round(np.arange(count + 1) * step).astype(int)
     summed = np.add.reduceat(chroma[:, : edges[-1]], edges[:-1], axis=1)
-    per_second = summed / np.diff(edges)
-    peak = per_second.max(axis=0, keepdims=True)
+    per_column = summed / np.diff(edges)
+    peak = per_column.max(axis=0, keepdims=True)
     scaled: npt.NDArray[np.float64] = np.divide(
-        per_second, peak, out=np.zeros_like(per_second), where=peak > 0
+        per_column, peak, out=np.zeros_like(per_column), where=peak > 0
     )
     return scaled
 
@@ -205,7 +219,7 @@ def _segment_vector(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]
 
 
 def segment_starts(columns: int) -> list[int]:
-    """Where the segments start, in seconds: every HOP_SECONDS, the last ending with the audio."""
+    """Where the segments start, in columns: every HOP_SECONDS, the last ending with the audio."""
     width = SEGMENT_SECONDS * FRAMES_PER_SECOND
     step = HOP_SECONDS * FRAMES_PER_SECOND
     starts = list(range(0, columns - width + 1, step))
@@ -214,8 +228,7 @@ def segment_starts(columns: int) -> list[int]:
     return starts
 
 
-def raw_vectors(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
-    """The segment vectors before centring on CENTRE (what CENTRE is fitted on)."""
+def _checked_chroma(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, not {rate}")
     if samples.ndim != 1:
@@ -227,23 +240,38 @@ def raw_vectors(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.
         )
     if math.sqrt(float(np.mean(np.square(samples, dtype=np.float64)))) < SILENCE_RMS:
         raise ValueError("audio is silent: no pitch content for the composition space")
-    columns = _pitch_classes(samples, rate)
+    return _chroma(samples, rate)
+
+
+def _vectors(chroma: npt.NDArray[np.float64], scales: tuple[float, ...]) -> Vectors:
     width = SEGMENT_SECONDS * FRAMES_PER_SECOND
-    if columns.shape[1] < width:  # rounding at the end of a clip of exactly MIN_SECONDS
-        columns = np.pad(columns, ((0, 0), (0, width - columns.shape[1])), mode="edge")
-    return np.stack(
-        [_segment_vector(columns[:, a : a + width]) for a in segment_starts(columns.shape[1])]
-    )
+    rows = []
+    for scale in scales:
+        columns = _columns(chroma, scale)
+        if columns.shape[1] < width:  # a short clip read faster, or rounding at MIN_SECONDS
+            columns = np.pad(columns, ((0, 0), (0, width - columns.shape[1])), mode="edge")
+        rows += [
+            _segment_vector(columns[:, a : a + width]) for a in segment_starts(columns.shape[1])
+        ]
+    vectors = np.stack(rows) - np.asarray(CENTRE, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def embed(samples: npt.NDArray[np.floating], rate: int) -> Vectors:
-    """The composition vectors of mono audio at ``rate`` Hz: one row per 30-s segment.
+    """A query's composition vectors, from mono audio at ``rate`` Hz: one row per 30-s segment.
 
     Raises ValueError for audio shorter than MIN_SECONDS, silent, or not one-dimensional.
     """
-    vectors = raw_vectors(samples, rate) - np.asarray(CENTRE, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+    return _vectors(_checked_chroma(samples, rate), (1.0,))
+
+
+def embed_reference(samples: npt.NDArray[np.floating], rate: int) -> Vectors:
+    """A registered work's vectors: its segments read at each of TEMPO_SCALES, so that a
+    query up to about 10 % faster or slower meets a reading at nearly its own tempo.
+    ``len(TEMPO_SCALES)`` times as many rows as ``embed`` (a little fewer segments at the
+    faster readings). Raises like ``embed``."""
+    return _vectors(_checked_chroma(samples, rate), TEMPO_SCALES)
 
 
 def score(query: Vectors, reference: Vectors) -> float:

@@ -55,15 +55,22 @@ def piece(
 
 @pytest.fixture(scope="module")
 def original() -> np.ndarray:
-    return composition.embed(piece(7), RATE)
+    """The tune as a registered work: its segments read at each of the TEMPO_SCALES."""
+    return composition.embed_reference(piece(7), RATE)
 
 
 def test_vectors_have_the_space_dimension_one_row_per_segment(original: np.ndarray) -> None:
     # 60 s in 30-s segments every 10 s: starts 0, 10, 20 and 30.
-    assert original.shape == (4, composition.DIMENSION)
-    assert original.dtype == np.float32
-    assert np.allclose(np.linalg.norm(original, axis=1), 1.0, atol=1e-5)
+    query = composition.embed(piece(7), RATE)
+    assert query.shape == (4, composition.DIMENSION)
+    assert query.dtype == original.dtype == np.float32
     assert composition.DIMENSION <= 2000
+    # Read in columns of 0.92, 0.96, 1, 1.04 and 1.08 s, 60 s make 65, 62, 60, 57 and 55
+    # columns: 5, 5, 4, 4 and 4 segments (every 10 columns, the last ending with the audio).
+    assert composition.TEMPO_SCALES == (0.92, 0.96, 1.0, 1.04, 1.08)
+    assert original.shape == (22, composition.DIMENSION)
+    assert np.allclose(np.linalg.norm(original, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(query, original[10:14])  # the reading at its own tempo
 
 
 def test_a_transposition_by_two_semitones_is_the_same_composition(original: np.ndarray) -> None:
