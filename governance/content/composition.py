@@ -11,9 +11,9 @@ magnitude" (ISMIR 2012):
 2. Average it into one chroma column per second (``FRAMES_PER_SECOND``). The paper syncs the
    chroma to tracked beats instead; on the Wesnoth calibration set, fixed one-second frames
    found more of the transposed, tempo-changed and resynthesised tracks (docs/matching.md) and
-   skip the beat tracker (onset strength and dynamic programming, a quarter more CPU time than
-   the chroma). An 8 % tempo change moves a patch's temporal frequencies by 8 %, mostly within
-   one of the coarse bins below.
+   skip the beat tracker (onset strength and dynamic programming: 22-38 % more CPU time than
+   the chroma on one track). A tempo change scales a patch's temporal frequencies; registered
+   works are therefore also read in columns of 0.92 to 1.08 s (``TEMPO_SCALES``).
 3. Cut the audio into ``SEGMENT_SECONDS`` segments every ``HOP_SECONDS`` (the last one ends
    with the audio). In each, take every ``PATCH``-column patch (12 x 16 s, one column apart) and
    the magnitude of its 2-D FFT: the magnitude ignores a circular shift of the pitch classes
@@ -27,9 +27,9 @@ magnitude" (ISMIR 2012):
 ``embed`` returns a query's vectors, one per segment, ``(n, DIMENSION)`` float32;
 ``embed_reference`` a registered work's, its segments read at its own tempo and at
 ``TEMPO_SCALES`` (±4 and ±8 %), so that a cover at another tempo meets a reading near its
-own. One vector per segment because a 30-s excerpt
-must find the part of a work it comes from: a whole-track median blurs every part together,
-and 30-s excerpts matched a whole-track vector far worse (docs/matching.md). A query is
+own. One vector per segment because a 30-s excerpt must find the part of a work it comes
+from: a whole-track median blurs every part together, and 30-s excerpts matched a whole-track
+vector far worse (docs/matching.md). A query is
 scored against a work by ``score``: for each query segment, its best cosine among the work's
 segments; the median of those over the query's segments. With pgvector this is one top-k
 nearest-neighbour search per query segment, aggregated per work. ``THRESHOLD`` applies to
