@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    composition,
     content,
     content_fingerprint,
     content_import,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "replay": replay.main,
     "replay_service": replay_service.main,
     "content": content.main,
+    "composition": composition.main,
     "catalog_import": catalog_import.main,
     "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,
