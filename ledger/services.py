@@ -165,6 +165,21 @@ def integrate_all(*, now: dt.datetime, up_to: int | None = None) -> int:
     return total
 
 
+def integrate_through(*, now: dt.datetime, entry_id: int) -> None:
+    """Integrate the pending entries up to and including ``entry_id`` (a pending row of this
+    transaction) and stop with the batch that sequences it. An entry with a smaller id whose
+    writer commits meanwhile is then sequenced after it, by the next call, never slipped in
+    behind it: ids are taken at insert, and commits come in any order. The caller holds the
+    sequencer's lock."""
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM ledger_pending WHERE id = %s", [entry_id])
+            if cursor.fetchone() is None:
+                return
+        if integrate(now=now, up_to=entry_id) is None:
+            raise RuntimeError(f"pending entry {entry_id} could not be integrated")
+
+
 def origin() -> str:
     return str(settings.LEDGER_ORIGIN)
 
@@ -262,8 +277,9 @@ def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, S
     1. take the sequencer's lock, then the head row, so nothing is integrated or signed
        meanwhile (in the order every sequencer takes them, so none deadlocks);
     2. append a ``key`` entry (event ``rotated``) naming the old and the new verifier key;
-    3. integrate what is pending up to that entry (not the writes other transactions commit
-       meanwhile), so the rotation entry is the last one the old key covers;
+    3. integrate what is pending up to that entry and stop there (not the writes other
+       transactions commit meanwhile, even with smaller ids: :func:`integrate_through`), so the
+       rotation entry is the last one the old key covers;
     4. sign one last checkpoint with the OLD key, ending at the rotation entry;
     5. end the old key's validity and list the new key, valid from now.
 
@@ -291,7 +307,7 @@ def key_rotate(*, new_private_key: Any, now: dt.datetime) -> tuple[SigningKey, S
             },
             time=now,
         )
-        integrate_all(now=now, up_to=rotation_entry)  # step 3
+        integrate_through(now=now, entry_id=rotation_entry)  # step 3
         checkpoint_sign(now=now, signer=old_signer)  # step 4
         SigningKey.objects.filter(pk=old_key.pk).update(valid_until=now)  # step 5
         from cryptography.hazmat.primitives import serialization

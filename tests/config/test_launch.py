@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import psycopg
+import pytest
 
 from config import embedded
 
@@ -71,8 +75,20 @@ def service_roles(var_dir: Path) -> set[str]:
     return {str(name) for (name,) in rows}
 
 
-def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    var_dir = tmp_path / "var"
+@pytest.fixture
+def var_dir() -> Iterator[Path]:
+    """The launched service's ``var/``, outside pytest's base directory: the cluster runs as the
+    ``pgserver`` user, which must traverse every parent, and a pytest session starting beside
+    this one (another test run on the machine) resets ``/tmp/pytest-of-<user>`` to mode 0700."""
+    folder = Path(tempfile.mkdtemp(prefix="consentry-launch-"))
+    folder.chmod(0o755)
+    try:
+        yield folder / "var"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(var_dir: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env |= {"CONSENTRY_VAR_DIR": str(var_dir), "CONSENTRY_PORT": str(port), "WEB_CONCURRENCY": "1"}
@@ -156,13 +172,12 @@ def events(lines: list[str], event: str) -> list[dict]:  # type: ignore[type-arg
 
 
 def test_the_launcher_heals_a_killed_worker_a_hung_worker_and_a_database_restart(
-    tmp_path: Path,
+    var_dir: Path,
 ) -> None:
     """Supervision: a SIGKILLed worker is restarted while the API keeps serving; a worker that
     takes no work (its processes stopped) makes /readyz 503 naming it, and is restarted; a
     database restart leaves the relay and the sequencer running (they reconnect); Ctrl-C still
     stops everything."""
-    var_dir = tmp_path / "var"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env |= {"CONSENTRY_VAR_DIR": str(var_dir), "CONSENTRY_PORT": str(port), "WEB_CONCURRENCY": "1",

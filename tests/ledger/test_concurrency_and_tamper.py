@@ -144,3 +144,53 @@ def test_key_rotation_is_ledgered_and_the_old_key_signs_a_last_checkpoint(
     assert newest.key_name == new_vkey
     ledger_audit()
     assert len(list(tmp_path.glob("ledger.retired-*.pem"))) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("committed")
+def test_a_write_with_a_smaller_id_committed_during_a_rotation_is_signed_by_the_new_key(
+    settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Ids are taken at insert, commits come in any order: a writer that took its id before
+    the rotation entry's and commits while the rotation integrates must be left for after the
+    rotation entry (signed by the new key), not sequenced behind it under the old key."""
+    from ledger.keys import create_signing_key
+    from ledger.models import Checkpoint, PendingEntry
+    from tests.dbroles import app_connection
+
+    key_file = tmp_path / "ledger.pem"
+    create_signing_key(key_file)
+    settings.LEDGER_KEY_FILE = key_file
+    services.key_register(signer=services.current_signer(), now=timezone.now())
+    append_many(2)
+    sequence()
+    old_vkey = services.current_signer().verifier().key_string
+    late = canonical.encode_entry(kind="test", time=timezone.now(), payload={"late": True})
+    other = app_connection()
+    other.autocommit = False
+    other.execute(  # takes its id now, before the rotation entry's; commits later
+        "INSERT INTO ledger_pending (data, kind, created_at) VALUES (%s, 'test', now())", [late]
+    )
+    real_integrate = services.integrate
+
+    def integrate_then_commit_the_writer(**kwargs):  # type: ignore[no-untyped-def]
+        done = real_integrate(**kwargs)
+        if not other.closed:
+            other.commit()  # between two of the rotation's batches
+            other.close()
+        return done
+
+    monkeypatch.setattr(services, "integrate", integrate_then_commit_the_writer)
+    call_command("ledger_rotate_key")
+    assert other.closed
+    entries = [bytes(e.data) for e in Entry.objects.order_by("index")]
+    events = [canonical.decode_entry(d).payload.get("event") for d in entries]
+    rotation = events.index("rotated")
+    assert rotation == len(entries) - 1, "nothing is sequenced behind the rotation entry"
+    last_old = Checkpoint.objects.filter(key_name=old_vkey).order_by("-size").first()
+    assert last_old is not None
+    assert last_old.size == rotation + 1
+    assert late not in entries
+    assert PendingEntry.objects.filter(data=late).exists()  # the new key's, next round
