@@ -328,7 +328,7 @@ def _resolve_content(content: ContentSpec) -> Resolved:
         # stored before the model changed: its fingerprint no longer compares with the works'
         reason = f"fingerprint model version {content.model_version} is no longer served"
         return Resolved([], error=reason)
-    # A work matched in both spaces keeps both matches (its fingerprint's first). The
+    # A work matched in both spaces keeps both matches (the trace orders them by space). The
     # fingerprint's works come first, best first, then the composition's others, best first:
     # a recording found as itself before one found as a version of its composition.
     matched: dict[str, list[evaluation.Match]] = {}
