@@ -7,8 +7,9 @@ skipped by its SHA-256.
 The tracks are synthesised (a seeded melody with harmonics and noise, 44.1 kHz mono) and encoded
 at 128 kbit/s with PyAV before the clock starts. Wall time of the whole command (process
 start, Django set-up, reading, decoding, fingerprinting, writing and ledgering), tracks per
-second, and the postings stored; then again with ``--jobs 2`` (two processes fingerprint while
-the command's own stores). The issue's target: at least 4 tracks a second per process.
+second, the postings and composition vectors stored; then again with ``--jobs 2`` (two
+processes fingerprint while the command's own stores). The issue's target: at least 4 tracks
+a second per process.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ RATE = 44_100
 
 COUNTS = """
 import django; django.setup()
-from governance.models import FingerprintPosting, WorkContent
-print(WorkContent.objects.filter(status="completed").count(), FingerprintPosting.objects.count())
+from governance.models import FingerprintPosting, WorkContent, WorkEmbedding
+print(WorkContent.objects.filter(status="completed").count(), FingerprintPosting.objects.count(),
+      WorkEmbedding.objects.filter(space__name="composition").count())
 """
 FORGET = """
 import django; django.setup()
-from governance.models import WorkContent
+from governance.models import WorkContent, WorkEmbedding
 WorkContent.objects.all().delete()  # and their postings: the next run imports them again
+WorkEmbedding.objects.filter(space__name="composition").delete()  # the works' (not contents')
 """
 
 
@@ -104,10 +107,10 @@ def main() -> None:
             wall, summary = run_command(env, folder)
             counts = subprocess.run([sys.executable, "-c", COUNTS], cwd=BASE_DIR, env=env,
                                     check=True, capture_output=True, text=True)  # fmt: skip
-            completed, postings = map(int, counts.stdout.split())
+            completed, postings, vectors = map(int, counts.stdout.split())
             print(f"import: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {completed} "
                   f"completed, {postings:,} postings ({postings / max(completed, 1):,.0f} a "
-                  f"track); {summary}", flush=True)  # fmt: skip
+                  f"track), {vectors:,} composition vectors; {summary}", flush=True)  # fmt: skip
             again, summary = run_command(env, folder)
             print(f"again (every file skipped by its SHA-256): {again:.1f} s wall; {summary}",
                   flush=True)  # fmt: skip
