@@ -13,7 +13,12 @@ stored: the item keeps its SHA-256 (``RequestItem.content_sha256``, ledgered wit
 and the fingerprint, as one entry of ``RequestItem.vectors``::
 
     {"space": "fingerprint", "model": "consentry-landmark", "model_version": "1",
-     "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>"}
+     "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>",
+     "composition": {"model": "chroma-2dftm", "model_version": "1", "segments": [[...], ...]}}
+
+``composition`` (audio of at least 30 s sent as audio, not as a client's fingerprint) holds
+the audio's query vectors in the ``composition`` space, one per 30-s segment, matched by
+``governance.services.compositions`` besides the fingerprint.
 
 Malformed input (not base64, over the size limit, another model version) is a 400 naming the
 field; audio that cannot be fingerprinted (empty, corrupt, unsupported, too short) is stored as
