@@ -9,8 +9,8 @@ stored fingerprint entry, under ``composition`` (``governance.services.fingerpri
 a request decided later matches what arrived.
 
 Matching (:func:`composition_matches`) is one SQL round trip: for each query segment (a
-LATERAL join over the unnested segment vectors) its ``TOP_K`` nearest vectors of the space by
-HNSW; per work, each segment's best cosine among them, and the median over the query's
+UNION ALL of one search per segment: :func:`nearest_sql`) its ``TOP_K`` nearest vectors of the
+space by HNSW; per work, each segment's best cosine among them, and the median over the query's
 segments, as ``composition.score`` does. A work absent from a segment's top ``TOP_K`` counts 0
 for that segment: the combined score is never above ``score``'s exact one, so no match comes
 from the cut (a match is missed only when more than ``TOP_K`` vectors of other works come
@@ -106,24 +106,36 @@ def reference_store(*, work_id: Any, vectors: np.ndarray[Any, Any]) -> int:
         return int(cursor.rowcount)
 
 
+def nearest_sql(space: EmbeddingSpace, segments: int) -> str:
+    """One statement for ``segments`` query vectors: a UNION ALL of one top-k search each.
+    (A LATERAL join over the unnested vectors reads the same rows but cannot use the index:
+    PostgreSQL orders an index scan only by a constant or a parameter, never by a column of
+    another relation, so it would sort the whole space for each segment.)"""
+    # Integers from our own table, written into the SQL: the partial index is used only when
+    # the planner sees the space id as a constant.
+    d, space_id = int(space.dimension), int(space.pk)
+    one = (
+        "(SELECT {n}, work_id::text, 1 - (embedding::vector({d}) <=> %s::vector({d}))"
+        " FROM governance_workembedding WHERE space_id = {space}"
+        " ORDER BY embedding::vector({d}) <=> %s::vector({d}) LIMIT %s)"
+    )
+    return " UNION ALL ".join(one.format(n=n, d=d, space=space_id) for n in range(segments))
+
+
 def nearest(
     space: EmbeddingSpace, segments: Segments, *, k: int = TOP_K
 ) -> list[tuple[int, str, float]]:
     """Each segment's ``k`` nearest vectors of ``space`` by HNSW, in one round trip:
     (segment index from 0, work id, cosine similarity)."""
-    # Integers from our own table, written into the SQL: the partial index is used only when
-    # the planner sees the space id as a constant.
-    d, space_id = int(space.dimension), int(space.pk)
-    sql = (
-        "SELECT q.n - 1, e.work_id::text, e.score"  # noqa: S608 - integers
-        " FROM unnest(%s::text[]) WITH ORDINALITY AS q(v, n) CROSS JOIN LATERAL ("
-        f" SELECT work_id, 1 - (embedding::vector({d}) <=> q.v::vector({d})) AS score"
-        f" FROM governance_workembedding WHERE space_id = {space_id}"
-        f" ORDER BY embedding::vector({d}) <=> q.v::vector({d}) LIMIT %s) e"
-    )
+    if not segments:
+        return []
+    params: list[Any] = []
+    for segment in segments:
+        literal = _literal(segment)
+        params += [literal, literal, k]
     with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL needs one
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, k)}")
-        cursor.execute(sql, [[_literal(s) for s in segments], k])
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+        cursor.execute(nearest_sql(space, len(segments)), params)
         return [(int(n), str(w), float(s)) for n, w, s in cursor.fetchall()]
 
 

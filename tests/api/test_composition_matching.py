@@ -12,7 +12,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from governance import tasks
@@ -176,3 +176,19 @@ def test_the_sql_score_is_the_modules_when_every_vector_is_in_the_top_k(
         assert found == len(segments)
         exact = composition.score(np.array(segments, dtype=np.float32), reference)
         assert score == pytest.approx(exact, abs=1e-4)
+
+
+def test_each_segments_search_can_use_the_spaces_hnsw_index(world: dict[str, Any]) -> None:
+    # (with a handful of rows the planner rightly prefers a scan and a sort: forbid those to
+    # see that the index is a plan it has; a LATERAL join over the segments has none)
+    hand_in(world, wav(piece(7, seconds=60.0), rate=RATE))
+    space = compositions.space()
+    assert space is not None
+    segments = ((1.0,) + (0.0,) * (composition.DIMENSION - 1),) * 3
+    params = [p for s in segments for p in (compositions._literal(s),) * 2 + (5,)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN (COSTS OFF) " + compositions.nearest_sql(space, 3), params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert plan.count(f"Index Scan using governance_embedding_space_{space.pk}_hnsw") == 3, plan
