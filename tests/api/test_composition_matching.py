@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from governance import tasks
 from governance.content import audio, composition
-from governance.models import EmbeddingSpace, RequestItem, WorkContent, WorkEmbedding
+from governance.models import Decision, EmbeddingSpace, RequestItem, WorkContent, WorkEmbedding
 from governance.replay import replay
 from governance.services import compositions, outbox
 from ledger import canonical
@@ -192,3 +192,24 @@ def test_each_segments_search_can_use_the_spaces_hnsw_index(world: dict[str, Any
         cursor.execute("EXPLAIN (COSTS OFF) " + compositions.nearest_sql(space, 3), params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert plan.count(f"Index Scan using governance_embedding_space_{space.pk}_hnsw") == 3, plan
+
+
+def test_a_requests_cover_is_matched_by_the_worker_from_the_segments_the_item_kept(
+    world: dict[str, Any],
+) -> None:
+    hand_in(world, wav(piece(7, seconds=60.0), rate=RATE))
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    rule(world["artist"], scope="all_works", uses=["analyze"], effect="allow")
+    cover = wav(piece(7, transpose=-2, tempo=0.92, seconds=35.0), rate=RATE)
+    with mock.patch.object(outbox, "broker_send"):
+        response = world["licensee"].client.post(
+            "/api/v1/use-requests/",
+            {"use": "analyze", "items": [{"audio_base64": b64(cover)}]},
+            format="json",
+        )
+    assert response.status_code == 202, response.json()
+    tasks.decide_request.apply(args=[response.json()["id"]]).get()
+    decision = Decision.objects.get(request_id=response.json()["id"])
+    assert (decision.outcome, [str(w) for w in decision.works]) == ("allow", [world["work"]["id"]])
+    spaces = [m["space"] for m in decision.trace["works"][0]["matches"]]
+    assert "composition" in spaces
