@@ -7,8 +7,10 @@ skipped by its SHA-256.
 The tracks are synthesised (a seeded melody with harmonics and noise, 44.1 kHz mono) and encoded
 at 128 kbit/s with PyAV before the clock starts. Wall time of the whole command (process
 start, Django set-up, reading, decoding, fingerprinting, writing and ledgering), tracks per
-second, and the postings stored; then again with ``--jobs 2`` (two processes fingerprint while
-the command's own stores). The issue's target: at least 4 tracks a second per process.
+second, the postings and composition vectors stored; then again with ``--jobs 2`` (two
+processes fingerprint while the command's own stores). The issue's target: at least 4 tracks
+a second per process. First, one track's CPU time split between decoding, the fingerprint and
+the composition vectors, measured in the benchmark's process.
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ RATE = 44_100
 
 COUNTS = """
 import django; django.setup()
-from governance.models import FingerprintPosting, WorkContent
-print(WorkContent.objects.filter(status="completed").count(), FingerprintPosting.objects.count())
+from governance.models import FingerprintPosting, WorkContent, WorkEmbedding
+print(WorkContent.objects.filter(status="completed").count(), FingerprintPosting.objects.count(),
+      WorkEmbedding.objects.filter(space__name="composition").count())
 """
 FORGET = """
 import django; django.setup()
-from governance.models import WorkContent
+from governance.models import WorkContent, WorkEmbedding
 WorkContent.objects.all().delete()  # and their postings: the next run imports them again
+WorkEmbedding.objects.filter(space__name="composition").delete()  # the works' (not contents')
 """
 
 
@@ -81,8 +85,28 @@ def run_command(env: dict[str, str], folder: Path, jobs: int = 1) -> tuple[float
     return wall, result.stdout.strip().splitlines()[-1]
 
 
+def cpu_split(data: bytes, runs: int = 3) -> None:
+    """CPU seconds of one track's decoding, fingerprint and composition vectors, in this
+    process (the composition module's librosa warmed up first)."""
+    from governance.content import audio, composition, fingerprint
+
+    warm = np.random.default_rng(0).standard_normal(31 * audio.SAMPLE_RATE).astype(np.float32)
+    composition.embed_reference(0.1 * warm, audio.SAMPLE_RATE)
+    for _ in range(runs):
+        t0 = time.process_time()
+        decoded = audio.decode(data)
+        t1 = time.process_time()
+        fingerprint.extract(decoded)
+        t2 = time.process_time()
+        composition.embed_reference(decoded.samples, audio.SAMPLE_RATE)
+        t3 = time.process_time()
+        print(f"one track, CPU: decode {t1 - t0:.3f} s, fingerprint {t2 - t1:.3f} s, "
+              f"composition vectors {t3 - t2:.3f} s", flush=True)  # fmt: skip
+
+
 def main() -> None:
     print(f"## content import ({TRACKS} tracks of {SECONDS} s, MP3 128 kbit/s)", flush=True)
+    cpu_split(track_mp3(0))
     env, name = scratch_env()
     try:
         subprocess.run([sys.executable, "-c", SETUP % LABEL], cwd=BASE_DIR, env=env, check=True)
@@ -104,10 +128,10 @@ def main() -> None:
             wall, summary = run_command(env, folder)
             counts = subprocess.run([sys.executable, "-c", COUNTS], cwd=BASE_DIR, env=env,
                                     check=True, capture_output=True, text=True)  # fmt: skip
-            completed, postings = map(int, counts.stdout.split())
+            completed, postings, vectors = map(int, counts.stdout.split())
             print(f"import: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {completed} "
                   f"completed, {postings:,} postings ({postings / max(completed, 1):,.0f} a "
-                  f"track); {summary}", flush=True)  # fmt: skip
+                  f"track), {vectors:,} composition vectors; {summary}", flush=True)  # fmt: skip
             again, summary = run_command(env, folder)
             print(f"again (every file skipped by its SHA-256): {again:.1f} s wall; {summary}",
                   flush=True)  # fmt: skip

@@ -246,11 +246,20 @@ def claim_decision_payload(claim: RightsClaim) -> dict[str, Any]:
     }
 
 
-def content_payload(content: WorkContent, *, space: str) -> dict[str, Any]:
+def space_count(space: str, model: str, model_version: str, count: int) -> dict[str, Any]:
+    """One space's part of a ``work_content`` entry's ``spaces``."""
+    return {"space": space, "model": model, "model_version": model_version, "vector_count": count}
+
+
+def content_payload(
+    content: WorkContent, *, space: str, spaces: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """``work_content``: a work's content was fingerprinted in ``space``: its SHA-256 (a
     commitment to bytes that are not kept), the model and version that computed its vectors
-    and how many there are. Never the content, nor its vectors."""
-    return {
+    and how many there are; with ``spaces``, each space the content has vectors in (the
+    fingerprint's first, then ``composition`` for audio of 30 s or more: :func:`space_count`).
+    Never the content, nor its vectors."""
+    payload = {
         "id": str(content.pk),
         "work": str(content.work_id),
         "kind": content.kind,
@@ -260,3 +269,4 @@ def content_payload(content: WorkContent, *, space: str) -> dict[str, Any]:
         "model_version": content.model_version,
         "vector_count": content.vector_count,
     }
+    return payload if spaces is None else payload | {"spaces": spaces}

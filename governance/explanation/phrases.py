@@ -31,6 +31,8 @@ _EN: Final[Mapping[str, str]] = {
     "fingerprint": "Your audio matches {title} (fingerprint, {model} version {version}: {agree} "
     "of {total} seconds agree, threshold {needed}); from {start} to {end} of your audio, it is "
     "the recording from {ref}.",
+    "composition": "Your audio is a version of the composition of {title} (composition, {model} "
+    "version {version}: similarity {score}, threshold {threshold}).",
     "named_also": "It was also named by its {scheme} {value}.",
     "needs_one": "{use} needs the consent of the holder of the {right} right.",
     "needs_many": "{use} needs the consent of the holders of the {rights} rights.",
@@ -110,6 +112,8 @@ _FR: Final[Mapping[str, str]] = {
     "fingerprint": "Votre audio correspond à {title} (empreinte, {model} version {version}"
     f"{_NB}: {{agree}} secondes sur {{total}} concordent, seuil {{needed}}){_NB}; de {{start}} "
     "à {end} de votre audio, c’est l’enregistrement à partir de {ref}.",
+    "composition": "Votre audio est une version de la composition de {title} (composition, "
+    f"{{model}} version {{version}}{_NB}: similarité {{score}}, seuil {{threshold}}).",
     "named_also": "Votre élément désigne aussi cette œuvre par son {scheme} {value}.",
     "needs_one": "{use} requiert le consentement du titulaire {right}.",
     "needs_many": f"{{use}} requiert le consentement des titulaires de ces droits{_NB}: "

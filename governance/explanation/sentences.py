@@ -64,6 +64,9 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         if "coverage" in m:  # a fingerprint: how many seconds agree, and where
             sentences.append(fingerprint_sentence(p, title, m))
             continue
+        if m.get("space") == "composition" and "segments" in m:  # a version of the composition
+            sentences.append(composition_sentence(p, title, m))
+            continue
         score, threshold = p.number(m["score"]), p.number(m["threshold"])
         key = "match" if m["score"] >= m["threshold"] else "near"
         sentences.append(p(key, title=title, space=m["space"], score=score, threshold=threshold))
@@ -90,6 +93,18 @@ def fingerprint_sentence(p: Phrases, title: str, m: Mapping[str, Any]) -> str:
         start=p.clock(start),
         end=p.clock(end),
         ref=p.clock(float(m["offset_seconds"]) + start),
+    )
+
+
+def composition_sentence(p: Phrases, title: str, m: Mapping[str, Any]) -> str:
+    """How the item's audio matched a work's composition: its similarity and the threshold."""
+    return p(
+        "composition",
+        title=title,
+        model=m.get("model"),
+        version=m.get("model_version"),
+        score=p.number(m["score"]),
+        threshold=p.number(m["threshold"]),
     )
 
 

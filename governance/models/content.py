@@ -32,9 +32,11 @@ class ContentStatus(models.TextChoices):
 
 class WorkContent(models.Model):
     """One piece of content handed in for a work, and what its job made of it. A completed
-    content's vectors are in its space's table (fingerprint postings); a failed one has
-    ``error`` (a reason code) and ``detail`` (a sentence) and no vectors. One work has at most
-    one completed content per SHA-256 and model version."""
+    content's vectors are in its space's table (fingerprint postings) and, audio of 30 s or
+    more, the work's ``composition`` vectors (``WorkEmbedding`` rows); a completed content's
+    ``detail`` says why it has no composition vectors, if so. A failed one has ``error`` (a
+    reason code) and ``detail`` (a sentence) and no vectors. One work has at most one
+    completed content per SHA-256 and model version."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="contents")

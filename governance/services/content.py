@@ -5,9 +5,12 @@
    waiting, for that work is answered as it is; otherwise the content row, its bytes (a
    ``ContentUpload`` row) and the job (through the outbox) are stored in one transaction.
 2. ``content_run`` (the task ``governance.fingerprint_content``): decodes and fingerprints the
-   bytes outside any transaction, then in ONE transaction writes the postings (binary COPY),
-   flips the content to ``completed``, deletes its bytes and ledgers a ``work_content`` entry
-   (ids, SHA-256, space, model, version and vector count: never content). Bad content
+   bytes and computes their ``composition`` vectors (``governance.services.compositions``;
+   none for audio under 30 s, which the content's ``detail`` says) outside any transaction,
+   then in ONE transaction writes the postings (binary COPY) and the work's composition
+   vectors, flips the content to ``completed``, deletes its bytes and ledgers a
+   ``work_content`` entry (ids, SHA-256, and each space's model, version and vector count:
+   never content). Bad content
    (``ContentError``) flips it to ``failed`` with the reason and deletes its bytes, with no
    posting and no entry. Safe to run twice: a completed or failed content is left alone.
 3. ``content_import`` (``manage.py import_content``): the same in-process, for one file.
@@ -43,6 +46,7 @@ from governance.models import (
     WorkContent,
     WorkKind,
 )
+from governance.services import compositions
 from governance.services.outbox import job_enqueue
 
 RUN_TASK = "governance.fingerprint_content"
@@ -143,6 +147,9 @@ class Extracted:
     times: np.ndarray[Any, Any]
     seconds: float
     codec: str
+    composition: np.ndarray[Any, Any] | None = None
+    """The ``composition`` space's vectors (``embed_reference``), or None: ``note`` says why."""
+    note: str = ""
 
 
 def extract(data: bytes) -> Extracted:
@@ -153,7 +160,8 @@ def extract(data: bytes) -> Extracted:
 
     decoded = audio.decode(data)
     fp = space.extract(decoded)
-    return Extracted(fp.hashes, fp.times, float(decoded.seconds), decoded.codec)
+    vectors, note = compositions.reference_vectors(decoded.samples, audio.SAMPLE_RATE)
+    return Extracted(fp.hashes, fp.times, float(decoded.seconds), decoded.codec, vectors, note)
 
 
 def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent:
@@ -223,12 +231,26 @@ def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -
         detail = f"Identical to content {earlier.pk}, completed first."
         return _fail(content, reason="duplicate", detail=detail, now=now)
     postings_copy(content.pk, extracted.hashes, extracted.times)
+    spaces = [ledgering.space_count(space.SPACE, space.MODEL, space.VERSION, len(extracted.hashes))]
+    note = extracted.note
+    if extracted.composition is not None:
+        stored = compositions.reference_store(
+            work_id=content.work_id, vectors=extracted.composition
+        )
+        if stored:
+            spaces.append(ledgering.space_count(compositions.SPACE, *compositions.model_version(),
+                                                stored))  # fmt: skip
+        else:
+            note = "No composition vectors: the composition space is not registered."
     content.status, content.completed_at = ContentStatus.COMPLETED, now
     content.seconds, content.codec = extracted.seconds, extracted.codec[:32]
-    content.vector_count = len(extracted.hashes)
-    content.save(update_fields=["status", "completed_at", "seconds", "codec", "vector_count"])
+    content.vector_count, content.detail = len(extracted.hashes), note
+    content.save(
+        update_fields=["status", "completed_at", "seconds", "codec", "vector_count", "detail"]
+    )
     ContentUpload.objects.filter(content=content).delete()
-    ledgering.append(ENTRY, ledgering.content_payload(content, space=space.SPACE), now=now)
+    payload = ledgering.content_payload(content, space=space.SPACE, spaces=spaces)
+    ledgering.append(ENTRY, payload, now=now)
     return content
 
 

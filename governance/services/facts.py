@@ -41,6 +41,7 @@ from governance.models import (
     UseRequest,
     Work,
 )
+from governance.services.compositions import composition_matches
 from governance.services.fingerprints import (
     ContentSpec,
     fingerprint_matches,
@@ -327,7 +328,17 @@ def _resolve_content(content: ContentSpec) -> Resolved:
         # stored before the model changed: its fingerprint no longer compares with the works'
         reason = f"fingerprint model version {content.model_version} is no longer served"
         return Resolved([], error=reason)
-    return Resolved([(w, None, (m,)) for w, m in fingerprint_matches(content)])
+    # A work matched in both spaces keeps both matches (the trace orders them by space). The
+    # fingerprint's works come first, best first, then the composition's others, best first:
+    # a recording found as itself before one found as a version of its composition.
+    matched: dict[str, list[evaluation.Match]] = {}
+    for work, match in fingerprint_matches(content):
+        matched.setdefault(work, []).append(match)
+    for work, match in composition_matches(
+        content.composition, version=content.composition_version
+    ):
+        matched.setdefault(work, []).append(match)
+    return Resolved([(w, None, tuple(m)) for w, m in matched.items()])
 
 
 def question_of(request: UseRequest) -> evaluation.Question:

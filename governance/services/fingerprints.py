@@ -13,7 +13,12 @@ stored: the item keeps its SHA-256 (``RequestItem.content_sha256``, ledgered wit
 and the fingerprint, as one entry of ``RequestItem.vectors``::
 
     {"space": "fingerprint", "model": "consentry-landmark", "model_version": "1",
-     "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>"}
+     "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>",
+     "composition": {"model": "chroma-2dftm", "model_version": "1", "segments": [[...], ...]}}
+
+``composition`` (audio of at least 30 s sent as audio, not as a client's fingerprint) holds
+the audio's query vectors in the ``composition`` space, one per 30-s segment, matched by
+``governance.services.compositions`` besides the fingerprint.
 
 Malformed input (not base64, over the size limit, another model version) is a 400 naming the
 field; audio that cannot be fingerprinted (empty, corrupt, unsupported, too short) is stored as
@@ -47,6 +52,7 @@ from django.db import connection
 from governance import evaluation
 from governance.content import audio, fingerprint
 from governance.exceptions import InvalidInput
+from governance.services import compositions
 
 SPACE: Final = fingerprint.SPACE
 AUDIO_MAX_BYTES: int = audio.MAX_BYTES
@@ -68,6 +74,11 @@ class ContentSpec:
     data: bytes = b""
     error: str = ""
     detail: str = ""
+    composition: tuple[tuple[float, ...], ...] = ()
+    """The audio's query vectors in the ``composition`` space, one per 30-s segment
+    (``governance.services.compositions``): none for audio shorter than 30 s, or a client's
+    fingerprint (which carries no audio to compute them from)."""
+    composition_version: str = ""
 
     def stored(self) -> dict[str, Any]:
         """The entry of ``RequestItem.vectors`` that holds it (the module docstring)."""
@@ -76,7 +87,14 @@ class ContentSpec:
         }  # fmt: skip
         if self.error:
             return entry | {"error": self.error, "detail": self.detail}
-        return entry | {"seconds": self.seconds, "data": base64.b64encode(self.data).decode()}
+        entry |= {"seconds": self.seconds, "data": base64.b64encode(self.data).decode()}
+        if self.composition:
+            entry["composition"] = {
+                "model": compositions.model_version()[0],
+                "model_version": self.composition_version,
+                "segments": [list(s) for s in self.composition],
+            }
+        return entry
 
     @classmethod
     def from_stored(cls, entry: Mapping[str, Any], *, sha256: str) -> ContentSpec | None:
@@ -87,7 +105,11 @@ class ContentSpec:
             return cls(sha256, str(entry["model_version"]), error=str(entry["error"]),
                        detail=str(entry.get("detail") or ""))  # fmt: skip
         data = base64.b64decode(str(entry["data"]))
-        return cls(sha256, str(entry["model_version"]), float(entry["seconds"]), data)
+        held = entry.get("composition") or {}
+        segments = tuple(tuple(float(x) for x in s) for s in held.get("segments", ()))
+        version = str(held.get("model_version", ""))
+        return cls(sha256, str(entry["model_version"]), float(entry["seconds"]), data,
+                   composition=segments, composition_version=version)  # fmt: skip
 
 
 def content_described(entry: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -128,10 +150,14 @@ def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
         raise InvalidInput.field(name, f"larger than {AUDIO_MAX_BYTES:,} bytes")
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        fp = fingerprint.fingerprint(data, max_bytes=AUDIO_MAX_BYTES)
+        decoded = audio.decode(data, max_bytes=AUDIO_MAX_BYTES)
+        fp = fingerprint.extract(decoded)
     except audio.ContentError as exc:
         return ContentSpec(sha256, fingerprint.VERSION, error=exc.reason, detail=exc.detail)
-    return ContentSpec(sha256, fingerprint.VERSION, fp.seconds, fp.to_bytes())
+    segments = compositions.query_segments(decoded.samples, audio.SAMPLE_RATE)
+    version = compositions.model_version()[1] if segments else ""
+    return ContentSpec(sha256, fingerprint.VERSION, fp.seconds, fp.to_bytes(),
+                       composition=segments, composition_version=version)  # fmt: skip
 
 
 def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:

@@ -91,7 +91,11 @@ def test_a_registrants_audio_is_fingerprinted_stored_as_postings_and_ledgered(  
         "id": body["id"], "work": world["work"]["id"], "kind": "audio",
         "space": fingerprint.SPACE, "sha256": body["sha256"], "model": fingerprint.MODEL,
         "model_version": fingerprint.VERSION, "vector_count": done["vector_count"],
+        "spaces": [{"space": fingerprint.SPACE, "model": fingerprint.MODEL,
+                    "model_version": fingerprint.VERSION, "vector_count": done["vector_count"]}],
     }  # fmt: skip
+    # (10 s: too short for the composition space, which the content says)
+    assert done["detail"].startswith("No composition vectors: the audio lasts 10.0 s")
     listed = world["label"].client.get(url(world)).json()["results"]
     assert [c["id"] for c in listed] == [body["id"]]
     assert "data" not in listed[0]

@@ -95,3 +95,33 @@ def test_audio_that_could_not_be_read_is_explained_by_its_reason() -> None:
     assert summary(trace, language="fr") == (
         f"Votre audio n’a pas pu être décidé{NB}: il est trop court pour en calculer l’empreinte."
     )
+
+
+COMPOSITION = Match(
+    "composition",
+    0.913,
+    0.82,
+    (("model", "chroma-2dftm"), ("model_version", "1"), ("segments", 3),
+     ("segments_found", 3), ("top_k", 50)),
+)  # fmt: skip
+
+
+def test_a_composition_match_is_explained_as_a_version_of_the_works_composition() -> None:
+    trace = evaluate_item(ask("analyze"), [work(matches=(COMPOSITION,))], facts()).trace
+    assert explain(trace)[0]["sentences"][0] == (
+        "Your audio is a version of the composition of “Northern Lights” (composition, "
+        "chroma-2dftm version 1: similarity 0.913, threshold 0.82)."
+    )
+    assert explain(trace, language="fr")[0]["sentences"][0] == (
+        f"Votre audio est une version de la composition de «{NB}Northern Lights{NB}» "
+        f"(composition, chroma-2dftm version 1{NB}: similarité 0,913, seuil 0,82)."
+    )
+
+
+def test_a_work_matched_in_both_spaces_keeps_both_and_replays_them_as_recorded() -> None:
+    trace = evaluate_item(ask("analyze"), [work(matches=(MATCH, COMPOSITION))], facts()).trace
+    recorded = trace["works"][0]["matches"]
+    assert [m["space"] for m in recorded] == ["composition", "fingerprint"]  # by space
+    assert len(explain(trace)[0]["sentences"]) >= 2
+    ledgered = {"work": trace["works"][0]["work"], "identified_by": None, "matches": recorded}
+    assert ReplayState().work_facts(ledgered).matches == (COMPOSITION, MATCH)
