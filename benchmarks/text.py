@@ -20,7 +20,8 @@ margin of safety) and every figure is reported on the other half, at the module'
 Printed per category: n, top-1 (the right artist ranked first, whatever the threshold), recall
 and precision at the module's THRESHOLD and MARGIN, false matches on negatives, ROC AUC
 (positives against the negatives, by the best artist's score); speed: prompts per CPU second
-(this process, one engine thread) through NameIndex.match, spans cut and embedded afresh.
+(this process, one engine thread) through NameIndex.match, spans cut and embedded afresh, and
+stanzas per CPU second through LyricsIndex.match.
 
 Environment: BENCH_TEXT_PER_CATEGORY (prompts per positive category, default 120),
 BENCH_TEXT_SPEED (prompts timed, default 100), BENCH_TEXT_SEED (default 15).
@@ -496,3 +497,16 @@ def main() -> None:
     lt, lm = calibrate(louts)
     print(f"lyrics, no false match from threshold {lt:.3f}, margin {lm:.3f} (all queries)")
     report("lyrics", louts, text.LYRICS_THRESHOLD, text.LYRICS_MARGIN)
+    queries = [s[3] for s in sections if s[2] != "ref"]
+    count = sum(len(text.stanzas(q)) for q in queries)
+    index = text.LyricsIndex()
+    for work, _lang, _role, body in refs:
+        index.add(work, body)
+    t0 = time.process_time()
+    for q in queries:
+        index.match(q)
+    cpu = time.process_time() - t0
+    print(
+        f"speed: {len(queries)} lyrics ({count} stanzas) matched in {cpu:.2f} CPU s: "
+        f"{count / cpu:.1f} stanzas per CPU second"
+    )
