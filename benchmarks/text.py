@@ -499,12 +499,12 @@ def main() -> None:
     report("lyrics", louts, text.LYRICS_THRESHOLD, text.LYRICS_MARGIN)
     queries = [s[3] for s in sections if s[2] != "ref"]
     count = sum(len(text.stanzas(q)) for q in queries)
-    index = text.LyricsIndex()
+    works = text.LyricsIndex()
     for work, _lang, _role, body in refs:
-        index.add(work, body)
+        works.add(work, body)
     t0 = time.process_time()
     for q in queries:
-        index.match(q)
+        works.match(q)
     cpu = time.process_time() - t0
     print(
         f"speed: {len(queries)} lyrics ({count} stanzas) matched in {cpu:.2f} CPU s: "

@@ -338,11 +338,32 @@ def best_artist(
             best[hit.key] = (score, hit)
     if not best:
         return None
-    ranked = sorted(best.values(), key=lambda sh: -sh[0])
-    score, top = ranked[0]
-    second = ranked[1][0] if len(ranked) > 1 else -1.0
+    # A name inside a longer name the prompt says is no rival: "Queen of Pop" (Madonna)
+    # contains "Queen" (the band), "Robyn Rihanna Fenty" contains "Robyn". An artist whose
+    # best span lies inside another artist's longer span, which reaches the threshold and
+    # scores at least as well (less the margin), drops out.
+    ranked = sorted(best.values(), key=lambda sh: (-sh[0], -len(spans[sh[1].part])))
+    kept = [
+        (score, hit)
+        for score, hit in ranked
+        if not any(
+            other_score >= threshold
+            and other_score >= score - margin
+            and _inside(spans[hit.part], spans[other.part])
+            for other_score, other in ranked
+        )
+    ]
+    score, top = kept[0]
+    second = kept[1][0] if len(kept) > 1 else -1.0
     passed = score >= threshold and score - second >= margin
     return Match(top.key, top.label, top.part, score, top.score, second, passed)
+
+
+def _inside(short: str, long: str) -> bool:
+    """``short`` is a strictly shorter run of whole words of ``long``."""
+    if len(short) >= len(long):
+        return False
+    return re.search(rf"(?<!\w){re.escape(short)}(?!\w)", long) is not None
 
 
 def best_work(

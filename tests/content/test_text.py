@@ -19,6 +19,8 @@ NAMES = {
     "stromae": ["Stromae"],
     "clapton": ["Eric Clapton", "Slowhand"],
     "muse": ["Muse"],
+    "queen": ["Queen"],
+    "madonna": ["Madonna", "Queen of Pop"],
 }
 
 
@@ -96,10 +98,32 @@ def test_a_french_prompt_finds_the_artist_with_a_margin(names: text.NameIndex) -
     assert match.margin >= text.MARGIN
 
 
-def test_an_alias_finds_its_artist(names: text.NameIndex) -> None:
-    match = names.match("chante comme La Môme Piaf")
+@pytest.mark.parametrize(
+    ("prompt", "key"),
+    [
+        ("chante comme La Môme Piaf", "piaf"),
+        # "Queen" (a registered band) lies inside the alias: the longer name is what it says.
+        ("a dance track in the style of the Queen of Pop", "madonna"),
+        ("sing wie Queen B auf einer Hochzeit", "beyonce"),
+        ("a stadium anthem like Queen", "queen"),
+    ],
+)
+def test_an_alias_finds_its_artist(names: text.NameIndex, prompt: str, key: str) -> None:
+    match = names.match(prompt)
     assert match is not None
-    assert (match.key, match.passed) == ("piaf", True)
+    assert (match.key, match.passed) == (key, True)
+
+
+def test_a_name_inside_a_longer_name_is_no_rival() -> None:
+    spans = ["Queen", "Queen of Pop"]
+    hits = [text.Hit(0, "queen", "Queen", 1.0), text.Hit(1, "madonna", "Queen of Pop", 1.0)]
+    match = text.best_artist(hits, spans)
+    assert match is not None
+    assert (match.key, match.passed) == ("madonna", True)
+    # Without the longer name's hit, the band is what the prompt names.
+    alone = text.best_artist(hits[:1], spans)
+    assert alone is not None
+    assert (alone.key, alone.passed) == ("queen", True)
 
 
 @pytest.mark.parametrize(
