@@ -22,6 +22,7 @@ from benchmarks import (
     replay,
     replay_service,
     requests_pipeline,
+    text,
     vector_matching,
 )
 
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "replay_service": replay_service.main,
     "content": content.main,
     "composition": composition.main,
+    "text": text.main,
     "catalog_import": catalog_import.main,
     "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,
