@@ -13,6 +13,7 @@ from benchmarks import (
     content,
     content_fingerprint,
     content_import,
+    content_scale,
     fault_recovery,
     ledger_append,
     ledger_proofs,
@@ -36,9 +37,11 @@ BENCHMARKS = {
     "requests_pipeline": requests_pipeline.main,
     "vector_matching": vector_matching.main,
     "content_fingerprint": content_fingerprint.main,
+    "content_scale": content_scale.main,
     "fault_recovery": fault_recovery.main,
 }
-ON_DEMAND = {"fault_recovery"}  # minutes of faults on a service of its own; named to run
+# minutes of faults on a service of its own; tens of gigabytes and up to an hour of loading
+ON_DEMAND = {"fault_recovery", "content_scale"}
 
 wanted = sys.argv[1:] or [name for name in BENCHMARKS if name not in ON_DEMAND]
 unknown = [name for name in wanted if name not in BENCHMARKS]
