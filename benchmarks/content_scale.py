@@ -2,30 +2,32 @@
 under 2 s with 10,000 registered tracks").
 
 The database ``consentry_bench_content`` is built once and kept between runs, and grown when
-``BENCH_CONTENT_TRACKS`` (default 10,000) asks for more tracks than it holds (a smaller number
-rebuilds it). Its postings are real: the Wesnoth soundtrack (Debian's ``wesnoth-1.16-music``)
-is fingerprinted through ``governance.content`` (``audio.decode`` + ``fingerprint.extract``),
-and every track but the 13 that ``benchmarks.content`` never registers is registered, then
-replicated into ``BENCH_CONTENT_TRACKS`` distinct completed ``WorkContent`` rows, each for its
-own recording ``Work``. Content ``i`` is base track ``i mod T``, replica ``r = i // T``, and its
-hashes are ``(hash + r * K) mod 2**HASH_BITS`` for an odd ``K``: a bijection of the hash space
-that keeps the distribution of postings per hash but makes replicas strangers, so a query of a
-track truly matches only replica 0 while each lookup reads as many postings as a catalogue of
-that size would. The postings are loaded by binary COPY with the ``hash`` index dropped, the
-index built afterwards, the table vacuumed (for index-only scans); each step is timed and the
-table and index sizes printed. Before loading, the disk needed (heap, index, and the index
-build's sort) is estimated from the postings' measured size (or 120 bytes a posting before any
-is stored), and the benchmark stops saying so unless ``BENCH_CONTENT_SPARE_GB`` (15) would
-remain free.
+``BENCH_CONTENT_SCALE_TRACKS`` (default 10,000) asks for more tracks than it holds (a smaller
+number rebuilds it). Its postings are real: the Wesnoth soundtrack (Debian's
+``wesnoth-1.16-music``) is fingerprinted through ``governance.content`` (``audio.decode`` +
+``fingerprint.extract``); every track but the 10 that ``benchmarks.content`` never registers
+(and one jingle under 6 s) is a base track, replicated into ``BENCH_CONTENT_SCALE_TRACKS``
+distinct completed ``WorkContent`` rows, each for its own recording ``Work``. Content ``i`` is
+base track ``i mod T``, replica ``r = i // T``, and its hashes are ``(hash + r * K) mod
+2**HASH_BITS`` for an odd ``K``: a bijection of the hash space that keeps the distribution of
+postings per hash but makes replicas strangers, so a query of a track truly matches only
+replica 0 while each lookup reads as many postings as a catalogue of that size would. The
+postings are loaded by binary COPY with the ``hash`` index dropped, the index built
+afterwards, the table vacuumed (for index-only scans); each step is timed and the table and
+index sizes printed. Before loading, the disk needed (heap, index, and the index build's sort)
+is estimated from the postings' measured size (or 120 bytes a posting before any is stored),
+and the benchmark stops saying so unless ``BENCH_CONTENT_SPARE_GB`` (15) would remain free.
 
 Then checks, as a licensee's upload meets them: 30-s excerpts, MP3 128k, from random offsets
-(seed 1234) of the registered tracks that ``benchmarks.content`` queries (2 each) and of the 13
-never-registered ones (2 each). For each: the vote query alone (FP_INTERFACE's SQL: one round
-trip) and the whole check (decode + fingerprint + votes + scoring + the best candidate's work
-and the threshold decision), wall clock p50/p99, and CPU per check summed over the client
-process and PostgreSQL's processes (``/proc``, the postmaster's tree: backends and parallel
-workers); postings read per query; recall (the right track first and at or above the
-threshold) and false matches (a never-registered excerpt at or above it).
+(seed 1234) of the registered tracks that ``benchmarks.content`` queries (``BENCH_CONTENT_
+EXCERPTS``, 2 each) and of its 10 never-registered ones (2 each). For each vote query
+(``BENCH_CONTENT_VARIANTS``: FP_INTERFACE's, which returns every vote, and two that leave the
+chance votes in the database, below): the vote query alone and the whole check (decode +
+fingerprint + votes + scoring + the best candidate's work and the threshold decision), wall
+clock p50/p99, and CPU per check summed over the client process and PostgreSQL's processes
+(``/proc``, the postmaster's tree: backends and parallel workers); the rows each returns;
+recall (the right track first and at or above the threshold) and false matches (a
+never-registered excerpt at or above it); and whether the variants decided alike.
 """
 
 from __future__ import annotations
@@ -45,15 +47,15 @@ import numpy as np
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "consentry_bench_content"
-TRACKS = int(os.environ.get("BENCH_CONTENT_TRACKS", "10000"))
+TRACKS = int(os.environ.get("BENCH_CONTENT_SCALE_TRACKS", "10000"))
 SPARE_GB = float(os.environ.get("BENCH_CONTENT_SPARE_GB", "15"))
 EXCERPTS = int(os.environ.get("BENCH_CONTENT_EXCERPTS", "2"))  # per query track
 SEED = 1234
 K = 1_000_003  # odd: r -> r * K mod 2**HASH_BITS is one-to-one, so replicas' shifts differ
 CLIP_SECONDS = 30
-VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "interface,pruned").split(",")
-WORK_MEM = os.environ.get("BENCH_CONTENT_WORK_MEM", "64MB")
-assert WORK_MEM.isalnum(), "BENCH_CONTENT_WORK_MEM is a size such as 64MB"
+VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "interface,near,heavy").split(",")
+WORK_MEM = os.environ.get("BENCH_CONTENT_WORK_MEM", "")  # the server's unless set (e.g. 64MB)
+assert WORK_MEM.isalnum() or not WORK_MEM, "BENCH_CONTENT_WORK_MEM is a size such as 64MB"
 BYTES_PER_POSTING = 120.0  # heap + index + the index build's sort, until measured
 VOTES = (
     "SELECT p.content_id::text, p.t - q.t, q.t / %s, count(*)"
@@ -232,7 +234,7 @@ def build(kept: dict[str, Any]) -> None:
           f"({heap_per:.0f} B heap + {index_per:.0f} B index a posting)", flush=True)  # fmt: skip
     if free - need < SPARE_GB * 1e9:
         sys.exit(f"content_scale: {TRACKS:,} tracks need about {gb(need)} and {gb(free)} is "
-                 f"free: fewer than {SPARE_GB:g} GB would remain. Set BENCH_CONTENT_TRACKS "
+                 f"free: fewer than {SPARE_GB:g} GB would remain. Set BENCH_CONTENT_SCALE_TRACKS "
                  f"lower or free disk.")  # fmt: skip
 
     now = timezone.now()
@@ -333,37 +335,47 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-# The vote query with the chance votes left out: PostgreSQL keeps only the offsets near one
-# where a content gathers at least MIN_HITS hits. A match of score c has at least c hits within
-# 3 adjacent offsets, so one of them holds at least ceil(c / 3); every offset within 2 of it is
-# kept, which covers all 3. Every candidate scoring at least 3 * MIN_HITS - 2 is scored exactly
-# as from all the votes; only candidates below every threshold lose votes.
-PRUNED = (
+# Two ways to leave the chance votes in the database, both keeping every vote of every
+# candidate that can reach the query's threshold (a centre c scores at most the rows, distinct
+# (offset, block) pairs, at offsets c - 1..c + 1; a row at o belongs to centres o - 1..o + 1).
+# "near" (helper fpmatch's NEAR_VOTES_SQL for governance.services.fingerprints): the rows with
+# at least ``threshold`` rows of their content at offsets o - 2..o + 2, by a window function
+# (a sort of every vote row). "heavy": the offsets of a content where at least
+# ceil(threshold / 3) rows agree (one of c - 1..c + 1 has that many if c can pass), and every
+# row within 2 of one: hash aggregates and a hash join, no sort.
+NEAR = (
+    "WITH v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %s AS b, count(*) AS n"
+    " FROM unnest(%s::int[], %s::int[]) AS q(hash, t)"
+    " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3),"
+    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
+    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
+    " SELECT content_id::text, o, b, n FROM w WHERE near >= %s"
+)
+HEAVY = (
     "WITH v AS MATERIALIZED ("
     " SELECT p.content_id AS k, p.t - q.t AS o, q.t / %s AS b, count(*)::int AS n"
     " FROM unnest(%s::int[], %s::int[]) q(hash, t)"
     " JOIN governance_fingerprintposting p USING (hash) GROUP BY p.content_id, 2, 3),"
     " near AS (SELECT DISTINCT h.k, h.o + d.d AS o FROM"
-    " (SELECT k, o FROM v GROUP BY k, o HAVING sum(n) >= %s) h, generate_series(-2, 2) d(d))"
+    " (SELECT k, o FROM v GROUP BY k, o HAVING count(*) >= %s) h, generate_series(-2, 2) d(d))"
     " SELECT v.k::text, v.o, v.b, v.n FROM v JOIN near USING (k, o)"
 )
-
-
-def min_hits() -> int:
-    from governance.content import fingerprint
-
-    return -(-fingerprint.threshold(fingerprint.MIN_SECONDS) // 3)
 
 
 def votes(conn: Any, variant: str, fp: Any) -> list[tuple[str, int, int, int]]:
     from governance.content import fingerprint
 
     args = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
-    if variant == "interface":
-        return list(conn.execute(VOTES, args).fetchall())
+    needed = fingerprint.threshold(fp.seconds)
     with conn.transaction():
-        conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        return list(conn.execute(PRUNED, [*args, min_hits()]).fetchall())
+        if WORK_MEM:
+            conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        if variant == "interface":
+            return list(conn.execute(VOTES, args).fetchall())
+        if variant == "near":
+            return list(conn.execute(NEAR, [*args, needed]).fetchall())
+        assert variant == "heavy", f"unknown variant {variant}"
+        return list(conn.execute(HEAVY, [*args, -(-needed // 3)]).fetchall())
 
 
 def measure(kept: dict[str, Any]) -> None:
