@@ -1,10 +1,13 @@
-"""The upload handler of a manifest: refuses an oversized one while it arrives.
+"""The upload handler of a request's files: refuses an oversized manifest or audio file while
+it arrives.
 
 A manifest of 13 MB with 1,000,001 items was stored, decoded and parsed whole (21 s) before its
 size was refused. This handler counts bytes and newlines of each chunk as Django's multipart
 parser hands it over, and stops reading the body at the first chunk past either limit of
 ``governance.services.manifests`` (``MANIFEST_MAX_BYTES``: 413; more lines than
-``manifest_max_lines``: 400, naming the limit), before a single line is parsed.
+``manifest_max_lines``: 400, naming the limit), before a single line is parsed. An audio
+``file`` (a check's, or each of a request's: ``governance.services.fingerprints``) is only
+counted: past ``AUDIO_MAX_BYTES``, a 413 naming ``file``, as for a work's content.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
-from governance.services import content, manifests
+from governance.services import content, fingerprints, manifests
 
 
 class ManifestUploadHandler(TemporaryFileUploadHandler):
@@ -33,6 +36,12 @@ class ManifestUploadHandler(TemporaryFileUploadHandler):
         self.received, self.newlines, self.limit, self.last_byte = 0, 0, 0, b"\n"
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if self.field_name == "file":  # audio: its size alone
+            self.received += len(raw_data)
+            if self.received > fingerprints.AUDIO_MAX_BYTES:
+                self._abandon()
+                raise content.content_too_large(field="file", limit=fingerprints.AUDIO_MAX_BYTES)
+            return super().receive_data_chunk(raw_data, start)
         if not self.limit:  # the first chunk tells JSON Lines from CSV
             jsonl = manifests.manifest_is_jsonl(filename=self.file_name or "", head=raw_data[:64])
             self.limit = manifests.manifest_max_lines(jsonl=jsonl)
@@ -49,6 +58,8 @@ class ManifestUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
     def file_complete(self, file_size: int) -> UploadedFile | None:
+        if self.field_name == "file":
+            return super().file_complete(file_size)
         lines = self.newlines + (0 if self.last_byte == b"\n" else 1)
         if self.limit and lines > self.limit:
             self._abandon()

@@ -78,14 +78,34 @@ class ItemsRequestSerializer(RequestInputSerializer):
         child=serializers.DictField(),
         min_length=1,
         max_length=request_specs.MAX_ITEMS,
-        help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."} or {"vectors": [{"space": '
-        '"...", "vector": [...]}]}.',
+        help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."}, {"vectors": [{"space": '
+        '"...", "vector": [...]}]}, {"audio_base64": "..."} or {"fingerprint": {"model_version": '
+        '"...", "data": "<base64>", "sha256": "<hex of the audio>"}} (docs/api.md).',
     )
 
 
 class ManifestRequestSerializer(RequestInputSerializer):
-    manifest = serializers.FileField(help_text="CSV (isrc/iswc/upc/work_id columns) or JSONL.")
+    manifest = serializers.FileField(
+        help_text="CSV (isrc/iswc/upc/work_id columns) or JSONL. Instead of a manifest, "
+        "multipart may carry audio: one or more `file` parts (up to 100), an item each."
+    )
     # A form field: "FR DE" or "FR,DE".
+    territories = serializers.CharField(  # type: ignore[assignment]
+        required=False, allow_blank=True, default=""
+    )
+
+
+MAX_AUDIO_FILES = 100
+"""Audio files in one multipart request (Django's ``DATA_UPLOAD_MAX_NUMBER_FILES``)."""
+
+
+class AudioFilesRequestSerializer(RequestInputSerializer):
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=MAX_AUDIO_FILES,
+        help_text="Audio files (WAV, FLAC, MP3, AAC/M4A, OGG), one item each.",
+    )
     territories = serializers.CharField(  # type: ignore[assignment]
         required=False, allow_blank=True, default=""
     )
@@ -185,8 +205,20 @@ class UseRequestListView(GenericAPIView[UseRequest]):
             # A manifest's bytes and lines are counted as they arrive, and an oversized one is
             # refused before it is read whole (api/uploads.py).
             request._request.upload_handlers = [ManifestUploadHandler(request._request)]
-        if "manifest" in request.data:
-            data: serializers.Serializer[Any] = ManifestRequestSerializer(data=request.data)
+        data: serializers.Serializer[Any]
+        if "file" in request.data:
+            data = AudioFilesRequestSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            fields = {k: v for k, v in data.validated_data.items() if k != "file"}
+            use_request, created = request_services.use_request_submit(
+                actor=actor,
+                fields=fields,
+                audio_files=[upload.file for upload in data.validated_data["file"]],
+                idempotency_key=idempotency_key,
+                now=timezone.now(),
+            )
+        elif "manifest" in request.data:
+            data = ManifestRequestSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             upload = data.validated_data["manifest"]
             use_request, created = request_services.use_request_submit(
@@ -217,24 +249,52 @@ class UseRequestListView(GenericAPIView[UseRequest]):
 
 
 class CheckView(GenericAPIView[Decision]):
-    """Decide one item now, with the same semantics, ledgered the same way."""
+    """Decide one item now, with the same semantics, ledgered the same way: JSON with an
+    ``item``, or multipart with the request's fields and one audio ``file``."""
 
     serializer_class = DecisionSerializer
     permission_classes = [party_kind_in(PartyKind.LICENSEE)]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class CheckFileSerializer(RequestInputSerializer):
+        file = serializers.FileField(help_text="An audio file: WAV, FLAC, MP3, AAC/M4A, OGG.")
+        territories = serializers.CharField(  # type: ignore[assignment]
+            required=False, allow_blank=True, default=""
+        )
 
     class CheckInputSerializer(RequestInputSerializer):
-        item = serializers.DictField()
+        item = serializers.DictField(
+            help_text="One item, as in a request's items: an identifier, vectors, "
+            "audio_base64 or a fingerprint."
+        )
 
     @extend_schema(
         tags=["requests"],
         operation_id="checks_create",
-        request=CheckInputSerializer,
+        request={
+            "application/json": CheckInputSerializer,
+            "multipart/form-data": CheckFileSerializer,
+        },
         parameters=[IDEMPOTENCY],
         responses={200: DecisionSerializer},
     )
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         idempotency_key = idempotency_key_of(request)
+        if request.content_type.startswith("multipart/"):
+            # An audio file's bytes are counted as they arrive (api/uploads.py).
+            request._request.upload_handlers = [ManifestUploadHandler(request._request)]
+            form = self.CheckFileSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            terms = {k: v for k, v in form.validated_data.items() if k != "file"}
+            terms["territories"] = terms["territories"].replace(",", " ").split()
+            item = request_specs.audio_file_item(form.validated_data["file"].read(), name="file")
+            spec = request_specs.request_spec(terms)
+            decision = checks.check_decide(
+                actor=actor, spec=spec, item=item, now=timezone.now(),
+                idempotency_key=idempotency_key,
+            )  # fmt: skip
+            return Response(self.get_serializer(decision).data)
         data = self.CheckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         raw = data.validated_data["item"]

@@ -77,9 +77,12 @@ A work's ``territories`` are those evaluated (``*`` last), ``territory`` the dec
 when allowed); ``rights`` has an entry per right and group of territories that answered
 identically. A holder's ``rule`` is the deciding version, ``rules`` every matching version,
 ``default`` the posture applied when no rule decided, ``similarity`` (``space``, ``score``,
-``max_similarity``) the match that exceeded the deciding rule's limit. A holder whose share
-comes (in whole or in part) from the composition the recording embodies has ``composition``:
-that composition's id (absent otherwise).
+``max_similarity``) the match that exceeded the deciding rule's limit. A match may say more
+than its space, score and threshold (``Match.detail``, after them): a ``fingerprint`` match
+names its model and version, the blocks of audio that agree and the aligned offsets
+(docs/decisions.md, "Audio matches in the trace"); the evaluator reads only the three. A
+holder whose share comes (in whole or in part) from the composition the recording embodies
+has ``composition``: that composition's id (absent otherwise).
 
 A question about a period adds ``"period": {"start": ..., "end": ...}`` to the item's trace
 (``end`` null: no end). When its parts answered differently, the work's trace also has

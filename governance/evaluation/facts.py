@@ -66,11 +66,16 @@ class Holder:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A similarity match of the item to the work in one embedding space (scores in 0..1)."""
+    """A similarity match of the item to the work in one embedding space (scores in 0..1).
+
+    ``detail`` is what the trace says besides, as ``(key, JSON value)`` pairs in order: for the
+    ``fingerprint`` space the model and version, the aligned seconds and the offsets
+    (``governance.services.fingerprints``). The evaluator reads only the score and threshold."""
 
     space: str
     score: float
     threshold: float
+    detail: tuple[tuple[str, Any], ...] = ()
 
     @property
     def passes(self) -> bool:

@@ -120,7 +120,7 @@ def _evaluate_work(
     trace = {
         "work": work.work_id, "title": work.title, "identified_by": work.identified_by,
         "matches": [
-            {"space": m.space, "score": m.score, "threshold": m.threshold}
+            {"space": m.space, "score": m.score, "threshold": m.threshold, **dict(m.detail)}
             for m in sorted(work.matches, key=lambda m: (m.space, -m.score, m.threshold))
         ],
         "required_rights": list(required), "territories": reps, "territory": deciding,

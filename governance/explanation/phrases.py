@@ -28,6 +28,9 @@ _EN: Final[Mapping[str, str]] = {
     "near": "{title} resembled your item in the {space} space with similarity {score}, below "
     "the threshold {threshold}.",
     "named": "{title} was named by its {scheme} {value}.",
+    "fingerprint": "Your audio matches {title} (fingerprint, {model} version {version}: {agree} "
+    "of {total} seconds agree, threshold {needed}); from {start} to {end} of your audio, it is "
+    "the recording from {ref}.",
     "named_also": "It was also named by its {scheme} {value}.",
     "needs_one": "{use} needs the consent of the holder of the {right} right.",
     "needs_many": "{use} needs the consent of the holders of the {rights} rights.",
@@ -58,6 +61,17 @@ _EN: Final[Mapping[str, str]] = {
     "error": "Your item could not be decided: {reason}.",
     "error.item.unresolved": "Your item could not be decided: {reason}.",
     "error.item.failed": "Your item could not be decided: {reason}.",
+    "error.content.empty": "Your audio could not be decided: it is empty ({reason}).",
+    "error.content.corrupt": "Your audio could not be decided: it is corrupt ({reason}).",
+    "error.content.unsupported": "Your audio could not be decided: its format is not one "
+    "Consentry reads ({reason}).",
+    "error.content.too_short": "Your audio could not be decided: it is too short to "
+    "fingerprint ({reason}).",
+    "error.content.too_long": "Your audio could not be decided: it is too long ({reason}).",
+    "error.content.too_large": "Your audio could not be decided: the file is too large "
+    "({reason}).",
+    "error.content.timeout": "Your audio could not be decided: decoding it took too long "
+    "({reason}).",
     "consent.reviewed": "{who} reviews such requests in person under {rule}.",
     "settled.denied": "{who} denied it on review: {reason}.",
     "settled.approved": "{who} approved it on review: {reason}.",
@@ -93,6 +107,9 @@ _FR: Final[Mapping[str, str]] = {
     "near": "{title} ressemble à votre élément dans l’espace {space} avec une similarité de "
     "{score}, sous le seuil de {threshold}.",
     "named": "Votre élément désigne {title} par son {scheme} {value}.",
+    "fingerprint": "Votre audio correspond à {title} (empreinte, {model} version {version}"
+    f"{_NB}: {{agree}} secondes sur {{total}} concordent, seuil {{needed}}){_NB}; de {{start}} "
+    "à {end} de votre audio, c’est l’enregistrement à partir de {ref}.",
     "named_also": "Votre élément désigne aussi cette œuvre par son {scheme} {value}.",
     "needs_one": "{use} requiert le consentement du titulaire {right}.",
     "needs_many": f"{{use}} requiert le consentement des titulaires de ces droits{_NB}: "
@@ -130,6 +147,17 @@ _FR: Final[Mapping[str, str]] = {
     "œuvre enregistrée.",
     "error.item.failed": f"Votre élément n’a pas pu être décidé{_NB}: le traitement a échoué, "
     "et l’opérateur en a le détail.",
+    "error.content.empty": f"Votre audio n’a pas pu être décidé{_NB}: il est vide.",
+    "error.content.corrupt": f"Votre audio n’a pas pu être décidé{_NB}: il est corrompu.",
+    "error.content.unsupported": f"Votre audio n’a pas pu être décidé{_NB}: Consentry ne lit "
+    "pas ce format.",
+    "error.content.too_short": f"Votre audio n’a pas pu être décidé{_NB}: il est trop court "
+    "pour en calculer l’empreinte.",
+    "error.content.too_long": f"Votre audio n’a pas pu être décidé{_NB}: il est trop long.",
+    "error.content.too_large": f"Votre audio n’a pas pu être décidé{_NB}: le fichier est trop "
+    "volumineux.",
+    "error.content.timeout": f"Votre audio n’a pas pu être décidé{_NB}: son décodage a pris "
+    "trop de temps.",
     "consent.reviewed": "{who} examine ces demandes en personne selon la {rule}.",
     "settled.denied": f"{{who}} l’a refusé après examen{_NB}: {{reason}}.",
     "settled.approved": f"{{who}} l’a autorisé après examen{_NB}: {{reason}}.",
@@ -189,6 +217,11 @@ class Phrases:
         x = float(value)
         text = f"{x:.2f}" if round(x, 2) == x else f"{x:.3f}".rstrip("0")
         return text.replace(".", self.words["decimal"])
+
+    def clock(self, seconds: float) -> str:
+        """A time in a recording, as players show it: ``1:02`` (minutes and seconds)."""
+        whole = max(0, int(seconds))
+        return f"{whole // 60}:{whole % 60:02d}"
 
     def percent(self, share: str) -> str:
         text = format(Decimal(share).normalize(), "f").replace(".", self.words["decimal"])

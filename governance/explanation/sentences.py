@@ -61,6 +61,9 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
     title = p.quote(str(work.get("title") or work.get("work")))
     sentences = []
     for m in work.get("matches", []):
+        if "coverage" in m:  # a fingerprint: how many seconds agree, and where
+            sentences.append(fingerprint_sentence(p, title, m))
+            continue
         score, threshold = p.number(m["score"]), p.number(m["threshold"])
         key = "match" if m["score"] >= m["threshold"] else "near"
         sentences.append(p(key, title=title, space=m["space"], score=score, threshold=threshold))
@@ -69,6 +72,25 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         key = "named_also" if sentences else "named"
         sentences.append(p(key, title=title, scheme=scheme, value=value))
     return sentences
+
+
+def fingerprint_sentence(p: Phrases, title: str, m: Mapping[str, Any]) -> str:
+    """How the item's audio matched a recording: the seconds that agree (blocks of about a
+    second), the threshold, and where the matching part lies in the audio and the recording."""
+    block = float(m.get("block_seconds") or 1.0)
+    start, end = float(m["query_start_seconds"]), float(m["query_end_seconds"])
+    return p(
+        "fingerprint",
+        title=title,
+        model=m.get("model"),
+        version=m.get("model_version"),
+        agree=round(int(m["coverage"]) * block),
+        total=round(int(m["query_blocks"]) * block),
+        needed=round(int(m["min_coverage"]) * block),
+        start=p.clock(start),
+        end=p.clock(end),
+        ref=p.clock(float(m["offset_seconds"]) + start),
+    )
 
 
 def needs_sentence(p: Phrases, use: str, rights: Sequence[str], version: object) -> str:
@@ -150,4 +172,5 @@ def unmatched_sentence(p: Phrases, trace: Mapping[str, Any]) -> str:
         return p("no_match")
     key = f"error.{trace.get('code')}"
     # A French reader gets the code's French sentence: the stored reason is English.
-    return p(key if key in p.words else "error", reason=trace.get("reason"))
+    reason = str(trace.get("reason") or "").rstrip(".")
+    return p(key if key in p.words else "error", reason=reason)

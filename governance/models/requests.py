@@ -114,8 +114,9 @@ class UseRequest(models.Model):
 
 
 class RequestItem(models.Model):
-    """One item of a request: a work named by identifier, or vectors in named spaces (only
-    their SHA-256 commitment identifies the content)."""
+    """One item of a request: a work named by identifier, vectors in named spaces, or audio
+    kept as its fingerprint (``governance.services.fingerprints``: one ``vectors`` entry of the
+    ``fingerprint`` space); only a SHA-256 identifies the content, which is never stored."""
 
     id = models.BigAutoField(primary_key=True)
     request = models.ForeignKey(UseRequest, on_delete=models.CASCADE, related_name="items")

@@ -21,6 +21,17 @@ from ledger import canonical
 __all__ = ["ReplayState"]
 
 
+_MATCH_KEYS = frozenset(("space", "score", "threshold"))
+
+
+def _detail(match: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A match's detail as the trace recorded it (a fingerprint's model and offsets): the
+    match replays as it was found, since the audio is not there to fingerprint again."""
+    if len(match) == 3:
+        return ()
+    return tuple((k, v) for k, v in match.items() if k not in _MATCH_KEYS)
+
+
 @dataclass
 class ReplayState:
     """What the log says so far, indexed for decisions: shares by work, rules by owner."""
@@ -130,7 +141,7 @@ class ReplayState:
         return replace(
             work,
             matches=tuple(
-                evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]))
+                evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]), _detail(m))
                 for m in matches or ()
             ),
             identified_by=identified_by,

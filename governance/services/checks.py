@@ -102,8 +102,9 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
         for job, request, item, resolved in zip(
             jobs, requests, items, context.resolved, strict=True
         ):
-            if resolved.error:
-                # Bad input, answered like the asynchronous requests' check at submission.
+            if resolved.error and not resolved.code:
+                # Bad input, answered like the asynchronous requests' check at submission
+                # (content that cannot be read, ``resolved.code``, is an ``error`` decision).
                 key = item.reference.split(":", 1)[0] if item.reference else "vectors"
                 results.append(InvalidInput.field(f"item.{key}", resolved.error))
                 continue

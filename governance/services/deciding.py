@@ -31,6 +31,7 @@ from governance.models import (
 )
 from governance.services import callbacks
 from governance.services.facts import Context, Resolved, question_of
+from governance.services.fingerprints import content_described
 from governance.services.outbox import job_enqueue
 from governance.services.requests import CHUNK
 from governance.terms import Obligations
@@ -82,6 +83,8 @@ def decision_payload(
         for w in trace.get("works", [])
     ]
     rules = evaluation.rule_versions_cited(trace)
+    # audio: what fingerprinted it (its SHA-256 is content_sha256)
+    content = content_described(item.vectors[0]) if item.vectors else None
     return {
         "decision": str(decision.pk),
         "request": str(request.pk),
@@ -99,6 +102,7 @@ def decision_payload(
         "rule_versions": [{"rule": r, "version": v} for r, v in rules],
         "obligations": decision.obligations,
         "content_sha256": item.content_sha256,
+        **({"content": content} if content else {}),
         "trace": trace,
     }
 
@@ -134,7 +138,7 @@ def decide_one(
 ) -> Decided:
     """Evaluate one item (or, with ``failure`` or an unresolved item, record an ``error``)."""
     if resolved.error or context is None:
-        code = "item.failed" if failure else "item.unresolved"
+        code = "item.failed" if failure else resolved.code or "item.unresolved"
         outcome, reason, obligations = "error", resolved.error, {}
         trace: dict[str, Any] = {
             "use": request.use,

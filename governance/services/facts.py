@@ -1,5 +1,6 @@
-"""What deciding needs to know: the works an item names or matches (by identifier, or by
-similarity on pgvector), and the registry's facts about them (shares, credited artists, the
+"""What deciding needs to know: the works an item names or matches (by identifier, by
+similarity on pgvector, or by its audio's fingerprint: ``governance.services.fingerprints``),
+and the registry's facts about them (shares, credited artists, the
 holders' postures and rule versions in force, the consent matrix), as the pure evaluator reads
 them (``governance.evaluation``).
 
@@ -7,7 +8,9 @@ Every check and every chunk of a request loads these, in three round trips: the 
 (``selectors.works_by_reference``, one query per scheme), then two hand-written multi-statement
 queries over the models' tables (works, their shares — a recording's include the publishing
 shares of the composition it embodies, ``evaluation.FLOWS`` — and credits; parties, rule
-versions and the matrix). Built through the ORM, those reads cost several times the database's
+versions and the matrix); an item with vectors adds a search per space, one with audio its
+vote query (and, when something matched, the query naming the matched contents' works).
+Built through the ORM, those reads cost several times the database's
 work. Column names come from the models, so a renamed column cannot drift.
 """
 
@@ -37,6 +40,11 @@ from governance.models import (
     RightsShare,
     UseRequest,
     Work,
+)
+from governance.services.fingerprints import (
+    ContentSpec,
+    fingerprint_matches,
+    fingerprint_model_version,
 )
 
 TOP_K = 10
@@ -90,6 +98,9 @@ class Resolved:
     works: list[tuple[str, str | None, tuple[evaluation.Match, ...]]]  # (id, identified_by, m)
     error: str = ""
     unregistered: str | None = None
+    code: str = ""
+    """With ``error``: the code of content that could not be read (``content.too_short``), an
+    ``error`` item of its own; without, the error is the request's (a 400 for a check)."""
 
 
 @dataclass
@@ -193,7 +204,7 @@ class Context:
     the decisions in the log) or after the decisions commit."""
 
     def __init__(self, items: Sequence[RequestItem]):
-        with_vectors = any(item.vectors for item in items)
+        with_vectors = any("vector" in e for item in items for e in item.vectors)
         self.spaces = {s.name: s for s in EmbeddingSpace.objects.all()} if with_vectors else {}
         self.references = selectors.works_by_reference(i.reference for i in items if i.reference)
         self.resolved = [self._resolve(item) for item in items]
@@ -248,6 +259,10 @@ class Context:
             if not found:
                 return Resolved([], unregistered=item.reference)
             return Resolved([(w, item.reference, ()) for w in found])
+        if item.vectors and (
+            content := ContentSpec.from_stored(item.vectors[0], sha256=item.content_sha256)
+        ):
+            return _resolve_content(content)
         best: dict[str, list[evaluation.Match]] = defaultdict(list)
         for entry in item.vectors:
             space = self.spaces.get(entry["space"])
@@ -302,6 +317,17 @@ class Context:
                 )
             )
         return out
+
+
+def _resolve_content(content: ContentSpec) -> Resolved:
+    """What an item's audio matches (best first), or why it could not be read."""
+    if content.error:
+        return Resolved([], error=content.detail, code=f"content.{content.error}")
+    if content.model_version != fingerprint_model_version():
+        # stored before the model changed: its fingerprint no longer compares with the works'
+        reason = f"fingerprint model version {content.model_version} is no longer served"
+        return Resolved([], error=reason)
+    return Resolved([(w, None, (m,)) for w, m in fingerprint_matches(content)])
 
 
 def question_of(request: UseRequest) -> evaluation.Question:

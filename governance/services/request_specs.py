@@ -1,11 +1,14 @@
 """What an AI-use request says, validated: its terms (:class:`RequestSpec`) and its items
 (:class:`ItemSpec`), with the fingerprint that tells a retry from another request.
 
-An item names a work (``isrc``, ``iswc``, ``upc`` or ``work_id``) or carries ``vectors`` in named
-embedding spaces. Bad input (a malformed identifier, an unknown space) is a 400 naming the
-item and the reason; a well-formed identifier under which nothing is registered is not bad
-input: deciding answers ``no_match`` for that item. Nothing here writes: storing a request is
-``governance.services.requests``; reading a manifest's items is ``governance.services.manifests``.
+An item names a work (``isrc``, ``iswc``, ``upc`` or ``work_id``), carries ``vectors`` in named
+embedding spaces, or carries audio (``audio_base64``, or the ``fingerprint`` a licensee's client
+computed: ``governance.services.fingerprints``). Bad input (a malformed identifier, an unknown
+space, audio that is not base64) is a 400 naming the item and the reason; a well-formed
+identifier under which nothing is registered is not bad input: deciding answers ``no_match``
+for that item, and audio that cannot be read is an ``error`` item naming why. Nothing here
+writes: storing a request is ``governance.services.requests``; reading a manifest's items is
+``governance.services.manifests``.
 """
 
 from __future__ import annotations
@@ -25,20 +28,32 @@ from django.utils import timezone
 from governance import evaluation, identifiers
 from governance.exceptions import InvalidInput
 from governance.models import EmbeddingSpace
+from governance.services.fingerprints import (
+    ContentSpec,
+    audio_content,
+    audio_file_content,
+    fingerprint_content,
+)
 from governance.terms import USES
 
 MAX_ITEMS = 1000
 """Items in one JSON request; larger sets go in a manifest."""
 REFERENCE_KEYS = ("isrc", "iswc", "upc", "work_id")
+CONTENT_KEYS = ("vectors", "audio_base64", "fingerprint")
+ITEM_KEYS = (*REFERENCE_KEYS, *CONTENT_KEYS)
 
 
 @dataclass(frozen=True)
 class ItemSpec:
     reference: str = ""  # "isrc:USRC17607839", "work_id:<uuid>", ...
     vectors: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    content: ContentSpec | None = None  # audio, as its SHA-256 and fingerprint
 
     def content_sha256(self) -> str:
-        """A commitment to what the item carried (the content itself is never stored)."""
+        """A commitment to what the item carried (the content itself is never stored): for
+        audio, the SHA-256 of the audio file, whichever form carried it."""
+        if self.content is not None:
+            return self.content.sha256
         body = json.dumps(
             {"reference": self.reference, "vectors": [[s, list(v)] for s, v in self.vectors]},
             separators=(",", ":"),
@@ -47,20 +62,28 @@ class ItemSpec:
 
 
 def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> ItemSpec:
-    """One item, validated: exactly one identifier, or a list of vectors."""
+    """One item, validated: exactly one identifier, a list of vectors, or audio (the audio is
+    fingerprinted here: audio that cannot be is kept as the reason, decided as an ``error``)."""
     if not isinstance(raw, Mapping):
-        raise InvalidInput.field(name, "an item is an object with an identifier or vectors")
-    keys = [k for k in (*REFERENCE_KEYS, "vectors") if raw.get(k) not in (None, "", [])]
-    unknown = sorted(set(map(str, raw)) - {*REFERENCE_KEYS, "vectors"})
+        raise InvalidInput.field(name, "an item is an object with an identifier or content")
+    # (empty audio is audio: its item is an error, "empty", not a request without an item)
+    keys = [
+        k
+        for k in ITEM_KEYS
+        if raw.get(k) not in (None, "", []) or (k == "audio_base64" and k in raw)
+    ]
+    unknown = sorted(set(map(str, raw)) - set(ITEM_KEYS))
     if unknown:
         raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
     if len(keys) != 1:
-        raise InvalidInput.field(
-            name, f"give exactly one of {', '.join((*REFERENCE_KEYS, 'vectors'))}"
-        )
+        raise InvalidInput.field(name, f"give exactly one of {', '.join(ITEM_KEYS)}")
     key = keys[0]
     if key == "vectors":
         return ItemSpec(vectors=vectors_spec(raw["vectors"], name=f"{name}.vectors", spaces=spaces))
+    if key == "audio_base64":
+        return ItemSpec(content=audio_content(raw[key], name=f"{name}.{key}"))
+    if key == "fingerprint":
+        return ItemSpec(content=fingerprint_content(raw[key], name=f"{name}.{key}"))
     value = str(raw[key]).strip()
     try:
         if key == "work_id":
@@ -74,6 +97,12 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
     except ValueError as exc:
         raise InvalidInput.field(f"{name}.{key}", str(exc)) from None
     return ItemSpec(reference=f"{key}:{value}")
+
+
+def audio_file_item(data: bytes, *, name: str) -> ItemSpec:
+    """An item of one uploaded audio file (multipart ``file``), fingerprinted as an
+    ``audio_base64`` item's audio is."""
+    return ItemSpec(content=audio_file_content(data, name=name))
 
 
 def vectors_spec(

@@ -24,6 +24,7 @@ from governance.services.outbox import job_enqueue
 from governance.services.request_specs import (
     ItemSpec,
     RequestSpec,
+    audio_file_item,
     item_spec,
     request_fingerprint,
     request_spec,
@@ -104,20 +105,27 @@ def use_request_submit(
     items: Sequence[Mapping[str, Any]] | None = None,
     manifest: BinaryIO | None = None,
     manifest_name: str = "",
+    audio_files: Sequence[BinaryIO] | None = None,
     idempotency_key: str | None,
     now: dt.datetime,
 ) -> tuple[UseRequest, bool]:
-    """Submit a request of JSON ``items`` (each named ``items.N`` in a 400) or of a
-    ``manifest`` file (CSV or JSONL; its ``territories`` a string, "FR DE" or "FR,DE"):
-    ``(request, created)``, as :func:`request_submit`."""
+    """Submit a request of JSON ``items`` (each named ``items.N`` in a 400), of a
+    ``manifest`` file (CSV or JSONL) or of ``audio_files`` (multipart ``file`` parts, an item
+    each, named ``file.N``; fingerprinted here): ``(request, created)``, as
+    :func:`request_submit`. A multipart body's ``territories`` is a string, "FR DE" or "FR,DE"."""
     actor.require_kind(PartyKind.LICENSEE, action="Asking to use music")
-    spaces = spaces_by_name()
     terms = dict(fields)
-    if manifest is not None:
-        specs = manifest_items(manifest, filename=manifest_name, spaces=spaces)
+    if manifest is not None or audio_files is not None:
         terms["territories"] = str(terms.get("territories") or "").replace(",", " ").split()
+    if audio_files is not None:
+        # one file in memory at a time: each is read, fingerprinted and let go
+        specs = [audio_file_item(f.read(), name=f"file.{n}") for n, f in enumerate(audio_files)]
+        kind = "items"
+    elif manifest is not None:
+        specs = manifest_items(manifest, filename=manifest_name, spaces=spaces_by_name())
         kind = "manifest"
     else:
+        spaces = spaces_by_name()
         specs = [
             item_spec(raw, name=f"items.{n}", spaces=spaces) for n, raw in enumerate(items or [])
         ]
@@ -166,7 +174,11 @@ def item_build(request: UseRequest, position: int, item: ItemSpec) -> RequestIte
         request=request,
         position=position,
         reference=item.reference,
-        vectors=[{"space": s, "vector": list(v)} for s, v in item.vectors],
+        vectors=(
+            [item.content.stored()]
+            if item.content is not None
+            else [{"space": s, "vector": list(v)} for s, v in item.vectors]
+        ),
         content_sha256=item.content_sha256(),
     )
 

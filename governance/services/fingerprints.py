@@ -1,0 +1,295 @@
+"""Audio in a request item, matched against the registered works' fingerprints (the
+``fingerprint`` space, :mod:`governance.content.fingerprint`; docs/matching.md).
+
+An item carries audio in one of two forms::
+
+    {"audio_base64": "<base64 of the file: WAV, FLAC, MP3, AAC/M4A, OGG>"}
+    {"fingerprint": {"model_version": "1", "data": "<base64 of Fingerprint.to_bytes()>",
+                     "sha256": "<hex SHA-256 of the audio file>"}}
+
+The first is fingerprinted when it arrives; the second comes from a licensee's client that
+fingerprints locally, so the audio never leaves it. Either way the audio itself is never
+stored: the item keeps its SHA-256 (``RequestItem.content_sha256``, ledgered with the decision)
+and the fingerprint, as one entry of ``RequestItem.vectors``::
+
+    {"space": "fingerprint", "model": "consentry-landmark", "model_version": "1",
+     "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>"}
+
+Malformed input (not base64, over the size limit, another model version) is a 400 naming the
+field; audio that cannot be fingerprinted (empty, corrupt, unsupported, too short) is stored as
+``{"space": "fingerprint", "model": ..., "model_version": ..., "error": "<reason>", "detail":
+"<sentence>"}`` and decided as an ``error`` item with the code ``content.<reason>``.
+
+Matching (:func:`fingerprint_matches`): one SQL round trip joins the query's (hash, frame)
+pairs with the postings of every completed content, counts the votes per (content, offset,
+block) and returns those near an offset that enough blocks could agree on
+(:data:`NEAR_VOTES_SQL`); ``score_votes`` keeps the offsets that most blocks agree on; a
+content passes at a coverage of at least ``threshold(seconds)`` blocks; each passing content
+names its work (the best content per work), best first. The match's score is the share of
+the query's blocks that agree (0..1, like every space's similarity), its threshold the share
+the calibrated coverage threshold needs; the trace keeps the counts and the aligned offsets
+besides.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.db import connection
+
+from governance import evaluation
+from governance.content import audio, fingerprint
+from governance.exceptions import InvalidInput
+
+SPACE: Final = fingerprint.SPACE
+AUDIO_MAX_BYTES: int = audio.MAX_BYTES
+"""The largest audio file an item may carry (its base64 is a third longer)."""
+FINGERPRINT_MAX_BYTES: Final = 16 * 1024 * 1024
+"""The largest fingerprint an item may carry: far above what ``audio.MAX_SECONDS`` gives."""
+TOP_K: Final = 10
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ContentSpec:
+    """An item's audio, as kept: its SHA-256 and its fingerprint (``data``), or why the audio
+    could not be fingerprinted (``error``: a ``ContentError.reason``, ``detail`` its sentence)."""
+
+    sha256: str
+    model_version: str
+    seconds: float = 0.0
+    data: bytes = b""
+    error: str = ""
+    detail: str = ""
+
+    def stored(self) -> dict[str, Any]:
+        """The entry of ``RequestItem.vectors`` that holds it (the module docstring)."""
+        entry: dict[str, Any] = {
+            "space": SPACE, "model": fingerprint.MODEL, "model_version": self.model_version,
+        }  # fmt: skip
+        if self.error:
+            return entry | {"error": self.error, "detail": self.detail}
+        return entry | {"seconds": self.seconds, "data": base64.b64encode(self.data).decode()}
+
+    @classmethod
+    def from_stored(cls, entry: Mapping[str, Any], *, sha256: str) -> ContentSpec | None:
+        """The content an item's ``vectors`` entry holds; None for an entry of vectors."""
+        if entry.get("space") != SPACE or "vector" in entry:
+            return None
+        if entry.get("error"):
+            return cls(sha256, str(entry["model_version"]), error=str(entry["error"]),
+                       detail=str(entry.get("detail") or ""))  # fmt: skip
+        data = base64.b64decode(str(entry["data"]))
+        return cls(sha256, str(entry["model_version"]), float(entry["seconds"]), data)
+
+
+def content_described(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a decision's ledger entry says of an item's audio besides its SHA-256 (the space,
+    the model and version that fingerprinted it, its length), from the item's stored entry;
+    None for an entry of vectors."""
+    if entry.get("space") != SPACE or "vector" in entry:
+        return None
+    described = {k: entry.get(k) for k in ("space", "model", "model_version")}
+    if "seconds" in entry:
+        described["seconds"] = round(float(entry["seconds"]), 3)
+    return described
+
+
+def _base64(raw: Any, *, name: str, limit: int) -> bytes:
+    if not isinstance(raw, str):
+        raise InvalidInput.field(name, "a base64 string")
+    if len(raw) > 4 * math.ceil(limit / 3):  # refused before decoding
+        raise InvalidInput.field(name, f"larger than {limit:,} bytes")
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput.field(name, f"not base64 ({exc})") from None
+    if len(data) > limit:
+        raise InvalidInput.field(name, f"larger than {limit:,} bytes")
+    return data
+
+
+def audio_content(raw: Any, *, name: str) -> ContentSpec:
+    """An ``audio_base64`` item's audio, fingerprinted (or why it could not be)."""
+    return audio_file_content(_base64(raw, name=name, limit=AUDIO_MAX_BYTES), name=name)
+
+
+def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
+    """An audio file's content, fingerprinted (or why it could not be): a multipart ``file``,
+    or a decoded ``audio_base64``. Over :data:`AUDIO_MAX_BYTES`, a 400 naming ``name``."""
+    if len(data) > AUDIO_MAX_BYTES:
+        raise InvalidInput.field(name, f"larger than {AUDIO_MAX_BYTES:,} bytes")
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        fp = fingerprint.fingerprint(data, max_bytes=AUDIO_MAX_BYTES)
+    except audio.ContentError as exc:
+        return ContentSpec(sha256, fingerprint.VERSION, error=exc.reason, detail=exc.detail)
+    return ContentSpec(sha256, fingerprint.VERSION, fp.seconds, fp.to_bytes())
+
+
+def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
+    """A ``fingerprint`` item's fingerprint, validated (a 400 naming the field)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput.field(name, "an object with model_version, data and sha256")
+    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "data", "sha256"})
+    if unknown:
+        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
+    if raw.get("model", fingerprint.MODEL) != fingerprint.MODEL:
+        raise InvalidInput.field(f"{name}.model", f"the model is {fingerprint.MODEL}")
+    if raw.get("model_version") != fingerprint.VERSION:
+        raise InvalidInput.field(
+            f"{name}.model_version",
+            f"{raw.get('model_version')!r} is not served; fingerprint with model version "
+            f"{fingerprint.VERSION!r} of {fingerprint.MODEL}",
+        )
+    sha256 = raw.get("sha256")
+    if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256.lower()):
+        raise InvalidInput.field(f"{name}.sha256", "the audio's SHA-256: 64 hexadecimal digits")
+    data = _base64(raw.get("data"), name=f"{name}.data", limit=FINGERPRINT_MAX_BYTES)
+    try:
+        fp = fingerprint.Fingerprint.from_bytes(data)
+    except ValueError as exc:
+        raise InvalidInput.field(f"{name}.data", f"not a fingerprint: {exc}") from None
+    if problem := _out_of_range(fp):
+        raise InvalidInput.field(f"{name}.data", f"not a fingerprint: {problem}")
+    if fp.seconds < fingerprint.MIN_SECONDS:  # as the audio would have been refused
+        detail = (
+            f"The audio lasts {fp.seconds:.1f} s; a fingerprint needs at least "
+            f"{fingerprint.MIN_SECONDS:g} s."
+        )
+        return ContentSpec(sha256.lower(), fingerprint.VERSION, error="too_short", detail=detail)
+    return ContentSpec(sha256.lower(), fingerprint.VERSION, fp.seconds, fp.to_bytes())
+
+
+def _out_of_range(fp: fingerprint.Fingerprint) -> str:
+    """What makes a client's fingerprint one the service could not have computed (a length
+    that is not finite or past the audio limit, a hash past ``HASH_BITS``, a frame far past
+    the longest audio), which the vote query would otherwise fail on; "" if nothing."""
+    if not (math.isfinite(fp.seconds) and 0 < fp.seconds <= audio.MAX_SECONDS):
+        return f"a length of {fp.seconds} s (at most {audio.MAX_SECONDS:g} s)"
+    if len(fp.hashes) != len(fp.times):
+        return "as many hashes as times are needed"
+    if len(fp.hashes) and not (
+        int(fp.hashes.min()) >= 0 and int(fp.hashes.max()) < 2**fingerprint.HASH_BITS
+    ):
+        return f"hashes are below 2**{fingerprint.HASH_BITS}"
+    # (bounded by the longest audio, twice over: far from a PostgreSQL integer's limit)
+    frames = 2 * audio.MAX_SECONDS / fingerprint.FRAME_SECONDS
+    if len(fp.times) and not (int(fp.times.min()) >= 0 and int(fp.times.max()) <= frames):
+        return "a frame index outside the longest audio"
+    return ""
+
+
+def fingerprint_model_version() -> str:
+    """The model version items are fingerprinted with, and works' contents matched in."""
+    return fingerprint.VERSION
+
+
+# --------------------------------------------------------------------------------------------
+# Matching
+# --------------------------------------------------------------------------------------------
+
+VOTES_SQL: Final = (
+    "SELECT p.content_id::text, p.t - q.t, q.t / %s, count(*)"
+    " FROM unnest(%s::int[], %s::int[]) AS q(hash, t)"
+    " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3"
+)
+"""Every vote: the rows ``MemoryIndex.votes`` gives (the reference the tests compare with)."""
+
+NEAR_VOTES_SQL: Final = (
+    "WITH v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %s AS b, count(*) AS n"
+    " FROM unnest(%s::int[], %s::int[]) AS q(hash, t)"
+    " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3),"
+    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
+    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
+    " SELECT content_id::text, o, b, n FROM w WHERE near >= %s"
+)
+"""The votes that can be part of a passing candidate, the others left in the database.
+
+A candidate centred on offset c scores the distinct blocks among the rows at c - 1, c and
+c + 1, at most the number of rows there (a row is one offset and block). A row at offset o
+belongs to the centres o - 1, o and o + 1, whose rows all lie in o - 2 .. o + 2: a row with
+fewer than ``threshold`` rows in that window belongs to no centre that can pass, and every row
+of a centre that can is kept. So ``score_votes`` finds the same passing candidates, with the
+same scores, hits and offsets, as from every vote (tested against ``MemoryIndex``), from
+hundreds of rows instead of a hundred thousand (docs/matching.md, "Audio fingerprints")."""
+
+
+def _votes(sql: str, fp: fingerprint.Fingerprint, *extra: int) -> list[tuple[str, int, int, int]]:
+    if not len(fp.hashes):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [int(fingerprint.FRAMES_PER_BLOCK), fp.hashes.tolist(), fp.times.tolist(), *extra],
+        )
+        return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
+
+
+def fingerprint_votes(fp: fingerprint.Fingerprint) -> list[tuple[str, int, int, int]]:
+    """Every vote of ``fp`` against the stored postings, in one round trip: ``(content id,
+    offset, block, hits)`` grouped by the first three, the rows ``MemoryIndex.votes`` gives."""
+    return _votes(VOTES_SQL, fp)
+
+
+def fingerprint_near_votes(
+    fp: fingerprint.Fingerprint, *, needed: int
+) -> list[tuple[str, int, int, int]]:
+    """The votes of ``fp`` that can be part of a candidate reaching coverage ``needed``
+    (:data:`NEAR_VOTES_SQL`), in one round trip: what matching reads."""
+    return _votes(NEAR_VOTES_SQL, fp, needed)
+
+
+def _works_of(contents: list[str]) -> dict[str, str]:
+    """The works of ``contents`` fingerprinted with the model version served (a content of
+    another version, waiting to be fingerprinted again, matches nothing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id::text, work_id::text FROM governance_workcontent"
+            " WHERE id = ANY(%s::uuid[]) AND model_version = %s",
+            [contents, fingerprint.VERSION],
+        )
+        return dict(cursor.fetchall())
+
+
+def fingerprint_matches(content: ContentSpec) -> list[tuple[str, evaluation.Match]]:
+    """The works ``content`` matches, best first, each with its best content's match."""
+    fp = fingerprint.Fingerprint.from_bytes(content.data)
+    needed = fingerprint.threshold(fp.seconds)
+    candidates = fingerprint.score_votes(fingerprint_near_votes(fp, needed=needed), limit=TOP_K)
+    passing = [c for c in candidates if c.score >= needed]
+    if not passing:
+        return []
+    works = _works_of([c.key for c in passing])
+    block_seconds = fingerprint.FRAMES_PER_BLOCK * fingerprint.FRAME_SECONDS
+    spanned = max(1, math.ceil(fp.seconds / block_seconds - 1e-9))
+    out: dict[str, evaluation.Match] = {}
+    for c in passing:  # best first: a work keeps its best content's match
+        work = works.get(c.key)
+        if work is None or work in out:
+            continue
+        # The query's blocks: those its length spans (never fewer than agree, so that the
+        # score stays in 0..1 and passes exactly when the coverage reaches the threshold).
+        blocks = max(spanned, int(c.score))
+        detail = (
+            ("model", fingerprint.MODEL),
+            ("model_version", content.model_version),
+            ("coverage", int(c.score)),
+            ("query_blocks", blocks),
+            ("min_coverage", int(needed)),
+            ("block_seconds", round(block_seconds, 6)),
+            ("hits", int(c.hits)),
+            ("offset_seconds", round(float(c.offset_seconds), 3)),
+            ("query_start_seconds", round(float(c.query_start_seconds), 3)),
+            ("query_end_seconds", round(float(c.query_end_seconds), 3)),
+        )
+        score = round(c.score / blocks, 6)
+        out[work] = evaluation.Match(SPACE, score, round(needed / blocks, 6), detail)
+    return list(out.items())
