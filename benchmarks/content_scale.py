@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +53,10 @@ EXCERPTS = int(os.environ.get("BENCH_CONTENT_EXCERPTS", "2"))  # per query track
 SEED = 1234
 K = 1_000_003  # odd: r -> r * K mod 2**HASH_BITS is one-to-one, so replicas' shifts differ
 CLIP_SECONDS = 30
-VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "interface,near,heavy").split(",")
+VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "all,near,heavy").split(",")
 WORK_MEM = os.environ.get("BENCH_CONTENT_WORK_MEM", "")  # the server's unless set (e.g. 64MB)
 assert WORK_MEM.isalnum() or not WORK_MEM, "BENCH_CONTENT_WORK_MEM is a size such as 64MB"
 BYTES_PER_POSTING = 120.0  # heap + index + the index build's sort, until measured
-VOTES = (
-    "SELECT p.content_id::text, p.t - q.t, q.t / %s, count(*)"
-    " FROM unnest(%s::int[], %s::int[]) q(hash, t)"
-    " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3"
-)
 INDEX = (
     "CREATE INDEX fingerprint_hash ON governance_fingerprintposting (hash) INCLUDE (content_id, t)"
 )
@@ -335,22 +330,15 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-# Two ways to leave the chance votes in the database, both keeping every vote of every
-# candidate that can reach the query's threshold (a centre c scores at most the rows, distinct
-# (offset, block) pairs, at offsets c - 1..c + 1; a row at o belongs to centres o - 1..o + 1).
-# "near" (helper fpmatch's NEAR_VOTES_SQL for governance.services.fingerprints): the rows with
-# at least ``threshold`` rows of their content at offsets o - 2..o + 2, by a window function
-# (a sort of every vote row). "heavy": the offsets of a content where at least
-# ceil(threshold / 3) rows agree (one of c - 1..c + 1 has that many if c can pass), and every
-# row within 2 of one: hash aggregates and a hash join, no sort.
-NEAR = (
-    "WITH v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %s AS b, count(*) AS n"
-    " FROM unnest(%s::int[], %s::int[]) AS q(hash, t)"
-    " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3),"
-    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
-    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
-    " SELECT content_id::text, o, b, n FROM w WHERE near >= %s"
-)
+# The vote queries compared, each in the service's whole check (``fingerprint_matches`` with
+# its ``fingerprint_near_votes`` replaced): "all" returns every vote (FP_INTERFACE's query,
+# ``fingerprints.VOTES_SQL``); "near" is the service's (``NEAR_VOTES_SQL``: the rows with at
+# least ``threshold`` rows of their content at offsets o - 2..o + 2, by a window function, a
+# sort of every vote row); "heavy" keeps the offsets of a content where at least
+# ceil(threshold / 3) rows agree, and every row within 2 of one, by hash aggregates and a hash
+# join, no sort. A centre c scores at most the rows (distinct offset and block) at c - 1..c + 1,
+# so one of them holds ceil(threshold / 3) rows if c can pass, and all three lie within 2 of it:
+# every vote of a passing candidate is kept, as in "near".
 HEAVY = (
     "WITH v AS MATERIALIZED ("
     " SELECT p.content_id AS k, p.t - q.t AS o, q.t / %s AS b, count(*)::int AS n"
@@ -362,91 +350,107 @@ HEAVY = (
 )
 
 
-def votes(conn: Any, variant: str, fp: Any) -> list[tuple[str, int, int, int]]:
-    from governance.content import fingerprint
+def vote_query(variant: str) -> Callable[..., list[tuple[str, int, int, int]]]:
+    """The function ``fingerprint_matches`` reads its votes with, for ``variant``."""
+    from django.db import connection
 
-    args = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
-    needed = fingerprint.threshold(fp.seconds)
-    with conn.transaction():
-        if WORK_MEM:
-            conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        if variant == "interface":
-            return list(conn.execute(VOTES, args).fetchall())
+    from governance.content import fingerprint
+    from governance.services import fingerprints
+
+    near = fingerprints.fingerprint_near_votes
+
+    def query(fp: fingerprint.Fingerprint, *, needed: int) -> list[tuple[str, int, int, int]]:
+        if variant == "all":
+            return fingerprints.fingerprint_votes(fp)
         if variant == "near":
-            return list(conn.execute(NEAR, [*args, needed]).fetchall())
+            return near(fp, needed=needed)
         assert variant == "heavy", f"unknown variant {variant}"
-        return list(conn.execute(HEAVY, [*args, -(-needed // 3)]).fetchall())
+        args = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
+        with connection.cursor() as cursor:
+            cursor.execute(HEAVY, [*args, -(-needed // 3)])
+            return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
+
+    return query
 
 
 def measure(kept: dict[str, Any]) -> None:
+    from unittest import mock
+
+    from django.db import connection
+
     from benchmarks.replay_service import tree_cpu
     from config import embedded
-    from governance.content import fingerprint
+    from governance.services import fingerprints
 
     endpoint = embedded.running_endpoint()
     assert endpoint is not None
-    conn = superuser()
-    postings, table, index = sizes(conn)
+    with superuser() as conn:
+        postings, table, index = sizes(conn)
     print(f"{DATABASE}: {TRACKS:,} tracks, {postings:,} postings; table {gb(table)}, "
-          f"indexes {gb(index)}; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-    titles = dict(conn.execute(
-        "SELECT c.id::text, w.title FROM governance_workcontent c JOIN governance_work w"
-        " ON w.id = c.work_id"
-    ).fetchall())  # fmt: skip
+          f"indexes {gb(index)}", flush=True)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id::text, title FROM governance_work")
+        titles = dict(cursor.fetchall())
+        if WORK_MEM:
+            cursor.execute(f"SET work_mem = '{WORK_MEM}'")
     queries = clips(kept)
-    print(f"{len(queries)} clips of {CLIP_SECONDS} s (MP3 128k): "
-          f"{sum(r for _, r, _ in queries)} of registered tracks, "
-          f"{sum(not r for _, r, _ in queries)} of never-registered ones", flush=True)  # fmt: skip
-    # warm up: the first query reads the index's upper pages and the catalogue's
-    first = fingerprint.fingerprint(queries[0][2])
-    votes(conn, "interface", first)
-    plan = conn.execute("EXPLAIN " + VOTES, (fingerprint.FRAMES_PER_BLOCK, first.hashes.tolist(),
-                                             first.times.tolist())).fetchall()  # fmt: skip
-    print("plan:\n  " + "\n  ".join(r[0] for r in plan), flush=True)
+    positives = sum(r for _, r, _ in queries)
+    print(f"{len(queries)} clips of {CLIP_SECONDS} s (MP3 128k): {positives} of registered "
+          f"tracks, {len(queries) - positives} of never-registered ones; work_mem "
+          f"{WORK_MEM or 'the server default'}", flush=True)  # fmt: skip
 
-    decided: dict[str, list[tuple[str | None, bool]]] = {}
+    decided: dict[str, list[str | None]] = {}
     for variant in VARIANTS:
-        vote_wall, check_wall, check_cpu, client_cpu, read, returned = [], [], [], [], [], []
+        query = vote_query(variant)
+        vote_wall: list[float] = []
+        returned: list[int] = []
+
+        def timed(fp: Any, *, needed: int) -> list[tuple[str, int, int, int]]:
+            t0 = time.perf_counter()
+            rows = query(fp, needed=needed)  # noqa: B023 - called within this iteration
+            vote_wall.append(time.perf_counter() - t0)  # noqa: B023
+            returned.append(len(rows))  # noqa: B023
+            return rows
+
+        check_wall, check_cpu, client_cpu = [], [], []
         right = wrong = false = 0
         decided[variant] = []
-        for name, registered, data in queries:
-            server0, client0, t0 = tree_cpu(endpoint.pid), time.process_time(), time.perf_counter()
-            fp = fingerprint.fingerprint(data)
-            t1 = time.perf_counter()
-            rows = votes(conn, variant, fp)
-            vote_wall.append(time.perf_counter() - t1)
-            candidates = fingerprint.score_votes(rows)
-            best = candidates[0] if candidates else None
-            work = titles[best.key] if best else None
-            passed = best is not None and best.score >= fingerprint.threshold(fp.seconds)
-            check_wall.append(time.perf_counter() - t0)
-            client_cpu.append(time.process_time() - client0)
-            check_cpu.append(client_cpu[-1] + tree_cpu(endpoint.pid) - server0)
-            read.append(sum(r[3] for r in rows))
-            returned.append(len(rows))
-            decided[variant].append((work if passed else None, passed))
-            if registered:
-                right += passed and work == f"{name} #0"
-                wrong += passed and work != f"{name} #0"
-            else:
-                false += passed
-        positives = sum(r for _, r, _ in queries)
+        with mock.patch.object(fingerprints, "fingerprint_near_votes", timed):
+            spec = fingerprints.audio_file_content(queries[0][2], name="audio")
+            fingerprints.fingerprint_matches(spec)  # warm: the index's upper pages
+            vote_wall.clear()
+            returned.clear()
+            load = os.getloadavg()[0]
+            for name, registered, data in queries:
+                server0, client0 = tree_cpu(endpoint.pid), time.process_time()
+                t0 = time.perf_counter()
+                spec = fingerprints.audio_file_content(data, name="audio")
+                matches = fingerprints.fingerprint_matches(spec)
+                check_wall.append(time.perf_counter() - t0)
+                client_cpu.append(time.process_time() - client0)
+                check_cpu.append(client_cpu[-1] + tree_cpu(endpoint.pid) - server0)
+                work = titles[matches[0][0]] if matches else None
+                decided[variant].append(work)
+                if registered:
+                    right += work == f"{name} #0"
+                    wrong += work is not None and work != f"{name} #0"
+                else:
+                    false += work is not None
         print(f"[{variant}] vote query alone: wall p50 {percentile(vote_wall, 50):.2f} s, p99 "
               f"{percentile(vote_wall, 99):.2f} s; rows returned per clip median "
-              f"{percentile(returned, 50):,.0f} (their hits {percentile(read, 50):,.0f})",
-              flush=True)  # fmt: skip
+              f"{percentile(returned, 50):,.0f}, max {max(returned):,}", flush=True)  # fmt: skip
         print(f"[{variant}] whole check (decode + fingerprint + votes + scoring + decision): "
               f"wall p50 {percentile(check_wall, 50):.2f} s, p99 {percentile(check_wall, 99):.2f} "
               f"s; CPU (client + PostgreSQL) p50 {percentile(check_cpu, 50):.2f} s, p99 "
               f"{percentile(check_cpu, 99):.2f} s (client alone p50 "
-              f"{percentile(client_cpu, 50):.2f} s)", flush=True)  # fmt: skip
-        print(f"[{variant}] recall: {right}/{positives} right track first and at or above the "
-              f"threshold, {wrong} wrong track above it; false matches "
-              f"{false}/{len(queries) - positives} never-registered clips", flush=True)  # fmt: skip
+              f"{percentile(client_cpu, 50):.2f} s); load average {load:.1f} at the start",
+              flush=True)  # fmt: skip
+        print(f"[{variant}] recall: {right}/{positives} right track first and matched, {wrong} "
+              f"matched a wrong track; false matches {false}/{len(queries) - positives} "
+              f"never-registered clips", flush=True)  # fmt: skip
     if len(decided) > 1:
         same = len({tuple(d) for d in decided.values()}) == 1
         print(f"the variants' decisions are {'the same' if same else 'NOT the same'}", flush=True)
-    conn.close()
 
 
 def run() -> None:
