@@ -11,7 +11,10 @@ distinct completed ``WorkContent`` rows, each for its own recording ``Work``. Co
 base track ``i mod T``, replica ``r = i // T``, and its hashes are ``(hash + r * K) mod
 2**HASH_BITS`` for an odd ``K``: a bijection of the hash space that keeps the distribution of
 postings per hash but makes replicas strangers, so a query of a track truly matches only
-replica 0 while each lookup reads as many postings as a catalogue of that size would. The
+replica 0. But the shifts spread the music's common hashes over the whole hash space, so a
+lookup reads far fewer postings than in a catalogue of music hashing like the base tracks;
+``BENCH_CONTENT_REPLICATION=popular`` (database ``consentry_bench_content_popular``) permutes
+each replica's hashes among hashes about as common instead, which keeps them common. The
 postings are loaded by binary COPY with the ``hash`` index dropped, the index built
 afterwards, the table vacuumed (for index-only scans); each step is timed and the table and
 index sizes printed. Before loading, the disk needed (heap, index, and the index build's sort)
@@ -46,7 +49,14 @@ from typing import Any
 import numpy as np
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATABASE = "consentry_bench_content"
+# "shift": replica r's hashes are (hash + r * K) mod 2**HASH_BITS, which spreads the music's
+# common hashes over the whole hash space (each is common in one replica only). "popular":
+# replica r's hashes are permuted among hashes about as common in the base tracks (the same
+# power of two of postings), so a common hash stays common in every replica, as in a catalogue
+# of music hashing like the base tracks; a query still truly matches only replica 0.
+REPLICATION = os.environ.get("BENCH_CONTENT_REPLICATION", "shift")
+assert REPLICATION in ("shift", "popular"), "BENCH_CONTENT_REPLICATION is shift or popular"
+DATABASE = "consentry_bench_content" + ("" if REPLICATION == "shift" else "_popular")
 TRACKS = int(os.environ.get("BENCH_CONTENT_SCALE_TRACKS", "10000"))
 SPARE_GB = float(os.environ.get("BENCH_CONTENT_SPARE_GB", "15"))
 EXCERPTS = int(os.environ.get("BENCH_CONTENT_EXCERPTS", "2"))  # per query track
@@ -167,7 +177,8 @@ def describe(kept: dict[str, Any]) -> str:
     from governance.content import fingerprint
 
     tracks, postings = len(kept["registered"]), int(kept["counts"].sum())
-    return (f"content_scale v1: {fingerprint.MODEL} {fingerprint.VERSION}, K {K}, "
+    kind = f"K {K}" if REPLICATION == "shift" else "popular"
+    return (f"content_scale v1: {fingerprint.MODEL} {fingerprint.VERSION}, {kind}, "
             f"{tracks} base tracks, {postings} postings")  # fmt: skip
 
 
@@ -189,11 +200,38 @@ def sizes(conn: Any) -> tuple[int, int, int]:
         " pg_indexes_size('governance_fingerprintposting') FROM pg_class"
         " WHERE oid = 'governance_fingerprintposting'::regclass"
     ).fetchone()
-    return int(row[0]), int(row[1]), int(row[2])
+    return max(0, int(row[0])), int(row[1]), int(row[2])  # (reltuples is -1 before ANALYZE)
 
 
 def gb(n: float) -> str:
     return f"{n / 1e9:.1f} GB"
+
+
+class Permutations:
+    """Replica r's hash mapping for the "popular" replication: the identity for r = 0, else a
+    seeded permutation within each class of hashes about as common in the base tracks (the
+    same power of two of postings; the rarest classes of under 1,000 hashes merged into the
+    one below, so that few hashes map to themselves)."""
+
+    def __init__(self, hashes: np.ndarray, bits: int) -> None:
+        counts = np.bincount(hashes.astype(np.int64), minlength=1 << bits)
+        used = np.nonzero(counts)[0]
+        level = np.floor(np.log2(counts[used])).astype(np.int64)
+        while (level == level.max()).sum() < 1_000 and level.max() > 0:
+            level[level == level.max()] -= 1
+        self.classes = [used[level == v] for v in np.unique(level)]
+        self.size = 1 << bits
+        self.replica, self.table = -1, np.arange(self.size, dtype=np.int64)
+
+    def of(self, replica: int) -> np.ndarray:
+        if replica != self.replica:
+            self.table = np.arange(self.size, dtype=np.int64)
+            if replica:
+                rng = np.random.default_rng(SEED + replica)
+                for members in self.classes:
+                    self.table[members] = rng.permutation(members)
+            self.replica = replica
+        return self.table
 
 
 def build(kept: dict[str, Any]) -> None:
@@ -266,6 +304,7 @@ def build(kept: dict[str, Any]) -> None:
 
     conn.execute("DROP INDEX IF EXISTS fingerprint_hash")
     mask = (1 << fingerprint.HASH_BITS) - 1
+    mapping = Permutations(kept["hashes"], fingerprint.HASH_BITS)
     t0, written = time.perf_counter(), 0
     with (
         conn.cursor() as cur,
@@ -279,7 +318,10 @@ def build(kept: dict[str, Any]) -> None:
             h = kept["hashes"][starts[track] : starts[track + 1]].astype(np.int64)
             rows = np.empty(len(h), dtype=_ROW)
             rows["fields"], rows["content_len"], rows["content"] = 3, 16, content_id.bytes
-            rows["hash_len"], rows["hash"] = 4, (h + replica * K) & mask
+            if REPLICATION == "shift":
+                rows["hash_len"], rows["hash"] = 4, (h + replica * K) & mask
+            else:
+                rows["hash_len"], rows["hash"] = 4, mapping.of(replica)[h]
             rows["t_len"], rows["t"] = 4, kept["times"][starts[track] : starts[track + 1]]
             copy.write(rows.tobytes())
             written += len(rows)
