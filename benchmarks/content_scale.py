@@ -395,6 +395,22 @@ HEAVY = (
 )
 
 
+# "capped": the near votes of the query's hashes that have at most CAP postings (a stop list
+# of the common hashes, counted through the index, at most CAP + 1 postings each).
+CAP = int(os.environ.get("BENCH_CONTENT_CAP", "100"))
+CAPPED = (
+    "WITH q AS MATERIALIZED (SELECT * FROM unnest(%s::int[], %s::int[]) AS q(hash, t)),"
+    " rare AS (SELECT d.hash FROM (SELECT DISTINCT hash FROM q) d WHERE (SELECT count(*) FROM"
+    " (SELECT 1 FROM governance_fingerprintposting x WHERE x.hash = d.hash LIMIT %s) y) <= %s),"
+    " v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %s AS b, count(*) AS n"
+    " FROM q JOIN rare USING (hash) JOIN governance_fingerprintposting p USING (hash)"
+    " GROUP BY 1, 2, 3),"
+    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
+    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
+    " SELECT content_id::text, o, b, n FROM w WHERE near >= %s"
+)
+
+
 def vote_query(variant: str) -> Callable[..., list[tuple[str, int, int, int]]]:
     """The function ``fingerprint_matches`` reads its votes with, for ``variant``."""
     from django.db import connection
@@ -409,6 +425,11 @@ def vote_query(variant: str) -> Callable[..., list[tuple[str, int, int, int]]]:
             return fingerprints.fingerprint_votes(fp)
         if variant == "near":
             return near(fp, needed=needed)
+        if variant == "capped":
+            with connection.cursor() as cursor:
+                cursor.execute(CAPPED, [fp.hashes.tolist(), fp.times.tolist(), CAP + 1, CAP,
+                                        fingerprint.FRAMES_PER_BLOCK, needed])  # fmt: skip
+                return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
         assert variant == "heavy", f"unknown variant {variant}"
         args = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
         with connection.cursor() as cursor:
