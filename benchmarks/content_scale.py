@@ -1,0 +1,532 @@
+"""The fingerprint store at catalogue scale (issue 15: "a check with a 30-s audio clip decided in
+under 2 s with 10,000 registered tracks").
+
+The database ``consentry_bench_content`` is built once and kept between runs, and grown when
+``BENCH_CONTENT_SCALE_TRACKS`` (default 10,000) asks for more tracks than it holds (a smaller
+number rebuilds it). Its postings are real: the Wesnoth soundtrack (Debian's
+``wesnoth-1.16-music``) is fingerprinted through ``governance.content`` (``audio.decode`` +
+``fingerprint.extract``); every track but the 10 that ``benchmarks.content`` never registers
+(and one jingle under 6 s) is a base track, replicated into ``BENCH_CONTENT_SCALE_TRACKS``
+distinct completed ``WorkContent`` rows, each for its own recording ``Work``. Content ``i`` is
+base track ``i mod T``, replica ``r = i // T``, and its hashes are ``(hash + r * K) mod
+2**HASH_BITS`` for an odd ``K``: a bijection of the hash space that keeps the distribution of
+postings per hash but makes replicas strangers, so a query of a track truly matches only
+replica 0. But the shifts spread the music's common hashes over the whole hash space, so a
+lookup reads far fewer postings than in a catalogue of music hashing like the base tracks;
+``BENCH_CONTENT_REPLICATION=popular`` (database ``consentry_bench_content_popular``) permutes
+each replica's hashes among hashes about as common instead, which keeps them common. The
+postings are loaded by binary COPY with the ``hash`` index dropped, the index built
+afterwards, the table vacuumed (for index-only scans); each step is timed and the table and
+index sizes printed. Before loading, the disk needed (heap, index, and the index build's sort)
+is estimated from the postings' measured size (or 120 bytes a posting before any is stored),
+and the benchmark stops saying so unless ``BENCH_CONTENT_SPARE_GB`` (15) would remain free.
+
+Then checks, as a licensee's upload meets them: 30-s excerpts, MP3 128k, from random offsets
+(seed 1234) of the registered tracks that ``benchmarks.content`` queries (``BENCH_CONTENT_
+EXCERPTS``, 2 each) and of its 10 never-registered ones (2 each). For each vote query
+(``BENCH_CONTENT_VARIANTS``: FP_INTERFACE's, which returns every vote, and two that leave the
+chance votes in the database, below): the vote query alone and the whole check (decode +
+fingerprint + votes + scoring + the best candidate's work and the threshold decision), wall
+clock p50/p99, and CPU per check summed over the client process and PostgreSQL's processes
+(``/proc``, the postmaster's tree: backends and parallel workers); the rows each returns;
+recall (the right track first and at or above the threshold) and false matches (a
+never-registered excerpt at or above it); and whether the variants decided alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# "shift": replica r's hashes are (hash + r * K) mod 2**HASH_BITS, which spreads the music's
+# common hashes over the whole hash space (each is common in one replica only). "popular":
+# replica r's hashes are permuted among hashes about as common in the base tracks (the same
+# power of two of postings), so a common hash stays common in every replica, as in a catalogue
+# of music hashing like the base tracks; a query still truly matches only replica 0.
+REPLICATION = os.environ.get("BENCH_CONTENT_REPLICATION", "shift")
+assert REPLICATION in ("shift", "popular"), "BENCH_CONTENT_REPLICATION is shift or popular"
+DATABASE = "consentry_bench_content" + ("" if REPLICATION == "shift" else "_popular")
+TRACKS = int(os.environ.get("BENCH_CONTENT_SCALE_TRACKS", "10000"))
+SPARE_GB = float(os.environ.get("BENCH_CONTENT_SPARE_GB", "15"))
+EXCERPTS = int(os.environ.get("BENCH_CONTENT_EXCERPTS", "2"))  # per query track
+SEED = 1234
+K = 1_000_003  # odd: r -> r * K mod 2**HASH_BITS is one-to-one, so replicas' shifts differ
+CLIP_SECONDS = 30
+VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "all,near,heavy").split(",")
+WORK_MEM = os.environ.get("BENCH_CONTENT_WORK_MEM", "")  # the server's unless set (e.g. 64MB)
+assert WORK_MEM.isalnum() or not WORK_MEM, "BENCH_CONTENT_WORK_MEM is a size such as 64MB"
+BYTES_PER_POSTING = 120.0  # heap + index + the index build's sort, until measured
+INDEX = (
+    "CREATE INDEX fingerprint_hash ON governance_fingerprintposting (hash) INCLUDE (content_id, t)"
+)
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(8, "big")
+_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_ROW = np.dtype(
+    [("fields", ">i2"), ("content_len", ">i4"), ("content", "S16"),
+     ("hash_len", ">i4"), ("hash", ">i4"), ("t_len", ">i4"), ("t", ">i4")]
+)  # fmt: skip
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "CONSENTRY_DATABASE_NAME": DATABASE, "LOG_LEVEL": "WARNING"}
+
+
+def main() -> None:
+    from benchmarks import content
+    from config import embedded
+
+    print(f"## content_scale: the fingerprint store with {TRACKS:,} registered tracks", flush=True)
+    content._ensure_data()
+    endpoint = embedded.running_endpoint()
+    assert endpoint is not None, "make bench starts the embedded PostgreSQL"
+    embedded.create_database(endpoint, DATABASE)
+    for command in (["ledger_keygen"], ["migrate", "-v", "0"]):  # a fresh clone has no key yet
+        subprocess.run([sys.executable, "manage.py", *command], cwd=BASE_DIR, env=env(), check=True)
+    # (its own process: Django set up on the benchmark's database)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.content_scale"], cwd=BASE_DIR,
+                          env=env(), check=False)  # fmt: skip
+    if done.returncode:  # what stopped it is printed above (the disk, or a traceback)
+        sys.exit(done.returncode)
+
+
+# --------------------------------------------------------------------------------------------
+# The base tracks, fingerprinted once (cached under var/)
+# --------------------------------------------------------------------------------------------
+
+
+def split() -> tuple[list[str], list[str], list[str]]:
+    """``benchmarks.content``'s split: (all tracks, the registered ones it queries, the never
+    registered ones)."""
+    from benchmarks import content
+
+    names = sorted(p.stem for p in content.MUSIC.glob("*.ogg"))
+    durations = {n: len(content._decode_file(content.MUSIC / f"{n}.ogg", 8_000)) / 8_000
+                 for n in names}  # fmt: skip
+    long = [n for n in names if durations[n] >= 150 and n not in content.RELATED]
+    order = [str(n) for n in np.random.default_rng(15).permutation(long)]
+    negatives = sorted([*order[20:], "love_theme", "revelation", "underground"])
+    return names, sorted(order[:20]), negatives
+
+
+def base() -> dict[str, Any]:
+    """The registered base tracks' fingerprints and the query split, computed once."""
+    from benchmarks import content
+    from governance.content import audio, fingerprint
+
+    cache = BASE_DIR / "var" / f"bench_content_scale_{fingerprint.MODEL}_{fingerprint.VERSION}.npz"
+    if cache.exists():
+        with np.load(cache) as kept:
+            return {k: kept[k] for k in kept.files}
+    names, queried, negatives = split()
+    registered = []
+    hashes, times, seconds, sizes = [], [], [], []
+    t0, cpu = time.perf_counter(), time.process_time()
+    for name in (n for n in names if n not in negatives):
+        data = (content.MUSIC / f"{name}.ogg").read_bytes()
+        decoded = audio.decode(data)
+        if decoded.seconds < fingerprint.MIN_SECONDS:
+            print(f"  {name} ({decoded.seconds:.1f} s) is too short to register", flush=True)
+            continue
+        registered.append(name)
+        fp = fingerprint.extract(decoded)
+        hashes.append(fp.hashes.astype(np.int32))
+        times.append(fp.times.astype(np.int32))
+        seconds.append(decoded.seconds)
+        sizes.append(len(data))
+    print(f"fingerprinted {len(registered)} base tracks ({sum(seconds):,.0f} s of audio, "
+          f"{sum(map(len, hashes)):,} postings) in {time.perf_counter() - t0:.0f} s "
+          f"({time.process_time() - cpu:.0f} s CPU)", flush=True)  # fmt: skip
+    kept = {
+        "registered": np.array(registered), "queried": np.array(queried),
+        "negatives": np.array(negatives), "seconds": np.array(seconds), "sizes": np.array(sizes),
+        "counts": np.array([len(h) for h in hashes]),
+        "hashes": np.concatenate(hashes), "times": np.concatenate(times),
+    }  # fmt: skip
+    cache.parent.mkdir(exist_ok=True)
+    np.savez(cache, **kept)
+    return kept
+
+
+# --------------------------------------------------------------------------------------------
+# The kept database
+# --------------------------------------------------------------------------------------------
+
+
+def superuser() -> Any:
+    import psycopg
+
+    from config import embedded
+
+    endpoint = embedded.running_endpoint()
+    assert endpoint is not None
+    return psycopg.connect(endpoint.conninfo(DATABASE), autocommit=True)
+
+
+def describe(kept: dict[str, Any]) -> str:
+    from governance.content import fingerprint
+
+    tracks, postings = len(kept["registered"]), int(kept["counts"].sum())
+    kind = f"K {K}" if REPLICATION == "shift" else "popular"
+    return (f"content_scale v1: {fingerprint.MODEL} {fingerprint.VERSION}, {kind}, "
+            f"{tracks} base tracks, {postings} postings")  # fmt: skip
+
+
+def stored(conn: Any, kept: dict[str, Any]) -> int:
+    """How many tracks the kept database holds for this very data (0: none, or other data)."""
+    comment = conn.execute(
+        "SELECT obj_description('governance_fingerprintposting'::regclass, 'pg_class')"
+    ).fetchone()[0]
+    prefix = describe(kept) + ", tracks "
+    if comment and comment.startswith(prefix):
+        return int(comment[len(prefix) :])
+    return 0
+
+
+def sizes(conn: Any) -> tuple[int, int, int]:
+    """(postings, table bytes, index bytes)."""
+    row = conn.execute(
+        "SELECT reltuples::bigint, pg_table_size('governance_fingerprintposting'),"
+        " pg_indexes_size('governance_fingerprintposting') FROM pg_class"
+        " WHERE oid = 'governance_fingerprintposting'::regclass"
+    ).fetchone()
+    return max(0, int(row[0])), int(row[1]), int(row[2])  # (reltuples is -1 before ANALYZE)
+
+
+def gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+class Permutations:
+    """Replica r's hash mapping for the "popular" replication: the identity for r = 0, else a
+    seeded permutation within each class of hashes about as common in the base tracks (the
+    same power of two of postings; the rarest classes of under 1,000 hashes merged into the
+    one below, so that few hashes map to themselves)."""
+
+    def __init__(self, hashes: np.ndarray, bits: int) -> None:
+        counts = np.bincount(hashes.astype(np.int64), minlength=1 << bits)
+        used = np.nonzero(counts)[0]
+        level = np.floor(np.log2(counts[used])).astype(np.int64)
+        while (level == level.max()).sum() < 1_000 and level.max() > 0:
+            level[level == level.max()] -= 1
+        self.classes = [used[level == v] for v in np.unique(level)]
+        self.size = 1 << bits
+        self.replica, self.table = -1, np.arange(self.size, dtype=np.int64)
+
+    def of(self, replica: int) -> np.ndarray:
+        if replica != self.replica:
+            self.table = np.arange(self.size, dtype=np.int64)
+            if replica:
+                rng = np.random.default_rng(SEED + replica)
+                for members in self.classes:
+                    self.table[members] = rng.permutation(members)
+            self.replica = replica
+        return self.table
+
+
+def build(kept: dict[str, Any]) -> None:
+    """Grow (or rebuild) the kept database to TRACKS tracks."""
+    from django.utils import timezone
+
+    from governance.content import fingerprint
+    from governance.models import ContentStatus, Party, Work, WorkContent
+
+    conn = superuser()
+    have = stored(conn, kept)
+    if have == TRACKS:
+        return
+    counts = kept["counts"]
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    per_content = [int(counts[i % len(counts)]) for i in range(TRACKS)]
+    if have > TRACKS or have == 0:
+        print(f"(re)building {DATABASE} from nothing", flush=True)
+        conn.execute("TRUNCATE governance_fingerprintposting")
+        conn.execute("DELETE FROM governance_workcontent")
+        conn.execute("DELETE FROM governance_work")
+        conn.execute("COMMENT ON TABLE governance_fingerprintposting IS NULL")
+        have = 0
+    postings_now, table_now, index_now = sizes(conn)
+    adding = sum(per_content[have:])
+    total = postings_now + adding
+    if postings_now > 1_000_000:
+        heap_per, index_per = table_now / postings_now, index_now / postings_now
+    else:
+        heap_per, index_per = 70.0, BYTES_PER_POSTING - 70.0
+    # the new heap, and the index rebuilt: its sort's runs, then the index itself
+    need = adding * heap_per + 2 * total * index_per - index_now
+    free = shutil.disk_usage(BASE_DIR / "var").free
+    print(f"{have:,} tracks stored ({postings_now:,} postings); adding {TRACKS - have:,} tracks "
+          f"({adding:,} postings): needs about {gb(need)} of the {gb(free)} free "
+          f"({heap_per:.0f} B heap + {index_per:.0f} B index a posting)", flush=True)  # fmt: skip
+    if free - need < SPARE_GB * 1e9:
+        sys.exit(f"content_scale: {TRACKS:,} tracks need about {gb(need)} and {gb(free)} is "
+                 f"free: fewer than {SPARE_GB:g} GB would remain. Set BENCH_CONTENT_SCALE_TRACKS "
+                 f"lower or free disk.")  # fmt: skip
+
+    now = timezone.now()
+    party, _ = Party.objects.get_or_create(
+        kind="label", name="content_scale benchmark label", defaults={"default_posture": "opt_in"}
+    )
+    registered, seconds, file_sizes = kept["registered"], kept["seconds"], kept["sizes"]
+    ids: list[uuid.UUID] = []
+    t0 = time.perf_counter()
+    for lo in range(have, TRACKS, 2_000):
+        batch = range(lo, min(TRACKS, lo + 2_000))
+        works = Work.objects.bulk_create(
+            Work(kind="recording", registrant=party,
+                 title=f"{registered[i % len(registered)]} #{i // len(registered)}")
+            for i in batch
+        )  # fmt: skip
+        contents = WorkContent.objects.bulk_create(
+            WorkContent(
+                work=w, kind="audio", size=int(file_sizes[i % len(registered)]),
+                sha256=hashlib.sha256(f"content_scale {i}".encode()).hexdigest(),
+                seconds=float(seconds[i % len(registered)]), codec="vorbis",
+                status=ContentStatus.COMPLETED, submitted_by=party, model=fingerprint.MODEL,
+                model_version=fingerprint.VERSION, vector_count=per_content[i],
+                created_at=now, completed_at=now,
+            )
+            for i, w in zip(batch, works, strict=True)
+        )  # fmt: skip
+        ids.extend(c.pk for c in contents)
+    print(f"created {len(ids):,} works and contents in {time.perf_counter() - t0:.0f} s",
+          flush=True)  # fmt: skip
+
+    conn.execute("DROP INDEX IF EXISTS fingerprint_hash")
+    mask = (1 << fingerprint.HASH_BITS) - 1
+    mapping = Permutations(kept["hashes"], fingerprint.HASH_BITS)
+    t0, written = time.perf_counter(), 0
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY governance_fingerprintposting (content_id, hash, t) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.write(_HEADER)
+        for n, (i, content_id) in enumerate(zip(range(have, TRACKS), ids, strict=True)):
+            track, replica = i % len(registered), i // len(registered)
+            h = kept["hashes"][starts[track] : starts[track + 1]].astype(np.int64)
+            rows = np.empty(len(h), dtype=_ROW)
+            rows["fields"], rows["content_len"], rows["content"] = 3, 16, content_id.bytes
+            if REPLICATION == "shift":
+                rows["hash_len"], rows["hash"] = 4, (h + replica * K) & mask
+            else:
+                rows["hash_len"], rows["hash"] = 4, mapping.of(replica)[h]
+            rows["t_len"], rows["t"] = 4, kept["times"][starts[track] : starts[track + 1]]
+            copy.write(rows.tobytes())
+            written += len(rows)
+            if (n + 1) % 500 == 0 or i == TRACKS - 1:
+                print(f"  copied {i + 1:,}/{TRACKS:,} tracks, {written:,} postings "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+        copy.write(_TRAILER)
+    copy_s = time.perf_counter() - t0
+    print(f"COPY: {written:,} postings in {copy_s:.0f} s ({written / copy_s:,.0f} a second)",
+          flush=True)  # fmt: skip
+
+    conn.execute("SET maintenance_work_mem = '1GB'")
+    conn.execute("SET max_parallel_maintenance_workers = 1")
+    t0 = time.perf_counter()
+    conn.execute(INDEX)
+    index_s = time.perf_counter() - t0
+    print(f"index fingerprint_hash built in {index_s:.0f} s", flush=True)
+    t0 = time.perf_counter()
+    conn.execute("VACUUM (ANALYZE) governance_fingerprintposting")  # visibility map, statistics
+    conn.execute("ANALYZE governance_workcontent")
+    conn.execute("ANALYZE governance_work")
+    print(f"VACUUM (ANALYZE) in {time.perf_counter() - t0:.0f} s", flush=True)
+    conn.execute(f"COMMENT ON TABLE governance_fingerprintposting IS "
+                 f"'{describe(kept)}, tracks {TRACKS}'")  # fmt: skip
+    conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+
+def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
+    """(track, registered?, MP3 bytes) of 30-s excerpts from random offsets."""
+    from benchmarks import content
+
+    rng = np.random.default_rng(SEED)
+    made = []
+    for registered, names in ((True, kept["queried"]), (False, kept["negatives"])):
+        for name in names:
+            x = content._decode_file(content.MUSIC / f"{name}.ogg")
+            for _ in range(EXCERPTS):
+                start = int(rng.integers(0, len(x) - CLIP_SECONDS * content.RATE))
+                y = content._peak(x[start : start + CLIP_SECONDS * content.RATE])
+                made.append((str(name), registered, content._encoded(y, "libmp3lame", 128_000)))
+    return made
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# The vote queries compared, each in the service's whole check (``fingerprint_matches`` with
+# its ``fingerprint_near_votes`` replaced): "all" returns every vote (FP_INTERFACE's query,
+# ``fingerprints.VOTES_SQL``); "near" is the service's (``NEAR_VOTES_SQL``: the rows with at
+# least ``threshold`` rows of their content at offsets o - 2..o + 2, by a window function, a
+# sort of every vote row); "heavy" keeps the offsets of a content where at least
+# ceil(threshold / 3) rows agree, and every row within 2 of one, by hash aggregates and a hash
+# join, no sort. A centre c scores at most the rows (distinct offset and block) at c - 1..c + 1,
+# so one of them holds ceil(threshold / 3) rows if c can pass, and all three lie within 2 of it:
+# every vote of a passing candidate is kept, as in "near".
+HEAVY = (
+    "WITH v AS MATERIALIZED ("
+    " SELECT p.content_id AS k, p.t - q.t AS o, q.t / %s AS b, count(*)::int AS n"
+    " FROM unnest(%s::int[], %s::int[]) q(hash, t)"
+    " JOIN governance_fingerprintposting p USING (hash) GROUP BY p.content_id, 2, 3),"
+    " near AS (SELECT DISTINCT h.k, h.o + d.d AS o FROM"
+    " (SELECT k, o FROM v GROUP BY k, o HAVING count(*) >= %s) h, generate_series(-2, 2) d(d))"
+    " SELECT v.k::text, v.o, v.b, v.n FROM v JOIN near USING (k, o)"
+)
+
+
+# "capped": the near votes of the query's hashes that have at most CAP postings (a stop list
+# of the common hashes, counted through the index, at most CAP + 1 postings each).
+CAP = int(os.environ.get("BENCH_CONTENT_CAP", "100"))
+CAPPED = (
+    "WITH q AS MATERIALIZED (SELECT * FROM unnest(%s::int[], %s::int[]) AS q(hash, t)),"
+    " rare AS (SELECT d.hash FROM (SELECT DISTINCT hash FROM q) d WHERE (SELECT count(*) FROM"
+    " (SELECT 1 FROM governance_fingerprintposting x WHERE x.hash = d.hash LIMIT %s) y) <= %s),"
+    " v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %s AS b, count(*) AS n"
+    " FROM q JOIN rare USING (hash) JOIN governance_fingerprintposting p USING (hash)"
+    " GROUP BY 1, 2, 3),"
+    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
+    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
+    " SELECT content_id::text, o, b, n FROM w WHERE near >= %s"
+)
+
+
+def vote_query(variant: str) -> Callable[..., list[tuple[str, int, int, int]]]:
+    """The function ``fingerprint_matches`` reads its votes with, for ``variant``."""
+    from django.db import connection
+
+    from governance.content import fingerprint
+    from governance.services import fingerprints
+
+    near = fingerprints.fingerprint_near_votes
+
+    def query(fp: fingerprint.Fingerprint, *, needed: int) -> list[tuple[str, int, int, int]]:
+        if variant == "all":
+            return fingerprints.fingerprint_votes(fp)
+        if variant == "near":
+            return near(fp, needed=needed)
+        if variant == "capped":
+            with connection.cursor() as cursor:
+                cursor.execute(CAPPED, [fp.hashes.tolist(), fp.times.tolist(), CAP + 1, CAP,
+                                        fingerprint.FRAMES_PER_BLOCK, needed])  # fmt: skip
+                return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
+        assert variant == "heavy", f"unknown variant {variant}"
+        args = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
+        with connection.cursor() as cursor:
+            cursor.execute(HEAVY, [*args, -(-needed // 3)])
+            return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
+
+    return query
+
+
+def measure(kept: dict[str, Any]) -> None:
+    from unittest import mock
+
+    from django.db import connection
+
+    from benchmarks.replay_service import tree_cpu
+    from config import embedded
+    from governance.services import fingerprints
+
+    endpoint = embedded.running_endpoint()
+    assert endpoint is not None
+    with superuser() as conn:
+        postings, table, index = sizes(conn)
+    print(f"{DATABASE}: {TRACKS:,} tracks, {postings:,} postings; table {gb(table)}, "
+          f"indexes {gb(index)}", flush=True)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id::text, title FROM governance_work")
+        titles = dict(cursor.fetchall())
+        if WORK_MEM:
+            cursor.execute(f"SET work_mem = '{WORK_MEM}'")
+    queries = clips(kept)
+    positives = sum(r for _, r, _ in queries)
+    print(f"{len(queries)} clips of {CLIP_SECONDS} s (MP3 128k): {positives} of registered "
+          f"tracks, {len(queries) - positives} of never-registered ones; work_mem "
+          f"{WORK_MEM or 'the server default'}", flush=True)  # fmt: skip
+
+    decided: dict[str, list[str | None]] = {}
+    for variant in VARIANTS:
+        query = vote_query(variant)
+        vote_wall: list[float] = []
+        returned: list[int] = []
+
+        def timed(fp: Any, *, needed: int) -> list[tuple[str, int, int, int]]:
+            t0 = time.perf_counter()
+            rows = query(fp, needed=needed)  # noqa: B023 - called within this iteration
+            vote_wall.append(time.perf_counter() - t0)  # noqa: B023
+            returned.append(len(rows))  # noqa: B023
+            return rows
+
+        check_wall, check_cpu, client_cpu = [], [], []
+        right = wrong = false = 0
+        decided[variant] = []
+        with mock.patch.object(fingerprints, "fingerprint_near_votes", timed):
+            spec = fingerprints.audio_file_content(queries[0][2], name="audio")
+            fingerprints.fingerprint_matches(spec)  # warm: the index's upper pages
+            vote_wall.clear()
+            returned.clear()
+            load = os.getloadavg()[0]
+            for name, registered, data in queries:
+                server0, client0 = tree_cpu(endpoint.pid), time.process_time()
+                t0 = time.perf_counter()
+                spec = fingerprints.audio_file_content(data, name="audio")
+                matches = fingerprints.fingerprint_matches(spec)
+                check_wall.append(time.perf_counter() - t0)
+                client_cpu.append(time.process_time() - client0)
+                check_cpu.append(client_cpu[-1] + tree_cpu(endpoint.pid) - server0)
+                work = titles[matches[0][0]] if matches else None
+                decided[variant].append(work)
+                if registered:
+                    right += work == f"{name} #0"
+                    wrong += work is not None and work != f"{name} #0"
+                else:
+                    false += work is not None
+        print(f"[{variant}] vote query alone: wall p50 {percentile(vote_wall, 50):.2f} s, p99 "
+              f"{percentile(vote_wall, 99):.2f} s; rows returned per clip median "
+              f"{percentile(returned, 50):,.0f}, max {max(returned):,}", flush=True)  # fmt: skip
+        print(f"[{variant}] whole check (decode + fingerprint + votes + scoring + decision): "
+              f"wall p50 {percentile(check_wall, 50):.2f} s, p99 {percentile(check_wall, 99):.2f} "
+              f"s; CPU (client + PostgreSQL) p50 {percentile(check_cpu, 50):.2f} s, p99 "
+              f"{percentile(check_cpu, 99):.2f} s (client alone p50 "
+              f"{percentile(client_cpu, 50):.2f} s); load average {load:.1f} at the start",
+              flush=True)  # fmt: skip
+        print(f"[{variant}] recall: {right}/{positives} right track first and matched, {wrong} "
+              f"matched a wrong track; false matches {false}/{len(queries) - positives} "
+              f"never-registered clips", flush=True)  # fmt: skip
+    if len(decided) > 1:
+        same = len({tuple(d) for d in decided.values()}) == 1
+        print(f"the variants' decisions are {'the same' if same else 'NOT the same'}", flush=True)
+
+
+def run() -> None:
+    import django
+
+    django.setup()
+    kept = base()
+    build(kept)
+    measure(kept)
+
+
+if __name__ == "__main__":
+    run()
