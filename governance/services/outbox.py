@@ -14,9 +14,12 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import structlog
 from django.db import transaction
 
 from governance.models import Outbox
+
+log = structlog.get_logger("governance.outbox")
 
 Send = Callable[[str, list[Any]], object]
 """Hands one job (task name, arguments) to the broker; raises if the broker cannot take it."""
@@ -61,7 +64,10 @@ def outbox_dispatch(
     for row in rows.order_by("id")[:BATCH]:
         try:
             send(row.task, row.args)
-        except Exception:  # any broker failure: the relay tries again
+        except Exception as exc:  # any broker failure: the relay tries again
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("outbox_dispatch_failed", task=row.task, outbox=row.pk,
+                        attempts=row.attempts + 1, error=error)  # fmt: skip
             Outbox.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
             break
         Outbox.objects.filter(pk=row.pk).update(
