@@ -174,3 +174,46 @@ def purge(url: str) -> None:
             client.delete(*_queues())
         finally:
             client.close()
+
+
+def diagnose(request_id: str) -> str:
+    """Where the session's jobs go and what each broker holds: for a failed broker test."""
+    from django.conf import settings
+
+    from config.celery import app
+    from governance.models import Outbox
+
+    lines = [
+        f"settings.CELERY_BROKER_URL={settings.CELERY_BROKER_URL}",
+        f"app.conf.broker_url={app.conf.broker_url}",
+        f"connection_for_write={app.connection_for_write().as_uri()}",
+        f"producer pool connection={getattr(app.amqp._producer_pool, 'connection', None)!r}",
+        "outbox rows: " + repr(list(Outbox.objects.filter(args__contains=[request_id]).values())),
+    ]
+    for url in {str(settings.CELERY_BROKER_URL), str(app.conf.broker_url)}:
+        if url.startswith("sqla+"):
+            engine = sqlalchemy.create_engine(url.removeprefix("sqla+"))
+            try:
+                with engine.connect() as conn:
+                    rows = conn.execute(
+                        sqlalchemy.text(
+                            "SELECT q.name, m.visible, m.version, m.payload FROM kombu_message m"
+                            " JOIN kombu_queue q ON q.id = m.queue_id ORDER BY m.id"
+                        )
+                    )
+                    lines += [
+                        f"sqla {n} visible={v} version={ver} {_decoded(p)}" for n, v, ver, p in rows
+                    ]
+            finally:
+                engine.dispose()
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"))
+    try:
+        for key in client.keys("*"):
+            kind = client.type(key).decode()
+            size = client.llen(key) if kind == "list" else None
+            lines.append(f"redis key {key!r} {kind} {size}")
+            if kind == "list":
+                lines += [f"  {_decoded(p)}" for p in client.lrange(key, 0, -1)]
+    finally:
+        client.close()
+    return "\n".join(lines)

@@ -39,7 +39,7 @@ def test_a_submitted_request_leaves_the_instance_broker_as_it_was(  # type: igno
     outbox.outbox_dispatch()
     sent = brokers.messages(settings.CELERY_BROKER_URL)
     try:
-        assert ("governance.decide_request", [body["id"]]) in sent  # it went to the session's
+        assert ("governance.decide_request", [body["id"]]) in sent, brokers.diagnose(body["id"])
         assert brokers.messages(brokers.INSTANCE_BROKER_URL) == before
     finally:
         brokers.purge(settings.CELERY_BROKER_URL)
