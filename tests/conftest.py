@@ -76,6 +76,26 @@ def _ledger_key(tmp_path_factory: pytest.TempPathFactory, settings) -> Path:  # 
     return path
 
 
+_REAL_SEND: list[object] = []
+
+
+@pytest.fixture(autouse=True)
+def _outbox_send_unpatched() -> Iterator[None]:
+    """Fails the test that leaves the outbox's broker send patched (restoring it first): a
+    leaked mock sent every later test's jobs nowhere, and a broker test far away failed now
+    and then (two threads each entering and leaving one ``mock.patch`` leak it, by turns)."""
+    from governance.services import outbox
+
+    if not _REAL_SEND:  # taken before any test could patch it
+        _REAL_SEND.append(outbox.__dict__["broker_send"])
+    real = _REAL_SEND[0]
+    yield
+    left = outbox.__dict__["broker_send"]
+    if left is not real:
+        outbox.broker_send = real  # type: ignore[assignment]
+        pytest.fail(f"the test left governance.services.outbox.broker_send patched: {left!r}")
+
+
 @pytest.fixture(autouse=True)
 def _ledger_verified_tree() -> Iterator[None]:
     """Each test starts with no verified ledger tree in this process: the test database is
@@ -108,8 +128,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     a private redis-server is started; if that cannot be done either, the test fails."""
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
     if _redis_answers(url):
-        # The suite's own database, emptied first: what earlier runs left there (queues,
-        # kombu's bindings) made a later run's broker test fail in clean clones.
+        # The suite's own database, emptied first of what earlier runs left there (queues,
+        # kombu's bindings): each run starts from the same state.
         client = redis.Redis.from_url(url)
         try:
             client.flushdb()

@@ -247,10 +247,13 @@ def test_the_same_audio_handed_in_twice_at_once_is_one_content_and_one_job(
     def post() -> Any:
         client = APIClient(raise_request_exception=False)
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {label.secret}")
-        with mock.patch.object(outbox, "broker_send"):
-            return client.post(f"/api/v1/works/{work_id}/content/", {"file": audio(data)})
+        return client.post(f"/api/v1/works/{work_id}/content/", {"file": audio(data)})
 
-    got = all_at_once(post, threads=2)
+    # Patched once, here: a patch entered and left by each thread can restore the other's mock
+    # (thread A patches, B saves A's mock as "the original", A restores, B restores A's mock),
+    # which left every later test's jobs going to a mock.
+    with mock.patch.object(outbox, "broker_send"):
+        got = all_at_once(post, threads=2)
     assert not [r for r in got if isinstance(r, BaseException)], got
     codes = sorted(r.status_code for r in got)  # type: ignore[union-attr]
     assert codes == [200, 202], [r.json() for r in got]  # type: ignore[union-attr]
