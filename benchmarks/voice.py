@@ -308,12 +308,31 @@ def main() -> None:
     held_out = [
         i for i, q in enumerate(queries) if q.kind in CALIBRATED_KINDS and q.sentence % 2 == 1
     ]
+
+    def flite_pair(i: int, who: str) -> bool:
+        return queries[i].identity.startswith("flite:") or who.startswith("flite:")
+
+    own_scores = [scores[i][queries[i].identity] for i in calibration
+                  if queries[i].identity in references]  # fmt: skip
     wrong_scores = [s for i in calibration for who, s in scores[i].items()
                     if who != queries[i].identity]  # fmt: skip
-    chosen = float(np.ceil(max(wrong_scores) * 100 + 1e-9) / 100)
-    print(f"calibration half: {len(calibration)} queries; highest score of a query against "
-          f"another identity {max(wrong_scores):.3f}: threshold with no false match there "
-          f"{chosen:.2f} (the module's: {space.THRESHOLD})")  # fmt: skip
+    distinct = [s for i in calibration for who, s in scores[i].items()
+                if who != queries[i].identity and flite_pair(i, who)]  # fmt: skip
+    low, high = min(own_scores), max(distinct)
+    print(f"calibration half: {len(calibration)} queries; lowest own score {low:.3f}; highest "
+          f"score against another identity {max(wrong_scores):.3f} (espeak-ng variants), "
+          f"{high:.3f} where a flite voice is one of the two (distinct speakers)")  # fmt: skip
+    if low > high:
+        print(f"threshold: the middle of the gap between them, {(low + high) / 2:.2f} "
+              f"(the module's: {space.THRESHOLD})")  # fmt: skip
+    else:
+        print(f"no gap between own and distinct-voice scores (the module's: {space.THRESHOLD})")
+    for t in (0.80, 0.85, 0.88, 0.90, 0.92, 0.95):
+        recall = sum(s >= t for s in own_scores) / len(own_scores)
+        rate = sum(s >= t for s in wrong_scores) / len(wrong_scores)
+        print(f"  at {t:.2f}: recall {recall:.3f}, other-identity pairs at or above "
+              f"{rate:.4f} (where a flite voice is one: "
+              f"{sum(s >= t for s in distinct) / len(distinct):.4f})")  # fmt: skip
     threshold = space.THRESHOLD
 
     print()
@@ -330,6 +349,12 @@ def main() -> None:
     for i in held_out:
         by_kind[queries[i].kind].append(i)
     by_kind["other_language"] = [i for i, q in enumerate(queries) if q.kind == "other_language"]
+    by_kind["flite voices (held-out half)"] = [
+        i for i in held_out if queries[i].identity.startswith("flite:")
+    ]
+    by_kind["espeak-ng voices (held-out half)"] = [
+        i for i in held_out if queries[i].identity.startswith("espeak:")
+    ]
     by_kind["all (held-out half)"] = held_out
     by_kind["all (both halves)"] = calibration + held_out
     for kind, selected in by_kind.items():

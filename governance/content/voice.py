@@ -55,7 +55,7 @@ DIMENSION: Final = 256
 METRIC: Final = "cosine"
 # Cosine at or above which a query window is taken as the artist's voice. Calibrated by
 # benchmarks/voice.py (docs/matching.md, "The voice space").
-THRESHOLD: Final = 0.80
+THRESHOLD: Final = 0.85
 SAMPLE_RATE: Final = 16_000
 WINDOW_SECONDS: Final = 5.0
 MIN_SPEECH_SECONDS: Final = 1.6  # one partial: the least the encoder reads
@@ -106,8 +106,10 @@ def encoder() -> Any:
 
             torch.set_num_threads(threads())
             with warnings.catch_warnings():
-                # webrtcvad (imported by resemblyzer) imports the deprecated pkg_resources.
+                # webrtcvad (imported by resemblyzer) imports the deprecated pkg_resources, and
+                # resemblyzer.audio a deprecated scipy namespace.
                 warnings.simplefilter("ignore", UserWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
                 from resemblyzer import VoiceEncoder
 
             model = VoiceEncoder(device="cpu", verbose=False)
@@ -118,8 +120,10 @@ def encoder() -> Any:
 
 def _resemblyzer_audio() -> Any:
     with warnings.catch_warnings():
-        # webrtcvad (imported by resemblyzer.audio) imports the deprecated pkg_resources.
+        # webrtcvad (imported by resemblyzer.audio) imports the deprecated pkg_resources, and
+        # resemblyzer.audio a deprecated scipy namespace.
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         from resemblyzer import audio
 
     return audio
