@@ -11,10 +11,10 @@ Every utterance is synthesised here, offline, by two speech synthesisers from De
 * ``flite`` (CMU, statistical parametric synthesis): ``slt``, ``rms``, ``awb`` (trained on
   the CMU ARCTIC recordings of three real speakers) and ``kal16`` (diphones of a fourth).
 
-Identities ``ENROLLED`` have three reference recordings each (two sentences apiece, at the
-voice's own pitch and three ordinary speeds), embedded as the service embeds an artist's
-references. Queries are other sentences (never one of the references'), one sentence each
-(3-6 s), in these ways (``KINDS``):
+Identities ``ENROLLED`` have three reference recordings each (two sentences apiece: at the
+voice's default speed, faster and slower), embedded as the service embeds an artist's
+references. Queries are other sentences (never one of the references'), two sentences each
+(4-8 s), in these ways (``KINDS``):
 
 * ``plain``: the voice's default speed and pitch;
 * ``fast`` / ``slow``: espeak-ng ``-s 195`` / ``-s 125`` words a minute (default 175), flite
@@ -35,12 +35,14 @@ included) per kind; ROC AUC over every pair of single utterances (same voice aga
 voice, references and queries alike), the issue's measure; top-1 identification among the
 enrolled identities; precision, recall and false matches at the threshold.
 
-The threshold is set on a calibration half of the queries (every query of the even-numbered
-sentences) and reported on the other half: the lowest cosine (to 0.01) at which, on the
-calibration half, no never-enrolled query matches anybody and no enrolled query matches an
-identity other than its own above its own score... more simply, the lowest threshold with no
-false match on the calibration half (``plain``, ``fast``, ``slow``, ``pitch_*`` and
-``at_11025`` kinds; ``other_language`` is reported, not calibrated on).
+The threshold is set on a calibration half of the queries (those whose first sentence has an
+even number) and reported on the other half, over the kinds ``CALIBRATED_KINDS``
+(``other_language`` is reported, not calibrated on). On that half it is the middle of the gap
+between the lowest score of a query against its own identity and the highest score against
+another identity where one of the two is a flite voice (voices of distinct recorded speakers).
+The espeak-ng variants among themselves are not used for it: several are the same synthesised
+voice with formants moved by a few percent (they are reported, and they do match each other).
+The printed sweep gives recall and false-match rates at other thresholds.
 
 Speed is CPU seconds of ``voice.embed`` (one torch thread unless ``OMP_NUM_THREADS`` says
 otherwise) per second of audio, decoding excluded.
