@@ -181,6 +181,22 @@ def test_one_reason_for_every_bad_file_is_the_uploads_reason() -> None:
     assert [f["error"] for f in failed["files"]] == ["no_speech", "no_speech"]
 
 
+def test_a_job_that_cannot_run_fails_the_enrolment_and_keeps_nothing() -> None:
+    artist = caller(PartyKind.ARTIST)
+    body = hand_in(artist, artist, sample("slt_ref1")).json()
+    with (
+        mock.patch.object(voices, "embed_recording", side_effect=RuntimeError("boom")),
+        pytest.raises(RuntimeError),
+    ):
+        tasks.enrol_voice.apply(args=[body["id"]]).get()
+    failed = artist.client.get(body["url"]).json()
+    assert (failed["status"], failed["error"]) == ("failed", "internal")
+    assert failed["detail"] == "The job could not run: RuntimeError."
+    assert not VoiceUpload.objects.exists()
+    assert not VoiceEmbedding.objects.exists()
+    assert entries("voice_reference") == []
+
+
 def test_only_the_artist_hands_in_its_voice(world) -> None:  # type: ignore[no-untyped-def]
     artist = world["artist"]
     data = sample("slt_ref1")
