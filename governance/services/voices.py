@@ -51,8 +51,12 @@ from governance.services.outbox import job_enqueue
 RUN_TASK: Final = "governance.enrol_voice"
 ENTRY: Final = "voice_reference"
 SPACE: Final = "voice"
-MAX_FILES: Final = 20
+MAX_FILES: Final = 10
 """Recordings in one upload."""
+MAX_SECONDS: Final = 600.0
+"""The longest recording, decoded: ten minutes of references are plenty, and embedding one
+costs about 9 CPU s (66 times real time on one core: docs/matching.md), so an upload is at
+most about a minute and a half of a worker's CPU."""
 TOP_K: Final = 20
 """Nearest reference vectors per query window: an artist has a few per recording, so 20
 leaves room for several artists per window."""
@@ -126,7 +130,7 @@ def embed_recording(data: bytes) -> Embedded:
     """Decode ``data`` at 16 kHz and embed its voice; raises ``ContentError`` on bad content."""
     from governance.content import audio, voice
 
-    decoded = audio.decode(data, rate=voice.SAMPLE_RATE)
+    decoded = audio.decode(data, rate=voice.SAMPLE_RATE, max_seconds=MAX_SECONDS)
     embedding = voice.embed(decoded.samples, decoded.rate)
     return Embedded(embedding.vectors, embedding.windows, embedding.seconds,
                     embedding.speech_seconds)  # fmt: skip

@@ -181,6 +181,16 @@ def test_one_reason_for_every_bad_file_is_the_uploads_reason() -> None:
     assert [f["error"] for f in failed["files"]] == ["no_speech", "no_speech"]
 
 
+def test_a_recording_longer_than_the_limit_fails_as_too_long() -> None:
+    artist = caller(PartyKind.ARTIST)
+    body = hand_in(artist, artist, sample("slt_ref1")).json()  # 4.9 s
+    with mock.patch.object(voices, "MAX_SECONDS", 3.0):
+        assert tasks.enrol_voice.apply(args=[body["id"]]).get() == "failed"
+    failed = artist.client.get(body["url"]).json()
+    assert (failed["status"], failed["error"]) == ("failed", "too_long")
+    assert failed["files"][0]["detail"] == "The audio is longer than the limit of 3 s."
+
+
 def test_a_job_that_cannot_run_fails_the_enrolment_and_keeps_nothing() -> None:
     artist = caller(PartyKind.ARTIST)
     body = hand_in(artist, artist, sample("slt_ref1")).json()
