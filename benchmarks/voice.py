@@ -24,7 +24,11 @@ references. Queries are other sentences (never one of the references'), two sent
 * ``other_language``: espeak-ng voices only, the same variant reading French or German (a
   speaker in another language);
 * ``at_11025``: the ``plain`` utterance decoded at 11,025 Hz (the rate every other space reads)
-  and upsampled to 16 kHz by the module, as a query decoded once for every space would be.
+  and upsampled to 16 kHz by the module, as a query decoded once for every space would be;
+* ``mp3_64k``: the ``plain`` utterance as MP3 at 64 kbit/s; ``under_music``: the ``plain``
+  utterance over music 10 dB quieter than the voice (a Wesnoth track outside the content
+  bench's split, Debian's ``wesnoth-1.16-music``): both with the content bench's encoder and
+  mixer, reported, not calibrated on.
 
 Identities ``NEVER_ENROLLED`` are queried the same way and must match nobody.
 
@@ -37,9 +41,10 @@ enrolled identities; precision, recall and false matches at the threshold.
 
 The threshold is set on a calibration half of the queries (those whose first sentence has an
 even number) and reported on the other half, over the kinds ``CALIBRATED_KINDS``
-(``other_language`` is reported, not calibrated on). On that half it is the middle of the gap
-between the lowest score of a query against its own identity and the highest score against
-another identity where one of the two is a flite voice (voices of distinct recorded speakers).
+(``other_language``, ``mp3_64k`` and ``under_music`` are reported, not calibrated on). On
+that half it is the middle of the gap between the lowest score of a query against its own
+identity and the highest score against another identity where one of the two is a flite voice
+(voices of distinct recorded speakers).
 The espeak-ng variants among themselves are not used for it: several are the same synthesised
 voice with formants moved by a few percent (they are reported, and they do match each other).
 The printed sweep gives recall and false-match rates at other thresholds.
@@ -65,10 +70,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks import content as music_bench
 from governance.content import audio
 from governance.content import voice as space
 
-PACKAGES = ("espeak-ng", "flite")
+PACKAGES = ("espeak-ng", "flite", "wesnoth-1.16-music")
+TOOLS = {"espeak-ng": "espeak-ng", "flite": "flite"}
 SEED = int(os.environ.get("BENCH_VOICE_SEED", "15"))
 
 ESPEAK_ENROLLED = (
@@ -77,7 +84,8 @@ ESPEAK_ENROLLED = (
 )  # fmt: skip
 ESPEAK_NEVER = ("klatt4", "iven", "john", "grandma", "quincy", "victor", "steph", "max")
 FLITE_ENROLLED = ("slt", "rms", "awb", "kal16")
-KINDS = ("plain", "fast", "slow", "pitch_up", "pitch_down", "other_language", "at_11025")
+KINDS = ("plain", "fast", "slow", "pitch_up", "pitch_down", "other_language", "at_11025",
+         "mp3_64k", "under_music")  # fmt: skip
 CALIBRATED_KINDS = ("plain", "fast", "slow", "pitch_up", "pitch_down", "at_11025")
 
 # Harvard sentences (IEEE Recommended Practice for Speech Quality Measurements, 1969).
@@ -139,9 +147,15 @@ class Query:
     vectors: Vectors
 
 
+def _installed(package: str) -> bool:
+    if package in TOOLS:
+        return shutil.which(TOOLS[package]) is not None
+    return music_bench.MUSIC.is_dir()
+
+
 def _ensure_tools() -> None:
     """Install espeak-ng and flite with apt where missing (as root), else stop naming them."""
-    missing = [p for p in PACKAGES if shutil.which(p) is None]
+    missing = [p for p in PACKAGES if not _installed(p)]
     if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -151,7 +165,7 @@ def _ensure_tools() -> None:
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
             capture_output=True, text=True, check=False,
         )  # fmt: skip
-        if done.returncode == 0 and all(shutil.which(p) for p in missing):
+        if done.returncode == 0 and all(_installed(p) for p in missing):
             return
         sys.exit(f"voice: apt-get install {' '.join(missing)} failed:\n{done.stderr[-2000:]}")
     sys.exit(f"voice: needs Debian's {' and '.join(missing)} (apt-get install {' '.join(missing)})")
@@ -197,11 +211,41 @@ class Timer:
 
     def embed(self, data: bytes, *, rate: int = space.SAMPLE_RATE) -> Vectors:
         decoded = audio.decode(data, rate=rate)
+        return self.embed_samples(decoded.samples, decoded.rate)
+
+    def embed_samples(self, samples: npt.NDArray[np.float32], rate: int) -> Vectors:
         started = time.process_time()
-        embedding = space.embed(decoded.samples, decoded.rate)
+        embedding = space.embed(samples, rate)
         self.cpu += time.process_time() - started
-        self.seconds += decoded.seconds
+        self.seconds += len(samples) / rate
         return embedding.vectors
+
+
+MIX_RATE = music_bench.RATE  # 22,050 Hz, the rate the content bench encodes and mixes at
+
+
+def music() -> list[npt.NDArray[np.float32]]:
+    """The content bench's mix backgrounds (Wesnoth tracks outside its split), at MIX_RATE."""
+    return [
+        audio.decode((music_bench.MUSIC / f"{name}.ogg").read_bytes(), rate=MIX_RATE).samples
+        for name in music_bench.MIXERS
+    ]
+
+
+def transformed(
+    data: bytes, kind: str, backgrounds: list[npt.NDArray[np.float32]], rng: np.random.Generator
+) -> npt.NDArray[np.float32]:
+    """The ``plain`` recording as MP3 at 64 kbit/s, or under music 10 dB quieter than the voice
+    (at MIX_RATE; the content bench's encoder and mixer)."""
+    x = audio.decode(data, rate=MIX_RATE).samples
+    if kind == "mp3_64k":
+        mp3 = music_bench._encoded(x, "libmp3lame", 64_000)
+        return np.asarray(audio.decode(mp3, rate=MIX_RATE).samples, dtype=np.float32)
+    m = backgrounds[int(rng.integers(len(backgrounds)))]
+    start = int(rng.integers(0, max(1, len(m) - len(x))))
+    # _under(a, b): a with b 10 dB louder over it, so here the voice is 10 dB over the music.
+    mixed = music_bench._under(m[start : start + len(x)], x)
+    return np.asarray(music_bench._peak(mixed), dtype=np.float32)
 
 
 def auc(positive: list[float], negative: list[float]) -> float:
@@ -228,6 +272,8 @@ def main() -> None:
     never = [f"espeak:{v}" for v in ESPEAK_NEVER]
     rng = np.random.default_rng(SEED)
     timer = Timer()
+    backgrounds = music()
+    mixing = np.random.default_rng(SEED + 1)  # apart, so the sentences drawn stay the same
 
     references: dict[str, Vectors] = {}
     utterances: list[tuple[str, Vectors]] = []  # single utterances, for the pair AUC
@@ -252,6 +298,10 @@ def main() -> None:
             if kind == "plain":
                 queries.append(Query(identity, "at_11025", sentence,
                                      timer.embed(data, rate=audio.SAMPLE_RATE)))  # fmt: skip
+                for variant in ("mp3_64k", "under_music"):
+                    y = transformed(data, variant, backgrounds, mixing)
+                    queries.append(Query(identity, variant, sentence,
+                                         timer.embed_samples(y, MIX_RATE)))  # fmt: skip
         if identity.startswith("espeak:"):
             for lang, text in OTHER_LANGUAGE.items():
                 data = synthesise(identity, "plain", text, lang=lang)
@@ -350,7 +400,8 @@ def main() -> None:
     by_kind: dict[str, list[int]] = defaultdict(list)
     for i in held_out:
         by_kind[queries[i].kind].append(i)
-    by_kind["other_language"] = [i for i, q in enumerate(queries) if q.kind == "other_language"]
+    for kind in ("other_language", "mp3_64k", "under_music"):
+        by_kind[kind] = [i for i, q in enumerate(queries) if q.kind == kind]
     by_kind["flite voices (held-out half)"] = [
         i for i in held_out if queries[i].identity.startswith("flite:")
     ]
