@@ -179,7 +179,8 @@ def voice_run(*, enrolment_id: str | uuid.UUID, now: dt.datetime) -> VoiceEnrolm
                 "Nothing of this upload was kept; see each file's detail."
             )
             reason = reasons.pop() if len(reasons) == 1 else "bad_files"
-            return _fail(enrolment, reason=reason, detail=detail, files=files, now=now)
+            kept = [f if "error" in f else f | {"vector_count": 0} for f in files]  # none stored
+            return _fail(enrolment, reason=reason, detail=detail, files=kept, now=now)
         return _complete(enrolment, files, embedded, now=now)
 
 
