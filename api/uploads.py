@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
-from governance.services import content, fingerprints, manifests
+from governance.services import content, fingerprints, manifests, voices
 
 
 class ManifestUploadHandler(TemporaryFileUploadHandler):
@@ -88,5 +88,23 @@ class ContentUploadHandler(TemporaryFileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.limit:
             self.file.close()  # the temporary file goes with it
+            raise content.content_too_large(field=self.field_name or "file", limit=self.limit)
+        return super().receive_data_chunk(raw_data, start)
+
+
+class VoiceUploadHandler(ContentUploadHandler):
+    """An artist's voice recordings (``POST /api/v1/parties/{id}/likeness/voice/``): every file
+    of the upload counts towards one limit (``governance.services.voices.max_bytes``), refused
+    (413 ``too_large``, naming ``file``) at the first chunk past it."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.total = 0
+        self.limit = voices.max_bytes()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.total += len(raw_data)
+        if self.total > self.limit:
+            self.file.close()
             raise content.content_too_large(field=self.field_name or "file", limit=self.limit)
         return super().receive_data_chunk(raw_data, start)

@@ -18,6 +18,7 @@ from api.views import (
     shares,
     spaces,
     tokens,
+    voices,
 )
 
 app_name = "api"
@@ -26,6 +27,16 @@ urlpatterns = [
     path("parties/", parties.PartyListView.as_view(), name="party-list"),
     path("parties/<uuid:party_id>/", parties.PartyDetailView.as_view(), name="party-detail"),
     path("parties/<uuid:party_id>/likeness/", shares.LikenessView.as_view(), name="likeness"),
+    path(
+        "parties/<uuid:party_id>/likeness/voice/",
+        voices.LikenessVoiceView.as_view(),
+        name="likeness-voice",
+    ),
+    path(
+        "parties/<uuid:party_id>/likeness/voice/<uuid:enrolment_id>/",
+        voices.LikenessVoiceDetailView.as_view(),
+        name="likeness-voice-detail",
+    ),
     path(
         "parties/<uuid:party_id>/consent/export/",
         exports.PartyConsentExportView.as_view(),

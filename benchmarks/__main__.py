@@ -25,6 +25,7 @@ from benchmarks import (
     requests_pipeline,
     text,
     vector_matching,
+    voice,
 )
 
 BENCHMARKS = {
@@ -37,6 +38,7 @@ BENCHMARKS = {
     "content": content.main,
     "composition": composition.main,
     "text": text.main,
+    "voice": voice.main,
     "catalog_import": catalog_import.main,
     "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,

@@ -320,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "WorkKindEnum": "governance.models.catalog.WorkKind",
         "UseEnum": "governance.terms.USES",
         "UseStatusEnum": "governance.models.requests.RequestStatus",
+        "ContentStatusEnum": "governance.models.content.ContentStatus",
     },
 }
 

@@ -29,6 +29,7 @@ from governance.models import (
     Release,
     RightsClaim,
     RightsShare,
+    VoiceEnrolment,
     Work,
     WorkContent,
 )
@@ -270,3 +271,22 @@ def content_payload(
         "vector_count": content.vector_count,
     }
     return payload if spaces is None else payload | {"spaces": spaces}
+
+
+def voice_reference_payload(enrolment: VoiceEnrolment, *, space: str) -> dict[str, Any]:
+    """``voice_reference``: an artist's voice reference recordings were embedded in ``space``:
+    each recording's SHA-256 (a commitment to audio that is not kept) and how many vectors it
+    added (0 for one registered before), the model and version that computed them. Never the
+    audio, nor the vectors."""
+    return {
+        "id": str(enrolment.pk),
+        "artist": str(enrolment.artist_id),
+        "space": space,
+        "model": enrolment.model,
+        "model_version": enrolment.model_version,
+        "recordings": [
+            {"sha256": f["sha256"], "vector_count": int(f.get("vector_count", 0))}
+            for f in enrolment.files
+        ],
+        "vector_count": enrolment.vector_count,
+    }

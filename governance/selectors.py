@@ -31,6 +31,7 @@ from governance.models import (
     RightsClaim,
     RightsShare,
     UseRequest,
+    VoiceEnrolment,
     Work,
     WorkContent,
 )
@@ -155,6 +156,33 @@ def likeness_get(*, actor: Actor, artist_id: uuid.UUID | str) -> Likeness:
         return Likeness.objects.select_related("artist").get(artist_id=uuid.UUID(str(artist_id)))
     except (Likeness.DoesNotExist, ValueError, ValidationError):
         raise NotFound("No likeness for that party.") from None
+
+
+def voice_artist(*, actor: Actor, artist_id: uuid.UUID | str) -> Party:
+    """The artist whose voice references the actor may read: its own party if it is an
+    artist's, any artist for an auditor; ``NotFound`` otherwise (a label, a licensee, another
+    artist: whether an artist registered its voice is the artist's business)."""
+    try:
+        artist = Party.objects.get(pk=uuid.UUID(str(artist_id)), kind=PartyKind.ARTIST)
+    except (Party.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No artist's voice you may see.") from None
+    if not (actor.is_auditor or actor.party.pk == artist.pk):
+        raise NotFound("No artist's voice you may see.")
+    return artist
+
+
+def voice_enrolment_list(*, actor: Actor, artist: Party) -> QuerySet[VoiceEnrolment]:
+    """An artist's voice enrolments (never their audio), for the artist and auditors."""
+    artist = voice_artist(actor=actor, artist_id=artist.pk)
+    return VoiceEnrolment.objects.filter(artist=artist).order_by("-created_at", "id")
+
+
+def voice_enrolment_get(
+    *, actor: Actor, artist: Party, enrolment_id: uuid.UUID | str
+) -> VoiceEnrolment:
+    return _one(
+        voice_enrolment_list(actor=actor, artist=artist), enrolment_id, "No enrolment with that id."
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -76,6 +76,40 @@ def fingerprint_content(self: Any, content_id: str) -> str:
     return str(content.status)
 
 
+@shared_task(
+    name="governance.enrol_voice",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def enrol_voice(self: Any, enrolment_id: str) -> str:
+    """Embed an artist's voice reference recordings and store their vectors (``voice_run``);
+    bad content is not an error here (the enrolment fails naming each bad file). A transient
+    database error retries with backoff; retries exhausted, or any other error, fails the
+    enrolment (never lost, never retried forever). A redelivery finds it final and does
+    nothing."""
+    from django.utils import timezone
+
+    from governance.services.voices import voice_fail, voice_run
+
+    try:
+        enrolment = voice_run(enrolment_id=enrolment_id, now=timezone.now())
+    except TRANSIENT:
+        if self.request.retries >= self.max_retries:
+            voice_fail(enrolment_id=enrolment_id, reason="unavailable", now=timezone.now(),
+                       detail="The database stayed unavailable; retries exhausted.")  # fmt: skip
+        raise
+    except Exception as exc:  # whatever it was, the enrolment must not stay "processing"
+        voice_fail(enrolment_id=enrolment_id, reason="internal", now=timezone.now(),
+                   detail=f"The job could not run: {type(exc).__name__}.")  # fmt: skip
+        raise
+    return str(enrolment.status)
+
+
 # Deciding: acked late and rejected on worker loss (a killed worker's task is redelivered and
 # decides nothing twice); transient database errors retried with backoff.
 DECIDING: dict[str, Any] = {

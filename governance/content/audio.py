@@ -40,6 +40,7 @@ CPU_SECONDS: Final = 30.0
 
 REASONS: Final = frozenset(
     {"empty", "too_large", "unsupported", "corrupt", "too_short", "too_long", "timeout"}
+    | {"no_speech"}  # the voice space: audio without a voice in it (governance.content.voice)
 )
 
 # Decoders allowed once a container is open, by FFmpeg's codec name (PCM variants by prefix).
@@ -82,18 +83,22 @@ class ContentError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Audio:
-    """Decoded audio: mono float32 samples in [-1, 1] at :data:`SAMPLE_RATE`."""
+    """Decoded audio: mono float32 samples in [-1, 1] at ``rate`` (:data:`SAMPLE_RATE` unless
+    asked otherwise)."""
 
     samples: np.ndarray
     seconds: float
     codec: str
+    rate: int = SAMPLE_RATE
 
     @classmethod
-    def from_samples(cls, samples: np.ndarray, *, codec: str = "pcm") -> Audio:
-        """Wrap samples already at :data:`SAMPLE_RATE` (clipped to [-1, 1], NaN as silence)."""
+    def from_samples(
+        cls, samples: np.ndarray, *, codec: str = "pcm", rate: int = SAMPLE_RATE
+    ) -> Audio:
+        """Wrap samples already at ``rate`` (clipped to [-1, 1], NaN as silence)."""
         x = np.nan_to_num(np.asarray(samples, dtype=np.float32).reshape(-1), nan=0.0)
         x = np.clip(x, -1.0, 1.0)
-        return cls(samples=x, seconds=len(x) / SAMPLE_RATE, codec=codec)
+        return cls(samples=x, seconds=len(x) / rate, codec=codec, rate=rate)
 
 
 def container_format(data: bytes) -> str | None:
@@ -135,8 +140,10 @@ def decode(
     max_bytes: int = MAX_BYTES,
     max_seconds: float = MAX_SECONDS,
     cpu_seconds: float = CPU_SECONDS,
+    rate: int = SAMPLE_RATE,
 ) -> Audio:
-    """Decode ``data`` to mono float32 at :data:`SAMPLE_RATE`; raise :class:`ContentError`."""
+    """Decode ``data`` to mono float32 at ``rate`` (:data:`SAMPLE_RATE`, the rate every space
+    but ``voice`` reads; the voice space reads 16 kHz); raise :class:`ContentError`."""
     if not data:
         raise ContentError("empty", "The file is empty (0 bytes).")
     if len(data) > max_bytes:
@@ -152,7 +159,9 @@ def decode(
         )
     started = time.thread_time()
     try:
-        return _decode(data, fmt, max_seconds=max_seconds, cpu_seconds=cpu_seconds, at=started)
+        return _decode(
+            data, fmt, max_seconds=max_seconds, cpu_seconds=cpu_seconds, at=started, rate=rate
+        )
     except ContentError:
         raise
     except MemoryError:
@@ -168,7 +177,9 @@ def decode(
         ) from exc
 
 
-def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at: float) -> Audio:
+def _decode(
+    data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at: float, rate: int
+) -> Audio:
     try:
         container = av.open(io.BytesIO(data), mode="r", format=fmt, metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -184,11 +195,11 @@ def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at
             raise ContentError(
                 "unsupported", f"The audio is encoded as {decoder}, which we do not decode."
             )
-        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
-        if not _MIN_RATE <= rate <= _MAX_RATE or not 1 <= channels <= _MAX_CHANNELS:
+        source, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        if not _MIN_RATE <= source <= _MAX_RATE or not 1 <= channels <= _MAX_CHANNELS:
             raise ContentError(
                 "unsupported",
-                f"The audio has {channels} channels at {rate} Hz; we read 1 to "
+                f"The audio has {channels} channels at {source} Hz; we read 1 to "
                 f"{_MAX_CHANNELS} channels at {_MIN_RATE:,} to {_MAX_RATE:,} Hz.",
             )
         declared = (
@@ -198,8 +209,8 @@ def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at
         )
         if declared is not None and declared > max_seconds + 1.0:
             raise ContentError("too_long", _too_long(max_seconds))
-        limit = math.ceil(max_seconds * SAMPLE_RATE)
-        resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        limit = math.ceil(max_seconds * rate)
+        resampler = AudioResampler(format="flt", layout="mono", rate=rate)
         chunks: list[np.ndarray] = []
         total = packets = bad = 0
         for packet in container.demux(stream):
@@ -215,7 +226,7 @@ def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at
                 continue
             for frame in frames:
                 # Checked before resampling, so a frame cannot grow past the limit in memory.
-                if total + frame.samples * SAMPLE_RATE / max(1, frame.sample_rate) > limit + 2048:
+                if total + frame.samples * rate / max(1, frame.sample_rate) > limit + 2048:
                     raise ContentError("too_long", _too_long(max_seconds))
                 for out in resampler.resample(frame):
                     chunk = out.to_ndarray().reshape(-1)
@@ -238,7 +249,7 @@ def _decode(data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at
         if total > limit:
             raise ContentError("too_long", _too_long(max_seconds))
         codec = _CODEC_NAMES.get(decoder, decoder)
-        return Audio.from_samples(np.concatenate(chunks), codec=codec)
+        return Audio.from_samples(np.concatenate(chunks), codec=codec, rate=rate)
 
 
 def _too_long(max_seconds: float) -> str:

@@ -44,6 +44,7 @@ from governance.models.requests import (
     UseRequest,
     WorkEmbedding,
 )
+from governance.models.voice import VoiceEmbedding, VoiceEnrolment, VoiceUpload
 
 __all__ = [
     "ApiToken",
@@ -82,6 +83,9 @@ __all__ = [
     "Role",
     "TerritoryMode",
     "UseRequest",
+    "VoiceEmbedding",
+    "VoiceEnrolment",
+    "VoiceUpload",
     "Work",
     "WorkContent",
     "WorkEmbedding",
