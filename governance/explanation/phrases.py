@@ -34,6 +34,10 @@ _EN: Final[Mapping[str, str]] = {
     "composition": "Your audio is a version of the composition of {title} (composition, {model} "
     "version {version}: similarity {score}, threshold {threshold}).",
     "named_also": "It was also named by its {scheme} {value}.",
+    "artist_named": "Your prompt names {name}: its words {span} match the name {label} (text, "
+    "{model} version {version}) with a score of {score} (threshold {threshold}).",
+    "needs_artist": "{use}: your item names an artist or sounds like one, which needs the "
+    "consent of the holder of the likeness right, the artist alone.",
     "needs_one": "{use} needs the consent of the holder of the {right} right.",
     "needs_many": "{use} needs the consent of the holders of the {rights} rights.",
     "needs_none": "{use} needs nobody's consent under consent matrix version {version}.",
@@ -115,6 +119,11 @@ _FR: Final[Mapping[str, str]] = {
     "composition": "Votre audio est une version de la composition de {title} (composition, "
     f"{{model}} version {{version}}{_NB}: similarité {{score}}, seuil {{threshold}}).",
     "named_also": "Votre élément désigne aussi cette œuvre par son {scheme} {value}.",
+    "artist_named": f"Votre prompt nomme {{name}}{_NB}: ses mots {{span}} correspondent au nom "
+    f"{{label}} (texte, {{model}} version {{version}}) avec un score de {{score}} (seuil "
+    "{threshold}).",
+    "needs_artist": f"{{use}}{_NB}: votre élément nomme un artiste ou fait entendre sa voix, ce "
+    "qui requiert le consentement du titulaire du droit à l’image et à la voix, l’artiste seul.",
     "needs_one": "{use} requiert le consentement du titulaire {right}.",
     "needs_many": f"{{use}} requiert le consentement des titulaires de ces droits{_NB}: "
     "{rights}.",

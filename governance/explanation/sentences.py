@@ -77,6 +77,33 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
     return sentences
 
 
+def artist_sentences(p: Phrases, artist: Mapping[str, Any]) -> list[str]:
+    """How the item matched an artist: the words of the prompt that name them (``text``), or
+    the similarity in another space (a voice)."""
+    name = str(artist.get("name") or artist.get("artist"))
+    sentences = []
+    for m in artist.get("matches", []):
+        score, threshold = p.number(m["score"]), p.number(m["threshold"])
+        if m.get("space") == "text" and m.get("label"):
+            span = p.quote(str(m["span"])) if m.get("span") else "…"
+            sentences.append(
+                p(
+                    "artist_named",
+                    name=name,
+                    span=span,
+                    label=p.quote(str(m["label"])),
+                    model=m.get("model"),
+                    version=m.get("model_version"),
+                    score=score,
+                    threshold=threshold,
+                )
+            )
+            continue
+        key = "match" if m["score"] >= m["threshold"] else "near"
+        sentences.append(p(key, title=name, space=m["space"], score=score, threshold=threshold))
+    return sentences
+
+
 def fingerprint_sentence(p: Phrases, title: str, m: Mapping[str, Any]) -> str:
     """How the item's audio matched a recording: the seconds that agree (blocks of about a
     second), the threshold, and where the matching part lies in the audio and the recording."""

@@ -21,7 +21,7 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +102,12 @@ class Resolved:
     code: str = ""
     """With ``error``: the code of content that could not be read (``content.too_short``), an
     ``error`` item of its own; without, the error is the request's (a 400 for a check)."""
+    artists: list[evaluation.ArtistFacts] = field(default_factory=list)
+    """The artists the item matched (a prompt naming them: ``governance.services.texts``),
+    each decided on its likeness."""
+    searched: dict[str, Any] | None = None
+    """For text: what was searched (space, model, parts, the nearest name or work and its
+    score), which the trace keeps whether or not anything matched."""
 
 
 @dataclass
@@ -222,6 +228,7 @@ class Context:
             self.works = self._work_facts(work_ids, locked)
         holders = {s.holder_id for w in self.works.values() for s in w.shares}
         holders |= {a for w in self.works.values() for a in w.artist_ids}
+        holders |= {a.artist_id for r in self.resolved for a in r.artists}
         keys = [ordering.MATRIX, *(ordering.holder_key(h) for h in holders)]
         clock, parties, versions, matrices = _result_sets(
             _sql_holder_facts(), {"holders": sorted(holders), "keys": sorted(keys)}, 4
