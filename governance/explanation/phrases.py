@@ -64,6 +64,13 @@ _EN: Final[Mapping[str, str]] = {
     "deny": "You may not proceed with this work.",
     "review": "The answer waits for a rights holder's review.",
     "no_match": "Consentry has no registered work matching this item; this is not a licence.",
+    "no_match.prompt": "Your prompt names no registered artist (text, {model} version "
+    "{version}: {parts} spans searched, threshold {threshold}{nearest}); this is not a licence.",
+    "no_match.lyrics": "Your lyrics are no registered work's (text, {model} version {version}: "
+    "{parts} stanzas searched, threshold {threshold}{nearest}); this is not a licence.",
+    "nearest": "; the closest, {label}, scored {score}",
+    "lyrics_match": "Your lyrics are those of {title} (text, {model} version {version}: "
+    "similarity {score}, threshold {threshold}).",
     "error": "Your item could not be decided: {reason}.",
     "error.item.unresolved": "Your item could not be decided: {reason}.",
     "error.item.failed": "Your item could not be decided: {reason}.",
@@ -155,6 +162,15 @@ _FR: Final[Mapping[str, str]] = {
     "review": "La réponse attend l’examen d’un titulaire de droits.",
     "no_match": f"Consentry n’a aucune œuvre enregistrée qui corresponde à cet élément{_NB}; "
     "ceci n’est pas une licence.",
+    "no_match.prompt": f"Votre prompt ne nomme aucun artiste enregistré (texte, {{model}} "
+    f"version {{version}}{_NB}: {{parts}} segments cherchés, seuil {{threshold}}{{nearest}})"
+    f"{_NB}; ce n’est pas une licence.",
+    "no_match.lyrics": f"Vos paroles ne sont celles d’aucune œuvre enregistrée (texte, "
+    f"{{model}} version {{version}}{_NB}: {{parts}} strophes cherchées, seuil {{threshold}}"
+    f"{{nearest}}){_NB}; ce n’est pas une licence.",
+    "nearest": f"{_NB}; le plus proche, {{label}}, a obtenu {{score}}",
+    "lyrics_match": f"Vos paroles sont celles de {{title}} (texte, {{model}} version "
+    f"{{version}}{_NB}: similarité {{score}}, seuil {{threshold}}).",
     "error": "Votre élément n’a pas pu être décidé.",
     "error.item.unresolved": f"Votre élément n’a pas pu être décidé{_NB}: il ne désigne aucune "
     "œuvre enregistrée.",

@@ -67,6 +67,12 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         if m.get("space") == "composition" and "segments" in m:  # a version of the composition
             sentences.append(composition_sentence(p, title, m))
             continue
+        if m.get("space") == "text" and "model" in m:  # lyrics: the work's, translated or not
+            sentences.append(
+                p("lyrics_match", title=title, model=m["model"], version=m.get("model_version"),
+                  score=p.number(m["score"]), threshold=p.number(m["threshold"]))
+            )  # fmt: skip
+            continue
         score, threshold = p.number(m["score"]), p.number(m["threshold"])
         key = "match" if m["score"] >= m["threshold"] else "near"
         sentences.append(p(key, title=title, space=m["space"], score=score, threshold=threshold))
@@ -210,6 +216,21 @@ def conclusion_sentence(p: Phrases, outcome: str, obligations: Mapping[str, Any]
 
 def unmatched_sentence(p: Phrases, trace: Mapping[str, Any]) -> str:
     outcome = str(trace.get("outcome") or "no_match")
+    searched = trace.get("searched")
+    if outcome == "no_match" and searched and searched.get("kind") in ("prompt", "lyrics"):
+        nearest = searched.get("nearest")
+        near = ""
+        if nearest:
+            near = p("nearest", label=p.quote(str(nearest["label"])),
+                     score=p.number(nearest["score"]))  # fmt: skip
+        return p(
+            f"no_match.{searched['kind']}",
+            model=searched.get("model"),
+            version=searched.get("model_version"),
+            parts=searched.get("spans", searched.get("stanzas")),
+            threshold=p.number(searched["threshold"]),
+            nearest=near,
+        )
     if outcome == "no_match":
         return p("no_match")
     key = f"error.{trace.get('code')}"

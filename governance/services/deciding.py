@@ -34,6 +34,7 @@ from governance.services.facts import Context, Resolved, question_of
 from governance.services.fingerprints import content_described
 from governance.services.outbox import job_enqueue
 from governance.services.requests import CHUNK
+from governance.services.texts import is_text_entry
 from governance.terms import Obligations
 from ledger import canonical
 
@@ -102,6 +103,8 @@ def decision_payload(
     rules = evaluation.rule_versions_cited(trace)
     # audio: what fingerprinted it (its SHA-256 is content_sha256)
     content = content_described(item.vectors[0]) if item.vectors else None
+    if item.vectors and is_text_entry(item.vectors[0]):  # text: which model matched it
+        content = {k: item.vectors[0][k] for k in ("space", "kind", "model", "model_version")}
     return {
         "decision": str(decision.pk),
         "request": str(request.pk),

@@ -47,6 +47,7 @@ from governance.services.fingerprints import (
     fingerprint_matches,
     fingerprint_model_version,
 )
+from governance.services.texts import is_text_entry, text_resolution
 
 TOP_K = 10
 EF_SEARCH = 100
@@ -267,6 +268,9 @@ class Context:
             if not found:
                 return Resolved([], unregistered=item.reference)
             return Resolved([(w, item.reference, ()) for w in found])
+        if item.vectors and is_text_entry(item.vectors[0]):
+            text = text_resolution(item.vectors[0])
+            return Resolved(list(text.works), artists=text.artists, searched=text.searched)
         if item.vectors and (
             content := ContentSpec.from_stored(item.vectors[0], sha256=item.content_sha256)
         ):
