@@ -92,6 +92,27 @@ def match_vector(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class VoiceMatch:
+    """An artist recognised by voice in an item's audio (the ``voice`` space): what voice
+    matching hands to deciding, as ``Resolved.artists`` takes it (:meth:`artist_facts`). The
+    artist is then decided on their likeness, as an artist a prompt names is."""
+
+    artist_id: str
+    score: float
+    threshold: float
+    model_version: str
+    model: str = ""
+
+    def artist_facts(self) -> evaluation.ArtistFacts:
+        detail = (("model", self.model),) if self.model else ()
+        match = evaluation.Match(
+            "voice", round(float(self.score), 6), float(self.threshold),
+            (*detail, ("model_version", self.model_version)),
+        )  # fmt: skip
+        return evaluation.ArtistFacts(str(self.artist_id), (match,))
+
+
 @dataclass
 class Resolved:
     """What an item names or matches. An identifier under which nothing is registered is an

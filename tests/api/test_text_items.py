@@ -213,6 +213,15 @@ def test_a_use_request_decides_text_items_beside_identifiers(world: dict[str, An
     named = Decision.objects.get(request=request, item__position=1)
     assert named.code == "consent.review"
     assert named.trace["artists"][0]["name"] == "Ada Vale"
+    # The review waits for Ada alone; her answer settles the decision.
+    assert world["label"].client.get("/api/v1/reviews/").json()["count"] == 0
+    (review,) = world["artist"].client.get("/api/v1/reviews/").json()["results"]
+    approved = world["artist"].client.post(
+        f"/api/v1/reviews/{review['id']}/approve/", {"reason": "Fine by me."}, format="json"
+    )
+    assert approved.status_code == 200, approved.json()
+    named.refresh_from_db()
+    assert named.settled_outcome == "allow"
 
 
 def test_a_json_lines_manifest_takes_text_items(world: dict[str, Any]) -> None:

@@ -217,3 +217,20 @@ def test_the_explanation_says_which_words_named_the_artist_and_how_closely() -> 
     )
     assert "image et à la voix" in fr["sentences"][1]
     assert explanation.summary(d.trace) == en["sentences"][2]
+
+
+def test_a_voice_match_handed_over_is_decided_and_explained_like_a_named_artist() -> None:
+    from governance.services.facts import VoiceMatch
+
+    voice = VoiceMatch(ARTIST, 0.8712345, 0.8, "resemblyzer-0.1.4/1", model="resemblyzer")
+    deny = rule(ARTIST, "deny", {"voice"}, scope="likeness", rule_id="r-voice")
+    d = evaluate_item(ask("voice"), [], facts(deny), artists=[voice.artist_facts()])
+    assert (d.outcome, d.code) == ("deny", "consent.denied_by_rule")
+    assert d.trace["artists"][0]["matches"] == [
+        {"space": "voice", "score": 0.871235, "threshold": 0.8, "model": "resemblyzer",
+         "model_version": "resemblyzer-0.1.4/1"}
+    ]  # fmt: skip
+    (en,) = explanation.explain(d.trace, language="en")
+    assert en["sentences"][0] == (
+        "Ada Vale matched your item in the voice space with similarity 0.871 (threshold 0.80)."
+    )
