@@ -127,7 +127,9 @@ def explain(
             spans = p.join([span(p, u) for u in work["uncovered"]])
             sentences.append(p("consent.period_not_covered", parts=spans))
         outcome = settled_outcome(work, answers) if answers else str(work["outcome"])
-        if conclusion := conclusion_sentence(p, outcome, work.get("obligations", {})):
+        if artist and outcome == "deny":  # no work: the artist's likeness is refused
+            sentences.append(p("deny.artist"))
+        elif conclusion := conclusion_sentence(p, outcome, work.get("obligations", {})):
             sentences.append(conclusion)
         if artist:  # an artist's likeness: no work; the artist's name is the title
             explained.append(

@@ -62,6 +62,7 @@ _EN: Final[Mapping[str, str]] = {
     "allow": "You may proceed.",
     "conditional": "You may proceed if you: {items}.",
     "deny": "You may not proceed with this work.",
+    "deny.artist": "You may not proceed with this artist's likeness.",
     "review": "The answer waits for a rights holder's review.",
     "no_match": "Consentry has no registered work matching this item; this is not a licence.",
     "no_match.prompt": "Your prompt names no registered artist (text, {model} version "
@@ -159,6 +160,7 @@ _FR: Final[Mapping[str, str]] = {
     "allow": "Vous pouvez continuer.",
     "conditional": f"Vous pouvez continuer si vous{_NB}: {{items}}.",
     "deny": "Vous ne pouvez pas continuer avec cette œuvre.",
+    "deny.artist": "Vous ne pouvez pas continuer avec l’image et la voix de cet artiste.",
     "review": "La réponse attend l’examen d’un titulaire de droits.",
     "no_match": f"Consentry n’a aucune œuvre enregistrée qui corresponde à cet élément{_NB}; "
     "ceci n’est pas une licence.",

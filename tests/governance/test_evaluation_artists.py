@@ -217,6 +217,8 @@ def test_the_explanation_says_which_words_named_the_artist_and_how_closely() -> 
     )
     assert "image et à la voix" in fr["sentences"][1]
     assert explanation.summary(d.trace) == en["sentences"][2]
+    assert en["sentences"][-1] == "You may not proceed with this artist's likeness."
+    assert fr["sentences"][-1].endswith("l’image et la voix de cet artiste.")  # noqa: RUF001
 
 
 def test_a_voice_match_handed_over_is_decided_and_explained_like_a_named_artist() -> None:
