@@ -45,7 +45,14 @@ from django.db import connection, transaction
 
 from governance import evaluation
 from governance.exceptions import GovernanceError, InvalidInput
-from governance.models import ArtistNameVector, LyricsVector, Party, PartyKind, WorkContent
+from governance.models import (
+    ArtistNameVector,
+    Likeness,
+    LyricsVector,
+    Party,
+    PartyKind,
+    WorkContent,
+)
 
 log = structlog.get_logger("governance.texts")
 
@@ -99,8 +106,9 @@ def _literal(vector: Sequence[float]) -> str:
 def artist_names(party: Party) -> list[tuple[str, bool]]:
     """The names an artist is known by: its own, then its likeness's aliases (``alias``)."""
     names = [(" ".join(party.name.split()), False)]
-    likeness = getattr(party, "likeness", None)
-    for alias in sorted(likeness.aliases if likeness is not None else []):
+    # Read from the table, not from a likeness the caller may hold from before its change.
+    aliases = Likeness.objects.filter(artist=party).values_list("aliases", flat=True).first()
+    for alias in sorted(aliases or []):
         cleaned = " ".join(alias.split())
         if cleaned and cleaned not in {n for n, _ in names}:
             names.append((cleaned, True))

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         except TextSpaceUnavailable as exc:
             raise CommandError(str(exc)) from exc
         artists = embedded = 0
-        for party in Party.objects.filter(kind=PartyKind.ARTIST).select_related("likeness"):
+        for party in Party.objects.filter(kind=PartyKind.ARTIST).order_by("pk"):
             with transaction.atomic():
                 embedded += artist_names_sync(party=party)
             artists += 1
