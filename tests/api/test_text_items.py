@@ -20,9 +20,10 @@ from rest_framework.test import APIClient
 from governance import tasks
 from governance.content import text
 from governance.demo import demo_seed
-from governance.models import Decision, RequestItem, UseRequest
+from governance.models import Decision, PartyKind, RequestItem, UseRequest
 from governance.services import outbox
 from ledger.models import PendingEntry
+from tests.factories import caller
 from tests.world import ISRC, rule, submit
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +261,17 @@ def test_on_the_demo_data_a_prompt_naming_ada_vale_is_refused_voice_by_her_rule(
     milo = ask("style", "quelque chose comme Milo Reyez")  # misspelt
     assert milo["trace"]["artists"][0]["name"] == "Milo Reyes"
     assert ask("style", "dans le style de Stromae")["outcome"] == "no_match"
+
+
+def test_a_prompt_naming_two_artists_needs_both_their_consents(world: dict[str, Any]) -> None:
+    milo = caller(PartyKind.ARTIST, name="Milo Reyes")
+    rule(milo, scope="likeness", uses=["style"], effect="allow")
+    rule(world["artist"], scope="likeness", uses=["style"], effect="deny")
+    prompt = "un mélange de Ada Vale et de Milo Reyes"
+    body = decided(check(world["licensee"], "style", {"text": prompt}))
+    assert {a["name"] for a in body["trace"]["artists"]} == {"Ada Vale", "Milo Reyes"}
+    assert (body["outcome"], body["code"]) == ("deny", "consent.denied_by_rule")
+    assert body["reason"].startswith("Ada Vale's likeness: Ada Vale denied it")
+    rule(world["artist"], scope="likeness", uses=["style"], effect="allow")
+    # (the deny stays: deny overrides the new allow of the same owner)
+    assert decided(check(world["licensee"], "style", {"text": prompt}))["outcome"] == "deny"
