@@ -94,8 +94,11 @@ def test_a_prompt_naming_an_artist_is_decided_by_the_artists_likeness_rule(
     assert "(threshold 0.90)" in sentences[0]
     fr = explained(world["licensee"], body["id"], "fr")
     assert fr["works"][0]["sentences"][0].startswith("Votre prompt nomme Ada Vale")
-    # The artist whose likeness it was sees the decision.
+    # The artist whose likeness it was sees the decision, and it in their insights.
     assert ada.client.get(f"/api/v1/decisions/{body['id']}/").status_code == 200
+    (seen,) = ada.client.get("/api/v1/insights/").json()["likeness_matches"]
+    assert (seen["decision"], seen["label"], seen["use"]) == (body["id"], "Ada Vale", "style")
+    assert world["label"].client.get("/api/v1/insights/").json()["likeness_matches"] == []
 
 
 def test_a_misspelt_name_in_another_language_still_finds_the_artist(
