@@ -3,7 +3,9 @@
 Pure: no Django, DRF or Celery, and no clock: ``Question.at`` is the moment asked about, and
 the caller passes the facts in force then (rule versions, parties, the consent matrix).
 
-1. The required rights are ``matrix[use]`` (none: allowed, ``consent.no_rights_required``).
+1. The required rights are ``matrix[use]`` (none: allowed, ``consent.no_rights_required``);
+   for a work with ``rights_use`` (matched by its lyrics: ``lyrics``), ``matrix[rights_use]``,
+   and its trace says ``rights_use``.
 2. A right's holders in a territory hold its shares in force on the UTC date of ``at``
    (``valid_from <= day < valid_until``) covering the territory; one holder's shares add up.
    A recording's shares include the ``publishing`` shares of the composition it embodies

@@ -93,6 +93,9 @@ class WorkFacts:
     matches: tuple[Match, ...] = ()
     identified_by: str | None = None  # "isrc:USRC17607839" when named rather than matched
     composition_id: str | None = None  # a recording's composition (its shares are in shares)
+    rights_use: str | None = None
+    """The use whose consent-matrix row gives the rights required, when not the question's:
+    ``lyrics`` for a work an item matched by its lyrics (the item holds the words alone)."""
 
 
 ARTIST_RIGHTS: Final = ("likeness",)

@@ -87,7 +87,10 @@ def _evaluate_work(
     """The work's decision; with ``cited`` (a set), without its trace (``{}``): the rule
     versions its trace would cite are added to ``cited`` instead (:func:`decide_item`).
     ``subject``: ``work`` stands for an artist's likeness (:func:`_evaluate_artist`)."""
-    required = ARTIST_RIGHTS if subject else tuple(facts.matrix[question.use])
+    if subject:
+        required: tuple[str, ...] = ARTIST_RIGHTS
+    else:
+        required = tuple(facts.matrix[work.rights_use or question.use])
     if question.until is None:
         spans: list[tuple[dt.datetime, dt.datetime | None]] = [(question.at, None)]
     else:
@@ -133,6 +136,8 @@ def _evaluate_work(
         "obligations": obligations_json(decided.obligations),
         "rights": trace_rights, **extra,
     }  # fmt: skip
+    if work.rights_use is not None:  # (absent otherwise: earlier traces are unchanged)
+        trace["rights_use"] = work.rights_use
     o = decided
     return WorkDecision(work.work_id, o.outcome, o.code, o.reason, o.obligations, trace)
 

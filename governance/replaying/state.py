@@ -136,7 +136,8 @@ class ReplayState:
         if work is None:
             work = self._works[work_id] = self._work(work_id)
         matches, identified_by = w.get("matches"), w.get("identified_by")
-        if not matches and identified_by is None:
+        rights_use = w.get("rights_use")
+        if not matches and identified_by is None and rights_use is None:
             return work
         return replace(
             work,
@@ -145,6 +146,7 @@ class ReplayState:
                 for m in matches or ()
             ),
             identified_by=identified_by,
+            rights_use=rights_use,
         )
 
     @staticmethod

@@ -85,6 +85,7 @@ def decision_payload(
             "work": w["work"],
             "identified_by": w.get("identified_by"),
             "matches": w.get("matches", []),
+            **({"rights_use": w["rights_use"]} if w.get("rights_use") else {}),
         }
         for w in trace.get("works", [])
     ]

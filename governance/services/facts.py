@@ -127,6 +127,9 @@ class Resolved:
     artists: list[evaluation.ArtistFacts] = field(default_factory=list)
     """The artists the item matched (a prompt naming them: ``governance.services.texts``),
     each decided on its likeness."""
+    rights_use: dict[str, str] = field(default_factory=dict)
+    """Work id → the use whose matrix row gives its required rights, when not the request's:
+    ``lyrics`` for a work matched by its lyrics (``evaluation.WorkFacts.rights_use``)."""
     searched: dict[str, Any] | None = None
     """For text: what was searched (space, model, parts, the nearest name or work and its
     score), which the trace keeps whether or not anything matched."""
@@ -291,7 +294,10 @@ class Context:
             return Resolved([(w, item.reference, ()) for w in found])
         if item.vectors and is_text_entry(item.vectors[0]):
             text = text_resolution(item.vectors[0])
-            return Resolved(list(text.works), artists=text.artists, searched=text.searched)
+            return Resolved(
+                list(text.works), artists=text.artists, searched=text.searched,
+                rights_use={w: "lyrics" for w, _, _ in text.works},
+            )  # fmt: skip
         if item.vectors and (
             content := ContentSpec.from_stored(item.vectors[0], sha256=item.content_sha256)
         ):
@@ -347,6 +353,7 @@ class Context:
                     matches=matches,
                     identified_by=identified_by,
                     composition_id=row.composition_id,
+                    rights_use=resolved.rights_use.get(work_id),
                 )
             )
         return out

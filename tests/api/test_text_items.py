@@ -187,6 +187,14 @@ def test_lyrics_of_a_registered_work_are_decided_as_that_work(world: dict[str, A
     assert match["score"] >= match["threshold"] == text.LYRICS_THRESHOLD
     en = explained(world["licensee"], body["id"], "en")
     assert en["works"][0]["sentences"][0].startswith("Your lyrics are those of “Northern Lights”")
+    # Lyrics hold the words alone: whatever the use, the lyrics row of the matrix says whose
+    # consent is needed (training on them needs no master or performer consent).
+    rule(world["label"], scope="all_works", uses=["train"], effect="allow")
+    train = decided(check(world["licensee"], "train", {"lyrics": stanza}))
+    (work,) = train["trace"]["works"]
+    assert (work["required_rights"], work["rights_use"]) == (["publishing"], "lyrics")
+    assert train["outcome"] == "allow"
+    assert ledgered(train["id"])["works"][0]["rights_use"] == "lyrics"
 
 
 def test_lyrics_nobody_registered_are_no_match(world: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from tests.governance.evaluation_support import (
     AT,
     GUEST,
     LABEL,
+    PUB,
     allow_all,
     ask,
     facts,
@@ -236,3 +237,16 @@ def test_a_voice_match_handed_over_is_decided_and_explained_like_a_named_artist(
     assert en["sentences"][0] == (
         "Ada Vale matched your item in the voice space with similarity 0.871 (threshold 0.80)."
     )
+
+
+def test_a_work_matched_by_its_lyrics_requires_the_lyrics_rows_rights_whatever_the_use() -> None:
+    from dataclasses import replace
+
+    lyrics_work = replace(work(), rights_use="lyrics")
+    f = allow_all(rule(PUB, "allow", {"train"}, rule_id="r-pub"))
+    d = evaluate_item(ask("train"), [lyrics_work], f)
+    (entry,) = d.trace["works"]
+    assert (entry["required_rights"], entry["rights_use"]) == (["publishing"], "lyrics")
+    assert d.outcome == "allow"
+    assert "rights_use" not in evaluate_item(ask("train"), [work()], f).trace["works"][0]
+    assert decide_item(ask("train"), [lyrics_work], f) == (d.outcome, rule_versions_cited(d.trace))

@@ -375,10 +375,13 @@ def test_decisions_on_an_artist_named_in_a_prompt_and_on_lyrics_replay_with_no_d
         )
     assert tasks.fingerprint_content.apply(args=[content["id"]]).get() == "completed"
     assert ask("lyrics", {"lyrics": "Northern lights above the bay\nWe sail at dawn"}) == "deny"
+    # Training on the lyrics: the lyrics row (publishing), which the label allows.
+    rule(world["label"], scope="all_works", uses=["train"], effect="allow")
+    assert ask("train", {"lyrics": "Northern lights above the bay\nWe sail at dawn"}) == "allow"
     vkey = signed()
     monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
 
     status, lines, err = verify_replay(capsys, served, vkey)
 
-    assert (status, lines) == (0, ["6 decisions replayed, 0 differ"]), err
+    assert (status, lines) == (0, ["7 decisions replayed, 0 differ"]), err
     assert replay_decisions() == (0, lines)
