@@ -75,6 +75,8 @@ def trace_for(trace: Mapping[str, Any], *, viewer: Viewer) -> dict[str, Any]:
     shown = dict(trace)
     if isinstance(trace.get("works"), list):
         shown["works"] = [_work_for(w, viewer) for w in trace["works"]]
+    if isinstance(trace.get("artists"), list):  # an artist's likeness holds no share, but alike
+        shown["artists"] = [_work_for(a, viewer) for a in trace["artists"]]
     return shown
 
 

@@ -52,8 +52,21 @@ def insights_for(*, actor: Actor, since: dt.datetime | None = None) -> dict[str,
         titles = dict(Work.objects.filter(pk__in=[w for w, _ in rows]).values_list("pk", "title"))
         top_works = [{"work": str(w), "title": titles.get(w, ""), "requests": n} for w, n in rows]
     closest: list[dict[str, Any]] = []
+    likeness: list[dict[str, Any]] = []  # an artist named (or heard) in submitted content
     mine_str = {str(m) for m in mine}
+    me = str(party.pk)
     for d in decisions.select_related("request__licensee").order_by("-created_at")[:2000]:
+        for a in d.trace.get("artists", []):
+            if a.get("artist") == me:
+                likeness.extend(
+                    {
+                        "space": m["space"], "score": m["score"], "threshold": m["threshold"],
+                        "label": m.get("label"), "decision": str(d.pk),
+                        "licensee": d.request.licensee.name, "use": d.request.use,
+                        "outcome": d.final_outcome,
+                    }
+                    for m in a.get("matches", [])
+                )  # fmt: skip
         for w in d.trace.get("works", []):
             if w.get("work") in mine_str:
                 for m in w.get("matches", []):
@@ -71,6 +84,7 @@ def insights_for(*, actor: Actor, since: dt.datetime | None = None) -> dict[str,
                         }
                     )
     closest.sort(key=lambda c: (-c["score"], c["decision"]))
+    likeness.sort(key=lambda c: (-c["score"], c["decision"]))
     return {
         "party": str(party.pk),
         "decisions": decisions.count(),
@@ -88,4 +102,5 @@ def insights_for(*, actor: Actor, since: dt.datetime | None = None) -> dict[str,
         "by_week": [{"week": r["week"].date().isoformat(), "requests": r["n"]} for r in by_week],
         "top_works": top_works,
         "closest_matches": closest[:20],
+        "likeness_matches": likeness[:20],
     }

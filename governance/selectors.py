@@ -345,7 +345,7 @@ def decision_rule_notes(*, actor: Actor, decision: Decision) -> dict[tuple[str, 
     own; any other holder of the work reads none of another's."""
     pairs = {
         (str(h["rule"]["id"]), int(h["rule"]["version"]))
-        for w in decision.trace.get("works", [])
+        for w in (*decision.trace.get("works", []), *decision.trace.get("artists", []))
         for r in w.get("rights", [])
         for h in r.get("holders", [])
         if h.get("rule")

@@ -1,6 +1,7 @@
 """A work's content: its registrant or a holder of a share of it hands in audio (multipart
-``file``), which a worker fingerprints; the content is never stored, only its SHA-256 and the
-vectors (docs/matching.md, "Content"). Those who may hand it in, and auditors, read the list.
+``file``), which a worker fingerprints, or its lyrics (``lyrics``), which a worker embeds; the
+content is never stored, only its SHA-256 and the vectors (docs/matching.md, "Content").
+Those who may hand it in, and auditors, read the list.
 """
 
 from __future__ import annotations
@@ -48,11 +49,33 @@ class WorkContentListView(GenericAPIView[WorkContent]):
     with the earlier one if the same bytes were handed in already for this model version."""
 
     class ContentUploadSerializer(StrictSerializer):
-        """A work's audio, as one multipart ``file`` part."""
+        """A work's audio, as one multipart ``file`` part, or its ``lyrics`` (one of them)."""
 
         file = serializers.FileField(
-            help_text="Audio: WAV, FLAC, MP3, AAC/M4A, OGG Vorbis or Opus."
+            required=False, help_text="Audio: WAV, FLAC, MP3, AAC/M4A, OGG Vorbis or Opus."
         )
+        lyrics = serializers.CharField(
+            required=False, trim_whitespace=False, allow_blank=True,
+            help_text="The work's lyrics as text, stanzas separated by blank lines (at most "
+            "20,000 characters and 64 stanzas); a recording's or a composition's. Embedded in "
+            "the text space, one vector per stanza; the text itself is not kept.",
+        )  # fmt: skip
+
+        def to_internal_value(self, data: Any) -> Any:
+            # Said with the other fields' errors (an unknown field, say), not after them.
+            given = {k for k in ("file", "lyrics") if hasattr(data, "keys") and k in data}
+            wrong = {}
+            if len(given) != 1:
+                wrong = {"file": ["give exactly one of file (audio) and lyrics (text)"]}
+            try:
+                value = super().to_internal_value(data)
+            except serializers.ValidationError as exc:
+                if wrong and isinstance(exc.detail, dict):
+                    raise serializers.ValidationError({**wrong, **exc.detail}) from None
+                raise
+            if wrong:
+                raise serializers.ValidationError(wrong)
+            return value
 
     serializer_class = ContentOutputSerializer
     parser_classes = [MultiPartParser]
@@ -80,10 +103,11 @@ class WorkContentListView(GenericAPIView[WorkContent]):
         request._request.upload_handlers = [ContentUploadHandler(request._request)]
         data = self.ContentUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
+        upload = data.validated_data.get("file")
         content, created = content_services.content_submit(
-            actor=actor, work=work, data=upload.read(), now=timezone.now()
-        )
+            actor=actor, work=work, data=None if upload is None else upload.read(),
+            lyrics=data.validated_data.get("lyrics"), now=timezone.now(),
+        )  # fmt: skip
         body = self.get_serializer(content).data
         response = Response(
             body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK

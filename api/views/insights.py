@@ -17,7 +17,8 @@ from governance.models import PartyKind
 
 class InsightsView(APIView):
     """For the caller's works and likeness: requests by use, licensee, outcome and week, the
-    most requested works, and the closest matches of submitted content to them."""
+    most requested works, the closest matches of submitted content to them, and (an artist)
+    the prompts or voices matched to the artist's likeness (``likeness_matches``)."""
 
     permission_classes = [party_kind_in(PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST)]
 

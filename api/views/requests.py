@@ -79,8 +79,10 @@ class ItemsRequestSerializer(RequestInputSerializer):
         min_length=1,
         max_length=request_specs.MAX_ITEMS,
         help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."}, {"vectors": [{"space": '
-        '"...", "vector": [...]}]}, {"audio_base64": "..."} or {"fingerprint": {"model_version": '
-        '"...", "data": "<base64>", "sha256": "<hex of the audio>"}} (docs/api.md).',
+        '"...", "vector": [...]}]}, {"audio_base64": "..."}, {"fingerprint": {"model_version": '
+        '"...", "data": "<base64>", "sha256": "<hex of the audio>"}}, {"text": "<a prompt>"} '
+        "(matched against artists' names and aliases: a named artist is decided on their "
+        'likeness) or {"lyrics": "<text>"} (matched against works\' lyrics) (docs/api.md).',
     )
 
 
@@ -265,7 +267,8 @@ class CheckView(GenericAPIView[Decision]):
     class CheckInputSerializer(RequestInputSerializer):
         item = serializers.DictField(
             help_text="One item, as in a request's items: an identifier, vectors, "
-            "audio_base64 or a fingerprint."
+            "audio_base64, a fingerprint, text (a prompt: the artist it names is decided on "
+            "their likeness) or lyrics (the work whose lyrics they are)."
         )
 
     @extend_schema(

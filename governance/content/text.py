@@ -376,6 +376,70 @@ def best_artist(
     return Match(top.key, top.label, top.part, score, top.score, second, passed)
 
 
+def named_artists(
+    hits: Iterable[Hit],
+    spans: Sequence[str],
+    threshold: float = THRESHOLD,
+    margin: float = MARGIN,
+    weight: float = LEXICAL_WEIGHT,
+) -> list[Match]:
+    """Every artist a prompt names, best first: "in the style of Ada Vale and Milo Reyes"
+    names two, where :func:`best_artist` (one answer) would match neither by its margin rule.
+
+    Hits are scored as :func:`best_artist` scores them, and an artist whose best span lies
+    inside another's longer passing span drops out as there. An artist is named when its best
+    hit reaches ``threshold`` and beats by ``margin`` every other (kept) artist's hits on the
+    spans that overlap its own (share a word, or one contains the other): the margin is about
+    one stretch of the prompt being ambiguous between two names, so artists named in different
+    stretches do not compete. Each :class:`Match` has ``second`` the best such rival's score.
+    For a prompt naming one artist this passes whenever :func:`best_artist` does (its rivals
+    are a subset of that function's)."""
+    best: dict[Hashable, tuple[float, Hit]] = {}
+    per_part: dict[tuple[Hashable, int], float] = {}
+    for hit in hits:
+        score = (1.0 - weight) * hit.score + weight * lexical_similarity(spans[hit.part], hit.label)
+        held = best.get(hit.key)
+        if held is None or score > held[0]:
+            best[hit.key] = (score, hit)
+        cell = (hit.key, hit.part)
+        per_part[cell] = max(per_part.get(cell, -1.0), score)
+    ranked = sorted(best.values(), key=lambda sh: (-sh[0], -len(spans[sh[1].part])))
+    kept = {
+        hit.key: (score, hit)
+        for score, hit in ranked
+        if not any(
+            other_score >= threshold
+            and other_score >= score - margin
+            and _inside(spans[hit.part], spans[other.part])
+            for other_score, other in ranked
+        )
+    }
+    named = []
+    for key, (score, top) in kept.items():
+        if score < threshold:
+            continue
+        own = spans[top.part]
+        second = max(
+            (
+                s
+                for (k, part), s in per_part.items()
+                if k != key and k in kept and _overlap(own, spans[part])
+                and not (score >= s - margin and _inside(spans[part], own))
+            ),
+            default=-1.0,
+        )  # fmt: skip
+        if score - second >= margin:
+            named.append(Match(key, top.label, top.part, score, top.score, second, True))
+    return sorted(named, key=lambda m: -m.score)
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two spans cover a common stretch of the prompt: a word in common, or one inside the
+    other (scripts written without spaces)."""
+    fa, fb = fold(a), fold(b)
+    return bool(set(fa.split()) & set(fb.split())) or fa in fb or fb in fa
+
+
 def _inside(short: str, long: str) -> bool:
     """``short`` is a strictly shorter run of whole words of ``long``."""
     if len(short) >= len(long):

@@ -3,7 +3,9 @@
 Pure: no Django, DRF or Celery, and no clock: ``Question.at`` is the moment asked about, and
 the caller passes the facts in force then (rule versions, parties, the consent matrix).
 
-1. The required rights are ``matrix[use]`` (none: allowed, ``consent.no_rights_required``).
+1. The required rights are ``matrix[use]`` (none: allowed, ``consent.no_rights_required``);
+   for a work with ``rights_use`` (matched by its lyrics: ``lyrics``), ``matrix[rights_use]``,
+   and its trace says ``rights_use``.
 2. A right's holders in a territory hold its shares in force on the UTC date of ``at``
    (``valid_from <= day < valid_until``) covering the territory; one holder's shares add up.
    A recording's shares include the ``publishing`` shares of the composition it embodies
@@ -42,6 +44,15 @@ the caller passes the facts in force then (rule versions, parties, the consent m
    deciding work in id order gives code and reason). :func:`summarise`: a request's outcome is
    the strictest item outcome ignoring ``no_match`` (``no_match`` only if every item is);
    :func:`tally` counts the items per outcome.
+8. An item may also match artists (:class:`ArtistFacts`: by name in a prompt, by voice). Each
+   matched artist is decided like a work whose only required right is the artist's
+   ``likeness`` (:data:`ARTIST_RIGHTS`), whatever the use: a prompt naming the artist invokes
+   the name, audio in the voice the voice. Its only holder is the artist (a party of another
+   kind holds no likeness: ``rights.unknown``), answering through its rules of scope
+   ``likeness`` alone (not ``all_works`` or the others, which speak for works) and its
+   default posture. The item's outcome combines the works' and the artists' (deny overrides);
+   the trace lists the artists in ``artists`` (only when some matched), each entry a work's
+   with ``artist`` and ``name`` in place of ``work``, ``title`` and ``identified_by``.
 
 Obligations unite: attribution and compensation texts as their distinct lines, sorted, one per
 line; ``ai_disclosure`` if any; ``max_similarity`` the lowest.
@@ -105,12 +116,14 @@ from typing import Any
 from governance.evaluation import periods
 from governance.evaluation.facts import (
     ALLOWING,
+    ARTIST_RIGHTS,
     ELSEWHERE,
     ERROR,
     FLOWS,
     OUTCOMES,
     STRICTNESS,
     TRACE_VERSION,
+    ArtistFacts,
     Facts,
     Holder,
     ItemDecision,
@@ -125,11 +138,12 @@ from governance.evaluation.facts import (
 )
 from governance.evaluation.periods import OPEN_END, period_json, question_period
 from governance.evaluation.rules import _combine
-from governance.evaluation.work import _by_owner, _evaluate_work
+from governance.evaluation.work import _by_owner, _evaluate_artist, _evaluate_work
 from governance.terms import RuleContent
 
 __all__ = [
     "ALLOWING",
+    "ARTIST_RIGHTS",
     "ELSEWHERE",
     "ERROR",
     "FLOWS",
@@ -137,6 +151,7 @@ __all__ = [
     "OUTCOMES",
     "STRICTNESS",
     "TRACE_VERSION",
+    "ArtistFacts",
     "Facts",
     "Holder",
     "ItemDecision",
@@ -184,32 +199,43 @@ def evaluate_item(
     facts: Facts,
     *,
     unregistered: str | None = None,
+    artists: Iterable[ArtistFacts] = (),
 ) -> ItemDecision:
-    """Decide ``question`` for an item that resolved to ``works`` (none: ``no_match``).
-    ``unregistered`` is the identifier the item named when no work is registered under it
-    (``"isrc:GBAYE0601498"``): the item is ``no_match`` and its trace names the identifier."""
+    """Decide ``question`` for an item that resolved to ``works`` and matched ``artists``
+    (neither: ``no_match``). ``unregistered`` is the identifier the item named when no work is
+    registered under it (``"isrc:GBAYE0601498"``): the item is ``no_match`` and its trace
+    names the identifier. Each artist is decided on its likeness (:data:`ARTIST_RIGHTS`), in
+    the trace's ``artists`` (present only when some artist matched)."""
     _check(question, facts)
     ordered = sorted(works, key=lambda w: w.work_id)
-    by_owner = _by_owner(facts) if ordered else {}
+    matched = sorted(artists, key=lambda a: a.artist_id)
+    by_owner = _by_owner(facts) if ordered or matched else {}
     decisions = tuple(_evaluate_work(question, w, facts, by_owner) for w in ordered)
+    likenesses = tuple(_evaluate_artist(question, a, facts, by_owner) for a in matched)
     named: dict[str, Any] = {}
-    if not decisions and unregistered:
+    subjects = [*decisions, *likenesses]
+    if not subjects and unregistered:
         key, _, value = unregistered.partition(":")
         what = "work id" if key == "work_id" else key.upper()
         reason = f"No work is registered under {what} {value}"
         decided = _Answer("no_match", "match.none", reason)
         named = {"identified_by": unregistered}
-    elif not decisions:
+    elif not subjects:
         decided = _Answer("no_match", "match.none", "Nothing registered matched the item")
-    elif len(decisions) == 1:
-        d = decisions[0]
+    elif len(subjects) == 1:
+        d = subjects[0]
         decided = _Answer(d.outcome, d.code, d.reason, d.obligations)
     else:
         titled = [
             _Answer(d.outcome, d.code, f"“{w.title}”: {d.reason}", d.obligations)
             for w, d in zip(ordered, decisions, strict=True)
         ]
-        decided = _combine(titled, reason="Every rights holder of every matched work allowed it")
+        titled += [
+            _Answer(d.outcome, d.code, f"{d.trace['name']}'s likeness: {d.reason}", d.obligations)
+            for d in likenesses
+        ]
+        everyone = "every matched work and artist" if likenesses else "every matched work"
+        decided = _combine(titled, reason=f"Every rights holder of {everyone} allowed it")
     trace = {
         "trace_version": TRACE_VERSION, "use": question.use, "licensee": question.licensee_id,
         "at": question.at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
@@ -220,10 +246,12 @@ def evaluate_item(
         "obligations": obligations_json(decided.obligations),
         "works": [d.trace for d in decisions], **named,
     }  # fmt: skip
+    if likenesses:
+        trace["artists"] = [d.trace for d in likenesses]
     if question.until is not None:
         trace["period"] = periods.period_json(question.at, question.until)
     o = decided
-    return ItemDecision(o.outcome, o.code, o.reason, o.obligations, trace, decisions)
+    return ItemDecision(o.outcome, o.code, o.reason, o.obligations, trace, decisions, likenesses)
 
 
 def decide_item(
@@ -232,19 +260,22 @@ def decide_item(
     facts: Facts,
     *,
     by_owner: Mapping[str, list[RuleContent]] | None = None,
+    artists: Iterable[ArtistFacts] = (),
 ) -> tuple[str, list[tuple[str, int]]]:
-    """``evaluate_item(question, works, facts)``'s outcome and the rule versions its trace
-    cites (:func:`rule_versions_cited`), without building the trace: what replay compares.
-    ``by_owner``: ``facts.rules`` by owner, each owner's in (rule id, version) order, if the
-    caller has them (else worked out here)."""
+    """``evaluate_item(question, works, facts, artists=artists)``'s outcome and the rule
+    versions its trace cites (:func:`rule_versions_cited`), without building the trace: what
+    replay compares. ``by_owner``: ``facts.rules`` by owner, each owner's in (rule id, version)
+    order, if the caller has them (else worked out here)."""
     _check(question, facts)
     ordered = sorted(works, key=lambda w: w.work_id)
-    if not ordered:
+    matched = sorted(artists, key=lambda a: a.artist_id)
+    if not ordered and not matched:
         return "no_match", []
     if by_owner is None:
         by_owner = _by_owner(facts)
     cited: set[tuple[str, int]] = set()
     decisions = [_evaluate_work(question, w, facts, by_owner, cited) for w in ordered]
+    decisions += [_evaluate_artist(question, a, facts, by_owner, cited) for a in matched]
     if len(decisions) == 1:
         return decisions[0].outcome, sorted(cited)
     decided = _combine([_Answer(d.outcome, d.code, d.reason, d.obligations) for d in decisions])
@@ -257,7 +288,7 @@ def rule_versions_cited(trace: Mapping[str, Any]) -> list[tuple[str, int]]:
     return sorted(
         {
             (h["rule"]["id"], int(h["rule"]["version"]))
-            for w in trace.get("works", [])
+            for w in (*trace.get("works", []), *trace.get("artists", []))
             for r in w.get("rights", [])
             for h in r.get("holders", [])
             if h.get("rule")

@@ -93,6 +93,26 @@ class WorkFacts:
     matches: tuple[Match, ...] = ()
     identified_by: str | None = None  # "isrc:USRC17607839" when named rather than matched
     composition_id: str | None = None  # a recording's composition (its shares are in shares)
+    rights_use: str | None = None
+    """The use whose consent-matrix row gives the rights required, when not the question's:
+    ``lyrics`` for a work an item matched by its lyrics (the item holds the words alone)."""
+
+
+ARTIST_RIGHTS: Final = ("likeness",)
+"""What an artist an item matched (by name in a prompt, by voice) requires, whatever the use:
+the artist's likeness (voice, name and image), which the artist alone holds. A prompt that
+names an artist invokes the name; audio in an artist's voice invokes the voice."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistFacts:
+    """An artist an item matched, by similarity: the subject decided is the artist's likeness
+    (:data:`ARTIST_RIGHTS`), by the artist's ``likeness`` rules and default posture. The
+    artist is read from ``Facts.holders`` (a party that is not an artist holds no likeness:
+    nobody holds the right, and it is denied, ``rights.unknown``)."""
+
+    artist_id: str
+    matches: tuple[Match, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +162,8 @@ class ItemDecision:
     obligations: Obligations
     trace: dict[str, Any]
     works: tuple[WorkDecision, ...] = ()
+    artists: tuple[WorkDecision, ...] = ()
+    """The decisions on the likeness of the artists the item matched (``ArtistFacts``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,10 +101,13 @@ class _Work:
     """What the rules and holders of one work are matched against, worked out once per work
     (not once per holder, right and territory)."""
 
-    __slots__ = ("artists", "by_right", "holders", "modes_known", "top", "work")
+    __slots__ = ("artists", "by_right", "holders", "modes_known", "subject", "top", "work")
 
-    def __init__(self, work: WorkFacts) -> None:
+    def __init__(self, work: WorkFacts, *, subject: bool = False) -> None:
         self.work = work
+        self.subject = subject
+        """An artist's likeness matched as such (``ArtistFacts``), not a work: only the
+        artist's ``likeness`` rules speak for it."""
         self.artists = frozenset(work.artist_ids)
         self.holders = frozenset(s.holder_id for s in work.shares)
         self.modes_known = all(s.territory_mode in _TERRITORY_MODES for s in work.shares)
@@ -122,7 +125,9 @@ def _rule_matches(
 ) -> bool:
     """Whether ``rule`` speaks for this use of ``work``'s ``right`` in ``territory``."""
     scope = rule.scope
-    if scope == "all_works":
+    if work.subject:  # an artist matched as such: the likeness alone, by likeness rules alone
+        covered = scope == "likeness" and right == "likeness" and artist
+    elif scope == "all_works":
         covered = rule.owner_id in work.artists or rule.owner_id in work.holders
     elif scope == "works":
         # A rule naming a composition speaks for the rights its recordings take from it.
@@ -281,13 +286,18 @@ def _where(rep: str, reps: Sequence[str]) -> str:
 
 
 def _representatives(
-    q: Question, work: WorkFacts, facts: Facts, days: Sequence[dt.date]
+    q: Question,
+    work: WorkFacts,
+    facts: Facts,
+    days: Sequence[dt.date],
+    rights: Sequence[str] | None = None,
 ) -> list[str]:
     """The territories to evaluate on every one of ``days`` (the first day of each part of the
-    period): the question's, or one of each class (module docstring)."""
+    period): the question's, or one of each class (module docstring). ``rights``: the required
+    rights, if not the matrix's for the use (an artist's likeness)."""
     if q.territories:
         return sorted({t.upper() for t in q.territories})
-    required = set(facts.matrix[q.use])
+    required = set(facts.matrix[q.use] if rights is None else rights)
 
     def holds(party: str, right: str) -> bool:  # as in _right_answer: likeness is artists' only
         holder = facts.holders.get(party)
@@ -308,11 +318,13 @@ def _representatives(
     return [*sorted(named), ELSEWHERE] if ALL_TERRITORIES - named else sorted(named)
 
 
-def _boundaries(q: Question, work: WorkFacts, facts: Facts) -> Iterator[dt.datetime]:
+def _boundaries(
+    q: Question, work: WorkFacts, facts: Facts, rights: Sequence[str] | None = None
+) -> Iterator[dt.datetime]:
     """Every instant at which an answer about ``work`` may change: the window boundaries of
     the rules of the parties that may hold a required right, and the first and last days of
-    the shares of those rights (each at 00:00 UTC)."""
-    required = set(facts.matrix[q.use])
+    the shares of those rights (each at 00:00 UTC). ``rights`` as for :func:`_representatives`."""
+    required = set(facts.matrix[q.use] if rights is None else rights)
     shares = [s for s in work.shares if s.right in required]
     owners = {s.holder_id for s in shares}
     if "likeness" in required:

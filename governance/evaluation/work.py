@@ -17,7 +17,9 @@ from typing import Any, Final
 from governance.evaluation import periods
 from governance.evaluation.facts import (
     ALLOWING,
+    ARTIST_RIGHTS,
     ELSEWHERE,
+    ArtistFacts,
     Facts,
     Question,
     WorkDecision,
@@ -79,21 +81,27 @@ def _evaluate_work(
     facts: Facts,
     by_owner: Mapping[str, list[RuleContent]],
     cited: set[tuple[str, int]] | None = None,
+    *,
+    subject: bool = False,
 ) -> WorkDecision:
     """The work's decision; with ``cited`` (a set), without its trace (``{}``): the rule
-    versions its trace would cite are added to ``cited`` instead (:func:`decide_item`)."""
-    required = tuple(facts.matrix[question.use])
+    versions its trace would cite are added to ``cited`` instead (:func:`decide_item`).
+    ``subject``: ``work`` stands for an artist's likeness (:func:`_evaluate_artist`)."""
+    if subject:
+        required: tuple[str, ...] = ARTIST_RIGHTS
+    else:
+        required = tuple(facts.matrix[work.rights_use or question.use])
     if question.until is None:
         spans: list[tuple[dt.datetime, dt.datetime | None]] = [(question.at, None)]
     else:
-        boundaries = _boundaries(question, work, facts)
+        boundaries = _boundaries(question, work, facts, required)
         spans = list(periods.parts(question.at, question.until, boundaries))
     days = [start.astimezone(dt.UTC).date() for start, _ in spans]
-    reps = _representatives(question, work, facts, days)
+    reps = _representatives(question, work, facts, days, required)
     unnamed = ""
     if ELSEWHERE in reps:  # the first code none names
         unnamed = next((t for t in _TERRITORIES if t not in reps), "")
-    context = _Work(work)
+    context = _Work(work, subject=subject)
     parts: list[_Part] = []
     for (start, until), day in zip(spans, days, strict=True):
         q = question if start is question.at else replace(question, at=start)
@@ -128,8 +136,41 @@ def _evaluate_work(
         "obligations": obligations_json(decided.obligations),
         "rights": trace_rights, **extra,
     }  # fmt: skip
+    if work.rights_use is not None:  # (absent otherwise: earlier traces are unchanged)
+        trace["rights_use"] = work.rights_use
     o = decided
     return WorkDecision(work.work_id, o.outcome, o.code, o.reason, o.obligations, trace)
+
+
+def _evaluate_artist(
+    question: Question,
+    artist: ArtistFacts,
+    facts: Facts,
+    by_owner: Mapping[str, list[RuleContent]],
+    cited: set[tuple[str, int]] | None = None,
+) -> WorkDecision:
+    """An artist the item matched: the artist's likeness (:data:`ARTIST_RIGHTS`) decided as a
+    work's right is, from the artist's ``likeness`` rules and default posture alone. Its trace
+    is a work's with ``artist`` and ``name`` instead of ``work``, ``title`` and
+    ``identified_by``."""
+    holder = facts.holders.get(artist.artist_id)
+    name = holder.name if holder is not None else artist.artist_id
+    subject = WorkFacts(
+        work_id=artist.artist_id,
+        title=name,
+        shares=(),
+        artist_ids=(artist.artist_id,),
+        matches=artist.matches,
+    )
+    decided = _evaluate_work(question, subject, facts, by_owner, cited, subject=True)
+    if cited is not None:
+        return decided
+    trace = {"artist": artist.artist_id, "name": name}
+    trace.update((k, v) for k, v in decided.trace.items() if k not in _WORK_ONLY)
+    return replace(decided, trace=trace)
+
+
+_WORK_ONLY: Final = frozenset(("work", "title", "identified_by"))
 
 
 def _evaluate_part(

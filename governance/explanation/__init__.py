@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from governance.explanation.phrases import SUPPORTED_LANGUAGES, Phrases
 from governance.explanation.sentences import (
+    artist_sentences,
     conclusion_sentence,
     holder_name,
     holder_sentence,
@@ -74,7 +75,8 @@ def explain(
     """
     p = Phrases(language)
     works = trace.get("works", [trace])
-    if not works:
+    artists = trace.get("artists", [])
+    if not works and not artists:
         outcome = str(trace.get("outcome") or "no_match")
         return [
             {
@@ -86,13 +88,19 @@ def explain(
         ]
     answers = review_answers(settlement)
     explained = []
-    for work in works:
-        sentences = identification_sentences(p, work)
-        if trace.get("use"):
-            version = trace.get("matrix_version")
-            sentences.append(
-                needs_sentence(p, str(trace["use"]), work.get("required_rights", []), version)
-            )
+    for work in [*works, *artists]:
+        artist = "artist" in work
+        if artist:
+            sentences = artist_sentences(p, work)
+            if trace.get("use"):
+                sentences.append(p("needs_artist", use=p.use(str(trace["use"]))))
+        else:
+            sentences = identification_sentences(p, work)
+            if trace.get("use"):
+                version = trace.get("matrix_version")
+                sentences.append(
+                    needs_sentence(p, str(trace["use"]), work.get("required_rights", []), version)
+                )
         evaluated = work.get("territories", [])
         for entry in work.get("rights", []):
             where = where_clause(p, entry.get("territories", []), evaluated)
@@ -119,8 +127,16 @@ def explain(
             spans = p.join([span(p, u) for u in work["uncovered"]])
             sentences.append(p("consent.period_not_covered", parts=spans))
         outcome = settled_outcome(work, answers) if answers else str(work["outcome"])
-        if conclusion := conclusion_sentence(p, outcome, work.get("obligations", {})):
+        if artist and outcome == "deny":  # no work: the artist's likeness is refused
+            sentences.append(p("deny.artist"))
+        elif conclusion := conclusion_sentence(p, outcome, work.get("obligations", {})):
             sentences.append(conclusion)
+        if artist:  # an artist's likeness: no work; the artist's name is the title
+            explained.append(
+                {"work": None, "title": work.get("name"), "artist": work["artist"],
+                 "outcome": outcome, "sentences": sentences}
+            )  # fmt: skip
+            continue
         title = work.get("title")
         explained.append(
             {"work": work["work"], "title": title, "outcome": outcome, "sentences": sentences}
@@ -140,7 +156,7 @@ def summary(
     who allowed it (saying so when a holder's default, not a rule, did); else why nothing
     applied (``no_match`` is not a licence)."""
     p = Phrases(language)
-    works = list(trace.get("works", [trace]))
+    works = [*trace.get("works", [trace]), *trace.get("artists", [])]
     if not works:
         return unmatched_sentence(p, trace)
     answers = review_answers(settlement)
@@ -191,6 +207,6 @@ def _deciding_sentence(
             sentence = text[:1].upper() + text[1:]
         break
     if len(works) > 1:
-        title = p.quote(str(work.get("title") or work.get("work")))
+        title = p.quote(str(work.get("title") or work.get("name") or work.get("work")))
         return p("summary.titled", title=title, sentence=sentence)
     return sentence

@@ -34,6 +34,10 @@ _EN: Final[Mapping[str, str]] = {
     "composition": "Your audio is a version of the composition of {title} (composition, {model} "
     "version {version}: similarity {score}, threshold {threshold}).",
     "named_also": "It was also named by its {scheme} {value}.",
+    "artist_named": "Your prompt names {name}: its words {span} match the name {label} (text, "
+    "{model} version {version}) with a score of {score} (threshold {threshold}).",
+    "needs_artist": "{use}: your item names an artist or sounds like one, which needs the "
+    "consent of the holder of the likeness right, the artist alone.",
     "needs_one": "{use} needs the consent of the holder of the {right} right.",
     "needs_many": "{use} needs the consent of the holders of the {rights} rights.",
     "needs_none": "{use} needs nobody's consent under consent matrix version {version}.",
@@ -58,8 +62,16 @@ _EN: Final[Mapping[str, str]] = {
     "allow": "You may proceed.",
     "conditional": "You may proceed if you: {items}.",
     "deny": "You may not proceed with this work.",
+    "deny.artist": "You may not proceed with this artist's likeness.",
     "review": "The answer waits for a rights holder's review.",
     "no_match": "Consentry has no registered work matching this item; this is not a licence.",
+    "no_match.prompt": "Your prompt names no registered artist (text, {model} version "
+    "{version}: {parts} spans searched, threshold {threshold}{nearest}); this is not a licence.",
+    "no_match.lyrics": "Your lyrics are no registered work's (text, {model} version {version}: "
+    "{parts} stanzas searched, threshold {threshold}{nearest}); this is not a licence.",
+    "nearest": "; the closest, {label}, scored {score}",
+    "lyrics_match": "Your lyrics are those of {title} (text, {model} version {version}: "
+    "similarity {score}, threshold {threshold}).",
     "error": "Your item could not be decided: {reason}.",
     "error.item.unresolved": "Your item could not be decided: {reason}.",
     "error.item.failed": "Your item could not be decided: {reason}.",
@@ -115,6 +127,11 @@ _FR: Final[Mapping[str, str]] = {
     "composition": "Votre audio est une version de la composition de {title} (composition, "
     f"{{model}} version {{version}}{_NB}: similarité {{score}}, seuil {{threshold}}).",
     "named_also": "Votre élément désigne aussi cette œuvre par son {scheme} {value}.",
+    "artist_named": f"Votre prompt nomme {{name}}{_NB}: ses mots {{span}} correspondent au nom "
+    f"{{label}} (texte, {{model}} version {{version}}) avec un score de {{score}} (seuil "
+    "{threshold}).",
+    "needs_artist": f"{{use}}{_NB}: votre élément nomme un artiste ou fait entendre sa voix, ce "
+    "qui requiert le consentement du titulaire du droit à l’image et à la voix, l’artiste seul.",
     "needs_one": "{use} requiert le consentement du titulaire {right}.",
     "needs_many": f"{{use}} requiert le consentement des titulaires de ces droits{_NB}: "
     "{rights}.",
@@ -143,9 +160,19 @@ _FR: Final[Mapping[str, str]] = {
     "allow": "Vous pouvez continuer.",
     "conditional": f"Vous pouvez continuer si vous{_NB}: {{items}}.",
     "deny": "Vous ne pouvez pas continuer avec cette œuvre.",
+    "deny.artist": "Vous ne pouvez pas continuer avec l’image et la voix de cet artiste.",
     "review": "La réponse attend l’examen d’un titulaire de droits.",
     "no_match": f"Consentry n’a aucune œuvre enregistrée qui corresponde à cet élément{_NB}; "
     "ceci n’est pas une licence.",
+    "no_match.prompt": f"Votre prompt ne nomme aucun artiste enregistré (texte, {{model}} "
+    f"version {{version}}{_NB}: {{parts}} segments cherchés, seuil {{threshold}}{{nearest}})"
+    f"{_NB}; ce n’est pas une licence.",
+    "no_match.lyrics": f"Vos paroles ne sont celles d’aucune œuvre enregistrée (texte, "
+    f"{{model}} version {{version}}{_NB}: {{parts}} strophes cherchées, seuil {{threshold}}"
+    f"{{nearest}}){_NB}; ce n’est pas une licence.",
+    "nearest": f"{_NB}; le plus proche, {{label}}, a obtenu {{score}}",
+    "lyrics_match": f"Vos paroles sont celles de {{title}} (texte, {{model}} version "
+    f"{{version}}{_NB}: similarité {{score}}, seuil {{threshold}}).",
     "error": "Votre élément n’a pas pu être décidé.",
     "error.item.unresolved": f"Votre élément n’a pas pu être décidé{_NB}: il ne désigne aucune "
     "œuvre enregistrée.",

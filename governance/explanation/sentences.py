@@ -67,6 +67,12 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         if m.get("space") == "composition" and "segments" in m:  # a version of the composition
             sentences.append(composition_sentence(p, title, m))
             continue
+        if m.get("space") == "text" and "model" in m:  # lyrics: the work's, translated or not
+            sentences.append(
+                p("lyrics_match", title=title, model=m["model"], version=m.get("model_version"),
+                  score=p.number(m["score"]), threshold=p.number(m["threshold"]))
+            )  # fmt: skip
+            continue
         score, threshold = p.number(m["score"]), p.number(m["threshold"])
         key = "match" if m["score"] >= m["threshold"] else "near"
         sentences.append(p(key, title=title, space=m["space"], score=score, threshold=threshold))
@@ -74,6 +80,33 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         scheme, value = p.identifier(str(work["identified_by"]))
         key = "named_also" if sentences else "named"
         sentences.append(p(key, title=title, scheme=scheme, value=value))
+    return sentences
+
+
+def artist_sentences(p: Phrases, artist: Mapping[str, Any]) -> list[str]:
+    """How the item matched an artist: the words of the prompt that name them (``text``), or
+    the similarity in another space (a voice)."""
+    name = str(artist.get("name") or artist.get("artist"))
+    sentences = []
+    for m in artist.get("matches", []):
+        score, threshold = p.number(m["score"]), p.number(m["threshold"])
+        if m.get("space") == "text" and m.get("label"):
+            span = p.quote(str(m["span"])) if m.get("span") else "…"
+            sentences.append(
+                p(
+                    "artist_named",
+                    name=name,
+                    span=span,
+                    label=p.quote(str(m["label"])),
+                    model=m.get("model"),
+                    version=m.get("model_version"),
+                    score=score,
+                    threshold=threshold,
+                )
+            )
+            continue
+        key = "match" if m["score"] >= m["threshold"] else "near"
+        sentences.append(p(key, title=name, space=m["space"], score=score, threshold=threshold))
     return sentences
 
 
@@ -183,6 +216,21 @@ def conclusion_sentence(p: Phrases, outcome: str, obligations: Mapping[str, Any]
 
 def unmatched_sentence(p: Phrases, trace: Mapping[str, Any]) -> str:
     outcome = str(trace.get("outcome") or "no_match")
+    searched = trace.get("searched")
+    if outcome == "no_match" and searched and searched.get("kind") in ("prompt", "lyrics"):
+        nearest = searched.get("nearest")
+        near = ""
+        if nearest:
+            near = p("nearest", label=p.quote(str(nearest["label"])),
+                     score=p.number(nearest["score"]))  # fmt: skip
+        return p(
+            f"no_match.{searched['kind']}",
+            model=searched.get("model"),
+            version=searched.get("model_version"),
+            parts=searched.get("spans", searched.get("stanzas")),
+            threshold=p.number(searched["threshold"]),
+            nearest=near,
+        )
     if outcome == "no_match":
         return p("no_match")
     key = f"error.{trace.get('code')}"

@@ -16,10 +16,12 @@ from governance.models.catalog import (
 )
 from governance.models.consent import ConsentMatrixVersion, ConsentRule, ConsentRuleVersion
 from governance.models.content import (
+    ArtistNameVector,
     ContentKind,
     ContentStatus,
     ContentUpload,
     FingerprintPosting,
+    LyricsVector,
     WorkContent,
 )
 from governance.models.identity import (
@@ -49,6 +51,7 @@ from governance.models.voice import VoiceEmbedding, VoiceEnrolment, VoiceUpload
 __all__ = [
     "ApiToken",
     "ApiTokenManager",
+    "ArtistNameVector",
     "CallbackAttempt",
     "ClaimStatus",
     "ConsentMatrixVersion",
@@ -66,6 +69,7 @@ __all__ = [
     "ImportJob",
     "ImportStatus",
     "Likeness",
+    "LyricsVector",
     "Membership",
     "Outbox",
     "Party",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 from governance.models.catalog import Work
 from governance.models.identity import Party
@@ -21,6 +22,7 @@ from governance.models.identity import Party
 
 class ContentKind(models.TextChoices):
     AUDIO = "audio", "Audio (a recording's sound)"
+    LYRICS = "lyrics", "Lyrics (a work's words, as text)"
 
 
 class ContentStatus(models.TextChoices):
@@ -130,3 +132,60 @@ class FingerprintPosting(models.Model):
 
     def __str__(self) -> str:
         return f"hash {self.hash} at {self.t} of {self.content_id}"
+
+
+TEXT_DIMENSION = 384
+"""The ``text`` space's dimension (``governance.content.text.DIMENSION``; a test checks)."""
+
+
+class ArtistNameVector(models.Model):
+    """One name of an artist, the party's own or an alias of its likeness, as a vector of the
+    ``text`` space (docs/matching.md, "The text store"): what a prompt's spans are matched
+    against. Kept current by ``governance.services.texts.artist_names_sync``, called by the
+    services that create an artist or change its likeness's aliases, in their transaction."""
+
+    id = models.BigAutoField(primary_key=True)
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="name_vectors")
+    name = models.CharField(max_length=300)
+    alias = models.BooleanField(default=False)
+    model_version = models.CharField(max_length=32)
+    embedding = VectorField(dimensions=TEXT_DIMENSION)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["party", "name", "model_version"], name="artist_name_vector_unique"
+            ),
+        ]
+        indexes = [
+            HnswIndex(
+                name="artist_name_vector_hnsw", fields=["embedding"], m=16, ef_construction=128,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"name {self.name!r} of {self.party_id}"
+
+
+class LyricsVector(models.Model):
+    """One stanza of a work's lyrics (a completed ``lyrics`` content) as a vector of the
+    ``text`` space; the words themselves are not kept."""
+
+    id = models.BigAutoField(primary_key=True)
+    content = models.ForeignKey(WorkContent, on_delete=models.CASCADE, related_name="stanzas")
+    work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="lyrics_vectors")
+    stanza = models.PositiveIntegerField()
+    model_version = models.CharField(max_length=32)
+    embedding = VectorField(dimensions=TEXT_DIMENSION)
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="lyrics_vector_hnsw", fields=["embedding"], m=16, ef_construction=128,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"stanza {self.stanza} of {self.content_id}"

@@ -5,8 +5,9 @@ and their postures (``party``), works, their credited artists and a recording's 
 (``work``), rights shares (a recording's include its composition's publishing shares,
 ``evaluation.FLOWS``; ``rights_share``, ``rights_share_removed``), rule versions
 (``consent_rule``, ``consent_rule_withdrawn``) and the consent matrix (``consent_matrix``) —
-and at each ``decision`` entry re-evaluates the question it records, with the works and matches
-as ledgered, using :mod:`governance.evaluation`: a decision differs if its outcome does, or if it
+and at each ``decision`` entry re-evaluates the question it records, with the works, the
+artists (``artists``: matched by name or voice, decided on their likeness) and the matches as
+ledgered, using :mod:`governance.evaluation`: a decision differs if its outcome does, or if it
 used other rule versions than those in force at its position (the log's order is the order in
 which decisions and changes of state saw each other, :mod:`governance.ordering`).
 
@@ -153,16 +154,19 @@ class Replay:
             until=_until(p.get("period")),
         )
         works = [state.work_facts(w) for w in p["works"]]
+        artists = [state.artist_facts(a) for a in p.get("artists", ())]
         facts, by_owner = state.decision_facts(
-            works, matrix_version=int(p["matrix_version"]), matrix=matrix
+            works, matrix_version=int(p["matrix_version"]), matrix=matrix, artists=artists
         )
         try:
-            outcome, cited = evaluation.decide_item(question, works, facts, by_owner=by_owner)
+            outcome, cited = evaluation.decide_item(
+                question, works, facts, by_owner=by_owner, artists=artists
+            )
         except ValueError as exc:  # the log lacks a fact the decision used (e.g. a party)
             return Difference(index, p["decision"], p["outcome"], "-", str(exc))
         if outcome != p["outcome"]:
             # (the reason, from the whole evaluation: only a difference needs it)
-            result = evaluation.evaluate_item(question, works, facts)
+            result = evaluation.evaluate_item(question, works, facts, artists=artists)
             return Difference(index, p["decision"], p["outcome"], result.outcome, result.reason)
         if "rule_versions" in p:
             ledgered = [(r["rule"], int(r["version"])) for r in p["rule_versions"]]

@@ -136,7 +136,8 @@ class ReplayState:
         if work is None:
             work = self._works[work_id] = self._work(work_id)
         matches, identified_by = w.get("matches"), w.get("identified_by")
-        if not matches and identified_by is None:
+        rights_use = w.get("rights_use")
+        if not matches and identified_by is None and rights_use is None:
             return work
         return replace(
             work,
@@ -145,6 +146,19 @@ class ReplayState:
                 for m in matches or ()
             ),
             identified_by=identified_by,
+            rights_use=rights_use,
+        )
+
+    @staticmethod
+    def artist_facts(a: Mapping[str, Any]) -> evaluation.ArtistFacts:
+        """An artist the decision matched (by name, by voice), with its matches as ledgered:
+        the prompt or audio is not there to match again."""
+        return evaluation.ArtistFacts(
+            a["artist"],
+            tuple(
+                evaluation.Match(m["space"], float(m["score"]), float(m["threshold"]), _detail(m))
+                for m in a.get("matches") or ()
+            ),
         )
 
     def _work(self, work_id: str) -> evaluation.WorkFacts:
@@ -179,24 +193,36 @@ class ReplayState:
         return self.decision_facts(works, matrix_version=matrix_version, matrix=matrix)[0]
 
     def decision_facts(
-        self, works: Iterable[evaluation.WorkFacts], *, matrix_version: int, matrix: Any
+        self,
+        works: Iterable[evaluation.WorkFacts],
+        *,
+        matrix_version: int,
+        matrix: Any,
+        artists: Iterable[evaluation.ArtistFacts] = (),
     ) -> tuple[evaluation.Facts, Mapping[str, list[RuleContent]]]:
         """:meth:`facts_for`, and its rules by owner, each owner's in (rule id, version) order
-        (``evaluation.decide_item``'s ``by_owner``)."""
+        (``evaluation.decide_item``'s ``by_owner``). ``artists``: the artists the decision
+        matched, whose party and rules are read too."""
         works = tuple(works)
+        matched = tuple(a.artist_id for a in artists)
         key = tuple(w.work_id for w in works)
+        if matched:
+            key = (*key, "artists", *matched)
         readers = self._readers.get(key)
         if readers is None:
-            readers = self._readers[key] = self._readers_of(works)
+            readers = self._readers[key] = self._readers_of(works, matched)
         holders, rules, by_owner = readers
         facts = evaluation.Facts(
             matrix_version=matrix_version, matrix=matrix, holders=holders, rules=rules
         )
         return facts, by_owner
 
-    def _readers_of(self, works: tuple[evaluation.WorkFacts, ...]) -> _Readers:
+    def _readers_of(
+        self, works: tuple[evaluation.WorkFacts, ...], artists: tuple[str, ...] = ()
+    ) -> _Readers:
         involved = {s.holder_id for w in works for s in w.shares}
         involved.update(a for w in works for a in w.artist_ids)
+        involved.update(artists)
         parties, by_owner = self.parties, self.rules_by_owner
         rules: list[RuleContent] = []
         ordered: dict[str, list[RuleContent]] = {}

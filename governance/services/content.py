@@ -46,7 +46,7 @@ from governance.models import (
     WorkContent,
     WorkKind,
 )
-from governance.services import compositions
+from governance.services import compositions, texts
 from governance.services.outbox import job_enqueue
 
 RUN_TASK = "governance.fingerprint_content"
@@ -84,12 +84,15 @@ def may_add_content(party: Party, work: Work) -> bool:
 
 def content_submit_check(*, actor: Actor, work: Work) -> None:
     """Refuse, before its bytes are read, an upload the actor may not make: an auditor, a
-    viewer, a party that neither registered the work nor holds a share of it (403); a work
-    that is not a recording (400: a fingerprint identifies a recording)."""
+    viewer, a party that neither registered the work nor holds a share of it (403)."""
     actor.require_writer(action="Handing in a work's content")
     if not may_add_content(actor.party, work):
         raise PermissionDenied("Only the work's registrant or a holder of its rights hands in "
                                "its content.")  # fmt: skip
+
+
+def _audio_check(work: Work) -> None:
+    """Audio is handed in for a recording (400: a fingerprint identifies a recording)."""
     if work.kind != WorkKind.RECORDING:
         raise InvalidInput.field("file", "audio is handed in for a recording, and this work "
                                  "is a composition")  # fmt: skip
@@ -114,13 +117,23 @@ def _existing(*, work: Work, sha256: str, model_version: str) -> WorkContent | N
 
 @transaction.atomic
 def content_submit(
-    *, actor: Actor, work: Work, data: bytes, now: dt.datetime
+    *,
+    actor: Actor,
+    work: Work,
+    data: bytes | None = None,
+    lyrics: str | None = None,
+    now: dt.datetime,
 ) -> tuple[WorkContent, bool]:
-    """Hand in ``work``'s audio; the content and whether it is new (False: an identical one
-    completed or waiting, answered as it is, with no new job)."""
+    """Hand in ``work``'s audio (``data``) or its ``lyrics``; the content and whether it is new
+    (False: an identical one completed or waiting, answered as it is, with no new job)."""
     from governance.content import fingerprint as space
 
     content_submit_check(actor=actor, work=work)
+    if lyrics is not None:
+        return _lyrics_submit(actor=actor, work=work, lyrics=lyrics, now=now)
+    if data is None:
+        raise InvalidInput.field("file", "give the audio (file) or the lyrics (lyrics)")
+    _audio_check(work)
     limit = max_bytes()
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)
@@ -137,6 +150,52 @@ def content_submit(
     ContentUpload.objects.create(content=content, data=data)
     job_enqueue(task=RUN_TASK, args=[str(content.pk)], now=now)
     return content, True
+
+
+def _lyrics_submit(
+    *, actor: Actor, work: Work, lyrics: str, now: dt.datetime
+) -> tuple[WorkContent, bool]:
+    """Hand in a work's lyrics (a recording's or a composition's): checked here (a 400 naming
+    ``lyrics``), embedded by the job (``texts.lyrics_vectors``), never kept once it has run."""
+    from governance.content import text
+
+    texts.lyrics_check(lyrics, field="lyrics")
+    data = lyrics.encode("utf-8")
+    sha256 = hashlib.sha256(data).hexdigest()
+    _lock_identical(work_id=work.pk, sha256=sha256)
+    existing = _existing(work=work, sha256=sha256, model_version=text.VERSION)
+    if existing is not None:
+        return existing, False
+    content = WorkContent.objects.create(
+        work=work, kind=ContentKind.LYRICS, sha256=sha256, size=len(data),
+        submitted_by=actor.party, model=text.MODEL, model_version=text.VERSION,
+        created_at=now,
+    )  # fmt: skip
+    ContentUpload.objects.create(content=content, data=data)
+    job_enqueue(task=RUN_TASK, args=[str(content.pk)], now=now)
+    return content, True
+
+
+def _lyrics_run(content: WorkContent, data: bytes, *, now: dt.datetime) -> WorkContent:
+    """A lyrics content's job, in the caller's transaction (the content locked): its stanza
+    vectors, status, text deleted, ``work_content`` entry; lyrics that cannot be embedded fail
+    it with the reason (``TextError``), keeping nothing."""
+    from governance.content import text
+
+    try:
+        count = texts.lyrics_vectors(content=content, lyrics=data.decode("utf-8"))
+    except (text.TextError, UnicodeDecodeError) as exc:
+        reason = exc.reason if isinstance(exc, text.TextError) else "corrupt"
+        return _fail(content, reason=reason, detail=str(exc), now=now)
+    content.status, content.completed_at, content.vector_count = (
+        ContentStatus.COMPLETED, now, count,
+    )  # fmt: skip
+    content.save(update_fields=["status", "completed_at", "vector_count"])
+    ContentUpload.objects.filter(content=content).delete()
+    spaces = [ledgering.space_count(texts.SPACE, content.model, content.model_version, count)]
+    payload = ledgering.content_payload(content, space=texts.SPACE, spaces=spaces)
+    ledgering.append(ENTRY, payload, now=now)
+    return content
 
 
 @dataclass(frozen=True)
@@ -177,6 +236,8 @@ def content_run(*, content_id: str | uuid.UUID, now: dt.datetime) -> WorkContent
         upload = ContentUpload.objects.filter(content=content).first()
         if upload is None:  # cannot happen: the bytes go only with a final status
             return _fail(content, reason="missing", detail="The upload's bytes are gone.", now=now)
+        if content.kind == ContentKind.LYRICS:  # a few stanzas: embedded in the transaction
+            return _lyrics_run(content, bytes(upload.data), now=now)
         content.status = ContentStatus.PROCESSING
         content.save(update_fields=["status"])
         data = bytes(upload.data)

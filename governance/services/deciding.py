@@ -34,6 +34,7 @@ from governance.services.facts import Context, Resolved, question_of
 from governance.services.fingerprints import content_described
 from governance.services.outbox import job_enqueue
 from governance.services.requests import CHUNK
+from governance.services.texts import is_text_entry
 from governance.terms import Obligations
 from ledger import canonical
 
@@ -42,6 +43,11 @@ log = structlog.get_logger("governance.deciding")
 # --------------------------------------------------------------------------------------------
 # Deciding
 # --------------------------------------------------------------------------------------------
+
+
+PRIVATE_MATCH_KEYS = frozenset(("span",))
+"""What a match in the trace says that the decision's clear ledger entry leaves out: the words
+of the licensee's prompt that matched an artist's name (the committed trace keeps them)."""
 
 
 def obligations_json(obligations: Obligations) -> dict[str, Any]:
@@ -79,12 +85,27 @@ def decision_payload(
             "work": w["work"],
             "identified_by": w.get("identified_by"),
             "matches": w.get("matches", []),
+            **({"rights_use": w["rights_use"]} if w.get("rights_use") else {}),
         }
         for w in trace.get("works", [])
+    ]
+    # An artist matched by name or voice: the matches as found, less the words of the prompt
+    # that matched (``span``: the licensee's content, kept in the committed trace only).
+    artists = [
+        {
+            "artist": a["artist"],
+            "matches": [
+                {k: v for k, v in m.items() if k not in PRIVATE_MATCH_KEYS}
+                for m in a.get("matches", [])
+            ],
+        }
+        for a in trace.get("artists", [])
     ]
     rules = evaluation.rule_versions_cited(trace)
     # audio: what fingerprinted it (its SHA-256 is content_sha256)
     content = content_described(item.vectors[0]) if item.vectors else None
+    if item.vectors and is_text_entry(item.vectors[0]):  # text: which model matched it
+        content = {k: item.vectors[0][k] for k in ("space", "kind", "model", "model_version")}
     return {
         "decision": str(decision.pk),
         "request": str(request.pk),
@@ -98,6 +119,7 @@ def decision_payload(
         "outcome": decision.outcome,
         "code": decision.code,
         "works": works,
+        **({"artists": artists} if artists else {}),
         "matrix_version": trace.get("matrix_version"),
         "rule_versions": [{"rule": r, "version": v} for r, v in rules],
         "obligations": decision.obligations,
@@ -107,10 +129,15 @@ def decision_payload(
     }
 
 
+def _subjects(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    """The works and the artists (their likeness) an item's trace decided."""
+    return [*trace.get("works", []), *trace.get("artists", [])]
+
+
 def _reviewers(trace: dict[str, Any]) -> set[str]:
     return {
         h["party"]
-        for w in trace.get("works", [])
+        for w in _subjects(trace)
         for r in w.get("rights", [])
         for h in r.get("holders", [])
         if h.get("answer") == "review"
@@ -153,7 +180,10 @@ def decide_one(
             context.work_facts(resolved),
             context.facts,
             unregistered=resolved.unregistered,
+            artists=resolved.artists,
         )
+        if resolved.searched:  # a text item that matched nothing: what was searched
+            result.trace["searched"] = resolved.searched
         outcome, code, reason = result.outcome, result.code, result.reason
         obligations, trace = obligations_json(result.obligations), result.trace
     decision = Decision(
@@ -169,7 +199,7 @@ def decide_one(
         holders=sorted(
             {
                 h["party"]
-                for w in trace.get("works", [])
+                for w in _subjects(trace)
                 for r in w.get("rights", [])
                 for h in r.get("holders", [])
             }

@@ -21,7 +21,7 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +47,7 @@ from governance.services.fingerprints import (
     fingerprint_matches,
     fingerprint_model_version,
 )
+from governance.services.texts import is_text_entry, text_resolution
 
 TOP_K = 10
 EF_SEARCH = 100
@@ -91,6 +92,27 @@ def match_vector(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class VoiceMatch:
+    """An artist recognised by voice in an item's audio (the ``voice`` space): what voice
+    matching hands to deciding, as ``Resolved.artists`` takes it (:meth:`artist_facts`). The
+    artist is then decided on their likeness, as an artist a prompt names is."""
+
+    artist_id: str
+    score: float
+    threshold: float
+    model_version: str
+    model: str = ""
+
+    def artist_facts(self) -> evaluation.ArtistFacts:
+        detail = (("model", self.model),) if self.model else ()
+        match = evaluation.Match(
+            "voice", round(float(self.score), 6), float(self.threshold),
+            (*detail, ("model_version", self.model_version)),
+        )  # fmt: skip
+        return evaluation.ArtistFacts(str(self.artist_id), (match,))
+
+
 @dataclass
 class Resolved:
     """What an item names or matches. An identifier under which nothing is registered is an
@@ -102,6 +124,15 @@ class Resolved:
     code: str = ""
     """With ``error``: the code of content that could not be read (``content.too_short``), an
     ``error`` item of its own; without, the error is the request's (a 400 for a check)."""
+    artists: list[evaluation.ArtistFacts] = field(default_factory=list)
+    """The artists the item matched (a prompt naming them: ``governance.services.texts``),
+    each decided on its likeness."""
+    rights_use: dict[str, str] = field(default_factory=dict)
+    """Work id → the use whose matrix row gives its required rights, when not the request's:
+    ``lyrics`` for a work matched by its lyrics (``evaluation.WorkFacts.rights_use``)."""
+    searched: dict[str, Any] | None = None
+    """For text: what was searched (space, model, parts, the nearest name or work and its
+    score), which the trace keeps whether or not anything matched."""
 
 
 @dataclass
@@ -222,6 +253,7 @@ class Context:
             self.works = self._work_facts(work_ids, locked)
         holders = {s.holder_id for w in self.works.values() for s in w.shares}
         holders |= {a for w in self.works.values() for a in w.artist_ids}
+        holders |= {a.artist_id for r in self.resolved for a in r.artists}
         keys = [ordering.MATRIX, *(ordering.holder_key(h) for h in holders)]
         clock, parties, versions, matrices = _result_sets(
             _sql_holder_facts(), {"holders": sorted(holders), "keys": sorted(keys)}, 4
@@ -260,6 +292,12 @@ class Context:
             if not found:
                 return Resolved([], unregistered=item.reference)
             return Resolved([(w, item.reference, ()) for w in found])
+        if item.vectors and is_text_entry(item.vectors[0]):
+            text = text_resolution(item.vectors[0])
+            return Resolved(
+                list(text.works), artists=text.artists, searched=text.searched,
+                rights_use={w: "lyrics" for w, _, _ in text.works},
+            )  # fmt: skip
         if item.vectors and (
             content := ContentSpec.from_stored(item.vectors[0], sha256=item.content_sha256)
         ):
@@ -315,6 +353,7 @@ class Context:
                     matches=matches,
                     identified_by=identified_by,
                     composition_id=row.composition_id,
+                    rights_use=resolved.rights_use.get(work_id),
                 )
             )
         return out

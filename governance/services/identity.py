@@ -12,6 +12,7 @@ from governance import ledgering
 from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput
 from governance.models import ApiToken, Likeness, Membership, Party, PartyKind, Role
+from governance.services.texts import artist_names_sync
 
 
 @transaction.atomic
@@ -31,6 +32,8 @@ def party_create(*, name: str, kind: str) -> Party:
         # Every artist has a likeness (voice, name, image) that only the artist can consent for.
         likeness = Likeness.objects.create(artist=party, aspects=list(Likeness.LIKENESS_ASPECTS))
         ledgering.append("likeness", ledgering.likeness_payload(likeness), now=party.created_at)
+        # The artist's name in the text space, so a prompt naming them finds them.
+        artist_names_sync(party=party)
     return party
 
 

@@ -2,9 +2,11 @@
 (:class:`ItemSpec`), with the fingerprint that tells a retry from another request.
 
 An item names a work (``isrc``, ``iswc``, ``upc`` or ``work_id``), carries ``vectors`` in named
-embedding spaces, or carries audio (``audio_base64``, or the ``fingerprint`` a licensee's client
-computed: ``governance.services.fingerprints``). Bad input (a malformed identifier, an unknown
-space, audio that is not base64) is a 400 naming the item and the reason; a well-formed
+embedding spaces, carries audio (``audio_base64``, or the ``fingerprint`` a licensee's client
+computed: ``governance.services.fingerprints``), or text: a prompt (``text``) or ``lyrics``,
+matched when they arrive (``governance.services.texts``). Bad input (a malformed identifier, an
+unknown space, audio that is not base64, empty or oversized text) is a 400 naming the item and
+the reason; a well-formed
 identifier under which nothing is registered is not bad input: deciding answers ``no_match``
 for that item, and audio that cannot be read is an ``error`` item naming why. Nothing here
 writes: storing a request is ``governance.services.requests``; reading a manifest's items is
@@ -34,12 +36,15 @@ from governance.services.fingerprints import (
     audio_file_content,
     fingerprint_content,
 )
+from governance.services.texts import TextSpec, text_item
 from governance.terms import USES
 
 MAX_ITEMS = 1000
 """Items in one JSON request; larger sets go in a manifest."""
 REFERENCE_KEYS = ("isrc", "iswc", "upc", "work_id")
-CONTENT_KEYS = ("vectors", "audio_base64", "fingerprint")
+CONTENT_KEYS = ("vectors", "audio_base64", "fingerprint", "text", "lyrics")
+TEXT_KINDS = {"text": "prompt", "lyrics": "lyrics"}
+"""An item's text, by key: a prompt naming an artist, or lyrics (``governance.services.texts``)."""
 ITEM_KEYS = (*REFERENCE_KEYS, *CONTENT_KEYS)
 
 
@@ -48,12 +53,16 @@ class ItemSpec:
     reference: str = ""  # "isrc:USRC17607839", "work_id:<uuid>", ...
     vectors: tuple[tuple[str, tuple[float, ...]], ...] = ()
     content: ContentSpec | None = None  # audio, as its SHA-256 and fingerprint
+    text: TextSpec | None = None  # a prompt or lyrics, as its SHA-256 and what it matched
 
     def content_sha256(self) -> str:
         """A commitment to what the item carried (the content itself is never stored): for
-        audio, the SHA-256 of the audio file, whichever form carried it."""
+        audio, the SHA-256 of the audio file, whichever form carried it; for text, of its
+        UTF-8 bytes."""
         if self.content is not None:
             return self.content.sha256
+        if self.text is not None:
+            return self.text.sha256
         body = json.dumps(
             {"reference": self.reference, "vectors": [[s, list(v)] for s, v in self.vectors]},
             separators=(",", ":"),
@@ -70,7 +79,7 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
     keys = [
         k
         for k in ITEM_KEYS
-        if raw.get(k) not in (None, "", []) or (k == "audio_base64" and k in raw)
+        if raw.get(k) not in (None, "", []) or (k in ("audio_base64", *TEXT_KINDS) and k in raw)
     ]
     unknown = sorted(set(map(str, raw)) - set(ITEM_KEYS))
     if unknown:
@@ -84,6 +93,8 @@ def item_spec(raw: Any, *, name: str, spaces: Mapping[str, EmbeddingSpace]) -> I
         return ItemSpec(content=audio_content(raw[key], name=f"{name}.{key}"))
     if key == "fingerprint":
         return ItemSpec(content=fingerprint_content(raw[key], name=f"{name}.{key}"))
+    if key in TEXT_KINDS:
+        return ItemSpec(text=text_item(raw[key], kind=TEXT_KINDS[key], name=f"{name}.{key}"))
     value = str(raw[key]).strip()
     try:
         if key == "work_id":

@@ -177,6 +177,8 @@ def item_build(request: UseRequest, position: int, item: ItemSpec) -> RequestIte
         vectors=(
             [item.content.stored()]
             if item.content is not None
+            else [item.text.stored()]
+            if item.text is not None
             else [{"space": s, "vector": list(v)} for s, v in item.vectors]
         ),
         content_sha256=item.content_sha256(),

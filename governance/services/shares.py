@@ -42,6 +42,7 @@ from governance.models import (
     Work,
 )
 from governance.rights import ShareTerms, find_overshoot
+from governance.services.texts import artist_names_sync
 
 
 @dataclass(frozen=True)
@@ -289,4 +290,6 @@ def likeness_update(*, actor: Actor, aliases: Sequence[str], now: dt.datetime) -
         likeness.version += 1
         likeness.save()
         ledgering.append("likeness", ledgering.likeness_payload(likeness), now=now)
+        # The aliases' vectors in the text space follow, in this transaction.
+        artist_names_sync(party=actor.party)
     return likeness

@@ -215,3 +215,52 @@ def test_stanzas_cut_at_blank_lines_and_refuse_empty_lyrics() -> None:
     with pytest.raises(text.TextError) as caught:
         text.stanzas(" \n\n ")
     assert caught.value.reason == "empty"
+
+
+def named(names: text.NameIndex, prompt: str) -> list[str]:
+    spans = text.prompt_spans(prompt)
+    return [str(m.key) for m in text.named_artists(names.hits(text.embed_queries(spans)), spans)]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "keys"),
+    [
+        ("un mélange de Daft Punk et de Stromae", {"daft-punk", "stromae"}),
+        ("Rammstein meets Rosalía", {"rammstein", "rosalia"}),
+        ("in the style of Édith Piaf and Eric Clapton", {"piaf", "clapton"}),
+    ],
+)
+def test_a_prompt_naming_two_artists_names_both(
+    names: text.NameIndex, prompt: str, keys: set[str]
+) -> None:
+    # best_artist answers one artist and, both at about 1.0, neither passes its margin.
+    spans = text.prompt_spans(prompt)
+    best = text.best_artist(names.hits(text.embed_queries(spans)), spans)
+    assert best is not None
+    assert not best.passed
+    assert set(named(names, prompt)) == keys
+
+
+@pytest.mark.parametrize(
+    ("prompt", "keys"),
+    [
+        ("une chanson dans le style de Daft Punk", ["daft-punk"]),
+        ("im Stil von Ramstein", ["rammstein"]),
+        ("a song for the Queen of Pop", ["madonna"]),  # "Queen" inside it is no rival
+        ("a lofi beat for studying", []),
+        ("un slow des années quatre-vingt", []),
+    ],
+)
+def test_named_artists_agrees_with_best_artist_on_one_or_no_artist(
+    names: text.NameIndex, prompt: str, keys: list[str]
+) -> None:
+    assert named(names, prompt) == keys
+
+
+def test_two_artists_under_one_name_are_named_by_neither() -> None:
+    hits = [text.Hit(0, "a", "Daft Punk", 1.0), text.Hit(0, "b", "Daft Punk", 0.999)]
+    assert text.named_artists(hits, ["Daft Punk"]) == []
+    # The same two, named in different stretches of the prompt, do not compete.
+    spans = ["Daft Punk", "Air"]
+    apart = [text.Hit(0, "a", "Daft Punk", 1.0), text.Hit(1, "b", "Air", 1.0)]
+    assert [m.key for m in text.named_artists(apart, spans)] == ["a", "b"]

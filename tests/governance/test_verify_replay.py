@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -20,7 +21,9 @@ from django.core.management import call_command
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from governance import tasks
 from governance.models import PartyKind, RightsShare
+from governance.services import outbox
 from ledger import services as ledger_services
 from ledger.models import Entry
 from ledger.verify import main
@@ -331,3 +334,54 @@ def test_without_an_auditors_token_the_openings_cannot_be_fetched(
 
     assert status == 2
     assert "/api/v1/ledger/openings/" in err
+
+
+def test_decisions_on_an_artist_named_in_a_prompt_and_on_lyrics_replay_with_no_difference(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: the artist matched by name and the work matched by its lyrics are in the
+    decisions' entries, with their likeness rules and the work's shares in the log before
+    them: both replays decide them again as the service did, and a later change of the
+    artist's rule does not change how the earlier decisions replay."""
+    licensee = world["licensee"].client
+    ada = world["artist"]
+    rule(ada, scope="likeness", uses=["style"], effect="deny", licensee_mode="listed",
+         licensees=[str(world["licensee"].party.pk)], note="Not for you.")  # fmt: skip
+
+    def ask(use: str, item: dict[str, Any]) -> str:
+        response = licensee.post("/api/v1/checks/", {"use": use, "item": item}, format="json")
+        assert response.status_code == 200, response.json()
+        return str(response.json()["outcome"])
+
+    assert ask("style", {"text": "une chanson dans le style de Ada Vale"}) == "deny"
+    assert ask("style", {"text": "in the style of Ada Vail"}) == "deny"
+    assert ask("voice", {"text": "Ada Vale singing"}) == "deny"  # opt-in: no voice rule
+    assert ask("style", {"text": "in the style of nobody at all"}) == "no_match"
+    rule(ada, scope="likeness", uses=["voice"], effect="allow")
+    assert ask("voice", {"text": "Ada Vale singing"}) == "allow"
+    with mock.patch.object(outbox, "broker_send"):
+        content = (
+            world["label"]
+            .client.post(
+                f"/api/v1/works/{world['work']['id']}/content/",
+                {"lyrics": "Northern lights above the bay\nWe sail at dawn and drift away"},
+                format="multipart",
+            )
+            .json()
+        )
+    assert tasks.fingerprint_content.apply(args=[content["id"]]).get() == "completed"
+    assert ask("lyrics", {"lyrics": "Northern lights above the bay\nWe sail at dawn"}) == "deny"
+    # Training on the lyrics: the lyrics row (publishing), which the label allows.
+    rule(world["label"], scope="all_works", uses=["train"], effect="allow")
+    assert ask("train", {"lyrics": "Northern lights above the bay\nWe sail at dawn"}) == "allow"
+    vkey = signed()
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
+
+    status, lines, err = verify_replay(capsys, served, vkey)
+
+    assert (status, lines) == (0, ["7 decisions replayed, 0 differ"]), err
+    assert replay_decisions() == (0, lines)
