@@ -36,6 +36,8 @@ _EN: Final[Mapping[str, str]] = {
     "named_also": "It was also named by its {scheme} {value}.",
     "artist_named": "Your prompt names {name}: its words {span} match the name {label} (text, "
     "{model} version {version}) with a score of {score} (threshold {threshold}).",
+    "voice_match": "Your audio sounds like the voice of {name} (voice, {model} version "
+    "{version}): similarity {score}, threshold {threshold}, from {start} to {end} of your audio.",
     "needs_artist": "{use}: your item names an artist or sounds like one, which needs the "
     "consent of the holder of the likeness right, the artist alone.",
     "needs_one": "{use} needs the consent of the holder of the {right} right.",
@@ -130,6 +132,9 @@ _FR: Final[Mapping[str, str]] = {
     "artist_named": f"Votre prompt nomme {{name}}{_NB}: ses mots {{span}} correspondent au nom "
     f"{{label}} (texte, {{model}} version {{version}}) avec un score de {{score}} (seuil "
     "{threshold}).",
+    "voice_match": "Votre audio fait entendre la voix de {name} (voix, {model} version "
+    f"{{version}}{_NB}: similarité {{score}}, seuil {{threshold}}, de {{start}} à {{end}} de "
+    "votre audio).",
     "needs_artist": f"{{use}}{_NB}: votre élément nomme un artiste ou fait entendre sa voix, ce "
     "qui requiert le consentement du titulaire du droit à l’image et à la voix, l’artiste seul.",
     "needs_one": "{use} requiert le consentement du titulaire {right}.",

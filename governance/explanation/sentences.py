@@ -105,6 +105,13 @@ def artist_sentences(p: Phrases, artist: Mapping[str, Any]) -> list[str]:
                 )
             )
             continue
+        if m.get("space") == "voice" and "query_start_seconds" in m:
+            sentences.append(
+                p("voice_match", name=name, model=m.get("model"), version=m.get("model_version"),
+                  score=score, threshold=threshold, start=p.clock(float(m["query_start_seconds"])),
+                  end=p.clock(float(m["query_end_seconds"])))
+            )  # fmt: skip
+            continue
         key = "match" if m["score"] >= m["threshold"] else "near"
         sentences.append(p(key, title=name, space=m["space"], score=score, threshold=threshold))
     return sentences

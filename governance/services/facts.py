@@ -103,13 +103,17 @@ class VoiceMatch:
     threshold: float
     model_version: str
     model: str = ""
+    span: tuple[float, float] | None = None
+    """Where, in the item's audio, the window of speech that matched lies (seconds)."""
 
     def artist_facts(self) -> evaluation.ArtistFacts:
-        detail = (("model", self.model),) if self.model else ()
+        detail: tuple[tuple[str, Any], ...] = (("model", self.model),) if self.model else ()
+        detail += (("model_version", self.model_version),)
+        if self.span is not None:
+            detail += (("query_start_seconds", self.span[0]), ("query_end_seconds", self.span[1]))
         match = evaluation.Match(
-            "voice", round(float(self.score), 6), float(self.threshold),
-            (*detail, ("model_version", self.model_version)),
-        )  # fmt: skip
+            "voice", round(float(self.score), 6), float(self.threshold), detail
+        )
         return evaluation.ArtistFacts(str(self.artist_id), (match,))
 
 
@@ -362,6 +366,10 @@ class Context:
 def _resolve_content(content: ContentSpec) -> Resolved:
     """What an item's audio matches (best first), or why it could not be read."""
     if content.error:
+        # Audio too short to fingerprint is still long enough for a voice: an artist whose
+        # voice it carries is an answer; nobody's voice, and the item is the error it was.
+        if content.error == "too_short" and (artists := _voices(content)):
+            return Resolved([], artists=artists)
         return Resolved([], error=content.detail, code=f"content.{content.error}")
     if content.model_version != fingerprint_model_version():
         # stored before the model changed: its fingerprint no longer compares with the works'
@@ -377,7 +385,24 @@ def _resolve_content(content: ContentSpec) -> Resolved:
         content.composition, version=content.composition_version
     ):
         matched.setdefault(work, []).append(match)
-    return Resolved([(w, None, tuple(m)) for w, m in matched.items()])
+    return Resolved([(w, None, tuple(m)) for w, m in matched.items()], artists=_voices(content))
+
+
+def _voices(content: ContentSpec) -> list[evaluation.ArtistFacts]:
+    """The artists whose voice the item's audio carries (the ``voice`` space), best first:
+    each is then decided on their likeness. Audio kept with another model version's voice
+    vectors (or none: no speech, a client's fingerprint) matches no voice."""
+    from governance.content import voice
+    from governance.services.voices import voice_matches
+
+    if not content.voice or content.voice_version != voice.VERSION:
+        return []
+    vectors = [list(v) for v, _ in content.voice]
+    return [
+        VoiceMatch(m.artist, m.score, m.threshold, m.model_version, m.model,
+                   span=content.voice[m.window][1]).artist_facts()
+        for m in voice_matches(vectors)
+    ]  # fmt: skip
 
 
 def question_of(request: UseRequest) -> evaluation.Question:

@@ -50,7 +50,7 @@ from typing import Any, Final
 from django.db import connection
 
 from governance import evaluation
-from governance.content import audio, fingerprint
+from governance.content import audio, fingerprint, voice
 from governance.exceptions import InvalidInput
 from governance.services import compositions
 
@@ -79,12 +79,23 @@ class ContentSpec:
     (``governance.services.compositions``): none for audio shorter than 30 s, or a client's
     fingerprint (which carries no audio to compute them from)."""
     composition_version: str = ""
+    voice: tuple[tuple[tuple[float, ...], tuple[float, float]], ...] = ()
+    """The audio's voice vectors (``governance.content.voice``), one per window of speech, each
+    with where that speech lies in the audio: none without speech, or for a client's
+    fingerprint."""
+    voice_version: str = ""
 
     def stored(self) -> dict[str, Any]:
         """The entry of ``RequestItem.vectors`` that holds it (the module docstring)."""
         entry: dict[str, Any] = {
             "space": SPACE, "model": fingerprint.MODEL, "model_version": self.model_version,
         }  # fmt: skip
+        if self.voice:
+            entry["voice"] = {
+                "model": voice.MODEL,
+                "model_version": self.voice_version,
+                "windows": [{"start": a, "end": b, "vector": list(v)} for v, (a, b) in self.voice],
+            }
         if self.error:
             return entry | {"error": self.error, "detail": self.detail}
         entry |= {"seconds": self.seconds, "data": base64.b64encode(self.data).decode()}
@@ -101,15 +112,23 @@ class ContentSpec:
         """The content an item's ``vectors`` entry holds; None for an entry of vectors."""
         if entry.get("space") != SPACE or "vector" in entry:
             return None
+        voiced = entry.get("voice") or {}
+        windows = tuple(
+            (tuple(float(x) for x in w["vector"]), (float(w["start"]), float(w["end"])))
+            for w in voiced.get("windows", ())
+        )
+        voice_version = str(voiced.get("model_version", ""))
         if entry.get("error"):
             return cls(sha256, str(entry["model_version"]), error=str(entry["error"]),
-                       detail=str(entry.get("detail") or ""))  # fmt: skip
+                       detail=str(entry.get("detail") or ""),
+                       voice=windows, voice_version=voice_version)  # fmt: skip
         data = base64.b64decode(str(entry["data"]))
         held = entry.get("composition") or {}
         segments = tuple(tuple(float(x) for x in s) for s in held.get("segments", ()))
         version = str(held.get("model_version", ""))
         return cls(sha256, str(entry["model_version"]), float(entry["seconds"]), data,
-                   composition=segments, composition_version=version)  # fmt: skip
+                   composition=segments, composition_version=version,
+                   voice=windows, voice_version=voice_version)  # fmt: skip
 
 
 def content_described(entry: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -151,13 +170,35 @@ def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         decoded = audio.decode(data, max_bytes=AUDIO_MAX_BYTES)
-        fp = fingerprint.extract(decoded)
     except audio.ContentError as exc:
         return ContentSpec(sha256, fingerprint.VERSION, error=exc.reason, detail=exc.detail)
+    voiced = _voice_windows(decoded)
+    try:
+        fp = fingerprint.extract(decoded)
+    except audio.ContentError as exc:
+        # Too short for a recording may still be enough for a voice: kept with the error.
+        return ContentSpec(sha256, fingerprint.VERSION, error=exc.reason, detail=exc.detail,
+                           voice=voiced, voice_version=voice.VERSION if voiced else "")  # fmt: skip
     segments = compositions.query_segments(decoded.samples, audio.SAMPLE_RATE)
     version = compositions.model_version()[1] if segments else ""
     return ContentSpec(sha256, fingerprint.VERSION, fp.seconds, fp.to_bytes(),
-                       composition=segments, composition_version=version)  # fmt: skip
+                       composition=segments, composition_version=version,
+                       voice=voiced, voice_version=voice.VERSION if voiced else "")  # fmt: skip
+
+
+def _voice_windows(
+    decoded: audio.Audio,
+) -> tuple[tuple[tuple[float, ...], tuple[float, float]], ...]:
+    """The audio's voice vectors and their spans; none when it has too little speech (an
+    instrumental is no error: it just carries no voice)."""
+    try:
+        embedding = voice.embed(decoded.samples, audio.SAMPLE_RATE)
+    except audio.ContentError:
+        return ()
+    return tuple(
+        (tuple(round(float(x), 6) for x in vector), span)
+        for vector, span in zip(embedding.vectors, embedding.windows, strict=True)
+    )
 
 
 def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
