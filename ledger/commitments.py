@@ -198,7 +198,10 @@ def committed_field(value: Any) -> str | None:
 def commitments_of(payload: Mapping[str, Any]) -> dict[str, str]:
     """The committed fields of a payload (top-level members only) and their commitments."""
     out: dict[str, str] = {}
+    never = _NEVER_MAPPINGS  # (most members: the type alone says so, without a call)
     for name, value in payload.items():
+        if type(value) in never:
+            continue
         commitment = committed_field(value)
         if commitment is not None:
             out[name] = commitment
