@@ -369,15 +369,28 @@ def _read_fast(text: str) -> tuple[Entry, dict[str, Any]] | None:
         or type(document["payload"]) is not dict
     ):
         return None
+    kind, when = document["type"], document["time"]
+    # A log has few types, and entries appended together share their time: each is read once
+    # (the last time read, and the types found valid, are remembered).
+    time = _last_time.get(when)
     try:
-        validate_kind(document["type"])
-        time = parse_time(document["time"])
+        if kind not in _valid_kinds:
+            validate_kind(kind)
+            if len(_valid_kinds) < _VALID_KINDS_KEPT:
+                _valid_kinds.add(kind)
+        if time is None:
+            time = parse_time(when)
+            _last_time.clear()
+            _last_time[when] = time
     except ValueError:
         return None
-    entry = Entry(
-        v=ENTRY_FORMAT_VERSION, kind=document["type"], time=time, payload=document["payload"]
-    )
+    entry = Entry(v=ENTRY_FORMAT_VERSION, kind=kind, time=time, payload=document["payload"])
     return entry, document
+
+
+_valid_kinds: set[str] = set()
+_VALID_KINDS_KEPT = 1024
+_last_time: dict[str, datetime] = {}
 
 
 def sha256_hex(data: bytes) -> str:
