@@ -231,7 +231,7 @@ def decode_json(data: bytes) -> tuple[Any, bool]:
     except (_NotFast, ValueError, RecursionError):
         pass
     else:
-        if (text.isascii() or max(text) <= "\uffff") and _FAST_ENCODER.encode(value) == text:
+        if (text.isascii() or max(text) <= "\uffff") and _PARSED_ENCODER.encode(value) == text:
             return value, True
     value = json.loads(text)
     try:
@@ -331,6 +331,11 @@ _FAST_DECODER = json.JSONDecoder(
 _FAST_ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
+_PARSED_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
+)
+""":data:`_FAST_ENCODER` for what ``json`` has just parsed, which holds no cycle to look for
+(about a tenth less time for a decision's trace)."""
 
 
 def _decode_fast(data: bytes, text: str) -> Entry | None:
@@ -345,7 +350,7 @@ def _decode_fast(data: bytes, text: str) -> Entry | None:
         return None
     entry, document = found
     try:
-        written = _FAST_ENCODER.encode(document).encode("utf-8")  # format_time writes it back
+        written = _PARSED_ENCODER.encode(document).encode("utf-8")  # format_time writes it back
     except (ValueError, UnicodeEncodeError):
         return None
     return entry if written == data else None
