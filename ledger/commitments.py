@@ -44,7 +44,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import rfc8785
 
@@ -101,6 +101,45 @@ class Opening:
         return opening
 
 
+class Openable(Protocol):
+    """What :func:`verify` and :func:`unseal` read of an opening: :class:`Opening`, or a
+    :class:`HashedOpening` whose commitment was recomputed elsewhere."""
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def value(self) -> Any: ...
+
+    def commitment(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HashedOpening:
+    """An opening whose commitment was recomputed from its salt and value bytes by whoever
+    read them (``python -m ledger.verify --replay``'s worker processes, which hand back the
+    commitment rather than the salt and bytes): :meth:`commitment` gives it, or raises
+    :class:`CommitmentError` with ``error``, why it could not be recomputed."""
+
+    field: str
+    value: Any
+    recomputed: str
+    error: str | None = None
+
+    def commitment(self) -> str:
+        if self.error is not None:
+            raise CommitmentError(self.error)
+        return self.recomputed
+
+    @classmethod
+    def of(cls, opening: Opening, *, value: Any) -> HashedOpening:
+        """``opening`` hashed now (its value given as ``value`` afterwards)."""
+        try:
+            return cls(opening.field, value, opening.commitment())
+        except CommitmentError as exc:
+            return cls(opening.field, value, "", str(exc))
+
+
 def encode_value(value: Any) -> bytes:
     """RFC 8785 canonical JSON of any JSON value (raises :class:`CommitmentError` if it is
     not one: NaN, a lone surrogate, a non-JSON type), by the ledger's fast path
@@ -131,7 +170,7 @@ def commit(field: str, value: Any, *, salt: bytes) -> str:
     return commit_bytes(field, encode_value(value), salt=salt)
 
 
-def verify(commitment: str, opening: Opening) -> None:
+def verify(commitment: str, opening: Openable) -> None:
     """Raise :class:`CommitmentError` unless ``opening`` opens ``commitment``."""
     if not isinstance(commitment, str) or COMMITMENT_PATTERN.fullmatch(commitment) is None:
         raise CommitmentError(f"{commitment!r} is not a commitment of the form sha256:<64 hex>")
@@ -159,7 +198,10 @@ def committed_field(value: Any) -> str | None:
 def commitments_of(payload: Mapping[str, Any]) -> dict[str, str]:
     """The committed fields of a payload (top-level members only) and their commitments."""
     out: dict[str, str] = {}
+    never = _NEVER_MAPPINGS  # (most members: the type alone says so, without a call)
     for name, value in payload.items():
+        if type(value) in never:
+            continue
         commitment = committed_field(value)
         if commitment is not None:
             out[name] = commitment
@@ -188,7 +230,7 @@ def seal(
 
 def unseal(
     payload: Mapping[str, Any],
-    openings: Iterable[Opening],
+    openings: Iterable[Openable],
     *,
     committed: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -197,7 +239,7 @@ def unseal(
     ``committed``: :func:`commitments_of` the payload, if the caller has it already."""
     if committed is None:
         committed = commitments_of(payload)
-    by_field: dict[str, Opening] = {}
+    by_field: dict[str, Openable] = {}
     for opening in openings:
         if opening.field not in committed:
             raise CommitmentError(f"an opening is given for {opening.field!r}, not committed")

@@ -116,6 +116,23 @@ def entries_with_openings(*, start: int, end: int) -> list[tuple[int, str, bytes
     return [(int(i), str(k), bytes(d), bytes(h)) for i, k, d, h in rows]
 
 
+def opening_records(*, start: int, end: int) -> list[tuple[int, bytes, str, bytes, bytes]]:
+    """``(index, leaf hash, field, salt, value bytes)`` of every opening of the sequenced
+    entries in ``[start, end)``, in index then field order, as stored (one query, read in
+    PostgreSQL's binary format: :mod:`ledger.opening_bundles` sends them as they are)."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            "SELECT e.idx, e.leaf_hash, o.field, o.salt, o.value"
+            " FROM ledger_entry e JOIN ledger_opening o ON o.leaf_hash = e.leaf_hash"
+            " WHERE e.idx >= %s AND e.idx < %s ORDER BY e.idx, o.field",
+            [start, end],
+            binary=True,
+        )
+        rows = cursor.fetchall()
+    return [(int(i), bytes(h), str(f), bytes(s), bytes(v)) for i, h, f, s, v in rows]
+
+
 def entries_and_openings(
     *, start: int, end: int
 ) -> list[tuple[int, str, bytes, bytes, list[StoredOpening]]]:

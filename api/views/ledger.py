@@ -4,6 +4,7 @@ describes: signed-note checkpoints, base64 entries and proof hashes, C2SP tlog-t
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -124,13 +125,17 @@ class EntriesView(LedgerView):
     def get(self, request: Request) -> HttpResponse:
         start, end = int_param(request, "start"), int_param(request, "end")
         rows = selectors.entries_range(start=start, end=end)
-        # Built by hand: auditors page through millions of entries, and DRF's generic
-        # rendering costs more than the query.
-        body = json.dumps(
-            {"entries": [{"index": i, "data": b64(d), "leaf_hash": b64(h)} for i, d, h in rows]},
-            separators=(",", ":"),
+        # Written by hand: auditors page through millions of entries, and DRF's generic
+        # rendering costs more than the query. Base64 needs no escaping, so these are the
+        # bytes json.dumps writes ({"entries":[{"index":..,"data":"..","leaf_hash":".."},..]}),
+        # in half the time.
+        b2a = binascii.b2a_base64
+        body = b",".join(
+            b'{"index":%d,"data":"%s","leaf_hash":"%s"}'
+            % (i, b2a(d, newline=False), b2a(h, newline=False))
+            for i, d, h in rows
         )
-        return HttpResponse(body, content_type="application/json")
+        return HttpResponse(b'{"entries":[' + body + b"]}", content_type="application/json")
 
 
 class EntryView(LedgerView):

@@ -9,15 +9,19 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import renderers, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from api.access import actor_of
 from api.schema import ErrorSerializer
+from api.views.ledger import OctetStreamRenderer
 from governance import openings
+from governance.access import Actor
 from governance.exceptions import InvalidInput
+from ledger import opening_bundles
 
 
 class OpeningSerializer(serializers.Serializer[Any]):
@@ -62,7 +66,7 @@ def _index(request: Request, name: str) -> int | None:
 
 
 _STRING = encode_basestring  # a str as a JSON string (non-ASCII kept, as DRF writes it)
-_VALUES = ("json", "jcs")
+_VALUES = ("json", "jcs", "bytes")
 
 
 def _render(found: openings.EntryOpenings, *, jcs: bool) -> str:
@@ -87,15 +91,38 @@ def _render(found: openings.EntryOpenings, *, jcs: bool) -> str:
     )
 
 
-def _values(request: Request) -> bool:
-    """Whether ``values=jcs`` was asked for."""
+def _values(request: Request) -> str:
+    """``json`` (the default), ``jcs`` or ``bytes``, as asked for."""
     raw = request.query_params.get("values", "json")
     if raw not in _VALUES:
-        raise InvalidInput("values must be json or jcs.", fields={"values": ["json or jcs"]})
-    return raw == "jcs"
+        raise InvalidInput(
+            "values must be json, jcs or bytes.", fields={"values": ["json, jcs or bytes"]}
+        )
+    return raw
+
+
+def _bundle(actor: Actor, *, entry: int | None, start: int | None, end: int | None) -> HttpResponse:
+    """``values=bytes``: the openings of ``[start, end)`` as an opening bundle."""
+    if entry is not None or start is None or end is None or start > end:
+        raise InvalidInput(
+            "values=bytes needs start and end with start <= end (not entry).",
+            fields={"values": ["bytes: give start and end, not entry"]},
+        )
+    if end - start > openings.MAX_ENTRIES_PER_CALL:
+        raise InvalidInput(
+            f"At most {openings.MAX_ENTRIES_PER_CALL:,} entries per call.",
+            fields={"end": [f"at most start+{openings.MAX_ENTRIES_PER_CALL}"]},
+        )
+    records = openings.opening_records_in_range(actor=actor, start=start, end=end)
+    return HttpResponse(
+        opening_bundles.encode_bundle(records), content_type=opening_bundles.CONTENT_TYPE
+    )
 
 
 class OpeningsView(APIView):
+    # JSON first (the default, and every error); an opening bundle for who asks for it.
+    renderer_classes = [renderers.JSONRenderer, OctetStreamRenderer]
+
     @extend_schema(
         tags=["ledger"],
         operation_id="ledger_openings",
@@ -117,12 +144,16 @@ class OpeningsView(APIView):
                 enum=list(_VALUES),
                 description=(
                     "`json` (the default): each opening's `value`; `jcs`: its `value_jcs` "
-                    "instead, the RFC 8785 text committed (what a verifier hashes)"
+                    "instead, the RFC 8785 text committed (what a verifier hashes); `bytes` "
+                    "(with `start` and `end`): the whole answer as an opening bundle, "
+                    "`application/octet-stream`, each value the bytes committed "
+                    '(docs/ledger.md, "Opening bundles")'
                 ),
             ),
         ],
         responses={
-            200: OpeningsOutputSerializer,
+            (200, "application/json"): OpeningsOutputSerializer,
+            (200, opening_bundles.CONTENT_TYPE): OpenApiTypes.BINARY,
             400: OpenApiResponse(ErrorSerializer, description="bad parameters"),
             404: OpenApiResponse(
                 ErrorSerializer, description="no openings of that entry that the caller may see"
@@ -131,9 +162,12 @@ class OpeningsView(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         actor = actor_of(request)
-        jcs = _values(request)
+        values = _values(request)
+        jcs = values == "jcs"
         entry = _index(request, "entry")
         start, end = _index(request, "start"), _index(request, "end")
+        if values == "bytes":
+            return _bundle(actor, entry=entry, start=start, end=end)
         if entry is not None and start is None and end is None:
             found = [openings.openings_of_entry(actor=actor, index=entry)]
         elif entry is None and start is not None and end is not None and start <= end:

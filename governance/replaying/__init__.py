@@ -84,7 +84,7 @@ def _until(period: Mapping[str, Any] | None) -> dt.datetime | None:
 
 def open_entry(
     entry: canonical.Entry,
-    openings: Iterable[commitments.Opening],
+    openings: Iterable[commitments.Openable],
     *,
     committed: Mapping[str, str] | None = None,
 ) -> tuple[canonical.Entry, str | None]:

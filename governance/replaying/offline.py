@@ -31,7 +31,7 @@ from typing import Any
 
 from governance.replaying import Difference, Replay, fewer_collections, open_entry
 from governance.replaying.chunks import NOT_REPLAYED
-from ledger import canonical, commitments
+from ledger import canonical, commitments, opening_bundles
 from ledger.exceptions import VerificationError
 from ledger.verify.client import FetchError, HttpLogClient, LocalInputError, b64_bytes
 from ledger.verify.pages import PageHook
@@ -164,7 +164,8 @@ class PageOpenings:
     checked: bool
     """The verifier checked the entries for canonical JSON (so they are decoded unchecked)."""
     body: bytes | None = None
-    """The openings endpoint's answer for the page."""
+    """The openings endpoint's answer for the page: an opening bundle
+    (:mod:`ledger.opening_bundles`, ``values=bytes``), or JSON."""
     url: str = ""
     error: Exception | None = None
     """Why the openings could not be fetched (raised if the page commits any field)."""
@@ -178,16 +179,50 @@ class PageOpenings:
             raise self.error
         if self.file is not None:
             return _file_openings(self.file, self.run).by_leaf()
+        body = self.body or b""
+        if body.startswith(opening_bundles.MAGIC):
+            return _bundle_openings(body, where=f"GET {self.url}")
         try:
-            return parse_openings(json.loads(self.body or b""), where=f"GET {self.url}")
+            return parse_openings(json.loads(body), where=f"GET {self.url}")
         except (ValueError, RecursionError) as exc:
             raise VerificationError(str(exc) or f"GET {self.url}: not JSON") from None
 
 
-Opened = tuple[int, dict[str, Any] | None, str | None]
-"""An entry of a page that commits fields: its position in the page, and the clear values of
-those committed fields that replay reads (not a decision's trace), or None and why they could
-not be opened."""
+def _bundle_openings(body: bytes, *, where: str) -> OpeningsByLeaf:
+    """The openings of an opening bundle, by leaf hash, each value read from the bytes served
+    (:func:`_opening_of_bytes`)."""
+    try:
+        records = opening_bundles.decode_bundle(body)
+    except ValueError as exc:
+        raise VerificationError(f"{where}: {exc}") from None
+    found: OpeningsByLeaf = {}
+    for index, leaf, field, salt, value in records:
+        opening = _opening_of_bytes(field, salt, value, what=f"{where}: entry {index}")
+        found.setdefault(leaf, []).append(opening)
+    return found
+
+
+def _opening_of_bytes(field: str, salt: bytes, data: bytes, *, what: str) -> commitments.Opening:
+    """An opening whose value is served as bytes: hashed as they are when they are the
+    RFC 8785 form of the value they read as (which is checked, as for ``value_jcs``),
+    otherwise in that form; ``VerificationError`` if they are not UTF-8 JSON."""
+    try:
+        value, is_canonical = canonical.decode_json(data)
+    except (ValueError, RecursionError):
+        raise VerificationError(f"{what}: the value of {field!r} is not JSON") from None
+    if is_canonical:
+        return commitments.Opening.from_canonical(field, salt, value, data)
+    return commitments.Opening(field, salt, value)
+
+
+Hashed = tuple[str, str, str | None, Any]
+"""An opening as :func:`open_page` hands it back: the field, the commitment recomputed from
+its salt and value (or ``""``), why it could not be (or None), and the clear value (None for
+a field that replay does not read: :data:`~governance.replaying.chunks.NOT_REPLAYED`)."""
+
+Opened = tuple[int, list[Hashed]]
+"""An entry of a page that commits fields: its position in the page, and the openings
+served for it, hashed."""
 
 PageOpened = tuple[int, list[bytes], list[Opened], Exception | None]
 """What :func:`open_page` gives: the page's start, its entries' bytes, the :data:`Opened`
@@ -198,39 +233,42 @@ _COMMITTED = b'{"%s":' % commitments.MEMBER.encode()
 "sha256:..."}``): an entry without it commits no field."""
 
 
+def _kind(data: bytes, checked: bool, index: int) -> str:
+    """An entry's type: in canonical bytes, the string before the last member (``"type":
+    "<it>","v":1}``); otherwise read from the decoded entry."""
+    if checked:
+        return data.rsplit(b'"', 4)[1].decode("ascii", "replace")
+    return _decoded(canonical.decode_entry, data, index).kind
+
+
 def open_page(
     start: int, entries: list[bytes], leaves: list[bytes], openings: PageOpenings
 ) -> PageOpened:
-    """The openings of the entries ``start, start + 1, ...`` (their bytes as checked, and their
-    leaf hashes) that commit fields, each checked against its commitment (the entry decoded and
-    opened by :func:`governance.replaying.open_entry`). The verifier's
+    """The openings served for the entries ``start, start + 1, ...`` (their bytes as checked,
+    and their leaf hashes) that may commit fields, each hashed: its commitment recomputed from
+    its salt and the value's bytes (:func:`_opening_of_bytes`). The verifier's
     :attr:`~ledger.verify.pages.PageHook.work`: it runs where the page was checked, and gives
-    back little (each entry's bytes are decoded again where it is replayed, which costs less
-    than sending it decoded)."""
-    # The verifier checked these very bytes for canonical JSON (unless told not to): read, not
-    # checked again. Canonical, a committed field is written as _COMMITTED begins.
-    decode = canonical.decode_checked_entry if openings.checked else canonical.decode_entry
+    back little (the commitments, and the clear values replay reads). The verifier's process
+    decodes each entry where it replays it and compares the commitments recomputed here with
+    the entry's own (:meth:`VerifiedReplay._take`): the entries are not decoded here."""
     opened: list[Opened] = []
     with fewer_collections():
         try:
-            sealed = []
-            for position, data in enumerate(entries):
-                if _COMMITTED in data:
-                    entry = _decoded(decode, data, start + position)
-                    committed = commitments.commitments_of(entry.payload)
-                    if committed:
-                        sealed.append((position, entry, committed))
+            # Canonical, a committed field is written as _COMMITTED begins.
+            sealed = [position for position, data in enumerate(entries) if _COMMITTED in data]
             by_leaf = openings.by_leaf() if sealed else {}
-            for position, entry, committed in sealed:
-                clear, unopened = open_entry(
-                    entry, by_leaf.get(leaves[position], ()), committed=committed
-                )
-                if unopened is not None:
-                    opened.append((position, None, unopened))
-                    continue
-                unread = NOT_REPLAYED.get(entry.kind, frozenset())
-                values = {k: clear.payload[k] for k in committed if k not in unread}
-                opened.append((position, values, None))
+            for position in sealed:
+                served = by_leaf.get(leaves[position], ())
+                unread: frozenset[str] = frozenset()
+                if served:
+                    kind = _kind(entries[position], openings.checked, start + position)
+                    unread = NOT_REPLAYED.get(kind, frozenset())
+                hashed: list[Hashed] = []
+                for o in served:
+                    h = commitments.HashedOpening.of(o, value=None)
+                    value = None if o.field in unread else o.value
+                    hashed.append((o.field, h.recomputed, h.error, value))
+                opened.append((position, hashed))
         except Exception as exc:  # raised by the replay once the log is verified
             return start, entries, opened, exc
     return start, entries, opened, None
@@ -285,17 +323,18 @@ class VerifiedReplay:
         them)."""
         if self._file is not None:
             return PageOpenings(self._checked, file=self._file, run=self._run)
-        # values=jcs: each value as the text committed, hashed as it is (not written again).
-        url = f"{self._client.base_url}{OPENINGS_PATH}?start={start}&end={end}&values=jcs"
+        # values=bytes: an opening bundle, each value the bytes committed, hashed as they are.
+        url = f"{self._client.base_url}{OPENINGS_PATH}?start={start}&end={end}&values=bytes"
         try:
-            body = self._client.get(url, accept="application/json")
+            body = self._client.get(url, accept=opening_bundles.CONTENT_TYPE)
         except FetchError as exc:
             return PageOpenings(self._checked, url=url, error=exc)
         return PageOpenings(self._checked, body, url)
 
     def _take(self, worked: PageOpened) -> None:
-        """In this process, page after page: decode the entries, put in the clear values
-        opened, and replay them."""
+        """In this process, page after page: decode the entries, check the commitments
+        recomputed from their openings against each entry's own, put in the clear values and
+        replay them."""
         start, entries, opened, error = worked
         if self._error is not None:
             return  # the replay stopped; the log is still verified to the end
@@ -304,19 +343,23 @@ class VerifiedReplay:
             return
         decode = canonical.decode_checked_entry if self._checked else canonical.decode_entry
         feed = self._replay.feed
-        clear = {position: (values, unopened) for position, values, unopened in opened}
+        served = dict(opened)
         try:
             for position, data in enumerate(entries):
                 entry = _decoded(decode, data, start + position)
-                found = clear.get(position)
-                if found is None:
+                hashed = served.get(position)
+                if hashed is None:
                     feed(start + position, entry)
                     continue
-                values, unopened = found
-                if values is not None:
-                    payload = {**entry.payload, **values}
-                    entry = canonical.Entry(entry.v, entry.kind, entry.time, payload)
-                feed(start + position, entry, unopened)
+                payload = entry.payload
+                unread = NOT_REPLAYED.get(entry.kind, frozenset())
+                checked = [
+                    commitments.HashedOpening(
+                        field, payload.get(field) if field in unread else value, found, why
+                    )
+                    for field, found, why, value in hashed
+                ]
+                feed(start + position, *open_entry(entry, checked))
         except Exception as exc:  # raised once the log is verified (result), not before
             self._error = exc
 

@@ -54,6 +54,9 @@ class ReplayState:
     _next_position: Iterator[int] = field(default_factory=itertools.count)
     _works: dict[str, evaluation.WorkFacts] = field(default_factory=dict)
     """work id → the work as :meth:`work_facts` reads it, without a decision's matches."""
+    _named: dict[tuple[str, str | None, str | None], evaluation.WorkFacts] = field(default_factory=dict)
+    """(work id, the identifier a decision named it by) → :meth:`work_facts` for a decision
+    without matches."""
     _readers: dict[tuple[str, ...], _Readers] = field(default_factory=dict)
     """works' ids → what :meth:`decision_facts` reads for them (parties, rules)."""
 
@@ -61,8 +64,9 @@ class ReplayState:
         """Take a state-changing entry. What was worked out for decisions from the state
         before it (:attr:`_works`, :attr:`_readers`) is forgotten, whatever the entry: the
         decisions between two changes of state ask again and again about the same works."""
-        if self._works or self._readers:
+        if self._works or self._readers or self._named:
             self._works.clear()
+            self._named.clear()
             self._readers.clear()
         if kind == "party":
             self.parties[p["id"]] = evaluation.Holder(
@@ -132,12 +136,21 @@ class ReplayState:
         the rights it takes from its composition (``evaluation.FLOWS``), as the registry's
         facts (``governance.services.facts``) read them."""
         work_id = w["work"]
+        matches, identified_by = w.get("matches"), w.get("identified_by")
+        rights_use = w.get("rights_use")
+        if not matches:
+            # Named by an identifier (or by nothing): the same facts for every decision that
+            # names the work so until the state changes.
+            named = self._named.get((work_id, identified_by, rights_use))
+            if named is not None:
+                return named
         work = self._works.get(work_id)
         if work is None:
             work = self._works[work_id] = self._work(work_id)
-        matches, identified_by = w.get("matches"), w.get("identified_by")
-        rights_use = w.get("rights_use")
-        if not matches and identified_by is None and rights_use is None:
+        if not matches:
+            if identified_by is not None or rights_use is not None:
+                work = replace(work, identified_by=identified_by, rights_use=rights_use)
+            self._named[(work_id, identified_by, rights_use)] = work
             return work
         return replace(
             work,

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from governance.models import Decision, PartyKind
-from ledger import canonical, commitments, services
+from ledger import canonical, commitments, opening_bundles, services
 from ledger.models import Entry
 from tests.factories import Caller, caller
 from tests.governance.test_replay import behind_the_ledgers_back, entry_index
@@ -252,6 +252,44 @@ def test_a_party_gets_what_an_auditor_gets_of_the_entries_it_may_see(registry) -
         assert one == {"entries": [everything[index]]}
 
 
+def test_with_values_bytes_the_openings_come_as_a_bundle_of_the_bytes_committed(registry) -> None:  # type: ignore[no-untyped-def]
+    entries = public_entries(registry["size"])
+    as_jcs = opened(registry["auditor"], start=0, end=registry["size"], values="jcs").json()
+    bundle = opened(registry["auditor"], start=0, end=registry["size"], values="bytes")
+    assert bundle.status_code == 200
+    assert bundle["Content-Type"] == "application/octet-stream"
+    records = opening_bundles.decode_bundle(bundle.content)
+    # The same openings as the JSON answer's, each value the text committed, as bytes.
+    assert [
+        (i, base64.b64encode(h).decode(), f, s.hex(), v.decode()) for i, h, f, s, v in records
+    ] == [
+        (e["index"], e["leaf_hash"], o["field"], o["salt"], o["value_jcs"])
+        for e in as_jcs["entries"]
+        for o in e["openings"]
+    ]
+    for index, _, field, salt, value in records:
+        payload = canonical.decode_entry(entries[index]).payload
+        assert payload[field] == {"commitment": commitments.commit_bytes(field, value, salt=salt)}
+
+
+def test_with_values_bytes_a_party_gets_the_openings_it_may_see_and_no_other(registry) -> None:  # type: ignore[no-untyped-def]
+    every = opening_bundles.decode_bundle(
+        opened(registry["auditor"], start=0, end=registry["size"], values="bytes").content
+    )
+    for who in ("label", "artist", "publisher", "licensee", "unrelated"):
+        mine = opened(registry[who], start=0, end=registry["size"], values="bytes")
+        assert mine.status_code == 200
+        seen = {
+            e["index"]
+            for e in opened(registry[who], start=0, end=registry["size"]).json()["entries"]
+        }
+        assert opening_bundles.decode_bundle(mine.content) == [r for r in every if r[0] in seen]
+    assert (
+        b"62.125"
+        not in opened(registry["licensee"], start=0, end=registry["size"], values="bytes").content
+    )
+
+
 def test_an_opening_that_does_not_match_is_served_beside_the_entrys_own_commitment(
     registry,
 ) -> None:  # type: ignore[no-untyped-def]
@@ -288,6 +326,10 @@ def test_an_entry_without_openings_is_not_found_even_for_an_auditor(registry) ->
         {"start": "0", "end": "1001"},
         {"start": "0", "end": "1", "values": "xml"},
         {"entry": "1", "values": ""},
+        {"entry": "1", "values": "bytes"},
+        {"start": "0", "values": "bytes"},
+        {"start": "0", "end": "1001", "values": "bytes"},
+        {"start": "3", "end": "2", "values": "bytes"},
     ],
 )
 def test_bad_parameters_are_refused_in_the_common_error_body(registry, params) -> None:  # type: ignore[no-untyped-def]
@@ -297,6 +339,7 @@ def test_bad_parameters_are_refused_in_the_common_error_body(registry, params) -
 
 
 def test_the_openings_need_credentials(registry) -> None:  # type: ignore[no-untyped-def]
-    response = Client().get(OPENINGS, {"start": 0, "end": registry["size"]})
-    assert response.status_code in (401, 403)
-    assert "62.125" not in response.content.decode()
+    for values in ("json", "bytes"):
+        response = Client().get(OPENINGS, {"start": 0, "end": registry["size"], "values": values})
+        assert response.status_code in (401, 403)
+        assert "62.125" not in response.content.decode()

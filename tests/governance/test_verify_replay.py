@@ -226,6 +226,34 @@ def test_an_opening_that_does_not_match_its_commitment_is_reported_as_replay_dec
     assert replay_decisions() == (1, lines)
 
 
+def test_a_decisions_trace_edited_behind_the_ledgers_back_is_named_as_replay_decisions_does(
+    world: dict[str, Any],
+    served: Served,
+    auditor: Caller,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The trace is not replayed, but its opening is checked all the same (the bundle's bytes
+    # hashed against the commitment in the decision entry the verifier verified).
+    confidential_world(world)
+    vkey = signed()
+    index, leaf = entry_index("decision")
+    behind_the_ledgers_back(
+        "UPDATE ledger_opening SET value = %s WHERE leaf_hash = %s AND field = 'trace'",
+        [b'{"trace_version":1,"works":[]}', leaf],
+    )
+    monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
+
+    status, lines, _ = verify_replay(capsys, served, vkey)
+
+    assert status == 1
+    assert lines[0].startswith(
+        f"entry {index} (decision): the opening of 'trace' does not match its commitment"
+    )
+    assert lines[-1] == "1 decisions replayed, 1 differ"
+    assert replay_decisions() == (1, lines)
+
+
 def test_a_downloaded_openings_file_replays_and_an_edit_in_it_is_named(
     world: dict[str, Any],
     served: Served,
