@@ -54,9 +54,11 @@ class ReplayState:
     _next_position: Iterator[int] = field(default_factory=itertools.count)
     _works: dict[str, evaluation.WorkFacts] = field(default_factory=dict)
     """work id → the work as :meth:`work_facts` reads it, without a decision's matches."""
-    _named: dict[tuple[str, str | None, str | None], evaluation.WorkFacts] = field(default_factory=dict)
-    """(work id, the identifier a decision named it by) → :meth:`work_facts` for a decision
-    without matches."""
+    _named: dict[tuple[str, str | None, str | None], evaluation.WorkFacts] = field(
+        default_factory=dict
+    )
+    """(work id, the identifier a decision named it by, its rights use) → :meth:`work_facts`
+    for a decision without matches."""
     _readers: dict[tuple[str, ...], _Readers] = field(default_factory=dict)
     """works' ids → what :meth:`decision_facts` reads for them (parties, rules)."""
 
