@@ -64,7 +64,7 @@ def setup_steps() -> str:
     """Steps 2-4, in this process: one Django start-up instead of one per command. Returns
     what ``seed_demo`` printed (the demo credentials), to be shown once the service is up."""
     import django
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
     from django.db import connections
 
     django.setup()
@@ -76,6 +76,10 @@ def setup_steps() -> str:
     call_command("collectstatic", interactive=False, verbosity=0)
     credentials = StringIO()
     call_command("seed_demo", stdout=credentials)
+    try:  # artists registered before the text store (an older var/) get their name vectors
+        call_command("sync_artist_names", stdout=StringIO())
+    except CommandError as exc:  # no AVX2: prompts will not match artists here; say so
+        print(f"text space unavailable, artists' names not embedded: {exc}", file=sys.stderr)
     # The children open their own connections; this process keeps none.
     connections.close_all()
     return credentials.getvalue()
