@@ -19,7 +19,7 @@ Packed form of a fingerprint (:meth:`Fingerprint.to_bytes`), little-endian::
 
     magic    4 bytes   b"CSFP"
     format   u8        1
-    version  u8        VERSION (the hashes' meaning; 1)
+    version  u8        VERSION (the hashes' meaning and the decoding behind them; 2)
     bits     u8        HASH_BITS (22)
     zero     u8        0
     seconds  f64       duration of the audio
@@ -52,7 +52,9 @@ from governance.content.audio import (
 
 SPACE: Final = "fingerprint"
 MODEL: Final = "consentry-landmark"
-VERSION: Final = "1"
+# 2 since decoding resamples with libsoxr and averages the channels (audio.py): the same file
+# gives nearly the same pairs as under version 1 (FFmpeg's resampler), not the same ones.
+VERSION: Final = "2"
 HASH_BITS: Final = landmarks.HASH_BITS
 FRAME_SECONDS: Final = landmarks.FRAME_SECONDS
 FRAMES_PER_BLOCK: Final = landmarks.FRAMES_PER_BLOCK
