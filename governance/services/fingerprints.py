@@ -14,7 +14,7 @@ and the fingerprint, as one entry of ``RequestItem.vectors``::
 
     {"space": "fingerprint", "model": "consentry-landmark", "model_version": "2",
      "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>",
-     "composition": {"model": "chroma-2dftm", "model_version": "1", "segments": [[...], ...]}}
+     "composition": {"model": "chroma-2dftm", "model_version": "2", "segments": [[...], ...]}}
 
 ``composition`` (audio of at least 30 s sent as audio, not as a client's fingerprint) holds
 the audio's query vectors in the ``composition`` space, one per 30-s segment, matched by
