@@ -269,7 +269,7 @@ class _Mono:
 
     def add(self, frame: av.AudioFrame) -> None:
         n = frame.samples
-        key = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
+        key = (frame.format.name, len(frame.layout.channels), frame.sample_rate)
         if key != self._key:
             self._start(key)
         name, channels, rate = key
