@@ -7,7 +7,8 @@ Bertin-Mahieux & Ellis, "Large-scale cover song recognition using the 2D Fourier
 magnitude" (ISMIR 2012):
 
 1. Resample to ``SAMPLE_RATE`` (11,025 Hz) and take the CQT chroma (librosa ``chroma_cqt``, hop
-   512, each frame scaled to a maximum of 1).
+   512, 36 bins an octave, each frame scaled to a maximum of 1), tuned to the tuning librosa
+   estimates from the middle ``TUNING_SECONDS`` (60) of the audio.
 2. Average it into one chroma column per second (``FRAMES_PER_SECOND``). The paper syncs the
    chroma to tracked beats instead; on the Wesnoth calibration set, fixed one-second frames
    found more of the transposed, tempo-changed and resynthesised tracks (docs/matching.md) and
@@ -48,9 +49,17 @@ import numpy.typing as npt
 
 SPACE = "composition"
 MODEL = "chroma-2dftm"
-VERSION = "1"
+# 2: the tuning estimated from the middle minute (TUNING_SECONDS), and the audio decoded by
+# the fingerprint space's version-2 decoding (libsoxr); 1 estimated it from the whole audio.
+VERSION = "2"
 SAMPLE_RATE = 11_025
 CHROMA_HOP = 512  # samples: 46 ms at 11,025 Hz
+BINS_PER_OCTAVE = 36  # CQT bins (three a semitone), folded into 12 pitch classes
+# The tuning (how far the music's A lies from 440 Hz, in fractions of a CQT bin) is estimated
+# from the middle minute at most. Version 1 estimated it from the whole track, which cost as
+# much CPU as the CQT itself for a 3-minute track (librosa's piptrack over every frame); a
+# recording's tuning does not change along it.
+TUNING_SECONDS = 60
 FRAMES_PER_SECOND = 1
 PATCH = 16  # chroma columns (seconds) per 2-D FFT patch
 SEGMENT_SECONDS = 30
@@ -184,13 +193,19 @@ CENTRE: tuple[float, ...] = (
 
 
 def _chroma(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
-    """CQT chroma at SAMPLE_RATE, one column every CHROMA_HOP samples."""
+    """CQT chroma at SAMPLE_RATE, one column every CHROMA_HOP samples, tuned to the tuning
+    estimated from (at most) the middle TUNING_SECONDS."""
     x = np.asarray(samples, dtype=np.float32)
     if rate != SAMPLE_RATE:
         x = librosa.resample(x, orig_sr=rate, target_sr=SAMPLE_RATE)
-    return np.asarray(
-        librosa.feature.chroma_cqt(y=x, sr=SAMPLE_RATE, hop_length=CHROMA_HOP), dtype=np.float64
-    )
+    span = TUNING_SECONDS * SAMPLE_RATE
+    middle = x[max(0, (len(x) - span) // 2) :][:span]
+    tuning = librosa.estimate_tuning(y=middle, sr=SAMPLE_RATE, bins_per_octave=BINS_PER_OCTAVE)
+    chroma = librosa.feature.chroma_cqt(
+        y=x, sr=SAMPLE_RATE, hop_length=CHROMA_HOP, bins_per_octave=BINS_PER_OCTAVE,
+        tuning=tuning,
+    )  # fmt: skip
+    return np.asarray(chroma, dtype=np.float64)
 
 
 def _columns(chroma: npt.NDArray[np.float64], scale: float = 1.0) -> npt.NDArray[np.float64]:

@@ -4,7 +4,7 @@
 An item carries audio in one of two forms::
 
     {"audio_base64": "<base64 of the file: WAV, FLAC, MP3, AAC/M4A, OGG>"}
-    {"fingerprint": {"model_version": "1", "data": "<base64 of Fingerprint.to_bytes()>",
+    {"fingerprint": {"model_version": "2", "data": "<base64 of Fingerprint.to_bytes()>",
                      "sha256": "<hex SHA-256 of the audio file>"}}
 
 The first is fingerprinted when it arrives; the second comes from a licensee's client that
@@ -12,9 +12,9 @@ fingerprints locally, so the audio never leaves it. Either way the audio itself 
 stored: the item keeps its SHA-256 (``RequestItem.content_sha256``, ledgered with the decision)
 and the fingerprint, as one entry of ``RequestItem.vectors``::
 
-    {"space": "fingerprint", "model": "consentry-landmark", "model_version": "1",
+    {"space": "fingerprint", "model": "consentry-landmark", "model_version": "2",
      "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>",
-     "composition": {"model": "chroma-2dftm", "model_version": "1", "segments": [[...], ...]}}
+     "composition": {"model": "chroma-2dftm", "model_version": "2", "segments": [[...], ...]}}
 
 ``composition`` (audio of at least 30 s sent as audio, not as a client's fingerprint) holds
 the audio's query vectors in the ``composition`` space, one per 30-s segment, matched by

@@ -138,7 +138,7 @@ def test_a_cover_matches_the_composition_and_is_decided_by_the_works_consent(
     ]
     assert en.startswith(
         f"Your audio is a version of the composition of “{world['work']['title']}” "
-        "(composition, chroma-2dftm version 1: similarity 0."
+        f"(composition, chroma-2dftm version {composition.VERSION}: similarity 0."
     )
     assert fr.startswith("Votre audio est une version de la composition de «\u00a0")
     # and replayed from the ledger as recorded

@@ -242,3 +242,53 @@ def test_an_unknown_reason_is_a_programming_error() -> None:
 )
 def test_containers_are_recognised_by_their_first_bytes(head: bytes, fmt: str | None) -> None:
     assert container_format(head + b"\x00" * 16) == fmt
+
+
+def _encoded(x: np.ndarray, rate: int, *, fmt: str, codec: str, layout: str) -> bytes:
+    """``x`` (mono float32 at ``rate``) in one file, every channel the same."""
+    channels = 2 if layout == "stereo" else 1
+    planes = np.ascontiguousarray(np.repeat(x[None, :], channels, axis=0))
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        assert isinstance(stream, av.AudioStream)
+        for start in range(0, len(x), 4096):
+            frame = av.AudioFrame.from_ndarray(planes[:, start : start + 4096], format="fltp",
+                                               layout=layout)  # fmt: skip
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("codec", ["pcm_u8", "pcm_s16le", "pcm_s32le", "pcm_f32le", "pcm_f64le"])
+@pytest.mark.parametrize("layout", ["mono", "stereo"])
+def test_every_sample_format_decodes_to_the_same_signal(codec: str, layout: str) -> None:
+    # Whatever sample format and channels (their mean) a lossless file is read as, it comes
+    # back as the 32-bit float mono file does (8-bit samples with their quantisation noise).
+    def decoded(codec: str, layout: str) -> np.ndarray:
+        data = _encoded(CLIP, synth.RATE, fmt="wav", codec=codec, layout=layout)
+        return decode(data).samples
+
+    reference, result = decoded("pcm_f32le", "mono"), decoded(codec, layout)
+
+    assert len(result) == len(reference) == pytest.approx(len(CLIP) / 2, abs=2)
+    assert np.corrcoef(result, reference)[0, 1] > (0.99 if codec == "pcm_u8" else 0.9999)
+    assert float(np.std(result)) == pytest.approx(float(np.std(reference)), rel=0.01)
+
+
+def test_a_stream_that_changes_rate_and_channels_midway_decodes_whole() -> None:
+    # Two MP3 streams back to back (44.1 kHz mono, then 22.05 kHz stereo): the decoder's
+    # frames change rate and layout at the seam, and both halves are kept.
+    first = _encoded(synth.music(3, 4.0), synth.RATE, fmt="wav", codec="pcm_f32le",
+                     layout="mono")  # fmt: skip
+    a = decode(first).samples
+    joined = _encoded(a, SAMPLE_RATE * 4, fmt="mp3", codec="libmp3lame", layout="mono")
+    joined += _encoded(a, SAMPLE_RATE * 2, fmt="mp3", codec="libmp3lame", layout="stereo")
+
+    result = decode(joined)
+
+    # The first half plays a's samples 4 times faster (1 s), the second twice (2 s).
+    assert result.seconds == pytest.approx(3.0, abs=0.15)

@@ -15,7 +15,7 @@ a progress bar, then one line per failed file and a summary; exit status 1 if an
 from __future__ import annotations
 
 from collections import Counter, deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +74,19 @@ class Command(BaseCommand):
         party = _party(options["party"])
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         self.party, self.counts, self.failures = party, Counter[str](), list[str]()
-        pool = None
+        pool: Executor
         if options["jobs"] > 1:
             # The pool's processes are forked (all at its first job) while this one has no
             # database connection open, so that none inherits it; this one opens another.
             connection.close()
             pool = ProcessPoolExecutor(options["jobs"])
             pool.submit(int).result()
+            ahead = 2 * options["jobs"]
+        else:
+            # One thread fingerprints (pure code, no database) the file after the one this
+            # thread is storing: while PostgreSQL inserts a track's postings into its index
+            # (on another core), this process waits for it with the GIL released.
+            pool, ahead = ThreadPoolExecutor(1), 1
         self.bar = tqdm(total=len(files), unit="files", desc=f"fingerprinting {folder.name}",
                         disable=None)  # fmt: skip
         try:
@@ -94,19 +100,16 @@ class Command(BaseCommand):
                 if pending is None:
                     self.done("skipped", path)
                     continue
-                if pool is None:
-                    pending.outcome = _extract(pending.data)
-                else:
-                    pending.outcome = pool.submit(_extract, pending.data)
+                pending.outcome = pool.submit(_extract, pending.data)
                 waiting.append(pending)
-                # Store in order, keeping every process busy with at most two files each.
-                while waiting and (pool is None or len(waiting) > 2 * options["jobs"]):
+                # Store in order, keeping every process busy with at most two files each (the
+                # thread with one: a file is read only when it can be fingerprinted).
+                while len(waiting) > ahead:
                     self.store(waiting.popleft())
             while waiting:
                 self.store(waiting.popleft())
         finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            pool.shutdown(cancel_futures=True)
             self.bar.close()
         for line in self.failures:
             self.stderr.write(line)
@@ -159,13 +162,14 @@ class Command(BaseCommand):
 
     def stored(self, pending: _Pending) -> bool:
         """Store a fingerprinted file; whether it was new. Raises ``_Refused`` with the reason
-        its content was bad, or a process of the pool died on it."""
+        its content was bad, or fingerprinting it failed otherwise (a process of the pool died
+        on it, an unexpected error in the thread)."""
         outcome, size = pending.outcome, len(pending.data)
         pending.data = b""
         if isinstance(outcome, Future):
             try:
                 outcome = outcome.result()
-            except Exception as exc:  # a process of the pool died: this file is reported
+            except Exception as exc:  # a pool's process died, or a bug: this file is reported
                 raise _Refused(f"{type(exc).__name__}: {exc}") from None
         if outcome is None or isinstance(outcome, tuple):
             raise _Refused(": ".join(outcome or ("not fingerprinted",)))
