@@ -5,6 +5,7 @@ module: they enqueue a task by name through the outbox (``governance.services.ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
@@ -62,18 +63,11 @@ def fingerprint_content(self: Any, content_id: str) -> str:
 
     from governance.services.content import content_fail, content_run
 
-    try:
-        content = content_run(content_id=content_id, now=timezone.now())
-    except TRANSIENT:
-        if self.request.retries >= self.max_retries:
-            content_fail(content_id=content_id, reason="unavailable", now=timezone.now(),
-                         detail="The database stayed unavailable; retries exhausted.")  # fmt: skip
-        raise
-    except Exception as exc:  # whatever it was, the content must not stay "processing"
-        content_fail(content_id=content_id, reason="internal", now=timezone.now(),
-                     detail=f"The job could not run: {type(exc).__name__}.")  # fmt: skip
-        raise
-    return str(content.status)
+    return _run_or_fail(
+        self,
+        lambda: content_run(content_id=content_id, now=timezone.now()),
+        lambda **failure: content_fail(content_id=content_id, **failure),
+    )
 
 
 @shared_task(
@@ -96,18 +90,31 @@ def enrol_voice(self: Any, enrolment_id: str) -> str:
 
     from governance.services.voices import voice_fail, voice_run
 
+    return _run_or_fail(
+        self,
+        lambda: voice_run(enrolment_id=enrolment_id, now=timezone.now()),
+        lambda **failure: voice_fail(enrolment_id=enrolment_id, **failure),
+    )
+
+
+def _run_or_fail(task: Any, run: Callable[[], Any], fail: Callable[..., Any]) -> str:
+    """A content job's run (``run``: the object it finished, whose status it answers): a
+    transient database error retries with the task's backoff, and once its retries are
+    exhausted fails the object (``fail``: ``unavailable``); any other error fails it
+    (``internal``) and is raised, so that the object never stays "processing"."""
+    from django.utils import timezone
+
     try:
-        enrolment = voice_run(enrolment_id=enrolment_id, now=timezone.now())
+        return str(run().status)
     except TRANSIENT:
-        if self.request.retries >= self.max_retries:
-            voice_fail(enrolment_id=enrolment_id, reason="unavailable", now=timezone.now(),
-                       detail="The database stayed unavailable; retries exhausted.")  # fmt: skip
+        if task.request.retries >= task.max_retries:
+            fail(reason="unavailable", now=timezone.now(),
+                 detail="The database stayed unavailable; retries exhausted.")  # fmt: skip
         raise
-    except Exception as exc:  # whatever it was, the enrolment must not stay "processing"
-        voice_fail(enrolment_id=enrolment_id, reason="internal", now=timezone.now(),
-                   detail=f"The job could not run: {type(exc).__name__}.")  # fmt: skip
+    except Exception as exc:  # whatever it was, the object must not stay "processing"
+        fail(reason="internal", now=timezone.now(),
+             detail=f"The job could not run: {type(exc).__name__}.")  # fmt: skip
         raise
-    return str(enrolment.status)
 
 
 # Deciding: acked late and rejected on worker loss (a killed worker's task is redelivered and
