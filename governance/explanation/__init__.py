@@ -113,7 +113,10 @@ def explain(
                 party = str(holder.get("party"))
                 settled = holder.get("answer") == "review" and party in answers
                 sentences.append(
-                    where + holder_sentence(p, entry["right"], holder, party_names, settled)
+                    where
+                    + holder_sentence(
+                        p, entry["right"], holder, party_names, settled, own="artist" in work
+                    )
                 )
                 if settled:
                     name = holder_name(holder, party_names)
@@ -201,7 +204,7 @@ def _deciding_sentence(
             continue
         holders = [h for h in entry.get("holders", []) if h.get("answer") == outcome]
         if holders:
-            sentence = holder_sentence(p, entry["right"], holders[0], names)
+            sentence = holder_sentence(p, entry["right"], holders[0], names, own="artist" in work)
         else:
             text = p("rights.unknown", right=p.right_of(entry["right"]))
             sentence = text[:1].upper() + text[1:]

@@ -162,11 +162,20 @@ def holder_name(h: Mapping[str, Any], names: Mapping[str, str]) -> str:
 
 
 def holder_sentence(
-    p: Phrases, right: str, h: Mapping[str, Any], names: Mapping[str, str], settled: bool = False
+    p: Phrases,
+    right: str,
+    h: Mapping[str, Any],
+    names: Mapping[str, str],
+    settled: bool = False,
+    own: bool = False,
 ) -> str:
-    """The sentence of one holder's answer; ``settled``: a review it has since answered."""
+    """The sentence of one holder's answer; ``settled``: a review it has since answered;
+    ``own``: an artist the item matched, answering for their own likeness (not as an artist
+    credited on a work)."""
     name = holder_name(h, names)
-    if h.get("share") is not None:
+    if own:
+        detail = p.right(right)
+    elif h.get("share") is not None:
         detail = f"{p.right(right)}, {p.percent(str(h['share']))}"
     elif h.get("credited") or "share" in h:
         detail = p("credited", right=p.right(right))

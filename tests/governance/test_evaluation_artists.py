@@ -250,3 +250,20 @@ def test_a_work_matched_by_its_lyrics_requires_the_lyrics_rows_rights_whatever_t
     assert d.outcome == "allow"
     assert "rights_use" not in evaluate_item(ask("train"), [work()], f).trace["works"][0]
     assert decide_item(ask("train"), [lyrics_work], f) == (d.outcome, rule_versions_cited(d.trace))
+
+
+def test_an_artist_answering_for_their_own_likeness_is_not_called_a_credited_artist() -> None:
+    from governance.services.facts import VoiceMatch
+
+    voice = VoiceMatch(ARTIST, 0.91, 0.85, "0.1.4/1", model="resemblyzer-ge2e", span=(0.0, 4.2))
+    d = evaluate_item(ask("voice"), [], facts(), artists=[voice.artist_facts()])
+    assert d.code == "consent.opt_in_default"
+    (en,) = explanation.explain(d.trace, language="en")
+    (fr,) = explanation.explain(d.trace, language="fr")
+    assert "Ada Vale (likeness) has not consented" in en["sentences"][2]
+    assert fr["sentences"][2].startswith("Ada Vale (image et voix) n’a pas donné")  # noqa: RUF001
+    assert explanation.summary(d.trace).startswith("Ada Vale (likeness) has not consented")
+    assert en["sentences"][0] == (
+        "Your audio sounds like the voice of Ada Vale (voice, resemblyzer-ge2e version 0.1.4/1): "
+        "similarity 0.91, threshold 0.85, from 0:00 to 0:04 of your audio."
+    )
