@@ -44,16 +44,21 @@ def run_import(self: Any, job_id: str) -> str:
     return str(job.status)
 
 
-@shared_task(
-    name="governance.fingerprint_content",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=8,
-)
+# A content job (a work's audio or lyrics, an artist's voice): acked late and redelivered if its
+# worker dies (a redelivery finds the object final and does nothing); transient database errors
+# retried with backoff, then the object fails (``_run_or_fail``).
+CONTENT_JOB: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="governance.fingerprint_content", **CONTENT_JOB)
 def fingerprint_content(self: Any, content_id: str) -> str:
     """Fingerprint a work's content and store its postings (``content_run``); bad content is
     not an error here (the content fails with the reason). A transient database error retries
@@ -70,16 +75,7 @@ def fingerprint_content(self: Any, content_id: str) -> str:
     )
 
 
-@shared_task(
-    name="governance.enrol_voice",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=8,
-)
+@shared_task(name="governance.enrol_voice", **CONTENT_JOB)
 def enrol_voice(self: Any, enrolment_id: str) -> str:
     """Embed an artist's voice reference recordings and store their vectors (``voice_run``);
     bad content is not an error here (the enrolment fails naming each bad file). A transient

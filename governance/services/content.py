@@ -137,19 +137,8 @@ def content_submit(
     limit = max_bytes()
     if len(data) > limit:
         raise content_too_large(field="file", limit=limit)
-    sha256 = hashlib.sha256(data).hexdigest()
-    _lock_identical(work_id=work.pk, sha256=sha256)
-    existing = _existing(work=work, sha256=sha256, model_version=space.VERSION)
-    if existing is not None:
-        return existing, False
-    content = WorkContent.objects.create(
-        work=work, kind=ContentKind.AUDIO, sha256=sha256, size=len(data),
-        submitted_by=actor.party, model=space.MODEL, model_version=space.VERSION,
-        created_at=now,
-    )  # fmt: skip
-    ContentUpload.objects.create(content=content, data=data)
-    job_enqueue(task=RUN_TASK, args=[str(content.pk)], now=now)
-    return content, True
+    return _stored(actor=actor, work=work, kind=ContentKind.AUDIO, data=data,
+                   model=space.MODEL, model_version=space.VERSION, now=now)  # fmt: skip
 
 
 def _lyrics_submit(
@@ -160,16 +149,26 @@ def _lyrics_submit(
     from governance.content import text
 
     texts.lyrics_check(lyrics, field="lyrics")
-    data = lyrics.encode("utf-8")
+    return _stored(actor=actor, work=work, kind=ContentKind.LYRICS,
+                   data=lyrics.encode("utf-8"), model=text.MODEL, model_version=text.VERSION,
+                   now=now)  # fmt: skip
+
+
+def _stored(
+    *, actor: Actor, work: Work, kind: str, data: bytes, model: str, model_version: str,
+    now: dt.datetime,
+) -> tuple[WorkContent, bool]:  # fmt: skip
+    """The content of these bytes for the work, with its job: the one handed in before (same
+    SHA-256 and model version; two identical uploads at once wait on one lock), or a new one
+    whose bytes wait for the job in ``ContentUpload``."""
     sha256 = hashlib.sha256(data).hexdigest()
     _lock_identical(work_id=work.pk, sha256=sha256)
-    existing = _existing(work=work, sha256=sha256, model_version=text.VERSION)
+    existing = _existing(work=work, sha256=sha256, model_version=model_version)
     if existing is not None:
         return existing, False
     content = WorkContent.objects.create(
-        work=work, kind=ContentKind.LYRICS, sha256=sha256, size=len(data),
-        submitted_by=actor.party, model=text.MODEL, model_version=text.VERSION,
-        created_at=now,
+        work=work, kind=kind, sha256=sha256, size=len(data), submitted_by=actor.party,
+        model=model, model_version=model_version, created_at=now,
     )  # fmt: skip
     ContentUpload.objects.create(content=content, data=data)
     job_enqueue(task=RUN_TASK, args=[str(content.pk)], now=now)
