@@ -40,6 +40,7 @@ __all__ = [
     "OPENINGS_PATH",
     "FileOpenings",
     "PageOpenings",
+    "ServedBytes",
     "VerifiedReplay",
     "open_page",
     "parse_openings",
@@ -48,7 +49,7 @@ __all__ = [
 OPENINGS_PATH = "/api/v1/ledger/openings/"
 """Where the service serves the openings, below its base URL."""
 
-OpeningsByLeaf = dict[bytes, list[commitments.Opening]]
+OpeningsByLeaf = dict[bytes, list["commitments.Opening | ServedBytes"]]
 
 
 def parse_openings(document: object, *, where: str) -> OpeningsByLeaf:
@@ -189,17 +190,40 @@ class PageOpenings:
 
 
 def _bundle_openings(body: bytes, *, where: str) -> OpeningsByLeaf:
-    """The openings of an opening bundle, by leaf hash, each value read from the bytes served
-    (:func:`_opening_of_bytes`)."""
+    """The openings of an opening bundle, by leaf hash, each as the bytes served
+    (:class:`ServedBytes`), read where it is known whether replay reads them
+    (:func:`open_page`)."""
     try:
         records = opening_bundles.decode_bundle(body)
     except ValueError as exc:
         raise VerificationError(f"{where}: {exc}") from None
     found: OpeningsByLeaf = {}
     for index, leaf, field, salt, value in records:
-        opening = _opening_of_bytes(field, salt, value, what=f"{where}: entry {index}")
-        found.setdefault(leaf, []).append(opening)
+        served = ServedBytes(field, salt, value, f"{where}: entry {index}")
+        found.setdefault(leaf, []).append(served)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class ServedBytes:
+    """An opening whose value was served as bytes (an opening bundle), not yet read."""
+
+    field: str
+    salt: bytes
+    data: bytes
+    what: str
+    """Names the opening in a message."""
+
+    def opening(self, *, read: bool) -> commitments.Opening:
+        """The opening to hash: for a value replay reads (``read``), the value the bytes read
+        as, the bytes checked to be its RFC 8785 form (:func:`_opening_of_bytes`); for a value
+        it does not read (:data:`~governance.replaying.chunks.NOT_REPLAYED`: a decision's
+        trace), the bytes as served, neither read nor their form checked. Either way the
+        commitment recomputed is compared with the entry's: bytes that match it are the bytes
+        the writer committed."""
+        if read:
+            return _opening_of_bytes(self.field, self.salt, self.data, what=self.what)
+        return commitments.Opening.from_canonical(self.field, self.salt, None, self.data)
 
 
 def _opening_of_bytes(field: str, salt: bytes, data: bytes, *, what: str) -> commitments.Opening:
@@ -265,9 +289,12 @@ def open_page(
                     unread = NOT_REPLAYED.get(kind, frozenset())
                 hashed: list[Hashed] = []
                 for o in served:
+                    field = o.field
+                    read = field not in unread
+                    if isinstance(o, ServedBytes):
+                        o = o.opening(read=read)
                     h = commitments.HashedOpening.of(o, value=None)
-                    value = None if o.field in unread else o.value
-                    hashed.append((o.field, h.recomputed, h.error, value))
+                    hashed.append((field, h.recomputed, h.error, o.value if read else None))
                 opened.append((position, hashed))
         except Exception as exc:  # raised by the replay once the log is verified
             return start, entries, opened, exc

@@ -25,7 +25,7 @@ from governance import tasks
 from governance.models import PartyKind, RightsShare
 from governance.services import outbox
 from ledger import services as ledger_services
-from ledger.models import Entry
+from ledger.models import Entry, Opening
 from ledger.verify import main
 from tests.factories import Caller, caller
 from tests.governance.test_replay import behind_the_ledgers_back, check, entry_index
@@ -226,21 +226,29 @@ def test_an_opening_that_does_not_match_its_commitment_is_reported_as_replay_dec
     assert replay_decisions() == (1, lines)
 
 
+@pytest.mark.parametrize("edit", ["another trace", "the same trace in another form"])
 def test_a_decisions_trace_edited_behind_the_ledgers_back_is_named_as_replay_decisions_does(
     world: dict[str, Any],
     served: Served,
     auditor: Caller,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    edit: str,
 ) -> None:
-    # The trace is not replayed, but its opening is checked all the same (the bundle's bytes
-    # hashed against the commitment in the decision entry the verifier verified).
+    # The trace is not replayed, but its opening is checked all the same: the bundle's bytes,
+    # as served, hashed against the commitment in the decision entry the verifier verified.
+    # Bytes other than those committed do not match, even of the same value (the trace is not
+    # read, so its bytes are not read as a value to hash in its RFC 8785 form).
     confidential_world(world)
     vkey = signed()
     index, leaf = entry_index("decision")
+    stored = Opening.objects.get(leaf_hash=leaf, field="trace")
+    value = b'{"trace_version":1,"works":[]}'
+    if edit != "another trace":
+        value = json.dumps(json.loads(bytes(stored.value)), indent=1).encode()
     behind_the_ledgers_back(
         "UPDATE ledger_opening SET value = %s WHERE leaf_hash = %s AND field = 'trace'",
-        [b'{"trace_version":1,"works":[]}', leaf],
+        [value, leaf],
     )
     monkeypatch.setenv("LEDGER_VERIFY_TOKEN", auditor.secret)
 
