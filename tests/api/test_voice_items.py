@@ -167,6 +167,10 @@ def test_the_licensees_client_manifest_brings_the_voice_in_as_the_audio_does(
     shas = [i.content_sha256 for i in RequestItem.objects.filter(request_id=response.json()["id"])
             .order_by("position")]  # fmt: skip
     assert shas == [hashlib.sha256(data).hexdigest() for data in clips.values()]
+    # and the manifest's decisions replay from the ledger as the audio's do
+    ledger_services.integrate_all(now=timezone.now())
+    call_command("replay_decisions", "--workers", "1")
+    assert "6 decisions replayed, 0 differ" in capsys.readouterr().out  # (not the 6 errors)
 
 
 def test_a_clients_voice_of_another_model_version_or_not_the_models_is_refused(
