@@ -18,11 +18,14 @@ from rest_framework.test import APIClient
 
 from governance import tasks
 from governance.models import (
+    LyricsVector,
     Outbox,
     PartyKind,
     VoiceEmbedding,
     VoiceEnrolment,
+    WorkContent,
 )
+from governance.services import content as content_services
 from governance.services import outbox, voices
 from ledger.models import PendingEntry
 from tests.committed import all_at_once, on_own_connection
@@ -147,3 +150,43 @@ def test_two_uploads_sharing_a_recording_completed_at_once_store_it_once() -> No
         for r in recordings:
             counts[r["sha256"]] = counts.get(r["sha256"], 0) + r["vector_count"]
     assert counts == {h: len(w) for h, w in per_recording.items()}
+
+
+LYRICS = (
+    "Frère Jacques, frère Jacques,\nDormez-vous? Dormez-vous?\n\n"
+    "Sonnez les matines! Sonnez les matines!\nDing, daing, dong. Ding, daing, dong."
+)
+
+
+@pytest.mark.usefixtures("committed")
+def test_one_works_lyrics_handed_in_twice_at_once_are_one_content_one_job_one_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    both_look_before_either_writes(monkeypatch, content_services, "_existing")
+
+    def registered() -> tuple[Caller, str]:
+        label = caller(PartyKind.LABEL)
+        body = {"kind": "composition", "title": "Frère Jacques", "iswc": "T0345246801"}
+        response = label.client.post("/api/v1/works/", body, format="json")
+        assert response.status_code == 201, response.json()
+        return label, str(response.json()["id"])
+
+    label, work_id = on_own_connection(registered)
+    url = f"/api/v1/works/{work_id}/content/"
+    with mock.patch.object(outbox, "broker_send"):
+        got = no_errors(all_at_once(
+            lambda: client_of(label).post(url, {"lyrics": LYRICS}, format="multipart"), threads=2
+        ))  # fmt: skip
+    assert sorted(r.status_code for r in got) == [200, 202], [r.json() for r in got]
+    assert len({r.json()["id"] for r in got}) == 1
+    assert WorkContent.objects.filter(work_id=work_id).count() == 1
+    (job,) = Outbox.objects.filter(task=content_services.RUN_TASK, args__0=got[0].json()["id"])
+    # the job delivered twice at once: one set of stanza vectors, one entry
+    content_id = job.args[0]
+    done = no_errors(all_at_once(
+        lambda: tasks.fingerprint_content.apply(args=[content_id]).get(), threads=2
+    ))  # fmt: skip
+    assert done == ["completed", "completed"]
+    stanzas = LyricsVector.objects.filter(content_id=content_id)
+    assert sorted(stanzas.values_list("stanza", flat=True)) == [0, 1]
+    assert [e["id"] for e in ledgered(content_services.ENTRY)] == [content_id]
