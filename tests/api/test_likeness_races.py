@@ -7,6 +7,7 @@ one job, one ledger entry; decisions that replay as they were decided."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import threading
 from collections.abc import Callable
@@ -14,10 +15,15 @@ from typing import Any, TypeVar
 from unittest import mock
 
 import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from governance import tasks
+from governance.access import Actor
 from governance.models import (
+    ArtistNameVector,
     LyricsVector,
     Outbox,
     PartyKind,
@@ -26,7 +32,7 @@ from governance.models import (
     WorkContent,
 )
 from governance.services import content as content_services
-from governance.services import outbox, voices
+from governance.services import outbox, shares, texts, voices
 from ledger.models import PendingEntry
 from tests.committed import all_at_once, on_own_connection
 from tests.factories import Caller, caller
@@ -53,6 +59,10 @@ def each_once(values: list[_T]) -> Callable[[], _T]:
             return pending.pop(0)
 
     return take
+
+
+def as_actor(who: Caller) -> Actor:
+    return Actor(user=who.token.user, party=who.party, role="admin")
 
 
 def ledgered(kind: str) -> list[dict[str, Any]]:
@@ -190,3 +200,44 @@ def test_one_works_lyrics_handed_in_twice_at_once_are_one_content_one_job_one_en
     stanzas = LyricsVector.objects.filter(content_id=content_id)
     assert sorted(stanzas.values_list("stanza", flat=True)) == [0, 1]
     assert [e["id"] for e in ledgered(content_services.ENTRY)] == [content_id]
+
+
+@pytest.mark.usefixtures("committed")
+def test_an_alias_edit_and_the_names_catch_up_at_once_embed_each_name_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An artist whose names were never embedded (created while the text model could not run):
+    ``manage.py sync_artist_names`` catches up while the artist edits its aliases. Both find
+    the artist's own name missing; each waits (up to 3 s) after embedding until the other has
+    embedded too, so both would insert it without a lock on the artist's names (the unique
+    index's IntegrityError for one of them)."""
+
+    def nameless() -> Caller:
+        artist = caller(PartyKind.ARTIST, name="Ines Okafor")
+        ArtistNameVector.objects.filter(party=artist.party).delete()
+        return artist
+
+    artist = on_own_connection(nameless)
+    embedded = threading.Barrier(2)
+    real = texts._embed
+
+    def embed_then_wait(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            embedded.wait(timeout=3)
+        return out
+
+    monkeypatch.setattr(texts, "_embed", embed_then_wait)
+    edit_or_catch_up = each_once([
+        lambda: shares.likeness_update(actor=as_actor(artist), aliases=["Okafor"],
+                                       now=timezone.now()),
+        lambda: call_command("sync_artist_names", stdout=io.StringIO()),
+    ])  # fmt: skip
+
+    def run() -> Any:
+        with transaction.atomic():
+            return edit_or_catch_up()()
+
+    no_errors(all_at_once(run, threads=2))
+    names = ArtistNameVector.objects.filter(party=artist.party)
+    assert sorted(names.values_list("name", "alias")) == [("Ines Okafor", False), ("Okafor", True)]
