@@ -41,8 +41,9 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".mp4", ".ogg", ".oga
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT = 0, 1, 2
 
 
-VOICE_PACKAGES = ("torch", "resemblyzer", "webrtcvad", "librosa")
-"""What computing voice windows imports (the client's ``voice`` extra)."""
+VOICE_PACKAGES = ("torch", "resemblyzer", "webrtcvad", "librosa", "pkg_resources")
+"""What computing voice windows imports (the client's ``voice`` extra; webrtcvad imports
+``pkg_resources``, which setuptools 81 removed)."""
 
 
 @dataclass(frozen=True)
