@@ -105,7 +105,9 @@ def test_the_client_installs_and_runs_alone(tmp_path: Path, songs: dict[str, byt
     assert not [p for p in shipped if p.startswith("governance/") and "/content/" not in p
                 and p != "governance/__init__.py"]  # fmt: skip
     folder, out = _folder(tmp_path, songs), tmp_path / "manifest.jsonl"
-    # Only the installed files and the audio packages: Django, DRF and Celery cannot be imported.
+    (folder / "speech.ogg").write_bytes(sample("slt_query"))  # a voice, too short to fingerprint
+    # Only the installed files and the audio and model packages: Django, DRF and Celery cannot
+    # be imported.
     run = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "[sys.modules.__setitem__(m, None) for m in ('django', 'rest_framework', 'celery')];"
@@ -118,8 +120,11 @@ def test_the_client_installs_and_runs_alone(tmp_path: Path, songs: dict[str, byt
         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # broken.ogg
-    assert len(_lines(out)) == 2
+    lines = _lines(out)
+    assert len(lines) == 3
     assert "broken.ogg" in done.stderr
+    # (the speech's voice computed alone; webrtcvad also hears "speech" in the synthetic music)
+    assert lines[2]["fingerprint"]["voice"]["windows"], lines[2]
 
 
 def test_the_manifest_carries_the_voice_the_service_computes_unless_told_not_to(
