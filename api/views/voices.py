@@ -113,7 +113,8 @@ class LikenessVoiceView(GenericAPIView[VoiceEnrolment]):
 
     @extend_schema(tags=["catalog"], operation_id="likeness_voice_create",
                    request={"multipart/form-data": VoiceUploadSerializer},
-                   responses={202: VoiceEnrolmentSerializer})  # fmt: skip
+                   responses={202: VoiceEnrolmentSerializer,
+                              200: VoiceEnrolmentSerializer})  # fmt: skip
     def post(self, request: Request, party_id: uuid.UUID) -> Response:
         actor = actor_of(request)
         likeness = selectors.likeness_get(actor=actor, artist_id=party_id)
@@ -123,12 +124,13 @@ class LikenessVoiceView(GenericAPIView[VoiceEnrolment]):
         request._request.upload_handlers = [VoiceUploadHandler(request._request)]
         data = self.VoiceUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        enrolment = voice_services.voice_submit(
+        enrolment, created = voice_services.voice_submit(
             actor=actor, artist=likeness.artist,
             files=[upload.read() for upload in data.validated_data["file"]], now=timezone.now(),
         )  # fmt: skip
         body = self.get_serializer(enrolment).data
-        response = Response(body, status=status.HTTP_202_ACCEPTED)
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        response = Response(body, status=code)
         response["Location"] = body["url"]
         return response
 

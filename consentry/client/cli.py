@@ -1,20 +1,31 @@
 """``python -m consentry.client fingerprint DIR -o manifest.jsonl``: fingerprint every audio file
 under DIR with the service's own code (``governance.content``) and write a JSON Lines manifest,
-one item a file, ``{"fingerprint": {"model_version", "sha256", "data"}}``: what
+one item a file, ``{"fingerprint": {"model_version", "sha256", "data", "voice"}}``: what
 ``POST /api/v1/use-requests/`` decides like uploaded audio, without the audio. Beside it,
 ``<manifest>.index.tsv`` names the file of each line (line, SHA-256, path), since a manifest's
 items are answered by line.
 
-A file that cannot be fingerprinted (corrupt, unsupported, too short, too long) is named on
-stderr with the reason, left out of the manifest, and makes the exit status 1; the others go
-on. ``--resume`` keeps what an earlier run wrote and fingerprints only the files it lacks.
+``voice`` holds the audio's voice windows (``governance.content.voice.windows``: the vectors
+the service computes from uploaded audio, so an enrolled artist's voice is recognised in the
+manifest as in the audio); it needs the ``voice`` extra (torch, Resemblyzer, webrtcvad,
+librosa). ``--no-voice`` leaves it out: such a manifest brings no voice into a decision. Audio
+with no speech carries no ``voice``. A clip too short for a fingerprint but with a voice is
+still written (as a fingerprint of no hashes and the clip's length, which the service decides
+as ``content.too_short`` unless the voice matches an artist, as it does uploaded audio).
+
+A file that cannot be fingerprinted (corrupt, unsupported, too short without a voice, too
+long) is named on stderr with the reason, left out of the manifest, and makes the exit status
+1; the others go on. ``--resume`` keeps what an earlier run wrote and fingerprints only the
+files it lacks.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -22,9 +33,17 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".mp4", ".ogg", ".oga", ".opus")
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT = 0, 1, 2
+
+
+VOICE_PACKAGES = ("torch", "resemblyzer", "webrtcvad", "librosa", "pkg_resources")
+"""What computing voice windows imports (the client's ``voice`` extra; webrtcvad imports
+``pkg_resources``, which setuptools 81 removed)."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +54,10 @@ class Result:
     error: str = ""
 
 
-def fingerprint_file(path: str) -> Result:
-    """One file's manifest line (its fingerprint and SHA-256), or the reason it has none."""
-    from governance.content import audio, fingerprint
+def fingerprint_file(path: str, *, voiced: bool = True) -> Result:
+    """One file's manifest line (its fingerprint, its voice windows unless not ``voiced``, and
+    its SHA-256), or the reason it has none."""
+    from governance.content import audio, fingerprint, voice
 
     try:
         data = Path(path).read_bytes()
@@ -45,17 +65,37 @@ def fingerprint_file(path: str) -> Result:
         return Result(path, "", None, f"unreadable: {exc.strerror}")
     digest = hashlib.sha256(data).hexdigest()
     try:
-        fp = fingerprint.fingerprint(data)
+        decoded = audio.decode(data)
     except audio.ContentError as exc:
         return Result(path, digest, None, f"{exc.reason}: {exc.detail}")
-    item = {
-        "fingerprint": {
-            "model_version": fingerprint.VERSION,
-            "sha256": digest,
-            "data": base64.b64encode(fp.to_bytes()).decode("ascii"),
-        }
+    # As the service reads uploaded audio (governance.services.fingerprints.audio_file_content).
+    windows = voice.windows(decoded.samples, decoded.rate) if voiced else ()
+    try:
+        fp = fingerprint.extract(decoded)
+    except audio.ContentError as exc:
+        if exc.reason != "too_short" or not windows:
+            return Result(path, digest, None, f"{exc.reason}: {exc.detail}")
+        # Too short for a fingerprint, enough for a voice: its length, no hashes.
+        empty = np.zeros(0, dtype=np.int32)
+        fp = fingerprint.Fingerprint(hashes=empty, times=empty, seconds=decoded.seconds)
+    item: dict[str, Any] = {
+        "model_version": fingerprint.VERSION,
+        "sha256": digest,
+        "data": base64.b64encode(fp.to_bytes()).decode("ascii"),
     }
-    return Result(path, digest, json.dumps(item, separators=(",", ":")))
+    if windows:
+        item["voice"] = {
+            "model": voice.MODEL,
+            "model_version": voice.VERSION,
+            "windows": [{"start": a, "end": b, "vector": list(v)} for v, (a, b) in windows],
+        }
+    line = json.dumps({"fingerprint": item}, separators=(",", ":"))
+    return Result(path, digest, line)
+
+
+def missing_voice_packages() -> list[str]:
+    """The packages of :data:`VOICE_PACKAGES` that cannot be imported here."""
+    return [name for name in VOICE_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -78,16 +118,17 @@ def _done(index: Path) -> tuple[set[str], int]:
     return paths, lines
 
 
-def _results(paths: list[str], workers: int) -> Iterator[Result]:
+def _results(paths: list[str], workers: int, *, voiced: bool) -> Iterator[Result]:
+    one = functools.partial(fingerprint_file, voiced=voiced)
     if workers == 1:
-        yield from map(fingerprint_file, paths)
+        yield from map(one, paths)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(fingerprint_file, paths, chunksize=4)
+        yield from pool.map(one, paths, chunksize=4)
 
 
 def fingerprint_folder(
-    folder: Path, output: Path, *, workers: int, resume: bool, quiet: bool
+    folder: Path, output: Path, *, workers: int, resume: bool, quiet: bool, voiced: bool = True
 ) -> int:
     index = output.with_name(output.name + ".index.tsv")
     done, written = _done(index) if resume else (set(), 0)
@@ -99,7 +140,7 @@ def fingerprint_folder(
     failed = 0
     mode = "a" if resume else "w"
     with output.open(mode, encoding="utf-8") as out, index.open(mode, encoding="utf-8") as idx:
-        for n, result in enumerate(_results(paths, workers), start=1):
+        for n, result in enumerate(_results(paths, workers, voiced=voiced), start=1):
             if result.line is None:
                 failed += 1
                 print(f"{result.path}: {result.error}", file=sys.stderr, flush=True)
@@ -139,6 +180,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     fp.add_argument("--resume", action="store_true", help="keep what an earlier run wrote")
     fp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    fp.add_argument(
+        "--no-voice",
+        dest="voiced",
+        action="store_false",
+        help="leave out the voice windows (then no artist's voice is recognised in the "
+        "manifest); they need the client's 'voice' extra",
+    )
     return parser
 
 
@@ -150,9 +198,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return EXIT_CANNOT
+    if args.voiced and (missing := missing_voice_packages()):
+        print(
+            f"error: voice windows need {', '.join(missing)}: install the client with its "
+            "'voice' extra (pip install './client[voice]'), or pass --no-voice",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT
     try:
         return fingerprint_folder(
-            args.folder, args.output, workers=args.workers, resume=args.resume, quiet=args.quiet
+            args.folder,
+            args.output,
+            workers=args.workers,
+            resume=args.resume,
+            quiet=args.quiet,
+            voiced=args.voiced,
         )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

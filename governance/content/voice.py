@@ -72,6 +72,10 @@ _TARGET_DBFS: Final = -30.0
 _INT16_MAX: Final = 2**15 - 1
 
 Vectors = npt.NDArray[np.float32]
+Windows = tuple[tuple[tuple[float, ...], tuple[float, float]], ...]
+"""A query's voice windows as an item carries them: each window's vector (rounded to
+``DIGITS`` decimals) and where its speech lies in the audio (seconds)."""
+DIGITS: Final = 6
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,6 +256,21 @@ def embed(samples: npt.NDArray[np.floating], rate: int) -> Embedding:
         windows=windows,
         speech_seconds=round(speech_seconds, 3),
         seconds=round(seconds, 3),
+    )
+
+
+def windows(samples: npt.NDArray[np.floating], rate: int) -> Windows:
+    """The voice windows a query item carries (:data:`Windows`), from mono audio at ``rate``
+    Hz; none when it has too little speech (an instrumental is no error: it just carries no
+    voice). The service computes them from uploaded audio and the licensee's client from the
+    same audio where it lies, with this one function, so both send the same vectors."""
+    try:
+        embedding = embed(samples, rate)
+    except ContentError:
+        return ()
+    return tuple(
+        (tuple(round(float(x), DIGITS) for x in vector), span)
+        for vector, span in zip(embedding.vectors, embedding.windows, strict=True)
     )
 
 

@@ -5,16 +5,24 @@ An item carries audio in one of two forms::
 
     {"audio_base64": "<base64 of the file: WAV, FLAC, MP3, AAC/M4A, OGG>"}
     {"fingerprint": {"model_version": "2", "data": "<base64 of Fingerprint.to_bytes()>",
-                     "sha256": "<hex SHA-256 of the audio file>"}}
+                     "sha256": "<hex SHA-256 of the audio file>",
+                     "voice": {"model": "resemblyzer-ge2e", "model_version": "0.1.4/1",
+                               "windows": [{"start": 0.3, "end": 4.1, "vector": [...]}]}}}
 
 The first is fingerprinted when it arrives; the second comes from a licensee's client that
-fingerprints locally, so the audio never leaves it. Either way the audio itself is never
-stored: the item keeps its SHA-256 (``RequestItem.content_sha256``, ledgered with the decision)
-and the fingerprint, as one entry of ``RequestItem.vectors``::
+fingerprints locally, so the audio never leaves it. The client also computes the audio's voice
+windows with the function the service runs on uploaded audio
+(``governance.content.voice.windows``) and sends them as the fingerprint's optional ``voice``,
+whose model version is checked as the fingerprint's is (:func:`voice_content`). A clip too
+short for a fingerprint (sent as a fingerprint of no hashes, with its length) may still carry
+a voice, as uploaded audio does. Either way the audio itself is never stored: the item keeps
+its SHA-256 (``RequestItem.content_sha256``, ledgered with the decision) and the fingerprint,
+as one entry of ``RequestItem.vectors``::
 
     {"space": "fingerprint", "model": "consentry-landmark", "model_version": "2",
      "seconds": 30.0, "data": "<base64 of Fingerprint.to_bytes()>",
-     "composition": {"model": "chroma-2dftm", "model_version": "2", "segments": [[...], ...]}}
+     "composition": {"model": "chroma-2dftm", "model_version": "2", "segments": [[...], ...]},
+     "voice": {"model": "resemblyzer-ge2e", "model_version": "0.1.4/1", "windows": [...]}}
 
 ``composition`` (audio of at least 30 s sent as audio, not as a client's fingerprint) holds
 the audio's query vectors in the ``composition`` space, one per 30-s segment, matched by
@@ -82,7 +90,7 @@ class ContentSpec:
     voice: tuple[tuple[tuple[float, ...], tuple[float, float]], ...] = ()
     """The audio's voice vectors (``governance.content.voice``), one per window of speech, each
     with where that speech lies in the audio: none without speech, or for a client's
-    fingerprint."""
+    fingerprint sent without its ``voice``."""
     voice_version: str = ""
 
     def stored(self) -> dict[str, Any]:
@@ -172,7 +180,7 @@ def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
         decoded = audio.decode(data, max_bytes=AUDIO_MAX_BYTES)
     except audio.ContentError as exc:
         return ContentSpec(sha256, fingerprint.VERSION, error=exc.reason, detail=exc.detail)
-    voiced = _voice_windows(decoded)
+    voiced = voice.windows(decoded.samples, decoded.rate)
     try:
         fp = fingerprint.extract(decoded)
     except audio.ContentError as exc:
@@ -186,26 +194,11 @@ def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
                        voice=voiced, voice_version=voice.VERSION if voiced else "")  # fmt: skip
 
 
-def _voice_windows(
-    decoded: audio.Audio,
-) -> tuple[tuple[tuple[float, ...], tuple[float, float]], ...]:
-    """The audio's voice vectors and their spans; none when it has too little speech (an
-    instrumental is no error: it just carries no voice)."""
-    try:
-        embedding = voice.embed(decoded.samples, audio.SAMPLE_RATE)
-    except audio.ContentError:
-        return ()
-    return tuple(
-        (tuple(round(float(x), 6) for x in vector), span)
-        for vector, span in zip(embedding.vectors, embedding.windows, strict=True)
-    )
-
-
 def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
     """A ``fingerprint`` item's fingerprint, validated (a 400 naming the field)."""
     if not isinstance(raw, Mapping):
         raise InvalidInput.field(name, "an object with model_version, data and sha256")
-    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "data", "sha256"})
+    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "data", "sha256", "voice"})
     if unknown:
         raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
     if raw.get("model", fingerprint.MODEL) != fingerprint.MODEL:
@@ -226,13 +219,71 @@ def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
         raise InvalidInput.field(f"{name}.data", f"not a fingerprint: {exc}") from None
     if problem := _out_of_range(fp):
         raise InvalidInput.field(f"{name}.data", f"not a fingerprint: {problem}")
+    voiced = voice_content(raw.get("voice"), name=f"{name}.voice", seconds=fp.seconds)
+    version = voice.VERSION if voiced else ""
     if fp.seconds < fingerprint.MIN_SECONDS:  # as the audio would have been refused
         detail = (
             f"The audio lasts {fp.seconds:.1f} s; a fingerprint needs at least "
             f"{fingerprint.MIN_SECONDS:g} s."
         )
-        return ContentSpec(sha256.lower(), fingerprint.VERSION, error="too_short", detail=detail)
-    return ContentSpec(sha256.lower(), fingerprint.VERSION, fp.seconds, fp.to_bytes())
+        return ContentSpec(sha256.lower(), fingerprint.VERSION, error="too_short", detail=detail,
+                           voice=voiced, voice_version=version)  # fmt: skip
+    return ContentSpec(sha256.lower(), fingerprint.VERSION, fp.seconds, fp.to_bytes(),
+                       voice=voiced, voice_version=version)  # fmt: skip
+
+
+MAX_VOICE_WINDOWS: Final = math.ceil(audio.MAX_SECONDS / (voice.WINDOW_SECONDS / 1.5))
+"""The most voice windows a client's item may carry: more than the longest audio's speech
+gives (windows are at least two thirds of ``voice.WINDOW_SECONDS``, shorter speech is one)."""
+_UNIT: Final = 1e-3
+"""How far from 1 a client's voice vector's length may be (rounding to ``voice.DIGITS``)."""
+
+
+def voice_content(raw: Any, *, name: str, seconds: float) -> voice.Windows:
+    """A client's voice windows (``{"model", "model_version", "windows": [{"start", "end",
+    "vector"}]}``, the form ``ContentSpec.stored`` keeps), validated as the model version served
+    could have computed them from ``seconds`` of audio (a 400 naming the field); none if
+    absent: a client that sent no voice brings none into the decision."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise InvalidInput.field(name, "an object with model, model_version and windows")
+    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "windows"})
+    if unknown:
+        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
+    if raw.get("model", voice.MODEL) != voice.MODEL:
+        raise InvalidInput.field(f"{name}.model", f"the model is {voice.MODEL}")
+    if raw.get("model_version") != voice.VERSION:
+        raise InvalidInput.field(
+            f"{name}.model_version",
+            f"{raw.get('model_version')!r} is not served; embed voices with model version "
+            f"{voice.VERSION!r} of {voice.MODEL}",
+        )
+    windows = raw.get("windows")
+    if not isinstance(windows, list) or len(windows) > MAX_VOICE_WINDOWS:
+        raise InvalidInput.field(f"{name}.windows", f"a list of at most {MAX_VOICE_WINDOWS}")
+    out = []
+    for n, window in enumerate(windows):
+        where = f"{name}.windows.{n}"
+        if not isinstance(window, Mapping) or set(map(str, window)) != {"start", "end", "vector"}:
+            raise InvalidInput.field(where, "an object with start, end and vector")
+        start, end, vector = window["start"], window["end"], window["vector"]
+        if not all(_number(x) for x in (start, end)) or not 0 <= start < end <= seconds + 0.01:
+            raise InvalidInput.field(where, f"0 <= start < end <= the audio's {seconds:g} s")
+        if (
+            not isinstance(vector, list)
+            or len(vector) != voice.DIMENSION
+            or not all(_number(x) for x in vector)
+        ):
+            raise InvalidInput.field(f"{where}.vector", f"{voice.DIMENSION} finite numbers")
+        if abs(math.sqrt(math.fsum(float(x) ** 2 for x in vector)) - 1) > _UNIT:
+            raise InvalidInput.field(f"{where}.vector", "a unit vector, as the model gives")
+        out.append((tuple(float(x) for x in vector), (float(start), float(end))))
+    return tuple(out)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _out_of_range(fp: fingerprint.Fingerprint) -> str:

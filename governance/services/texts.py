@@ -117,15 +117,26 @@ def artist_names(party: Party) -> list[tuple[str, bool]]:
     return [(n, a) for n, a in names if n]
 
 
+def _lock_names(party_id: Any) -> None:
+    """Until the transaction ends: two syncs of one artist's names (an alias edit and
+    ``manage.py sync_artist_names``, say) run one after the other, each reading the names and
+    the rows the other committed, so neither inserts a row the other has (the unique index)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"artist-names:{party_id}"])  # fmt: skip
+
+
 def artist_names_sync(*, party: Party) -> int:
     """Make ``party``'s name vectors those of :func:`artist_names` under the text model's
     version, in the caller's transaction: rows of another name or version go, missing ones are
-    embedded and inserted. How many were embedded. A party that is not an artist has none.
+    embedded and inserted (under a lock on the artist's names, taken before they are read).
+    How many were embedded. A party that is not an artist has none.
     Where the model cannot run (no AVX2) nothing changes and a warning is logged:
     ``manage.py sync_artist_names`` catches up once it can."""
     version = _text().VERSION
     if party.kind != PartyKind.ARTIST:
         return 0
+    _lock_names(party.pk)
     wanted = artist_names(party)
     rows = ArtistNameVector.objects.filter(party=party)
     held = {(n, a) for n, a in rows.filter(model_version=version).values_list("name", "alias")}

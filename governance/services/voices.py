@@ -3,7 +3,10 @@ docs/matching.md, "The voice space"): the artist's own reference recordings, kep
 SHA-256 and their voice vectors, and the artists a query's voice matches.
 
 1. ``voice_submit`` (the API): the artist itself (a writer of its own party; nobody else, not
-   its label) hands in one or more recordings. The enrolment, each file's bytes (a
+   its label) hands in one or more recordings. An identical upload of the artist (the same
+   recordings, by SHA-256, in the same order, for the same model version) completed or still
+   waiting is answered as it is, with no new job (two identical uploads at once wait on one
+   lock: the second finds the first); otherwise the enrolment, each file's bytes (a
    ``VoiceUpload`` row) and the job (through the outbox) are stored in one transaction.
 2. ``voice_run`` (the task ``governance.enrol_voice``): decodes every file at 16 kHz and embeds
    it outside any transaction. If any file is bad (``ContentError``: undecodable, no speech,
@@ -86,12 +89,37 @@ def voice_submit_check(*, actor: Actor, artist: Party) -> None:
         raise PermissionDenied("Only the artist hands in recordings of its own voice.")
 
 
+def _lock_identical(*, artist_id: Any, digests: Sequence[str]) -> None:
+    """Until the transaction ends: two identical uploads of one artist are handed in one after
+    the other, and the second finds the first."""
+    key = hashlib.sha256(" ".join(digests).encode()).hexdigest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"voice-upload:{artist_id}:{key}"])  # fmt: skip
+
+
+def _identical(
+    *, artist: Party, digests: Sequence[str], model_version: str
+) -> VoiceEnrolment | None:
+    """The artist's newest upload of the same recordings in the same order, completed or still
+    waiting."""
+    live = [ContentStatus.COMPLETED, ContentStatus.RECEIVED, ContentStatus.PROCESSING]
+    uploads = VoiceEnrolment.objects.filter(
+        artist=artist, model_version=model_version, status__in=live
+    ).order_by("-created_at", "-id")
+    for enrolment in uploads:
+        if [f["sha256"] for f in enrolment.files] == list(digests):
+            return enrolment
+    return None
+
+
 @transaction.atomic
 def voice_submit(
     *, actor: Actor, artist: Party, files: Sequence[bytes], now: dt.datetime
-) -> VoiceEnrolment:
+) -> tuple[VoiceEnrolment, bool]:
     """Hand in ``files`` (one or more recordings) as the artist's voice references: the
-    enrolment, waiting for its job."""
+    enrolment, waiting for its job, and whether it is new (False: an identical upload
+    completed or waiting, answered as it is, with no new job)."""
     from governance.content import voice
 
     voice_submit_check(actor=actor, artist=artist)
@@ -105,15 +133,20 @@ def voice_submit(
     for n, data in enumerate(files):
         if not data:
             raise InvalidInput.field("file", f"recording {n + 1} is empty (0 bytes)")
+    digests = [hashlib.sha256(f).hexdigest() for f in files]
+    _lock_identical(artist_id=artist.pk, digests=digests)
+    existing = _identical(artist=artist, digests=digests, model_version=voice.VERSION)
+    if existing is not None:
+        return existing, False
     enrolment = VoiceEnrolment.objects.create(
         artist=artist, model=voice.MODEL, model_version=voice.VERSION, created_at=now,
-        files=[{"sha256": hashlib.sha256(f).hexdigest(), "size": len(f)} for f in files],
+        files=[{"sha256": h, "size": len(f)} for h, f in zip(digests, files, strict=True)],
     )  # fmt: skip
     VoiceUpload.objects.bulk_create(
         [VoiceUpload(enrolment=enrolment, position=n, data=f) for n, f in enumerate(files)]
     )
     job_enqueue(task=RUN_TASK, args=[str(enrolment.pk)], now=now)
-    return enrolment
+    return enrolment, True
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
+from consentry.client import cli
 from consentry.client.cli import main
-from governance.content import fingerprint
+from governance.content import audio, fingerprint, voice
 from tests.content import synth
+from tests.voice_samples import sample
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +105,9 @@ def test_the_client_installs_and_runs_alone(tmp_path: Path, songs: dict[str, byt
     assert not [p for p in shipped if p.startswith("governance/") and "/content/" not in p
                 and p != "governance/__init__.py"]  # fmt: skip
     folder, out = _folder(tmp_path, songs), tmp_path / "manifest.jsonl"
-    # Only the installed files and the audio packages: Django, DRF and Celery cannot be imported.
+    (folder / "speech.ogg").write_bytes(sample("slt_query"))  # a voice, too short to fingerprint
+    # Only the installed files and the audio and model packages: Django, DRF and Celery cannot
+    # be imported.
     run = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "[sys.modules.__setitem__(m, None) for m in ('django', 'rest_framework', 'celery')];"
@@ -115,5 +120,45 @@ def test_the_client_installs_and_runs_alone(tmp_path: Path, songs: dict[str, byt
         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # broken.ogg
-    assert len(_lines(out)) == 2
+    lines = _lines(out)
+    assert len(lines) == 3
     assert "broken.ogg" in done.stderr
+    # (the speech's voice computed alone; webrtcvad also hears "speech" in the synthetic music)
+    assert lines[2]["fingerprint"]["voice"]["windows"], lines[2]
+
+
+def test_the_manifest_carries_the_voice_the_service_computes_unless_told_not_to(
+    tmp_path: Path,
+) -> None:
+    folder, out = tmp_path / "clips", tmp_path / "manifest.jsonl"
+    folder.mkdir()
+    (folder / "slt.ogg").write_bytes(sample("slt_query"))  # 4.4 s: too short for a fingerprint
+    assert main(["fingerprint", str(folder), "-o", str(out), "--workers", "2", "--quiet"]) == 0
+    (line,) = _lines(out)
+    sent = line["fingerprint"]
+    decoded = audio.decode(sample("slt_query"))
+    windows = voice.windows(decoded.samples, decoded.rate)
+    assert windows
+    assert sent["voice"] == {
+        "model": voice.MODEL,
+        "model_version": voice.VERSION,
+        "windows": [{"start": a, "end": b, "vector": list(v)} for v, (a, b) in windows],
+    }
+    fp = fingerprint.Fingerprint.from_bytes(base64.b64decode(sent["data"]))
+    assert (len(fp), fp.seconds) == (0, decoded.seconds)
+    # without the voice, a clip too short for a fingerprint has nothing to send
+    assert main(["fingerprint", str(folder), "-o", str(out), "--no-voice", "--quiet"]) == 1
+    assert _lines(out) == []
+
+
+def test_without_the_voice_packages_the_client_says_which_and_how_to_do_without(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mock.patch.object(cli, "missing_voice_packages", return_value=["torch", "resemblyzer"]):
+        assert main(["fingerprint", str(tmp_path), "-o", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err
+        assert "torch, resemblyzer" in err
+        assert "client[voice]" in err
+        assert "--no-voice" in err
+        assert main(["fingerprint", str(tmp_path), "-o", str(tmp_path / "m"), "--no-voice"]) == 0
+    assert cli.missing_voice_packages() == []  # here, the service's environment has them all
