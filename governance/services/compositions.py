@@ -97,11 +97,12 @@ def reference_store(*, work_id: Any, vectors: np.ndarray[Any, Any]) -> int:
         return 0
     if vectors.shape[1] != target.dimension:
         raise ValueError(f"{vectors.shape[1]}-d vectors for the {target.dimension}-d space")
+    rows = np.asarray(vectors, dtype=np.float64).tolist()  # floats' repr, as _literal writes
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO governance_workembedding (space_id, work_id, embedding)"
             " SELECT %s, %s, v::vector FROM unnest(%s::text[]) AS v",
-            [target.pk, work_id, [_literal(row) for row in vectors]],
+            [target.pk, work_id, ["[" + ",".join(map(repr, row)) + "]" for row in rows]],
         )
         return int(cursor.rowcount)
 

@@ -334,6 +334,11 @@ def postings_copy(
     for name, values in (("hash", hashes), ("t", times)):
         if len(values) and not (values.min() >= 0 and values.max() < 2**31):
             raise ValueError(f"a posting's {name} is outside 0 to 2**31 - 1")
+    # In the order of the index on ``hash``: PostgreSQL then inserts each row into its B-tree
+    # next to the last one (the same pages in cache), which cost a fifth less of its CPU
+    # for a track's 48,000 postings than the order of the frames (docs/matching.md).
+    order = np.lexsort((times, hashes))
+    hashes, times = hashes[order], times[order]
     rows = np.empty(len(hashes), dtype=_ROW)
     rows["fields"], rows["content_len"], rows["content"] = 3, 16, content_id.bytes
     rows["hash_len"], rows["hash"], rows["t_len"], rows["t"] = 4, hashes, 4, times
