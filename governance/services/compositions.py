@@ -29,7 +29,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from governance import evaluation
-from governance.models import EmbeddingSpace
+from governance.models import EmbeddingSpace, WorkEmbedding
 
 SPACE: Final = "composition"
 TOP_K: Final = 50
@@ -87,6 +87,13 @@ def space() -> EmbeddingSpace | None:
 
 def _literal(vector: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in vector) + "]"
+
+
+def has_vectors(*, work_id: Any) -> bool:
+    """Whether the work has vectors in the space (True when the space is not registered: there
+    is nothing to compute for it)."""
+    target = space()
+    return target is None or WorkEmbedding.objects.filter(space=target, work_id=work_id).exists()
 
 
 def reference_store(*, work_id: Any, vectors: np.ndarray[Any, Any]) -> int:
