@@ -11,7 +11,7 @@ magnitude" (ISMIR 2012):
    93 ms) folded into 12 pitch classes by librosa's chroma filter bank, each frame scaled to
    a maximum of 1, tuned to the tuning librosa estimates from the spectrum's middle
    ``TUNING_SECONDS`` (60). Version 2 took the CQT chroma at 11,025 Hz (``chroma_cqt``):
-   this one costs a third of its CPU time and found as many covers on the calibration set
+   this one costs a quarter of its CPU time and found as many covers on the calibration set
    (docs/matching.md, "The composition space").
 2. Average it into one chroma column per second (``FRAMES_PER_SECOND``). The paper syncs the
    chroma to tracked beats instead; on the Wesnoth calibration set, fixed one-second frames
@@ -54,7 +54,7 @@ import soxr
 
 SPACE = "composition"
 MODEL = "chroma-2dftm"
-# 3: the chroma of an STFT at a quarter of SAMPLE_RATE instead of a CQT (a third of the CPU
+# 3: the chroma of an STFT at a quarter of SAMPLE_RATE instead of a CQT (a quarter of the CPU
 # time; docs/matching.md, "Decoding and import speed"), with its own CENTRE and THRESHOLD.
 # 2 estimated the CQT's tuning from the middle minute, 1 from the whole audio.
 VERSION = "3"

@@ -1,5 +1,5 @@
 """The ``composition`` space moves to version 3 of ``governance.content.composition``: the chroma
-of a short-time Fourier transform at 2,756 Hz instead of a constant-Q transform, at a third of
+of a short-time Fourier transform at 2,756 Hz instead of a constant-Q transform, at a quarter of
 the CPU time, with its own centre and calibrated threshold (docs/matching.md, "The composition
 space" and "Decoding and import speed"). As in migration 0013, version 2's vectors cannot be
 compared with version 3's queries and no column tells them apart, so they are deleted with the
