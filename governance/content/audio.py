@@ -213,7 +213,8 @@ def _decode(
         mono = _Mono(rate)
         packets = bad = 0
         for packet in container.demux(stream):
-            if time.thread_time() - at > cpu_seconds:
+            # Every 16 packets (reading the clock costs more than a packet's bookkeeping).
+            if packets % 16 == 0 and time.thread_time() - at > cpu_seconds:
                 raise ContentError(
                     "timeout", f"Decoding took more than {cpu_seconds:g} s of CPU time."
                 )
@@ -244,7 +245,9 @@ def _decode(
         if total > limit:
             raise ContentError("too_long", _too_long(max_seconds))
         codec = _CODEC_NAMES.get(decoder, decoder)
-        return Audio.from_samples(samples, codec=codec, rate=rate)
+        # Finite already (_Mono); the resampler's overshoot is clipped in place.
+        np.clip(samples, -1.0, 1.0, out=samples)
+        return Audio(samples=samples, seconds=total / rate, codec=codec, rate=rate)
 
 
 # Sample formats FFmpeg's decoders give (each planar or packed).
@@ -258,13 +261,15 @@ class _Mono:
     """Decoded frames to mono float32 at ``rate`` (:data:`SAMPLE_RATE` unless asked otherwise),
     a second of input at a time.
 
-    Each frame's channels are averaged in numpy straight from its buffers, and the mono signal
-    is resampled by libsoxr (``soxr``, its "HQ" quality: a linear-phase low-pass whose pass
-    band reaches 91 % of the output's Nyquist frequency), in batches of a second. FFmpeg's own
-    resampler through PyAV did the same at three times the CPU: it is called once per frame
-    (1,152 samples of MP3), and each call costs more than the frame's arithmetic. A change of
-    sample format, channels or rate mid-stream (chained OGG, a damaged MP3 header) flushes the
-    batch, and a change of rate starts another resampler.
+    Each frame's samples are copied out as bytes (a plane a channel, or one interleaved
+    plane), and a second of them at a time is read by numpy, its channels averaged, and
+    resampled by libsoxr (``soxr``, its "HQ" quality: a linear-phase low-pass whose pass band
+    reaches 91 % of the output's Nyquist frequency). Per frame (1,152 samples of MP3, 7,000
+    frames in 3 minutes) only the copy runs in Python: a numpy array a frame cost more than
+    the arithmetic, and FFmpeg's own resampler through PyAV, called once per frame, three
+    times the CPU of this whole class. A change of sample format, channels or rate mid-stream
+    (chained OGG, a damaged MP3 header) flushes the batch, and a change of rate starts another
+    resampler.
     """
 
     def __init__(self, rate: int = SAMPLE_RATE) -> None:
@@ -273,36 +278,33 @@ class _Mono:
         self.total = 0.0
         """Output samples so far, those still waiting in the batch included."""
         self._out: list[np.ndarray] = []
-        self._pending: list[np.ndarray] = []
+        self._pending: list[list[bytes]] = []
         self._pending_len = 0
         self._key: tuple[str, int, int] = ("", 0, 0)
-        self._dtype: type[np.generic] = np.float32
+        self._dtype: np.dtype[np.generic] = np.dtype(np.float32)
+        self._planar = False
         self._scale = 1.0
         self._offset = 0.0
         self._stream: soxr.ResampleStream | None = None
 
     def add(self, frame: av.AudioFrame) -> None:
         n = frame.samples
-        key = (frame.format.name, len(frame.layout.channels), frame.sample_rate)
+        key = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
         if key != self._key:
             self._start(key)
-        name, channels, rate = key
+        channels = key[1]
         if n <= 0 or channels <= 0:
             return
-        dtype, planes = self._dtype, frame.planes
-        if channels == 1:
-            x = np.frombuffer(memoryview(planes[0]), dtype, n).astype(np.float32)
-        elif name.endswith("p"):
-            x = np.frombuffer(memoryview(planes[0]), dtype, n).astype(np.float32)
-            for plane in planes[1:channels]:
-                x += np.frombuffer(memoryview(plane), dtype, n)
+        # A plane's buffer is padded past its samples (and MP3's first frame is short).
+        planes, size = frame.planes, n * self._dtype.itemsize
+        if self._planar:
+            for plane, pending in zip(planes[:channels], self._pending, strict=True):
+                pending.append(memoryview(plane)[:size].tobytes())
         else:
-            packed = np.frombuffer(memoryview(planes[0]), dtype, n * channels).reshape(n, channels)
-            x = packed.sum(axis=1, dtype=np.float32)
-        self._pending.append(x)
+            self._pending[0].append(memoryview(planes[0])[: size * channels].tobytes())
         self._pending_len += n
-        self.total += n * self.rate / rate
-        if self._pending_len >= rate:  # a second
+        self.total += n * self.rate / key[2]
+        if self._pending_len >= key[2]:  # a second
             self._flush(last=False)
 
     def _start(self, key: tuple[str, int, int]) -> None:
@@ -310,7 +312,9 @@ class _Mono:
         rate_changed = key[2] != self._key[2]
         self._flush(last=rate_changed)
         kind = key[0].removesuffix("p")
-        self._dtype = _DTYPES[kind]
+        self._dtype = np.dtype(_DTYPES[kind])
+        self._planar = key[0].endswith("p") and key[1] > 1
+        self._pending = [[] for _ in range(key[1] if self._planar else 1)]
         # Integers to [-1, 1) (unsigned 8-bit is centred on 128 in _flush), and the channels'
         # sum to their mean.
         bits = {"u8": 8, "s16": 16, "s32": 32, "s64": 64}.get(kind)
@@ -322,9 +326,23 @@ class _Mono:
                 self._stream = soxr.ResampleStream(key[2], self.rate, 1, dtype="float32")
         self._key = key
 
+    def _mixed(self) -> np.ndarray:
+        """The batch's channels summed, float32 (not yet scaled)."""
+        dtype, channels = self._dtype, self._key[1]
+        if self._planar:
+            x = np.frombuffer(b"".join(self._pending[0]), dtype).astype(np.float32)
+            for pending in self._pending[1:]:
+                x += np.frombuffer(b"".join(pending), dtype)
+            return x
+        packed = np.frombuffer(b"".join(self._pending[0]), dtype)
+        if channels == 1:
+            return packed.astype(np.float32)
+        mixed: np.ndarray = packed.reshape(-1, channels).sum(axis=1, dtype=np.float32)
+        return mixed
+
     def _flush(self, *, last: bool) -> None:
-        if self._pending:
-            x = np.concatenate(self._pending)
+        if self._pending_len:
+            x = self._mixed()
             if self._offset:
                 x -= self._offset
             if self._scale != 1.0:
@@ -335,7 +353,7 @@ class _Mono:
             x = np.zeros(0, np.float32)
         else:
             return
-        self._pending, self._pending_len = [], 0
+        self._pending, self._pending_len = [[] for _ in self._pending], 0
         if self._stream is not None:
             x = self._stream.resample_chunk(x, last=last)
         self._out.append(x)

@@ -6,9 +6,13 @@ The representation is the 2-D Fourier transform magnitude (2DFTM) of chroma patc
 Bertin-Mahieux & Ellis, "Large-scale cover song recognition using the 2D Fourier transform
 magnitude" (ISMIR 2012):
 
-1. Resample to ``SAMPLE_RATE`` (11,025 Hz) and take the CQT chroma (librosa ``chroma_cqt``, hop
-   512, 36 bins an octave, each frame scaled to a maximum of 1), tuned to the tuning librosa
-   estimates from the middle ``TUNING_SECONDS`` (60) of the audio.
+1. Resample (libsoxr) to ``CHROMA_RATE`` (2,756.25 Hz, a quarter of the decoded audio's
+   11,025) and take a chroma from the magnitude spectrum of an ``N_FFT``-point STFT (0.74 s, hop
+   93 ms) folded into 12 pitch classes by librosa's chroma filter bank, each frame scaled to
+   a maximum of 1, tuned to the tuning librosa estimates from the spectrum's middle
+   ``TUNING_SECONDS`` (60). Version 2 took the CQT chroma at 11,025 Hz (``chroma_cqt``):
+   this one costs a quarter of its CPU time and found as many covers on the calibration set
+   (docs/matching.md, "The composition space").
 2. Average it into one chroma column per second (``FRAMES_PER_SECOND``). The paper syncs the
    chroma to tracked beats instead; on the Wesnoth calibration set, fixed one-second frames
    found more of the transposed, tempo-changed and resynthesised tracks (docs/matching.md) and
@@ -46,19 +50,21 @@ import math
 import librosa
 import numpy as np
 import numpy.typing as npt
+import soxr
 
 SPACE = "composition"
 MODEL = "chroma-2dftm"
-# 2: the tuning estimated from the middle minute (TUNING_SECONDS), and the audio decoded by
-# the fingerprint space's version-2 decoding (libsoxr); 1 estimated it from the whole audio.
-VERSION = "2"
-SAMPLE_RATE = 11_025
-CHROMA_HOP = 512  # samples: 46 ms at 11,025 Hz
-BINS_PER_OCTAVE = 36  # CQT bins (three a semitone), folded into 12 pitch classes
-# The tuning (how far the music's A lies from 440 Hz, in fractions of a CQT bin) is estimated
-# from the middle minute at most. Version 1 estimated it from the whole track, which cost as
-# much CPU as the CQT itself for a 3-minute track (librosa's piptrack over every frame); a
-# recording's tuning does not change along it.
+# 3: the chroma of an STFT at a quarter of SAMPLE_RATE instead of a CQT (a quarter of the CPU
+# time; docs/matching.md, "Decoding and import speed"), with its own CENTRE and THRESHOLD.
+# 2 estimated the CQT's tuning from the middle minute, 1 from the whole audio.
+VERSION = "3"
+SAMPLE_RATE = 11_025  # the decoded audio's rate (governance.content.audio)
+CHROMA_RATE = SAMPLE_RATE / 4  # 2,756.25 Hz: pitches up to 1.2 kHz (the filter's pass band)
+N_FFT = 2048  # 0.74 s, 1.35-Hz bins: a semitone is 2.9 bins at C2 (65 Hz)
+CHROMA_HOP = 256  # 93 ms
+BINS_PER_OCTAVE = 36  # the tuning's resolution: a third of a semitone, refined to 0.01 bin
+# The tuning (how far the music's A lies from 440 Hz) is estimated from the middle minute at
+# most: a recording's tuning does not change along it.
 TUNING_SECONDS = 60
 FRAMES_PER_SECOND = 1
 PATCH = 16  # chroma columns (seconds) per 2-D FFT patch
@@ -68,7 +74,7 @@ MIN_SECONDS = SEGMENT_SECONDS  # the shortest query the threshold was calibrated
 DIMENSION = 12 * (PATCH // 2 + 1)  # 108
 # Cosine score (see ``score``) at or above which a query is taken as the same composition.
 # Calibrated by benchmarks/composition.py (docs/matching.md, "The composition space").
-THRESHOLD = 0.82
+THRESHOLD = 0.78
 # A registered work is also read at these tempi (embed_reference): 8 % faster or slower
 # moves a 2DFTM's temporal frequencies out of their bins; with works read at their own tempo
 # only, 31 of 40 whole-track queries at ±8 % scored below the threshold (docs/matching.md).
@@ -81,130 +87,131 @@ Vectors = npt.NDArray[np.float32]
 # (defeat, defeat2, elf-land, main_menu, sad, silence, transience, victory, victory2), 30-s
 # segments every 5 s; refit and compared by benchmarks/composition.py.
 CENTRE: tuple[float, ...] = (
-    2.832801,
-    0.279676,
-    0.172521,
-    0.082154,
-    -0.203481,
-    -0.037355,
-    -0.022552,
-    -0.064299,
-    -0.098399,
-    0.449094,
-    0.396454,
-    -0.017676,
-    -0.076770,
-    -0.146337,
-    -0.305130,
-    -0.277785,
-    -0.209764,
-    -0.429744,
-    0.869957,
-    0.257099,
-    0.267227,
-    -0.161503,
-    -0.156773,
-    -0.066239,
-    -0.203252,
-    -0.382443,
-    -0.509268,
-    1.192323,
-    0.549815,
-    0.512108,
-    0.205465,
-    -0.239611,
-    -0.251820,
-    -0.323900,
-    -0.520273,
-    -0.549821,
-    0.588372,
-    0.096835,
-    0.318507,
-    0.171054,
-    -0.271088,
-    -0.075217,
-    -0.302711,
-    -0.216699,
-    -0.558937,
-    1.331716,
-    0.248699,
-    0.289544,
-    -0.096981,
-    -0.214638,
-    -0.422801,
-    -0.349416,
-    -0.425554,
-    -0.549280,
-    0.455354,
-    0.009048,
-    0.194027,
-    -0.195808,
-    -0.501844,
-    -0.458270,
-    -0.420507,
-    -0.756194,
-    -0.618424,
-    1.331716,
-    0.126302,
-    0.151158,
-    0.022417,
-    -0.271396,
-    -0.381247,
-    -0.334069,
-    -0.464821,
-    -0.549280,
-    0.588372,
-    0.329150,
-    0.448893,
-    0.010007,
-    -0.042005,
-    -0.190353,
-    -0.260524,
-    -0.331250,
-    -0.558937,
-    1.192323,
-    0.531579,
-    0.270623,
-    0.021778,
-    -0.205070,
-    0.021291,
-    -0.197748,
-    -0.382239,
-    -0.549821,
-    0.869957,
-    0.176902,
-    0.175133,
-    0.246551,
-    -0.032972,
-    -0.185161,
-    -0.305020,
-    -0.508545,
-    -0.509268,
-    0.449094,
-    0.097980,
-    0.168235,
-    -0.044446,
-    -0.044699,
-    -0.145313,
-    -0.189653,
-    -0.197164,
-    -0.429744,
+    3.216624,
+    0.542905,
+    0.466878,
+    0.147141,
+    0.182747,
+    0.088611,
+    -0.131818,
+    0.089559,
+    0.367041,
+    0.724796,
+    0.339832,
+    0.166654,
+    -0.051441,
+    -0.067082,
+    -0.301408,
+    -0.462701,
+    -0.318104,
+    -0.486397,
+    0.876077,
+    0.432896,
+    0.205594,
+    0.044633,
+    -0.073208,
+    -0.039876,
+    -0.287355,
+    -0.461038,
+    -0.299456,
+    1.125088,
+    0.673479,
+    0.625224,
+    0.328576,
+    -0.162076,
+    -0.139305,
+    -0.343847,
+    -0.352183,
+    -0.388170,
+    0.494003,
+    0.125219,
+    0.170223,
+    0.054999,
+    -0.236898,
+    -0.193137,
+    -0.318860,
+    -0.334115,
+    -0.493810,
+    1.342678,
+    0.345712,
+    0.214376,
+    -0.087348,
+    -0.279819,
+    -0.368111,
+    -0.460423,
+    -0.501250,
+    -0.553463,
+    0.266447,
+    -0.020198,
+    -0.175212,
+    -0.433785,
+    -0.545114,
+    -0.738653,
+    -0.775575,
+    -0.915572,
+    -0.878326,
+    1.342678,
+    0.228095,
+    0.037436,
+    -0.022193,
+    -0.448959,
+    -0.484321,
+    -0.346196,
+    -0.647888,
+    -0.553463,
+    0.494003,
+    0.130908,
+    0.356226,
+    -0.038995,
+    -0.050428,
+    -0.222075,
+    -0.417312,
+    -0.557564,
+    -0.493810,
+    1.125088,
+    0.576163,
+    0.331906,
+    -0.019826,
+    -0.077040,
+    -0.025514,
+    -0.254088,
+    -0.229780,
+    -0.388170,
+    0.876077,
+    0.356911,
+    0.256535,
+    0.223232,
+    -0.012476,
+    -0.191161,
+    -0.437434,
+    -0.508286,
+    -0.299456,
+    0.724796,
+    0.243474,
+    0.160678,
+    -0.089190,
+    -0.133027,
+    -0.263263,
+    -0.332023,
+    -0.416751,
+    -0.486397,
 )
 
 
 def _chroma(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
-    """CQT chroma at SAMPLE_RATE, one column every CHROMA_HOP samples, tuned to the tuning
-    estimated from (at most) the middle TUNING_SECONDS."""
-    x = np.asarray(samples, dtype=np.float32)
-    if rate != SAMPLE_RATE:
-        x = librosa.resample(x, orig_sr=rate, target_sr=SAMPLE_RATE)
-    span = TUNING_SECONDS * SAMPLE_RATE
-    middle = x[max(0, (len(x) - span) // 2) :][:span]
-    tuning = librosa.estimate_tuning(y=middle, sr=SAMPLE_RATE, bins_per_octave=BINS_PER_OCTAVE)
-    chroma = librosa.feature.chroma_cqt(
-        y=x, sr=SAMPLE_RATE, hop_length=CHROMA_HOP, bins_per_octave=BINS_PER_OCTAVE,
-        tuning=tuning,
-    )  # fmt: skip
+    """Chroma at CHROMA_RATE, one column every CHROMA_HOP samples (each scaled to a maximum
+    of 1): the magnitude spectrum of an N_FFT-point STFT folded into 12 pitch classes by
+    librosa's chroma filter bank, tuned to the tuning estimated from the spectrum's middle
+    TUNING_SECONDS (at most)."""
+    x = soxr.resample(np.asarray(samples, dtype=np.float32), rate, CHROMA_RATE, "HQ")
+    magnitude = np.abs(librosa.stft(x, n_fft=N_FFT, hop_length=CHROMA_HOP))
+    span = round(TUNING_SECONDS * CHROMA_RATE / CHROMA_HOP)
+    middle = magnitude[:, max(0, (magnitude.shape[1] - span) // 2) :][:, :span]
+    tuning = librosa.estimate_tuning(
+        S=middle, sr=CHROMA_RATE, n_fft=N_FFT, bins_per_octave=BINS_PER_OCTAVE
+    )
+    bank = librosa.filters.chroma(sr=CHROMA_RATE, n_fft=N_FFT, tuning=tuning)
+    chroma = librosa.util.normalize(bank @ magnitude, norm=np.inf, axis=0)
     return np.asarray(chroma, dtype=np.float64)
 
 
@@ -212,7 +219,7 @@ def _columns(chroma: npt.NDArray[np.float64], scale: float = 1.0) -> npt.NDArray
     """One chroma column per ``scale`` seconds (per second at 1.0), each scaled to a maximum
     of 1 (or all 0). Read in 1.08-s columns, a work lines up with a query played 8 % faster
     and read in 1-s columns."""
-    step = SAMPLE_RATE / CHROMA_HOP / FRAMES_PER_SECOND * scale
+    step = CHROMA_RATE / CHROMA_HOP / FRAMES_PER_SECOND * scale
     count = int(chroma.shape[1] / step)
     edges = np.round(np.arange(count + 1) * step).astype(int)
     summed = np.add.reduceat(chroma[:, : edges[-1]], edges[:-1], axis=1)
@@ -226,11 +233,21 @@ def _columns(chroma: npt.NDArray[np.float64], scale: float = 1.0) -> npt.NDArray
 
 def _segment_vector(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Median 2DFTM of a segment's patches, log-compressed and centred on its own mean."""
-    count = columns.shape[1] - PATCH + 1
-    patches = np.lib.stride_tricks.sliding_window_view(columns, PATCH, axis=1)[:, :count]
+    vectors = _segment_vectors(columns, [0], columns.shape[1])
+    return np.asarray(vectors[0], dtype=np.float64)
+
+
+def _segment_vectors(
+    columns: npt.NDArray[np.float64], starts: list[int], width: int
+) -> npt.NDArray[np.float64]:
+    """``_segment_vector`` of each ``width``-column segment starting at ``starts``: every
+    patch's 2DFTM is computed once, though overlapping segments share most of their patches."""
+    patches = np.lib.stride_tricks.sliding_window_view(columns, PATCH, axis=1)
     magnitudes = np.abs(np.fft.rfft2(patches.transpose(1, 0, 2), axes=(1, 2)))
-    vector = np.log1p(np.median(magnitudes, axis=0).ravel())
-    return np.asarray(vector - vector.mean(), dtype=np.float64)
+    count = width - PATCH + 1  # patches a segment
+    windows = np.lib.stride_tricks.sliding_window_view(magnitudes, count, axis=0)[starts]
+    vectors = np.log1p(np.median(windows, axis=-1).reshape(len(starts), -1))
+    return np.asarray(vectors - vectors.mean(axis=1, keepdims=True), dtype=np.float64)
 
 
 def segment_starts(columns: int) -> list[int]:
@@ -265,10 +282,8 @@ def _vectors(chroma: npt.NDArray[np.float64], scales: tuple[float, ...]) -> Vect
         columns = _columns(chroma, scale)
         if columns.shape[1] < width:  # a short clip read faster, or rounding at MIN_SECONDS
             columns = np.pad(columns, ((0, 0), (0, width - columns.shape[1])), mode="edge")
-        rows += [
-            _segment_vector(columns[:, a : a + width]) for a in segment_starts(columns.shape[1])
-        ]
-    vectors = np.stack(rows) - np.asarray(CENTRE, dtype=np.float64)
+        rows.append(_segment_vectors(columns, segment_starts(columns.shape[1]), width))
+    vectors = np.concatenate(rows) - np.asarray(CENTRE, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 

@@ -29,7 +29,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from governance import evaluation
-from governance.models import EmbeddingSpace
+from governance.models import EmbeddingSpace, WorkEmbedding
 
 SPACE: Final = "composition"
 TOP_K: Final = 50
@@ -89,6 +89,13 @@ def _literal(vector: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in vector) + "]"
 
 
+def has_vectors(*, work_id: Any) -> bool:
+    """Whether the work has vectors in the space (True when the space is not registered: there
+    is nothing to compute for it)."""
+    target = space()
+    return target is None or WorkEmbedding.objects.filter(space=target, work_id=work_id).exists()
+
+
 def reference_store(*, work_id: Any, vectors: np.ndarray[Any, Any]) -> int:
     """In the caller's transaction: ``vectors`` (``embed_reference``'s rows) as the work's
     ``WorkEmbedding`` rows of the space, in one statement; how many."""
@@ -97,11 +104,12 @@ def reference_store(*, work_id: Any, vectors: np.ndarray[Any, Any]) -> int:
         return 0
     if vectors.shape[1] != target.dimension:
         raise ValueError(f"{vectors.shape[1]}-d vectors for the {target.dimension}-d space")
+    rows = np.asarray(vectors, dtype=np.float64).tolist()  # floats' repr, as _literal writes
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO governance_workembedding (space_id, work_id, embedding)"
             " SELECT %s, %s, v::vector FROM unnest(%s::text[]) AS v",
-            [target.pk, work_id, [_literal(row) for row in vectors]],
+            [target.pk, work_id, ["[" + ",".join(map(repr, row)) + "]" for row in rows]],
         )
         return int(cursor.rowcount)
 

@@ -13,7 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from governance.models import FingerprintPosting, PartyKind, WorkContent
+from governance.content import composition
+from governance.models import FingerprintPosting, PartyKind, WorkContent, WorkEmbedding
 from ledger.models import PendingEntry
 from tests.audio import tones
 from tests.committed import on_own_connection
@@ -123,3 +124,38 @@ def test_with_jobs_the_files_are_fingerprinted_by_a_pool_and_stored_the_same(
         assert content.vector_count == content.postings.count() > 0
     again = on_own_connection(lambda: run(tmp_path, "Pooled Records", "--jobs", "2"))
     assert again[1].strip().endswith("3 files, 0 imported, 2 already there, 1 failed")
+
+
+def test_composition_vectors_gone_with_a_version_change_are_computed_again_from_the_file(
+    tmp_path: Path,
+) -> None:
+    # A migration moving the composition space to another version deletes its vectors (0013,
+    # 0014): the files completed before give them again, with no second content or postings.
+    label = caller(PartyKind.LABEL, name="Northbound Records")
+    work = register(label, MINE[0])
+    (tmp_path / f"{MINE[0]}.wav").write_bytes(tones(35, seed=4))
+    assert run(tmp_path, "Northbound Records")[0] == 0
+    vectors = WorkEmbedding.objects.filter(work_id=work, space__name="composition")
+    count, postings = vectors.count(), FingerprintPosting.objects.count()
+    assert count > 0
+    vectors.delete()
+
+    status, out, err = run(tmp_path, "Northbound Records")
+
+    assert (status, err) == (0, "")
+    assert out.strip().endswith(
+        "1 files, 0 imported, 0 already there, 0 failed, 1 given composition vectors again"
+    )
+    assert vectors.count() == count
+    assert (WorkContent.objects.count(), FingerprintPosting.objects.count()) == (1, postings)
+    pending = PendingEntry.objects.filter(kind="work_content").order_by("pk")
+    entries = [json.loads(bytes(p.data))["payload"] for p in pending]
+    content = WorkContent.objects.get()
+    assert [e["id"] for e in entries] == [str(content.pk)] * 2
+    assert entries[1]["spaces"] == [
+        {"space": "fingerprint", "model": content.model, "model_version": content.model_version,
+         "vector_count": postings},
+        {"space": "composition", "model": composition.MODEL,
+         "model_version": composition.VERSION, "vector_count": count},
+    ]  # fmt: skip
+    assert run(tmp_path, "Northbound Records")[1].strip().endswith("1 already there, 0 failed")

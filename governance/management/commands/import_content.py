@@ -29,12 +29,13 @@ from tqdm import tqdm
 from governance.content.audio import ContentError
 from governance.exceptions import GovernanceError
 from governance.identifiers import IdentifierError, normalize_isrc
-from governance.models import Party, Work, WorkKind
+from governance.models import Party, Work, WorkContent, WorkKind
 from governance.services import content as content_services
-from governance.services.content import Extracted
+from governance.services.content import Composed, Extracted
 
-Outcome = Extracted | tuple[str, str]
-"""What fingerprinting a file gave: its vectors, or the reason and detail of bad content."""
+Outcome = Extracted | Composed | tuple[str, str]
+"""What fingerprinting a file gave: its vectors (its composition vectors alone, for a content
+completed already: ``_compose``), or the reason and detail of bad content."""
 
 
 def _extract(data: bytes) -> Outcome:
@@ -46,6 +47,14 @@ def _extract(data: bytes) -> Outcome:
         return bad.reason, bad.detail
 
 
+def _compose(data: bytes) -> Outcome:
+    """The composition vectors alone of a file completed already, as ``_extract``."""
+    try:
+        return content_services.compose(data)
+    except ContentError as bad:
+        return bad.reason, bad.detail
+
+
 @dataclass
 class _Pending:
     path: Path
@@ -53,6 +62,8 @@ class _Pending:
     sha256: str
     data: bytes
     outcome: Future[Outcome] | Outcome | None = None
+    completed: WorkContent | None = None
+    """The same bytes' content, completed already, whose composition vectors are missing."""
 
 
 class Command(BaseCommand):
@@ -100,7 +111,8 @@ class Command(BaseCommand):
                 if pending is None:
                     self.done("skipped", path)
                     continue
-                pending.outcome = pool.submit(_extract, pending.data)
+                work = _compose if pending.completed else _extract
+                pending.outcome = pool.submit(work, pending.data)
                 waiting.append(pending)
                 # Store in order, keeping every process busy with at most two files each (the
                 # thread with one: a file is read only when it can be fingerprinted).
@@ -114,8 +126,9 @@ class Command(BaseCommand):
         for line in self.failures:
             self.stderr.write(line)
         c = self.counts
+        again = f", {c['composed']} given composition vectors again" if c["composed"] else ""
         self.stdout.write(f"{folder}: {len(files)} files, {c['imported']} imported, "
-                          f"{c['skipped']} already there, {c['failed']} failed")  # fmt: skip
+                          f"{c['skipped']} already there, {c['failed']} failed{again}")  # fmt: skip
         if c["failed"]:
             raise SystemExit(1)
 
@@ -127,7 +140,9 @@ class Command(BaseCommand):
 
     def prepare(self, path: Path) -> _Pending | None:
         """The file's recording, bytes and SHA-256, to be fingerprinted; None if the same bytes
-        were completed for it already. Raises ``_Refused`` with the reason."""
+        were completed for it already (unless the composition vectors they give are missing,
+        as after that space's version changed: then those alone are computed again). Raises
+        ``_Refused`` with the reason."""
         try:
             isrc = normalize_isrc(path.stem)
         except IdentifierError as exc:
@@ -149,7 +164,9 @@ class Command(BaseCommand):
         except GovernanceError as exc:
             raise _Refused(exc.message) from None
         if earlier is not None:
-            return None
+            if not content_services.composition_missing(earlier):
+                return None
+            return _Pending(path, work, sha256, data, completed=earlier)
         return _Pending(path, work, sha256, data)
 
     def store(self, pending: _Pending) -> None:
@@ -158,7 +175,8 @@ class Command(BaseCommand):
         except _Refused as refused:
             self.done("failed", pending.path, str(refused))
         else:
-            self.done("imported" if created else "skipped", pending.path)
+            new = "composed" if pending.completed else "imported"
+            self.done(new if created else "skipped", pending.path)
 
     def stored(self, pending: _Pending) -> bool:
         """Store a fingerprinted file; whether it was new. Raises ``_Refused`` with the reason
@@ -173,6 +191,11 @@ class Command(BaseCommand):
                 raise _Refused(f"{type(exc).__name__}: {exc}") from None
         if outcome is None or isinstance(outcome, tuple):
             raise _Refused(": ".join(outcome or ("not fingerprinted",)))
+        if isinstance(outcome, Composed):
+            assert pending.completed is not None
+            return content_services.content_import_compose(
+                content=pending.completed, composed=outcome, now=timezone.now()
+            )
         _, created = content_services.content_import_store(
             party=self.party, work=pending.work, sha256=pending.sha256, size=size,
             extracted=outcome, now=timezone.now(),
