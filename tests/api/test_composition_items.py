@@ -16,12 +16,15 @@ from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
 
 from consentry.client import cli
 from governance import tasks
 from governance.content import audio, composition, queries
 from governance.models import Decision, RequestItem
 from governance.services import outbox
+from ledger import services as ledger_services
 from tests.api.test_composition_matching import hand_in
 from tests.audio_support import b64, check, melody, wav
 from tests.content.test_composition import RATE, piece
@@ -107,6 +110,10 @@ def test_a_transposed_re_recording_through_the_clients_manifest_is_decided_as_up
     assert [i.vectors[0].get("composition") for i in items] == [
         line["fingerprint"].get("composition") for line in lines
     ]
+    # and the manifest's decisions replay from the ledger as the audio's do
+    ledger_services.integrate_all(now=timezone.now())
+    call_command("replay_decisions", "--workers", "1")
+    assert "9 decisions replayed, 0 differ" in capsys.readouterr().out
 
 
 def test_no_composition_leaves_the_segments_out(tmp_path: Path) -> None:
