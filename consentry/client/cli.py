@@ -1,9 +1,17 @@
 """``python -m consentry.client fingerprint DIR -o manifest.jsonl``: fingerprint every audio file
 under DIR with the service's own code (``governance.content``) and write a JSON Lines manifest,
-one item a file, ``{"fingerprint": {"model_version", "sha256", "data", "voice"}}``: what
+one item a file, ``{"fingerprint": {"model_version", "sha256", "data", "composition",
+"voice"}}``: what
 ``POST /api/v1/use-requests/`` decides like uploaded audio, without the audio. Beside it,
 ``<manifest>.index.tsv`` names the file of each line (line, SHA-256, path), since a manifest's
 items are answered by line.
+
+``composition`` holds, for audio of at least 30 s, its query segments in the service's
+``composition`` space (covers: the same composition transposed or at another tempo), computed
+by ``governance.content.queries.composition_segments``, the very function the service runs on
+uploaded audio, so a cover in the manifest is matched as the same audio uploaded is. It needs
+librosa (the ``composition`` extra, also in ``voice``); ``--no-composition`` leaves it out:
+such a manifest's items are matched by their fingerprints alone.
 
 ``voice`` holds the audio's voice windows (``governance.content.voice.windows``: the vectors
 the service computes from uploaded audio, so an enrolled artist's voice is recognised in the
@@ -25,6 +33,7 @@ import argparse
 import base64
 import functools
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -54,10 +63,11 @@ class Result:
     error: str = ""
 
 
-def fingerprint_file(path: str, *, voiced: bool = True) -> Result:
-    """One file's manifest line (its fingerprint, its voice windows unless not ``voiced``, and
-    its SHA-256), or the reason it has none."""
-    from governance.content import audio, fingerprint, voice
+def fingerprint_file(path: str, *, voiced: bool = True, composed: bool = True) -> Result:
+    """One file's manifest line (its fingerprint, its composition segments unless not
+    ``composed``, its voice windows unless not ``voiced``, and its SHA-256), or the reason it
+    has none."""
+    from governance.content import audio, fingerprint, queries, voice
 
     try:
         data = Path(path).read_bytes()
@@ -83,6 +93,15 @@ def fingerprint_file(path: str, *, voiced: bool = True) -> Result:
         "sha256": digest,
         "data": base64.b64encode(fp.to_bytes()).decode("ascii"),
     }
+    # As the service reads uploaded audio: segments only beside a fingerprint, none under 30 s.
+    segments = queries.composition_segments(decoded.samples, decoded.rate) if composed else ()
+    if segments:
+        model, version = queries.composition_model()
+        item["composition"] = {
+            "model": model,
+            "model_version": version,
+            "segments": [list(s) for s in segments],
+        }
     if windows:
         item["voice"] = {
             "model": voice.MODEL,
@@ -96,6 +115,16 @@ def fingerprint_file(path: str, *, voiced: bool = True) -> Result:
 def missing_voice_packages() -> list[str]:
     """The packages of :data:`VOICE_PACKAGES` that cannot be imported here."""
     return [name for name in VOICE_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def missing_composition_packages() -> list[str]:
+    """What importing the composition module (``governance.content.composition``, whichever
+    version this client ships) lacks here: the missing package's name, or none."""
+    try:
+        importlib.import_module("governance.content.composition")
+    except ImportError as exc:
+        return [(exc.name or str(exc)).partition(".")[0]]
+    return []
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -118,8 +147,8 @@ def _done(index: Path) -> tuple[set[str], int]:
     return paths, lines
 
 
-def _results(paths: list[str], workers: int, *, voiced: bool) -> Iterator[Result]:
-    one = functools.partial(fingerprint_file, voiced=voiced)
+def _results(paths: list[str], workers: int, *, voiced: bool, composed: bool) -> Iterator[Result]:
+    one = functools.partial(fingerprint_file, voiced=voiced, composed=composed)
     if workers == 1:
         yield from map(one, paths)
         return
@@ -128,7 +157,14 @@ def _results(paths: list[str], workers: int, *, voiced: bool) -> Iterator[Result
 
 
 def fingerprint_folder(
-    folder: Path, output: Path, *, workers: int, resume: bool, quiet: bool, voiced: bool = True
+    folder: Path,
+    output: Path,
+    *,
+    workers: int,
+    resume: bool,
+    quiet: bool,
+    voiced: bool = True,
+    composed: bool = True,
 ) -> int:
     index = output.with_name(output.name + ".index.tsv")
     done, written = _done(index) if resume else (set(), 0)
@@ -140,7 +176,9 @@ def fingerprint_folder(
     failed = 0
     mode = "a" if resume else "w"
     with output.open(mode, encoding="utf-8") as out, index.open(mode, encoding="utf-8") as idx:
-        for n, result in enumerate(_results(paths, workers, voiced=voiced), start=1):
+        for n, result in enumerate(
+            _results(paths, workers, voiced=voiced, composed=composed), start=1
+        ):
             if result.line is None:
                 failed += 1
                 print(f"{result.path}: {result.error}", file=sys.stderr, flush=True)
@@ -187,6 +225,13 @@ def _parser() -> argparse.ArgumentParser:
         help="leave out the voice windows (then no artist's voice is recognised in the "
         "manifest); they need the client's 'voice' extra",
     )
+    fp.add_argument(
+        "--no-composition",
+        dest="composed",
+        action="store_false",
+        help="leave out the composition segments (then no cover is recognised in the "
+        "manifest); they need the client's 'composition' extra",
+    )
     return parser
 
 
@@ -205,6 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CANNOT
+    if args.composed and (missing := missing_composition_packages()):
+        print(
+            f"error: composition segments need {', '.join(missing)}: install the client with "
+            "its 'composition' extra (pip install './client[composition]'), or pass "
+            "--no-composition",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT
     try:
         return fingerprint_folder(
             args.folder,
@@ -213,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume=args.resume,
             quiet=args.quiet,
             voiced=args.voiced,
+            composed=args.composed,
         )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -4,7 +4,8 @@ stored by the content job, and an item's audio matched against them.
 
 A work's vectors are ``WorkEmbedding`` rows of the space (created by migration 0010 with its
 partial HNSW index), one per 30-s segment and tempo reading (``embed_reference``). An item's
-audio of at least ``MIN_SECONDS`` keeps its query vectors (``embed``, one per segment) in its
+audio of at least ``MIN_SECONDS`` keeps its query vectors (``embed``, one per segment, computed by
+``governance.content.queries.composition_segments``, which the licensee's client runs too) in its
 stored fingerprint entry, under ``composition`` (``governance.services.fingerprints``), so that
 a request decided later matches what arrived.
 
@@ -29,6 +30,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from governance import evaluation
+from governance.content.queries import Segments
 from governance.models import EmbeddingSpace, WorkEmbedding
 
 SPACE: Final = "composition"
@@ -36,22 +38,6 @@ TOP_K: Final = 50
 """Nearest vectors per query segment: a work has about five per 30 s of audio (its tempo
 readings), so 50 leaves room for about ten works per segment."""
 EF_SEARCH: Final = 100
-
-Segments = tuple[tuple[float, ...], ...]
-
-
-def query_segments(samples: np.ndarray[Any, Any], rate: int) -> Segments:
-    """An item's audio as query vectors (one per segment, rounded to 6 decimals as stored), or
-    none for audio shorter than ``MIN_SECONDS`` or silent: the fingerprint still matches it."""
-    from governance.content import composition
-
-    if len(samples) / rate < composition.MIN_SECONDS:
-        return ()
-    try:
-        vectors = composition.embed(samples, rate)
-    except ValueError:  # silent: no pitch content
-        return ()
-    return tuple(tuple(round(float(x), 6) for x in row) for row in vectors)
 
 
 def reference_vectors(

@@ -6,6 +6,8 @@ An item carries audio in one of two forms::
     {"audio_base64": "<base64 of the file: WAV, FLAC, MP3, AAC/M4A, OGG>"}
     {"fingerprint": {"model_version": "2", "data": "<base64 of Fingerprint.to_bytes()>",
                      "sha256": "<hex SHA-256 of the audio file>",
+                     "composition": {"model": "chroma-2dftm", "model_version": "2",
+                                     "segments": [[...], ...]},
                      "voice": {"model": "resemblyzer-ge2e", "model_version": "0.1.4/1",
                                "windows": [{"start": 0.3, "end": 4.1, "vector": [...]}]}}}
 
@@ -13,9 +15,12 @@ The first is fingerprinted when it arrives; the second comes from a licensee's c
 fingerprints locally, so the audio never leaves it. The client also computes the audio's voice
 windows with the function the service runs on uploaded audio
 (``governance.content.voice.windows``) and sends them as the fingerprint's optional ``voice``,
-whose model version is checked as the fingerprint's is (:func:`voice_content`). A clip too
-short for a fingerprint (sent as a fingerprint of no hashes, with its length) may still carry
-a voice, as uploaded audio does. Either way the audio itself is never stored: the item keeps
+whose model version is checked as the fingerprint's is (:func:`voice_content`), and, for audio
+of at least 30 s, its composition space's query segments with the function the service runs
+(``governance.content.queries.composition_segments``), sent as the fingerprint's optional
+``composition`` and checked likewise (:func:`composition_content`). A clip too short for a
+fingerprint (sent as a fingerprint of no hashes, with its length) may still carry a voice, as
+uploaded audio does. Either way the audio itself is never stored: the item keeps
 its SHA-256 (``RequestItem.content_sha256``, ledgered with the decision) and the fingerprint,
 as one entry of ``RequestItem.vectors``::
 
@@ -24,9 +29,9 @@ as one entry of ``RequestItem.vectors``::
      "composition": {"model": "chroma-2dftm", "model_version": "2", "segments": [[...], ...]},
      "voice": {"model": "resemblyzer-ge2e", "model_version": "0.1.4/1", "windows": [...]}}
 
-``composition`` (audio of at least 30 s sent as audio, not as a client's fingerprint) holds
-the audio's query vectors in the ``composition`` space, one per 30-s segment, matched by
-``governance.services.compositions`` besides the fingerprint.
+``composition`` (audio of at least 30 s, sent as audio or as a client's fingerprint with its
+``composition``) holds the audio's query vectors in the ``composition`` space, one per 30-s
+segment, matched by ``governance.services.compositions`` besides the fingerprint.
 
 Malformed input (not base64, over the size limit, another model version) is a 400 naming the
 field; audio that cannot be fingerprinted (empty, corrupt, unsupported, too short) is stored as
@@ -58,7 +63,7 @@ from typing import Any, Final
 from django.db import connection
 
 from governance import evaluation
-from governance.content import audio, fingerprint, voice
+from governance.content import audio, fingerprint, queries, voice
 from governance.exceptions import InvalidInput
 from governance.services import compositions
 
@@ -84,8 +89,9 @@ class ContentSpec:
     detail: str = ""
     composition: tuple[tuple[float, ...], ...] = ()
     """The audio's query vectors in the ``composition`` space, one per 30-s segment
-    (``governance.services.compositions``): none for audio shorter than 30 s, or a client's
-    fingerprint (which carries no audio to compute them from)."""
+    (``governance.content.queries.composition_segments``, matched by
+    ``governance.services.compositions``): none for audio shorter than 30 s, or for a client's
+    fingerprint sent without its ``composition``."""
     composition_version: str = ""
     voice: tuple[tuple[tuple[float, ...], tuple[float, float]], ...] = ()
     """The audio's voice vectors (``governance.content.voice``), one per window of speech, each
@@ -187,7 +193,7 @@ def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
         # Too short for a recording may still be enough for a voice: kept with the error.
         return ContentSpec(sha256, fingerprint.VERSION, error=exc.reason, detail=exc.detail,
                            voice=voiced, voice_version=voice.VERSION if voiced else "")  # fmt: skip
-    segments = compositions.query_segments(decoded.samples, audio.SAMPLE_RATE)
+    segments = queries.composition_segments(decoded.samples, decoded.rate)
     version = compositions.model_version()[1] if segments else ""
     return ContentSpec(sha256, fingerprint.VERSION, fp.seconds, fp.to_bytes(),
                        composition=segments, composition_version=version,
@@ -198,7 +204,8 @@ def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
     """A ``fingerprint`` item's fingerprint, validated (a 400 naming the field)."""
     if not isinstance(raw, Mapping):
         raise InvalidInput.field(name, "an object with model_version, data and sha256")
-    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "data", "sha256", "voice"})
+    fields = {"model", "model_version", "data", "sha256", "voice", "composition"}
+    unknown = sorted(set(map(str, raw)) - fields)
     if unknown:
         raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
     if raw.get("model", fingerprint.MODEL) != fingerprint.MODEL:
@@ -222,13 +229,20 @@ def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
     voiced = voice_content(raw.get("voice"), name=f"{name}.voice", seconds=fp.seconds)
     version = voice.VERSION if voiced else ""
     if fp.seconds < fingerprint.MIN_SECONDS:  # as the audio would have been refused
+        # (no audio this short has composition segments: refused as for any length)
+        composition_content(raw.get("composition"), name=f"{name}.composition", seconds=fp.seconds)
         detail = (
             f"The audio lasts {fp.seconds:.1f} s; a fingerprint needs at least "
             f"{fingerprint.MIN_SECONDS:g} s."
         )
         return ContentSpec(sha256.lower(), fingerprint.VERSION, error="too_short", detail=detail,
                            voice=voiced, voice_version=version)  # fmt: skip
+    segments = composition_content(
+        raw.get("composition"), name=f"{name}.composition", seconds=fp.seconds
+    )
     return ContentSpec(sha256.lower(), fingerprint.VERSION, fp.seconds, fp.to_bytes(),
+                       composition=segments,
+                       composition_version=compositions.model_version()[1] if segments else "",
                        voice=voiced, voice_version=version)  # fmt: skip
 
 
@@ -236,7 +250,8 @@ MAX_VOICE_WINDOWS: Final = math.ceil(audio.MAX_SECONDS / (voice.WINDOW_SECONDS /
 """The most voice windows a client's item may carry: more than the longest audio's speech
 gives (windows are at least two thirds of ``voice.WINDOW_SECONDS``, shorter speech is one)."""
 _UNIT: Final = 1e-3
-"""How far from 1 a client's voice vector's length may be (rounding to ``voice.DIGITS``)."""
+"""How far from 1 a client's voice vector's or composition segment's length may be (rounded to
+``voice.DIGITS``, ``queries.DIGITS``)."""
 
 
 def voice_content(raw: Any, *, name: str, seconds: float) -> voice.Windows:
@@ -279,6 +294,68 @@ def voice_content(raw: Any, *, name: str, seconds: float) -> voice.Windows:
         if abs(math.sqrt(math.fsum(float(x) ** 2 for x in vector)) - 1) > _UNIT:
             raise InvalidInput.field(f"{where}.vector", "a unit vector, as the model gives")
         out.append((tuple(float(x) for x in vector), (float(start), float(end))))
+    return tuple(out)
+
+
+def max_composition_segments(seconds: float) -> int:
+    """The most composition segments ``seconds`` of audio gives (``composition_segments``:
+    one every ``HOP_SECONDS`` that fits, and one ending with the audio, its length read to
+    the next second); none under ``MIN_SECONDS``."""
+    from governance.content import composition
+
+    if seconds < composition.MIN_SECONDS:
+        return 0
+    fitting = (math.ceil(seconds) - composition.SEGMENT_SECONDS) // composition.HOP_SECONDS
+    return int(fitting) + 2
+
+
+def composition_content(raw: Any, *, name: str, seconds: float) -> queries.Segments:
+    """A client's composition segments (``{"model", "model_version", "segments"}``, the form
+    ``ContentSpec.stored`` keeps), validated as the model version served could have computed
+    them from ``seconds`` of audio (a 400 naming the field): the served model and version,
+    at least one and at most :func:`max_composition_segments` segments, each a unit vector of
+    ``DIMENSION`` finite numbers. None if absent: a client that sent none brings no
+    composition into the decision, and the item is matched by its fingerprint alone."""
+    from governance.content import composition
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise InvalidInput.field(name, "an object with model, model_version and segments")
+    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "segments"})
+    if unknown:
+        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
+    model, served = compositions.model_version()
+    if raw.get("model", model) != model:
+        raise InvalidInput.field(f"{name}.model", f"the model is {model}")
+    if raw.get("model_version") != served:
+        raise InvalidInput.field(
+            f"{name}.model_version",
+            f"{raw.get('model_version')!r} is not served; compute composition segments with "
+            f"model version {served!r} of {model}",
+        )
+    most = max_composition_segments(seconds)
+    segments = raw.get("segments")
+    if not isinstance(segments, list) or not 0 < len(segments) <= most:
+        raise InvalidInput.field(
+            f"{name}.segments",
+            f"a list of 1 to {most} segments for {seconds:g} s of audio"
+            if most
+            else f"none: {seconds:g} s of audio is under the {composition.MIN_SECONDS} s the "
+            "composition space needs",
+        )
+    out = []
+    for n, segment in enumerate(segments):
+        where = f"{name}.segments.{n}"
+        if (
+            not isinstance(segment, list)
+            or len(segment) != composition.DIMENSION
+            or not all(_number(x) for x in segment)
+        ):
+            raise InvalidInput.field(where, f"{composition.DIMENSION} finite numbers")
+        if abs(math.sqrt(math.fsum(float(x) ** 2 for x in segment)) - 1) > _UNIT:
+            raise InvalidInput.field(where, "a unit vector, as the model gives")
+        out.append(tuple(float(x) for x in segment))
     return tuple(out)
 
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from governance import tasks
-from governance.content import audio, composition
+from governance.content import audio, composition, queries
 from governance.models import Decision, EmbeddingSpace, RequestItem, WorkContent, WorkEmbedding
 from governance.replay import replay
 from governance.services import compositions, outbox
@@ -167,7 +167,7 @@ def test_the_sql_score_is_the_modules_when_every_vector_is_in_the_top_k(
     )
     for query in (piece(7, transpose=-2, tempo=0.92, seconds=40.0), piece(9, seconds=40.0)):
         samples = audio.decode(wav(query, rate=RATE)).samples
-        segments = compositions.query_segments(samples, audio.SAMPLE_RATE)
+        segments = queries.composition_segments(samples, audio.SAMPLE_RATE)
         space = compositions.space()
         assert space is not None
         rows = compositions.nearest(space, segments, k=len(reference))

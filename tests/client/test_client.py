@@ -18,7 +18,7 @@ import pytest
 
 from consentry.client import cli
 from consentry.client.cli import main
-from governance.content import audio, fingerprint, voice
+from governance.content import audio, composition, fingerprint, queries, voice
 from tests.content import synth
 from tests.voice_samples import sample
 
@@ -106,6 +106,8 @@ def test_the_client_installs_and_runs_alone(tmp_path: Path, songs: dict[str, byt
                 and p != "governance/__init__.py"]  # fmt: skip
     folder, out = _folder(tmp_path, songs), tmp_path / "manifest.jsonl"
     (folder / "speech.ogg").write_bytes(sample("slt_query"))  # a voice, too short to fingerprint
+    cover = synth.encode(synth.music(3, 35.0), "wav")  # long enough for composition segments
+    (folder / "tune.wav").write_bytes(cover)
     # Only the installed files and the audio and model packages: Django, DRF and Celery cannot
     # be imported.
     run = (
@@ -121,10 +123,20 @@ def test_the_client_installs_and_runs_alone(tmp_path: Path, songs: dict[str, byt
     )  # fmt: skip
     assert done.returncode == 1, done.stderr  # broken.ogg
     lines = _lines(out)
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert "broken.ogg" in done.stderr
     # (the speech's voice computed alone; webrtcvad also hears "speech" in the synthetic music)
     assert lines[2]["fingerprint"]["voice"]["windows"], lines[2]
+    # the tune's composition segments, computed alone, are the service's function's
+    decoded = audio.decode(cover)
+    segments = queries.composition_segments(decoded.samples, decoded.rate)
+    assert segments
+    assert lines[3]["fingerprint"]["composition"] == {
+        "model": composition.MODEL,
+        "model_version": composition.VERSION,
+        "segments": [list(s) for s in segments],
+    }
+    assert [("composition" in line["fingerprint"]) for line in lines[:3]] == [False] * 3
 
 
 def test_the_manifest_carries_the_voice_the_service_computes_unless_told_not_to(
@@ -162,3 +174,30 @@ def test_without_the_voice_packages_the_client_says_which_and_how_to_do_without(
         assert "--no-voice" in err
         assert main(["fingerprint", str(tmp_path), "-o", str(tmp_path / "m"), "--no-voice"]) == 0
     assert cli.missing_voice_packages() == []  # here, the service's environment has them all
+
+
+def test_without_the_composition_packages_the_client_says_which_and_how_to_do_without(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mock.patch.object(cli, "missing_composition_packages", return_value=["librosa"]):
+        argv = ["fingerprint", str(tmp_path), "-o", str(tmp_path / "m"), "--no-voice"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "need librosa" in err
+        assert "client[composition]" in err
+        assert "--no-composition" in err
+        assert main([*argv, "--no-composition"]) == 0
+    assert cli.missing_composition_packages() == []  # the service's environment has librosa
+
+
+def test_a_missing_composition_package_is_named(tmp_path: Path) -> None:
+    # (librosa made unimportable: what the composition module imports is named, whichever
+    # version of it the client ships)
+    run = (
+        "import sys; sys.modules['librosa'] = None;"
+        "import consentry.client.cli as c; print(c.missing_composition_packages())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", run], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == "['librosa']", done.stdout
