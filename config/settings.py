@@ -193,6 +193,7 @@ INSTALLED_APPS = [
     "ledger",
     "governance",
     "api.apps.ApiConfig",
+    "web.apps.WebConfig",
 ]
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
 
@@ -235,6 +236,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The pages (web/): sign-in at /sign-in/, then the party's pages; Django's auth and sessions.
+LOGIN_URL = "web:sign-in"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:sign-in"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
@@ -288,6 +294,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
         "user": env.str("API_THROTTLE_USER", default="6000/minute"),
+        # Attempts to sign in to the pages, per client address and per user name (web/throttle.py).
+        "sign_in": env.str("SIGN_IN_THROTTLE", default="10/minute"),
     },
     # Documents pages, lists and every error status with the common body (api/schema.py).
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",

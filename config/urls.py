@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **public), name="redoc"),
     path("api/auth/", include("rest_framework.urls")),  # session login for the web
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # the pages' language switch
+    path("", include("web.urls")),
 ]
 
 handler400 = "api.errors.bad_request"

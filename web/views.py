@@ -1,0 +1,229 @@
+"""The pages' views: each parses, calls the services or selectors the API calls, and renders.
+
+Every page but sign-in needs a signed-in user; a party's pages (``/p/<party id>/...``) need the
+user to be its member (404 otherwise, see :mod:`web.access`); the services check the rest (the
+role, the party's kind) and their refusals are shown on the page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from governance import disclosure, explanation, insights, selectors
+from governance.access import Actor
+from governance.exceptions import InvalidInput, PermissionDenied
+from governance.models import Decision
+from governance.services.consent import RULE_OWNER_KINDS
+from web import consent as consent_page
+from web.access import memberships, party_actor
+from web.forms import ConsentForm
+from web.throttle import sign_in_allowed
+
+WHO_ASKED_SHOWN = 50
+"""The latest decisions listed under "who asked"."""
+
+
+def page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    actor: Actor | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render ``template`` with what every page's frame shows: the party switcher."""
+    mine = memberships(request) if request.user.is_authenticated else []
+    base = {"memberships": mine, "actor": actor, "party": actor.party if actor else None}
+    return render(request, template, base | context, status=status)
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in, its attempts rate-limited (:mod:`web.throttle`): a 429 page when
+    exceeded, before the password is checked."""
+
+    template_name = "web/sign_in.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = sign_in_allowed(request)
+        if wait is not None:
+            form = self.get_form_class()(request)
+            context = {"form": form, "wait": int(wait) + 1}
+            return page(request, self.template_name, context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("web:home")
+
+
+class SignOutView(auth_views.LogoutView):
+    next_page = "web:sign-in"
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponseBase:
+    """Where sign-in lands: the user's only party's page, or a choice between their parties."""
+    if not request.user.is_authenticated:
+        return redirect("web:sign-in")
+    mine = memberships(request)
+    if len(mine) == 1:
+        return redirect("web:party", party_id=mine[0].party_id)
+    return page(request, "web/home.html", {})
+
+
+@login_required
+@require_GET
+def switch(request: HttpRequest) -> HttpResponseBase:
+    """The party switcher's target: the chosen party's page (404 if it is not the user's)."""
+    actor = party_actor(request, str(request.GET.get("party", "")))
+    return redirect("web:party", party_id=actor.party.pk)
+
+
+@login_required
+@require_GET
+def party_home(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
+    actor = party_actor(request, party_id)
+    if actor.party.kind in RULE_OWNER_KINDS:
+        return redirect("web:consent", party_id=party_id)
+    return page(request, "web/party.html", {}, actor=actor)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
+    """The consent page: one row per use, the default posture, the other rules in force, the
+    history of the party's rules and who asked."""
+    actor = party_actor(request, party_id)
+    if actor.party.kind not in RULE_OWNER_KINDS:
+        return redirect("web:party", party_id=party_id)
+    rows, others = consent_page.consent_rows(actor=actor)
+    initial = ConsentForm.initial_for(rows, actor.party.default_posture)
+    status = 200
+    if request.method == "POST":
+        form = ConsentForm(request.POST, rows=rows, initial=initial)
+        if form.is_valid():
+            answers = {row.use: form.answer(row.use) for row in rows}
+            try:
+                changed = consent_page.consent_save(
+                    actor=actor, rows=rows, answers=answers,
+                    posture=form.cleaned_data["posture"], now=timezone.now(),
+                )  # fmt: skip
+            except (InvalidInput, PermissionDenied) as exc:
+                form.add_error(None, str(exc))
+                status = 400 if isinstance(exc, InvalidInput) else 403
+            else:
+                messages.success(
+                    request,
+                    ngettext("Saved: %(n)d answer changed.", "Saved: %(n)d answers changed.",
+                             changed) % {"n": changed},
+                )  # fmt: skip
+                return redirect("web:consent", party_id=party_id)
+        else:
+            status = 400
+    else:
+        form = ConsentForm(rows=rows, initial=initial)
+    context = {
+        "form": form,
+        "groups": form.groups(),
+        "posture_words": consent_page.POSTURE_WORDS,
+        "others": [_other_rule(v) for v in others],
+        "history": [_history_entry(e) for e in consent_page.rule_history(actor=actor)],
+        "asked": who_asked(actor=actor),
+        "by_use": _by_use(actor),
+        "can_write": not actor.is_auditor and actor.has_role("editor"),
+    }
+    return page(request, "web/consent.html", context, actor=actor, status=status)
+
+
+def _use_label(use: str) -> str:
+    words = consent_page.USE_WORDS.get(use)
+    return str(words[0]) if words else use
+
+
+def _effect_words(effect: str, obligations: dict[str, Any]) -> str:
+    words = str(consent_page.EFFECT_WORDS.get(effect, effect))
+    conditions = []
+    if obligations.get("attribution"):
+        conditions.append(_("credit “%(text)s”") % {"text": obligations["attribution"]})
+    if obligations.get("compensation_ref"):
+        conditions.append(_("compensation “%(text)s”") % {"text": obligations["compensation_ref"]})
+    if obligations.get("ai_disclosure"):
+        conditions.append(_("AI label"))
+    if not conditions:
+        return words
+    return _("%(effect)s: %(conditions)s") % {"effect": words, "conditions": ", ".join(conditions)}
+
+
+def _other_rule(v: Any) -> dict[str, Any]:
+    return {
+        "uses": ", ".join(_use_label(u) for u in v.uses),
+        "effect": _effect_words(v.effect, v.obligations or {}),
+        "scope": v.get_scope_display(),
+        "licensees": v.licensee_mode != "any",
+        "territories": " ".join(v.territories) if v.territory_mode != "worldwide" else "",
+        "note": v.note,
+        "version": v.version,
+    }
+
+
+def _history_entry(event: dict[str, Any]) -> dict[str, Any]:
+    v = event["version"]
+    if v is None:
+        return {"at": event["at"], "rule": event["rule"], "what": _("Withdrawn"), "who": "",
+                "version": event["rule_version"]}  # fmt: skip
+    return {
+        "at": event["at"], "rule": event["rule"], "version": v.version,
+        "what": f"{', '.join(_use_label(u) for u in v.uses)} — "
+                f"{_effect_words(v.effect, v.obligations or {})}",
+        "who": v.author.get_username() if v.author else "",
+    }  # fmt: skip
+
+
+def who_asked(*, actor: Actor) -> list[dict[str, Any]]:
+    """The latest decisions that consulted the party, as the party may read them
+    (:mod:`governance.disclosure`), with the sentence that says why (in the page's language)
+    and the party's own answer: the rule version that gave it, or its default."""
+    out = []
+    me = str(actor.party.pk)
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    decisions: list[Decision] = list(selectors.decisions_about(actor=actor)[:WHO_ASKED_SHOWN])
+    for d in decisions:
+        trace = disclosure.trace_for(d.trace, viewer=actor.viewer)
+        mine = [
+            h
+            for w in (*trace.get("works", []), *trace.get("artists", []))
+            for r in w.get("rights", [])
+            for h in r.get("holders", [])
+            if str(h.get("party")) == me
+        ]
+        about = [str(w.get("title") or "") for w in trace.get("works", []) if w.get("title")]
+        if any(str(a.get("artist")) == me for a in trace.get("artists", [])):
+            about.append(_("my likeness"))
+        rule = next((h["rule"] for h in mine if h.get("rule")), None)
+        out.append({
+            "at": d.created_at, "licensee": d.request.licensee.name, "use": d.request.use,
+            "use_label": _use_label(d.request.use), "outcome": d.final_outcome,
+            "about": ", ".join(about),
+            "why": explanation.summary(trace, language=language),
+            "rule": rule, "default": not rule and bool(mine),
+        })  # fmt: skip
+    return out
+
+
+def _by_use(actor: Actor) -> list[dict[str, Any]]:
+    counts = insights.insights_for(actor=actor)["by_use"]
+    top = max(counts.values(), default=0)
+    return [{"use": u, "label": _use_label(u), "n": n, "percent": round(100 * n / top)}
+            for u, n in counts.items()]  # fmt: skip
