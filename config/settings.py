@@ -243,6 +243,8 @@ LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:sign-in"
 
 LANGUAGE_CODE = "en"
+# The pages' catalogue first, before the installed apps' (the admin's "Change" is not ours).
+LOCALE_PATHS = [BASE_DIR / "web" / "locale"]
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -94,12 +94,13 @@ def page(browser: webdriver.Chrome, live_server: Any) -> Iterator[webdriver.Chro
     browser.delete_all_cookies()
 
 
-def screenshot(browser: webdriver.Chrome, name: str) -> Path:
-    """The whole page as ``var/screenshots/<name>.png``."""
+def screenshot(browser: webdriver.Chrome, name: str, *, whole: bool = True) -> Path:
+    """The whole page (else what the window shows) as ``var/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    width = browser.get_window_size()["width"]
-    browser.set_window_size(width, min(int(height) + 140, 6000))
+    if whole:
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        width = browser.get_window_size()["width"]
+        browser.set_window_size(width, min(int(height) + 140, 6000))
     assert browser.save_screenshot(str(path)), path
     return path

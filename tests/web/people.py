@@ -9,10 +9,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from governance.models import Party
@@ -46,12 +46,14 @@ def sign_in(browser: WebDriver, base: str, who: Person) -> None:
 
 
 def submit(browser: WebDriver, button: WebElement) -> None:
-    """Click ``button`` and wait for the next page to have replaced this one."""
-    old = browser.find_element(By.TAG_NAME, "html")
+    """Click ``button`` and wait for the next page to have replaced this one, loaded: a mark
+    left on this page's ``window`` is gone (a new document) and the new one is complete."""
+    browser.execute_script("window.__thisPage = true")
     button.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 30).until(
-        lambda b: b.execute_script("return document.readyState") == "complete"
+    WebDriverWait(browser, 30, ignored_exceptions=[WebDriverException]).until(
+        lambda b: b.execute_script(
+            "return window.__thisPage === undefined && document.readyState === 'complete'"
+        )
     )
 
 
