@@ -8,6 +8,7 @@ urlpatterns = [
     path("sign-in/", views.SignInView.as_view(), name="sign-in"),
     path("sign-out/", views.SignOutView.as_view(), name="sign-out"),
     path("switch/", views.switch, name="switch"),
+    path("verify/", views.verify, name="verify"),
     path("p/<uuid:party_id>/", views.party_home, name="party"),
     path("p/<uuid:party_id>/consent/", views.consent, name="consent"),
 ]

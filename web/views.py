@@ -227,3 +227,34 @@ def _by_use(actor: Actor) -> list[dict[str, Any]]:
     top = max(counts.values(), default=0)
     return [{"use": u, "label": _use_label(u), "n": n, "percent": round(100 * n / top)}
             for u, n in counts.items()]  # fmt: skip
+
+
+@require_GET
+def verify(request: HttpRequest) -> HttpResponse:
+    """The ledger's verification in the browser (``web/static/web/verify.js``): public, as the
+    ledger's read API is; the page's script trusts no answer of this server but the bytes it
+    checks."""
+    words = {
+        "checking": _("Checking…"),
+        "verified": _("Verified: the checkpoint is signed by your key."),
+        "failed": _("Not verified."),
+        "checkpoint_is": _("Log %(origin)s, %(size)s entries, root hash %(root)s."),
+        "bad_key": _("The verifier key is malformed: it is name+key ID+key."),
+        "key_id_mismatch": _("The verifier key's ID does not match its name and key."),
+        "the_key": _("the key"),
+        "a_signature": _("a signature"),
+        "the_root": _("the root hash"),
+        "bad_base64": _("%(what)s is not base64."),
+        "not_utf8": _("The checkpoint is not UTF-8 text."),
+        "malformed_note": _(
+            "The checkpoint is not a signed note (text, a blank line, signatures)."
+        ),
+        "not_checkpoint": _("The signed text is not a checkpoint (origin, tree size, root hash)."),
+        "not_signed_by": _("No signature by your key %(key)s: the note is signed by %(by)s."),
+        "bad_signature": _(
+            "The signature by %(key)s does not verify: the checkpoint was changed after signing."
+        ),
+        "fetch_failed": _("The server gave no checkpoint (HTTP %(status)s)."),
+        "no_webcrypto": _("This browser has no WebCrypto (crypto.subtle): use HTTPS or localhost."),
+    }
+    return page(request, "web/verify.html", {"words": words})

@@ -7,7 +7,7 @@ from typing import Any
 
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from governance.models import PartyKind
 from tests.web.conftest import screenshot
@@ -61,3 +61,14 @@ def test_the_pages_in_french(page: WebDriver, live_server: Any) -> None:
     assert page.execute_script("return document.documentElement.scrollWidth") <= 390
     page.execute_script("window.scrollTo(0, 0)")
     screenshot(page, "consent-fr-phone", whole=False)
+    # The ledger's verification too, its script's messages included.
+    page.get(f"{live_server.url}/verify/")
+    assert page.find_element(By.TAG_NAME, "h1").text == "Vérifier le registre dans votre navigateur"
+    page.find_element(By.ID, "vkey").send_keys("pas une clé")
+    page.find_element(By.CSS_SELECTOR, "#verify-form button").click()
+    result = page.find_element(By.ID, "verify-result")
+    WebDriverWait(page, 30).until(lambda _: result.get_attribute("data-verified") == "no")
+    assert result.text.splitlines() == [
+        "Non vérifié.",
+        f"La clé de vérification est mal formée : elle s{APOSTROPHE}écrit nom+identifiant+clé.",
+    ]
