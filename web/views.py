@@ -256,5 +256,25 @@ def verify(request: HttpRequest) -> HttpResponse:
         ),
         "fetch_failed": _("The server gave no checkpoint (HTTP %(status)s)."),
         "no_webcrypto": _("This browser has no WebCrypto (crypto.subtle): use HTTPS or localhost."),
+        "no_file": _("Choose a receipt file first."),
+        "not_json": _("The receipt is not JSON."),
+        "not_receipt": _("The file is not a version 1 receipt of this ledger."),
+        "the_entry": _("the entry"),
+        "the_leaf_hash": _("the leaf hash"),
+        "a_proof_hash": _("a proof hash"),
+        "size_mismatch": _(
+            "The receipt's tree size is %(size)s but its checkpoint's is %(checkpoint)s."
+        ),
+        "leaf_mismatch": _(
+            "Entry %(index)s: the receipt's leaf hash is not SHA-256(0x00 || entry): the entry "
+            "was changed."
+        ),
+        "index_out_of_range": _("Entry %(index)s is out of range for a tree of %(size)s."),
+        "proof_length": _(
+            "Entry %(index)s: the proof has the wrong length for a tree of %(size)s."
+        ),
+        "proof_not_root": _("Entry %(index)s: the inclusion proof does not reach the root."),
+        "receipt_verified": _("Verified: the entry is in the ledger your key signed."),
+        "receipt_is": _("Entry %(index)s of %(origin)s, in the tree of %(size)s entries."),
     }
     return page(request, "web/verify.html", {"words": words})

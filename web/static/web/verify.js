@@ -12,6 +12,13 @@
 // 3. Find the signature line of that key (name and key ID); none: the note was not signed by it.
 // 4. Verify the Ed25519 signature over the text's bytes; a failure rejects the note.
 // 5. Read the checkpoint body: origin, tree size (canonical decimal), 32-byte root hash.
+//
+// A receipt (ledger/receipts.py) is checked as `python -m ledger.verify receipt` checks it: its
+// checkpoint as above (1-5), then
+// 6. its tree_size is the checkpoint's;
+// 7. its leaf_hash is SHA-256(0x00 || entry);
+// 8. its inclusion proof leads from that leaf to the checkpoint's root (RFC 9162 §2.1.3.2,
+//    nodes hashed as SHA-256(0x01 || left || right)).
 "use strict";
 
 (function () {
@@ -116,7 +123,8 @@
     return readCheckpoint(body);                             // 5.
   }
 
-  function show(ok, lines) {
+  function show(where, ok, lines) {
+    const out = where;
     out.className = ok ? "result ok" : "result bad";
     out.dataset.verified = ok ? "yes" : "no";
     out.replaceChildren(...lines.map((text, i) => {
@@ -127,7 +135,87 @@
     out.focus();
   }
 
+  async function sha256(...parts) {
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", concat(...parts)));
+  }
+
+  function proofLength(index, size) {
+    const inner = (index ^ (size - 1)).toString(2).replace(/^0+/, "").length;
+    const border = (index >>> inner).toString(2).replace(/0/g, "").length;
+    return inner + border;
+  }
+
+  async function verifyInclusion(index, size, leaf, proof, root) {    // 8.
+    if (!(index >= 0 && index < size)) {
+      throw new Failure(say(words.index_out_of_range, { index, size }));
+    }
+    if (proof.length !== proofLength(index, size)) {
+      throw new Failure(say(words.proof_length, { index, size }));
+    }
+    let fn = index, sn = size - 1, r = leaf;
+    for (const p of proof) {
+      if (sn === 0) throw new Failure(say(words.proof_not_root, { index }));
+      if (fn & 1 || fn === sn) {
+        r = await sha256(Uint8Array.of(1), p, r);
+        while (fn && !(fn & 1)) { fn >>>= 1; sn >>>= 1; }
+      } else {
+        r = await sha256(Uint8Array.of(1), r, p);
+      }
+      fn >>>= 1; sn >>>= 1;
+    }
+    if (sn !== 0 || toHex(r) !== root) throw new Failure(say(words.proof_not_root, { index }));
+  }
+
+  async function verifyReceipt(text, key) {
+    let receipt;
+    try {
+      receipt = JSON.parse(text);
+    } catch (e) {
+      throw new Failure(words.not_json);
+    }
+    if (!receipt || typeof receipt !== "object" || receipt.v !== 1 ||
+        !Number.isSafeInteger(receipt.index) || !Number.isSafeInteger(receipt.tree_size) ||
+        typeof receipt.entry !== "string" || typeof receipt.leaf_hash !== "string" ||
+        !Array.isArray(receipt.inclusion_proof) || typeof receipt.checkpoint !== "string") {
+      throw new Failure(words.not_receipt);
+    }
+    const checkpoint = await verify(encoder.encode(receipt.checkpoint), key);  // 1.-5.
+    if (String(receipt.tree_size) !== checkpoint.size) {                     // 6.
+      throw new Failure(say(words.size_mismatch,
+        { size: receipt.tree_size, checkpoint: checkpoint.size }));
+    }
+    const entry = fromBase64(receipt.entry, words.the_entry);
+    const leaf = await sha256(Uint8Array.of(0), entry);                      // 7.
+    if (toHex(leaf) !== toHex(fromBase64(receipt.leaf_hash, words.the_leaf_hash))) {
+      throw new Failure(say(words.leaf_mismatch, { index: receipt.index }));
+    }
+    const proof = receipt.inclusion_proof.map((h) => fromBase64(String(h), words.a_proof_hash));
+    await verifyInclusion(receipt.index, receipt.tree_size, leaf, proof, checkpoint.root);
+    return { index: receipt.index, origin: checkpoint.origin, size: checkpoint.size,
+             root: checkpoint.root };
+  }
+
   if (!keyField.value) keyField.value = localStorage.getItem(PINNED) || "";
+
+  const receiptForm = document.getElementById("receipt-form");
+  const receiptFile = document.getElementById("receipt-file");
+  const receiptOut = document.getElementById("receipt-result");
+  receiptForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    receiptOut.dataset.verified = "";
+    receiptOut.textContent = words.checking;
+    try {
+      if (!globalThis.crypto || !crypto.subtle) throw new Failure(words.no_webcrypto);
+      const key = await parseKey(keyField.value);
+      const file = receiptFile.files[0];
+      if (!file) throw new Failure(words.no_file);
+      const found = await verifyReceipt(await file.text(), key);
+      show(receiptOut, true, [words.receipt_verified, say(words.receipt_is, found)]);
+    } catch (error) {
+      const reason = error instanceof Failure ? error.message : `${error.name}: ${error.message}`;
+      show(receiptOut, false, [words.failed, reason]);
+    }
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -147,11 +235,11 @@
       }
       const checkpoint = await verify(note, key);
       if (pin.checked) localStorage.setItem(PINNED, keyField.value.trim());
-      show(true, [words.verified,
+      show(out, true, [words.verified,
         say(words.checkpoint_is, checkpoint)]);
     } catch (error) {
       const reason = error instanceof Failure ? error.message : `${error.name}: ${error.message}`;
-      show(false, [words.failed, reason]);
+      show(out, false, [words.failed, reason]);
     }
   });
 })();
