@@ -241,6 +241,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "web:sign-in"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:sign-in"
+# Password reset e-mails: to the console (the process's output) unless EMAIL_URL names a mail
+# server (smtp+tls://user:password@host:587, django-environ's form).
+_email = env.email_url_config(env.str("EMAIL_URL", default="consolemail://"))
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT: int = int(_email.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER: str = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD: str = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS: bool = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL: bool = bool(_email.get("EMAIL_USE_SSL", False))
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="consentry@localhost")
 
 LANGUAGE_CODE = "en"
 # The pages' catalogue first, before the installed apps' (the admin's "Change" is not ours).

@@ -15,7 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -66,6 +66,28 @@ class SignInView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return reverse("web:home")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset by e-mail (to the console in the embedded mode, ``EMAIL_URL``),
+    its requests rate-limited as sign-in attempts are."""
+
+    template_name = "web/password_reset.html"
+    email_template_name = "web/password_reset_email.txt"
+    subject_template_name = "web/password_reset_subject.txt"
+    success_url = reverse_lazy("web:password-reset-sent")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = sign_in_allowed(request)
+        if wait is not None:
+            context = {"form": self.get_form_class()(), "wait": int(wait) + 1}
+            return page(request, self.template_name, context, status=429)
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "web/password_reset_confirm.html"
+    success_url = reverse_lazy("web:password-reset-done")
 
 
 class SignOutView(auth_views.LogoutView):

@@ -5,6 +5,7 @@ them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -108,3 +109,35 @@ def test_a_user_of_several_parties_switches_between_them(page: WebDriver, live_s
     assert page.current_url == f"{live_server.url}/p/{ada.party.pk}/consent/"
     assert page.find_element(By.TAG_NAME, "h1").text == "AI consent of Ada Vale"
     screenshot(page, "party-switcher")
+
+
+def test_a_forgotten_password_is_reset_by_e_mail(
+    page: WebDriver, live_server: Any, mailoutbox: list[Any]
+) -> None:
+    ada = person(PartyKind.ARTIST, "Ada Vale")
+    user = ada.caller.token.user
+    user.email = "ada@example.org"
+    user.save()
+    page.get(f"{live_server.url}/sign-in/")
+    submit(page, page.find_element(By.LINK_TEXT, "Forgot your password?"))
+    page.find_element(By.ID, "id_email").send_keys("ada@example.org")
+    submit(page, page.find_element(By.CSS_SELECTOR, "main form button"))
+    assert page.find_element(By.TAG_NAME, "h1").text == "Check your e-mail"
+    (mail,) = mailoutbox
+    assert mail.to == ["ada@example.org"]
+    (link,) = re.findall(r"http://\S+/password-reset/\S+/", mail.body)
+    page.get(link)
+    new = "a new password for Ada"
+    page.find_element(By.ID, "id_new_password1").send_keys(new)
+    page.find_element(By.ID, "id_new_password2").send_keys(new)
+    submit(page, page.find_element(By.CSS_SELECTOR, "main form button"))
+    assert page.find_element(By.TAG_NAME, "h1").text == "Password changed"
+    # The old password no longer signs in; the new one does; the link is used up.
+    sign_in(page, live_server.url, ada)
+    assert page.current_url.startswith(f"{live_server.url}/sign-in/")
+    assert page.find_element(By.ID, "id_username").get_attribute("value") == ada.username
+    page.find_element(By.ID, "id_password").send_keys(new)
+    submit(page, page.find_element(By.CSS_SELECTOR, "main form button.primary"))
+    assert page.current_url == f"{live_server.url}/p/{ada.party.pk}/consent/"
+    page.get(link)
+    assert "no longer valid" in page.find_element(By.CSS_SELECTOR, "[role=alert]").text

@@ -3,6 +3,9 @@ opens is French (the consent vocabulary included), and stays so after signing in
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from typing import Any
 
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -10,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from governance.models import PartyKind
-from tests.web.conftest import screenshot
+from tests.web.conftest import ROOT, screenshot
 from tests.web.people import person, sign_in, submit
 
 APOSTROPHE = "\u2019"  # French typography's, as the catalogue writes it
@@ -72,3 +75,15 @@ def test_the_pages_in_french(page: WebDriver, live_server: Any) -> None:
         "Non vérifié.",
         f"La clé de vérification est mal formée : elle s{APOSTROPHE}écrit nom+identifiant+clé.",
     ]
+
+
+def test_every_string_of_the_pages_has_its_french() -> None:
+    """No message of web/locale/fr is left untranslated or fuzzy (a fuzzy one is not used)."""
+    po = ROOT / "web" / "locale" / "fr" / "LC_MESSAGES" / "django.po"
+    msgfmt = shutil.which("msgfmt")
+    assert msgfmt, "msgfmt (gettext) is needed"
+    stats = subprocess.run(
+        [msgfmt, "--check", "--statistics", "-o", "/dev/null", str(po)],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    assert re.fullmatch(r"\d+ translated messages\.\n", stats), stats
