@@ -195,7 +195,7 @@ INSTALLED_APPS = [
     "api.apps.ApiConfig",
     "web.apps.WebConfig",
 ]
-CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"  # the pages' HTML or the API's JSON body
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

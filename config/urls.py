@@ -21,7 +21,8 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
-handler400 = "api.errors.bad_request"
-handler403 = "api.errors.permission_denied"
-handler404 = "api.errors.page_not_found"
+# A browser on the pages gets HTML, everyone else the API's JSON body (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
 handler500 = "api.errors.server_error"

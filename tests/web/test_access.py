@@ -29,6 +29,12 @@ def test_a_member_of_one_party_cannot_open_another_partys_pages(
                  f"/switch/?party={milo.party.pk}"):  # fmt: skip
         status, _ = fetch(live_server.url + path, cookies=cookies)
         assert status == 404, path
+    # In the browser, the page says so in HTML (the API keeps its JSON body).
+    page.get(f"{live_server.url}/p/{milo.party.pk}/consent/")
+    assert page.find_element(By.TAG_NAME, "h1").text == "Not found"
+    assert "Milo" not in page.page_source
+    status, body = fetch(f"{live_server.url}/api/v1/nothing/", headers={"Accept": "text/html"})
+    assert (status, body.startswith(b"{")) == (404, True)
     # Her own page opens; signed out, a page sends to sign-in.
     assert fetch(f"{live_server.url}/p/{ada.party.pk}/consent/", cookies=cookies)[0] == 200
     page.get(f"{live_server.url}/p/{ada.party.pk}/consent/")
@@ -52,6 +58,15 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     status, body = fetch(url, cookies=cookies, data=urlencode(form).encode(), headers=headers)
     assert status == 403, body
     assert b"CSRF" in body
+    # A browser whose form lost its token is shown why, in HTML, and nothing changes.
+    page.get(url)
+    page.execute_script(
+        "document.querySelector('form.consent [name=csrfmiddlewaretoken]').remove()"
+    )
+    page.find_element(By.CSS_SELECTOR, "#use-voice input[value='allow']").click()
+    submit(page, page.find_element(By.CSS_SELECTOR, "form.consent button.primary"))
+    assert page.find_element(By.TAG_NAME, "h1").text == "The form has expired"
+    assert "CSRF token was missing" in page.find_element(By.CSS_SELECTOR, "[role=alert]").text
     # The language switch and signing out are forms too.
     for path, data in (("/i18n/setlang/", {"language": "fr"}), ("/sign-out/", {})):
         status, _ = fetch(live_server.url + path, cookies=cookies,
