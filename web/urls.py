@@ -28,4 +28,10 @@ urlpatterns = [
     path("verify/", views.verify, name="verify"),
     path("p/<uuid:party_id>/", views.party_home, name="party"),
     path("p/<uuid:party_id>/consent/", views.consent, name="consent"),
+    path("p/<uuid:party_id>/reviews/", views.reviews, name="reviews"),
+    path(
+        "p/<uuid:party_id>/reviews/<uuid:review_id>/",
+        views.review_answer,
+        name="review-answer",
+    ),
 ]

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -23,8 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from governance import disclosure, explanation, insights, selectors
 from governance.access import Actor
-from governance.exceptions import InvalidInput, PermissionDenied
+from governance.exceptions import InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision
+from governance.services import reviews as review_services
 from governance.services.consent import RULE_OWNER_KINDS
 from web import consent as consent_page
 from web.access import memberships, party_actor
@@ -230,18 +231,23 @@ def who_asked(*, actor: Actor) -> list[dict[str, Any]]:
             for h in r.get("holders", [])
             if str(h.get("party")) == me
         ]
-        about = [str(w.get("title") or "") for w in trace.get("works", []) if w.get("title")]
-        if any(str(a.get("artist")) == me for a in trace.get("artists", [])):
-            about.append(_("my likeness"))
         rule = next((h["rule"] for h in mine if h.get("rule")), None)
         out.append({
             "at": d.created_at, "licensee": d.request.licensee.name, "use": d.request.use,
             "use_label": _use_label(d.request.use), "outcome": d.final_outcome,
-            "about": ", ".join(about),
+            "about": _about(trace, me=me),
             "why": explanation.summary(trace, language=language),
             "rule": rule, "default": not rule and bool(mine),
         })  # fmt: skip
     return out
+
+
+def _about(trace: dict[str, Any], *, me: str) -> str:
+    """What a decision was about, for its holder ``me``: the works' titles, or my likeness."""
+    about = [str(w.get("title") or "") for w in trace.get("works", []) if w.get("title")]
+    if any(str(a.get("artist")) == me for a in trace.get("artists", [])):
+        about.append(_("my likeness"))
+    return ", ".join(about)
 
 
 def _by_use(actor: Actor) -> list[dict[str, Any]]:
@@ -300,3 +306,55 @@ def verify(request: HttpRequest) -> HttpResponse:
         "receipt_is": _("Entry %(index)s of %(origin)s, in the tree of %(size)s entries."),
     }
     return page(request, "web/verify.html", {"words": words})
+
+
+@login_required
+@require_GET
+def reviews(request: HttpRequest, party_id: uuid.UUID) -> HttpResponse:
+    """What waits for the party's answer ("Ask me"), and what it answered."""
+    actor = party_actor(request, party_id)
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    mine = selectors.review_list(actor=actor).select_related("decision__request__licensee")
+    rows: list[dict[str, Any]] = []
+    for review in mine.order_by("-created_at")[:100]:
+        d = review.decision
+        trace = disclosure.trace_for(d.trace, viewer=actor.viewer)
+        rows.append({
+            "review": review, "licensee": d.request.licensee.name, "use": d.request.use,
+            "use_label": _use_label(d.request.use),
+            "about": _about(trace, me=str(actor.party.pk)),
+            "why": explanation.summary(trace, language=language),
+        })  # fmt: skip
+    context = {
+        "pending": [r for r in rows if r["review"].status == "pending"],
+        "answered": [r for r in rows if r["review"].status != "pending"],
+        "can_write": not actor.is_auditor and actor.has_role("editor"),
+    }
+    return page(request, "web/reviews.html", context, actor=actor)
+
+
+@login_required
+@require_http_methods(["POST"])
+def review_answer(request: HttpRequest, party_id: uuid.UUID, review_id: uuid.UUID) -> HttpResponse:
+    """Approve or deny one review with a reason, through the service the API calls."""
+    actor = party_actor(request, party_id)
+    try:
+        review = selectors.review_get(actor=actor, review_id=review_id)
+    except NotFound:
+        raise Http404(_("No such review.")) from None
+    answer = request.POST.get("answer")
+    if answer not in ("approve", "deny"):
+        messages.error(request, _("Choose approve or deny."))
+        return redirect("web:reviews", party_id=party_id)
+    try:
+        review_services.review_decide(
+            actor=actor, review=review, approve=answer == "approve",
+            reason=str(request.POST.get("reason", "")), now=timezone.now(),
+        )  # fmt: skip
+    except InvalidInput:
+        messages.error(request, _("Say why: the licensee reads your reason."))
+    except PermissionDenied:
+        messages.error(request, _("Answering needs the editor role."))
+    else:
+        messages.success(request, _("Answered: the licensee is told."))
+    return redirect("web:reviews", party_id=party_id)

@@ -131,6 +131,10 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(var_dir: Path) -> 
         assert f"Pages        {base}/ " in "".join(lines)
         assert f"Ada Vale is user 'ada', password {password}" in "".join(lines)
         assert sign_in(base, "ada", password).endswith("/consent/")
+        # The pages' stylesheet and script are served by the app itself (collectstatic).
+        for asset in ("web/site.css", "web/verify.js"):
+            with urllib.request.urlopen(f"{base}/static/{asset}", timeout=30) as response:
+                assert response.status == 200, asset
     finally:
         launcher.send_signal(signal.SIGINT)
         code = launcher.wait(timeout=60)

@@ -6,6 +6,7 @@ them."""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -67,8 +68,11 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     submit(page, page.find_element(By.CSS_SELECTOR, "form.consent button.primary"))
     assert page.find_element(By.TAG_NAME, "h1").text == "The form has expired"
     assert "CSRF token was missing" in page.find_element(By.CSS_SELECTOR, "[role=alert]").text
-    # The language switch and signing out are forms too.
-    for path, data in (("/i18n/setlang/", {"language": "fr"}), ("/sign-out/", {})):
+    # The language switch, signing out, a review's answer and a password reset are forms too.
+    review = f"/p/{ada.party.pk}/reviews/{uuid.uuid4()}/"
+    for path, data in (("/i18n/setlang/", {"language": "fr"}), ("/sign-out/", {}),
+                       (review, {"answer": "deny", "reason": "no"}),
+                       ("/password-reset/", {"email": "ada@example.org"})):  # fmt: skip
         status, _ = fetch(live_server.url + path, cookies=cookies,
                           data=urlencode(data).encode(), headers=headers)  # fmt: skip
         assert status == 403, path
