@@ -164,7 +164,7 @@ def consent(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
         "others": [_other_rule(v) for v in others],
         "history": [_history_entry(e) for e in consent_page.rule_history(actor=actor)],
         "asked": who_asked(actor=actor),
-        "by_use": _by_use(actor),
+        "charts": _charts(actor),
         "can_write": not actor.is_auditor and actor.has_role("editor"),
     }
     return page(request, "web/consent.html", context, actor=actor, status=status)
@@ -250,11 +250,17 @@ def _about(trace: dict[str, Any], *, me: str) -> str:
     return ", ".join(about)
 
 
-def _by_use(actor: Actor) -> list[dict[str, Any]]:
-    counts = insights.insights_for(actor=actor)["by_use"]
-    top = max(counts.values(), default=0)
-    return [{"use": u, "label": _use_label(u), "n": n, "percent": round(100 * n / top)}
-            for u, n in counts.items()]  # fmt: skip
+def _charts(actor: Actor) -> dict[str, list[dict[str, Any]]]:
+    """The party's requests by use and by week (the insights' counts), as bars."""
+    found = insights.insights_for(actor=actor)
+    by_use = [(u, _use_label(u), n) for u, n in found["by_use"].items()]
+    by_week = [(w["week"], w["week"], w["requests"]) for w in found["by_week"]][-12:]
+    charts = {}
+    for name, bars in (("by_use", by_use), ("by_week", by_week)):
+        top = max((n for *_, n in bars), default=0)
+        charts[name] = [{"key": k, "label": label, "n": n, "percent": round(100 * n / top)}
+                        for k, label, n in bars]  # fmt: skip
+    return charts
 
 
 @require_GET

@@ -4,8 +4,10 @@ decided so; the artist's page then shows the requests under "who asked"."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
@@ -100,4 +102,11 @@ def test_an_artist_sets_consent_and_sees_who_asked(page: WebDriver, live_server:
     assert "Paper Moons" in text
     assert "my likeness" in text
     assert "your rule, version 1" in text
+    by_use = page.find_elements(By.CSS_SELECTOR, "#by-use li")
+    assert {(b.get_attribute("data-key"), b.text.split()[-1]) for b in by_use} == {
+        ("voice", "1"), ("analyze", "1")
+    }  # fmt: skip
+    monday = (timezone.now().date() - dt.timedelta(days=timezone.now().weekday())).isoformat()
+    (week,) = page.find_elements(By.CSS_SELECTOR, "#by-week li")
+    assert (week.get_attribute("data-key"), week.text.split()[-1]) == (monday, "2")
     screenshot(page, "consent-who-asked")
