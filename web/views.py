@@ -25,6 +25,7 @@ from governance import disclosure, explanation, insights, selectors
 from governance.access import Actor
 from governance.exceptions import InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision
+from governance.preview import PlannedRule, consent_preview
 from governance.services import reviews as review_services
 from governance.services.consent import RULE_OWNER_KINDS
 from web import consent as consent_page
@@ -134,9 +135,12 @@ def consent(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
     rows, others = consent_page.consent_rows(actor=actor)
     initial = ConsentForm.initial_for(rows, actor.party.default_posture)
     status = 200
+    preview: list[dict[str, Any]] = []
     if request.method == "POST":
         form = ConsentForm(request.POST, rows=rows, initial=initial)
-        if form.is_valid():
+        if form.is_valid() and request.POST.get("action") == "preview":
+            preview = _preview(actor, rows, form)
+        elif form.is_valid():
             answers = {row.use: form.answer(row.use) for row in rows}
             try:
                 changed = consent_page.consent_save(
@@ -166,8 +170,30 @@ def consent(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
         "asked": who_asked(actor=actor),
         "charts": _charts(actor),
         "can_write": not actor.is_auditor and actor.has_role("editor"),
+        "preview": preview,
     }
     return page(request, "web/consent.html", context, actor=actor, status=status)
+
+
+def _preview(actor: Actor, rows: list[consent_page.Row], form: ConsentForm) -> list[dict[str, Any]]:
+    """What a licensee the party has not named would be told now, worldwide, for a commercial
+    use, with the form's answers as if saved (:mod:`governance.preview`): a row per use."""
+    planned = [
+        PlannedRule(use=row.use, scope=row.scope, effect=a.choice, obligations=a.obligations())
+        for row in rows
+        if (a := form.answer(row.use)).choice != "default"
+    ]
+    replaced = [row.version for row in rows if row.version is not None]
+    decided = consent_preview(
+        actor=actor, planned=planned, replaced=replaced, posture=form.cleaned_data["posture"],
+        uses=[(row.use, row.scope) for row in rows], at=timezone.now(),
+    )  # fmt: skip
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    return [
+        {"use": row.use, "label": row.label, "outcome": decided[row.use].outcome,
+         "why": explanation.summary(decided[row.use].trace, language=language)}
+        for row in rows
+    ]  # fmt: skip
 
 
 def _use_label(use: str) -> str:

@@ -66,6 +66,22 @@ def test_an_artist_sets_consent_and_sees_who_asked(page: WebDriver, live_server:
     assert not page.find_element(By.ID, "id_train-credit").is_displayed()
     credit.send_keys("Ada Vale")
     screenshot(page, "consent-editing")
+
+    # A preview first: what a licensee would be told with these answers, nothing saved yet.
+    submit(page, page.find_element(By.CSS_SELECTOR, "form.consent button[value=preview]"))
+    previewed = {
+        r.get_attribute("data-use"): r for r in page.find_elements(By.CSS_SELECTOR, "tr.previewed")
+    }
+    outcomes = {use: r.get_attribute("data-outcome") for use, r in previewed.items()}
+    assert outcomes["voice"] == "deny"
+    assert outcomes["analyze"] == "conditional"
+    assert outcomes["train"] == "deny"  # no answer: her opt-in default refuses it
+    assert "Ada Vale" in previewed["voice"].text  # why: her likeness, refused
+    assert not ConsentRuleVersion.objects.filter(rule__owner=ada.party).exists()
+    screenshot(page, "consent-preview")
+    # The form kept what she entered.
+    assert page.find_element(By.CSS_SELECTOR, "#use-voice input[value='deny']").is_selected()
+    assert page.find_element(By.ID, "id_analyze-credit").get_attribute("value") == "Ada Vale"
     submit(page, page.find_element(By.CSS_SELECTOR, "form.consent button.primary"))
 
     # Then the page says so, and the rules are hers, written as the API writes them.
