@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import uuid
 from typing import Any
 
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -64,6 +65,15 @@ def test_the_pages_in_french(page: WebDriver, live_server: Any) -> None:
     assert page.execute_script("return document.documentElement.scrollWidth") <= 390
     page.execute_script("window.scrollTo(0, 0)")
     screenshot(page, "consent-fr-phone", whole=False)
+    # The review queue, an error page and the password reset too.
+    page.set_window_size(1280, 1000)
+    for path, title in (
+        (f"/p/{ada.party.pk}/reviews/", "En attente de ma réponse"),
+        (f"/p/{uuid.uuid4()}/consent/", "Introuvable"),
+        ("/password-reset/", "Réinitialiser votre mot de passe"),
+    ):
+        page.get(live_server.url + path)
+        assert page.find_element(By.TAG_NAME, "h1").text == title, path
     # The ledger's verification too, its script's messages included.
     page.get(f"{live_server.url}/verify/")
     assert page.find_element(By.TAG_NAME, "h1").text == "Vérifier le registre dans votre navigateur"
