@@ -5,7 +5,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench reset install lint typecheck imports pytest db-start db-stop schema clean-venv
+.PHONY: run test bench reset install lint typecheck imports pytest db-start db-stop schema clean-venv \
+	messages system-packages-run system-packages-test
+
+# System packages (Debian's names), each as command:package. The pages' French catalogue is
+# compiled by gettext's msgfmt; the pages' browser tests (tests/web) drive Debian's chromium
+# through chromium-driver. As root, missing ones are installed with apt-get; otherwise make
+# stops and names them.
+RUN_PACKAGES := msgfmt:gettext
+TEST_PACKAGES := $(RUN_PACKAGES) chromium:chromium chromedriver:chromium-driver
+define require_packages
+	@missing=""; for pair in $(1); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing \
+	      || { echo "apt-get could not install:$$missing" >&2; exit 1; }; \
+	  else \
+	    echo "missing system packages:$$missing (as root: apt-get install -y$$missing)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +38,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+system-packages-run:
+	$(call require_packages,$(RUN_PACKAGES))
+
+system-packages-test:
+	$(call require_packages,$(TEST_PACKAGES))
+
+# The pages' translations: each web/locale/<lang>/LC_MESSAGES/django.po compiled to its .mo.
+messages: system-packages-run
+	@for po in web/locale/*/LC_MESSAGES/django.po; do \
+	  msgfmt --check -o "$${po%.po}.mo" "$$po" || exit 1; \
+	done
+
+run: $(STAMP) messages
 	$(BIN)/python -m config.launch
 
 # Lint, types, import contracts and the test suite, against the embedded PostgreSQL (started
 # here if it is not running, and stopped again afterwards) and the real Redis.
-test: $(STAMP)
+test: $(STAMP) system-packages-test messages
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \
 	$(BIN)/python -m config.embedded start || exit 1; \
 	rc=0; $(MAKE) --no-print-directory lint typecheck imports pytest || rc=$$?; \

@@ -2,10 +2,13 @@
 error bodies are (DESIGN.md, Web: English and French).
 
 Chosen per request, in this order: the ``lang`` query parameter when it names a supported
-language (``?lang=fr``); else the first supported language of ``Accept-Language`` by quality
-(``fr-CA, en;q=0.5`` is French); else English. :class:`LanguageMiddleware` activates it for the
-whole request, so Django's and DRF's own messages (validation errors) come in it too, and says
-which it was in ``Content-Language``.
+language (``?lang=fr``); else the language cookie the pages' language switch sets (Django's
+``set_language``, ``LANGUAGE_COOKIE_NAME``); else the first supported language of
+``Accept-Language`` by quality (``fr-CA, en;q=0.5`` is French); else English. The pages (web/)
+are translated by this middleware too, rather than by Django's ``LocaleMiddleware``, so one
+rule chooses the language of the API and of the pages. :class:`LanguageMiddleware` activates
+it for the whole request, so Django's and DRF's own messages (validation errors) come in it
+too, and says which it was in ``Content-Language``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -26,6 +30,9 @@ def request_language(request: HttpRequest) -> str:
     asked = request.GET.get("lang", "").strip().lower()
     if asked in SUPPORTED:
         return asked
+    cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "").strip().lower()
+    if cookie in SUPPORTED:
+        return cookie
     for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
         base = code.split("-")[0].lower()
         if base in SUPPORTED:

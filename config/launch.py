@@ -202,12 +202,23 @@ def stop_children(children: dict[str, Child]) -> None:
             os.killpg(child.proc.pid, signal.SIGKILL)
 
 
+def _demo_sign_in(credentials: str) -> str:
+    """The demo artist's user and password as ``seed_demo`` printed them (user 'ada')."""
+    for line in credentials.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[0] == "artist" and words[-2] == "ada":
+            return f"user 'ada', password {words[-1]}"
+    return "user 'ada'"
+
+
 def banner(base: str, credentials: str, embedded_db: bool) -> str:
     return f"""
   Consentry is running.
 {credentials.rstrip()}
     (kept in {embedded.var_dir() / "demo" / "credentials.json"})
 
+    Pages        {base}/               (sign in with a user and password above; the artist
+                 Ada Vale is {_demo_sign_in(credentials)}: she sets her AI consent there)
     API          {base}/api/v1/
     API docs     {base}/api/docs/      (OpenAPI schema: {base}/api/schema/)
     Health       {base}/healthz  {base}/readyz

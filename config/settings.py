@@ -193,8 +193,9 @@ INSTALLED_APPS = [
     "ledger",
     "governance",
     "api.apps.ApiConfig",
+    "web.apps.WebConfig",
 ]
-CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"  # the pages' HTML or the API's JSON body
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -236,7 +237,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The pages (web/): sign-in at /sign-in/, then the party's pages; Django's auth and sessions.
+LOGIN_URL = "web:sign-in"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:sign-in"
+# Password reset e-mails: to the console (the process's output) unless EMAIL_URL names a mail
+# server (smtp+tls://user:password@host:587, django-environ's form).
+_email = env.email_url_config(env.str("EMAIL_URL", default="consolemail://"))
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT: int = int(_email.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER: str = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD: str = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS: bool = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL: bool = bool(_email.get("EMAIL_USE_SSL", False))
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="consentry@localhost")
+
 LANGUAGE_CODE = "en"
+# The pages' catalogue first, before the installed apps' (the admin's "Change" is not ours).
+LOCALE_PATHS = [BASE_DIR / "web" / "locale"]
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -288,6 +307,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
         "user": env.str("API_THROTTLE_USER", default="6000/minute"),
+        # Attempts to sign in to the pages, per client address and per user name (web/throttle.py).
+        "sign_in": env.str("SIGN_IN_THROTTLE", default="10/minute"),
     },
     # Documents pages, lists and every error status with the common body (api/schema.py).
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",

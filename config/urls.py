@@ -17,9 +17,12 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **public), name="redoc"),
     path("api/auth/", include("rest_framework.urls")),  # session login for the web
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # the pages' language switch
+    path("", include("web.urls")),
 ]
 
-handler400 = "api.errors.bad_request"
-handler403 = "api.errors.permission_denied"
-handler404 = "api.errors.page_not_found"
+# A browser on the pages gets HTML, everyone else the API's JSON body (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
 handler500 = "api.errors.server_error"

@@ -1,10 +1,12 @@
 """The demo that ``make run`` seeds: one party of each kind (two artists), each with a member
-and an API token, the label's sample catalog and a few consent rules, so a fresh instance
-shows the whole system at work. Every later capability extends this demo.
+who can sign in to the pages with a password, an API token, the label's sample catalog and a
+few consent rules, so a fresh instance shows the whole system at work. Every later capability
+extends this demo.
 
-Tokens are stored only as hashes. Their secrets are written once, at issue, to the credentials
-file the caller names (``var/demo/credentials.json``, mode 0600) so that later runs of the
-demo on the same machine can print them again; a production instance has no such file.
+Tokens and passwords are stored only as hashes. Their secrets are written once, at issue, to
+the credentials file the caller names (``var/demo/credentials.json``, mode 0600) so that later
+runs of the demo on the same machine can print them again; a production instance has no such
+file.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class DemoCredential:
     party_id: str
     username: str
     token: str
+    password: str = ""
+    """The member's password for the pages (sign-in at ``/``)."""
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -82,6 +86,8 @@ def demo_seed(*, credentials_file: Path, now: dt.datetime) -> tuple[list[DemoCre
     saved = _load(credentials_file)
     saved_tokens = saved.get("tokens", {})
     assert isinstance(saved_tokens, dict)
+    saved_passwords = saved.get("passwords", {})
+    assert isinstance(saved_passwords, dict)
     User = get_user_model()
     out: list[DemoCredential] = []
     for spec in DEMO_PARTIES:
@@ -108,6 +114,7 @@ def demo_seed(*, credentials_file: Path, now: dt.datetime) -> tuple[list[DemoCre
                 party_id=str(party.pk),
                 username=spec.username,
                 token=secret,
+                password=_password_kept(user, saved_passwords.get(spec.key)),
             )
         )
     password = saved.get("operator_password")
@@ -125,6 +132,7 @@ def demo_seed(*, credentials_file: Path, now: dt.datetime) -> tuple[list[DemoCre
         json.dumps(
             {
                 "tokens": {c.key: c.token for c in out},
+                "passwords": {c.key: c.password for c in out},
                 "operator_password": password,
                 "parties": [asdict(c) for c in out],
             },
@@ -170,6 +178,16 @@ def _demo_catalog_and_consent(*, now: dt.datetime) -> None:
             rule__owner=actor.party, uses=data["uses"], scope=data["scope"]
         ).exists():
             consent.rule_create(actor=actor, data=data, now=now)
+
+
+def _password_kept(user: AbstractBaseUser, saved: object) -> str:
+    """``saved`` if it is still ``user``'s password, else a new one, set now."""
+    if isinstance(saved, str) and saved and user.check_password(saved):
+        return saved
+    password = secrets.token_urlsafe(9)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return password
 
 
 def _token_usable(secret: str, party: Party) -> bool:

@@ -214,6 +214,26 @@ def rule_versions_in_force(
     )
 
 
+def rule_versions_history(*, actor: Actor, limit: int = 200) -> QuerySet[ConsentRuleVersion]:
+    """The versions of the actor's own rules, newest first, with their authors: the history
+    a party reviews (what changed, who changed it, when)."""
+    return (
+        ConsentRuleVersion.objects.filter(rule__owner=actor.party)
+        .select_related("author", "rule")
+        .order_by("-effective_from", "-version")[:limit]
+    )
+
+
+def decisions_about(*, actor: Actor) -> QuerySet[Decision]:
+    """The decisions that consulted the actor's party as a holder (its works' rights or an
+    artist's likeness), newest first: "who asked" (the same set as the insights count)."""
+    return (
+        Decision.objects.filter(holders__contains=[actor.party.pk])
+        .select_related("request__licensee", "item")
+        .order_by("-created_at")
+    )
+
+
 def rule_versions_of_party(*, party: Party, at: dt.datetime) -> QuerySet[ConsentRuleVersion]:
     """A party's rule versions in force at ``at``, for exports and evaluation (no actor:
     callers have checked access to the party)."""

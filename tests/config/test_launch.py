@@ -4,8 +4,10 @@ as the application role, and Ctrl-C leaves nothing running."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +17,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +126,15 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(var_dir: Path) -> 
         assert body["code"] == "authentication_failed"
         assert processes_of(var_dir, port), "the API, worker and PostgreSQL run"
         assert service_roles(var_dir) == {embedded.APP_ROLE}, "no process connects as more"
+        # The banner names the pages and the demo artist's password, which signs her in.
+        password = credentials["passwords"]["artist_ada"]
+        assert f"Pages        {base}/ " in "".join(lines)
+        assert f"Ada Vale is user 'ada', password {password}" in "".join(lines)
+        assert sign_in(base, "ada", password).endswith("/consent/")
+        # The pages' stylesheet and script are served by the app itself (collectstatic).
+        for asset in ("web/site.css", "web/verify.js"):
+            with urllib.request.urlopen(f"{base}/static/{asset}", timeout=30) as response:
+                assert response.status == 200, asset
     finally:
         launcher.send_signal(signal.SIGINT)
         code = launcher.wait(timeout=60)
@@ -131,6 +143,24 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(var_dir: Path) -> 
     while (left := processes_of(var_dir, port)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left, [p.info["cmdline"] for p in left]
+
+
+def sign_in(base: str, username: str, password: str) -> str:
+    """Sign in to the pages as a browser does (the form's CSRF token and cookie); the URL of
+    the page it lands on."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(f"{base}/sign-in/", timeout=30).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert token, form[:500]
+    data = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
+    ).encode()
+    request = urllib.request.Request(f"{base}/sign-in/", data=data,
+                                     headers={"Referer": f"{base}/sign-in/"})  # fmt: skip
+    with opener.open(request, timeout=30) as response:
+        assert response.status == 200
+        return str(response.url)
 
 
 def launched_children(launcher: subprocess.Popen[str]) -> dict[str, psutil.Process]:

@@ -60,3 +60,14 @@ def test_the_demo_seeds_a_catalog_and_consent_once(tmp_path: Path) -> None:
     ada = Party.objects.get(name="Ada Vale")
     effects = ConsentRuleVersion.objects.filter(rule__owner=ada).values_list("effect", flat=True)
     assert set(effects) == {"allow", "deny"}
+
+
+def test_each_demo_member_signs_in_to_the_pages_with_the_kept_password(tmp_path: Path) -> None:
+    from django.test import Client
+
+    file = tmp_path / "c.json"
+    creds, _ = demo_seed(credentials_file=file, now=timezone.now())
+    kept = json.loads(file.read_text())["passwords"]
+    for c in creds:
+        assert kept[c.key] == c.password
+        assert Client().login(username=c.username, password=c.password), c.username

@@ -36,4 +36,7 @@ class Command(BaseCommand):
         )
         for c in creds:
             self.stdout.write(f"  {c.kind:<10} {c.party:<30} {c.token}")
+        self.stdout.write("Sign in to the pages (user and password):")
+        for c in creds:
+            self.stdout.write(f"  {c.kind:<10} {c.party:<30} {c.username:<10} {c.password}")
         self.stdout.write(f"  admin      user {OPERATOR_USERNAME!r} password {password}")

@@ -1,0 +1,392 @@
+"""The pages' views: each parses, calls the services or selectors the API calls, and renders.
+
+Every page but sign-in needs a signed-in user; a party's pages (``/p/<party id>/...``) need the
+user to be its member (404 otherwise, see :mod:`web.access`); the services check the rest (the
+role, the party's kind) and their refusals are shown on the page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from governance import disclosure, explanation, insights, selectors
+from governance.access import Actor
+from governance.exceptions import InvalidInput, NotFound, PermissionDenied
+from governance.models import Decision
+from governance.preview import PlannedRule, consent_preview
+from governance.services import reviews as review_services
+from governance.services.consent import RULE_OWNER_KINDS
+from web import consent as consent_page
+from web.access import memberships, party_actor
+from web.forms import ConsentForm
+from web.throttle import sign_in_allowed
+
+WHO_ASKED_SHOWN = 50
+"""The latest decisions listed under "who asked"."""
+
+
+def page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    actor: Actor | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render ``template`` with what every page's frame shows: the party switcher."""
+    mine = memberships(request) if request.user.is_authenticated else []
+    base = {"memberships": mine, "actor": actor, "party": actor.party if actor else None}
+    return render(request, template, base | context, status=status)
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in, its attempts rate-limited (:mod:`web.throttle`): a 429 page when
+    exceeded, before the password is checked."""
+
+    template_name = "web/sign_in.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = sign_in_allowed(request)
+        if wait is not None:
+            form = self.get_form_class()(request)
+            context = {"form": form, "wait": int(wait) + 1}
+            return page(request, self.template_name, context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("web:home")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset by e-mail (to the console in the embedded mode, ``EMAIL_URL``),
+    its requests rate-limited as sign-in attempts are."""
+
+    template_name = "web/password_reset.html"
+    email_template_name = "web/password_reset_email.txt"
+    subject_template_name = "web/password_reset_subject.txt"
+    success_url = reverse_lazy("web:password-reset-sent")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = sign_in_allowed(request)
+        if wait is not None:
+            context = {"form": self.get_form_class()(), "wait": int(wait) + 1}
+            return page(request, self.template_name, context, status=429)
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "web/password_reset_confirm.html"
+    success_url = reverse_lazy("web:password-reset-done")
+
+
+class SignOutView(auth_views.LogoutView):
+    next_page = "web:sign-in"
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponseBase:
+    """Where sign-in lands: the user's only party's page, or a choice between their parties."""
+    if not request.user.is_authenticated:
+        return redirect("web:sign-in")
+    mine = memberships(request)
+    if len(mine) == 1:
+        return redirect("web:party", party_id=mine[0].party_id)
+    return page(request, "web/home.html", {})
+
+
+@login_required
+@require_GET
+def switch(request: HttpRequest) -> HttpResponseBase:
+    """The party switcher's target: the chosen party's page (404 if it is not the user's)."""
+    actor = party_actor(request, str(request.GET.get("party", "")))
+    return redirect("web:party", party_id=actor.party.pk)
+
+
+@login_required
+@require_GET
+def party_home(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
+    actor = party_actor(request, party_id)
+    if actor.party.kind in RULE_OWNER_KINDS:
+        return redirect("web:consent", party_id=party_id)
+    return page(request, "web/party.html", {}, actor=actor)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
+    """The consent page: one row per use, the default posture, the other rules in force, the
+    history of the party's rules and who asked."""
+    actor = party_actor(request, party_id)
+    if actor.party.kind not in RULE_OWNER_KINDS:
+        return redirect("web:party", party_id=party_id)
+    rows, others = consent_page.consent_rows(actor=actor)
+    initial = ConsentForm.initial_for(rows, actor.party.default_posture)
+    status = 200
+    preview: list[dict[str, Any]] = []
+    if request.method == "POST":
+        form = ConsentForm(request.POST, rows=rows, initial=initial)
+        if form.is_valid() and request.POST.get("action") == "preview":
+            preview = _preview(actor, rows, form)
+        elif form.is_valid():
+            answers = {row.use: form.answer(row.use) for row in rows}
+            try:
+                changed = consent_page.consent_save(
+                    actor=actor, rows=rows, answers=answers,
+                    posture=form.cleaned_data["posture"], now=timezone.now(),
+                )  # fmt: skip
+            except (InvalidInput, PermissionDenied) as exc:
+                form.add_error(None, str(exc))
+                status = 400 if isinstance(exc, InvalidInput) else 403
+            else:
+                messages.success(
+                    request,
+                    ngettext("Saved: %(n)d answer changed.", "Saved: %(n)d answers changed.",
+                             changed) % {"n": changed},
+                )  # fmt: skip
+                return redirect("web:consent", party_id=party_id)
+        else:
+            status = 400
+    else:
+        form = ConsentForm(rows=rows, initial=initial)
+    context = {
+        "form": form,
+        "groups": form.groups(),
+        "posture_words": consent_page.POSTURE_WORDS,
+        "others": [_other_rule(v) for v in others],
+        "history": [_history_entry(e) for e in consent_page.rule_history(actor=actor)],
+        "asked": who_asked(actor=actor),
+        "charts": _charts(actor),
+        "can_write": not actor.is_auditor and actor.has_role("editor"),
+        "preview": preview,
+    }
+    return page(request, "web/consent.html", context, actor=actor, status=status)
+
+
+def _preview(actor: Actor, rows: list[consent_page.Row], form: ConsentForm) -> list[dict[str, Any]]:
+    """What a licensee the party has not named would be told now, worldwide, for a commercial
+    use, with the form's answers as if saved (:mod:`governance.preview`): a row per use."""
+    planned = [
+        PlannedRule(use=row.use, scope=row.scope, effect=a.choice, obligations=a.obligations())
+        for row in rows
+        if (a := form.answer(row.use)).choice != "default"
+    ]
+    replaced = [row.version for row in rows if row.version is not None]
+    decided = consent_preview(
+        actor=actor, planned=planned, replaced=replaced, posture=form.cleaned_data["posture"],
+        uses=[(row.use, row.scope) for row in rows], at=timezone.now(),
+    )  # fmt: skip
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    return [
+        {"use": row.use, "label": row.label, "outcome": decided[row.use].outcome,
+         "why": explanation.summary(decided[row.use].trace, language=language)}
+        for row in rows
+    ]  # fmt: skip
+
+
+def _use_label(use: str) -> str:
+    words = consent_page.USE_WORDS.get(use)
+    return str(words[0]) if words else use
+
+
+def _effect_words(effect: str, obligations: dict[str, Any]) -> str:
+    words = str(consent_page.EFFECT_WORDS.get(effect, effect))
+    conditions = []
+    if obligations.get("attribution"):
+        conditions.append(_("credit “%(text)s”") % {"text": obligations["attribution"]})
+    if obligations.get("compensation_ref"):
+        conditions.append(_("compensation “%(text)s”") % {"text": obligations["compensation_ref"]})
+    if obligations.get("ai_disclosure"):
+        conditions.append(_("AI label"))
+    if not conditions:
+        return words
+    return _("%(effect)s: %(conditions)s") % {"effect": words, "conditions": ", ".join(conditions)}
+
+
+def _other_rule(v: Any) -> dict[str, Any]:
+    return {
+        "uses": ", ".join(_use_label(u) for u in v.uses),
+        "effect": _effect_words(v.effect, v.obligations or {}),
+        "scope": v.get_scope_display(),
+        "licensees": v.licensee_mode != "any",
+        "territories": " ".join(v.territories) if v.territory_mode != "worldwide" else "",
+        "note": v.note,
+        "version": v.version,
+    }
+
+
+def _history_entry(event: dict[str, Any]) -> dict[str, Any]:
+    v = event["version"]
+    if v is None:
+        return {"at": event["at"], "rule": event["rule"], "what": _("Withdrawn"), "who": "",
+                "version": event["rule_version"]}  # fmt: skip
+    return {
+        "at": event["at"], "rule": event["rule"], "version": v.version,
+        "what": f"{', '.join(_use_label(u) for u in v.uses)} — "
+                f"{_effect_words(v.effect, v.obligations or {})}",
+        "who": v.author.get_username() if v.author else "",
+    }  # fmt: skip
+
+
+def who_asked(*, actor: Actor) -> list[dict[str, Any]]:
+    """The latest decisions that consulted the party, as the party may read them
+    (:mod:`governance.disclosure`), with the sentence that says why (in the page's language)
+    and the party's own answer: the rule version that gave it, or its default."""
+    out = []
+    me = str(actor.party.pk)
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    decisions: list[Decision] = list(selectors.decisions_about(actor=actor)[:WHO_ASKED_SHOWN])
+    for d in decisions:
+        trace = disclosure.trace_for(d.trace, viewer=actor.viewer)
+        mine = [
+            h
+            for w in (*trace.get("works", []), *trace.get("artists", []))
+            for r in w.get("rights", [])
+            for h in r.get("holders", [])
+            if str(h.get("party")) == me
+        ]
+        rule = next((h["rule"] for h in mine if h.get("rule")), None)
+        out.append({
+            "at": d.created_at, "licensee": d.request.licensee.name, "use": d.request.use,
+            "use_label": _use_label(d.request.use), "outcome": d.final_outcome,
+            "about": _about(trace, me=me),
+            "why": explanation.summary(trace, language=language),
+            "rule": rule, "default": not rule and bool(mine),
+        })  # fmt: skip
+    return out
+
+
+def _about(trace: dict[str, Any], *, me: str) -> str:
+    """What a decision was about, for its holder ``me``: the works' titles, or my likeness."""
+    about = [str(w.get("title") or "") for w in trace.get("works", []) if w.get("title")]
+    if any(str(a.get("artist")) == me for a in trace.get("artists", [])):
+        about.append(_("my likeness"))
+    return ", ".join(about)
+
+
+def _charts(actor: Actor) -> dict[str, list[dict[str, Any]]]:
+    """The party's requests by use and by week (the insights' counts), as bars."""
+    found = insights.insights_for(actor=actor)
+    by_use = [(u, _use_label(u), n) for u, n in found["by_use"].items()]
+    by_week = [(w["week"], w["week"], w["requests"]) for w in found["by_week"]][-12:]
+    charts = {}
+    for name, bars in (("by_use", by_use), ("by_week", by_week)):
+        top = max((n for *_, n in bars), default=0)
+        charts[name] = [{"key": k, "label": label, "n": n, "percent": round(100 * n / top)}
+                        for k, label, n in bars]  # fmt: skip
+    return charts
+
+
+@require_GET
+def verify(request: HttpRequest) -> HttpResponse:
+    """The ledger's verification in the browser (``web/static/web/verify.js``): public, as the
+    ledger's read API is; the page's script trusts no answer of this server but the bytes it
+    checks."""
+    words = {
+        "checking": _("Checking…"),
+        "verified": _("Verified: the checkpoint is signed by your key."),
+        "failed": _("Not verified."),
+        "checkpoint_is": _("Log %(origin)s, %(size)s entries, root hash %(root)s."),
+        "bad_key": _("The verifier key is malformed: it is name+key ID+key."),
+        "key_id_mismatch": _("The verifier key's ID does not match its name and key."),
+        "the_key": _("the key"),
+        "a_signature": _("a signature"),
+        "the_root": _("the root hash"),
+        "bad_base64": _("%(what)s is not base64."),
+        "not_utf8": _("The checkpoint is not UTF-8 text."),
+        "malformed_note": _(
+            "The checkpoint is not a signed note (text, a blank line, signatures)."
+        ),
+        "not_checkpoint": _("The signed text is not a checkpoint (origin, tree size, root hash)."),
+        "not_signed_by": _("No signature by your key %(key)s: the note is signed by %(by)s."),
+        "bad_signature": _(
+            "The signature by %(key)s does not verify: the checkpoint was changed after signing."
+        ),
+        "fetch_failed": _("The server gave no checkpoint (HTTP %(status)s)."),
+        "no_webcrypto": _("This browser has no WebCrypto (crypto.subtle): use HTTPS or localhost."),
+        "no_file": _("Choose a receipt file first."),
+        "not_json": _("The receipt is not JSON."),
+        "not_receipt": _("The file is not a version 1 receipt of this ledger."),
+        "the_entry": _("the entry"),
+        "the_leaf_hash": _("the leaf hash"),
+        "a_proof_hash": _("a proof hash"),
+        "size_mismatch": _(
+            "The receipt's tree size is %(size)s but its checkpoint's is %(checkpoint)s."
+        ),
+        "leaf_mismatch": _(
+            "Entry %(index)s: the receipt's leaf hash is not SHA-256(0x00 || entry): the entry "
+            "was changed."
+        ),
+        "index_out_of_range": _("Entry %(index)s is out of range for a tree of %(size)s."),
+        "proof_length": _(
+            "Entry %(index)s: the proof has the wrong length for a tree of %(size)s."
+        ),
+        "proof_not_root": _("Entry %(index)s: the inclusion proof does not reach the root."),
+        "receipt_verified": _("Verified: the entry is in the ledger your key signed."),
+        "receipt_is": _("Entry %(index)s of %(origin)s, in the tree of %(size)s entries."),
+    }
+    return page(request, "web/verify.html", {"words": words})
+
+
+@login_required
+@require_GET
+def reviews(request: HttpRequest, party_id: uuid.UUID) -> HttpResponse:
+    """What waits for the party's answer ("Ask me"), and what it answered."""
+    actor = party_actor(request, party_id)
+    language = "fr" if (get_language() or "en").startswith("fr") else "en"
+    mine = selectors.review_list(actor=actor).select_related("decision__request__licensee")
+    rows: list[dict[str, Any]] = []
+    for review in mine.order_by("-created_at")[:100]:
+        d = review.decision
+        trace = disclosure.trace_for(d.trace, viewer=actor.viewer)
+        rows.append({
+            "review": review, "licensee": d.request.licensee.name, "use": d.request.use,
+            "use_label": _use_label(d.request.use),
+            "about": _about(trace, me=str(actor.party.pk)),
+            "why": explanation.summary(trace, language=language),
+        })  # fmt: skip
+    context = {
+        "pending": [r for r in rows if r["review"].status == "pending"],
+        "answered": [r for r in rows if r["review"].status != "pending"],
+        "can_write": not actor.is_auditor and actor.has_role("editor"),
+    }
+    return page(request, "web/reviews.html", context, actor=actor)
+
+
+@login_required
+@require_http_methods(["POST"])
+def review_answer(request: HttpRequest, party_id: uuid.UUID, review_id: uuid.UUID) -> HttpResponse:
+    """Approve or deny one review with a reason, through the service the API calls."""
+    actor = party_actor(request, party_id)
+    try:
+        review = selectors.review_get(actor=actor, review_id=review_id)
+    except NotFound:
+        raise Http404(_("No such review.")) from None
+    answer = request.POST.get("answer")
+    if answer not in ("approve", "deny"):
+        messages.error(request, _("Choose approve or deny."))
+        return redirect("web:reviews", party_id=party_id)
+    try:
+        review_services.review_decide(
+            actor=actor, review=review, approve=answer == "approve",
+            reason=str(request.POST.get("reason", "")), now=timezone.now(),
+        )  # fmt: skip
+    except InvalidInput:
+        messages.error(request, _("Say why: the licensee reads your reason."))
+    except PermissionDenied:
+        messages.error(request, _("Answering needs the editor role."))
+    else:
+        messages.success(request, _("Answered: the licensee is told."))
+    return redirect("web:reviews", party_id=party_id)
