@@ -158,10 +158,15 @@ def measure(
     from governance.content import fingerprint
     from governance.services.fingerprints import NEAR_VOTES_SQL, VOTES_SQL
 
+    # the service's stop list, for this catalogue's postings
+    stored = conn.execute("SELECT count(*) FROM governance_fingerprintposting").fetchone()[0]
+    cap = fingerprint.hash_cap(int(stored))
+
     def votes(fp: Any) -> list[tuple[str, int, int, int]]:
-        params = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
+        params = {"block": fingerprint.FRAMES_PER_BLOCK, "hashes": fp.hashes.tolist(),
+                  "times": fp.times.tolist()}  # fmt: skip
         if near:
-            params.append(fingerprint.threshold(fp.seconds))
+            params |= {"needed": fingerprint.threshold(fp.seconds), "cap": cap, "over": cap + 1}
         rows = conn.execute(NEAR_VOTES_SQL if near else VOTES_SQL, params, prepare=True)
         return [(str(c), o, b, n) for c, o, b, n in rows.fetchall()]
 

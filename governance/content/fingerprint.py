@@ -60,6 +60,11 @@ FRAME_SECONDS: Final = landmarks.FRAME_SECONDS
 FRAMES_PER_BLOCK: Final = landmarks.FRAMES_PER_BLOCK
 # Below 6 s even a perfect copy covers fewer blocks than threshold() asks of it.
 MIN_SECONDS: Final = 6.0
+# The stop list (hash_cap): a query leaves out its hashes with more postings than
+# CAP_RATIO times the mean postings of a hash (over all 2**HASH_BITS), and never fewer than
+# CAP_MIN.
+CAP_RATIO: Final = 8
+CAP_MIN: Final = 100
 
 _MAGIC: Final = b"CSFP"
 _FORMAT: Final = 1
@@ -166,6 +171,22 @@ def fingerprint(
     return extract(audio)
 
 
+def hash_cap(postings: int, *, floor: int = CAP_MIN) -> int:
+    """The most postings a hash may have and still be looked up, in an index of ``postings``.
+
+    The landmark hashes are skewed (most pairs are close in time and frequency): in real music
+    the most common 5 % of the hashes hold three quarters of the postings, and a query's hashes
+    are drawn from the common ones, so they set what a lookup reads. A hash with more than
+    :data:`CAP_RATIO` times the mean postings of a hash is left out of the query (a stop word,
+    as in audfprint): it costs the most and, held by many recordings, tells them apart the least.
+    The cap is relative, so a catalogue of music hashing alike leaves out the same hashes at
+    any size; ``floor`` (:data:`CAP_MIN`) keeps a small catalogue from leaving out any.
+    """
+    if postings < 0 or floor < 0:
+        raise ValueError("the postings and the floor are non-negative")
+    return max(floor, math.ceil(CAP_RATIO * postings / (1 << HASH_BITS)))
+
+
 def threshold(query_seconds: float) -> int:
     """The coverage a match of a query of ``query_seconds`` must reach.
 
@@ -267,19 +288,26 @@ class MemoryIndex:
             self._index = (hashes[order], times[order], owners[order].astype(np.int64))
         return self._index
 
-    def postings(self, query: Fingerprint) -> int:
-        """How many postings the query's hashes read (the join's size)."""
+    def postings(self, query: Fingerprint, *, cap: int | None = None) -> int:
+        """How many postings the query's hashes read (the join's size), those of hashes with
+        more than ``cap`` postings left out."""
         hashes, _, _ = self._built()
         q = np.asarray(query.hashes, np.int64)
-        return int((np.searchsorted(hashes, q, "right") - np.searchsorted(hashes, q, "left")).sum())
+        count = np.searchsorted(hashes, q, "right") - np.searchsorted(hashes, q, "left")
+        return int(count[count <= cap].sum() if cap is not None else count.sum())
 
-    def votes(self, query: Fingerprint) -> list[tuple[str, int, int, int]]:
-        """Rows ``(key, offset, block, hits)``, as the SQL's join and GROUP BY return them."""
+    def votes(
+        self, query: Fingerprint, *, cap: int | None = None
+    ) -> list[tuple[str, int, int, int]]:
+        """Rows ``(key, offset, block, hits)``, as the SQL's join and GROUP BY return them; with
+        ``cap``, the query's hashes with more than ``cap`` postings left out (:func:`hash_cap`)."""
         hashes, times, owners = self._built()
         q_hash = np.asarray(query.hashes, np.int64)
         q_time = np.asarray(query.times, np.int64)
         lo = np.searchsorted(hashes, q_hash, "left")
         count = np.searchsorted(hashes, q_hash, "right") - lo
+        if cap is not None:
+            count[count > cap] = 0
         total = int(count.sum())
         if total == 0:
             return []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,57 @@ def test_the_sql_votes_are_the_reference_indexs(catalog: dict[str, Any]) -> None
         assert len(near) < len(index.votes(fp))
         found += len(passing)
     assert found == 2
+
+
+def test_the_common_hashes_are_left_out_of_the_query(catalog: dict[str, Any]) -> None:
+    # given the other recording's postings held by five more contents too (six copies of each
+    # of its hashes), and a stop list that leaves out hashes with more than three postings
+    from governance.services.content import postings_copy
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id::text, work_id::text FROM governance_workcontent")
+        contents = dict(cursor.fetchall())
+    index = fingerprint.MemoryIndex()
+    for content_id, work_id in contents.items():
+        signal = song() if work_id == catalog["work"]["id"] else other()
+        index.add(content_id, fingerprint.fingerprint(wav(signal)))
+    copied = fingerprint.fingerprint(wav(other()))
+    for n in range(5):
+        copy_id = uuid.UUID(int=n + 1)
+        postings_copy(copy_id, copied.hashes, copied.times)
+        index.add(str(copy_id), copied)
+    cap = 3
+    # when an excerpt of each recording is matched
+    for signal, passes in ((excerpt(song(), start=3, seconds=9), True),
+                           (excerpt(other(), start=10, seconds=9), False)):  # fmt: skip
+        fp = fingerprint.fingerprint(wav(signal))
+        needed = fingerprint.threshold(fp.seconds)
+        with mock.patch.object(fingerprints, "hash_cap", return_value=cap):
+            near = fingerprints.fingerprint_near_votes(fp, needed=needed)
+            matched = fingerprints.fingerprint_matches(fingerprints.audio_file_content(
+                wav(signal), name="audio"))  # fmt: skip
+        # then the votes are those of the hashes with at most three postings, as in memory
+        capped = [c for c in fingerprint.score_votes(index.votes(fp, cap=cap)) if c.score >= needed]
+        assert [c for c in fingerprint.score_votes(near) if c.score >= needed] == capped
+        assert index.postings(fp, cap=cap) < index.postings(fp)
+        # the song's hashes are rare and it is still found; the other recording's are all
+        # common (six copies), so none is read: neither it nor its five copies match
+        assert bool(matched) is passes
+        assert bool(capped) is passes
+        every = [c for c in fingerprint.score_votes(index.votes(fp)) if c.score >= needed]
+        assert len(every) == (1 if passes else 6)
+
+
+def test_the_stop_lists_cap_follows_the_stored_postings(catalog: dict[str, Any]) -> None:
+    # given the postings of the two registered recordings, analysed
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE governance_fingerprintposting")
+        cursor.execute("SELECT count(*) FROM governance_fingerprintposting")
+        (stored,) = cursor.fetchone()
+    # then the cap is the floor for so few, and CAP_RATIO times a hash's mean for many
+    assert fingerprints.hash_cap() == fingerprint.hash_cap(stored) == fingerprint.CAP_MIN
+    assert fingerprint.hash_cap(2**fingerprint.HASH_BITS * 100) == 100 * fingerprint.CAP_RATIO
+    assert fingerprint.hash_cap(0, floor=0) == 0
 
 
 def test_audio_matched_decisions_replay_with_no_difference(catalog: dict[str, Any]) -> None:
