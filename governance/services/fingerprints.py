@@ -204,20 +204,11 @@ def audio_file_content(data: bytes, *, name: str) -> ContentSpec:
 
 def fingerprint_content(raw: Any, *, name: str) -> ContentSpec:
     """A ``fingerprint`` item's fingerprint, validated (a 400 naming the field)."""
-    if not isinstance(raw, Mapping):
-        raise InvalidInput.field(name, "an object with model_version, data and sha256")
-    fields = {"model", "model_version", "data", "sha256", "voice", "composition"}
-    unknown = sorted(set(map(str, raw)) - fields)
-    if unknown:
-        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
-    if raw.get("model", fingerprint.MODEL) != fingerprint.MODEL:
-        raise InvalidInput.field(f"{name}.model", f"the model is {fingerprint.MODEL}")
-    if raw.get("model_version") != fingerprint.VERSION:
-        raise InvalidInput.field(
-            f"{name}.model_version",
-            f"{raw.get('model_version')!r} is not served; fingerprint with model version "
-            f"{fingerprint.VERSION!r} of {fingerprint.MODEL}",
-        )
+    raw = _served_model(
+        raw, name=name, expected="an object with model_version, data and sha256",
+        fields=("data", "sha256", "voice", "composition"),
+        model=fingerprint.MODEL, version=fingerprint.VERSION, compute="fingerprint",
+    )  # fmt: skip
     sha256 = raw.get("sha256")
     if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256.lower()):
         raise InvalidInput.field(f"{name}.sha256", "the audio's SHA-256: 64 hexadecimal digits")
@@ -263,19 +254,10 @@ def voice_content(raw: Any, *, name: str, seconds: float) -> voice.Windows:
     absent: a client that sent no voice brings none into the decision."""
     if raw is None:
         return ()
-    if not isinstance(raw, Mapping):
-        raise InvalidInput.field(name, "an object with model, model_version and windows")
-    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "windows"})
-    if unknown:
-        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
-    if raw.get("model", voice.MODEL) != voice.MODEL:
-        raise InvalidInput.field(f"{name}.model", f"the model is {voice.MODEL}")
-    if raw.get("model_version") != voice.VERSION:
-        raise InvalidInput.field(
-            f"{name}.model_version",
-            f"{raw.get('model_version')!r} is not served; embed voices with model version "
-            f"{voice.VERSION!r} of {voice.MODEL}",
-        )
+    raw = _served_model(
+        raw, name=name, expected="an object with model, model_version and windows",
+        fields=("windows",), model=voice.MODEL, version=voice.VERSION, compute="embed voices",
+    )  # fmt: skip
     windows = raw.get("windows")
     if not isinstance(windows, list) or len(windows) > MAX_VOICE_WINDOWS:
         raise InvalidInput.field(f"{name}.windows", f"a list of at most {MAX_VOICE_WINDOWS}")
@@ -287,15 +269,8 @@ def voice_content(raw: Any, *, name: str, seconds: float) -> voice.Windows:
         start, end, vector = window["start"], window["end"], window["vector"]
         if not all(_number(x) for x in (start, end)) or not 0 <= start < end <= seconds + 0.01:
             raise InvalidInput.field(where, f"0 <= start < end <= the audio's {seconds:g} s")
-        if (
-            not isinstance(vector, list)
-            or len(vector) != voice.DIMENSION
-            or not all(_number(x) for x in vector)
-        ):
-            raise InvalidInput.field(f"{where}.vector", f"{voice.DIMENSION} finite numbers")
-        if abs(math.sqrt(math.fsum(float(x) ** 2 for x in vector)) - 1) > _UNIT:
-            raise InvalidInput.field(f"{where}.vector", "a unit vector, as the model gives")
-        out.append((tuple(float(x) for x in vector), (float(start), float(end))))
+        unit = _unit_vector(vector, where=f"{where}.vector", dimension=voice.DIMENSION)
+        out.append((unit, (float(start), float(end))))
     return tuple(out)
 
 
@@ -322,20 +297,11 @@ def composition_content(raw: Any, *, name: str, seconds: float) -> queries.Segme
 
     if raw is None:
         return ()
-    if not isinstance(raw, Mapping):
-        raise InvalidInput.field(name, "an object with model, model_version and segments")
-    unknown = sorted(set(map(str, raw)) - {"model", "model_version", "segments"})
-    if unknown:
-        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
     model, served = compositions.model_version()
-    if raw.get("model", model) != model:
-        raise InvalidInput.field(f"{name}.model", f"the model is {model}")
-    if raw.get("model_version") != served:
-        raise InvalidInput.field(
-            f"{name}.model_version",
-            f"{raw.get('model_version')!r} is not served; compute composition segments with "
-            f"model version {served!r} of {model}",
-        )
+    raw = _served_model(
+        raw, name=name, expected="an object with model, model_version and segments",
+        fields=("segments",), model=model, version=served, compute="compute composition segments",
+    )  # fmt: skip
     most = max_composition_segments(seconds)
     segments = raw.get("segments")
     if not isinstance(segments, list) or not 0 < len(segments) <= most:
@@ -346,19 +312,44 @@ def composition_content(raw: Any, *, name: str, seconds: float) -> queries.Segme
             else f"none: {seconds:g} s of audio is under the {composition.MIN_SECONDS} s the "
             "composition space needs",
         )
-    out = []
-    for n, segment in enumerate(segments):
-        where = f"{name}.segments.{n}"
-        if (
-            not isinstance(segment, list)
-            or len(segment) != composition.DIMENSION
-            or not all(_number(x) for x in segment)
-        ):
-            raise InvalidInput.field(where, f"{composition.DIMENSION} finite numbers")
-        if abs(math.sqrt(math.fsum(float(x) ** 2 for x in segment)) - 1) > _UNIT:
-            raise InvalidInput.field(where, "a unit vector, as the model gives")
-        out.append(tuple(float(x) for x in segment))
-    return tuple(out)
+    return tuple(
+        _unit_vector(segment, where=f"{name}.segments.{n}", dimension=composition.DIMENSION)
+        for n, segment in enumerate(segments)
+    )
+
+
+def _served_model(
+    raw: Any, *, name: str, expected: str, fields: tuple[str, ...], model: str, version: str,
+    compute: str,
+) -> Mapping[str, Any]:  # fmt: skip
+    """``raw``, a client's vectors of one space (an object with ``model``, ``model_version``
+    and ``fields``), if they were computed by the model version served (a 400 naming the
+    field otherwise: not an object, ``expected``; an unknown member; another model or
+    version, saying which to ``compute`` with)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput.field(name, expected)
+    unknown = sorted(set(map(str, raw)) - {"model", "model_version", *fields})
+    if unknown:
+        raise InvalidInput.unknown_fields([f"{name}.{key}" for key in unknown])
+    if raw.get("model", model) != model:
+        raise InvalidInput.field(f"{name}.model", f"the model is {model}")
+    if raw.get("model_version") != version:
+        raise InvalidInput.field(
+            f"{name}.model_version",
+            f"{raw.get('model_version')!r} is not served; {compute} with model version "
+            f"{version!r} of {model}",
+        )
+    return raw
+
+
+def _unit_vector(value: Any, *, where: str, dimension: int) -> tuple[float, ...]:
+    """A client's vector as the model gives one: ``dimension`` finite numbers of length 1
+    (within :data:`_UNIT`); a 400 naming ``where`` otherwise."""
+    if not isinstance(value, list) or len(value) != dimension or not all(map(_number, value)):
+        raise InvalidInput.field(where, f"{dimension} finite numbers")
+    if abs(math.sqrt(math.fsum(float(x) ** 2 for x in value)) - 1) > _UNIT:
+        raise InvalidInput.field(where, "a unit vector, as the model gives")
+    return tuple(float(x) for x in value)
 
 
 def _number(x: Any) -> bool:
