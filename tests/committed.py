@@ -5,6 +5,7 @@ committed."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -64,6 +65,46 @@ def all_at_once(fn: Callable[[], _T], *, threads: int) -> list[_T | BaseExceptio
     for t in started:
         t.join(120)
     return out
+
+
+def while_editing(
+    edit: Callable[[], object], workers: list[Callable[[threading.Event], object]], *,
+    timeout: float,
+) -> list[BaseException]:  # fmt: skip
+    """Run ``edit`` on one thread and each of ``workers`` on its own, each thread on its own
+    connection, released together by a barrier. A worker is given the event that is set while
+    ``edit`` runs (it loops until it is cleared); the event is cleared when ``edit`` returns
+    or any thread fails. Every thread's exception, for the caller to assert on."""
+    errors: list[BaseException] = []
+    editing = threading.Event()
+    editing.set()
+    start = threading.Barrier(len(workers) + 1)
+
+    def run(body: Callable[[], object]) -> threading.Thread:
+        def thread() -> None:
+            try:
+                start.wait(30)
+                body()
+            except BaseException as exc:  # reported, not raised: the caller asserts on them
+                errors.append(exc)
+                editing.clear()
+            finally:
+                connection.close()
+
+        return threading.Thread(target=thread)
+
+    def editor() -> None:
+        try:
+            edit()
+        finally:
+            editing.clear()
+
+    threads = [run(editor), *(run(functools.partial(w, editing)) for w in workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
 
 
 @pytest.fixture

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from governance.models import ConsentRule, Decision, PartyKind
 from governance.services import checks, consent, request_specs, shares
-from tests.committed import on_own_connection
+from tests.committed import on_own_connection, while_editing
 from tests.factories import Caller, caller
 from tests.governance.test_ordering import actor, sequenced_and_replayed
 from tests.governance.test_verify_replay import (  # noqa: F401 - served: the fixture
@@ -53,24 +52,7 @@ def test_alias_edits_and_rule_revisions_racing_checks_that_name_the_artist_repla
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     artist, licensee, rule = on_own_connection(an_artist_and_a_licensee)
-    errors: list[BaseException] = []
-    editing = threading.Event()
-    editing.set()
-    start = threading.Barrier(CHECK_THREADS + 1)
     spec = request_specs.request_spec({"use": "style"})
-
-    def run(body: Any) -> threading.Thread:
-        def thread() -> None:
-            try:
-                start.wait(30)
-                body()
-            except BaseException as exc:  # re-raised by the test
-                errors.append(exc)
-                editing.clear()
-            finally:
-                connection.close()
-
-        return threading.Thread(target=thread)
 
     def edit() -> None:
         for n in range(EDITS):
@@ -81,21 +63,15 @@ def test_alias_edits_and_rule_revisions_racing_checks_that_name_the_artist_repla
                 data = CONDITIONAL if n % 4 == 1 else ALLOW
                 consent.rule_revise(actor=actor(artist), rule=rule, data=data, now=timezone.now())
             time.sleep(0.1)  # spread the changes over the decisions (a check takes ~0.1 s)
-        editing.clear()
 
-    def check() -> None:
+    def check(editing: threading.Event) -> None:
         n = 0
         while editing.is_set():
             item = request_specs.item_spec({"text": PROMPTS[n % 2]}, name="item", spaces={})
             checks.check_decide(actor=actor(licensee), spec=spec, item=item, now=timezone.now())
             n += 1
 
-    threads = [run(edit), *(run(check) for _ in range(CHECK_THREADS))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert errors == []
+    assert while_editing(edit, [check] * CHECK_THREADS, timeout=300) == []
 
     decisions = list(Decision.objects.filter(request__licensee=licensee.party))
     assert len(decisions) >= 2 * CHECK_THREADS

@@ -10,10 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from governance.access import Actor
@@ -29,7 +28,7 @@ from governance.replay import Difference, replay
 from governance.services import checks, consent, deciding, request_specs, shares
 from governance.services import requests as rq
 from ledger import services as ledger_services
-from tests.committed import on_own_connection
+from tests.committed import on_own_connection, while_editing
 from tests.factories import Caller, caller
 from tests.world import ISRC
 
@@ -62,37 +61,19 @@ def actor(who: Caller) -> Actor:
 def race(change: Callable[[int], object], licensee: Caller) -> list[BaseException]:
     """40 changes (``change(n)``), 4 threads of checks and a thread deciding manifests, all at
     once; every thread's exception."""
-    errors: list[BaseException] = []
-    editing = threading.Event()
-    editing.set()
-    start = threading.Barrier(CHECK_THREADS + 2)
     spec = request_specs.request_spec({"use": "analyze"})
     item = request_specs.ItemSpec(reference=f"isrc:{ISRC}")
-
-    def run(body: Any) -> Any:
-        def thread() -> None:
-            try:
-                start.wait(30)
-                body()
-            except BaseException as exc:  # re-raised by the test
-                errors.append(exc)
-                editing.clear()
-            finally:
-                connection.close()
-
-        return threading.Thread(target=thread)
 
     def edit() -> None:
         for n in range(EDITS):
             change(n)
             time.sleep(0.02)  # spread the changes over the decisions
-        editing.clear()
 
-    def check() -> None:
+    def check(editing: threading.Event) -> None:
         while editing.is_set():
             checks.check_decide(actor=actor(licensee), spec=spec, item=item, now=timezone.now())
 
-    def manifest() -> None:
+    def manifest(editing: threading.Event) -> None:
         for _ in range(MANIFESTS):
             if not editing.is_set():
                 break
@@ -104,12 +85,7 @@ def race(change: Callable[[int], object], licensee: Caller) -> list[BaseExceptio
                 request_id=str(request.pk), start=0, end=MANIFEST_ITEMS, now=timezone.now()
             )
 
-    threads = [run(edit), run(manifest), *(run(check) for _ in range(CHECK_THREADS))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return errors
+    return while_editing(edit, [manifest, *[check] * CHECK_THREADS], timeout=120)
 
 
 def sequenced_and_replayed() -> tuple[int, list[Difference]]:
