@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web import views
+from web import label, views
 
 app_name = "web"
 urlpatterns = [
@@ -33,5 +33,19 @@ urlpatterns = [
         "p/<uuid:party_id>/reviews/<uuid:review_id>/",
         views.review_answer,
         name="review-answer",
+    ),
+    path("p/<uuid:party_id>/catalog/", label.catalog, name="catalog"),
+    path("p/<uuid:party_id>/catalog/<uuid:work_id>/", label.work, name="work"),
+    path(
+        "p/<uuid:party_id>/catalog/<uuid:work_id>/decisions/<uuid:decision_id>/receipt/",
+        label.decision_receipt,
+        name="work-decision-receipt",
+    ),
+    path("p/<uuid:party_id>/imports/", label.imports, name="imports"),
+    path("p/<uuid:party_id>/imports/<uuid:job_id>/", label.import_job, name="import-job"),
+    path(
+        "p/<uuid:party_id>/imports/<uuid:job_id>/rejected.csv",
+        label.import_rejected_csv,
+        name="import-rejected",
     ),
 ]

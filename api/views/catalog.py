@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -21,6 +20,7 @@ from rest_framework.response import Response
 from api.access import actor_of
 from api.strict import StrictSerializer
 from governance import selectors
+from governance.catalog_search import WorkFilter
 from governance.models import Credit, CreditRole, Release, Work, WorkKind
 from governance.services import catalog as catalog_services
 
@@ -83,24 +83,6 @@ class WorkInputSerializer(StrictSerializer):
     release_date = serializers.DateField(required=False, allow_null=True)
     p_line = serializers.CharField(max_length=300, required=False, allow_blank=True)
     credits = CreditInputSerializer(many=True, required=False)
-
-
-class WorkFilter(django_filters.FilterSet):  # type: ignore[misc]
-    kind = django_filters.ChoiceFilter(choices=WorkKind.choices)
-    title = django_filters.CharFilter(lookup_expr="icontains")
-    display_artist = django_filters.CharFilter(lookup_expr="icontains")
-    isrc = django_filters.CharFilter(method="_upper")
-    iswc = django_filters.CharFilter(method="_upper")
-    registrant = django_filters.UUIDFilter(field_name="registrant_id")
-    composition = django_filters.UUIDFilter(field_name="composition_id")
-
-    class Meta:
-        model = Work
-        fields = ["kind", "title", "display_artist", "isrc", "iswc", "registrant", "composition"]
-
-    def _upper(self, queryset: Any, name: str, value: str) -> Any:
-        compact = "".join(ch for ch in value if ch.isalnum()).upper()
-        return queryset.filter(**{name: compact})
 
 
 class WorkListView(GenericAPIView[Work]):

@@ -1,0 +1,269 @@
+"""A label's pages over HTTP (Django's test client, signed in): the catalog search finds what
+``GET /api/v1/works/`` finds; a work's page shows its shares, credits, the consent in force and
+the decisions about it, with their receipts; an upload starts the API's import job, a bad one
+is refused naming why and creates nothing; and the forbidden cases (another party's catalog,
+work, decision or job: 404; a form without CSRF: 403; a viewer: no import)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from governance import tasks
+from governance.models import ImportJob, PartyKind, Role, Work
+from tests.factories import PartyFactory, caller
+from tests.world import rule
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "catalog-sample.csv"
+
+
+def signed_in(who: Any, *, csrf: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=csrf)
+    client.force_login(who.token.user)
+    return client
+
+
+def imported(label: Any, data: bytes, name: str = "catalog.csv") -> dict[str, Any]:
+    """An import through the API, its task run as the API's tests run it."""
+    response = label.client.post("/api/v1/imports/", {"file": SimpleUploadedFile(name, data)})
+    assert response.status_code == 202, response.json()
+    tasks.run_import.apply(args=[response.json()["id"]])
+    return dict(label.client.get(f"/api/v1/imports/{response.json()['id']}/").json())
+
+
+@pytest.fixture
+def northwind() -> Any:
+    """A label whose catalog is the sample CSV (a composition, three recordings on a release),
+    the publisher the sample names, and a rival label with a work of its own."""
+    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
+    label = caller(PartyKind.LABEL, name="Northwind Records")
+    assert imported(label, SAMPLE.read_bytes())["status"] == "succeeded"
+    rival = caller(PartyKind.LABEL, name="Rival Records")
+    rival.client.post("/api/v1/works/", {"kind": "recording", "title": "Northern Rival",
+                                         "isrc": "USRC17607839"}, format="json")  # fmt: skip
+    return label
+
+
+def found_titles(body: str) -> list[str]:
+    return re.findall(r'<tr class="work" data-work="[^"]+"><td><a href="[^"]+">([^<]+)</a>', body)
+
+
+@pytest.mark.parametrize(
+    ("query", "api"),
+    [
+        ({"title": "northern"}, {"title": "northern"}),
+        ({"artist": "rui sol"}, {"display_artist": "rui sol"}),
+        ({"isrc": "GB-NWR-23-00001"}, {"isrc": "GB-NWR-23-00001"}),
+        ({"iswc": "T-034.524.680-1"}, {"iswc": "T-034.524.680-1"}),
+        ({"upc": "5012345678900"}, {"upc": "5012345678900"}),
+        ({"kind": "composition"}, {"kind": "composition"}),
+        ({}, {}),
+    ],
+)
+def test_the_catalog_search_finds_what_the_api_finds(
+    northwind: Any, query: dict[str, str], api: dict[str, str]
+) -> None:
+    response = signed_in(northwind).get(f"/p/{northwind.party.pk}/catalog/", query)
+    assert response.status_code == 200
+    body = response.content.decode()
+    wanted = {"registrant": str(northwind.party.pk)} | api
+    listed = northwind.client.get("/api/v1/works/", wanted).json()["results"]
+    assert found_titles(body) == [w["title"] for w in listed]
+    assert found_titles(body), query
+    assert "Northern Rival" not in body  # another label's work, never in this catalog
+    assert len(found_titles(signed_in(northwind).get(f"/p/{northwind.party.pk}/catalog/").content
+                            .decode())) == 4  # fmt: skip
+
+
+def test_the_catalog_search_names_a_bad_field_and_pages_its_results(
+    northwind: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = signed_in(northwind)
+    url = f"/p/{northwind.party.pk}/catalog/"
+    bad = client.get(url, {"kind": "mixtape"})
+    assert bad.status_code == 400
+    assert re.search(r'id="id_kind-error"[^>]*>Select a valid choice', bad.content.decode())
+    assert client.get(url, {"isrc": "NOPE"}).status_code == 200  # no such work: none found
+    monkeypatch.setattr("web.label.CATALOG_PAGE_SIZE", 2)
+    first = client.get(url, {"kind": "recording"}).content.decode()
+    second = client.get(url, {"kind": "recording", "page": "2"}).content.decode()
+    api = northwind.client.get("/api/v1/works/", {"registrant": str(northwind.party.pk),
+                                                  "kind": "recording"}).json()  # fmt: skip
+    assert found_titles(first) + found_titles(second) == [w["title"] for w in api["results"]]
+    assert 'href="?kind=recording&amp;page=2"' in first
+    assert "Page 2 of 2" in second
+    assert client.get(url, {"page": "abc"}).status_code == 200  # the first page
+
+
+def test_a_works_page_shows_shares_credits_consent_in_force_and_decisions(
+    world: dict[str, Any],
+) -> None:
+    label, artist, licensee = world["label"], world["artist"], world["licensee"]
+    rule(label, scope="all_works", uses=["train"], effect="deny")
+    rule(label, scope="all_works", uses=["analyze"], effect="allow")
+    rule(artist, scope="all_works", uses=["analyze"], effect="allow")
+    check = licensee.client.post("/api/v1/checks/", {"use": "analyze", "item": {
+        "isrc": world["work"]["isrc"]}}, format="json").json()  # fmt: skip
+    assert check["outcome"] == "allow"
+    client = signed_in(label)
+    url = f"/p/{label.party.pk}/catalog/{world['work']['id']}/"
+    body = client.get(url).content.decode()
+    assert "<h1>Northern Lights</h1>" in body
+    assert re.findall(r'<tr class="share" data-right="(\w+)">', body) == [
+        "master", "performer", "publishing"
+    ]  # fmt: skip
+    assert "Ada Vale — Main artist" in body
+    outcomes = dict(re.findall(r'class="in-force" data-use="(\w+)" data-outcome="(\w+)"', body))
+    assert outcomes["train"] == "deny"
+    assert outcomes["analyze"] == "allow"
+    # The artist, who holds the performer share, answers nothing for voice: her default.
+    assert set(outcomes) == {"train", "reference", "output", "voice", "style", "lyrics",
+                             "stems", "analyze"}  # fmt: skip
+    decision = re.search(r'<tr class="decision" data-use="analyze" data-outcome="allow">', body)
+    assert decision
+    assert "Sonora AI Labs" in body
+    receipt_url = f"{url}decisions/{check['id']}/receipt/"
+    assert receipt_url in body
+    receipt = client.get(receipt_url)
+    assert receipt.status_code == 200
+    assert receipt["Content-Disposition"].startswith("attachment")
+    api = label.client.get(f"/api/v1/decisions/{check['id']}/receipt/").json()
+    assert json.loads(receipt.content)["entry"] == api["entry"]
+    # The artist holds a share too, but has no catalog page (not a label or publisher).
+    assert signed_in(artist).get(f"/p/{artist.party.pk}/catalog/").status_code == 404
+
+
+def test_another_partys_catalog_work_decision_and_job_answer_404(world: dict[str, Any]) -> None:
+    label, licensee = world["label"], world["licensee"]
+    rule(label, scope="all_works", uses=["analyze"], effect="allow")
+    check = licensee.client.post("/api/v1/checks/", {"use": "analyze", "item": {
+        "isrc": world["work"]["isrc"]}}, format="json").json()  # fmt: skip
+    job = label.client.post("/api/v1/imports/", {
+        "file": SimpleUploadedFile("c.csv", b"title\nA\n")}).json()  # fmt: skip
+    rival = caller(PartyKind.LABEL, name="Rival Records")
+    mine, theirs = signed_in(rival), label.party.pk
+    work = world["work"]["id"]
+    for path in (f"/p/{theirs}/catalog/", f"/p/{theirs}/catalog/{work}/",
+                 f"/p/{theirs}/imports/", f"/p/{theirs}/imports/{job['id']}/",
+                 f"/p/{theirs}/imports/{job['id']}/rejected.csv",
+                 f"/p/{theirs}/catalog/{work}/decisions/{check['id']}/receipt/"):  # fmt: skip
+        assert mine.get(path).status_code == 404, path
+    # Under its own party: another's work (public metadata, but not its catalog), decision
+    # and job are not found either.
+    own = rival.party.pk
+    for path in (f"/p/{own}/catalog/{work}/", f"/p/{own}/imports/{job['id']}/",
+                 f"/p/{own}/imports/{job['id']}/rejected.csv",
+                 f"/p/{own}/catalog/{work}/decisions/{check['id']}/receipt/"):  # fmt: skip
+        assert mine.get(path).status_code == 404, path
+    # A decision about another work is not found under this one.
+    other = label.client.post(
+        "/api/v1/works/",
+        {"kind": "recording", "title": "Other", "isrc": "GBAYE0601498"},
+        format="json",
+    ).json()
+    path = f"/p/{theirs}/catalog/{other['id']}/decisions/{check['id']}/receipt/"
+    assert signed_in(label).get(path).status_code == 404
+    # A licensee and an auditor have no catalog pages.
+    assert signed_in(licensee).get(f"/p/{licensee.party.pk}/imports/").status_code == 404
+    # Signed out: to sign in.
+    assert Client().get(f"/p/{theirs}/catalog/").status_code == 302
+
+
+def test_an_upload_starts_the_apis_import_job_and_its_page_lists_the_rejected_rows() -> None:
+    label = caller(PartyKind.LABEL, name="Northwind Records")
+    client = signed_in(label)
+    data = (b"kind,isrc,title,display_artist\n"
+            b"recording,USRC17607839,Good,Ada Vale\n"
+            b"recording,NOPE,Bad,=HYPERLINK(\"x\")\n"
+            b"recording,GBAYE0601498,,Nobody\n")  # fmt: skip
+    response = client.post(f"/p/{label.party.pk}/imports/", {
+        "file": SimpleUploadedFile("mine.csv", data, content_type="text/csv")})  # fmt: skip
+    job = ImportJob.objects.get(party=label.party)
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/{label.party.pk}/imports/{job.pk}/"
+    assert (job.status, job.format, job.filename, bytes(job.data)) == (
+        "queued", "csv", "mine.csv", data)  # fmt: skip
+    queued = client.get(response["Location"]).content.decode()
+    assert 'data-status="queued"' in queued
+    assert f'data-api="/api/v1/imports/{job.pk}/"' in queued
+    assert "web/import" in queued  # the polling script, while it runs
+    assert tasks.run_import.apply(args=[str(job.pk)]).get() == "succeeded"
+    body = client.get(response["Location"]).content.decode()
+    assert 'data-status="succeeded"' in body
+    assert 'value="100"' in body
+    assert "web/import" not in body  # finished: nothing to poll
+    wheres = re.findall(r'<li class="problem" data-where="([^"]+)">', body)
+    assert wheres == ["line 3", "line 4"]
+    # A rejected row opens on what the file said there.
+    row = body[body.index('id="row-1"') : body.index('id="row-2"')]
+    assert '<th scope="row">isrc</th><td>NOPE</td>' in row
+    assert "2 rejected rows" in body
+    assert Work.objects.filter(registrant=label.party).count() == 1
+    download = client.get(f"/p/{label.party.pk}/imports/{job.pk}/rejected.csv")
+    assert download["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(download.content.decode())))
+    api = label.client.get(f"/api/v1/imports/{job.pk}/").json()["problems"]
+    assert rows == [["where", "reason"]] + [[p["where"], p["reason"]] for p in api]
+    listing = client.get(f"/p/{label.party.pk}/imports/").content.decode()
+    assert f'href="/p/{label.party.pk}/imports/{job.pk}/">mine.csv</a>' in listing
+
+
+def test_a_spreadsheet_formula_in_a_reason_is_not_run_from_the_download() -> None:
+    label = caller(PartyKind.LABEL)
+    job = ImportJob.objects.create(party=label.party, format="csv", filename="x.csv",
+                                   sha256="0" * 64, data=b"x", status="succeeded",
+                                   problems=[{"where": "line 2", "reason": "=1+2"}],
+                                   problem_count=1)  # fmt: skip
+    body = signed_in(label).get(f"/p/{label.party.pk}/imports/{job.pk}/rejected.csv").content
+    assert body.decode().splitlines() == ["where,reason", "line 2,'=1+2"]
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ({}, "Choose a file to import."),
+        ({"file": SimpleUploadedFile("c.csv", b"")}, "The file is empty."),
+        ({"file": SimpleUploadedFile("c.csv", b" \n\n")}, "The file is empty (blank lines only)"),
+        (
+            {"file": SimpleUploadedFile("c.csv", b"title\n" + b"A\n" * 20)},
+            "The file is too large: at most 16 bytes.",
+        ),
+    ],
+)
+def test_a_bad_upload_is_refused_naming_why_and_creates_nothing(
+    files: dict[str, Any], reason: str, settings: Any
+) -> None:
+    settings.IMPORT_MAX_BYTES = 16
+    label = caller(PartyKind.LABEL)
+    response = signed_in(label).post(f"/p/{label.party.pk}/imports/", files)
+    assert response.status_code == 400
+    error = re.search(r'<span class="error" id="file-error" role="alert">([^<]+)</span>',
+                      response.content.decode())  # fmt: skip
+    assert error, response.content.decode()
+    assert error.group(1).startswith(reason)
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_an_upload_without_csrf_or_by_a_viewer_is_refused_and_creates_nothing() -> None:
+    label = caller(PartyKind.LABEL)
+    url = f"/p/{label.party.pk}/imports/"
+    upload = {"file": SimpleUploadedFile("c.csv", b"title\nA\n")}
+    assert signed_in(label, csrf=True).post(url, upload).status_code == 403
+    viewer = caller(PartyKind.LABEL, role=Role.VIEWER)
+    url = f"/p/{viewer.party.pk}/imports/"
+    page = signed_in(viewer).get(url).content.decode()
+    assert "starting one needs the editor role" in page
+    assert 'type="file"' not in page
+    refused = signed_in(viewer).post(url, {"file": SimpleUploadedFile("c.csv", b"title\nA\n")})
+    assert refused.status_code == 403
+    assert "Importing needs the editor role." in refused.content.decode()
+    assert not ImportJob.objects.exists()
