@@ -70,6 +70,19 @@ KIND_WORDS: Mapping[str, StrPromise] = {
     "recording": gettext_lazy("recording"),
     "composition": gettext_lazy("composition"),
 }
+COUNT_WORDS: Mapping[str, StrPromise] = {
+    "records": gettext_lazy("Works read"),
+    "imported": gettext_lazy("Works imported"),
+    "works_created": gettext_lazy("Works created"),
+    "works_updated": gettext_lazy("Works updated"),
+    "works_unchanged": gettext_lazy("Works unchanged"),
+    "shares_created": gettext_lazy("Rights shares created"),
+    "shares_updated": gettext_lazy("Rights shares updated"),
+    "shares_unchanged": gettext_lazy("Rights shares unchanged"),
+    "releases_created": gettext_lazy("Releases created"),
+    "releases_updated": gettext_lazy("Releases updated"),
+}
+"""The import report's counts (``governance.importing``), in words; another shows its key."""
 OUTCOME_WORDS: Mapping[str, StrPromise] = {
     "allow": gettext_lazy("allowed"),
     "conditional": gettext_lazy("allowed with conditions"),
@@ -120,7 +133,7 @@ class CatalogSearchForm(forms.Form):
     upc = forms.CharField(label=gettext_lazy("UPC or EAN (release)"), max_length=32, required=False)
     kind = forms.ChoiceField(
         label=gettext_lazy("Kind"), required=False,
-        choices=[("", gettext_lazy("Recordings and compositions")), *KIND_WORDS.items()],
+        choices=[("", gettext_lazy("Any")), *KIND_WORDS.items()],
     )  # fmt: skip
 
     API_NAMES = {"artist": "display_artist"}
@@ -435,7 +448,10 @@ def import_job(request: HttpRequest, party_id: uuid.UUID, job_id: uuid.UUID) -> 
         "status_words": STATUS_WORDS.get(job.status, job.status),
         "finished": job.status in FINISHED,
         "progress": progress,
-        "counts": sorted((job.counts or {}).items()),
+        "counts": [
+            (COUNT_WORDS.get(name, name), name, n)
+            for name, n in sorted((job.counts or {}).items(), key=lambda c: _count_order(c[0]))
+        ],
         "problems": rows,
         "api_url": reverse("api:import-detail", kwargs={"job_id": job.pk}),
         "words": {
@@ -443,10 +459,15 @@ def import_job(request: HttpRequest, party_id: uuid.UUID, job_id: uuid.UUID) -> 
             "percent": _("%(n)s%%"),
             "reading": _("Reading the file…"),
             "poll_failed": _("The progress could not be read (%(status)s); trying again."),
-            "finished": _("The import has finished: its report is below."),
+            "finished": _("the report is below."),
         },
     }
     return page(request, "web/label/import_job.html", context, actor=actor)
+
+
+def _count_order(name: str) -> tuple[int, str]:
+    order = list(COUNT_WORDS)
+    return (order.index(name), name) if name in order else (len(order), name)
 
 
 def _cell(value: str) -> str:
