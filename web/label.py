@@ -226,9 +226,12 @@ def work(request: HttpRequest, party_id: uuid.UUID, work_id: uuid.UUID) -> HttpR
     shares = (
         selectors.share_list(actor=actor).filter(work=the_work).order_by("right", "-share", "pk")
     )
-    decided = consent_in_force(work=the_work, uses=USES)
+    try:
+        decided = consent_in_force(work=the_work, uses=USES)
+    except NotFound:  # no consent matrix in force: nothing can be decided (checks fail too)
+        decided = {}
     in_force = []
-    for use in USES:
+    for use in (u for u in USES if u in decided):
         d = decided[use]
         trace = disclosure.trace_for(d.trace, viewer=actor.viewer)
         in_force.append({

@@ -68,6 +68,11 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     submit(page, page.find_element(By.LINK_TEXT, "Catalog imports"))
     assert page.find_element(By.TAG_NAME, "h1").text == "Catalog imports"
     assert page.execute_script(UNLABELLED) == []
+    # Without a file: refused, saying so, and nothing is created.
+    submit(page, page.find_element(By.CSS_SELECTOR, "form.upload button.primary"))
+    assert page.find_element(By.ID, "file-error").text == "Choose a file to import."
+    assert page.find_element(By.ID, "id_file").get_attribute("aria-invalid") == "true"
+    assert not ImportJob.objects.exists()
     page.find_element(By.ID, "id_file").send_keys(str(catalog_csv(tmp_path / "northwind.csv")))
     screenshot(page, "imports")
     submit(page, page.find_element(By.CSS_SELECTOR, "form.upload button.primary"))

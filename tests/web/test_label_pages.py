@@ -267,3 +267,49 @@ def test_an_upload_without_csrf_or_by_a_viewer_is_refused_and_creates_nothing() 
     assert refused.status_code == 403
     assert "Importing needs the editor role." in refused.content.decode()
     assert not ImportJob.objects.exists()
+
+
+def test_a_ddex_upload_lists_its_rejected_elements_by_xpath_and_an_unreadable_file_fails() -> None:
+    label = caller(PartyKind.LABEL, name="Northwind Records")
+    client = signed_in(label)
+    ern = (SAMPLE.parent / "ern-4.3-sample.xml").read_bytes()
+    broken = ern.replace(b"<ISRC>GBNWR2400002</ISRC>", b"<ISRC>NOPE</ISRC>")
+    upload = SimpleUploadedFile("release.xml", broken, content_type="application/xml")
+    response = client.post(f"/p/{label.party.pk}/imports/", {"file": upload})
+    job = ImportJob.objects.get(party=label.party)
+    assert job.format == "ddex"
+    tasks.run_import.apply(args=[str(job.pk)])
+    body = client.get(response["Location"]).content.decode()
+    assert 'data-status="succeeded"' in body
+    wheres = re.findall(r'<li class="problem" data-where="([^"]+)">', body)
+    assert wheres == [p["where"] for p in ImportJob.objects.get(pk=job.pk).problems]
+    assert wheres[0] == "/ern:NewReleaseMessage/ResourceList/SoundRecording[2] (line 95)"
+    assert "names the element of the DDEX message" in body
+    # A file that is not UTF-8 text: the job fails, saying why, and nothing is imported.
+    response = client.post(f"/p/{label.party.pk}/imports/", {
+        "file": SimpleUploadedFile("latin1.csv", "title\nCafé\n".encode("latin-1"))})  # fmt: skip
+    failed = ImportJob.objects.get(party=label.party, filename="latin1.csv")
+    assert tasks.run_import.apply(args=[str(failed.pk)]).get() == "failed"
+    body = client.get(response["Location"]).content.decode()
+    assert 'data-status="failed"' in body
+    assert '<strong id="import-status" class="status failed" role="status">Failed</strong>' in body
+    assert "the file cannot be read: file: not UTF-8 text (byte 9)" in body
+    assert "The file cannot be read as rows here." in body
+    listing = client.get(f"/p/{label.party.pk}/imports/").content.decode()
+    assert re.findall(r'<tr class="job" data-status="(\w+)">', listing) == ["failed", "succeeded"]
+
+
+def test_all_or_nothing_fails_the_job_and_imports_nothing() -> None:
+    label = caller(PartyKind.LABEL)
+    client = signed_in(label)
+    data = b"kind,isrc,title\nrecording,USRC17607839,Good\nrecording,NOPE,Bad\n"
+    response = client.post(f"/p/{label.party.pk}/imports/", {
+        "file": SimpleUploadedFile("c.csv", data), "all_or_nothing": "on"})  # fmt: skip
+    job = ImportJob.objects.get(party=label.party)
+    assert job.all_or_nothing
+    tasks.run_import.apply(args=[str(job.pk)])
+    body = client.get(response["Location"]).content.decode()
+    assert 'data-status="failed"' in body
+    assert "1 problems; with all_or_nothing nothing was imported" in body
+    assert re.findall(r'<li class="problem" data-where="([^"]+)">', body) == ["line 3"]
+    assert not Work.objects.exists()
