@@ -73,6 +73,14 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     assert page.find_element(By.ID, "file-error").text == "Choose a file to import."
     assert page.find_element(By.ID, "id_file").get_attribute("aria-invalid") == "true"
     assert not ImportJob.objects.exists()
+    # A form that lost its CSRF token: refused (403), nothing created.
+    page.find_element(By.ID, "id_file").send_keys(str(catalog_csv(tmp_path / "northwind.csv")))
+    page.execute_script("document.querySelector('form.upload [name=csrfmiddlewaretoken]').remove()")
+    submit(page, page.find_element(By.CSS_SELECTOR, "form.upload button.primary"))
+    assert page.find_element(By.TAG_NAME, "h1").text == "The form has expired"
+    assert not ImportJob.objects.exists()
+    page.back()
+    page.refresh()
     page.find_element(By.ID, "id_file").send_keys(str(catalog_csv(tmp_path / "northwind.csv")))
     screenshot(page, "imports")
     submit(page, page.find_element(By.CSS_SELECTOR, "form.upload button.primary"))
@@ -151,6 +159,7 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     outcomes = {r.get_attribute("data-use"): r.get_attribute("data-outcome")
                 for r in page.find_elements(By.CSS_SELECTOR, "tr.in-force")}  # fmt: skip
     assert outcomes["train"] == "deny"  # nothing answered: the default posture, opt-in
+    assert page.execute_script(UNLABELLED) == []
     screenshot(page, "work")
 
     # In French, at a phone's width.
