@@ -45,6 +45,7 @@ from governance.models import (
 )
 from governance.services import imports as import_services
 from governance.services import reviews as review_services
+from governance.services.deciding import obligations_json
 from governance.terms import USES
 from governance.work_consent import consent_in_force
 from ledger import receipts
@@ -237,6 +238,7 @@ def work(request: HttpRequest, party_id: uuid.UUID, work_id: uuid.UUID) -> HttpR
         in_force.append({
             "use": use, "label": consent_page.USE_WORDS[use][0], "outcome": d.outcome,
             "outcome_label": OUTCOME_WORDS.get(d.outcome, d.outcome),
+            "conditions": _conditions(obligations_json(d.obligations)),
             "why": explanation.summary(trace, language=language),
         })  # fmt: skip
     context = {
@@ -263,6 +265,18 @@ def _share_row(share: RightsShare) -> dict[str, Any]:
         "exclude": _("worldwide except %(codes)s") % {"codes": territories},
     }.get(share.territory_mode, share.territory_mode)
     return {"share": share, "right": RIGHT_WORDS.get(share.right, share.right), "where": where}
+
+
+def _conditions(obligations: Mapping[str, Any]) -> str:
+    """A conditional allow's conditions, in the consent page's words."""
+    out = []
+    if obligations.get("attribution"):
+        out.append(_("credit “%(text)s”") % {"text": obligations["attribution"]})
+    if obligations.get("compensation_ref"):
+        out.append(_("compensation “%(text)s”") % {"text": obligations["compensation_ref"]})
+    if obligations.get("ai_disclosure"):
+        out.append(_("AI label"))
+    return ", ".join(out)
 
 
 def _visible_composition(actor: Actor, work: Work) -> dict[str, Any] | None:
@@ -296,6 +310,9 @@ def _decisions_about(actor: Actor, work: Work, *, language: str) -> list[dict[st
             if d.request.use in consent_page.USE_WORDS else d.request.use,
             "outcome": d.final_outcome,
             "outcome_label": OUTCOME_WORDS.get(d.final_outcome, d.final_outcome),
+            "conditions": _conditions(d.obligations or {})
+            if d.final_outcome == "conditional"
+            else "",
             "why": explanation.summary(trace, language=language, settlement=settlement),
         })  # fmt: skip
     return out

@@ -24,9 +24,10 @@ from config.celery import app as celery_app
 from governance.models import ImportJob, PartyKind, Work
 from tests import brokers
 from tests.web.conftest import screenshot
-from tests.web.people import browser_cookies, fetch, person, sign_in, submit
+from tests.web.people import api_check, browser_cookies, fetch, person, sign_in, submit
 from tests.web.test_accessibility import UNLABELLED
 from tests.web.test_french import switch_to_french
+from tests.world import rule
 
 ROWS = 3000
 """Good rows of the uploaded catalog: more than one of the importer's chunks (2,000), so the
@@ -38,13 +39,14 @@ def catalog_csv(path: Path) -> Path:
     with no title (the last line)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["kind", "isrc", "title", "display_artist", "right", "share"])
-    writer.writerow(["recording", "GBNWR2400000", "Northern Lights", "Ada Vale", "master", "100"])
-    writer.writerow(["recording", "NOT-AN-ISRC", "Broken Song", "Ada Vale", "master", "100"])
+    writer.writerow(["kind", "isrc", "title", "display_artist", "main_artists", "right", "share"])
+    writer.writerow(["recording", "GBNWR2400000", "Northern Lights", "Ada Vale", "Ada Vale",
+                     "master", "100"])  # fmt: skip
+    writer.writerow(["recording", "NOT-AN-ISRC", "Broken Song", "Ada Vale", "", "master", "100"])
     for n in range(1, ROWS):
-        writer.writerow(["recording", f"GBNWR24{n:05d}", f"Track {n}", "Milo Reyes", "master",
-                         "100"])  # fmt: skip
-    writer.writerow(["recording", "GBNWR2499999", "", "Nobody", "master", "100"])
+        writer.writerow(["recording", f"GBNWR24{n:05d}", f"Track {n}", "Milo Reyes", "",
+                         "master", "100"])  # fmt: skip
+    writer.writerow(["recording", "GBNWR2499999", "", "Nobody", "", "master", "100"])
     path.write_text(out.getvalue(), encoding="utf-8")
     return path
 
@@ -142,6 +144,13 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     assert page.execute_script(UNLABELLED) == []
     print(f"{ROWS + 2} rows imported, the bar seen at {values}, in {took:.1f} s")
 
+    # A licensee asks about a work of it, which the label allows analysing with a credit.
+    rule(label.caller, scope="all_works", uses=["analyze"], effect="conditional",
+         obligations={"attribution": "Northwind Records"})  # fmt: skip
+    sonora = person(PartyKind.LICENSEE, "Sonora AI Labs")
+    asked = api_check(base, sonora.caller.secret, "analyze", {"isrc": "GBNWR2400000"})
+    assert asked["outcome"] == "conditional"
+
     # The catalog: a search by ISRC, written the way a person writes it, finds the work.
     submit(page, page.find_element(By.LINK_TEXT, "Catalog"))
     assert page.find_element(By.ID, "found").text == f"{ROWS} works"
@@ -159,6 +168,16 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     outcomes = {r.get_attribute("data-use"): r.get_attribute("data-outcome")
                 for r in page.find_elements(By.CSS_SELECTOR, "tr.in-force")}  # fmt: skip
     assert outcomes["train"] == "deny"  # nothing answered: the default posture, opt-in
+    assert outcomes["analyze"] == "conditional"
+    analyze = page.find_element(By.CSS_SELECTOR, "tr.in-force[data-use=analyze]")
+    assert "credit “Northwind Records”" in analyze.text
+    assert page.find_element(By.CSS_SELECTOR, "li.credit").text == "Ada Vale — Main artist"
+    (decision,) = page.find_elements(By.CSS_SELECTOR, "tr.decision")
+    assert decision.get_attribute("data-outcome") == "conditional"
+    assert "Sonora AI Labs" in decision.text
+    assert "credit “Northwind Records”" in decision.text
+    receipt = decision.find_element(By.PARTIAL_LINK_TEXT, "Receipt")
+    assert str(receipt.get_attribute("href")).endswith(f"/decisions/{asked['id']}/receipt/")
     assert page.execute_script(UNLABELLED) == []
     screenshot(page, "work")
 
