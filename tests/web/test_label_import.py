@@ -162,6 +162,7 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     screenshot(page, "catalog")
     submit(page, works[0].find_element(By.TAG_NAME, "a"))
     assert page.find_element(By.TAG_NAME, "h1").text == "Northern Lights"
+    work_url = page.current_url
     (share,) = page.find_elements(By.CSS_SELECTOR, "tr.share")
     cells = [c.text for c in share.find_elements(By.TAG_NAME, "td")]
     assert cells[:3] == ["Northwind Records", "Master (the sound recording)", "100 %"]
@@ -196,3 +197,9 @@ def test_a_label_uploads_a_catalog_csv_watches_the_progress_reach_100_and_opens_
     assert page.execute_script("return document.documentElement.scrollWidth") <= 390
     assert page.find_element(By.TAG_NAME, "h1").text == "Catalogue de Northwind Records"
     screenshot(page, "catalog-fr-phone", whole=False)
+    page.get(work_url)
+    assert page.execute_script("return document.documentElement.scrollWidth") <= 390
+    analyze = page.find_element(By.CSS_SELECTOR, "tr.in-force[data-use=analyze]")
+    assert "autorisé sous conditions" in analyze.text
+    assert "crédit « Northwind Records »" in analyze.text
+    screenshot(page, "work-fr-phone")
