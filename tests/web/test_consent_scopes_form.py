@@ -453,3 +453,40 @@ def test_two_saves_at_once_lose_no_rule_and_duplicate_none() -> None:
     assert (rule.withdrawn_at is None) == (rule.current_version == 2)
     assert len([v for v in versions_of(ada) if v.uses == ["train"]]) == rule.current_version
     assert set(USES) >= {v.uses[0] for v in versions_of(ada)}
+    # The default posture changed while another save of the page (opened before) changes a
+    # row: the posture is not put back.
+    base = form_data(ada)
+    assert base["posture"] == base["posture_base"] == "opt_in"
+    statuses = _race(ada, [base | {"posture": "opt_out"}, base | {"lyrics-choice": "deny"}])
+    assert statuses == [302, 302]
+    ada.party.refresh_from_db()
+    assert ada.party.default_posture == "opt_out"
+    assert [v.effect for v in versions_of(ada) if v.uses == ["lyrics"]] == ["deny"]
+
+
+def test_the_exceptions_in_french() -> None:
+    ada, _ = ada_and_work()
+    client = signed_in(ada)
+    client.cookies["django_language"] = "fr"
+    page = client.get(url(ada)).content.decode()
+    assert "Limiter cette réponse : certaines œuvres, des licenciés, des territoires" in page
+    assert "Limiter cette réponse : certains licenciés, des territoires, une période" in page
+    assert "Territoires (codes ISO : FR DE ; partout sauf en France : -FR)" in page
+    assert "Une demande à prévisualiser" in page
+    data = form_data(ada) | {
+        "train-new-effect": "allow",
+        "train-new-start": "2027-03-01",
+        "train-new-until": "2027-02-01",
+    }
+    response = client.post(url(ada), data)
+    assert response.status_code == 400
+    assert "Finit avant de commencer" in response.content.decode()
+    data = form_data(ada) | {
+        "train-new-effect": "allow",
+        "train-new-territories": "FR",
+        "train-new-commercial": "non_commercial",
+    }
+    assert client.post(url(ada), data).status_code == 302
+    page = client.get(url(ada)).content.decode()
+    assert "Autoriser · en FR · Usage non commercial seulement" in page
+    assert "Limiter cette réponse (1 exception)" in page
