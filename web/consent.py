@@ -92,6 +92,12 @@ COMMERCIAL_WORDS: Mapping[str, StrPromise] = {
 
 DAY = dt.timedelta(days=1)
 
+MAX_EXCEPTIONS = 50
+"""At most this many exceptions a row shows as editable (more: read-only)."""
+WORKS_LISTED = 500
+"""At most this many of a party's works (by title) are offered to choose from: an exception
+naming another is shown read-only (the API sets it)."""
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -276,7 +282,7 @@ def party_works(*, actor: Actor) -> list[Work]:
     party = actor.party
     mine = Q(registrant=party) | Q(shares__holder=party) | Q(credits__party=party)
     ids = selectors.work_list(actor=actor).filter(mine).values("pk")
-    return list(Work.objects.filter(pk__in=ids).order_by("title", "id"))
+    return list(Work.objects.filter(pk__in=ids).order_by("title", "id")[:WORKS_LISTED])
 
 
 def catalog_of(*, actor: Actor, named: Iterable[str] = ()) -> Catalog:
@@ -354,12 +360,12 @@ def build_rows(
             first = next((v for v in mine if is_plain(v, scope=scope)), None)
         if first is not None:
             used.add(first.pk)
-        exceptions = []
+        exceptions: list[tuple[ConsentRuleVersion, Scoped]] = []
         for v in mine:
             if v.pk in used:
                 continue
             s = scoped_of(v, scope=scope, works=works)
-            if s is not None and s.is_limited():
+            if s is not None and s.is_limited() and len(exceptions) < MAX_EXCEPTIONS:
                 exceptions.append((v, s))
                 used.add(v.pk)
         label, help_text = USE_WORDS[use]
@@ -430,10 +436,6 @@ def rows_from_form(*, actor: Actor, data: Mapping[str, Any], catalog: Catalog) -
         rows.append(Row(use=use, scope=scope, label=label, help=help_text, version=first,
                         exceptions=tuple(exceptions)))  # fmt: skip
     return rows
-
-
-MAX_EXCEPTIONS = 50
-"""At most this many exceptions a row shows as editable (more: read-only)."""
 
 
 def _parse_ref(ref: str) -> tuple[str, int]:
@@ -520,11 +522,15 @@ def consent_save(
         else:
             consent_services.party_posture_set(actor=actor, posture=posture, now=now)
     if conflicts:
+        what = [
+            str(USE_WORDS[c][0]) if c in USE_WORDS else gettext("the default posture")
+            for c in dict.fromkeys(conflicts)
+        ]
         raise Conflict(
             gettext(
                 "Changed by someone else since you opened the page: %(what)s. Nothing was saved."
             )
-            % {"what": ", ".join(dict.fromkeys(conflicts))},
+            % {"what": "; ".join(what)},
             fields={"conflicts": list(dict.fromkeys(conflicts))},
         )
     return changed

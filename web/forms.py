@@ -17,6 +17,7 @@ from governance.terms import USES
 from web.consent import (
     CHOICES,
     COMMERCIAL_WORDS,
+    DAY,
     POSTURE_WORDS,
     SCOPED_EFFECTS,
     USE_WORDS,
@@ -265,6 +266,8 @@ class ConsentForm(forms.Form):
             )  # fmt: skip
         if choice == "conditional" and not s.answer.obligations():
             self.add_error(f"{p}-effect", _CONDITION)
+        if s.until and s.until >= dt.date.max - DAY:
+            self.add_error(f"{p}-until", _("Too far: leave it empty for no end."))
         if s.start and s.until and s.until < s.start:
             self.add_error(f"{p}-until", _("Ends before it starts: the last day comes first."))
         if set(self.errors) != errors_before:

@@ -129,3 +129,46 @@ def test_an_artist_allows_training_only_non_commercially_in_france(
     assert page.execute_script("return document.documentElement.scrollWidth") <= 390
     page.execute_script("document.getElementById('use-train').scrollIntoView()")
     screenshot(page, "consent-scoped-phone", whole=False)
+
+
+def test_a_label_limits_an_answer_to_some_works_of_its_catalog(
+    page: WebDriver, live_server: Any
+) -> None:
+    label = person(PartyKind.LABEL, "Northwind Records")
+    moons = work_of(label, "Paper Moons", "FRZ031900781", label)
+    work_of(label, "Glass Harbour", "FRZ031900782", label)
+    sonora = person(PartyKind.LICENSEE, "Sonora AI Labs")
+    base = live_server.url
+    sign_in(page, base, label)
+    assert page.current_url == f"{base}/p/{label.party.pk}/consent/"
+
+    page.find_element(By.CSS_SELECTOR, "#use-analyze details.limits summary").click()
+    works = Select(page.find_element(By.ID, "id_analyze-new-works"))
+    assert [o.text for o in works.options] == [
+        "Glass Harbour (FRZ031900782)", "Paper Moons (FRZ031900781)"
+    ]  # fmt: skip
+    works.select_by_value(moons)
+    page.find_element(By.CSS_SELECTOR, "label[for=id_analyze-new-effect_0]").click()
+    screenshot(page, "consent-label-scoped")
+    Select(page.find_element(By.ID, "id_sample-use")).select_by_value("analyze")
+    Select(page.find_element(By.ID, "id_sample-work")).select_by_value(moons)
+    assert preview(page) == {"analyze": "allow"}
+    Select(page.find_element(By.ID, "id_sample-work")).select_by_value("")
+    assert preview(page) == {"analyze": "deny"}  # another work: the opt-in default
+    submit(page, page.find_element(By.CSS_SELECTOR, "form.consent button.primary"))
+    assert "Saved: 1 answer changed." in page.find_element(By.CLASS_NAME, "notice").text
+    shown = page.find_element(By.CSS_SELECTOR, "#use-analyze ul.exceptions").text
+    assert shown == "Allow · works: Paper Moons (FRZ031900781)"
+
+    def analyze(isrc: str) -> str:
+        body = {"use": "analyze", "item": {"isrc": isrc}}
+        status, answer = fetch(
+            f"{base}/api/v1/checks/", data=json.dumps(body).encode(),
+            headers={"Authorization": f"Api-Key {sonora.caller.secret}",
+                     "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert status == 200, answer
+        return str(json.loads(answer)["outcome"])
+
+    assert analyze("FRZ031900781") == "allow"
+    assert analyze("FRZ031900782") == "deny"

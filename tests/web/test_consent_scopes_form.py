@@ -490,3 +490,40 @@ def test_the_exceptions_in_french() -> None:
     page = client.get(url(ada)).content.decode()
     assert "Autoriser · en FR · Usage non commercial seulement" in page
     assert "Limiter cette réponse (1 exception)" in page
+
+
+def test_a_stale_page_does_not_undo_a_change_made_since() -> None:
+    ada, _ = ada_and_work()
+    client = signed_in(ada)
+    data = form_data(ada) | {"train-new-effect": "allow", "train-new-territories": "FR"}
+    assert client.post(url(ada), data).status_code == 302
+    stale = form_data(ada)  # the page as opened, before the API's change below
+    (v1,) = versions_of(ada)
+    revised = ada.caller.client.put(
+        f"/api/v1/consent/rules/{v1.rule_id}/",
+        {"scope": "all_works", "uses": ["train"], "effect": "deny", "territories": ["FR"]},
+        format="json",
+    )
+    assert revised.status_code == 200, revised.json()
+    before = snapshot(ada)
+    # Changing that exception from the stale page: refused, with who changed what; nothing saved.
+    response = client.post(
+        url(ada), stale | {"train-x0-territories": "FR DE", "voice-choice": "deny"}
+    )
+    assert response.status_code == 409
+    text = response.content.decode()
+    assert (
+        "Changed by someone else since you opened the page: Train AI models on my recordings. "
+        "Nothing was saved." in text
+    )
+    assert snapshot(ada) == before
+    assert f'name="train-x0-rule" value="{v1.rule_id}:2"' in text  # the page as it is now
+    # Changing something else from the stale page: saved, and the API's version left in force.
+    assert client.post(url(ada), stale | {"voice-choice": "deny"}).status_code == 302
+    current = ConsentRuleVersion.objects.get(rule_id=v1.rule_id, effective_until__isnull=True)
+    assert (current.version, current.effect) == (2, "deny")
+    # A date the calendar cannot end after is refused on its field, not a server error.
+    data = form_data(ada) | {"analyze-new-effect": "allow", "analyze-new-until": "9999-12-31"}
+    response = client.post(url(ada), data)
+    assert response.status_code == 400
+    assert "Too far" in " ".join(response.context["form"].errors["analyze-new-until"])
