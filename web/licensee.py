@@ -14,6 +14,7 @@ licensee parties: another party's member gets 403 with the reason, as the API an
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import uuid
@@ -25,6 +26,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.paginator import Paginator
+from django.forms.utils import ErrorDict
 from django.http import (
     Http404,
     HttpRequest,
@@ -307,6 +309,9 @@ def request_new(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
             return _submit(request, actor=actor)
         except GovernanceError as exc:  # the manifest refused while it arrived: nothing stored
             form = UseRequestForm(initial={"key": uuid.uuid4()})
+            # A new form, unbound (what was sent is not read), showing the reason.
+            form._errors = ErrorDict()  # type: ignore[attr-defined]  # Django's, not in the stubs
+            form.cleaned_data = {}
             _show_refusal(form, exc, lines=[])
             return _form_page(request, actor, form, status=exc.status)
     return _form_page(request, actor, UseRequestForm(initial={"key": uuid.uuid4()}))
@@ -646,17 +651,22 @@ def request_receipts(
     if use_request.item_count > RECEIPTS_MAX:
         raise Http404("Too many items to bundle their receipts.")
     decisions = list(selectors.use_request_decisions(use_request))
+
+    def line(d: Decision) -> bytes:
+        body = {"item": d.item.position, "decision": str(d.pk), "receipt": _receipt(d)}
+        return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
     try:
-        # Each receipt against the same checkpoint: the first sequences and signs what is
-        # pending, the others find their entries there.
-        lines = [json.dumps({"item": d.item.position, "decision": str(d.pk),
-                             "receipt": _receipt(d)}, separators=(",", ":")).encode() + b"\n"
-                 for d in decisions]  # fmt: skip
+        # The last item's first: it sequences and signs what is pending, the request's other
+        # entries with it, so the rest stream without waiting on the ledger.
+        last = [line(decisions[-1])] if decisions else []
     except LedgerError:
         return _not_in_ledger(request, actor)
+    rest = (line(d) for d in decisions[:-1])
     return _download(
-        iter(lines), content_type="application/jsonl", filename=f"{use_request.pk}-receipts.jsonl"
-    )
+        itertools.chain(rest, last), content_type="application/jsonl",
+        filename=f"{use_request.pk}-receipts.jsonl",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

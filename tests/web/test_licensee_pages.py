@@ -286,3 +286,32 @@ def test_a_use_request_without_its_csrf_token_is_refused() -> None:
     response = client.post(_new(sonora), _form(identifiers=ISRC, csrfmiddlewaretoken=token))
     assert response.status_code == 302
     assert UseRequest.objects.filter(licensee=sonora.party).count() == 1
+
+
+def test_an_oversized_manifest_is_refused_while_it_arrives(monkeypatch: Any) -> None:
+    from governance.services import manifests
+
+    sonora = person(PartyKind.LICENSEE, "Sonora AI Labs")
+    client = _signed_in(sonora)
+    parsed: list[int] = []
+    real = manifests._manifest_item
+    monkeypatch.setattr(
+        manifests, "_manifest_item",
+        lambda raw, line, spaces: parsed.append(line) or real(raw, line, spaces),
+    )  # fmt: skip
+    monkeypatch.setattr(manifests, "MANIFEST_MAX_ITEMS", 10)
+    lines = SimpleUploadedFile("m.csv", b"isrc\n" + f"{ISRC}\n".encode() * 200)
+    response = client.post(_new(sonora), _form(manifest=lines))
+    body = response.content.decode()
+    assert response.status_code == 400
+    start = body.index('id="id_manifest_error"')
+    assert "more than 10 items: refused at line 12" in body[start : start + 300]
+    monkeypatch.setattr(manifests, "MANIFEST_MAX_BYTES", 1000)
+    big = SimpleUploadedFile("m.jsonl", f'{{"isrc": "{ISRC}"}}\n'.encode() * 8)  # 200 bytes
+    assert client.post(_new(sonora), _form(manifest=big)).status_code == 302  # under both
+    huge = SimpleUploadedFile("m.jsonl", b"{}" + b" " * 5000 + b"\n")
+    response = client.post(_new(sonora), _form(manifest=huge))
+    assert response.status_code == 413
+    assert "larger than 1,000 bytes" in response.content.decode()
+    assert parsed == list(range(1, 9))  # only the accepted manifest's lines were read
+    assert UseRequest.objects.filter(licensee=sonora.party).count() == 1
