@@ -122,6 +122,12 @@ def test_a_licensee_submits_a_manifest_from_the_page_and_downloads_the_results(
     assert listed.get_attribute("data-status") == "completed"
     assert "Allowed with conditions 1" in listed.text
     screenshot(page, "licensee-requests")
+    # Every control of the licensee's pages is labelled; the keyboard reaches "skip" first.
+    for path in ("requests/", f"requests/{stored.pk}/", "requests/new/", "callback-secret/"):
+        page.get(f"{base}/p/{sonora.party.pk}/{path}")
+        assert page.execute_script(UNLABELLED) == [], path
+        first = "return document.querySelector('a, button, input, select, textarea, summary')"
+        assert page.execute_script(first + ".className") == "skip", path
 
     # In French, at a phone's width: one column, nothing wider than the screen.
     page.get(f"{base}/p/{sonora.party.pk}/requests/{stored.pk}/")
