@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from web import views
+from web import licensee, views
 
 app_name = "web"
 urlpatterns = [
@@ -34,4 +34,5 @@ urlpatterns = [
         views.review_answer,
         name="review-answer",
     ),
+    path("p/<uuid:party_id>/", include(licensee.urlpatterns)),  # the licensee's pages
 ]

@@ -121,6 +121,8 @@ def party_home(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
     actor = party_actor(request, party_id)
     if actor.party.kind in RULE_OWNER_KINDS:
         return redirect("web:consent", party_id=party_id)
+    if actor.party.kind == "licensee":
+        return redirect("web:licensee-requests", party_id=party_id)
     return page(request, "web/party.html", {}, actor=actor)
 
 
