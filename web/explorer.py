@@ -201,7 +201,8 @@ def entries(request: HttpRequest) -> HttpResponseBase:
         if rows and more_older:
             older = rows[-1]["index"]
     context = {
-        "rows": rows, "errors": errors, "kind": kind, "types": ENTRY_TYPES, "signed": signed,
+        "rows": rows, "errors": errors, "kind": kind, "signed": signed,
+        "types": ENTRY_TYPES if not kind or kind in ENTRY_TYPES else (*ENTRY_TYPES, kind),
         "newer": newer, "older": older,
     }  # fmt: skip
     return page(request, "web/explorer/entries.html", context, status=400 if errors else 200)

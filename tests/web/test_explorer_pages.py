@@ -11,6 +11,7 @@ import json
 import random
 import re
 import string
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,3 +238,24 @@ def test_with_the_ledger_for_auditors_only_the_pages_follow_the_api(
         assert 'id="explanation"' in response.content.decode()
     assert signed_in(sonora).get(f"{url}receipt.json").status_code == 200
     assert client.get(f"{url}receipt.json").status_code == 302
+
+
+def test_the_pages_name_their_assets_by_hash_and_the_app_serves_them(client: Client) -> None:
+    """No CDN: the pages link their stylesheets and script by names with their content's hash
+    (WhiteNoise's manifest storage, collected once a session as make run collects them), and
+    the app serves those names itself, cacheable for ever."""
+    assets = []
+    for url in ("/explorer/", "/verify/", "/sign-in/"):
+        html = client.get(url).content.decode()
+        assets += re.findall(r'(?:href|src)="(/static/web/[^"]+)"', html)
+    names = {re.sub(r"\.[0-9a-f]{12}\.", ".", a) for a in assets}
+    assert names == {"/static/web/site.css", "/static/web/explorer.css", "/static/web/verify.js"}
+    for asset in set(assets):
+        assert re.fullmatch(r"/static/web/(site|explorer|verify)\.[0-9a-f]{12}\.(css|js)", asset)
+        served = client.get(asset)
+        assert served.status_code == 200, asset
+        assert "immutable" in served["Cache-Control"]
+        body = b"".join(served.streaming_content)  # type: ignore[attr-defined]
+        source = Path(__file__).resolve().parents[2] / "web" / "static" / asset[len("/static/") :]
+        unhashed = re.sub(r"\.[0-9a-f]{12}\.", ".", str(source))
+        assert body == Path(unhashed).read_bytes()
