@@ -22,6 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from governance.models import PartyKind
 from ledger import merkle, selectors, services, tiles
 from tests.web.conftest import screenshot
+from tests.web.test_accessibility import UNLABELLED
 from tests.web.people import browser_cookies, fetch, person, sign_in, submit
 from tests.web.test_explorer_pages import a_decision, append, sign, unique_type
 from tests.web.test_french import APOSTROPHE, switch_to_french
@@ -79,6 +80,7 @@ def test_an_auditor_checks_the_checkpoint_and_an_entry_from_the_tiles(
     assert re.fullmatch(r"http://[^/]+/static/web/explorer\.[0-9a-f]{12}\.css", str(hrefs[1]))
     header = page.find_element(By.CSS_SELECTOR, "header.top")
     assert header.value_of_css_property("background-color") == "rgba(16, 42, 67, 1)"
+    assert page.execute_script(UNLABELLED) == []
     screenshot(page, "explorer-checkpoint")
 
     # The latest checkpoint, verified in the browser: signature, then root from the tiles.
@@ -98,9 +100,11 @@ def test_an_auditor_checks_the_checkpoint_and_an_entry_from_the_tiles(
     page.get(f"{base}/explorer/entries/?type={kind}")
     rows = page.find_elements(By.CSS_SELECTOR, "table.entries tbody tr")
     assert [int(str(r.get_attribute("data-index"))) for r in rows[:3]] == [size - 1, size - 2, mine]
+    assert page.execute_script(UNLABELLED) == []
     screenshot(page, "explorer-entries")
     submit(page, page.find_element(By.LINK_TEXT, str(mine)))
     assert '"name": "item 257"' in page.find_element(By.ID, "entry-payload").text
+    assert page.execute_script(UNLABELLED) == []
     screenshot(page, "explorer-entry")
     submit(page, page.find_element(By.ID, "check-from-tiles"))
     assert page.find_element(By.ID, "vkey").get_attribute("value") == vkey
@@ -190,6 +194,7 @@ def test_a_decision_its_receipt_and_its_explanation(
     assert page.find_element(By.ID, "ledger-outcome").text == "deny"
     assert page.find_element(By.ID, "ledger-licensee").text == "Sonora AI Labs"
     assert not page.find_elements(By.ID, "explanation")
+    assert page.execute_script(UNLABELLED) == []
     screenshot(page, "explorer-decision-public")
     href = str(page.find_element(By.ID, "decision-receipt").get_attribute("href"))
     status, body = fetch(href, cookies=browser_cookies(page))
