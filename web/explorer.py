@@ -22,9 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -67,10 +66,20 @@ def _ledger_readers_only(view: Callable[..., HttpResponseBase]) -> Callable[...,
         if not ledger_readable(request):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("web:sign-in"))
-            raise DjangoPermissionDenied("The ledger is read by auditors on this instance.")
+            return auditors_only(request)
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def auditors_only(request: HttpRequest) -> HttpResponse:
+    """The 403 page of a signed-in user who may not read the ledger here, saying why."""
+    context = {
+        "title": _("Not allowed"),
+        "message": _("On this instance, the ledger is read by the members of auditor parties."),
+        "status": 403,
+    }
+    return render(request, "web/error.html", context, status=403)
 
 
 def ledger_readable(request: HttpRequest) -> bool:
@@ -307,7 +316,7 @@ def decision(request: HttpRequest, decision_id: uuid.UUID) -> HttpResponse:
     if concerned is None and not readable:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("web:sign-in"))
-        raise DjangoPermissionDenied("The ledger is read by auditors on this instance.")
+        return auditors_only(request)
     found = concerned[1] if concerned else Decision.objects.filter(pk=decision_id).first()
     entry_row, settled_row = _public_entries(found) if found is not None else (None, None)
     if concerned is None and entry_row is None:
@@ -372,7 +381,7 @@ def decision_receipt(request: HttpRequest, decision_id: uuid.UUID) -> HttpRespon
     if not ledger_readable(request):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("web:sign-in"))
-        raise DjangoPermissionDenied("The ledger is read by auditors on this instance.")
+        return auditors_only(request)
     found = Decision.objects.filter(pk=decision_id).first()
     entry_row, settled_row = _public_entries(found) if found is not None else (None, None)
     if entry_row is None:

@@ -22,8 +22,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from governance.models import PartyKind
 from ledger import merkle, selectors, services, tiles
 from tests.web.conftest import screenshot
-from tests.web.test_accessibility import UNLABELLED
 from tests.web.people import browser_cookies, fetch, person, sign_in, submit
+from tests.web.test_accessibility import UNLABELLED
 from tests.web.test_explorer_pages import a_decision, append, sign, unique_type
 from tests.web.test_french import APOSTROPHE, switch_to_french
 
@@ -251,6 +251,7 @@ def test_the_ledger_for_auditors_only_and_the_explorer_in_french(
     sign_in(page, base, ada)
     page.get(f"{base}/explorer/entries/{size - 1}/")
     assert page.find_element(By.TAG_NAME, "h1").text == "Not allowed"
+    assert "the ledger is read by the members of auditor parties" in page.page_source
     screenshot(page, "explorer-refused")
     page.delete_all_cookies()
 

@@ -259,3 +259,48 @@ def test_the_pages_name_their_assets_by_hash_and_the_app_serves_them(client: Cli
         source = Path(__file__).resolve().parents[2] / "web" / "static" / asset[len("/static/") :]
         unhashed = re.sub(r"\.[0-9a-f]{12}\.", ".", str(source))
         assert body == Path(unhashed).read_bytes()
+
+
+def test_a_settled_review_shows_its_settlement_and_its_receipt_nests_the_decision(
+    client: Client,
+) -> None:
+    ada = artist_with_a_recording()
+    sonora = person(PartyKind.LICENSEE, "Sonora AI Labs")
+    ruled = ada.caller.client.post(
+        "/api/v1/consent/rules/",
+        {"scope": "all_works", "uses": ["analyze"], "effect": "review"},
+        format="json",
+    )
+    assert ruled.status_code == 201, ruled.json()
+    checked = sonora.caller.client.post(
+        "/api/v1/checks/", {"use": "analyze", "item": {"isrc": ISRC}}, format="json"
+    )
+    assert checked.json()["outcome"] == "review"
+    decision = str(checked.json()["id"])
+    (review,) = ada.caller.client.get("/api/v1/reviews/").json()["results"]
+    denied = ada.caller.client.post(
+        f"/api/v1/reviews/{review['id']}/deny/", {"reason": "Not for analysis."}, format="json"
+    )
+    assert denied.status_code == 200, denied.json()
+    sign()
+
+    text = client.get(f"/explorer/decisions/{decision}/").content.decode()
+    assert '<span class="outcome review" id="ledger-outcome">review</span>' in text
+    assert '<span class="outcome deny" id="settled-outcome">deny</span>' in text
+    receipt = json.loads(client.get(f"/explorer/decisions/{decision}/receipt.json").content)
+    vkey = services.current_signer().verifier()
+    verify_receipt(receipt, vkey, origin=services.origin())
+    verify_receipt(receipt["supersedes"], vkey, origin=services.origin())
+    settled = json.loads(base64.b64decode(receipt["entry"]))
+    original = json.loads(base64.b64decode(receipt["supersedes"]["entry"]))
+    assert (settled["type"], original["type"]) == ("decision_settled", "decision")
+    assert (
+        settled["payload"]["supersedes"]
+        == base64.b64decode(receipt["supersedes"]["leaf_hash"]).hex()
+    )
+    assert original["payload"]["decision"] == decision
+    # The licensee's, from the API, is the same proof.
+    mine = json.loads(signed_in(sonora).get(f"/explorer/decisions/{decision}/receipt.json").content)
+    assert (mine["index"], mine["supersedes"]["index"]) == (
+        receipt["index"], receipt["supersedes"]["index"]
+    )  # fmt: skip
