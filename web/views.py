@@ -412,8 +412,39 @@ def verify(request: HttpRequest) -> HttpResponse:
         "proof_not_root": _("Entry %(index)s: the inclusion proof does not reach the root."),
         "receipt_verified": _("Verified: the entry is in the ledger your key signed."),
         "receipt_is": _("Entry %(index)s of %(origin)s, in the tree of %(size)s entries."),
+        **tile_words(),
     }
-    return page(request, "web/verify.html", {"words": words})
+    ledger_base = reverse("ledger:checkpoint").removesuffix("checkpoint")
+    return page(request, "web/verify.html", {"words": words, "ledger_base": ledger_base})
+
+
+def tile_words() -> dict[str, str]:
+    """The verification's messages about the ledger's tiles (``verify.js``, checks 9 and 10)."""
+    return {
+        "tiles_ok": _("The ledger's tiles hash to the signed root (fetched: %(tiles)s)."),
+        "tiles_not_root": _(
+            "The ledger's tiles (%(tiles)s) do not hash to the signed root: a tile was changed, "
+            "or the server's log is not the tree your key signed."
+        ),
+        "tile_missing": _("The server gave no tile %(path)s (HTTP %(status)s)."),
+        "tile_length": _("The tile %(path)s does not hold %(width)s hashes of 32 bytes."),
+        "bad_bundle": _("The entry bundle %(path)s does not hold %(width)s entries."),
+        "entry_not_tile_leaf": _(
+            "Entry %(index)s: its bytes in %(bundle)s do not hash to its leaf hash in %(tile)s: "
+            "the entry or the tile was changed."
+        ),
+        "tiles_proof_not_root": _(
+            "Entry %(index)s: the tiles' hashes do not lead from the entry to the signed root: "
+            "the entry or a tile was changed."
+        ),
+        "not_an_index": _("The entry number is a whole number from 0."),
+        "entry_not_json": _("The entry is not JSON text."),
+        "entry_verified": _("Verified: the entry is in the ledger your key signed, by its tiles."),
+        "entry_is": _(
+            "Entry %(index)s (%(type)s, %(time)s) of %(origin)s, in the tree of %(size)s entries."
+        ),
+        "tiles_used": _("Tiles fetched: %(tiles)s."),
+    }
 
 
 @login_required
