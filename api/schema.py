@@ -15,6 +15,8 @@
     An operation's own description of one of these (``@extend_schema``) wins.
   * a request body read by an ``api.strict.StrictSerializer`` (every one) as an object with
     ``additionalProperties: false``: a field the operation does not take is a 400.
+  * a serializer's description is its own docstring, never a base class's.
+  * a request's or a check's item (``ItemField``) as the one-of its members (``ITEM_SCHEMA``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import is_basic_type
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.strict import StrictSerializer
@@ -116,6 +119,10 @@ class AutoSchema(openapi.AutoSchema):
         strict = serializer if isinstance(serializer, type) else type(serializer)
         if direction == "request" and issubclass(strict, StrictSerializer):
             schema["additionalProperties"] = False
+        if not strict.__dict__.get("__doc__"):
+            # drf-spectacular falls back on a base class's docstring: ours (StrictSerializer's)
+            # speaks to the code's readers, not to the API's clients.
+            schema.pop("description", None)
         return schema
 
     def _view_class(self) -> Any:
@@ -164,3 +171,108 @@ class AutoSchema(openapi.AutoSchema):
                 response["description"] = HTTPStatus(code).phrase
                 responses[str(code)] = response
         return dict(sorted(responses.items()))
+
+
+def _only(key: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": key,
+        "description": description,
+        "properties": {key: schema},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+def _vectors_of(member: str, item: dict[str, Any], description: str) -> dict[str, Any]:
+    """A client's vectors of one space: the model, the version served and ``member``."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "model": {"type": "string"},
+            "model_version": {"type": "string"},
+            member: {"type": "array", "items": item},
+        },
+        "required": ["model_version", member],
+        "additionalProperties": False,
+    }
+
+
+_VECTOR: dict[str, Any] = {"type": "array", "items": {"type": "number"}}
+ITEM_SCHEMA: dict[str, Any] = {
+    "description": "Exactly one member, as docs/api.md describes each: an identifier, "
+    "vectors of an embedding space, audio, a client's fingerprint, a prompt or lyrics.",
+    "oneOf": [
+        *(
+            _only(key, {"type": "string"}, f"A registered work by its {key.upper()}.")
+            for key in ("isrc", "iswc", "upc")
+        ),
+        _only("work_id", {"type": "string", "format": "uuid"}, "A registered work by its id."),
+        _only(
+            "vectors",
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"space": {"type": "string"}, "vector": _VECTOR},
+                    "required": ["space", "vector"],
+                    "additionalProperties": False,
+                },
+            },
+            "Vectors in embedding spaces (GET /api/v1/embedding-spaces/).",
+        ),
+        _only(
+            "audio_base64",
+            {"type": "string", "format": "byte"},
+            "Audio (WAV, FLAC, MP3, AAC/M4A, OGG), base64.",
+        ),
+        _only(
+            "fingerprint",
+            {
+                "type": "object",
+                "properties": {
+                    "model": {"type": "string"},
+                    "model_version": {"type": "string"},
+                    "data": {"type": "string", "format": "byte"},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                    "voice": _vectors_of(
+                        "windows",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "start": {"type": "number"},
+                                "end": {"type": "number"},
+                                "vector": _VECTOR,
+                            },
+                            "required": ["start", "end", "vector"],
+                            "additionalProperties": False,
+                        },
+                        "The voice space's windows of the audio's speech, unit vectors.",
+                    ),
+                    "composition": _vectors_of(
+                        "segments", _VECTOR, "The composition space's segments, unit vectors."
+                    ),
+                },
+                "required": ["model_version", "data", "sha256"],
+                "additionalProperties": False,
+            },
+            "A fingerprint computed by the licensee's client (python -m consentry.client), "
+            "with the audio's SHA-256 and, optionally, its voice windows and composition "
+            "segments; the model versions must be those served.",
+        ),
+        _only(
+            "text",
+            {"type": "string"},
+            "A prompt: an artist it names is decided on their likeness.",
+        ),
+        _only("lyrics", {"type": "string"}, "Lyrics: the work whose lyrics they are."),
+    ],
+}
+"""One item of a request or a check, as ``governance.services.request_specs.item_spec``
+reads it (it, not this schema, decides what is valid: this tells a client what to send)."""
+
+
+@extend_schema_field(ITEM_SCHEMA)
+class ItemField(serializers.DictField):
+    """One item of a request or a check (``ITEM_SCHEMA``)."""

@@ -264,11 +264,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns per request without it
-# WhiteNoise serves the admin's and the API docs' assets (drf-spectacular-sidecar) with no
-# internet and no separate web server; ``collectstatic`` runs as a step of ``make run``.
+# WhiteNoise serves the pages', the admin's and the API docs' assets (drf-spectacular-sidecar)
+# with no internet and no separate web server; ``collectstatic`` runs as a step of ``make run``.
+# Manifest storage: every asset under a name with its content's hash (``site.<hash>.css``),
+# which ``{% static %}`` writes and WhiteNoise serves as cacheable for ever ("immutable"); a
+# name missing from the manifest is an error, so collectstatic must have run (the tests run
+# it once a session, tests/conftest.py).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 SESSION_COOKIE_SECURE: bool = env.bool("SESSION_COOKIE_SECURE", default=False)

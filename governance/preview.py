@@ -2,10 +2,12 @@
 rules as they would be, for a sample request (DESIGN.md, decision semantics; the same
 :mod:`governance.evaluation` that decides every request).
 
-The sample is one licensee the party has not named (so a rule for listed licensees does not
-speak for it), worldwide, now, for a commercial use, about one of the party's works in which it
-holds every right the use needs, or, for a use the party answers for its likeness, about the
-artist's likeness. Nothing is stored or ledgered.
+The sample request (:class:`Sample`) is by default one licensee the party has not named (so a
+rule for listed licensees does not speak for it), worldwide, now, for a commercial use; it may
+name a licensee, a territory, a time and non-commercial use instead. It is about one of the
+party's works (the one named, or one no "some works" rule lists) in which the party holds every
+right the use needs, or, for a use the party answers for its likeness, about the artist's
+likeness. Nothing is stored or ledgered.
 """
 
 from __future__ import annotations
@@ -27,13 +29,35 @@ SAMPLE_WORK = "00000000-0000-0000-0000-000000000001"
 
 @dataclass(frozen=True)
 class PlannedRule:
-    """A rule as the party would have it: one use, everyone, everywhere (the consent page's
-    rows)."""
+    """A rule as the party would have it: one use, and the limits of the consent page's rows
+    and exceptions (none: everyone, everywhere, at any time, commercial or not)."""
 
     use: str
-    scope: str  # "all_works" or "likeness"
+    scope: str  # "all_works", "works" or "likeness"
     effect: str
     obligations: Mapping[str, object]
+    scope_works: frozenset[str] = frozenset()
+    licensee_mode: str = "any"
+    licensees: frozenset[str] = frozenset()
+    territory_mode: str = "worldwide"
+    territories: frozenset[str] = frozenset()
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
+    commercial: str = "both"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The request previewed: who asks (None: a licensee the party has not named), where (no
+    territory: worldwide, every territory's answer counted, the strictest deciding), when
+    (None: the time of the preview), commercially or not, and about which of the party's works
+    (None: one that no "some works" rule lists)."""
+
+    licensee_id: str | None = None
+    territories: tuple[str, ...] = ()
+    at: dt.datetime | None = None
+    commercial: bool = True
+    work_id: str | None = None
 
 
 def consent_preview(
@@ -44,10 +68,12 @@ def consent_preview(
     posture: str,
     uses: list[tuple[str, str]],
     at: dt.datetime,
+    sample: Sample | None = None,
 ) -> dict[str, evaluation.ItemDecision]:
-    """For each ``(use, scope)`` of ``uses``, the decision of the sample request with the
-    party's rules in force now, less the versions in ``replaced``, plus ``planned``, and the
-    default ``posture``."""
+    """For each ``(use, scope)`` of ``uses``, the decision of the ``sample`` request (by
+    default the one the module's docstring describes) with the party's rules in force now,
+    less the versions in ``replaced``, plus ``planned``, and the default ``posture``."""
+    sample = sample or Sample()
     party = actor.party
     me = str(party.pk)
     matrix = selectors.matrix_at(at=at)
@@ -61,7 +87,10 @@ def consent_preview(
         o = p.obligations
         rules.append(RuleContent(
             rule_id=f"00000000-0000-0000-0001-{n:012d}", version=1, owner_id=me, scope=p.scope,
-            uses=frozenset({p.use}), effect=p.effect,
+            uses=frozenset({p.use}), effect=p.effect, scope_works=p.scope_works,
+            licensee_mode=p.licensee_mode, licensees=p.licensees,
+            territory_mode=p.territory_mode, territories=p.territories,
+            window_start=p.window_start, window_end=p.window_end, commercial=p.commercial,
             obligations=Obligations(
                 attribution=str(o.get("attribution", "")),
                 compensation_ref=str(o.get("compensation_ref", "")),
@@ -77,8 +106,9 @@ def consent_preview(
     out = {}
     for use, scope in uses:
         question = evaluation.Question(
-            use=use, licensee_id=SAMPLE_LICENSEE, territories=(), at=at, commercial=True
-        )
+            use=use, licensee_id=sample.licensee_id or SAMPLE_LICENSEE,
+            territories=sample.territories, at=sample.at or at, commercial=sample.commercial,
+        )  # fmt: skip
         if scope == "likeness":
             out[use] = evaluation.evaluate_item(
                 question, [], facts, artists=[evaluation.ArtistFacts(artist_id=me)]
@@ -91,7 +121,7 @@ def consent_preview(
             for right in matrix.matrix[use] if right != "likeness"
         )  # fmt: skip
         work = evaluation.WorkFacts(
-            work_id=SAMPLE_WORK, title="", shares=shares,
+            work_id=sample.work_id or SAMPLE_WORK, title="", shares=shares,
             artist_ids=(me,) if party.kind == PartyKind.ARTIST else (),
         )  # fmt: skip
         out[use] = evaluation.evaluate_item(question, [work], facts)

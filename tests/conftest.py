@@ -64,6 +64,20 @@ def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:
     brokers.use(brokers.IN_MEMORY)  # and its connections closed: the database is dropped next
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The static files collected once a session, into a directory of its own, by the storage
+    the service uses (WhiteNoise's manifest storage, names with their hashes), as ``make run``
+    collects them: the pages and the API docs are tested with the names they are served by."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    root = tmp_path_factory.mktemp("static")
+    with override_settings(STATIC_ROOT=root):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield root
+
+
 @pytest.fixture(autouse=True)
 def _ledger_key(tmp_path_factory: pytest.TempPathFactory, settings) -> Path:  # type: ignore[no-untyped-def]
     """Every test signs with a throwaway key, never the instance's own."""

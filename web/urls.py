@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from web import label, views
+from web import explorer, label, licensee, views
 
 app_name = "web"
 urlpatterns = [
@@ -26,6 +26,7 @@ urlpatterns = [
     ),
     path("switch/", views.switch, name="switch"),
     path("verify/", views.verify, name="verify"),
+    *explorer.urlpatterns,
     path("p/<uuid:party_id>/", views.party_home, name="party"),
     path("p/<uuid:party_id>/consent/", views.consent, name="consent"),
     path("p/<uuid:party_id>/reviews/", views.reviews, name="reviews"),
@@ -48,4 +49,5 @@ urlpatterns = [
         label.import_rejected_csv,
         name="import-rejected",
     ),
+    path("p/<uuid:party_id>/", include(licensee.urlpatterns)),  # the licensee's pages
 ]

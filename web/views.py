@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from governance import disclosure, explanation, insights, selectors
 from governance.access import Actor
-from governance.exceptions import InvalidInput, NotFound, PermissionDenied
+from governance.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision
-from governance.preview import PlannedRule, consent_preview
+from governance.preview import PlannedRule, Sample, consent_preview
 from governance.services import reviews as review_services
 from governance.services.consent import RULE_OWNER_KINDS
 from web import consent as consent_page
@@ -121,78 +121,140 @@ def party_home(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
     actor = party_actor(request, party_id)
     if actor.party.kind in RULE_OWNER_KINDS:
         return redirect("web:consent", party_id=party_id)
+    if actor.party.kind == "licensee":
+        return redirect("web:licensee-requests", party_id=party_id)
     return page(request, "web/party.html", {}, actor=actor)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def consent(request: HttpRequest, party_id: uuid.UUID) -> HttpResponseBase:
-    """The consent page: one row per use, the default posture, the other rules in force, the
-    history of the party's rules and who asked."""
+    """The consent page: one row per use with its scoped exceptions, the default posture, a
+    sample request to preview, the rules the page only shows, the history of the party's rules
+    and who asked."""
     actor = party_actor(request, party_id)
     if actor.party.kind not in RULE_OWNER_KINDS:
         return redirect("web:party", party_id=party_id)
-    rows, others = consent_page.consent_rows(actor=actor)
-    initial = ConsentForm.initial_for(rows, actor.party.default_posture)
+    versions = consent_page.in_force(actor=actor)
+    catalog = consent_page.catalog_of(
+        actor=actor, named=[str(p) for v in versions for p in v.licensees]
+    )
+    rows, others = consent_page.build_rows(actor=actor, versions=versions, catalog=catalog)
     status = 200
     preview: list[dict[str, Any]] = []
+    form = None
     if request.method == "POST":
-        form = ConsentForm(request.POST, rows=rows, initial=initial)
-        if form.is_valid() and request.POST.get("action") == "preview":
-            preview = _preview(actor, rows, form)
-        elif form.is_valid():
-            answers = {row.use: form.answer(row.use) for row in rows}
-            try:
-                changed = consent_page.consent_save(
-                    actor=actor, rows=rows, answers=answers,
-                    posture=form.cleaned_data["posture"], now=timezone.now(),
-                )  # fmt: skip
-            except (InvalidInput, PermissionDenied) as exc:
-                form.add_error(None, str(exc))
-                status = 400 if isinstance(exc, InvalidInput) else 403
-            else:
-                messages.success(
-                    request,
-                    ngettext("Saved: %(n)d answer changed.", "Saved: %(n)d answers changed.",
-                             changed) % {"n": changed},
-                )  # fmt: skip
-                return redirect("web:consent", party_id=party_id)
-        else:
+        try:
+            base = consent_page.rows_from_form(actor=actor, data=request.POST, catalog=catalog)
+        except consent_page.NotYours:
+            messages.error(request, _("The form names a rule that is not one of yours: nothing "
+                                      "was saved. Here are your answers as they are."))  # fmt: skip
             status = 400
-    else:
-        form = ConsentForm(rows=rows, initial=initial)
+        else:
+            posture = request.POST.get("posture_base") or actor.party.default_posture
+            form = ConsentForm(
+                request.POST, rows=base, catalog=catalog, owner=actor.party,
+                initial=ConsentForm.initial_for(base, str(posture)),
+            )  # fmt: skip
+            status, preview, done = _consent_post(request, actor, form, base)
+            if done:
+                return redirect("web:consent", party_id=party_id)
+            if status == 409:
+                form = None
+    if form is None:
+        form = ConsentForm(
+            rows=rows, catalog=catalog, owner=actor.party,
+            initial=ConsentForm.initial_for(rows, actor.party.default_posture),
+        )  # fmt: skip
+    works = dict(catalog.works)
+    named = dict(catalog.licensees)
+    groups = form.groups()
+    for g in groups:
+        for x in g["exceptions"]:
+            v = x["version"]
+            limits = consent_page.limits_text(v, works=works, licensees=named)
+            x["words"] = f"{_effect_words(v.effect, v.obligations or {})} · {limits}"
     context = {
         "form": form,
-        "groups": form.groups(),
+        "groups": groups,
+        "sample": form.sample_fields(),
         "posture_words": consent_page.POSTURE_WORDS,
-        "others": [_other_rule(v) for v in others],
-        "history": [_history_entry(e) for e in consent_page.rule_history(actor=actor)],
+        "others": [_other_rule(v, works, named) for v in others],
+        "history": [
+            _history_entry(e, works, named) for e in consent_page.rule_history(actor=actor)
+        ],
         "asked": who_asked(actor=actor),
         "charts": _charts(actor),
         "can_write": not actor.is_auditor and actor.has_role("editor"),
         "preview": preview,
+        "has_works": bool(catalog.works),
+        "has_licensees": bool(catalog.licensees),
     }
     return page(request, "web/consent.html", context, actor=actor, status=status)
 
 
+def _consent_post(
+    request: HttpRequest, actor: Actor, form: ConsentForm, base: list[consent_page.Row]
+) -> tuple[int, list[dict[str, Any]], bool]:
+    """A posted consent form: previewed, or saved (then ``done``); the status to answer."""
+    if not form.is_valid():
+        return 400, [], False
+    if request.POST.get("action") == "preview":
+        return 200, _preview(actor, base, form), False
+    try:
+        changed = consent_page.consent_save(
+            actor=actor, rows=base, answers=form.row_answers,
+            posture=form.cleaned_data["posture"],
+            posture_base=form.cleaned_data["posture_base"] or actor.party.default_posture,
+            now=timezone.now(),
+        )  # fmt: skip
+    except Conflict as exc:
+        messages.error(request, str(exc))
+        return 409, [], False
+    except (InvalidInput, PermissionDenied) as exc:
+        form.add_error(None, str(exc))
+        return (400 if isinstance(exc, InvalidInput) else 403), [], False
+    messages.success(
+        request,
+        ngettext("Saved: %(n)d answer changed.", "Saved: %(n)d answers changed.", changed)
+        % {"n": changed},
+    )
+    return 200, [], True
+
+
 def _preview(actor: Actor, rows: list[consent_page.Row], form: ConsentForm) -> list[dict[str, Any]]:
-    """What a licensee the party has not named would be told now, worldwide, for a commercial
-    use, with the form's answers as if saved (:mod:`governance.preview`): a row per use."""
-    planned = [
-        PlannedRule(use=row.use, scope=row.scope, effect=a.choice, obligations=a.obligations())
-        for row in rows
-        if (a := form.answer(row.use)).choice != "default"
-    ]
-    replaced = [row.version for row in rows if row.version is not None]
+    """What the form's sample request would be told (by default a licensee the party has not
+    named, now, worldwide, commercially), with the form's answers and exceptions as if saved
+    (:mod:`governance.preview`): a row per use previewed."""
+    planned: list[PlannedRule] = []
+    replaced = []
+    for row in rows:
+        wanted = form.answer(row.use)
+        if wanted.plain.choice != "default":
+            planned.append(consent_page.Scoped(wanted.plain).planned(use=row.use, scope=row.scope))
+        planned += [s.planned(use=row.use, scope=row.scope) for s in
+                    (*wanted.exceptions, wanted.new) if s is not None]  # fmt: skip
+        replaced += [v for v in (row.version, *(v for v, _s in row.exceptions)) if v is not None]
+    data = form.cleaned_data
+    day = data.get("sample-date")
+    territory = str(data.get("sample-territory") or "")
+    sample = Sample(
+        licensee_id=str(data.get("sample-licensee") or "") or None,
+        territories=(territory,) if territory else (),
+        at=consent_page.midnight(day) if day else None,
+        commercial=data.get("sample-commercial") != "non_commercial",
+        work_id=str(data.get("sample-work") or "") or None,
+    )  # fmt: skip
+    chosen = [r for r in rows if r.use == data.get("sample-use")] or rows
     decided = consent_preview(
-        actor=actor, planned=planned, replaced=replaced, posture=form.cleaned_data["posture"],
-        uses=[(row.use, row.scope) for row in rows], at=timezone.now(),
+        actor=actor, planned=planned, replaced=replaced, posture=data["posture"],
+        uses=[(row.use, row.scope) for row in chosen], at=timezone.now(), sample=sample,
     )  # fmt: skip
     language = "fr" if (get_language() or "en").startswith("fr") else "en"
     return [
         {"use": row.use, "label": row.label, "outcome": decided[row.use].outcome,
          "why": explanation.summary(decided[row.use].trace, language=language)}
-        for row in rows
+        for row in chosen
     ]  # fmt: skip
 
 
@@ -215,27 +277,41 @@ def _effect_words(effect: str, obligations: dict[str, Any]) -> str:
     return _("%(effect)s: %(conditions)s") % {"effect": words, "conditions": ", ".join(conditions)}
 
 
-def _other_rule(v: Any) -> dict[str, Any]:
+def _other_rule(v: Any, works: dict[str, str], named: dict[str, str]) -> dict[str, Any]:
+    """A rule the page shows and does not edit: its uses, answer and limits in words."""
     return {
+        "rule": str(v.rule_id),
         "uses": ", ".join(_use_label(u) for u in v.uses),
         "effect": _effect_words(v.effect, v.obligations or {}),
-        "scope": v.get_scope_display(),
-        "licensees": v.licensee_mode != "any",
-        "territories": " ".join(v.territories) if v.territory_mode != "worldwide" else "",
+        "limits": consent_page.limits_text(v, works=works, licensees=named),
         "note": v.note,
         "version": v.version,
     }
 
 
-def _history_entry(event: dict[str, Any]) -> dict[str, Any]:
+def _rule_words(v: Any, works: dict[str, str], named: dict[str, str]) -> str:
+    limits = consent_page.limits_text(v, works=works, licensees=named)
+    uses = ", ".join(_use_label(u) for u in v.uses)
+    what = f"{uses} — {_effect_words(v.effect, v.obligations or {})}"
+    return f"{what} · {limits}" if limits else what
+
+
+def _history_entry(
+    event: dict[str, Any], works: dict[str, str], named: dict[str, str]
+) -> dict[str, Any]:
+    """A history line: a version written (what it says) or a withdrawal (what it ended), and
+    who did it."""
     v = event["version"]
-    if v is None:
-        return {"at": event["at"], "rule": event["rule"], "what": _("Withdrawn"), "who": "",
-                "version": event["rule_version"]}  # fmt: skip
+    if event["withdrawn"]:
+        who = event.get("who")
+        what = _("Withdrawn")
+        if v is not None:
+            what = _("Withdrawn: %(rule)s") % {"rule": _rule_words(v, works, named)}
+        return {"at": event["at"], "rule": event["rule"], "what": what, "version":
+                event["rule_version"], "who": who.get_username() if who else ""}  # fmt: skip
     return {
         "at": event["at"], "rule": event["rule"], "version": v.version,
-        "what": f"{', '.join(_use_label(u) for u in v.uses)} — "
-                f"{_effect_words(v.effect, v.obligations or {})}",
+        "what": _rule_words(v, works, named),
         "who": v.author.get_username() if v.author else "",
     }  # fmt: skip
 
@@ -336,8 +412,39 @@ def verify(request: HttpRequest) -> HttpResponse:
         "proof_not_root": _("Entry %(index)s: the inclusion proof does not reach the root."),
         "receipt_verified": _("Verified: the entry is in the ledger your key signed."),
         "receipt_is": _("Entry %(index)s of %(origin)s, in the tree of %(size)s entries."),
+        **tile_words(),
     }
-    return page(request, "web/verify.html", {"words": words})
+    ledger_base = reverse("ledger:checkpoint").removesuffix("checkpoint")
+    return page(request, "web/verify.html", {"words": words, "ledger_base": ledger_base})
+
+
+def tile_words() -> dict[str, str]:
+    """The verification's messages about the ledger's tiles (``verify.js``, checks 9 and 10)."""
+    return {
+        "tiles_ok": _("The ledger's tiles hash to the signed root (fetched: %(tiles)s)."),
+        "tiles_not_root": _(
+            "The ledger's tiles (%(tiles)s) do not hash to the signed root: a tile was changed, "
+            "or the server's log is not the tree your key signed."
+        ),
+        "tile_missing": _("The server gave no tile %(path)s (HTTP %(status)s)."),
+        "tile_length": _("The tile %(path)s does not hold %(width)s hashes of 32 bytes."),
+        "bad_bundle": _("The entry bundle %(path)s does not hold %(width)s entries."),
+        "entry_not_tile_leaf": _(
+            "Entry %(index)s: its bytes in %(bundle)s do not hash to its leaf hash in %(tile)s: "
+            "the entry or the tile was changed."
+        ),
+        "tiles_proof_not_root": _(
+            "Entry %(index)s: the tiles' hashes do not lead from the entry to the signed root: "
+            "the entry or a tile was changed."
+        ),
+        "not_an_index": _("The entry number is a whole number from 0."),
+        "entry_not_json": _("The entry is not JSON text."),
+        "entry_verified": _("Verified: the entry is in the ledger your key signed, by its tiles."),
+        "entry_is": _(
+            "Entry %(index)s (%(type)s, %(time)s) of %(origin)s, in the tree of %(size)s entries."
+        ),
+        "tiles_used": _("Tiles fetched: %(tiles)s."),
+    }
 
 
 @login_required

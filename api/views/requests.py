@@ -18,6 +18,7 @@ from api.access import actor_of
 from api.filters import UseRequestFilter
 from api.parsers import FormParser, JSONParser, MultiPartParser
 from api.permissions import party_kind_in
+from api.schema import ItemField
 from api.strict import StrictSerializer
 from api.uploads import ManifestUploadHandler
 from api.views.callbacks import REQUEST_EVENT_CALLBACK
@@ -75,7 +76,7 @@ class RequestInputSerializer(StrictSerializer):
 
 class ItemsRequestSerializer(RequestInputSerializer):
     items = serializers.ListField(
-        child=serializers.DictField(),
+        child=ItemField(),
         min_length=1,
         max_length=request_specs.MAX_ITEMS,
         help_text='Each {"isrc"|"iswc"|"upc"|"work_id": "..."}, {"vectors": [{"space": '
@@ -265,7 +266,7 @@ class CheckView(GenericAPIView[Decision]):
         )
 
     class CheckInputSerializer(RequestInputSerializer):
-        item = serializers.DictField(
+        item = ItemField(
             help_text="One item, as in a request's items: an identifier, vectors, "
             "audio_base64, a fingerprint, text (a prompt: the artist it names is decided on "
             "their likeness) or lyrics (the work whose lyrics they are)."

@@ -3,9 +3,7 @@ consent withdrawn since) and its results as JSON Lines."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -23,9 +21,9 @@ from api.pagination import ItemCursorPagination
 from api.views.callbacks import CallbackEventSerializer
 from api.views.requests import RETRY_AFTER, UseRequestSerializer, retry_after
 from governance import selectors
-from governance.models import Decision, RequestStatus
+from governance.models import RequestStatus
 from governance.models.requests import OUTCOMES
-from governance.services import settlements
+from governance.services.results import item_row, results_jsonl
 
 ITEM_PARAMETERS = [
     OpenApiParameter(
@@ -40,7 +38,8 @@ ITEM_PARAMETERS = [
 
 
 class ItemRowSerializer(serializers.Serializer[Any]):
-    """An item as the status page and the results carry it (schema only; see ``item_row``)."""
+    """An item as the status page and the results carry it (schema only; see
+    ``governance.services.results.item_row``)."""
 
     item = serializers.IntegerField()
     reference = serializers.CharField(allow_null=True)
@@ -63,21 +62,6 @@ class UseRequestStatusSerializer(UseRequestSerializer):
 
     class Meta(UseRequestSerializer.Meta):
         fields = [*UseRequestSerializer.Meta.fields, "items", "items_next", "withdrawals"]
-
-
-def item_row(d: Decision) -> dict[str, Any]:
-    settled = settlements.decision_settlement(d)
-    return {
-        "item": d.item.position,
-        "reference": d.item.reference or None,
-        "content_sha256": d.item.content_sha256,
-        "decision": str(d.pk),
-        "outcome": d.final_outcome,
-        "code": d.code if settled is None else settled.code,
-        "reason": d.reason if settled is None else settled.reason,
-        "obligations": d.obligations,
-        "works": [str(w) for w in d.works],
-    }
 
 
 class UseRequestDetailView(GenericAPIView[Any]):
@@ -135,11 +119,7 @@ class UseRequestResultsView(APIView):
             rows = paginator.paginate_queryset(decisions, request, view=self) or []
             next_link = paginator.get_next_link()
 
-        def lines() -> Iterator[bytes]:
-            for d in rows:
-                yield json.dumps(item_row(d), separators=(",", ":")).encode() + b"\n"
-
-        response = StreamingHttpResponse(lines(), content_type="application/jsonl")
+        response = StreamingHttpResponse(results_jsonl(rows), content_type="application/jsonl")
         response["Content-Disposition"] = f'attachment; filename="{use_request.pk}.jsonl"'
         if next_link:
             response["Link"] = f'<{next_link}>; rel="next"'

@@ -30,6 +30,10 @@ class ConsentRule(models.Model):
     owner = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="consent_rules")
     current_version = models.PositiveIntegerField(default=1)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="Who withdrew the rule (its versions name their authors).",
+    )  # fmt: skip
     created_at = models.DateTimeField()
 
     class Meta:

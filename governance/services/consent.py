@@ -272,7 +272,8 @@ def rule_withdraw(*, actor: Actor, rule: ConsentRule, now: dt.datetime) -> Conse
         effective_until=now
     )
     rule.withdrawn_at = now
-    rule.save(update_fields=["withdrawn_at"])
+    rule.withdrawn_by_id = actor.user.pk
+    rule.save(update_fields=["withdrawn_at", "withdrawn_by"])
     ledgering.append(
         "consent_rule_withdrawn",
         {"rule": str(rule.pk), "version": rule.current_version, "owner": str(rule.owner_id)},

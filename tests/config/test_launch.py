@@ -135,6 +135,15 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(var_dir: Path) -> 
         for asset in ("web/site.css", "web/verify.js"):
             with urllib.request.urlopen(f"{base}/static/{asset}", timeout=30) as response:
                 assert response.status == 200, asset
+        # By the names with their content's hash the pages use (manifest storage).
+        with urllib.request.urlopen(f"{base}/verify/", timeout=30) as response:
+            page = response.read().decode()
+        hashed = re.findall(r'"(/static/web/(?:site|verify)\.[0-9a-f]{12}\.(?:css|js))"', page)
+        assert len(hashed) == 2, page[:800]
+        for asset in hashed:
+            with urllib.request.urlopen(f"{base}{asset}", timeout=30) as response:
+                assert response.status == 200, asset
+                assert "immutable" in response.headers["Cache-Control"], asset
     finally:
         launcher.send_signal(signal.SIGINT)
         code = launcher.wait(timeout=60)

@@ -72,6 +72,20 @@ def _committed_rows_undone(transactional_db: None, committed: None) -> None:
 
 
 @pytest.fixture(scope="session")
+def live_server(_static_collected: Path) -> Iterator[Any]:
+    """pytest-django's live server, its static files served as the service serves them: by
+    WhiteNoise's middleware from the collected files (hashed names), not by Django's
+    development handler, which looks in the apps' folders and knows no hashed name."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost", start=False)
+    server.thread.static_handler = lambda handler: handler  # the WSGI app, WhiteNoise inside
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = _which(CHROMIUM, "chromium")

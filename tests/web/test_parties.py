@@ -18,12 +18,12 @@ def test_a_licensee_and_an_auditor_land_on_their_partys_page(
 ) -> None:
     sonora = person(PartyKind.LICENSEE, "Sonora AI Labs")
     sign_in(page, live_server.url, sonora)
-    assert page.current_url == f"{live_server.url}/p/{sonora.party.pk}/"
-    assert page.find_element(By.TAG_NAME, "h1").text == "Sonora AI Labs"
+    assert page.current_url == f"{live_server.url}/p/{sonora.party.pk}/requests/"
+    assert page.find_element(By.TAG_NAME, "h1").text == "Use requests of Sonora AI Labs"
     assert page.find_element(By.LINK_TEXT, "The API and its documentation")
     # A licensee owns no consent: its consent page sends it back to its own.
     page.get(f"{live_server.url}/p/{sonora.party.pk}/consent/")
-    assert page.current_url == f"{live_server.url}/p/{sonora.party.pk}/"
+    assert page.current_url == f"{live_server.url}/p/{sonora.party.pk}/requests/"
     page.delete_all_cookies()
 
     clearview = person(PartyKind.AUDITOR, "Clearview Audit")

@@ -19,6 +19,16 @@
 // 7. its leaf_hash is SHA-256(0x00 || entry);
 // 8. its inclusion proof leads from that leaf to the checkpoint's root (RFC 9162 §2.1.3.2,
 //    nodes hashed as SHA-256(0x01 || left || right)).
+//
+// The ledger's C2SP tlog-tiles (docs/ledger.md, "Tiles": height 8, tile/<L>/<N>[.p/<W>] holds
+// the perfect-subtree hashes at Merkle level 8·L, tile/entries/<N>[.p/<W>] the entries) are
+// checked against a verified checkpoint of size S, without any proof the server computed:
+// 9.  the root: RFC 6962's MTH(0, S) recomputed from the tiles, each perfect subtree of height
+//     h = 8·L + r hashed up from 2^r hashes of a level-L tile (one tile a level, at the tree's
+//     right edge), must be the signed root;
+// 10. an entry i < S: its bytes taken from the entry bundle, SHA-256(0x00 || entry) the leaf
+//     hash of the level-0 tile, and the audit path (RFC 6962 PATH(i, D[0:S])) built from the
+//     tiles' subtree hashes must lead from that leaf to the signed root (8.).
 "use strict";
 
 (function () {
@@ -30,6 +40,8 @@
   const noteField = document.getElementById("note");
   const pin = document.getElementById("pin");
   const PINNED = "consentry.vkey";
+  const ledgerBase = form.dataset.ledger;   // "/ledger/": tiles are under <ledgerBase>tile/
+  const tilesField = document.getElementById("tiles");
   const encoder = new TextEncoder();
 
   class Failure extends Error {}
@@ -123,15 +135,22 @@
     return readCheckpoint(body);                             // 5.
   }
 
-  function show(where, ok, lines) {
+  function show(where, ok, lines, detail) {
     const out = where;
     out.className = ok ? "result ok" : "result bad";
     out.dataset.verified = ok ? "yes" : "no";
-    out.replaceChildren(...lines.map((text, i) => {
+    const shown = lines.map((text, i) => {
       const el = document.createElement(i === 0 ? "strong" : "p");
       el.textContent = text;
       return el;
-    }));
+    });
+    if (detail) {
+      const pre = document.createElement("pre");
+      pre.className = "json";
+      pre.textContent = detail;
+      shown.push(pre);
+    }
+    out.replaceChildren(...shown);
     out.focus();
   }
 
@@ -139,9 +158,9 @@
     return new Uint8Array(await crypto.subtle.digest("SHA-256", concat(...parts)));
   }
 
-  function proofLength(index, size) {
-    const inner = (index ^ (size - 1)).toString(2).replace(/^0+/, "").length;
-    const border = (index >>> inner).toString(2).replace(/0/g, "").length;
+  function proofLength(index, size) {   // BigInt: exact for any safe integer
+    const inner = (BigInt(index) ^ BigInt(size - 1)).toString(2).replace(/^0+/, "").length;
+    const border = (BigInt(index) >> BigInt(inner)).toString(2).replace(/0/g, "").length;
     return inner + border;
   }
 
@@ -152,16 +171,18 @@
     if (proof.length !== proofLength(index, size)) {
       throw new Failure(say(words.proof_length, { index, size }));
     }
+    // Halving with Math.floor, not >>>: indexes beyond 2^32 stay exact.
+    const half = (n) => Math.floor(n / 2);
     let fn = index, sn = size - 1, r = leaf;
     for (const p of proof) {
       if (sn === 0) throw new Failure(say(words.proof_not_root, { index }));
-      if (fn & 1 || fn === sn) {
+      if (fn % 2 === 1 || fn === sn) {
         r = await sha256(Uint8Array.of(1), p, r);
-        while (fn && !(fn & 1)) { fn >>>= 1; sn >>>= 1; }
+        while (fn && fn % 2 === 0) { fn = half(fn); sn = half(sn); }
       } else {
         r = await sha256(Uint8Array.of(1), r, p);
       }
-      fn >>>= 1; sn >>>= 1;
+      fn = half(fn); sn = half(sn);
     }
     if (sn !== 0 || toHex(r) !== root) throw new Failure(say(words.proof_not_root, { index }));
   }
@@ -192,7 +213,168 @@
     const proof = receipt.inclusion_proof.map((h) => fromBase64(String(h), words.a_proof_hash));
     await verifyInclusion(receipt.index, receipt.tree_size, leaf, proof, checkpoint.root);
     return { index: receipt.index, origin: checkpoint.origin, size: checkpoint.size,
-             root: checkpoint.root };
+             root: checkpoint.root, entry };
+  }
+
+
+  // ---- Tiles (9., 10.) ----------------------------------------------------------------------
+  // Sizes and indexes are plain numbers (exact below 2^53): no 32-bit bitwise operators here.
+
+  const TILE_WIDTH = 256;
+
+  function tileIndexPath(n) {       // 1234067 -> x001/x234/067
+    const parts = [String(n % 1000).padStart(3, "0")];
+    for (let m = Math.floor(n / 1000); m > 0; m = Math.floor(m / 1000)) {
+      parts.unshift("x" + String(m % 1000).padStart(3, "0"));
+    }
+    return parts.join("/");
+  }
+
+  function tilePath(level, index, width) {
+    return `tile/${level}/${tileIndexPath(index)}${width < TILE_WIDTH ? `.p/${width}` : ""}`;
+  }
+
+  function largestPowerBelow(n) {   // the largest power of two smaller than n (n > 1)
+    let k = 1;
+    while (k * 2 < n) k *= 2;
+    return k;
+  }
+
+  function isPowerOfTwo(n) {
+    let k = 1;
+    while (k < n) k *= 2;
+    return k === n;
+  }
+
+  async function node(left, right) {
+    return sha256(Uint8Array.of(1), left, right);
+  }
+
+  // The tiles of a tree of `size` entries, fetched from the server once each.
+  function tileReader(size) {
+    const fetched = new Map();
+    async function get(level, index) {
+      const below = Math.floor(size / TILE_WIDTH ** (level === "entries" ? 0 : level));
+      const width = Math.min(below - index * TILE_WIDTH, TILE_WIDTH);
+      const path = tilePath(level, index, width);
+      if (!fetched.has(path)) {
+        const response = await fetch(ledgerBase + path, { cache: "no-store" });
+        if (!response.ok) {
+          throw new Failure(say(words.tile_missing, { path, status: response.status }));
+        }
+        fetched.set(path, { width, bytes: new Uint8Array(await response.arrayBuffer()) });
+      }
+      return { path, ...fetched.get(path) };
+    }
+    async function hashes(level, index) {
+      const { path, width, bytes } = await get(level, index);
+      if (bytes.length !== 32 * width) {
+        throw new Failure(say(words.tile_length, { path, width }));
+      }
+      return { path, hashes: Array.from({ length: width }, (_, i) => bytes.slice(32 * i, 32 * i + 32)) };
+    }
+    async function entries(index) {
+      const { path, width, bytes } = await get("entries", index);
+      const out = [];
+      for (let at = 0; at < bytes.length;) {
+        if (at + 2 > bytes.length) throw new Failure(say(words.bad_bundle, { path, width }));
+        const length = bytes[at] * 256 + bytes[at + 1];
+        if (at + 2 + length > bytes.length) throw new Failure(say(words.bad_bundle, { path, width }));
+        out.push(bytes.slice(at + 2, at + 2 + length));
+        at += 2 + length;
+      }
+      if (out.length !== width) throw new Failure(say(words.bad_bundle, { path, width }));
+      return { path, entries: out };
+    }
+    return { hashes, entries, paths: () => Array.from(fetched.keys()) };
+  }
+
+  // The root of the perfect subtree of height h whose leaves start at k·2^h, from the tile at
+  // level floor(h / 8): its 2^(h mod 8) hashes there, hashed pairwise up.
+  async function subtreeHash(tiles, h, k) {
+    const level = Math.floor(h / 8);
+    const count = 2 ** (h - 8 * level);
+    const first = k * count;
+    const index = Math.floor(first / TILE_WIDTH);
+    const { path, hashes } = await tiles.hashes(level, index);
+    let row = hashes.slice(first - index * TILE_WIDTH, first - index * TILE_WIDTH + count);
+    if (row.length !== count) throw new Failure(say(words.tile_length, { path, width: hashes.length }));
+    while (row.length > 1) {
+      const up = [];
+      for (let i = 0; i < row.length; i += 2) up.push(await node(row[i], row[i + 1]));
+      row = up;
+    }
+    return row[0];
+  }
+
+  // RFC 6962's MTH(D[a:b]), its perfect subtrees read from the tiles.
+  async function treeHash(tiles, a, b) {
+    const n = b - a;
+    if (isPowerOfTwo(n) && a % n === 0) return subtreeHash(tiles, Math.log2(n), a / n);
+    const k = largestPowerBelow(n);
+    return node(await treeHash(tiles, a, a + k), await treeHash(tiles, a + k, b));
+  }
+
+  // RFC 6962's PATH(m, D[a:b]): the audit path, leaf upwards.
+  async function auditPath(tiles, m, a, b) {
+    if (b - a === 1) return [];
+    const k = largestPowerBelow(b - a);
+    if (m < a + k) return [...await auditPath(tiles, m, a, a + k), await treeHash(tiles, a + k, b)];
+    return [...await auditPath(tiles, m, a + k, b), await treeHash(tiles, a, a + k)];
+  }
+
+  async function rootFromTiles(checkpoint) {                   // 9.
+    const size = Number(checkpoint.size);
+    const tiles = tileReader(size);
+    const root = size === 0 ? await sha256() : await treeHash(tiles, 0, size);
+    if (toHex(root) !== checkpoint.root) {
+      throw new Failure(say(words.tiles_not_root, { tiles: tiles.paths().join(", ") }));
+    }
+    return tiles;
+  }
+
+  async function entryFromTiles(index, checkpoint, tiles) {    // 10.
+    const size = Number(checkpoint.size);
+    if (!(index < size)) throw new Failure(say(words.index_out_of_range, { index, size }));
+    const tile = Math.floor(index / TILE_WIDTH);
+    const bundle = await tiles.entries(tile);
+    const entry = bundle.entries[index - tile * TILE_WIDTH];
+    const leaf = await sha256(Uint8Array.of(0), entry);
+    const level0 = await tiles.hashes(0, tile);
+    if (toHex(level0.hashes[index - tile * TILE_WIDTH]) !== toHex(leaf)) {
+      throw new Failure(say(words.entry_not_tile_leaf,
+        { index, bundle: bundle.path, tile: level0.path }));
+    }
+    const proof = await auditPath(tiles, index, 0, size);
+    try {
+      await verifyInclusion(index, size, leaf, proof, checkpoint.root);
+    } catch (error) {
+      if (!(error instanceof Failure)) throw error;
+      throw new Failure(say(words.tiles_proof_not_root, { index }));
+    }
+    return { entry, tiles: tiles.paths() };
+  }
+
+  function readEntry(bytes) {
+    try {
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return JSON.parse(text);
+    } catch (e) {
+      throw new Failure(words.entry_not_json);
+    }
+  }
+
+  async function checkpointToCheck(key) {
+    let note;
+    if (noteField.value.trim()) {
+      // A pasted note is the text as shown: lines end in \n, and the last one too.
+      note = encoder.encode(noteField.value.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"));
+    } else {
+      const response = await fetch(form.dataset.checkpoint, { cache: "no-store" });
+      if (!response.ok) throw new Failure(say(words.fetch_failed, { status: response.status }));
+      note = new Uint8Array(await response.arrayBuffer());
+    }
+    return verify(note, key);
   }
 
   if (!keyField.value) keyField.value = localStorage.getItem(PINNED) || "";
@@ -210,7 +392,9 @@
       const file = receiptFile.files[0];
       if (!file) throw new Failure(words.no_file);
       const found = await verifyReceipt(await file.text(), key);
-      show(receiptOut, true, [words.receipt_verified, say(words.receipt_is, found)]);
+      const decoded = readEntry(found.entry);
+      show(receiptOut, true, [words.receipt_verified, say(words.receipt_is, found)],
+        JSON.stringify(decoded, null, 2));
     } catch (error) {
       const reason = error instanceof Failure ? error.message : `${error.name}: ${error.message}`;
       show(receiptOut, false, [words.failed, reason]);
@@ -224,22 +408,47 @@
     try {
       if (!globalThis.crypto || !crypto.subtle) throw new Failure(words.no_webcrypto);
       const key = await parseKey(keyField.value);            // 1., before anything is fetched
-      let note;
-      if (noteField.value.trim()) {
-        // A pasted note is the text as shown: lines end in \n, and the last one too.
-        note = encoder.encode(noteField.value.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"));
-      } else {
-        const response = await fetch(form.dataset.checkpoint, { cache: "no-store" });
-        if (!response.ok) throw new Failure(say(words.fetch_failed, { status: response.status }));
-        note = new Uint8Array(await response.arrayBuffer());
-      }
-      const checkpoint = await verify(note, key);
+      const checkpoint = await checkpointToCheck(key);
       if (pin.checked) localStorage.setItem(PINNED, keyField.value.trim());
-      show(out, true, [words.verified,
-        say(words.checkpoint_is, checkpoint)]);
+      const lines = [words.verified, say(words.checkpoint_is, checkpoint)];
+      if (tilesField.checked) {
+        const tiles = await rootFromTiles(checkpoint);
+        lines.push(say(words.tiles_ok, { tiles: tiles.paths().join(", ") || "—" }));
+      }
+      show(out, true, lines);
     } catch (error) {
       const reason = error instanceof Failure ? error.message : `${error.name}: ${error.message}`;
       show(out, false, [words.failed, reason]);
+    }
+  });
+
+  const entryForm = document.getElementById("entry-form");
+  const entryField = document.getElementById("entry-index");
+  const entryOut = document.getElementById("entry-result");
+  const asked = new URLSearchParams(location.search).get("entry");
+  if (asked && /^[0-9]+$/.test(asked)) entryField.value = asked;
+  entryForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    entryOut.dataset.verified = "";
+    entryOut.textContent = words.checking;
+    try {
+      if (!globalThis.crypto || !crypto.subtle) throw new Failure(words.no_webcrypto);
+      const key = await parseKey(keyField.value);
+      const raw = entryField.value.trim();
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) throw new Failure(words.not_an_index);
+      const index = Number(raw);
+      const checkpoint = await checkpointToCheck(key);         // 1.-5.
+      const tiles = await rootFromTiles(checkpoint);           // 9.
+      const found = await entryFromTiles(index, checkpoint, tiles);  // 10.
+      const decoded = readEntry(found.entry);
+      show(entryOut, true, [words.entry_verified,
+        say(words.entry_is, { index, type: decoded.type, time: decoded.time,
+                              origin: checkpoint.origin, size: checkpoint.size }),
+        say(words.tiles_used, { tiles: found.tiles.join(", ") })],
+        JSON.stringify(decoded, null, 2));
+    } catch (error) {
+      const reason = error instanceof Failure ? error.message : `${error.name}: ${error.message}`;
+      show(entryOut, false, [words.failed, reason]);
     }
   });
 })();
