@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -136,6 +137,12 @@ class CatalogSearchForm(forms.Form):
         label=gettext_lazy("Kind"), required=False,
         choices=[("", gettext_lazy("Any")), *KIND_WORDS.items()],
     )  # fmt: skip
+    whose = forms.ChoiceField(
+        label=gettext_lazy("Whose works"), required=False,
+        choices=[("", gettext_lazy("Registered by us or with a share of ours")),
+                 ("registered", gettext_lazy("Registered by us")),
+                 ("held", gettext_lazy("With a share of ours"))],
+    )  # fmt: skip
 
     API_NAMES = {"artist": "display_artist"}
 
@@ -144,22 +151,35 @@ class CatalogSearchForm(forms.Form):
         return {
             self.API_NAMES.get(name, name): str(value).strip()
             for name, value in self.cleaned_data.items()
-            if str(value or "").strip()
+            if name != "whose" and str(value or "").strip()
         }
+
+
+def catalog_of(actor: Actor, whose: str) -> Any:
+    """The party's catalog as ``GET /api/v1/works/`` lists works: those it registered
+    (``?registrant=<party>``), those it holds a share of (the works of
+    ``GET /api/v1/shares/?holder=<party>``), or either (``whose`` empty)."""
+    works = selectors.work_list(actor=actor)
+    held = selectors.share_list(actor=actor).filter(holder=actor.party).values("work_id")
+    if whose == "registered":
+        return works.filter(registrant=actor.party)
+    if whose == "held":
+        return works.filter(pk__in=held)
+    return works.filter(Q(registrant=actor.party) | Q(pk__in=held))
 
 
 @login_required
 @require_GET
 def catalog(request: HttpRequest, party_id: uuid.UUID) -> HttpResponse:
-    """The party's catalog, searched: the works it registered, found by the filters of
-    ``GET /api/v1/works/?registrant=<party>`` and in its order (title), 50 a page."""
+    """The party's catalog (:func:`catalog_of`), searched with the filters of
+    ``GET /api/v1/works/`` and in its order (title), 50 a page."""
     actor = _catalog_actor(request, party_id)
     form = CatalogSearchForm(request.GET)
     works: Any = Work.objects.none()
     status = 200
     if form.is_valid():
-        query = form.api_query() | {"registrant": str(actor.party.pk)}
-        found = WorkFilter(query, queryset=selectors.work_list(actor=actor))
+        queryset = catalog_of(actor, form.cleaned_data["whose"])
+        found = WorkFilter(form.api_query(), queryset=queryset)
         if found.is_valid():
             works = found.qs
         else:  # the API's 400: each field named
@@ -180,11 +200,15 @@ def catalog(request: HttpRequest, party_id: uuid.UUID) -> HttpResponse:
         "works": [_work_row(w) for w in shown.object_list],
         "query": kept.urlencode(),
         "searched": any(str(v).strip() for k, v in request.GET.items() if k != "page"),
-        "api_url": reverse("api:work-list")
-        + "?"
-        + urlencode(
-            {"registrant": str(actor.party.pk)} | (form.api_query() if form.is_valid() else {})
-        ),
+        "api_url": (
+            reverse("api:work-list")
+            + "?"
+            + urlencode(
+                {"registrant": str(actor.party.pk)} | (form.api_query() if form.is_valid() else {})
+            )
+        )
+        if form.is_valid() and form.cleaned_data["whose"] == "registered"
+        else "",
     }
     return page(request, "web/label/catalog.html", context, actor=actor, status=status)
 

@@ -17,13 +17,24 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
+from rest_framework.test import APIClient
 
 from governance import tasks
-from governance.models import ImportJob, PartyKind, Role, Work
-from tests.factories import PartyFactory, caller
+from governance.models import ApiToken, ImportJob, Membership, Party, PartyKind, Role, Work
+from tests.factories import Caller, PartyFactory, UserFactory, caller
 from tests.world import rule
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "catalog-sample.csv"
+
+
+def member_of(party: Party) -> Caller:
+    """A new admin member of ``party``, with an API token."""
+    user = UserFactory()
+    Membership.objects.create(party=party, user=user, role=Role.ADMIN)
+    token, secret = ApiToken.objects.create_key(name="test", party=party, user=user, role="admin")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return Caller(party=party, token=token, secret=secret, client=client)
 
 
 def signed_in(who: Any, *, csrf: bool = False) -> Client:
@@ -59,6 +70,28 @@ def found_titles(body: str) -> list[str]:
     )
 
 
+def test_a_publisher_finds_the_works_it_holds_a_share_of(northwind: Any) -> None:
+    # The sample's composition, registered by the label, with its publishing share the
+    # publisher's (holder "Harbor Lane Music Publishing" in the file).
+    harbor = member_of(Party.objects.get(name="Harbor Lane Music Publishing"))
+    composition = Work.objects.get(kind="composition", registrant=northwind.party)
+    client, url = signed_in(harbor), f"/p/{harbor.party.pk}/catalog/"
+    held = harbor.client.get("/api/v1/shares/", {"holder": str(harbor.party.pk)}).json()
+    held_titles = sorted(Work.objects.get(pk=s["work"]).title for s in held["results"])
+    assert held_titles == ["Northern Lights"]
+    assert found_titles(client.get(url).content.decode()) == held_titles
+    assert found_titles(client.get(url, {"whose": "held"}).content.decode()) == held_titles
+    assert found_titles(client.get(url, {"whose": "registered"}).content.decode()) == []
+    assert found_titles(client.get(url, {"whose": "held", "kind": "recording"})
+                        .content.decode()) == []  # fmt: skip
+    # Its work's page opens for it; a rival's catalog search does not find the work.
+    assert client.get(f"{url}{composition.pk}/").status_code == 200
+    rival = caller(PartyKind.PUBLISHER)
+    assert found_titles(signed_in(rival).get(f"/p/{rival.party.pk}/catalog/")
+                        .content.decode()) == []  # fmt: skip
+    assert signed_in(rival).get(f"/p/{rival.party.pk}/catalog/{composition.pk}/").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("query", "api"),
     [
@@ -74,13 +107,19 @@ def found_titles(body: str) -> list[str]:
 def test_the_catalog_search_finds_what_the_api_finds(
     northwind: Any, query: dict[str, str], api: dict[str, str]
 ) -> None:
-    response = signed_in(northwind).get(f"/p/{northwind.party.pk}/catalog/", query)
+    url = f"/p/{northwind.party.pk}/catalog/"
+    response = signed_in(northwind).get(url, query | {"whose": "registered"})
     assert response.status_code == 200
     body = response.content.decode()
     wanted = {"registrant": str(northwind.party.pk)} | api
     listed = northwind.client.get("/api/v1/works/", wanted).json()["results"]
     assert found_titles(body) == [w["title"] for w in listed]
     assert found_titles(body), query
+    assert f"GET /api/v1/works/?registrant={northwind.party.pk}" in body
+    # The label holds a share of each work it registered but the composition (the
+    # publisher's): by default, the two together, the same works.
+    default = signed_in(northwind).get(url, query).content.decode()
+    assert found_titles(default) == found_titles(body)
     assert "Northern Rival" not in body  # another label's work, never in this catalog
     assert len(found_titles(signed_in(northwind).get(f"/p/{northwind.party.pk}/catalog/").content
                             .decode())) == 4  # fmt: skip
