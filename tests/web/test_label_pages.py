@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
@@ -359,3 +360,32 @@ def test_all_or_nothing_fails_the_job_and_imports_nothing() -> None:
     assert "1 problems; with all_or_nothing nothing was imported" in body
     assert re.findall(r'<li class="problem" data-where="([^"]+)">', body) == ["line 3"]
     assert not Work.objects.exists()
+
+
+def test_the_demo_labels_and_publishers_pages_open_on_the_demo_catalog(tmp_path: Path) -> None:
+    call_command("seed_demo", credentials_file=tmp_path / "c.json", stdout=io.StringIO())
+    northwind = Party.objects.get(name="Northwind Records")
+    client = Client()
+    client.force_login(Membership.objects.filter(party=northwind).first().user)  # type: ignore[union-attr]
+    url = f"/p/{northwind.pk}/catalog/"
+    titles = found_titles(client.get(url).content.decode())
+    assert titles == ["Harbour Song", "Low Tide (Instrumental)", "Northern Lights",
+                      "Northern Lights"]  # fmt: skip
+    recording = Work.objects.get(isrc="GBNWR2300001")
+    body = client.get(f"{url}{recording.pk}/").content.decode()
+    # Its composition (the label's too, so linked), release, credits and shares.
+    assert f'href="/p/{northwind.pk}/catalog/{recording.composition_id}/"' in body
+    assert 'Aurora <span class="muted">(UPC <code>5012345678900</code>)' in body
+    assert "Ada Vale — Main artist" in body
+    assert "worldwide except CA US" in body or "worldwide except US CA" in body
+    outcomes = dict(re.findall(r'class="in-force" data-use="(\w+)" data-outcome="(\w+)"', body))
+    # The demo label allows analysing with a credit.
+    assert outcomes["analyze"] == "conditional"
+    assert "credit “Northwind Records”" in body
+    assert "Harbor Lane Music Publishing" in body
+    harbor = Party.objects.get(name="Harbor Lane Music Publishing")
+    client.force_login(Membership.objects.filter(party=harbor).first().user)  # type: ignore[union-attr]
+    composition = client.get(f"/p/{harbor.pk}/catalog/{recording.composition_id}/")
+    assert composition.status_code == 200
+    assert found_titles(client.get(f"/p/{harbor.pk}/catalog/").content.decode()) == [
+        "Northern Lights"]  # fmt: skip
