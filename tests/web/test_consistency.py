@@ -23,6 +23,7 @@ from ledger.models import Checkpoint
 from tests.web.conftest import screenshot
 from tests.web.test_explorer_browser import check_checkpoint, set_key
 from tests.web.test_explorer_pages import append, sign, unique_type
+from tests.web.test_french import switch_to_french
 
 VERIFY_ALL = """
 const cases = arguments[0], done = arguments[arguments.length - 1];
@@ -372,3 +373,21 @@ def test_an_older_checkpoint_signed_by_another_key_or_of_another_log_fails(
     outcome, text = verify_latest(page)
     assert outcome == "yes", text
     assert "No earlier checkpoint of this log was verified with your key" in text
+
+    # In French: the same checks, the reasons in French.
+    switch_to_french(page)
+    set_key(page, services.current_signer().verifier().key_string)
+    assert page.find_element(By.CSS_SELECTOR, "label[for=older]").text == (
+        "Un point de contrôle plus ancien à comparer (facultatif)"
+    )
+    outcome, text = verify_latest(page, older=mine)
+    assert (outcome, text.splitlines()[-1]) == (
+        "no", f"Le point de contrôle plus ancien que vous avez collé est celui du registre "
+        f"elsewhere.example/log, pas de {origin}."
+    )  # fmt: skip
+    outcome, text = verify_latest(page)
+    assert outcome == "yes", text
+    assert text.splitlines()[-1] == (
+        f"Le même arbre que le point de contrôle que ce navigateur a vérifié plus tôt ({size} "
+        "entrées, le même hachage racine)."
+    )
