@@ -413,6 +413,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         "receipt_verified": _("Verified: the entry is in the ledger your key signed."),
         "receipt_is": _("Entry %(index)s of %(origin)s, in the tree of %(size)s entries."),
         **tile_words(),
+        **consistency_words(),
     }
     ledger_base = reverse("ledger:checkpoint").removesuffix("checkpoint")
     return page(request, "web/verify.html", {"words": words, "ledger_base": ledger_base})
@@ -444,6 +445,52 @@ def tile_words() -> dict[str, str]:
             "Entry %(index)s (%(type)s, %(time)s) of %(origin)s, in the tree of %(size)s entries."
         ),
         "tiles_used": _("Tiles fetched: %(tiles)s."),
+    }
+
+
+def consistency_words() -> dict[str, str]:
+    """The verification's messages about consistency (``verify.js``, checks 11 to 13)."""
+    return {
+        "the_remembered": _("the checkpoint this browser verified earlier"),
+        "the_pasted": _("the older checkpoint you pasted"),
+        "this_checkpoint": _("this checkpoint"),
+        "first_seen": _(
+            "No earlier checkpoint of this log was verified with your key in this browser: this "
+            "one is remembered, and the next verification checks that the log only grew from it."
+        ),
+        "grew": _(
+            "The log only grew: %(what)s (%(old)s entries, root hash %(root)s) is the start of "
+            "the tree of %(new)s entries (consistency proof from %(sources)s)."
+        ),
+        "unchanged": _("The same tree as %(what)s (%(size)s entries, the same root hash)."),
+        "than_remembered": _("%(line)s The larger checkpoint stays remembered."),
+        "shrank": _("The log shrank: %(what)s has %(old)s entries, this one only %(new)s."),
+        "forked": _(
+            "The log forked or was rewritten: %(what)s has %(size)s entries too, but the root "
+            "hash %(old)s, and this one %(new)s."
+        ),
+        "bad_consistency": _(
+            "The log is not shown to have only grown since %(what)s: the consistency proof from "
+            "%(old)s to %(new)s entries (%(source)s) %(why)s. The log forked or was rewritten, "
+            "or the proof was changed."
+        ),
+        "why_proof_length": _("has the wrong number of hashes"),
+        "why_hash_size": _("holds a hash that is not 32 bytes"),
+        "why_old_root": _("does not lead to the older root hash"),
+        "why_new_root": _("does not lead to the newer root hash"),
+        "why_empty_root": _("starts from a tree of 0 entries whose root is not SHA-256 of nothing"),
+        "source_tiles": _("the ledger's tiles"),
+        "source_server": _("the ledger's consistency proof endpoint"),
+        "proof_fetch_failed": _(
+            "The server gave no consistency proof from %(old)s to %(new)s entries "
+            "(HTTP %(status)s)."
+        ),
+        "not_a_proof": _(
+            "The server's consistency proof from %(old)s to %(new)s entries is not a list of "
+            "base64 hashes."
+        ),
+        "older_not_verified": _("The older checkpoint you pasted is not verified: %(why)s"),
+        "other_log": _("The older checkpoint you pasted is of the log %(older)s, not %(origin)s."),
     }
 
 

@@ -101,8 +101,12 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 @pytest.fixture
 def page(browser: webdriver.Chrome, live_server: Any) -> Iterator[webdriver.Chrome]:
-    """The browser, with no cookies from an earlier test, at the desktop width."""
+    """The browser, with no cookies and no local storage (a pinned key, a remembered
+    checkpoint) from an earlier test, at the desktop width."""
     browser.delete_all_cookies()
+    browser.execute_cdp_cmd(
+        "Storage.clearDataForOrigin", {"origin": live_server.url, "storageTypes": "local_storage"}
+    )
     browser.set_window_size(1280, 1000)
     yield browser
     browser.delete_all_cookies()

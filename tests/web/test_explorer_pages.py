@@ -249,9 +249,14 @@ def test_the_pages_name_their_assets_by_hash_and_the_app_serves_them(client: Cli
         html = client.get(url).content.decode()
         assets += re.findall(r'(?:href|src)="(/static/web/[^"]+)"', html)
     names = {re.sub(r"\.[0-9a-f]{12}\.", ".", a) for a in assets}
-    assert names == {"/static/web/site.css", "/static/web/explorer.css", "/static/web/verify.js"}
+    assert names == {
+        "/static/web/site.css", "/static/web/explorer.css", "/static/web/merkle.js",
+        "/static/web/verify.js",
+    }  # fmt: skip
     for asset in set(assets):
-        assert re.fullmatch(r"/static/web/(site|explorer|verify)\.[0-9a-f]{12}\.(css|js)", asset)
+        assert re.fullmatch(
+            r"/static/web/(site|explorer|merkle|verify)\.[0-9a-f]{12}\.(css|js)", asset
+        )
         served = client.get(asset)
         assert served.status_code == 200, asset
         assert "immutable" in served["Cache-Control"]

@@ -29,6 +29,19 @@
 // 10. an entry i < S: its bytes taken from the entry bundle, SHA-256(0x00 || entry) the leaf
 //     hash of the level-0 tile, and the audit path (RFC 6962 PATH(i, D[0:S])) built from the
 //     tiles' subtree hashes must lead from that leaf to the signed root (8.).
+//
+// Consistency (merkle.js: RFC 9162 §2.1.4.2): the log must only grow. The browser remembers,
+// per verifier key and origin (localStorage), the last checkpoint it verified (size and root),
+// and an auditor may paste an older checkpoint too. Each, verified with the key (1.-5.), is
+// compared with the checkpoint just verified, the smaller of size m with the larger of size n:
+// 11. m = n: the roots must be the same, or the log forked or was rewritten;
+// 12. a remembered checkpoint larger than the server's latest: the log shrank;
+// 13. m < n: PROOF(m, D[n]) must verify from the older root to the newer one; it is built
+//     from the tiles of the n-entry tree (with the tiles box: the same C2SP tiles any mirror
+//     serves) and taken from the ledger's endpoint /ledger/proof/consistency; both must verify.
+//     Either way nothing of the server's is trusted: a proof that verifies against two roots
+//     the key signed cannot be forged.
+// The remembered checkpoint moves forward only once every check passed, never back.
 "use strict";
 
 (function () {
@@ -42,6 +55,9 @@
   const PINNED = "consentry.vkey";
   const ledgerBase = form.dataset.ledger;   // "/ledger/": tiles are under <ledgerBase>tile/
   const tilesField = document.getElementById("tiles");
+  const olderField = document.getElementById("older");
+  const SEEN = "consentry.checkpoint";   // + " <key name>+<key ID> <origin>": {size, root}
+  const M = globalThis.ConsentryMerkle;
   const encoder = new TextEncoder();
 
   class Failure extends Error {}
@@ -364,17 +380,129 @@
     }
   }
 
+  function pastedNote(text) {
+    // A pasted note is the text as shown: lines end in \n, and the last one too.
+    return encoder.encode(text.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"));
+  }
+
   async function checkpointToCheck(key) {
     let note;
     if (noteField.value.trim()) {
-      // A pasted note is the text as shown: lines end in \n, and the last one too.
-      note = encoder.encode(noteField.value.replace(/\r\n/g, "\n").replace(/\n*$/, "\n"));
+      note = pastedNote(noteField.value);
     } else {
       const response = await fetch(form.dataset.checkpoint, { cache: "no-store" });
       if (!response.ok) throw new Failure(say(words.fetch_failed, { status: response.status }));
       note = new Uint8Array(await response.arrayBuffer());
     }
     return verify(note, key);
+  }
+
+  // ---- Consistency (11.-13.) ----------------------------------------------------------------
+
+  function seenKey(key, origin) {
+    return `${SEEN} ${key.name}+${key.id} ${origin}`;
+  }
+
+  function readSeen(key, origin) {
+    try {
+      const seen = JSON.parse(localStorage.getItem(seenKey(key, origin)) || "null");
+      if (seen && /^(0|[1-9][0-9]*)$/.test(seen.size) && /^[0-9a-f]{64}$/.test(seen.root)) {
+        return { origin, size: seen.size, root: seen.root };
+      }
+    } catch (e) {
+      // Not JSON: nothing remembered (the next verification writes it anew).
+    }
+    return null;
+  }
+
+  function remember(key, checkpoint) {
+    localStorage.setItem(seenKey(key, checkpoint.origin),
+      JSON.stringify({ size: checkpoint.size, root: checkpoint.root }));
+  }
+
+  function fromHex(hex) {
+    return Uint8Array.from(hex.match(/../g), (b) => parseInt(b, 16));
+  }
+
+  async function proofFromServer(first, second) {
+    const url = `${ledgerBase}proof/consistency?first=${first}&second=${second}`;
+    const response = await fetch(url, { cache: "no-store" });
+    if (!response.ok) {
+      throw new Failure(say(words.proof_fetch_failed,
+        { old: first, new: second, status: response.status }));
+    }
+    let body;
+    try {
+      body = await response.json();
+    } catch (e) {
+      body = null;
+    }
+    if (!body || !Array.isArray(body.hashes) || !body.hashes.every((h) => typeof h === "string")) {
+      throw new Failure(say(words.not_a_proof, { old: first, new: second }));
+    }
+    return body.hashes.map((h) => fromBase64(h, words.a_proof_hash));
+  }
+
+  // PROOF(first, D[second]) from the tiles of the tree of `second` entries.
+  async function proofFromTiles(first, second, tiles) {
+    return M.consistencyProof(first, second, (a, b) => treeHash(tiles, a, b));
+  }
+
+  // That `newer` extends `older` (both verified with the key); `what` names `older`. Returns
+  // the line to show.
+  async function checkConsistency(older, newer, tiles, what) {
+    const m = Number(older.size);
+    const n = Number(newer.size);
+    if (m > n) throw new Failure(say(words.shrank, { what, old: m, new: n }));
+    if (m === n) {
+      if (older.root !== newer.root) {
+        throw new Failure(say(words.forked, { what, size: m, old: older.root, new: newer.root }));
+      }
+      return say(words.unchanged, { what, size: m });
+    }
+    const sources = [];
+    const proofs = [];
+    if (tiles) proofs.push([words.source_tiles, () => proofFromTiles(m, n, tiles)]);
+    proofs.push([words.source_server, () => proofFromServer(m, n)]);
+    for (const [source, make] of proofs) {
+      const proof = await make();
+      try {
+        await M.verifyConsistency(m, n, fromHex(older.root), fromHex(newer.root), proof);
+      } catch (error) {
+        if (!(error instanceof M.ConsistencyError)) throw error;
+        throw new Failure(say(words.bad_consistency,
+          { what, old: m, new: n, source, why: words[`why_${error.reason}`] || error.reason }));
+      }
+      sources.push(source);
+    }
+    return say(words.grew, { what, old: m, root: older.root, new: n, sources: sources.join(", ") });
+  }
+
+  async function checkOlder(key, checkpoint, tiles) {
+    let older;
+    try {
+      older = await verify(pastedNote(olderField.value), key);
+    } catch (error) {
+      if (!(error instanceof Failure)) throw error;
+      throw new Failure(say(words.older_not_verified, { why: error.message }));
+    }
+    if (older.origin !== checkpoint.origin) {
+      throw new Failure(say(words.other_log, { older: older.origin, origin: checkpoint.origin }));
+    }
+    return checkConsistency(older, checkpoint, tiles, words.the_pasted);
+  }
+
+  async function checkRemembered(key, checkpoint, tiles, pasted) {
+    const seen = readSeen(key, checkpoint.origin);
+    if (!seen) return { line: words.first_seen, forward: true };
+    if (pasted && Number(checkpoint.size) < Number(seen.size)) {
+      // An older checkpoint to check: it must be the start of the remembered tree.
+      const wider = tiles && tileReader(Number(seen.size));
+      const line = await checkConsistency(checkpoint, seen, wider, words.this_checkpoint);
+      return { line: say(words.than_remembered, { line }), forward: false };
+    }
+    return { line: await checkConsistency(seen, checkpoint, tiles, words.the_remembered),
+             forward: true };
   }
 
   if (!keyField.value) keyField.value = localStorage.getItem(PINNED) || "";
@@ -408,13 +536,19 @@
     try {
       if (!globalThis.crypto || !crypto.subtle) throw new Failure(words.no_webcrypto);
       const key = await parseKey(keyField.value);            // 1., before anything is fetched
+      const pasted = Boolean(noteField.value.trim());
       const checkpoint = await checkpointToCheck(key);
       if (pin.checked) localStorage.setItem(PINNED, keyField.value.trim());
       const lines = [words.verified, say(words.checkpoint_is, checkpoint)];
+      let tiles = null;
       if (tilesField.checked) {
-        const tiles = await rootFromTiles(checkpoint);
+        tiles = await rootFromTiles(checkpoint);
         lines.push(say(words.tiles_ok, { tiles: tiles.paths().join(", ") || "—" }));
       }
+      if (olderField.value.trim()) lines.push(await checkOlder(key, checkpoint, tiles));  // 11.-13.
+      const remembered = await checkRemembered(key, checkpoint, tiles, pasted);
+      lines.push(remembered.line);
+      if (remembered.forward) remember(key, checkpoint);
       show(out, true, lines);
     } catch (error) {
       const reason = error instanceof Failure ? error.message : `${error.name}: ${error.message}`;
