@@ -250,6 +250,9 @@ class Reader(ErnDocument):
         kind = self.text(rc, "RightsControllerType")
         if party is None:
             return None
+        if not (party.name or party.isni or party.ipi or party.dpid):
+            self.fault(rc, "RightsController: its party has neither a name nor a PartyId")
+            return None
         return DdexRightsController(party, _unique(roles), share, where, excluded, kind)
 
     def check_sums(
