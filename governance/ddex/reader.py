@@ -171,7 +171,7 @@ class Reader(ErnDocument):
         for node in self.all(el, path):
             if not (code := node_text(node)):
                 continue
-            if code != WORLDWIDE and code not in identifiers.ALL_TERRITORIES:
+            if not _known(code):
                 name = etree.QName(node).localname
                 self.fault(node, f"{name} {code!r} is not an ISO 3166-1 alpha-2 territory code")
                 continue
@@ -362,15 +362,17 @@ class Reader(ErnDocument):
             territories, excluded = _territories(own_codes), ()
         for block, rc in rcs:
             if self.v4:
-                codes = _territories(
-                    self.codes(rc, "DelegatedUsageRights/TerritoryOfRightsDelegation")
-                )
+                path = "DelegatedUsageRights/TerritoryOfRightsDelegation"
+                codes = _territories(c for c in self.texts(rc, path) if _known(c))
                 where, out = territories, excluded
                 if codes and WORLDWIDE not in codes:
                     narrowed = tuple(c for c in codes if _covers(territories, excluded, c))
                     where, out = narrowed or codes, ()
             else:
-                where, out = _territories(self.codes(block, "TerritoryCode")), ()
+                raw = self.texts(block, "TerritoryCode")
+                where, out = _territories(c for c in raw if _known(c)), ()
+                if raw and not where:
+                    continue  # Its unknown codes are faults already.
             if (controller := self.controller(rc, where, out)) is not None:
                 pairs.append((rc, controller))
         self.check_sums(sr, pairs)
@@ -558,6 +560,10 @@ class Reader(ErnDocument):
             tuple(recordings),
             tuple(self.problems),
         )
+
+
+def _known(code: str) -> bool:
+    return code == WORLDWIDE or code in identifiers.ALL_TERRITORIES
 
 
 def _isrc(node: etree._Element | None) -> str | None:
