@@ -26,6 +26,7 @@ from governance.models import (
     Credit,
     Likeness,
     Party,
+    PartyClaim,
     Release,
     RightsClaim,
     RightsShare,
@@ -242,6 +243,35 @@ def claim_payload(claim: RightsClaim) -> dict[str, Any]:
         "valid_from": _date(claim.valid_from),
         "valid_until": _date(claim.valid_until),
         "statement": claim.statement,
+    }
+
+
+def party_claim_payload(claim: PartyClaim) -> dict[str, Any]:
+    """``party_claim``: which party claims to be which unclaimed party, on which matching
+    identifiers; the statement is committed (:data:`CONFIDENTIAL`)."""
+    return {
+        "id": str(claim.pk),
+        "party": str(claim.party_id),
+        "claimant": str(claim.claimant_id),
+        "matched_on": list(claim.matched_on),
+        "statement": claim.statement,
+    }
+
+
+def party_claim_decision_payload(claim: PartyClaim, *, shares: Sequence[str]) -> dict[str, Any]:
+    """``party_claim_decided``: accepted or rejected, by the party that named the claimed party
+    (its id) or an operator (``"operator"``); the shares an acceptance moved to the claimant
+    (their own ``rights_share`` entries precede this one); the reason is committed."""
+    return {
+        "id": str(claim.pk),
+        "party": str(claim.party_id),
+        "claimant": str(claim.claimant_id),
+        "status": claim.status,
+        "decided_by": (
+            "operator" if claim.decided_by_party_id is None else str(claim.decided_by_party_id)
+        ),
+        "shares": list(shares),
+        "reason": claim.reason,
     }
 
 

@@ -489,7 +489,7 @@ class Reader(ErnDocument):
         faults: dict[str, list[Fault]] = defaultdict(list)
         for release_ref, resource_refs in contents.items():
             for terms in deals.get(release_ref, []):
-                self.faults = found = []
+                self.faults = found = list[Fault]()
                 included = self.codes(terms, "TerritoryCode")
                 excluded = self.codes(terms, "ExcludedTerritoryCode")
                 self.faults = None
