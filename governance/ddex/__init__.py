@@ -17,7 +17,7 @@ from __future__ import annotations
 import pathlib
 from typing import BinaryIO
 
-from governance.ddex.document import ERN_NAMESPACE, load_ern
+from governance.ddex.document import ERN_NAMESPACE, stream_ern
 from governance.ddex.model import (
     WORLDWIDE,
     DdexError,
@@ -45,5 +45,16 @@ __all__ = [
 
 
 def parse_ern(source: bytes | str | pathlib.Path | BinaryIO) -> DdexMessage:
-    """Parse one NewReleaseMessage. A ``str`` is XML text; pass a ``pathlib.Path`` for a file."""
-    return Reader(*load_ern(source)).message()
+    """Parse one NewReleaseMessage. A ``str`` is XML text; pass a ``pathlib.Path`` for a file.
+
+    The file is read as a stream (lxml ``iterparse``): each SoundRecording is read when it ends
+    and then freed, so memory grows with what is kept of each recording, not with the XML."""
+    reader: Reader | None = None
+    for el, name, root in stream_ern(source):
+        if root is None:
+            reader = Reader(el, name)
+        elif name:
+            assert reader is not None  # The root came first.
+            reader.take(el, name)
+    assert reader is not None
+    return reader.message()

@@ -82,7 +82,7 @@ from typing import Final
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
 
 from governance import identifiers
-from governance.ddex.document import ErnDocument, node_text
+from governance.ddex.document import ErnDocument, forget, node_text
 from governance.ddex.model import (
     WORLDWIDE,
     DdexMessage,
@@ -115,6 +115,10 @@ _CREDITS: Final = {  # (credited element, party reference, role elements) for ER
     ),
 }
 Fault = tuple[etree._Element, str]
+Where = tuple[str, int]
+"""An element's XPath and the line of its start tag."""
+Located = tuple[str, int, str]
+"""A fault: the XPath and line of the element at fault, and the reason."""
 Scope = tuple[set[str], list[frozenset[str]]]
 """Territories as (included codes, [excluded codes of each Worldwide-minus grant]); ``WORLDWIDE``
 among the included codes means everywhere."""
@@ -154,6 +158,8 @@ class Reader(ErnDocument):
         super().__init__(root, digits)
         self.parties: dict[str, DdexParty] = {}
         self.faults: list[Fault] | None = None  # The recording being read collects its faults.
+        self.drafts: list[_Draft] = []
+        self.resources: set[str] = set()
 
     def fault(self, el: etree._Element, reason: str) -> None:
         """A fault of the recording being read (it rejects it), else a problem of ``el``."""
@@ -255,15 +261,14 @@ class Reader(ErnDocument):
             return None
         return DdexRightsController(party, _unique(roles), share, where, excluded, kind)
 
-    def check_sums(
-        self, sr: etree._Element, pairs: list[tuple[etree._Element, DdexRightsController]]
-    ) -> None:
-        """Shares of the rights controllers add up to at most 100 in every territory."""
-        owners = [(el, c) for el, c in pairs if not c.roles or _OWNER_ROLE in c.roles]
+    def check_sums(self, pairs: list[tuple[Where, DdexRightsController]]) -> list[Located]:
+        """Shares of the rights controllers add up to at most 100 in every territory: the
+        fault of the controller that passes 100, if any."""
+        owners = [(w, c) for w, c in pairs if not c.roles or _OWNER_ROLE in c.roles]
         named = {t for _, c in owners for t in (*c.territories, *c.excluded_territories)}
         for code in sorted(named - {WORLDWIDE}) or [""]:
             total = Decimal(0)
-            for el, c in owners:
+            for (xpath, line), c in owners:
                 if (code and not _covers(c.territories, c.excluded_territories, code)) or (
                     not code and WORLDWIDE not in c.territories
                 ):
@@ -275,9 +280,9 @@ class Reader(ErnDocument):
                 )
                 if total > 100:
                     where = f" in {code}" if code else ""
-                    self.fault(el, f"RightSharePercentage: the rights controllers' shares add "
-                               f"up to {total.normalize():f} %{where}, over 100")  # fmt: skip
-                    return
+                    return [(xpath, line, f"RightSharePercentage: the rights controllers' shares "
+                             f"add up to {total.normalize():f} %{where}, over 100")]  # fmt: skip
+        return []
 
     def credits(self, blocks: list[etree._Element]) -> tuple[tuple[DdexParty, ...], Credits]:
         """Main display artists, then every other (party, role) in ``_CREDITS`` order."""
@@ -302,28 +307,30 @@ class Reader(ErnDocument):
         title = self.text(el, "ReferenceTitle/TitleText") or self.first(blocks, _DISPLAY_TITLE)
         return title, self.first(blocks, "DisplayArtistName") or ""
 
-    def anchored(self, el: etree._Element, sr: etree._Element, ref: str) -> str:
-        """``el``'s XPath with its SoundRecording named by ResourceReference, not position."""
+    def located(self, el: etree._Element, sr: etree._Element, anchor: str) -> Where:
+        """``el``'s XPath inside the SoundRecording ``sr`` (named by ``anchor``) and line."""
         full, base = self.xpath(el), self.xpath(sr)
-        if not ref or "'" in ref or not full.startswith(base):
-            return full
-        qualified = "ern:" if self.q else ""
-        anchor = f"{_POSITION.sub('', base)}[{qualified}ResourceReference='{ref}']"
-        return anchor + full[len(base) :]
+        return anchor + (full[len(base) :] if full.startswith(base) else ""), el.sourceline or 0
 
-    def recording(
-        self, sr: etree._Element, deal_scope: Scope | None, deal_faults: list[Fault]
-    ) -> tuple[DdexRecording | None, list[Fault], etree._Element | None]:
-        """The recording (None when it cannot be built), its faults and its ISRC element."""
-        self.faults = faults = list(deal_faults)
+    def draft(self, sr: etree._Element, ref: str, position: int) -> _Draft:
+        """What a SoundRecording says on its own, read as it ends (it is then forgotten); its
+        deal territories, sums and duplicates are settled in :meth:`message`."""
+        base = _POSITION.sub("", self.xpath(sr))
+        qualified = "ern:" if self.q else ""
+        anchor = f"{base}[{qualified}ResourceReference='{ref}']" if ref and "'" not in ref else ""
+        anchor = anchor or f"{base}[{position}]"
+        self.faults = faults = []
         try:
-            return self._recording(sr, deal_scope, faults)
+            draft = self._draft(sr, ref, anchor)
         finally:
             self.faults = None
+            self.positions.clear()  # Its elements are freed next: keep no reference to them.
+        draft.faults[:0] = [(*self.located(el, sr, anchor), reason) for el, reason in faults]
+        return draft
 
-    def _recording(
-        self, sr: etree._Element, deal_scope: Scope | None, faults: list[Fault]
-    ) -> tuple[DdexRecording | None, list[Fault], etree._Element | None]:
+    def _draft(self, sr: etree._Element, ref: str, anchor: str) -> _Draft:
+        assert self.faults is not None
+        faults = self.faults
         if self.v4:
             blocks = [*self.all(sr, "SoundRecordingEdition"), sr]  # An edition's data comes first.
             isrc_nodes = [n for b in blocks for n in self.all(b, "ResourceId/ISRC")]
@@ -349,60 +356,82 @@ class Reader(ErnDocument):
         own_codes = [c for b in blocks for c in self.codes(b, "TerritoryCode")]
         for block in blocks:
             self.codes(block, "ExcludedTerritoryCode")
-        pairs: list[tuple[etree._Element, DdexRightsController]] = []
         tag = "ResourceRightsController" if self.v4 else "RightsController"
+        path = "DelegatedUsageRights/TerritoryOfRightsDelegation"
+        controllers: list[tuple[Where, DdexRightsController, tuple[str, ...]]] = []
         delegated: list[str] = []
-        rcs = [(block, rc) for block in blocks for rc in self.all(block, tag)]
-        for _, rc in rcs:
-            delegated += self.codes(rc, "DelegatedUsageRights/TerritoryOfRightsDelegation")
-        if self.v4:
-            scope = deal_scope or ({*delegated} or {WORLDWIDE}, [])
-            territories, excluded = _resolve(scope)
-        else:
-            territories, excluded = _territories(own_codes), ()
-        for block, rc in rcs:
-            if self.v4:
-                path = "DelegatedUsageRights/TerritoryOfRightsDelegation"
-                codes = _territories(c for c in self.texts(rc, path) if _known(c))
-                where, out = territories, excluded
-                if codes and WORLDWIDE not in codes:
-                    narrowed = tuple(c for c in codes if _covers(territories, excluded, c))
-                    where, out = narrowed or codes, ()
-            else:
-                raw = self.texts(block, "TerritoryCode")
-                where, out = _territories(c for c in raw if _known(c)), ()
-                if raw and not where:
-                    continue  # Its unknown codes are faults already.
-            if (controller := self.controller(rc, where, out)) is not None:
-                pairs.append((rc, controller))
-        self.check_sums(sr, pairs)
+        for block in blocks:
+            for rc in self.all(block, tag):
+                if self.v4:
+                    codes = _territories(self.codes(rc, path))
+                    delegated += codes
+                    where: tuple[str, ...] = (WORLDWIDE,)  # Settled with the deals.
+                else:
+                    codes = ()
+                    raw = self.texts(block, "TerritoryCode")
+                    where = _territories(c for c in raw if _known(c))
+                    if raw and not where:
+                        continue  # Its unknown codes are faults already.
+                if (controller := self.controller(rc, where)) is not None:
+                    controllers.append((self.located(rc, sr, anchor), controller, codes))
         pline = next((n for block in blocks for n in self.all(block, "PLine")), None)
         p_line, p_year = self.p_line(pline)
         duration = self.duration_ms(sr)
         languages = [v for n in self.all(sr, "LanguageOfPerformance") if (v := node_text(n))]
-        if isrc is None or not title:
-            return None, faults, isrc_node
-        recording = DdexRecording(
-            self.xpath(sr),
-            sr.sourceline or 0,
-            isrc,
-            title,
-            display or ", ".join(artist.name for artist in artists),
-            artists,
-            contributors,
-            duration,
-            languages[0] if languages else None,
-            p_line,
-            p_year,
-            tuple(dict.fromkeys(c for _, c in pairs)),
-            territories,
-            excluded,
-            self.text(sr, "ResourceReference") or "",
-            _unique(languages),
-            self.first(blocks, "Genre/GenreText"),
-            self.first(blocks, "ParentalWarningType"),
+        isrc_where = None if isrc_node is None else self.located(isrc_node, sr, anchor)
+        recording = None
+        if isrc is not None and title:
+            recording = DdexRecording(
+                anchor,
+                sr.sourceline or 0,
+                isrc,
+                title,
+                display or ", ".join(artist.name for artist in artists),
+                artists,
+                contributors,
+                duration,
+                languages[0] if languages else None,
+                p_line,
+                p_year,
+                (),
+                _territories(own_codes),
+                (),
+                ref,
+                _unique(languages),
+                self.first(blocks, "Genre/GenreText"),
+                self.first(blocks, "ParentalWarningType"),
+            )
+        return _Draft(ref, recording, [], isrc, isrc_where, controllers, _unique(delegated))
+
+    def settle(self, draft: _Draft, scope: Scope | None, genre: str | None) -> DdexRecording | None:
+        """The recording with its territories and its controllers' (4.x: from the deals), or
+        None with ``draft.faults`` saying why."""
+        recording = draft.recording
+        if self.v4:
+            territories, excluded = _resolve(scope or ({*draft.delegated} or {WORLDWIDE}, []))
+        else:
+            territories, excluded = (() if recording is None else recording.territories), ()
+        pairs = []
+        for where, controller, codes in draft.controllers:
+            if self.v4:
+                held, out = territories, excluded
+                if codes and WORLDWIDE not in codes:
+                    narrowed = tuple(c for c in codes if _covers(territories, excluded, c))
+                    held, out = narrowed or codes, ()
+                controller = dataclasses.replace(
+                    controller, territories=held, excluded_territories=out
+                )
+            pairs.append((where, controller))
+        draft.faults += self.check_sums(pairs)
+        if draft.faults or recording is None:
+            return None
+        return dataclasses.replace(
+            recording,
+            territories=territories if self.v4 else recording.territories,
+            excluded_territories=excluded,
+            rights_controllers=tuple(dict.fromkeys(c for _, c in pairs)),
+            genre=recording.genre or genre,
         )
-        return recording, faults, isrc_node
 
     def release(self, el: etree._Element, known: Known) -> DdexRelease | None:
         deals, isrcs, resources = known
@@ -502,13 +531,27 @@ class Reader(ErnDocument):
                         scope[1].append(frozenset(excluded))
         return scopes, faults
 
-    def message(self) -> DdexMessage:
-        root, sender = self.root, "MessageHeader/MessageSender/"
-        for party in self.all(root, "PartyList/Party"):
-            if ref := self.text(party, "PartyReference"):
-                self.parties[ref] = self.party(party)
+    def take(self, el: etree._Element, list_name: str) -> None:
+        """An item of one of the root's lists, as it ends (see ``stream_ern``)."""
+        self.qualify(el)
+        local = etree.QName(el).localname if isinstance(el.tag, str) else ""
+        if list_name == "PartyList" and local == "Party":
+            if ref := self.text(el, "PartyReference"):
+                self.parties[ref] = self.party(el)
             else:
-                self.problem(party, "Party rejected: it has no PartyReference")
+                self.problem(el, "Party rejected: it has no PartyReference")
+        elif list_name == "ResourceList":
+            ref = self.text(el, "ResourceReference") or ""
+            self.resources.add(ref)
+            if local == "SoundRecording":
+                self.drafts.append(self.draft(el, ref, len(self.drafts) + 1))
+            forget(el)
+
+    def message(self) -> DdexMessage:
+        """The message, once the whole file is read."""
+        root, sender = self.root, "MessageHeader/MessageSender/"
+        for child in root:
+            self.qualify(child)
         contents = self.release_contents()
         deals: dict[str, list[etree._Element]] = {}
         for deal in self.all(root, "DealList/ReleaseDeal"):
@@ -517,39 +560,32 @@ class Reader(ErnDocument):
                     self.problem(node, f"DealReleaseReference {ref!r} names no Release")
                 deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
         scopes, deal_faults = self.deal_scopes(contents, deals) if self.v4 else ({}, {})
-        read = []
-        for sr in self.all(root, "ResourceList/SoundRecording"):
-            ref = self.text(sr, "ResourceReference") or ""
-            read.append((sr, ref, *self.recording(sr, scopes.get(ref), deal_faults.get(ref, []))))
-        carried: dict[str, list[str]] = defaultdict(list)
-        for _, ref, _, _, isrc_node in read:
-            if (isrc := _isrc(isrc_node)) is not None:
-                carried[isrc].append(ref or "?")
-        recordings, isrcs = [], {}
         genres = self.resource_genres() if self.v4 else {}
-        for sr, ref, recording, faults, isrc_node in read:
-            isrc = _isrc(isrc_node)
-            if isrc is not None and len(carried[isrc]) > 1:
-                faults.append((isrc_node, f"ISRC {isrc} is carried by {len(carried[isrc])} "
-                               f"SoundRecordings ({', '.join(carried[isrc])}): each of them is "
-                               "rejected"))  # fmt: skip
-            if faults:
-                for el, reason in faults:
-                    line = el.sourceline or 0
-                    where = self.anchored(el, sr, ref) if _inside(el, sr) else self.xpath(el)
-                    self.problems.append(
-                        DdexProblem(where, line, f"SoundRecording {ref} rejected: {reason}")
-                    )
+        carried: dict[str, list[str]] = defaultdict(list)
+        for draft in self.drafts:
+            if draft.isrc is not None:
+                carried[draft.isrc].append(draft.ref or "?")
+        recordings, isrcs = [], {}
+        for draft in self.drafts:
+            draft.faults += [
+                (self.xpath(n), n.sourceline or 0, r) for n, r in deal_faults.get(draft.ref, [])
+            ]
+            if draft.isrc is not None and len(carried[draft.isrc]) > 1:
+                xpath, line = draft.isrc_where or ("", 0)
+                holders = carried[draft.isrc]
+                draft.faults.append((xpath, line, f"ISRC {draft.isrc} is carried by "
+                                     f"{len(holders)} SoundRecordings ({', '.join(holders)}): "
+                                     "each of them is rejected"))  # fmt: skip
+            recording = self.settle(draft, scopes.get(draft.ref), genres.get(draft.ref))
+            if recording is None:
+                self.problems += [
+                    DdexProblem(xpath, line, f"SoundRecording {draft.ref} rejected: {reason}")
+                    for xpath, line, reason in draft.faults
+                ]
                 continue
-            assert recording is not None  # No fault: its ISRC and title were read.
-            if recording.genre is None and ref in genres:
-                recording = dataclasses.replace(recording, genre=genres[ref])
             recordings.append(recording)
-            isrcs[ref] = recording.isrc
-        resources = {
-            self.text(item, "ResourceReference") for item in self.all(root, "ResourceList/*")
-        }
-        known = (deals, isrcs, resources)
+            isrcs[draft.ref] = recording.isrc
+        known = (deals, isrcs, self.resources)
         elements = self.all(root, "ReleaseList/Release")
         releases = [r for el in elements if (r := self.release(el, known))]
         return DdexMessage(
@@ -562,20 +598,22 @@ class Reader(ErnDocument):
         )
 
 
+@dataclasses.dataclass(slots=True)
+class _Draft:
+    """A SoundRecording as read on its own (:meth:`Reader.draft`)."""
+
+    ref: str
+    recording: DdexRecording | None  # None: no ISRC or no title (faults say which).
+    faults: list[Located]
+    isrc: str | None  # Normalised, when valid: duplicates are counted on it.
+    isrc_where: Where | None
+    controllers: list[tuple[Where, DdexRightsController, tuple[str, ...]]]
+    delegated: tuple[str, ...]  # 4.x: every TerritoryOfRightsDelegation.
+
+
 def _known(code: str) -> bool:
     return code == WORLDWIDE or code in identifiers.ALL_TERRITORIES
 
 
-def _isrc(node: etree._Element | None) -> str | None:
-    try:
-        return None if node is None else identifiers.normalize_isrc(node_text(node))
-    except ValueError:
-        return None
-
-
-def _inside(el: etree._Element, ancestor: etree._Element) -> bool:
-    return any(node is ancestor for node in el.iterancestors()) or el is ancestor
-
-
 Credits = tuple[tuple[DdexParty, str], ...]
-Known = tuple[dict[str, list[etree._Element]], dict[str, str], set[str | None]]
+Known = tuple[dict[str, list[etree._Element]], dict[str, str], set[str]]

@@ -58,7 +58,7 @@ def _recording(position: int, line: int, **fields: object) -> DdexRecording:
         "genre": "Folk",
         "parental_warning": "NotExplicit",
     }
-    xpath = f"/ern:NewReleaseMessage/ResourceList/SoundRecording[{position}]"
+    xpath = f"/ern:NewReleaseMessage/ResourceList/SoundRecording[ResourceReference='A{position}']"
     return DdexRecording(xpath=xpath, line=line, **(defaults | fields))  # type: ignore[arg-type]
 
 
@@ -312,7 +312,7 @@ def test_children_in_the_ern_namespace_are_read_too() -> None:
     message = parse_ern(document)
     assert _unplaced(message) == _unplaced(parse_ern(ERN_43))
     assert message.recordings[2].xpath == (
-        "/ern:NewReleaseMessage/ern:ResourceList/ern:SoundRecording[3]"
+        "/ern:NewReleaseMessage/ern:ResourceList/ern:SoundRecording[ern:ResourceReference='A3']"
     )
 
 
