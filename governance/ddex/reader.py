@@ -308,9 +308,16 @@ class Reader(ErnDocument):
         return title, self.first(blocks, "DisplayArtistName") or ""
 
     def located(self, el: etree._Element, sr: etree._Element, anchor: str) -> Where:
-        """``el``'s XPath inside the SoundRecording ``sr`` (named by ``anchor``) and line."""
-        full, base = self.xpath(el), self.xpath(sr)
-        return anchor + (full[len(base) :] if full.startswith(base) else ""), el.sourceline or 0
+        """``el``'s XPath inside the SoundRecording ``sr`` (named by ``anchor``) and line: the
+        steps from ``sr`` down, with positions among namesakes where there are several."""
+        steps: list[str] = []
+        node = el
+        while node is not sr and (parent := node.getparent()) is not None:
+            step = ("ern:" if self.q else "") + etree.QName(node).localname
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            steps.append(f"{step}[{same.index(node) + 1}]" if len(same) > 1 else step)
+            node = parent
+        return "/".join([anchor, *reversed(steps)]), el.sourceline or 0
 
     def draft(self, sr: etree._Element, ref: str, position: int) -> _Draft:
         """What a SoundRecording says on its own, read as it ends (it is then forgotten); its
