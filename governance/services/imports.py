@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from governance.access import Actor
 from governance.exceptions import InvalidInput
@@ -62,8 +62,21 @@ def import_submit(
 
 
 def _progress(job_id: str) -> Callable[[int, int], None]:
+    """Write a job's progress on a connection of its own, committed at once: an
+    ``all_or_nothing`` import runs in one transaction, whose own writes nobody sees before it
+    ends, and the API and the label's page read progress while it runs."""
+    table = ImportJob._meta.db_table
+
     def report(done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
+        side = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET processed = %s, total = %s WHERE id = %s",  # noqa: S608 - the model's table
+                    [done, total, job_id],
+                )
+        finally:
+            side.close()
 
     return report
 

@@ -372,3 +372,26 @@ def test_one_labels_unclaimed_party_is_never_reused_by_another_labels_feed() -> 
     quills = Party.objects.filter(name="Quill & Fen Masters Ltd").order_by("created_at")
     assert [q.named_by for q in quills] == [first, other]
     assert RightsShare.objects.get(work__isrc="GBOTH2400032", share=40).holder == quills[1]
+
+
+def test_progress_is_seen_while_an_all_or_nothing_import_is_still_one_open_transaction(
+    committed: None,
+) -> None:
+    from django.db import transaction
+
+    from governance.services.imports import _progress
+    from tests.committed import on_own_connection
+
+    def stored_job() -> ImportJob:
+        return ImportJob.objects.create(
+            party=northwind(), format="ddex", filename="a.xml", sha256="0" * 64, data=b"<x/>",
+            all_or_nothing=True,
+        )  # fmt: skip
+
+    job_ = on_own_connection(stored_job)
+    with transaction.atomic():  # as an all_or_nothing import runs its chunks
+        _progress(str(job_.pk))(2000, 99_999)
+        # Another connection (the API's, the label's page) sees it before the import ends.
+        seen = on_own_connection(lambda: ImportJob.objects.get(pk=job_.pk))
+        transaction.set_rollback(True)
+    assert (seen.processed, seen.total) == (2000, 99_999)
