@@ -111,6 +111,7 @@ class Applier:
         self._joined_by: dict[str, dict[str, Party]] = {k: {} for k in _IDS}
         self._named_by_id: dict[str, dict[str, Party]] = {k: {} for k in _IDS}
         self._named_by_name: dict[str, Party] = {}
+        self._named_ids: set[Any] = set()
         self._new_parties: list[Party] = []
         for p in Party.objects.filter(Q(named_by__isnull=True) | Q(named_by=party)):
             if p.named_by_id is None:
@@ -123,7 +124,15 @@ class Applier:
 
     # -- parties ---------------------------------------------------------------------------
 
+    def _named_before(self, named: HolderRecord, ids: dict[str, str]) -> Party | None:
+        found = next((self._named_by_id[k][v] for k, v in ids.items()
+                      if v in self._named_by_id[k]), None)  # fmt: skip
+        if found is None and (same := self._named_by_name.get(named.name.casefold())):
+            found = None if _contradicts(same, ids) else same
+        return found
+
     def _remember_named(self, p: Party) -> None:
+        self._named_ids.add(p.pk)
         for k, v in _ids(p).items():
             self._named_by_id[k].setdefault(v, p)
         self._named_by_name.setdefault(p.name.casefold(), p)
@@ -163,10 +172,14 @@ class Applier:
         if len(found) == 1:
             return found[0]
         # Step 3: one this party's feeds named before (or the party that claimed it).
-        before = next((self._named_by_id[k][v] for k, v in ids.items()
-                       if v in self._named_by_id[k]), None)  # fmt: skip
-        if before is None and (same := self._named_by_name.get(named.name.casefold())):
-            before = None if _contradicts(same, ids) else same
+        before = self._named_before(named, ids)
+        if before is None:
+            # Step 4 follows, unless another import of this party's feeds named it since this
+            # one started (the name's lock, taken in ``apply``, is held: it is committed).
+            since = list(Party.objects.filter(named_by=self.party).exclude(pk__in=self._named_ids))
+            for p in since:
+                self._remember_named(p)
+            before = self._named_before(named, ids) if since else None
         if before is not None:
             if before.claimed_by_id is not None:
                 claimant = self._parties_by_id.get(str(before.claimed_by_id))
@@ -209,6 +222,9 @@ class Applier:
             [f"{scheme}:{code}" for r in records for scheme, code in (("isrc", r.isrc),
              ("iswc", r.iswc)) if code]
             + [f"upc:{spec.upc}" for r in records for spec in r.releases]
+            # The parties this chunk may name: two imports of one label's feeds name each once.
+            + [f"named:{self.party.pk}:{s.named.name.casefold()}" for r in records
+               for s in r.shares if s.named is not None]
         )  # fmt: skip
         works = self._works(records, entries)
         self._shares(records, works, entries)

@@ -395,3 +395,18 @@ def test_progress_is_seen_while_an_all_or_nothing_import_is_still_one_open_trans
         seen = on_own_connection(lambda: ImportJob.objects.get(pk=job_.pk))
         transaction.set_rollback(True)
     assert (seen.processed, seen.total) == (2000, 99_999)
+
+
+def test_an_import_that_started_earlier_reuses_the_party_another_import_named_meanwhile() -> None:
+    from governance.importing.apply import Applier, Report
+    from governance.importing.run import merge, read
+
+    label = northwind()
+    feed = ERN / "ern43-track-releases.xml"
+    earlier = Applier(party=label, now=NOW, report=Report())  # its view of parties: none named
+
+    ddex(label, feed)  # another import of the same feed names Quill & Fen Masters meanwhile
+    earlier.apply(merge(read(feed.read_bytes(), "ddex"), Report()))
+
+    assert Party.objects.filter(named_by=label, dpid="PADPIDA2024060301Q").count() == 1
+    assert earlier.report.counts["parties_named"] == 0
