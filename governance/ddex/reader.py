@@ -326,7 +326,7 @@ class Reader(ErnDocument):
         qualified = "ern:" if self.q else ""
         anchor = f"{base}[{qualified}ResourceReference='{ref}']" if ref and "'" not in ref else ""
         anchor = anchor or f"{base}[{position}]"
-        self.faults = faults = []
+        self.faults = faults = list[Fault]()
         try:
             draft = self._draft(sr, ref, anchor)
         finally:
