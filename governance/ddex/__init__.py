@@ -3,8 +3,10 @@
 Pure: no Django, DRF or Celery; lxml only. :func:`parse_ern` raises :class:`DdexError` when the
 whole file is unusable (not well-formed XML, a document type declaration, not a
 ``NewReleaseMessage``, an unsupported namespace). Anything smaller is an answer: a rejected
-element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are kept.
-Identifiers are returned as written (trimmed); check digits are validated elsewhere.
+element becomes a :class:`DdexProblem` (XPath, line, reason) and the valid ones are kept; a
+SoundRecording with any invalid data of its own is rejected whole (docs/catalog-ddex.md).
+ISRCs are validated and normalised here (ISO 3901); other identifiers are returned as written
+(trimmed) and their check digits validated by the importer.
 
 The package's modules: :mod:`~governance.ddex.model` (the dataclasses and :class:`DdexError`),
 :mod:`~governance.ddex.document` (reading the XML safely; namespaces and versions; finding

@@ -1,5 +1,6 @@
-"""Reading one ERN message's XML: safely, with its namespace and version checked, and finding its
-elements by path, with the XPath and line that name an element in a problem.
+"""Reading one ERN message's XML: as a stream (lxml ``iterparse``: an item of the root's lists at
+a time, freed once read), safely, with its namespace and version checked, and finding its
+elements by path, with the XPath and line (``sourceline``) that name an element in a problem.
 
 Namespaces: ``http://ddex.net/xml/ern/`` + ``38``, ``381``, ``382``, ``383`` (ERN 3.8.x) or
 ``4*`` (``41``, ``411``, ``42``, ``43``...: 4.x); ``ern_version`` dots the digits (``3.8.2``).
