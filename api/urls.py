@@ -12,6 +12,7 @@ from api.views import (
     insights,
     openings,
     parties,
+    party_claims,
     requests,
     results,
     reviews,
@@ -74,6 +75,27 @@ urlpatterns = [
     path("claims/<uuid:claim_id>/", claims.ClaimDetailView.as_view(), name="claim-detail"),
     path("claims/<uuid:claim_id>/accept/", claims.ClaimAcceptView.as_view(), name="claim-accept"),
     path("claims/<uuid:claim_id>/reject/", claims.ClaimRejectView.as_view(), name="claim-reject"),
+    path("party-claims/", party_claims.PartyClaimListView.as_view(), name="party-claim-list"),
+    path(
+        "party-claims/candidates/",
+        party_claims.PartyClaimCandidatesView.as_view(),
+        name="party-claim-candidates",
+    ),
+    path(
+        "party-claims/<uuid:claim_id>/",
+        party_claims.PartyClaimDetailView.as_view(),
+        name="party-claim-detail",
+    ),
+    path(
+        "party-claims/<uuid:claim_id>/accept/",
+        party_claims.PartyClaimAcceptView.as_view(),
+        name="party-claim-accept",
+    ),
+    path(
+        "party-claims/<uuid:claim_id>/reject/",
+        party_claims.PartyClaimRejectView.as_view(),
+        name="party-claim-reject",
+    ),
     path("consent/rules/", consent.RuleListView.as_view(), name="rule-list"),
     path("consent/rules/<uuid:rule_id>/", consent.RuleDetailView.as_view(), name="rule-detail"),
     path(

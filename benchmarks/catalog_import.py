@@ -3,7 +3,9 @@
 - a CSV of 100,000 rows (``BENCH_CATALOG_ROWS``), each a recording with its master share, so
   100,000 works, 100,000 shares and 200,000 ledger entries, through ``manage.py
   import_catalog``; then the same file again (nothing changes);
-- a DDEX ERN 4.3 file and an ERN 3.8.2 file of 1,000 recordings each.
+- a DDEX ERN 4.3 file and an ERN 3.8.2 file of 1,000 recordings each;
+- a DDEX ERN 4.3 file of 99,999 recordings (``BENCH_DDEX_RECORDINGS``; an ISRC designation
+  has five digits), imported, then again unchanged, with the command's peak memory.
 
 Wall time of the whole command (process start, Django set-up, reading, validating, writing and
 ledgering), and how many ledger entries the import appended.
@@ -24,6 +26,7 @@ from pathlib import Path
 from benchmarks.ledger_append import BASE_DIR, drop, scratch_env
 
 ROWS = int(os.environ.get("BENCH_CATALOG_ROWS", "100000"))
+DDEX_RECORDINGS = int(os.environ.get("BENCH_DDEX_RECORDINGS", "99999"))
 LABEL = "Northwind Records"
 
 SETUP = """
@@ -62,6 +65,38 @@ def run_command(env: dict[str, str], path: Path) -> tuple[float, dict[str, objec
     if result.returncode != 0:
         raise RuntimeError(f"import failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
     return wall, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def peak_mib() -> float:
+    """The largest peak resident memory of the commands run so far (Linux: KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def ddex_large(env: dict[str, str], tmp: Path) -> None:
+    """A large ERN 4.3 delivery, then the same again; a fresh catalog (its own ISRCs)."""
+    from tests.ddex_samples import ern_document
+
+    path = tmp / "ern-4.3-large.xml"
+    document = ern_document(recordings=DDEX_RECORDINGS, version="4.3", label=LABEL, seed=99)
+    # One album of 99,999 tracks would be one `release` ledger entry over the 64 KiB entry
+    # limit: the album goes without its ICPN here, so it is not registered as a release.
+    document = document.replace(b"<ICPN>", b'<ProprietaryId Namespace="DPID:PADPIDA2024051501N">')
+    path.write_bytes(document.replace(b"</ICPN>", b"</ProprietaryId>"))
+    size = path.stat().st_size / 2**20
+    start = pending(env)
+    wall, report = run_command(env, path)
+    counts = report["counts"]
+    assert isinstance(counts, dict)
+    print(f"DDEX ERN 4.3, {DDEX_RECORDINGS:,} recordings ({size:,.0f} MiB): {wall:.1f} s wall; "
+          f"works {counts.get('works_created', 0):,}, shares {counts.get('shares_created', 0):,}, "
+          f"ledger entries {pending(env) - start:,}; peak memory of any command so far "
+          f"{peak_mib():,.0f} MiB", flush=True)  # fmt: skip
+    start = pending(env)
+    wall, report = run_command(env, path)
+    print(f"DDEX ERN 4.3 again (nothing changes): {wall:.1f} s wall, ledger entries "
+          f"{pending(env) - start}", flush=True)  # fmt: skip
 
 
 def pending(env: dict[str, str]) -> int:
@@ -105,6 +140,8 @@ def main() -> None:
                       f"{counts.get('works_created', 0):,} created "
                       f"{counts.get('works_unchanged', 0):,} unchanged, ledger entries "
                       f"{pending(env) - start:,}", flush=True)  # fmt: skip
+            if DDEX_RECORDINGS:
+                ddex_large(env, Path(tmp))
     finally:
         drop(name)
 

@@ -346,6 +346,7 @@ SPECTACULAR_SETTINGS = {
         "UseEnum": "governance.terms.USES",
         "UseStatusEnum": "governance.models.requests.RequestStatus",
         "ContentStatusEnum": "governance.models.content.ContentStatus",
+        "ClaimStatusEnum": "governance.models.catalog.ClaimStatus",
     },
 }
 

@@ -91,7 +91,7 @@ def demo_seed(*, credentials_file: Path, now: dt.datetime) -> tuple[list[DemoCre
     User = get_user_model()
     out: list[DemoCredential] = []
     for spec in DEMO_PARTIES:
-        party = Party.objects.filter(kind=spec.kind, name=spec.name).first()
+        party = Party.objects.filter(kind=spec.kind, name=spec.name, named_by__isnull=True).first()
         if party is None:
             party = services.party_create(name=spec.name, kind=spec.kind)
         user: AbstractBaseUser | None = User.objects.filter(username=spec.username).first()
@@ -146,7 +146,7 @@ SAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "docs" / "samples" / "
 
 
 def _actor(name: str, kind: str) -> Actor:
-    party = Party.objects.get(kind=kind, name=name)
+    party = Party.objects.get(kind=kind, name=name, named_by__isnull=True)
     membership = party.memberships.select_related("user").first()
     assert membership is not None
     return Actor(user=membership.user, party=party, role=membership.role)
@@ -163,7 +163,7 @@ def _demo_catalog_and_consent(*, now: dt.datetime) -> None:
     if report.problems:
         raise RuntimeError(f"the demo catalog did not import: {report.problems[0]}")
     ada = _actor("Ada Vale", PartyKind.ARTIST)
-    sonora = Party.objects.get(kind=PartyKind.LICENSEE, name="Sonora AI Labs")
+    sonora = Party.objects.get(kind=PartyKind.LICENSEE, name="Sonora AI Labs", named_by=None)
     rules: list[tuple[Actor, dict[str, object]]] = [
         (ada, {"scope": "all_works", "uses": ["train"], "licensee_mode": "listed",
                "licensees": [str(sonora.pk)], "effect": "allow",

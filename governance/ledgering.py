@@ -26,6 +26,7 @@ from governance.models import (
     Credit,
     Likeness,
     Party,
+    PartyClaim,
     Release,
     RightsClaim,
     RightsShare,
@@ -48,6 +49,9 @@ CONFIDENTIAL: Mapping[str, tuple[str, ...]] = {
     # A rights claim is seen by its claimant, the work's registrant and auditors only.
     "rights_claim": ("share", "statement"),
     "rights_claim_decided": ("reason",),
+    # A party claim is seen by its claimant, the party that named the claimed party, auditors.
+    "party_claim": ("statement",),
+    "party_claim_decided": ("reason",),
 }
 """Per entry type, the payload members that go into the log as commitments."""
 
@@ -69,6 +73,9 @@ def party_payload(party: Party) -> dict[str, Any]:
         "default_posture": party.default_posture,
         "isni": party.isni,
         "ipi": party.ipi,
+        "dpid": party.dpid,
+        "named_by": None if party.named_by_id is None else str(party.named_by_id),
+        "claimed_by": None if party.claimed_by_id is None else str(party.claimed_by_id),
     }
 
 
@@ -86,6 +93,10 @@ def work_payload(work: Work, credits: Iterable[Credit]) -> dict[str, Any]:
         "language": work.language,
         "release_date": _date(work.release_date),
         "p_line": work.p_line,
+        "p_year": work.p_year,
+        "languages": list(work.languages),
+        "genre": work.genre,
+        "parental_warning": work.parental_warning,
         "registrant": str(work.registrant_id),
         "credits": [
             {
@@ -108,6 +119,9 @@ def release_payload(release: Release, track_ids: Sequence[Any]) -> dict[str, Any
         "title": release.title,
         "display_artist": release.display_artist,
         "release_date": _date(release.release_date),
+        "catalog_number": release.catalog_number,
+        "label_name": release.label_name,
+        "c_line": release.c_line,
         "registrant": str(release.registrant_id),
         "tracks": [str(t) for t in track_ids],
     }
@@ -125,6 +139,8 @@ def share_payload(share: RightsShare) -> dict[str, Any]:
         "territories": sorted(share.territories),
         "valid_from": _date(share.valid_from),
         "valid_until": _date(share.valid_until),
+        "controller_roles": list(share.controller_roles),
+        "controller_type": share.controller_type,
     }
 
 
@@ -227,6 +243,35 @@ def claim_payload(claim: RightsClaim) -> dict[str, Any]:
         "valid_from": _date(claim.valid_from),
         "valid_until": _date(claim.valid_until),
         "statement": claim.statement,
+    }
+
+
+def party_claim_payload(claim: PartyClaim) -> dict[str, Any]:
+    """``party_claim``: which party claims to be which unclaimed party, on which matching
+    identifiers; the statement is committed (:data:`CONFIDENTIAL`)."""
+    return {
+        "id": str(claim.pk),
+        "party": str(claim.party_id),
+        "claimant": str(claim.claimant_id),
+        "matched_on": list(claim.matched_on),
+        "statement": claim.statement,
+    }
+
+
+def party_claim_decision_payload(claim: PartyClaim, *, shares: Sequence[str]) -> dict[str, Any]:
+    """``party_claim_decided``: accepted or rejected, by the party that named the claimed party
+    (its id) or an operator (``"operator"``); the shares an acceptance moved to the claimant
+    (their own ``rights_share`` entries precede this one); the reason is committed."""
+    return {
+        "id": str(claim.pk),
+        "party": str(claim.party_id),
+        "claimant": str(claim.claimant_id),
+        "status": claim.status,
+        "decided_by": (
+            "operator" if claim.decided_by_party_id is None else str(claim.decided_by_party_id)
+        ),
+        "shares": list(shares),
+        "reason": claim.reason,
     }
 
 

@@ -10,7 +10,9 @@ to those the API would show the clear values to:
 * a ``decision`` entry: the parties that answered in it (its ``holders``), whose full trace
   the API shows them; not the licensee, whose view of the trace has no percentages;
 * a ``rights_claim`` or ``rights_claim_decided`` entry: the claimant and the work's registrant,
-  who see the claim in the API.
+  who see the claim in the API;
+* a ``party_claim`` or ``party_claim_decided`` entry: the claimant and the party whose feed
+  named the claimed party, who see the claim in the API.
 
 Which work, owner or decision an entry is about is read from the entry's public payload, so
 the check needs nothing the log does not say. An entry whose openings the actor may not see
@@ -26,12 +28,13 @@ from typing import Any
 
 from governance.access import Actor
 from governance.exceptions import NotFound
-from governance.models import Decision, RightsShare, Work
+from governance.models import Decision, Party, RightsShare, Work
 from ledger import canonical, commitments
 from ledger import openings as ledger_openings
 
 MAX_ENTRIES_PER_CALL = 1000
 _CLAIM_KINDS = ("rights_claim", "rights_claim_decided")
+_PARTY_CLAIM_KINDS = ("party_claim", "party_claim_decided")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,14 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
         registered = set(
             Work.objects.filter(pk__in=claimed, registrant=party).values_list("pk", flat=True)
         )
+    named = {
+        n for _, e in entries if e.kind in _PARTY_CLAIM_KINDS if (n := _uuid(e.payload["party"]))
+    }
+    mine_named: set[uuid.UUID] = set()
+    if named:
+        mine_named = set(
+            Party.objects.filter(pk__in=named, named_by=party).values_list("pk", flat=True)
+        )
     my_decisions: set[uuid.UUID] = set()
     if decisions:
         my_decisions = set(
@@ -95,9 +106,16 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
         elif e.kind == "consent_rule":
             if _uuid(p["owner"]) == party:
                 out.add(index)
-        elif (e.kind == "decision" and _uuid(p["decision"]) in my_decisions) or (
-            e.kind in _CLAIM_KINDS
-            and (_uuid(p["claimant"]) == party or _uuid(p["work"]) in registered)
+        elif (
+            (e.kind == "decision" and _uuid(p["decision"]) in my_decisions)
+            or (
+                e.kind in _CLAIM_KINDS
+                and (_uuid(p["claimant"]) == party or _uuid(p["work"]) in registered)
+            )
+            or (
+                e.kind in _PARTY_CLAIM_KINDS
+                and (_uuid(p["claimant"]) == party or _uuid(p["party"]) in mine_named)
+            )
         ):
             out.add(index)
     return out

@@ -23,6 +23,7 @@ from governance.models import (
     Likeness,
     Membership,
     Party,
+    PartyClaim,
     PartyKind,
     Release,
     ReleaseTrack,
@@ -148,6 +149,32 @@ def claim_list(*, actor: Actor) -> QuerySet[RightsClaim]:
 
 def claim_get(*, actor: Actor, claim_id: uuid.UUID | str) -> RightsClaim:
     return _one(claim_list(actor=actor), claim_id, "No rights claim with that id.")
+
+
+def party_claim_list(*, actor: Actor) -> QuerySet[PartyClaim]:
+    """Party claims the actor may see: an auditor all; a party those it filed and those on the
+    parties its feeds named; a licensee none."""
+    claims = PartyClaim.objects.select_related("party", "claimant")
+    if actor.is_auditor:
+        return claims
+    if actor.party.kind == PartyKind.LICENSEE:
+        return claims.none()
+    return claims.filter(Q(claimant=actor.party) | Q(party__named_by=actor.party))
+
+
+def party_claim_get(*, actor: Actor, claim_id: uuid.UUID | str) -> PartyClaim:
+    return _one(party_claim_list(actor=actor), claim_id, "No party claim with that id.")
+
+
+def unclaimed_party_get(*, party_id: uuid.UUID | str) -> Party:
+    """An unclaimed party by id (their existence is no secret: shares name their holders), for
+    a claim; NotFound for any other party."""
+    try:
+        return Party.objects.get(
+            pk=uuid.UUID(str(party_id)), named_by__isnull=False, claimed_by__isnull=True
+        )
+    except (Party.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No unclaimed party with that id.") from None
 
 
 def likeness_get(*, actor: Actor, artist_id: uuid.UUID | str) -> Likeness:

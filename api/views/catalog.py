@@ -45,8 +45,9 @@ class WorkOutputSerializer(serializers.ModelSerializer[Work]):
     class Meta:
         model = Work
         fields = ["id", "kind", "title", "display_artist", "isrc", "iswc", "composition",
-                  "duration_ms", "language", "release_date", "p_line", "credits", "registrant",
-                  "version", "created_at", "updated_at"]  # fmt: skip
+                  "duration_ms", "language", "languages", "release_date", "p_line", "p_year",
+                  "genre", "parental_warning", "credits", "registrant", "version", "created_at",
+                  "updated_at"]  # fmt: skip
 
 
 class CreditInputSerializer(StrictSerializer):
@@ -148,8 +149,9 @@ class ReleaseOutputSerializer(serializers.ModelSerializer[Release]):
 
     class Meta:
         model = Release
-        fields = ["id", "upc", "title", "display_artist", "release_date", "tracks", "registrant",
-                  "version", "created_at"]  # fmt: skip
+        fields = ["id", "upc", "title", "display_artist", "release_date", "catalog_number",
+                  "label_name", "c_line", "tracks", "registrant", "version",
+                  "created_at"]  # fmt: skip
 
     def get_tracks(self, release: Release) -> list[str]:
         rows = sorted(release.releasetrack_set.all(), key=lambda t: t.position)

@@ -18,9 +18,14 @@ from governance.models import Party, PartyKind
 
 
 class PartyOutputSerializer(serializers.ModelSerializer[Party]):
+    unclaimed = serializers.BooleanField(
+        read_only=True,
+        help_text="Named by a catalog feed, and not yet claimed by the organisation.",
+    )
+
     class Meta:
         model = Party
-        fields = ["id", "kind", "name", "created_at"]
+        fields = ["id", "kind", "name", "unclaimed", "created_at"]
 
 
 class PartyFilter(django_filters.FilterSet):  # type: ignore[misc]

@@ -36,12 +36,19 @@ class ShareOutputSerializer(serializers.ModelSerializer[RightsShare]):
     work = serializers.UUIDField(source="work_id")
     holder = serializers.UUIDField(source="holder_id")
     holder_name = serializers.CharField(source="holder.name")
+    holder_unclaimed = serializers.BooleanField(
+        source="holder.unclaimed", read_only=True,
+        help_text="The holder is a rights controller a catalog feed named that has not joined "
+        "(it answers with its default posture, opt-in, until the organisation claims it).",
+    )  # fmt: skip
 
     class Meta:
         model = RightsShare
-        fields = ["id", "work", "holder", "holder_name", "right", "share", "territory_mode",
-                  "territories", "valid_from", "valid_until", "version", "created_at",
+        fields = ["id", "work", "holder", "holder_name", "holder_unclaimed", "right", "share",
+                  "territory_mode", "territories", "valid_from", "valid_until",
+                  "controller_roles", "controller_type", "version", "created_at",
                   "updated_at"]  # fmt: skip
+        read_only_fields = ["controller_roles", "controller_type"]
 
 
 class ShareInputSerializer(StrictSerializer):

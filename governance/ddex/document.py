@@ -1,5 +1,6 @@
-"""Reading one ERN message's XML: safely, with its namespace and version checked, and finding its
-elements by path, with the XPath and line that name an element in a problem.
+"""Reading one ERN message's XML: as a stream (lxml ``iterparse``: an item of the root's lists at
+a time, freed once read), safely, with its namespace and version checked, and finding its
+elements by path, with the XPath and line (``sourceline``) that name an element in a problem.
 
 Namespaces: ``http://ddex.net/xml/ern/`` + ``38``, ``381``, ``382``, ``383`` (ERN 3.8.x) or
 ``4*`` (``41``, ``411``, ``42``, ``43``...: 4.x); ``ern_version`` dots the digits (``3.8.2``).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import io
 import pathlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Final
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
@@ -31,26 +32,81 @@ _SAFE_PARSING: Final = dict(
 _ANY_ERN: Final = re.compile(r"^http://ddex\.net/xml/ern/(\d+)$")
 
 
-def load_ern(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Element, str]:
-    """The root element and the ERN namespace's version digits, or :class:`DdexError`."""
+_STREAMED: Final = frozenset({"ResourceList", "PartyList", "ReleaseList", "DealList"})
+"""The lists whose items are handed over one by one as they end."""
+
+
+def stream_ern(
+    source: bytes | str | pathlib.Path | BinaryIO,
+) -> Iterator[tuple[etree._Element, str, etree._Element | None]]:
+    """Read a message with lxml's ``iterparse``: first ``(root, version digits, None)`` once the
+    root element has started, then ``(item, list name, root)`` as each item of the root's
+    ResourceList, PartyList, ReleaseList and DealList ends (its subtree complete, its
+    ``sourceline`` its start tag's line), then ``(root, "", root)`` at the end. An item of the
+    ResourceList may be cleared by the caller once read (``forget``), so memory stays bounded
+    by one item, not the file. :class:`DdexError` for an unusable file, raised where the parser
+    stops: callers read the whole message before writing anything."""
     if isinstance(source, str) and not source.lstrip().startswith("<"):
         raise DdexError("not XML: a str is parsed as XML text (pass a pathlib.Path for a file)")
     # Security 1/2: never resolve or fetch entities, load a DTD or build a huge tree. A str is
     # already decoded, so it is re-encoded as UTF-8 and any encoding it declares is overridden.
-    parser = etree.XMLParser(encoding="utf-8" if isinstance(source, str) else None, **_SAFE_PARSING)
+    encoding = "utf-8" if isinstance(source, str) else None
     if isinstance(source, str | bytes):
         source = io.BytesIO(source.encode() if isinstance(source, str) else source)
+    events = etree.iterparse(
+        str(source) if isinstance(source, pathlib.Path) else source,
+        events=("start", "end"), encoding=encoding, **_SAFE_PARSING,
+    )  # fmt: skip
+    depth, root, refused = 0, None, None
     try:
-        tree = etree.parse(str(source) if isinstance(source, pathlib.Path) else source, parser)
+        for event, el in events:
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    root = el
+                    try:
+                        digits = _check_root(el)
+                    except DdexError as error:
+                        # Named once the whole file is read: a file that is not well-formed
+                        # is named as such first, whatever its root.
+                        refused = error
+                    else:
+                        yield el, digits, None
+                continue
+            depth -= 1
+            if refused is not None:
+                el.clear()
+            elif depth == 2 and (parent := el.getparent()) is not None:
+                list_name = etree.QName(parent).localname
+                if list_name in _STREAMED and parent.getparent() is root:
+                    yield el, list_name, root
     except etree.XMLSyntaxError as error:
-        line, column = error.position
+        # iterparse says line 0 for an empty file, where the whole-file parser said line 1.
+        line, column = max(error.position[0], 1), max(error.position[1], 1)
         raise DdexError(
             f"not well-formed XML (line {line}, column {column}): {error.msg}", line=line or 0
         ) from None
+    if refused is not None:
+        raise refused
+    if root is None:  # pragma: no cover - the parser raises on an empty document
+        raise DdexError("not XML: no root element")
+    yield root, "", root
+
+
+def forget(el: etree._Element) -> None:
+    """Free a streamed item once read: its subtree, and the items before it."""
+    el.clear(keep_tail=True)
+    parent = el.getparent()
+    while parent is not None and el.getprevious() is not None:
+        del parent[0]
+
+
+def _check_root(root: etree._Element) -> str:
+    """The ERN namespace's version digits of the message ``root``, or :class:`DdexError`."""
     # Security 2/2: refuse any document type declaration, the vehicle of XXE and entity bombs.
-    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
         raise DdexError("document type declarations are refused: ERN messages never need one")
-    root: etree._Element = tree.getroot()
     local, namespace = etree.QName(root).localname, _namespace(root)
     if local != "NewReleaseMessage":
         raise DdexError(f"root element is {local!r}, not a DDEX ERN NewReleaseMessage")
@@ -58,7 +114,7 @@ def load_ern(source: bytes | str | pathlib.Path | BinaryIO) -> tuple[etree._Elem
         known = _ANY_ERN.match(namespace)
         what = f"ERN {'.'.join(known.group(1))}" if known else f"namespace {namespace!r}"
         raise DdexError(f"{what} is not supported: this reader takes ERN 3.8.x and 4.x")
-    return root, supported.group(1)
+    return supported.group(1)
 
 
 def _namespace(el: etree._Element) -> str:
@@ -82,16 +138,34 @@ class ErnDocument:
 
     def __init__(self, root: etree._Element, digits: str) -> None:
         self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
-        qualified = any(_namespace(child) for child in root if isinstance(child.tag, str))
-        self.q = f"{{{_namespace(root)}}}" if qualified else ""
+        self.q = ""
+        self.q_known = False
+
+    def qualify(self, child: etree._Element) -> None:
+        """Whether children are in the ERN namespace, from the first one seen."""
+        if not self.q_known and isinstance(child.tag, str):
+            self.q, self.q_known = (
+                (f"{{{_namespace(self.root)}}}" if _namespace(child) else ""),
+                True,
+            )
         self.paths: dict[str, str] = {}
+        self.steps: dict[str, tuple[str, ...]] = {}
         self.problems: list[DdexProblem] = []
         self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
 
     def all(self, el: etree._Element, path: str) -> list[etree._Element]:
-        if path not in self.paths:
-            self.paths[path] = "/".join(self.q + step for step in path.split("/"))
-        return list(el.iterfind(self.paths[path]))
+        """The elements at ``path`` under ``el``, in document order. A plain path of child names
+        walks the children directly, several times faster than ElementPath; one with a
+        predicate or a wildcard goes through ``iterfind``."""
+        if (steps := self.steps.get(path)) is None:
+            steps = self.steps[path] = tuple(self.q + step for step in path.split("/"))
+            self.paths[path] = "/".join(steps)
+        if "[" in path or "*" in path:
+            return list(el.iterfind(self.paths[path]))
+        found = [el]
+        for step in steps:
+            found = [child for node in found for child in node.iterchildren(step)]
+        return found
 
     def text(self, el: etree._Element, path: str) -> str | None:
         return next((value for node in self.all(el, path) if (value := node_text(node))), None)

@@ -1,7 +1,8 @@
 """What :func:`governance.ddex.parse_ern` answers: plain frozen dataclasses, and
 :class:`DdexError` for a file that is unusable as a whole.
 
-Territories are codes as written (ISO 3166 expected), or :data:`WORLDWIDE` alone.
+Territories are ISO 3166-1 alpha-2 codes (an unknown code rejects its recording), or
+:data:`WORLDWIDE` alone, with ``excluded_territories`` then meaning "everywhere but these".
 """
 
 from __future__ import annotations
@@ -28,14 +29,17 @@ class DdexParty:
     name: str
     isni: str | None = None
     ipi: str | None = None
+    dpid: str | None = None  # A DDEX Party ID (PADPIDA...), as written.
 
 
 @dataclass(frozen=True, slots=True)
 class DdexRightsController:
     party: DdexParty
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # RightsControllerRole (3.8, 4.1) or RightsControlType (4.2+).
     share_percent: Decimal | None
-    territories: tuple[str, ...]  # Codes as written (ISO 3166 expected), or ("Worldwide",).
+    territories: tuple[str, ...]  # ISO 3166-1 alpha-2 codes, or ("Worldwide",).
+    excluded_territories: tuple[str, ...] = ()  # With ("Worldwide",): everywhere but these.
+    controller_type: str | None = None  # RightsControllerType (OriginalOwner, Licensee...).
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,11 @@ class DdexRecording:
     p_year: int | None
     rights_controllers: tuple[DdexRightsController, ...]
     territories: tuple[str, ...]
+    excluded_territories: tuple[str, ...] = ()
+    resource_reference: str = ""
+    languages: tuple[str, ...] = ()  # Every LanguageOfPerformance, in order (language: the first).
+    genre: str | None = None
+    parental_warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,11 @@ class DdexRelease:
     recording_isrcs: tuple[str, ...]
     territories: tuple[str, ...]
     excluded_territories: tuple[str, ...]
+    catalog_number: str | None = None
+    label_name: str | None = None
+    c_line: str | None = None
+    genre: str | None = None
+    parental_warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

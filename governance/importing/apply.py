@@ -28,6 +28,7 @@ from governance import ledgering, ordering
 from governance.bulk import copy_insert
 from governance.importing.records import (
     CreditRecord,
+    HolderRecord,
     ImportRecord,
     Problem,
     ReleaseRecord,
@@ -45,7 +46,9 @@ from governance.models import (
 from governance.rights import ShareTerms, find_overshoot
 
 WORK_FIELDS = ("title", "display_artist", "composition_id", "duration_ms", "language",
-               "release_date", "p_line")  # fmt: skip
+               "release_date", "p_line", "p_year", "languages", "genre",
+               "parental_warning")  # fmt: skip
+RELEASE_FIELDS = ("catalog_number", "label_name", "c_line")
 NOT_HOLDERS = (PartyKind.LICENSEE, PartyKind.AUDITOR)
 
 
@@ -72,8 +75,32 @@ def _share_key(
     return (str(holder_id), right, mode, tuple(sorted(codes)), start, end)
 
 
+_IDS = ("isni", "ipi", "dpid")
+
+
+def _ids(item: Party | HolderRecord) -> dict[str, str]:
+    return {k: v for k in _IDS if (v := getattr(item, k) or "")}
+
+
+def _contradicts(party: Party, ids: dict[str, str]) -> bool:
+    """The party has an identifier of a scheme the feed gives, and it is another one."""
+    known = _ids(party)
+    return any(known.get(k) not in (None, v) for k, v in ids.items())
+
+
 class Applier:
-    """Applies chunks for one importing party; caches parties across chunks."""
+    """Applies chunks for one importing party; caches parties across chunks.
+
+    A feed's holder (:class:`HolderRecord`: a DDEX rights controller) is, in this order:
+    1. the importing party, when an identifier (DPID, ISNI, IPI) matches its own, or its name
+       does and no identifier contradicts it;
+    2. a party that joined (not an unclaimed one), by DPID, ISNI or IPI, then by name alone when
+       exactly one holder party has it and no identifier contradicts;
+    3. an unclaimed party that this importing party's feeds named before (by identifier, else by
+       name), or the party that has since claimed it;
+    4. else a new unclaimed party named by this importing party (ledgered as a ``party``).
+    Another label's unclaimed parties are never reused, and no existing party is ever changed:
+    a feed can neither take over a party nor attach shares to one another label named."""
 
     def __init__(self, *, party: Party, now: dt.datetime, report: Report) -> None:
         self.party = party
@@ -81,13 +108,38 @@ class Applier:
         self.report = report
         self._parties_by_id: dict[str, Party] = {}
         self._parties_by_name: dict[str, list[Party]] = defaultdict(list)
-        for p in Party.objects.all():
-            self._parties_by_id[str(p.pk)] = p
-            self._parties_by_name[p.name.casefold()].append(p)
+        self._joined_by: dict[str, dict[str, Party]] = {k: {} for k in _IDS}
+        self._named_by_id: dict[str, dict[str, Party]] = {k: {} for k in _IDS}
+        self._named_by_name: dict[str, Party] = {}
+        self._named_ids: set[Any] = set()
+        self._new_parties: list[Party] = []
+        for p in Party.objects.filter(Q(named_by__isnull=True) | Q(named_by=party)):
+            if p.named_by_id is None:
+                self._parties_by_id[str(p.pk)] = p
+                self._parties_by_name[p.name.casefold()].append(p)
+                for k, v in _ids(p).items():
+                    self._joined_by[k][v] = p
+            else:
+                self._remember_named(p)
 
     # -- parties ---------------------------------------------------------------------------
 
+    def _named_before(self, named: HolderRecord, ids: dict[str, str]) -> Party | None:
+        found = next((self._named_by_id[k][v] for k, v in ids.items()
+                      if v in self._named_by_id[k]), None)  # fmt: skip
+        if found is None and (same := self._named_by_name.get(named.name.casefold())):
+            found = None if _contradicts(same, ids) else same
+        return found
+
+    def _remember_named(self, p: Party) -> None:
+        self._named_ids.add(p.pk)
+        for k, v in _ids(p).items():
+            self._named_by_id[k].setdefault(v, p)
+        self._named_by_name.setdefault(p.name.casefold(), p)
+
     def _holder(self, share: ShareRecord) -> Party:
+        if share.named is not None:
+            return self._named_holder(share.named)
         if not share.holder:
             return self.party
         by_id = self._parties_by_id.get(share.holder)
@@ -101,7 +153,53 @@ class Applier:
             raise ValueError(f"holder {share.holder!r} names several parties; give its id")
         raise ValueError(f"holder {share.holder!r} is not a registered party")
 
+    def _named_holder(self, named: HolderRecord) -> Party:
+        ids = _ids(named)
+        own = _ids(self.party)
+        # Step 1: the importing party itself.
+        if any(own.get(k) == v for k, v in ids.items()) or (
+            named.name.casefold() == self.party.name.casefold()
+            and not _contradicts(self.party, ids)
+        ):
+            return self.party
+        # Step 2: a party that joined, by identifier, then by name.
+        for k, v in ids.items():
+            joined = self._joined_by[k].get(v)
+            if joined is not None and joined.kind not in NOT_HOLDERS:
+                return joined
+        found = [p for p in self._parties_by_name.get(named.name.casefold(), [])
+                 if p.kind not in NOT_HOLDERS and not _contradicts(p, ids)]  # fmt: skip
+        if len(found) == 1:
+            return found[0]
+        # Step 3: one this party's feeds named before (or the party that claimed it).
+        before = self._named_before(named, ids)
+        if before is None:
+            # Step 4 follows, unless another import of this party's feeds named it since this
+            # one started (the name's lock, taken in ``apply``, is held: it is committed).
+            since = list(Party.objects.filter(named_by=self.party).exclude(pk__in=self._named_ids))
+            for p in since:
+                self._remember_named(p)
+            before = self._named_before(named, ids) if since else None
+        if before is not None:
+            if before.claimed_by_id is not None:
+                claimant = self._parties_by_id.get(str(before.claimed_by_id))
+                return claimant or Party.objects.get(pk=before.claimed_by_id)
+            return before
+        # Step 4: a new unclaimed party, named by this importing party.
+        name = named.name or " ".join(f"{k.upper()} {v}" for k, v in ids.items())
+        party = Party(
+            id=uuid.uuid4(), kind=PartyKind.LABEL, name=name[:200], isni=named.isni or None,
+            ipi=named.ipi or None, dpid=named.dpid or None, named_by=self.party,
+        )  # fmt: skip
+        party.save(force_insert=True)
+        self._remember_named(party)
+        self._new_parties.append(party)
+        self.report.counts["parties_named"] += 1
+        return party
+
     def _artist_id(self, name: str) -> str | None:
+        """A credited artist is linked only to an artist party that joined, never to a name a
+        feed gave to an unclaimed party."""
         artists = [p for p in self._parties_by_name.get(name.casefold(), [])
                    if p.kind == PartyKind.ARTIST]  # fmt: skip
         return str(artists[0].pk) if len(artists) == 1 else None
@@ -124,6 +222,9 @@ class Applier:
             [f"{scheme}:{code}" for r in records for scheme, code in (("isrc", r.isrc),
              ("iswc", r.iswc)) if code]
             + [f"upc:{spec.upc}" for r in records for spec in r.releases]
+            # The parties this chunk may name: two imports of one label's feeds name each once.
+            + [f"named:{self.party.pk}:{s.named.name.casefold()}" for r in records
+               for s in r.shares if s.named is not None]
         )  # fmt: skip
         works = self._works(records, entries)
         self._shares(records, works, entries)
@@ -163,7 +264,9 @@ class Applier:
                 "title": record.title, "display_artist": record.display_artist,
                 "composition_id": composition, "duration_ms": record.duration_ms,
                 "language": record.language, "release_date": record.release_date,
-                "p_line": record.p_line,
+                "p_line": record.p_line, "p_year": record.p_year,
+                "languages": list(record.languages), "genre": record.genre,
+                "parental_warning": record.parental_warning,
             }  # fmt: skip
             work = existing.get(record.key)
             if work is None:
@@ -229,6 +332,11 @@ class Applier:
             if work is None:
                 continue
             for share in record.shares:
+                if work.registrant_id != self.party.pk:
+                    # Before the holder is looked up: no party is named for another's work.
+                    why = "shares of another party's work are registered by that party"
+                    self.report.reject(share.where, f"{why} (file a claim)")
+                    continue
                 try:
                     holder = self._holder(share)
                 except ValueError as exc:
@@ -244,7 +352,12 @@ class Applier:
                 match = next((s for s in group if _share_key(
                     s.holder_id, s.right, s.territory_mode, s.territories, s.valid_from,
                     s.valid_until) == key), None)  # fmt: skip
-                if match is not None and match.share == share.share:
+                roles, kind = list(share.controller_roles), share.controller_type
+                if match is not None and (
+                    match.share,
+                    match.controller_roles,
+                    match.controller_type,
+                ) == (share.share, roles, kind):
                     self.report.counts["shares_unchanged"] += 1
                     continue
                 row = match or RightsShare(
@@ -252,6 +365,7 @@ class Applier:
                     share=share.share, territory_mode=share.territory_mode,
                     territories=sorted(share.territories), valid_from=share.valid_from,
                     valid_until=share.valid_until, created_by=self.party,
+                    controller_roles=roles, controller_type=kind,
                 )  # fmt: skip
                 # Shares are checked one by one, in file order: the row that would push the
                 # total past 100 % is the one rejected.
@@ -267,12 +381,18 @@ class Applier:
                     new.append(row)
                 else:
                     match.share, match.version = share.share, match.version + 1
+                    match.controller_roles, match.controller_type = roles, kind
                     match.updated_at = self.now
                     if match not in updated and match not in new:
                         updated.append(match)
         copy_insert(RightsShare, new)
         if updated:
-            RightsShare.objects.bulk_update(updated, ["share", "version", "updated_at"])
+            RightsShare.objects.bulk_update(
+                updated, ["share", "controller_roles", "controller_type", "version", "updated_at"]
+            )
+        # A party a feed named is in the ledger before the shares it holds.
+        entries += [("party", ledgering.party_payload(p)) for p in self._new_parties]
+        self._new_parties.clear()
         for row in [*new, *updated]:
             entries.append(("rights_share", ledgering.share_payload(row)))
         self.report.counts["shares_created"] += len(new)
@@ -317,10 +437,11 @@ class Applier:
         new_tracks: list[ReleaseTrack] = []
         for upc, (spec, release_works, where) in wanted.items():
             release = existing.get(upc)
+            details = {k: getattr(spec, k) for k in RELEASE_FIELDS}
             if release is None:
                 release = Release.objects.create(
                     upc=upc, title=spec.title, display_artist=spec.display_artist,
-                    release_date=spec.release_date, registrant=self.party,
+                    release_date=spec.release_date, registrant=self.party, **details,
                 )  # fmt: skip
                 self.report.counts["releases_created"] += 1
             elif release.registrant_id != self.party.pk:
@@ -328,11 +449,14 @@ class Applier:
                 continue
             have = tracks[release.pk]
             added = [w.pk for w in release_works if w.pk not in have]
-            if not added:
+            changed = any(getattr(release, k) != v for k, v in details.items())
+            if not added and not changed:
                 continue
             if have:
+                for k, v in details.items():
+                    setattr(release, k, v)
                 release.version += 1
-                release.save(update_fields=["version", "updated_at"])
+                release.save(update_fields=[*RELEASE_FIELDS, "version", "updated_at"])
                 self.report.counts["releases_updated"] += 1
             new_tracks += [ReleaseTrack(release=release, work_id=w, position=len(have) + n)
                            for n, w in enumerate(added)]  # fmt: skip

@@ -1,10 +1,14 @@
 """DDEX ERN NewReleaseMessages (:mod:`governance.ddex` reads them) as import records.
 
-Each SoundRecording becomes a recording (ISRC, title, display artist, duration, language,
-P-line, credits); each rights controller with a share becomes a ``master`` share held by the
-controller (the importing party when the name is its own), in the controller's territories;
-each Release with a valid UPC/EAN (ICPN) groups its recordings. Problems are reported with the
-element's XPath and line; a file that is not a readable message at all raises
+Each SoundRecording the reader kept (it rejects a recording whole when any of its own data is
+invalid: docs/catalog-ddex.md) becomes a recording (ISRC, title, display artist, duration,
+languages, P-line and its year, genre, parental warning, credits); each of its rights
+controllers (role RightsController, or none given) becomes a ``master`` share in the
+controller's territories, held by the party the controller is (by DPID, ISNI or IPI, else its
+name; an unclaimed party when it is no registered party: ``governance.importing.apply``), with
+the controller's roles and type; each Release with a valid UPC/EAN (ICPN) groups its recordings,
+with its catalog number, label name and C-line. Problems are reported with the element's XPath
+and line; a file that is not a readable message at all raises
 :class:`~governance.importing.records.UnreadableFile`.
 """
 
@@ -16,6 +20,7 @@ from decimal import Decimal
 from governance import ddex, identifiers, validators
 from governance.importing.records import (
     CreditRecord,
+    HolderRecord,
     ImportRecord,
     Problem,
     ReleaseRecord,
@@ -23,6 +28,9 @@ from governance.importing.records import (
     UnreadableFile,
 )
 
+OWNER_ROLE = "RightsController"
+"""Controllers with this role (or none) hold the right; a RoyaltyAdministrator or LocalPayee
+administers or collects and holds no share."""
 CONTRIBUTOR_ROLES = {
     "featuredartist": "featured",
     "composer": "composer",
@@ -63,8 +71,15 @@ def _credits(recording: ddex.DdexRecording) -> tuple[CreditRecord, ...]:
     return tuple(dict.fromkeys(credits))
 
 
-def _shares(recording: ddex.DdexRecording, where: str, party_name: str) -> list[ShareRecord]:
-    controllers = recording.rights_controllers
+def _holder(party: ddex.DdexParty) -> HolderRecord:
+    return HolderRecord(
+        party.name[:200], _lenient(identifiers.normalize_isni, party.isni),
+        _lenient(identifiers.normalize_ipi, party.ipi), (party.dpid or "").strip()[:32],
+    )  # fmt: skip
+
+
+def _shares(recording: ddex.DdexRecording, where: str) -> list[ShareRecord]:
+    controllers = [c for c in recording.rights_controllers if not c.roles or OWNER_ROLE in c.roles]
     shares = []
     for n, controller in enumerate(controllers, 1):
         percent = controller.share_percent
@@ -72,13 +87,17 @@ def _shares(recording: ddex.DdexRecording, where: str, party_name: str) -> list[
             if len(controllers) > 1:
                 continue  # an unknown share among several: nothing to register
             percent = Decimal(100)  # DDEX presumes the sole controller holds it all
-        codes = [t for t in controller.territories if t != ddex.WORLDWIDE]
+        if ddex.WORLDWIDE in controller.territories:
+            codes = [f"-{t}" for t in controller.excluded_territories]
+        else:
+            codes = list(controller.territories)
         terms = validators.share_fields("master", percent, codes)
-        holder = controller.party.name
         shares.append(ShareRecord(
             where=f"{where} rights controller {n}", right=terms.right, share=terms.share,
-            holder="" if holder.casefold() == party_name.casefold() else holder,
-            territory_mode=terms.territory_mode, territories=terms.territories,
+            holder=controller.party.name, territory_mode=terms.territory_mode,
+            territories=terms.territories, named=_holder(controller.party),
+            controller_roles=tuple(r[:60] for r in controller.roles),
+            controller_type=(controller.controller_type or "")[:60],
         ))  # fmt: skip
     return shares
 
@@ -86,7 +105,9 @@ def _shares(recording: ddex.DdexRecording, where: str, party_name: str) -> list[
 def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | Problem]:
     """Records and problems, in document order. Raises :class:`UnreadableFile` when the file is
     not a readable NewReleaseMessage at all (not well-formed XML, invalid UTF-8, a document type
-    declaration, a text node over libxml2's 10 MB limit, another root element or namespace)."""
+    declaration, a text node over libxml2's 10 MB limit, another root element or namespace).
+    ``party_name`` is no longer read (the applier knows the importing party by its name and
+    identifiers); it stays for callers."""
     try:
         message = ddex.parse_ern(data)
     except ddex.DdexError as exc:
@@ -100,10 +121,14 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
         try:
             upc = identifiers.normalize_upc(release.upc)
         except ValueError as exc:
-            yield Problem(_where(release.xpath, release.line), f"ICPN: {exc}")
+            yield Problem(_where(release.xpath, release.line), f"ICPN rejected (the release is "
+                          f"not registered; its recordings are): {exc}")  # fmt: skip
             continue
-        spec = ReleaseRecord(upc, release.title[:500], release.display_artist[:500],
-                             release.release_date)  # fmt: skip
+        spec = ReleaseRecord(
+            upc, release.title[:500], release.display_artist[:500], release.release_date,
+            (release.catalog_number or "")[:100], (release.label_name or "")[:300],
+            (release.c_line or "")[:300],
+        )  # fmt: skip
         for isrc in release.recording_isrcs:
             releases.setdefault(isrc, []).append(spec)
     for recording in message.recordings:
@@ -112,8 +137,8 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
             title = validators.work_title(recording.title)
             recording_isrc, _ = validators.work_identifiers("recording", recording.isrc, None)
             duration_ms = validators.duration_ms(recording.duration_ms)
-            language = validators.language(recording.language)
-            shares = _shares(recording, where, party_name)
+            languages = tuple(dict.fromkeys(validators.language(v) for v in recording.languages))
+            shares = _shares(recording, where)
         except ValueError as exc:  # a FieldError names the field in the API's terms
             yield Problem(where, str(exc))
             continue
@@ -121,9 +146,11 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
         record = ImportRecord(
             where=where, kind="recording", title=title,
             display_artist=recording.display_artist[:500], isrc=recording_isrc,
-            duration_ms=duration_ms, language=language,
+            duration_ms=duration_ms, language=languages[0] if languages else "",
             release_date=min((r.release_date for r in on if r.release_date), default=None),
-            p_line=(recording.p_line or "")[:300], credits=_credits(recording),
+            p_line=(recording.p_line or "")[:300], p_year=recording.p_year, languages=languages,
+            genre=(recording.genre or "")[:100],
+            parental_warning=(recording.parental_warning or "")[:40], credits=_credits(recording),
         )  # fmt: skip
         record.shares.extend(shares)
         record.releases.extend(on)

@@ -19,7 +19,9 @@ class UnreadableFile(ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    """A rejected row or element: ``where`` is ``line N`` (CSV) or an XPath (DDEX)."""
+    """A rejected row or element: ``where`` is ``line N`` (CSV) or an XPath (DDEX, with the
+    line of the element's start tag). Every problem is a rejection: what it names was not
+    imported."""
 
     where: str
     reason: str
@@ -37,16 +39,31 @@ class CreditRecord:
 
 
 @dataclass(frozen=True)
+class HolderRecord:
+    """A holder as a feed names it (a DDEX rights controller): by identifiers where given,
+    else by name. The applier finds the party it is, or names an unclaimed one."""
+
+    name: str
+    isni: str = ""
+    ipi: str = ""
+    dpid: str = ""
+
+
+@dataclass(frozen=True)
 class ShareRecord:
     where: str
     right: str
     share: Decimal
     holder: str
-    """A party id or name; empty means the importing party."""
+    """A party id or name; empty means the importing party (unless ``named`` is given)."""
     territory_mode: str = "worldwide"
     territories: frozenset[str] = frozenset()
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
+    named: HolderRecord | None = None
+    """A feed's holder: found by its identifiers, or an unclaimed party is named for it."""
+    controller_roles: tuple[str, ...] = ()
+    controller_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,9 @@ class ReleaseRecord:
     title: str
     display_artist: str = ""
     release_date: dt.date | None = None
+    catalog_number: str = ""
+    label_name: str = ""
+    c_line: str = ""
 
 
 @dataclass
@@ -72,6 +92,10 @@ class ImportRecord:
     language: str = ""
     release_date: dt.date | None = None
     p_line: str = ""
+    p_year: int | None = None
+    languages: tuple[str, ...] = ()
+    genre: str = ""
+    parental_warning: str = ""
     credits: tuple[CreditRecord, ...] = ()
     shares: list[ShareRecord] = field(default_factory=list)
     releases: list[ReleaseRecord] = field(default_factory=list)
@@ -83,4 +107,5 @@ class ImportRecord:
     def work_fields(self) -> tuple[object, ...]:
         return (self.kind, self.title, self.display_artist, self.composition_iswc,
                 self.duration_ms, self.language, self.release_date, self.p_line,
+                self.p_year, self.languages, self.genre, self.parental_warning,
                 self.credits)  # fmt: skip

@@ -64,6 +64,15 @@ class Work(models.Model):
     language = models.CharField(max_length=3, blank=True)
     release_date = models.DateField(null=True, blank=True)
     p_line = models.CharField(max_length=300, blank=True)
+    p_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    languages = ArrayField(
+        models.CharField(max_length=3), default=list, blank=True,
+        help_text="Every language of performance, in order (``language`` is the first).",
+    )  # fmt: skip
+    genre = models.CharField(max_length=100, blank=True)
+    parental_warning = models.CharField(
+        max_length=40, blank=True, help_text="DDEX ParentalWarningType, e.g. NotExplicit."
+    )
     registrant = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="registered_works")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -123,6 +132,9 @@ class Release(models.Model):
     title = models.CharField(max_length=500)
     display_artist = models.CharField(max_length=500, blank=True)
     release_date = models.DateField(null=True, blank=True)
+    catalog_number = models.CharField(max_length=100, blank=True)
+    label_name = models.CharField(max_length=300, blank=True)
+    c_line = models.CharField(max_length=300, blank=True)
     registrant = models.ForeignKey(
         Party, on_delete=models.PROTECT, related_name="registered_releases"
     )
@@ -203,6 +215,13 @@ class RightsShare(ShareTerms):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="shares")
     holder = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="shares")
+    controller_roles = ArrayField(
+        models.CharField(max_length=60), default=list, blank=True,
+        help_text="As a feed gave them: DDEX RightsControllerRole / RightsControlType.",
+    )  # fmt: skip
+    controller_type = models.CharField(
+        max_length=60, blank=True, help_text="As a feed gave it: DDEX RightsControllerType."
+    )
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         Party, on_delete=models.PROTECT, related_name="+", null=True, blank=True
@@ -309,3 +328,59 @@ class RightsClaim(ShareTerms):
 
     def __str__(self) -> str:
         return f"claim by {self.claimant_id} to {self.share}% {self.right} of {self.work_id}"
+
+
+class PartyClaim(models.Model):
+    """An organisation's claim that an unclaimed party (a rights holder a label's feed named) is
+    itself. It is filed only when the claimant's identifiers match the unclaimed party's
+    (``governance.services.party_claims``) and changes nothing until the party that named it
+    accepts, or an operator rules; acceptance moves the unclaimed party's shares to the
+    claimant. Ledgered as ``party_claim`` and ``party_claim_decided``, the statement and reason
+    as salted commitments."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="claims_on")
+    claimant = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="party_claims")
+    statement = models.TextField(help_text="Why the claimant says it is this party.")
+    matched_on = ArrayField(
+        models.CharField(max_length=8), default=list, blank=True,
+        help_text="The identifiers that matched (isni, ipi, dpid), or name when none was given.",
+    )  # fmt: skip
+    status = models.CharField(
+        max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.PENDING
+    )
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    decided_by_party = models.ForeignKey(
+        Party, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ClaimStatus.values), name="party_claim_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["party", "claimant"],
+                condition=models.Q(status="pending"),
+                name="party_claim_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", decided_at__isnull=True)
+                | (~models.Q(status="pending") & models.Q(decided_at__isnull=False)),
+                name="party_claim_decided_when_not_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"claim by {self.claimant_id} to be party {self.party_id}"

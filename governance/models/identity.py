@@ -46,7 +46,15 @@ class Role(models.TextChoices):
 
 class Party(models.Model):
     """An organisation or person that acts in Consentry: a label, a publisher, an artist, a
-    licensee (an AI developer) or an auditor."""
+    licensee (an AI developer) or an auditor.
+
+    An **unclaimed** party (``named_by`` set, ``claimed_by`` not) is a rights holder that a
+    label's catalog feed named (a DDEX rights controller) and that has not joined: it holds its
+    shares, has no members, tokens or rules, so decisions give it its default posture (opt-in:
+    no consent on record). It belongs to the feed's party alone (another feed never reuses it)
+    and is not unique by name or identifier, so it can neither block nor impersonate a real
+    party. The real organisation claims it (``governance.services.party_claims``); once the
+    claim is accepted ``claimed_by`` names it and the shares are its own."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=PartyKind.choices)
@@ -55,8 +63,20 @@ class Party(models.Model):
         max_length=8, choices=Posture.choices, default=Posture.OPT_IN,
         help_text="What the party's consent is when none of its rules answers.",
     )  # fmt: skip
-    isni = models.CharField(max_length=16, null=True, blank=True, unique=True)
-    ipi = models.CharField(max_length=11, null=True, blank=True, unique=True)
+    # Null, not "": the unique constraints below leave many parties without one.
+    isni = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
+    ipi = models.CharField(max_length=11, null=True, blank=True)  # noqa: DJ001
+    dpid = models.CharField(  # noqa: DJ001
+        max_length=32, null=True, blank=True, help_text="DDEX Party ID (PADPIDA...)."
+    )
+    named_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="named_parties",
+        help_text="For an unclaimed party: the party whose catalog feed named it.",
+    )  # fmt: skip
+    claimed_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="claimed_parties",
+        help_text="For a party named by a feed: the party that claimed it (its shares moved).",
+    )  # fmt: skip
     version = models.PositiveIntegerField(default=1)
     callback_secret = models.CharField(
         max_length=64, blank=True,
@@ -72,7 +92,29 @@ class Party(models.Model):
         ordering = ["name", "id"]
         verbose_name_plural = "parties"
         constraints = [
-            models.UniqueConstraint(fields=["kind", "name"], name="party_kind_name_unique"),
+            # Only parties that joined are unique: an unclaimed one never blocks a real one.
+            models.UniqueConstraint(
+                fields=["kind", "name"],
+                condition=models.Q(named_by__isnull=True),
+                name="party_kind_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["isni"],
+                condition=models.Q(named_by__isnull=True),
+                name="party_isni_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["ipi"], condition=models.Q(named_by__isnull=True), name="party_ipi_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["dpid"],
+                condition=models.Q(named_by__isnull=True),
+                name="party_dpid_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(claimed_by__isnull=True) | models.Q(named_by__isnull=False),
+                name="party_claimed_only_if_named",
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=PartyKind.values), name="party_kind_valid"
             ),
@@ -84,6 +126,11 @@ class Party(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    @property
+    def unclaimed(self) -> bool:
+        """Named by a feed and not (yet) claimed by the organisation."""
+        return self.named_by_id is not None and self.claimed_by_id is None
 
 
 class Membership(models.Model):

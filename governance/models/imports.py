@@ -19,6 +19,7 @@ class ImportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
+    SUCCEEDED_WITH_PROBLEMS = "succeeded_with_problems", "Succeeded with rejected rows or elements"
     FAILED = "failed", "Failed"
 
 
@@ -36,7 +37,7 @@ class ImportJob(models.Model):
     data = models.BinaryField()
     all_or_nothing = models.BooleanField(default=False)
     status = models.CharField(
-        max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+        max_length=32, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     total = models.PositiveIntegerField(null=True, blank=True)
     processed = models.PositiveIntegerField(default=0)

@@ -24,7 +24,8 @@ def party_create(*, name: str, kind: str) -> Party:
         )
     if not name:
         raise InvalidInput("A party needs a name.", fields={"name": ["must not be empty"]})
-    if Party.objects.filter(kind=kind, name=name).exists():
+    # Among parties that joined: an unclaimed party a feed named never blocks the real one.
+    if Party.objects.filter(kind=kind, name=name, named_by__isnull=True).exists():
         raise Conflict(f"A {kind} named {name!r} exists already.")
     party = Party.objects.create(name=name, kind=kind)
     ledgering.append("party", ledgering.party_payload(party), now=party.created_at)
@@ -44,6 +45,11 @@ def membership_add(*, party: Party, user: AbstractBaseUser, role: str) -> Member
     ``ApiTokenManager.get_from_key``)."""
     if role not in Role.values:
         raise InvalidInput("Unknown role.", fields={"role": [f"must be one of {Role.values}"]})
+    if party.named_by_id is not None:
+        # An unclaimed party acts for nobody: the organisation joins, then claims it.
+        raise InvalidInput.field(
+            "party", "a party a catalog feed named has no members: claim it instead"
+        )
     membership, _ = Membership.objects.update_or_create(
         party=party, user=user, defaults={"role": role}
     )

@@ -2,9 +2,11 @@
 transaction, run by a Celery worker (``governance.run_import``), their progress and report
 kept on the job.
 
-A job ends ``succeeded`` (its rejected rows, if any, listed on it) or ``failed``: with
-``all_or_nothing`` and a rejected row, when the file cannot be read at all (the reason and, where
-known, its line or XPath in ``error`` and ``problems``), or when it could not run.
+A job ends ``succeeded`` (nothing was rejected), ``succeeded_with_problems`` (what was valid was
+imported; each rejected row or element is listed on it) or ``failed``: with ``all_or_nothing``
+and something really rejected (nothing was imported), when the file cannot be read at all (not
+well-formed XML, not UTF-8...: the reason and, where known, its line or XPath in ``error`` and
+``problems``; nothing was imported), or when it could not run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from governance.access import Actor
 from governance.exceptions import InvalidInput
@@ -27,6 +29,7 @@ from governance.services.outbox import job_enqueue
 MAX_PROBLEMS_KEPT = 1000
 IMPORT_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
 RUN_TASK = "governance.run_import"
+FINISHED = (ImportStatus.SUCCEEDED, ImportStatus.SUCCEEDED_WITH_PROBLEMS, ImportStatus.FAILED)
 REPORT_FIELDS = ["status", "error", "counts", "problems", "problem_count", "processed", "total",
                  "finished_at"]  # fmt: skip
 
@@ -59,8 +62,21 @@ def import_submit(
 
 
 def _progress(job_id: str) -> Callable[[int, int], None]:
+    """Write a job's progress on a connection of its own, committed at once: an
+    ``all_or_nothing`` import runs in one transaction, whose own writes nobody sees before it
+    ends, and the API and the label's page read progress while it runs."""
+    table = ImportJob._meta.db_table
+
     def report(done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
+        side = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET processed = %s, total = %s WHERE id = %s",  # noqa: S608 - the model's table
+                    [done, total, job_id],
+                )
+        finally:
+            side.close()
 
     return report
 
@@ -73,7 +89,7 @@ def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
     started = time.monotonic()
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
+        if job.status in FINISHED:
             return job
         job.status, job.started_at = ImportStatus.RUNNING, now
         job.save(update_fields=["status", "started_at"])
@@ -93,6 +109,8 @@ def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
         job.problem_count = len(report.problems)
         job.processed = job.total = report.counts.get("records", 0)
         job.status = ImportStatus.SUCCEEDED
+        if report.problems:
+            job.status = ImportStatus.SUCCEEDED_WITH_PROBLEMS
         if job.all_or_nothing and report.problems:
             job.status = ImportStatus.FAILED
             job.error = f"{len(report.problems)} problems; with all_or_nothing nothing was imported"
@@ -104,6 +122,7 @@ def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
 
 def import_fail(*, job_id: str, error: str, now: dt.datetime) -> None:
     """Record a job that could not run (retries exhausted, or an unexpected error)."""
-    ImportJob.objects.filter(pk=job_id).exclude(status=ImportStatus.SUCCEEDED).update(
+    finished_well = (ImportStatus.SUCCEEDED, ImportStatus.SUCCEEDED_WITH_PROBLEMS)
+    ImportJob.objects.filter(pk=job_id).exclude(status__in=finished_well).update(
         status=ImportStatus.FAILED, error=error[:2000], finished_at=now
     )

@@ -70,6 +70,34 @@ def test_rejected_rows_are_listed_and_all_or_nothing_fails_the_job() -> None:
     assert body["problem_count"] == 1
     assert body["problems"][0]["where"] == "line 3"
     assert not Work.objects.exists()
+    # Without all_or_nothing the valid row is imported, and the job says a row was rejected.
+    job = label.client.post("/api/v1/imports/", {"file": upload("c.csv", data)}).json()
+    assert tasks.run_import.apply(args=[job["id"]]).get() == "succeeded_with_problems"
+    body = label.client.get(f"/api/v1/imports/{job['id']}/").json()
+    assert (body["status"], body["problem_count"]) == ("succeeded_with_problems", 1)
+    assert list(Work.objects.values_list("isrc", flat=True)) == ["USRC17607839"]
+
+
+def test_a_clean_ddex_album_through_the_api_succeeds_with_its_shares_shown() -> None:
+    label = caller(PartyKind.LABEL, name="Northwind Records")
+    sample = SAMPLE.parent / "ern-4.3-sample.xml"
+    job = label.client.post(
+        "/api/v1/imports/", {"file": upload("album.xml", sample.read_bytes())}
+    ).json()
+    assert tasks.run_import.apply(args=[job["id"]]).get() == "succeeded"
+    body = label.client.get(f"/api/v1/imports/{job['id']}/").json()
+    assert (body["status"], body["problems"], body["counts"]["shares_created"]) == (
+        "succeeded", [], 5,
+    )  # fmt: skip
+    work = Work.objects.get(isrc="GBNWR2400003")
+    shown = label.client.get(f"/api/v1/works/{work.pk}/").json()
+    assert (shown["p_year"], shown["languages"], shown["genre"]) == (2023, ["ga"], "Folk")
+    assert shown["parental_warning"] == "NotExplicit"
+    shares = label.client.get("/api/v1/shares/", {"work": str(work.pk)}).json()["results"]
+    assert {(s["holder_name"], s["controller_type"]) for s in shares} >= {
+        ("Harbor Lane Music Publishing", "")
+    }
+    assert all(s["controller_roles"] == ["RightsController"] for s in shares)
 
 
 def test_only_label_and_publisher_writers_import_and_jobs_are_private() -> None:

@@ -14,7 +14,7 @@ def test_a_label_sees_only_its_own_party() -> None:
     body = label.client.get("/api/v1/parties/").json()
     assert body["count"] == 1
     assert body["results"][0]["id"] == str(label.party.pk)
-    assert set(body["results"][0]) == {"id", "kind", "name", "created_at"}
+    assert set(body["results"][0]) == {"id", "kind", "name", "unclaimed", "created_at"}
 
 
 def test_another_partys_object_answers_404_like_a_missing_one() -> None:

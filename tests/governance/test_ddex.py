@@ -36,10 +36,13 @@ MIRO = DdexParty("Miro Hale", isni="0000000488123450")
 NORTHWIND = DdexParty("Northwind Records")
 HARBOUR_PINE = DdexParty("Harbor Lane Music Publishing")
 WORLD = ("Worldwide",)
+DEALT = ("CA", "GB", "IE", "US")  # The 4.3 sample's one deal: a 4.x recording's territories.
 
 
-def _controller(party: DdexParty, share: str) -> DdexRightsController:
-    return DdexRightsController(party, ("RightsController",), Decimal(share), WORLD)
+def _controller(
+    party: DdexParty, share: str, where: tuple[str, ...] = WORLD
+) -> DdexRightsController:
+    return DdexRightsController(party, ("RightsController",), Decimal(share), where)
 
 
 def _recording(position: int, line: int, **fields: object) -> DdexRecording:
@@ -47,27 +50,43 @@ def _recording(position: int, line: int, **fields: object) -> DdexRecording:
         "display_artist": "Ada Vale",
         "artists": (ADA,),
         "language": "en",
+        "languages": ("en",),
         "p_line": "(P) 2024 Northwind Records",
         "p_year": 2024,
         "territories": WORLD,
+        "resource_reference": f"A{position}",
+        "genre": "Folk",
+        "parental_warning": "NotExplicit",
     }
-    xpath = f"/ern:NewReleaseMessage/ResourceList/SoundRecording[{position}]"
+    xpath = f"/ern:NewReleaseMessage/ResourceList/SoundRecording[ResourceReference='A{position}']"
     return DdexRecording(xpath=xpath, line=line, **(defaults | fields))  # type: ignore[arg-type]
 
 
 def _expected(version: str, lines: tuple[int, int, int, int]) -> DdexMessage:
-    """The sample album as both sample files must read it; only positions differ."""
+    """The sample album as each sample file must read it. 3.8.2 gives territories per
+    recording (Worldwide); 4.3 takes a recording's from the deals of its releases (the album's:
+    CA, GB, IE, US), and names Northwind by its DPID."""
+    v4 = version == "4.3"
+    where = DEALT if v4 else WORLD
+    northwind = DdexParty("Northwind Records", dpid="PADPIDA2024051501N") if v4 else NORTHWIND
+
+    def controller(party: DdexParty, share: str) -> DdexRightsController:
+        return _controller(northwind if party == NORTHWIND else party, share, where)
+
+    def recording(position: int, line: int, **fields: object) -> DdexRecording:
+        return _recording(position, line, territories=where, **fields)
+
     recordings = (
-        _recording(
+        recording(
             1,
             lines[0],
             isrc="GBNWR2400001",
             title="Harbour Lights",
             contributors=((MIRO, "Producer"), (ADA, "Composer")),
             duration_ms=200_000,
-            rights_controllers=(_controller(NORTHWIND, "100"),),
+            rights_controllers=(controller(NORTHWIND, "100"),),
         ),
-        _recording(
+        recording(
             2,
             lines[1],
             isrc="GBNWR2400002",
@@ -80,9 +99,9 @@ def _expected(version: str, lines: tuple[int, int, int, int]) -> DdexMessage:
                 (ADA, "Lyricist"),
             ),
             duration_ms=245_500,
-            rights_controllers=(_controller(NORTHWIND, "75"), _controller(ADA, "25")),
+            rights_controllers=(controller(NORTHWIND, "75"), controller(ADA, "25")),
         ),
-        _recording(
+        recording(
             3,
             lines[2],
             isrc="GBNWR2400003",
@@ -90,10 +109,11 @@ def _expected(version: str, lines: tuple[int, int, int, int]) -> DdexMessage:
             contributors=((MIRO, "Composer"),),
             duration_ms=178_000,
             language="ga",
+            languages=("ga",),
             p_line="(P) 2023 Harbor Lane Music Publishing, under exclusive licence to "
             + NORTHWIND.name,
             p_year=2023,
-            rights_controllers=(_controller(NORTHWIND, "50.5"), _controller(HARBOUR_PINE, "49.5")),
+            rights_controllers=(controller(NORTHWIND, "50.5"), controller(HARBOUR_PINE, "49.5")),
         ),
     )
     release = DdexRelease(
@@ -106,6 +126,10 @@ def _expected(version: str, lines: tuple[int, int, int, int]) -> DdexMessage:
         recording_isrcs=("GBNWR2400001", "GBNWR2400002", "GBNWR2400003"),
         territories=("GB", "IE", "US", "CA"),
         excluded_territories=(),
+        catalog_number="NWR024",
+        label_name="Northwind Records",
+        genre="Folk",
+        parental_warning="NotExplicit",
     )
     message_id = "NWR-2024-0517-0001" if version == "3.8.2" else "NWR-2024-0517-0002"
     return DdexMessage(version, message_id, "Northwind Records", (release,), recordings, ())
@@ -133,7 +157,20 @@ def test_it_reads_the_ern_43_sample_exactly() -> None:
 
 
 def test_both_samples_describe_the_same_album() -> None:
-    assert _unplaced(parse_ern(ERN_382)) == _unplaced(parse_ern(ERN_43))
+    # But for what only one version says: 4.3's territories come from its deal, and it gives
+    # Northwind's DPID.
+    assert _unplaced(_as_382(parse_ern(ERN_43))) == _unplaced(parse_ern(ERN_382))
+
+
+def _as_382(message: DdexMessage) -> DdexMessage:
+    def recording(r: DdexRecording) -> DdexRecording:
+        controllers = tuple(
+            dataclasses.replace(c, party=dataclasses.replace(c.party, dpid=None), territories=WORLD)
+            for c in r.rights_controllers
+        )
+        return dataclasses.replace(r, territories=WORLD, rights_controllers=controllers)
+
+    return dataclasses.replace(message, recordings=tuple(map(recording, message.recordings)))
 
 
 def test_it_accepts_bytes_xml_text_and_binary_files() -> None:
@@ -187,38 +224,39 @@ def test_a_recording_without_isrc_is_one_problem_and_the_others_are_kept(
     message = parse_ern(_edited(sample, isrc_element, "<!-- ISRC withheld -->"))
 
     (problem,) = message.problems
-    assert problem.xpath == "/ern:NewReleaseMessage/ResourceList/SoundRecording[2]"
+    assert problem.xpath == (
+        "/ern:NewReleaseMessage/ResourceList/SoundRecording[ResourceReference='A2']"
+    )
     assert problem.line == line
-    assert problem.reason == "SoundRecording rejected: it has no ISRC"
+    assert problem.reason == "SoundRecording A2 rejected: it has no ISRC"
     assert [r.isrc for r in message.recordings] == ["GBNWR2400001", "GBNWR2400003"]
     assert message.releases[0].recording_isrcs == ("GBNWR2400001", "GBNWR2400003")
 
 
-def test_an_unknown_party_reference_is_a_problem_and_the_recording_stays() -> None:
+def test_an_unknown_party_reference_rejects_its_recording() -> None:
     message = parse_ern(
         _edited(ERN_43, "<ArtistPartyReference>P_JONAH_REED", "<ArtistPartyReference>P_NOBODY")
     )
 
     (problem,) = message.problems
-    assert problem.xpath == "/ern:NewReleaseMessage/ResourceList/SoundRecording[2]/DisplayArtist[2]"
+    assert problem.xpath == (
+        "/ern:NewReleaseMessage/ResourceList/SoundRecording[ResourceReference='A2']"
+        "/DisplayArtist[2]"
+    )
     assert "'P_NOBODY' names no Party" in problem.reason
-    low_tide = message.recordings[1]
-    assert JONAH not in [party for party, _ in low_tide.contributors]
-    assert len(message.recordings) == 3
+    assert [r.isrc for r in message.recordings] == ["GBNWR2400001", "GBNWR2400003"]
 
 
-def test_bad_values_are_problems_while_their_recording_stays() -> None:
+def test_bad_values_reject_their_recording_naming_each() -> None:
     document = _edited(ERN_43, "<Duration>PT2M58S</Duration>", "<Duration>2:58</Duration>")
     document = document.replace(b">49.5<", b">149.5<")
     message = parse_ern(document)
 
     assert [p.reason for p in message.problems] == [
-        "RightSharePercentage 149.5 is outside 0..100",
-        "Duration '2:58' is not an ISO 8601 duration such as PT3M20S",
+        "SoundRecording A3 rejected: RightSharePercentage 149.5 is outside 0..100",
+        "SoundRecording A3 rejected: Duration '2:58' is not an ISO 8601 duration such as PT3M20S",
     ]
-    compass_rose = message.recordings[2]
-    assert compass_rose.duration_ms is None
-    assert compass_rose.rights_controllers == (_controller(NORTHWIND, "50.5"),)
+    assert [r.isrc for r in message.recordings] == ["GBNWR2400001", "GBNWR2400002"]
 
 
 def test_an_unknown_share_reads_as_none() -> None:
@@ -274,7 +312,7 @@ def test_children_in_the_ern_namespace_are_read_too() -> None:
     message = parse_ern(document)
     assert _unplaced(message) == _unplaced(parse_ern(ERN_43))
     assert message.recordings[2].xpath == (
-        "/ern:NewReleaseMessage/ern:ResourceList/ern:SoundRecording[3]"
+        "/ern:NewReleaseMessage/ern:ResourceList/ern:SoundRecording[ern:ResourceReference='A3']"
     )
 
 
@@ -366,17 +404,21 @@ def test_a_recording_without_isrc_or_title_is_rejected_with_both_reasons() -> No
     document = document.replace(
         '<Title TitleType="DisplayTitle"><TitleText>Compass Rose</TitleText></Title>', ""
     )
-    (problem,) = parse_ern(document).problems
-    assert problem.reason == "SoundRecording rejected: it has no ISRC and no title"
+    assert [p.reason for p in parse_ern(document).problems] == [
+        "SoundRecording A3 rejected: it has no ISRC",
+        "SoundRecording A3 rejected: it has no title",
+    ]
 
 
-def test_an_ern_382_rights_controller_under_exclusions_is_rejected_not_widened() -> None:
-    # The file's first Worldwide is Harbour Lights' details. The dataclass cannot carry
-    # "everywhere but FR", and reading it as Worldwide would grant too much.
+def test_an_ern_382_rights_controller_under_exclusions_rejects_its_recording() -> None:
+    # The file's first Worldwide is Harbour Lights' details. Reading "everywhere but FR" as
+    # Worldwide would grant too much, and dropping the controller would misstate ownership.
     worldwide = "<TerritoryCode>Worldwide</TerritoryCode>"
     all_but_fr = "<ExcludedTerritoryCode>FR</ExcludedTerritoryCode>"
     message = parse_ern(_edited(ERN_382, worldwide, all_but_fr))
 
     (problem,) = message.problems
-    assert problem.reason == "RightsController rejected: its details name no TerritoryCode"
-    assert message.recordings[0].rights_controllers == ()
+    assert problem.reason == (
+        "SoundRecording A1 rejected: RightsController: its details name no TerritoryCode"
+    )
+    assert [r.isrc for r in message.recordings] == ["GBNWR2400002", "GBNWR2400003"]

@@ -237,20 +237,17 @@ def test_the_command_exits_2_naming_the_problem_when_the_file_cannot_be_read(
 def test_a_ddex_sample_imports_its_recordings_release_and_shares(sample: str) -> None:
     label = PartyFactory(kind=PartyKind.LABEL, name="Northwind Records")
     data = (SAMPLES / sample).read_bytes()
-    unknown = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
-    # Rights controllers that are not registered parties are refused, by XPath.
-    assert {p.reason for p in unknown.problems} == {
-        "holder 'Ada Vale' is not a registered party",
-        "holder 'Harbor Lane Music Publishing' is not a registered party",
-    }
-    assert all("/SoundRecording[" in p.where for p in unknown.problems)
-    PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
-    PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
+    # Ada Vale and Harbor Lane have joined: the feed's controllers of those names are them.
+    ada = PartyFactory(kind=PartyKind.ARTIST, name="Ada Vale")
+    harbor = PartyFactory(kind=PartyKind.PUBLISHER, name="Harbor Lane Music Publishing")
     report = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
     assert report.problems == [], report.problems
-    assert unknown.counts["works_created"] == 3
-    assert unknown.counts["releases_created"] == 1
-    assert report.counts["shares_created"] == 2
+    assert report.counts["works_created"] == 3
+    assert report.counts["releases_created"] == 1
+    assert report.counts["shares_created"] == 5
+    assert report.counts["parties_named"] == 0
+    assert RightsShare.objects.filter(holder=ada).count() == 1
+    assert RightsShare.objects.filter(holder=harbor).count() == 1
     release = Release.objects.get()
     assert release.tracks.count() == 3
     assert all(len(w.isrc or "") == 12 for w in Work.objects.all())
@@ -280,6 +277,6 @@ def test_a_bad_ddex_element_is_reported_by_xpath_and_the_rest_imported() -> None
     data = data.replace(first_isrc, b"NOT-AN-ISRC", 1)
     report = import_catalog(party=label, data=data, fmt="ddex", now=timezone.now())
     assert len(report.problems) == 1
-    assert "SoundRecording[1]" in report.problems[0].where
+    assert "SoundRecording[ResourceReference='A1']" in report.problems[0].where
     assert "ISRC" in report.problems[0].reason
     assert Work.objects.count() == 2

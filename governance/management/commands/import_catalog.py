@@ -82,9 +82,9 @@ class Command(BaseCommand):
 def _party(value: str) -> Party:
     kinds = (PartyKind.LABEL, PartyKind.PUBLISHER)
     try:
-        found = list(Party.objects.filter(pk=value, kind__in=kinds))
+        found = list(Party.objects.filter(pk=value, kind__in=kinds, named_by=None))
     except (ValidationError, ValueError):
-        found = list(Party.objects.filter(name=value, kind__in=kinds))
+        found = list(Party.objects.filter(name=value, kind__in=kinds, named_by=None))
     if len(found) != 1:
         raise CommandError(f"--party {value!r}: no label or publisher with that id or name")
     return found[0]

@@ -53,8 +53,9 @@ class Command(BaseCommand):
 
 
 def _party(key: str) -> Party:
-    by_id = Party.objects.filter(pk=key) if _is_uuid(key) else Party.objects.none()
-    matches = list(by_id) or list(Party.objects.filter(name=key)[:2])
+    joined = Party.objects.filter(named_by=None)  # an unclaimed party acts for nobody
+    by_id = joined.filter(pk=key) if _is_uuid(key) else Party.objects.none()
+    matches = list(by_id) or list(joined.filter(name=key)[:2])
     if len(matches) != 1:
         raise CommandError(f"No single party with id or name {key!r}.")
     return matches[0]
