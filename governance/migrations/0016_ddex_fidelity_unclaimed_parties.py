@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0014_composition_space_v3'),
+        ('governance', '0015_rule_withdrawn_by'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
