@@ -60,12 +60,13 @@ DECISIONS_SHOWN = 50
 """The latest decisions about a work listed on its page."""
 JOBS_SHOWN = 20
 """The latest imports listed on the import page."""
-FINISHED = (ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+FINISHED = (ImportStatus.SUCCEEDED, ImportStatus.SUCCEEDED_WITH_PROBLEMS, ImportStatus.FAILED)
 
 STATUS_WORDS: Mapping[str, StrPromise] = {
     "queued": gettext_lazy("Queued: waiting for a worker"),
     "running": gettext_lazy("Running"),
     "succeeded": gettext_lazy("Succeeded"),
+    "succeeded_with_problems": gettext_lazy("Succeeded, with rows or elements rejected"),
     "failed": gettext_lazy("Failed"),
 }
 KIND_WORDS: Mapping[str, StrPromise] = {

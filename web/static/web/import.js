@@ -12,7 +12,7 @@
   var percent = document.getElementById("import-percent");
   var status = document.getElementById("import-status");
   var problem = document.getElementById("import-poll-error");
-  var FINISHED = ["succeeded", "failed"];
+  var FINISHED = ["succeeded", "succeeded_with_problems", "failed"];
   var INTERVAL = 500;
 
   function format(template, values) {
@@ -21,7 +21,7 @@
   }
 
   function show(job) {
-    var share = job.status === "succeeded" ? 1 : job.progress;
+    var share = job.status === "succeeded" || job.status === "succeeded_with_problems" ? 1 : job.progress;
     if (share === null || share === undefined) {
       bar.removeAttribute("value");
       percent.textContent = words.reading;
