@@ -20,7 +20,8 @@ from django.db import connection, models
 INSERT_MAX = 256
 """Up to this many rows in all, :func:`rows_insert` sends one string of INSERT statements (one
 round trip) instead of a COPY per table (two round trips each): a synchronous check's five
-rows went faster that way; a chunk of a manifest, or an import, is still copied."""
+rows (docs/benchmarks.md, "Checks: CPU per check"). A chunk of a manifest, or an import, is
+still copied, which is cheaper for many rows."""
 
 
 @dataclass(frozen=True)
