@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from benchmarks import (
     broker,
     catalog_import,
+    check_cpu,
     composition,
     content,
     content_fingerprint,
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "catalog_import": catalog_import.main,
     "content_import": content_import.main,
     "requests_pipeline": requests_pipeline.main,
+    "check_cpu": check_cpu.main,
     "vector_matching": vector_matching.main,
     "fingerprint_votes": fingerprint_votes.main,
     "content_fingerprint": content_fingerprint.main,

@@ -10,44 +10,102 @@ caller). Constraints and triggers apply as for any insert.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models
 
+INSERT_MAX = 256
+"""Up to this many rows in all, :func:`rows_insert` sends one string of INSERT statements (one
+round trip) instead of a COPY per table (two round trips each): a synchronous check's five
+rows (docs/benchmarks.md, "Checks: CPU per check"). A chunk of a manifest, or an import, is
+still copied, which is cheaper for many rows."""
 
-def copy_insert(model: type[models.Model], objects: Sequence[models.Model]) -> None:
-    if not objects:
-        return
-    with_pk = all(o.pk is not None for o in objects)
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows for one table, each a sequence of values in ``columns``' order."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[Any]]
+
+
+def model_rows(model: type[models.Model], objects: Sequence[models.Model]) -> Rows:
+    """``objects``' rows for their table, their values prepared as ``bulk_create`` would."""
+    with_pk = bool(objects) and all(o.pk is not None for o in objects)
     fields = [
         f for f in model._meta.concrete_fields
         if with_pk or not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
     ]  # fmt: skip
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
+    # Plain values go as they are (psycopg adapts str, int, UUID, Decimal, dates and lists); the
+    # fields that need Django's preparation (auto_now, JSON, ...) get it.
+    plain = (models.CharField, models.TextField, models.IntegerField, models.UUIDField,
+             models.DecimalField, models.ForeignKey, models.BooleanField)  # fmt: skip
+    getters = [
+        (True, f)
+        if isinstance(f, plain) or (isinstance(f, models.DateField) and not _auto(f))
+        else (False, f)
+        for f in fields
+    ]
+    rows = [
+        [
+            getattr(obj, f.attname)
+            if direct
+            else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+            for direct, f in getters
+        ]
+        for obj in objects
+    ]
+    return Rows(model._meta.db_table, tuple(f.column for f in fields), rows)
+
+
+def copy_insert(model: type[models.Model], objects: Sequence[models.Model]) -> None:
+    """Insert ``objects`` with one COPY."""
+    if objects:
+        _copy(model_rows(model, objects))
+
+
+def rows_insert(tables: Sequence[Rows]) -> None:
+    """Insert the rows of several tables, in this order, in the caller's transaction: with
+    one string of INSERT statements when they are few (:data:`INSERT_MAX`), else a COPY each."""
+    tables = [t for t in tables if t.rows]
+    if sum(len(t.rows) for t in tables) > INSERT_MAX:
+        for t in tables:
+            _copy(t)
+        return
+    if not tables:
+        return
+    statements, params = [], []
+    for t in tables:
+        row = "(" + ", ".join(["%s"] * len(t.columns)) + ")"
+        statements.append(
+            f"INSERT INTO {_names(t)} VALUES {', '.join([row] * len(t.rows))}"  # noqa: S608 - names from the models
+        )
+        params += [value for values in t.rows for value in values]
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
+
+
+def _names(t: Rows) -> str:
+    return _quoted(t.table, t.columns)
+
+
+@functools.cache
+def _quoted(table: str, columns: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    return f"{quote(table)} ({', '.join(quote(c) for c in columns)})"
+
+
+def _copy(t: Rows) -> None:
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        cursor.cursor.copy(f"COPY {_names(t)} FROM STDIN") as copy,
     ):
-        # Plain values go as they are (psycopg adapts str, int, UUID, Decimal, dates and lists);
-        # the fields that need Django's preparation (auto_now, JSON, ...) get it.
-        plain = (models.CharField, models.TextField, models.IntegerField, models.UUIDField,
-                 models.DecimalField, models.ForeignKey, models.BooleanField)  # fmt: skip
-        getters = [
-            (True, f)
-            if isinstance(f, plain) or (isinstance(f, models.DateField) and not _auto(f))
-            else (False, f)
-            for f in fields
-        ]
-        for obj in objects:
-            row: list[Any] = [
-                getattr(obj, f.attname)
-                if direct
-                else f.get_db_prep_save(f.pre_save(obj, add=True), connection)
-                for direct, f in getters
-            ]
-            copy.write_row(row)
+        for values in t.rows:
+            copy.write_row(values)
 
 
 def ids_reserve(model: type[models.Model], n: int) -> list[int]:

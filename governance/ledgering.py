@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance import ordering
+from governance.bulk import Rows
 from governance.models import (
     ConsentMatrixVersion,
     ConsentRuleVersion,
@@ -212,6 +213,18 @@ def append_sealed(sealed: Sequence[Sealed]) -> None:
         return
     ledger_services.entries_append_encoded(entries=[s.entry for s in sealed])
     ledger_openings.openings_add(rows=[(s.leaf_hash, o) for s in sealed for o in s.openings])
+
+
+def sealed_rows(sealed: Sequence[Sealed]) -> list[Rows]:
+    """What :func:`append_sealed` inserts, as rows for :func:`governance.bulk.rows_insert`
+    (with the caller's other rows, in its transaction, in one round trip when they are few)."""
+    return [
+        Rows("ledger_pending", ledger_services.PENDING_COLUMNS,
+             ledger_services.pending_rows([s.entry for s in sealed])),
+        Rows("ledger_opening", ledger_openings.COLUMNS,
+             ledger_openings.opening_values([(s.leaf_hash, o) for s in sealed
+                                             for o in s.openings])),
+    ]  # fmt: skip
 
 
 def append(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> None:

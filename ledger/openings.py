@@ -26,13 +26,23 @@ def openings_add(*, rows: Sequence[tuple[bytes, commitments.Opening]]) -> int:
         return 0
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(
-            "COPY ledger_opening (leaf_hash, field, salt, value) FROM STDIN"
-        ) as copy,
+        cursor.cursor.copy(f"COPY ledger_opening ({', '.join(COLUMNS)}) FROM STDIN") as copy,
     ):
-        for leaf_hash, opening in rows:
-            copy.write_row((leaf_hash, opening.field, opening.salt, opening.value_bytes))
+        for row in opening_values(rows):
+            copy.write_row(row)
     return len(rows)
+
+
+COLUMNS = ("leaf_hash", "field", "salt", "value")
+"""The columns of ``ledger_opening``, in :func:`opening_values`' order."""
+
+
+def opening_values(
+    rows: Sequence[tuple[bytes, commitments.Opening]],
+) -> list[tuple[bytes, str, bytes, bytes]]:
+    """The ``ledger_opening`` rows (:data:`COLUMNS`) that store ``(leaf hash, opening)``
+    pairs: for a caller that inserts them with its other rows, in its transaction."""
+    return [(leaf, opening.field, opening.salt, opening.value_bytes) for leaf, opening in rows]
 
 
 def openings_by_leaf(*, leaf_hashes: Iterable[bytes]) -> dict[bytes, list[commitments.Opening]]:

@@ -68,14 +68,25 @@ def entries_append(*, items: Sequence[tuple[str, Mapping[str, Any]]], time: dt.d
     )
 
 
+PENDING_COLUMNS = ("data", "kind", "created_at")
+"""The columns of ``ledger_pending`` a writer fills, in :func:`pending_rows`' order."""
+
+
+def pending_rows(entries: Sequence[EncodedEntry]) -> list[tuple[bytes, str, dt.datetime]]:
+    """The ``ledger_pending`` rows (:data:`PENDING_COLUMNS`) that append ``entries``: for a
+    caller that inserts them with its other rows, in its transaction."""
+    return [(entry.data, entry.kind, entry.time) for entry in entries]
+
+
 def entries_append_encoded(*, entries: Sequence[EncodedEntry]) -> int:
     """:func:`entries_append` for entries encoded beforehand with :func:`entry_encode`."""
+    columns = ", ".join(PENDING_COLUMNS)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy("COPY ledger_pending (data, kind, created_at) FROM STDIN") as copy,
+        cursor.cursor.copy(f"COPY ledger_pending ({columns}) FROM STDIN") as copy,
     ):
-        for entry in entries:
-            copy.write_row((entry.data, entry.kind, entry.time))
+        for row in pending_rows(entries):
+            copy.write_row(row)
     return len(entries)
 
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from governance import evaluation
 from governance.access import Actor
-from governance.bulk import copy_insert, ids_reserve
+from governance.bulk import ids_reserve, model_rows
 from governance.exceptions import Conflict, InvalidInput
 from governance.models import Decision, PartyKind, RequestItem, RequestStatus, UseRequest
 from governance.services.deciding import Decided, decide_one, decided_store
@@ -130,9 +130,14 @@ def checks_decide(jobs: Sequence[CheckJob], *, now: dt.datetime) -> list[CheckRe
             kept.append((request, item, decided))
             results.append(decided.decision)
         if kept:
-            copy_insert(UseRequest, [request for request, _, _ in kept])
-            copy_insert(RequestItem, [item for _, item, _ in kept])
-            decided_store([decided for _, _, decided in kept])
+            # Requests, items, decisions, ledger entries and openings: one round trip.
+            decided_store(
+                [decided for _, _, decided in kept],
+                before=[
+                    model_rows(UseRequest, [request for request, _, _ in kept]),
+                    model_rows(RequestItem, [item for _, item, _ in kept]),
+                ],
+            )
     return results
 
 

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from governance import evaluation, faults, ledgering
-from governance.bulk import copy_insert
+from governance.bulk import Rows, model_rows, rows_insert
 from governance.exceptions import TRANSIENT_DB_ERRORS
 from governance.models import (
     Decision,
@@ -218,11 +218,19 @@ def decide_one(
     return Decided(decision, reviews, entry)
 
 
-def decided_store(decided: Sequence[Decided]) -> None:
-    """Store decisions (their items stored already), their reviews and their ledger entries."""
-    copy_insert(Decision, [d.decision for d in decided])
-    Review.objects.bulk_create([r for d in decided for r in d.reviews])
-    ledgering.append_sealed([d.entry for d in decided])
+def decided_store(decided: Sequence[Decided], *, before: Sequence[Rows] = ()) -> None:
+    """Store decisions (their items stored already, or in ``before``, rows inserted first),
+    their reviews and their ledger entries: few of them in one round trip (a batch of checks),
+    many with a COPY per table (a chunk of a manifest)."""
+    reviews = [r for d in decided for r in d.reviews]
+    rows_insert(
+        [
+            *before,
+            model_rows(Decision, [d.decision for d in decided]),
+            *([model_rows(Review, reviews)] if reviews else []),
+            *ledgering.sealed_rows([d.entry for d in decided]),
+        ]
+    )
 
 
 def decide_items(

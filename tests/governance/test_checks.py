@@ -242,3 +242,66 @@ def test_a_check_that_fails_to_evaluate_fails_alone_and_is_logged_with_its_reque
     assert Decision.objects.filter(request__kind="check").count() == 2
     failed = [e for e in logs if e["event"] == "deciding a check failed"]
     assert [e["request_id"] for e in failed] == ["the-second-check"]
+
+
+def test_a_batch_of_checks_stores_the_same_rows_in_one_round_trip_as_with_copies(  # type: ignore[no-untyped-def]
+    world, monkeypatch
+) -> None:
+    """A batch of a few checks inserts its requests, items, decisions, ledger entries and
+    openings with one string of INSERTs (``governance.bulk.rows_insert``); more rows than
+    ``INSERT_MAX`` are copied a table at a time. Both store the same rows."""
+    from django.forms.models import model_to_dict
+
+    from governance import bulk
+    from ledger import merkle
+    from ledger.models import Opening
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    copies: list[str] = []
+    real_copy = bulk._copy
+
+    def counted(t: bulk.Rows) -> None:
+        copies.append(t.table)
+        real_copy(t)
+
+    monkeypatch.setattr(bulk, "_copy", counted)
+    references = [{"isrc": ISRC}, {"isrc": "GBAYE0000001"}, {"work_id": world["work"]["id"]}]
+
+    def stored(results: list[checks.CheckResult]) -> list[dict[str, Any]]:
+        rows = []
+        entries = list(PendingEntry.objects.filter(kind="decision").order_by("-id")[:3])[::-1]
+        for r, entry in zip(results, entries, strict=True):
+            assert isinstance(r, Decision)
+            d = Decision.objects.select_related("item", "request").get(pk=r.pk)
+            leaf = merkle.leaf_hash(bytes(entry.data))
+            rows.append(
+                {
+                    "decision": model_to_dict(d, exclude=["id", "request", "item", "trace"]),
+                    "trace": sorted(d.trace),
+                    "item": model_to_dict(d.item, exclude=["id", "request"]),
+                    "request": model_to_dict(d.request, exclude=["id"]),
+                    "openings": sorted(
+                        Opening.objects.filter(leaf_hash=leaf).values_list("field", flat=True)
+                    ),
+                }
+            )
+            assert rows[-1]["openings"], "each decision's entry has its openings"
+        return rows
+
+    inserted = stored(checks.checks_decide([job(world, r) for r in references], now=timezone.now()))
+    assert copies == []
+    monkeypatch.setattr(bulk, "INSERT_MAX", 0)
+    copied = stored(checks.checks_decide([job(world, r) for r in references], now=timezone.now()))
+    assert copies == [
+        "governance_userequest",
+        "governance_requestitem",
+        "governance_decision",
+        "ledger_pending",
+        "ledger_opening",
+    ]
+    for a, b in zip(inserted, copied, strict=True):
+        for row in (a, b):
+            row["decision"].pop("created_at", None)
+            row["request"].pop("created_at", None)
+            row["request"].pop("completed_at", None)
+        assert a == b
