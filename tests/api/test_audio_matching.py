@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -340,3 +341,18 @@ def test_audio_handed_in_through_the_content_api_is_matched_by_a_licensees_check
     # and the log (the work's content entry, then the decision) replays with no difference
     ledger_services.integrate_all(now=timezone.now())
     assert replay() == (1, [])
+
+
+@pytest.mark.parametrize("sql", ["VOTES_SQL", "NEAR_VOTES_SQL"])
+def test_each_query_hash_is_one_index_lookup_whatever_the_statistics(sql: str) -> None:
+    # given a query of a few thousand hashes against the postings table as it stands
+    params = {"hashes": list(range(0, 3000 * 97, 97)), "times": list(range(3000)), "block": 43,
+              "cap": 100, "over": 101, "needed": 7}  # fmt: skip
+    # when PostgreSQL plans the vote query
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + getattr(fingerprints, sql), params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # then the postings are read by the query's hashes through the index on hash, one lookup a
+    # hash (a plain join had let a stale estimate scan them once per hash: the SQL's docstring)
+    lookup = r"Scan (?:using|on) fingerprint_hash\b[^\n]*\n\s+Index Cond: \(hash = q\.hash\)"
+    assert re.search(lookup, plan), plan
