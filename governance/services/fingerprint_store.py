@@ -81,6 +81,8 @@ def segment_write(contents: Sequence[tuple[uuid.UUID, np.ndarray, np.ndarray]]) 
 
     if not contents:
         return 0
+    if len({content_id for content_id, _, _ in contents}) != len(contents):
+        raise ValueError("a segment holds each content once")
     # (checked before anything is written; keyed for real below)
     flat = postings.flat_of(
         [(n + 1, h, t) for n, (_, h, t) in enumerate(contents)], hash_bits=fingerprint.HASH_BITS

@@ -1,0 +1,94 @@
+"""The packed store's numpy side (``governance.content.postings``) against ``MemoryIndex``:
+rows packed at any shift read back the same postings, the votes counted from them are
+``MemoryIndex.votes``, and the near-vote filter keeps every vote of every passing candidate."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from governance.content import postings
+from governance.content.fingerprint import (
+    FRAME_SECONDS,
+    FRAMES_PER_BLOCK,
+    Fingerprint,
+    MemoryIndex,
+    score_votes,
+)
+
+pairs = st.lists(st.tuples(st.integers(0, 40_000), st.integers(0, 300)), max_size=60)
+
+
+def _fp(items: list[tuple[int, int]]) -> Fingerprint:
+    unique = sorted(set(items), key=lambda p: (p[1], p[0]))
+    return Fingerprint(
+        hashes=np.array([h % 17 * 2_351 for h, _ in unique], np.int32),  # (shared hashes)
+        times=np.array([t for _, t in unique], np.int32),
+        seconds=400 * FRAME_SECONDS,
+    )
+
+
+def _triples(flat: postings.Flat) -> list[tuple[int, int, int]]:
+    return sorted(zip(flat.hashes.tolist(), flat.keys.tolist(), flat.times.tolist(), strict=True))
+
+
+def _read(rows: postings.Rows) -> list[tuple[int, int, bytes]]:
+    out, start = [], 0
+    for bucket, size in zip(rows.buckets.tolist(), rows.sizes().tolist(), strict=True):
+        out.append((rows.shift, bucket, rows.packed[start : start + size]))
+        start += size
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    refs=st.lists(pairs, min_size=1, max_size=5),
+    query=pairs,
+    shift=st.sampled_from(postings.SHIFTS),
+    cap=st.one_of(st.none(), st.integers(1, 6)),
+)
+def test_packed_rows_vote_as_the_memory_index(
+    refs: list[list[tuple[int, int]]], query: list[tuple[int, int]], shift: int, cap: int | None
+) -> None:
+    fps = [_fp(items) for items in refs]
+    index = MemoryIndex()
+    for n, fp in enumerate(fps):
+        index.add(str(n + 1), fp)
+    flat = postings.flat_of(
+        [(n + 1, fp.hashes, fp.times) for n, fp in enumerate(fps)], hash_bits=22
+    )
+    read = postings.unpacked(_read(postings.rows_of(flat, shift=shift)))
+    assert _triples(read) == _triples(flat)
+    q = _fp(query)
+    got = postings.capped(read, q.hashes, cap=cap, over=np.zeros(0, np.int64))
+    k, o, b, n = postings.votes(*postings.expand(got, q.hashes, q.times),
+                                frames_per_block=FRAMES_PER_BLOCK)  # fmt: skip
+    rows = [(str(x), y, z, w) for x, y, z, w in zip(k.tolist(), o.tolist(), b.tolist(),
+                                                     n.tolist(), strict=True)]  # fmt: skip
+    assert sorted(rows) == sorted(index.votes(q, cap=cap))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    votes=st.lists(
+        st.tuples(st.integers(1, 3), st.integers(-12, 12), st.integers(0, 40)), max_size=120
+    ),
+    needed=st.integers(1, 8),
+)
+def test_the_near_filter_keeps_every_vote_of_every_passing_candidate(
+    votes: list[tuple[int, int, int]], needed: int
+) -> None:
+    keys = np.array([v[0] for v in votes], np.int64)
+    offsets = np.array([v[1] for v in votes], np.int64)
+    frames = np.array([v[2] for v in votes], np.int64)
+
+    def scored(mask: np.ndarray) -> list[object]:
+        k, o, b, n = postings.votes(keys[mask], offsets[mask], frames[mask],
+                                    frames_per_block=FRAMES_PER_BLOCK)  # fmt: skip
+        rows = zip(map(str, k.tolist()), o.tolist(), b.tolist(), n.tolist(), strict=True)
+        return [c for c in score_votes(rows) if c.score >= needed]
+
+    every = np.ones(len(keys), dtype=bool)
+    near = postings.near_mask(keys, offsets, needed=needed)
+    assert scored(near) == scored(every)
