@@ -42,7 +42,7 @@ MAX_FRAME: Final = 2**31 - 1
 NEAR_BIN: Final = 4
 """Offsets are counted in bins of this many frames by :func:`near_mask`: a candidate centred
 on c reads offsets c - 1 .. c + 1, and any five consecutive offsets lie in at most two bins."""
-_TABLE_BITS: Final = 24
+_TABLE_BITS: Final = 12
 
 
 def shift_for(postings: int) -> int:
@@ -234,7 +234,8 @@ def near_mask(keys: np.ndarray, offsets: np.ndarray, *, needed: int) -> np.ndarr
     """
     if not len(keys) or needed <= 1:
         return np.ones(len(keys), dtype=bool)
-    size = 1 << _TABLE_BITS
+    # (a table 8 to 16 times the votes: few bins share a slot, and it stays in cache)
+    size = 1 << max(_TABLE_BITS, (8 * len(keys)).bit_length())
     mix = np.asarray(keys, np.int64) * np.int64(0x9E3779B1)
 
     def slot(b: np.ndarray) -> np.ndarray:

@@ -114,16 +114,18 @@ def stored_postings() -> int:
 # --------------------------------------------------------------------------------------------
 
 ROWS_SQL: Final = (
-    "SELECT shift, bucket, CASE WHEN held <= %(cap)s THEN data END FROM"
-    " (SELECT p.shift, p.bucket, p.data, CASE WHEN p.shift = 0"
-    " THEN sum(p.n) OVER (PARTITION BY p.shift, p.bucket) ELSE 0 END AS held"
+    "SELECT q.shift, q.bucket, CASE WHEN q.shift > 0 OR h.held <= %(cap)s THEN p.data END"
     " FROM unnest(%(shifts)s::smallint[], %(buckets)s::int[]) AS q(shift, bucket)"
-    " JOIN governance_fingerprintpostings p ON p.shift = q.shift AND p.bucket = q.bucket) r"
+    " CROSS JOIN LATERAL (SELECT sum(x.n) AS held FROM governance_fingerprintpostings x"
+    " WHERE q.shift = 0 AND x.shift = 0 AND x.bucket = q.bucket) h"
+    " JOIN governance_fingerprintpostings p ON p.shift = q.shift AND p.bucket = q.bucket"
 )
 """The rows of a query's buckets at every shift, in one statement (one snapshot: a compaction
 committing meanwhile is seen whole or not at all). A hash's rows of shift 0 (one per hash
-and segment) say how many postings each holds: a hash holding more than ``cap`` in them has
-its rows returned without their ``data`` (stored out of line, so not read)."""
+and segment) say how many postings each holds (``n``): a hash holding more than ``cap`` in
+them has its rows returned without their ``data`` (not read: a large one is stored out of
+line). Each bucket is two index lookups (its held postings, then its rows), streamed: no sort
+of the rows."""
 
 
 def _fetched(fp: fingerprint.Fingerprint, cap: int | None) -> postings.Flat:
