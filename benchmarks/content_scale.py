@@ -71,6 +71,12 @@ VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "near").split(",")
 WORK_MEM = os.environ.get("BENCH_CONTENT_WORK_MEM", "")  # the server's unless set (e.g. 64MB)
 assert WORK_MEM.isalnum() or not WORK_MEM, "BENCH_CONTENT_WORK_MEM is a size such as 64MB"
 COMPACT = os.environ.get("BENCH_CONTENT_COMPACT", "1") != "0"
+# What the 30-s clips go through before their MP3 encoding: nothing, or white or pink noise at
+# 5 dB SNR (``benchmarks.content``'s transforms).
+TRANSFORM = os.environ.get("BENCH_CONTENT_TRANSFORM", "mp3")
+assert TRANSFORM in ("mp3", "white_5dB", "pink_5dB"), (
+    "BENCH_CONTENT_TRANSFORM: mp3, white_5dB, pink_5dB"
+)
 BYTES_PER_POSTING = 8.5  # the packed (key, frame) pair and its row's share, until measured
 CHUNK_BITS = 18  # hashes a COPY writes at a time: 2**22 / 2**18 = 16 ranges
 
@@ -389,17 +395,22 @@ def vacuum(conn: Any) -> None:
 
 
 def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
-    """(track, registered?, MP3 bytes) of 30-s excerpts from random offsets."""
+    """(track, registered?, MP3 bytes) of 30-s excerpts from random offsets (under noise, with
+    ``BENCH_CONTENT_TRANSFORM``)."""
     from benchmarks import content
 
     rng = np.random.default_rng(SEED)
+    noise = np.random.default_rng(SEED + 1)
     made = []
     for registered, names in ((True, kept["queried"]), (False, kept["negatives"])):
         for name in names:
             x = content._decode_file(content.MUSIC / f"{name}.ogg")
             for _ in range(EXCERPTS):
                 start = int(rng.integers(0, len(x) - CLIP_SECONDS * content.RATE))
-                y = content._peak(x[start : start + CLIP_SECONDS * content.RATE])
+                y = x[start : start + CLIP_SECONDS * content.RATE]
+                if TRANSFORM != "mp3":
+                    y = content._noise(y, 5.0, TRANSFORM.startswith("pink"), noise)
+                y = content._peak(y)
                 made.append((str(name), registered, content._encoded(y, "libmp3lame", 128_000)))
     return made
 
@@ -452,8 +463,8 @@ def measure(kept: dict[str, Any]) -> None:
             cursor.execute(f"SET work_mem = '{WORK_MEM}'")
     queries = clips(kept)
     positives = sum(r for _, r, _ in queries)
-    print(f"{len(queries)} clips of {CLIP_SECONDS} s (MP3 128k): {positives} of registered "
-          f"tracks, {len(queries) - positives} of never-registered ones; work_mem "
+    print(f"{len(queries)} clips of {CLIP_SECONDS} s ({TRANSFORM}, MP3 128k): {positives} of "
+          f"registered tracks, {len(queries) - positives} of never-registered ones; work_mem "
           f"{WORK_MEM or 'the server default'}", flush=True)  # fmt: skip
 
     decided: dict[str, list[str | None]] = {}

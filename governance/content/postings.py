@@ -149,6 +149,21 @@ def flat_of(contents: Sequence[tuple[int, np.ndarray, np.ndarray]], *, hash_bits
 
 def sorted_flat(hashes: np.ndarray, keys: np.ndarray, times: np.ndarray) -> Flat:
     """The postings sorted by (hash, key, frame)."""
+    if not len(hashes):
+        return Flat.empty()
+    if int(hashes.max()) < 1 << 22 and int(keys.max()) < 1 << 20 and int(times.max()) < 1 << 22:
+        # (the usual case: one 64-bit number a posting sorts three to four times faster)
+        packed = (
+            (hashes.astype(np.uint64) << np.uint64(42))
+            | (keys.astype(np.uint64) << np.uint64(22))
+            | times.astype(np.uint64)
+        )
+        packed.sort()
+        return Flat(
+            (packed >> np.uint64(42)).astype(np.int64),
+            ((packed >> np.uint64(22)) & np.uint64((1 << 20) - 1)).astype(np.int64),
+            (packed & np.uint64((1 << 22) - 1)).astype(np.int64),
+        )
     order = np.lexsort((times, keys, hashes))
     return Flat(hashes[order], keys[order], times[order])
 
@@ -234,8 +249,8 @@ def near_mask(keys: np.ndarray, offsets: np.ndarray, *, needed: int) -> np.ndarr
     """
     if not len(keys) or needed <= 1:
         return np.ones(len(keys), dtype=bool)
-    # (a table 8 to 16 times the votes: few bins share a slot, and it stays in cache)
-    size = 1 << max(_TABLE_BITS, (8 * len(keys)).bit_length())
+    # (a table of 2 to 4 slots a vote: few bins share one, and it stays small)
+    size = 1 << max(_TABLE_BITS, (2 * len(keys)).bit_length())
     mix = np.asarray(keys, np.int64) * np.int64(0x9E3779B1)
 
     def slot(b: np.ndarray) -> np.ndarray:

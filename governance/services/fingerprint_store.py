@@ -273,17 +273,20 @@ def merge(ids: list[int]) -> dict[str, int]:
     return {"segments": len(ids), "postings": held, "rows": rows, "dropped": dropped}
 
 
-def compaction_due(*, fanout: int = FANOUT) -> bool:
-    """Whether a tier holds ``fanout`` segments or more (what :func:`compact` would merge)."""
+def compaction_due(*, fanout: int | None = None) -> bool:
+    """Whether a tier holds ``fanout`` (:data:`FANOUT`) segments or more (what :func:`compact`
+    would merge)."""
+    fanout = FANOUT if fanout is None else fanout
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, postings FROM governance_fingerprintsegment ORDER BY id")
         return bool(_plan([(int(i), int(p)) for i, p in cursor.fetchall()], fanout=fanout))
 
 
-def compact(*, fanout: int = FANOUT, full: bool = False) -> list[dict[str, int]]:
+def compact(*, fanout: int | None = None, full: bool = False) -> list[dict[str, int]]:
     """Merge segments until no tier holds ``fanout`` of them (``full``: every segment into one,
     and deleted contents' postings dropped), each merge in its own transaction; what each
     merge did. Nothing if another compaction holds the lock."""
+    fanout = FANOUT if fanout is None else fanout
     if fanout < 2:
         raise ValueError("a compaction merges at least 2 segments")
     done: list[dict[str, int]] = []

@@ -92,3 +92,16 @@ def test_the_near_filter_keeps_every_vote_of_every_passing_candidate(
     every = np.ones(len(keys), dtype=bool)
     near = postings.near_mask(keys, offsets, needed=needed)
     assert scored(near) == scored(every)
+
+
+def test_postings_sort_by_hash_key_and_frame_past_the_packed_sorts_range() -> None:
+    rng = np.random.default_rng(5)
+    for top_key, top_frame in ((1 << 19, 1 << 21), (1 << 30, 1 << 21), (1 << 19, 1 << 30)):
+        h = rng.integers(0, 1 << 22, 500)
+        k = rng.integers(0, top_key, 500)
+        t = rng.integers(0, top_frame, 500)
+        h[:50], k[:50] = 7, 3  # (ties on hash and key)
+        got = postings.sorted_flat(h, k, t)
+        assert _triples(got) == list(zip(got.hashes.tolist(), got.keys.tolist(),
+                                         got.times.tolist(), strict=True))  # fmt: skip
+        assert _triples(got) == sorted(zip(h.tolist(), k.tolist(), t.tolist(), strict=True))

@@ -109,3 +109,21 @@ def test_the_stored_postings_give_the_votes_of_the_memory_index(world) -> None: 
     best = fingerprint.score_votes(stored)[0]
     assert best.key == wanted
     assert best.score >= fingerprint.threshold(10.0)
+
+
+def test_a_job_that_fills_a_tier_of_segments_sends_the_compaction_which_merges_them(world) -> None:  # type: ignore[no-untyped-def]
+    from governance.models import FingerprintSegment, Outbox
+
+    ids = [handed_in(world, tones(10, seed=60 + n)) for n in range(3)]
+    with mock.patch.object(fingerprint_store, "FANOUT", 3):
+        for n, content_id in enumerate(ids):
+            with mock.patch.object(outbox, "broker_send"):
+                assert tasks.fingerprint_content.apply(args=[content_id]).get() == "completed"
+            compactions = Outbox.objects.filter(task="governance.compact_fingerprints")
+            # the third content's segment fills tier 0: the compaction is sent once it commits
+            assert compactions.count() == (1 if n == 2 else 0)
+        assert FingerprintSegment.objects.count() == 3
+        assert tasks.compact_fingerprints.apply().get() == 1
+    assert FingerprintSegment.objects.count() == 1
+    for content_id in ids:
+        assert len(fingerprint_store.postings_of(content_id)[0]) > 100
