@@ -205,18 +205,45 @@ def query_buckets(hashes: np.ndarray) -> tuple[list[int], list[int]]:
     return shifts, buckets
 
 
-def capped(flat: Flat, query: np.ndarray, *, cap: int | None, over: np.ndarray) -> Flat:
-    """``flat``'s postings of the query's hashes, but for the hashes holding more than ``cap``
-    in all: those of ``over`` (known to hold more, some of their postings not read) and those
-    whose postings in ``flat`` number more."""
+def gathered(
+    rows: Sequence[tuple[int, int, bytes]], query: np.ndarray, *, cap: int | None,
+    over: np.ndarray,
+) -> Flat:  # fmt: skip
+    """The postings of the query's hashes in the rows read for it ((shift, bucket, data) each),
+    but for the hashes holding more than ``cap`` in all: those of ``over`` (known to hold more
+    in their rows of shift 0, which came without their data) and those whose postings here
+    number more. A row of shift 0 holds one of the query's hashes (its bucket) and is counted
+    as a row; a row of several hashes (shift > 0), one posting at a time."""
     wanted = np.setdiff1d(np.unique(np.asarray(query, np.int64)), over)
-    mine = np.isin(flat.hashes, wanted)
-    flat = Flat(flat.hashes[mine], flat.keys[mine], flat.times[mine])
-    if cap is None or not len(flat):
-        return flat
-    _, inverse, counts = np.unique(flat.hashes, return_inverse=True, return_counts=True)
-    keep = (counts <= cap)[inverse]
-    return Flat(flat.hashes[keep], flat.keys[keep], flat.times[keep])
+    whole = unpacked([r for r in rows if r[0] == 0])
+    parts = unpacked([r for r in rows if r[0] != 0])
+    mine = np.isin(parts.hashes, wanted)
+    parts = Flat(parts.hashes[mine], parts.keys[mine], parts.times[mine])
+    if cap is not None and len(parts):
+        # Only a hash with postings in both kinds of row can be over the cap here (its rows of
+        # shift 0 hold at most ``cap``: the query read them with their data).
+        row_hashes = np.array([b for s, b, _ in rows if s == 0], dtype=np.int64)
+        row_counts = np.array([len(d) for s, _, d in rows if s == 0], dtype=np.int64)
+        row_counts //= POSTING.itemsize
+        where, held = np.unique(parts.hashes, return_counts=True)
+        if len(row_hashes):
+            order = np.argsort(row_hashes, kind="stable")
+            sorted_hashes, cumulative = row_hashes[order], np.cumsum(row_counts[order])
+            hi = np.searchsorted(sorted_hashes, where, "right")
+            lo = np.searchsorted(sorted_hashes, where, "left")
+            total = np.append(0, cumulative)
+            held = held + total[hi] - total[lo]
+        too_many = where[held > cap]
+        if len(too_many):
+            keep = ~np.isin(whole.hashes, too_many)
+            whole = Flat(whole.hashes[keep], whole.keys[keep], whole.times[keep])
+            keep = ~np.isin(parts.hashes, too_many)
+            parts = Flat(parts.hashes[keep], parts.keys[keep], parts.times[keep])
+    if not len(parts):
+        return whole
+    return Flat(*(np.concatenate((a, b)) for a, b in zip(
+        (whole.hashes, whole.keys, whole.times), (parts.hashes, parts.keys, parts.times),
+        strict=True)))  # fmt: skip
 
 
 def expand(
@@ -227,8 +254,20 @@ def expand(
     q_hashes, q_times = np.asarray(q_hashes, np.int64), np.asarray(q_times, np.int64)
     order = np.argsort(q_hashes, kind="stable")
     qh, qt = q_hashes[order], q_times[order]
-    lo = np.searchsorted(qh, flat.hashes, "left")
-    occurs = np.searchsorted(qh, flat.hashes, "right") - lo
+    if not len(flat):
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    # Looked up once per run of one hash (a row's postings), not once per posting.
+    change = np.ones(len(flat), dtype=bool)
+    change[1:] = flat.hashes[1:] != flat.hashes[:-1]
+    starts = np.flatnonzero(change)
+    runs = np.diff(np.append(starts, len(flat)))
+    run_lo = np.searchsorted(qh, flat.hashes[starts], "left")
+    run_occurs = np.searchsorted(qh, flat.hashes[starts], "right") - run_lo
+    if bool(np.all(run_occurs == 1)):  # (the usual case: each hash once in the query)
+        frames = np.repeat(qt[run_lo], runs)
+        return flat.keys, flat.times - frames, frames
+    lo, occurs = np.repeat(run_lo, runs), np.repeat(run_occurs, runs)
     total = int(occurs.sum())
     posting = np.repeat(np.arange(len(flat)), occurs)
     occurrence = lo[posting] + np.arange(total) - np.repeat(np.cumsum(occurs) - occurs, occurs)

@@ -41,32 +41,55 @@ def _read(rows: postings.Rows) -> list[tuple[int, int, bytes]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+def _as_read(
+    segments: list[postings.Rows], query: np.ndarray, cap: int | None
+) -> tuple[list[tuple[int, int, bytes]], np.ndarray]:
+    """What ``fingerprint_store.ROWS_SQL`` returns for ``query``: the rows of its buckets at
+    every shift, a hash's shift-0 rows without their data when they hold more than ``cap``."""
+    shifts, buckets = postings.query_buckets(query)
+    asked = set(zip(shifts, buckets, strict=True))
+    rows = [r for seg in segments for r in _read(seg) if (r[0], r[1]) in asked]
+    held: dict[int, int] = {}
+    for shift, bucket, data in rows:
+        if shift == 0:
+            held[bucket] = held.get(bucket, 0) + len(data) // postings.POSTING.itemsize
+    over = {b for b, n in held.items() if cap is not None and n > cap}
+    kept = [r for r in rows if not (r[0] == 0 and r[1] in over)]
+    return kept, np.array(sorted(over), dtype=np.int64)
+
+
+@settings(max_examples=200, deadline=None)
 @given(
-    refs=st.lists(pairs, min_size=1, max_size=5),
+    refs=st.lists(pairs, min_size=1, max_size=6),
     query=pairs,
-    shift=st.sampled_from(postings.SHIFTS),
+    shifts=st.tuples(st.sampled_from(postings.SHIFTS), st.sampled_from(postings.SHIFTS)),
     cap=st.one_of(st.none(), st.integers(1, 6)),
 )
 def test_packed_rows_vote_as_the_memory_index(
-    refs: list[list[tuple[int, int]]], query: list[tuple[int, int]], shift: int, cap: int | None
-) -> None:
+    refs: list[list[tuple[int, int]]], query: list[tuple[int, int]], shifts: tuple[int, int],
+    cap: int | None,
+) -> None:  # fmt: skip
+    # given the references in two segments, each of its shift
     fps = [_fp(items) for items in refs]
     index = MemoryIndex()
     for n, fp in enumerate(fps):
         index.add(str(n + 1), fp)
-    flat = postings.flat_of(
-        [(n + 1, fp.hashes, fp.times) for n, fp in enumerate(fps)], hash_bits=22
-    )
-    read = postings.unpacked(_read(postings.rows_of(flat, shift=shift)))
-    assert _triples(read) == _triples(flat)
+    half = len(fps) // 2
+    segments = []
+    for shift, keyed in zip(shifts, (range(half), range(half, len(fps))), strict=True):
+        flat = postings.flat_of([(n + 1, fps[n].hashes, fps[n].times) for n in keyed], hash_bits=22)
+        read = postings.unpacked(_read(postings.rows_of(flat, shift=shift)))
+        assert _triples(read) == _triples(flat)
+        segments.append(postings.rows_of(flat, shift=shift))
+    # when a query's rows are read as the store reads them, then its votes are the index's
     q = _fp(query)
-    got = postings.capped(read, q.hashes, cap=cap, over=np.zeros(0, np.int64))
+    rows, over = _as_read(segments, q.hashes, cap)
+    got = postings.gathered(rows, q.hashes, cap=cap, over=over)
     k, o, b, n = postings.votes(*postings.expand(got, q.hashes, q.times),
                                 frames_per_block=FRAMES_PER_BLOCK)  # fmt: skip
-    rows = [(str(x), y, z, w) for x, y, z, w in zip(k.tolist(), o.tolist(), b.tolist(),
-                                                     n.tolist(), strict=True)]  # fmt: skip
-    assert sorted(rows) == sorted(index.votes(q, cap=cap))
+    votes = [(str(x), y, z, w) for x, y, z, w in zip(k.tolist(), o.tolist(), b.tolist(),
+                                                      n.tolist(), strict=True)]  # fmt: skip
+    assert sorted(votes) == sorted(index.votes(q, cap=cap))
 
 
 @settings(max_examples=200, deadline=None)
