@@ -38,14 +38,18 @@ RATE = 44_100
 
 COUNTS = """
 import django; django.setup()
-from governance.models import FingerprintPosting, WorkContent, WorkEmbedding
-print(WorkContent.objects.filter(status="completed").count(), FingerprintPosting.objects.count(),
-      WorkEmbedding.objects.filter(space__name="composition").count())
+from governance.models import FingerprintSegment, WorkContent, WorkEmbedding
+from governance.services import fingerprint_store
+print(WorkContent.objects.filter(status="completed").count(), fingerprint_store.stored_postings(),
+      WorkEmbedding.objects.filter(space__name="composition").count(),
+      FingerprintSegment.objects.count())
 """
 FORGET = """
 import django; django.setup()
 from governance.models import WorkContent, WorkEmbedding
 WorkContent.objects.all().delete()  # and their postings: the next run imports them again
+from governance.services import fingerprint_store
+fingerprint_store.compact(full=True)  # (the deleted contents' postings dropped)
 WorkEmbedding.objects.filter(space__name="composition").delete()  # the works' (not contents')
 """
 
@@ -160,10 +164,11 @@ def main() -> None:
             wall, summary = run_command(env, folder)
             counts = subprocess.run([sys.executable, "-c", COUNTS], cwd=BASE_DIR, env=env,
                                     check=True, capture_output=True, text=True)  # fmt: skip
-            completed, postings, vectors = map(int, counts.stdout.split())
+            completed, postings, vectors, segments = map(int, counts.stdout.split())
             print(f"import: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {completed} "
                   f"completed, {postings:,} postings ({postings / max(completed, 1):,.0f} a "
-                  f"track), {vectors:,} composition vectors; {summary}", flush=True)  # fmt: skip
+                  f"track) in {segments} segments of the packed store, {vectors:,} composition "
+                  f"vectors; {summary}", flush=True)  # fmt: skip
             again, summary = run_command(env, folder)
             print(f"again (every file skipped by its SHA-256): {again:.1f} s wall; {summary}",
                   flush=True)  # fmt: skip

@@ -15,17 +15,21 @@ replica 0. But the shifts spread the music's common hashes over the whole hash s
 lookup reads far fewer postings than in a catalogue of music hashing like the base tracks;
 ``BENCH_CONTENT_REPLICATION=popular`` (database ``consentry_bench_content_popular``) permutes
 each replica's hashes among hashes about as common instead, which keeps them common. The
-postings are loaded by binary COPY with the ``hash`` index dropped, the index built
-afterwards, the table vacuumed (for index-only scans); each step is timed and the table and
-index sizes printed. Before loading, the disk needed (heap, index, and the index build's sort)
-is estimated from the postings' measured size (or 120 bytes a posting before any is stored),
-and the benchmark stops saying so unless ``BENCH_CONTENT_SPARE_GB`` (15) would remain free.
+postings go into the service's packed store (``governance.services.fingerprint_store``) as
+the compacted segment a catalogue of that size would have: one row per hash (shift 0), written
+by binary COPY a range of hashes at a time. Growing the database writes the added tracks as a
+second segment, measures the checks against the two, then compacts them into one
+(``fingerprint_store.compact(full=True)``, timed: the cost of the largest merge the service
+makes) unless ``BENCH_CONTENT_COMPACT`` is 0. Before loading, the disk needed is estimated
+(twice the postings' 8 bytes, for a merge's new segment beside the old) and the benchmark stops
+saying so unless ``BENCH_CONTENT_SPARE_GB`` (15) would remain free. Each step is timed and the
+store's size printed (rows with their out-of-line ``data``, and the primary key).
 
 Then checks, as a licensee's upload meets them: 30-s excerpts, MP3 128k, from random offsets
 (seed 1234) of the registered tracks that ``benchmarks.content`` queries (``BENCH_CONTENT_
 EXCERPTS``, 2 each) and of its 10 never-registered ones (2 each). For each vote query
-(``BENCH_CONTENT_VARIANTS``: FP_INTERFACE's, which returns every vote, and two that leave the
-chance votes in the database, below): the vote query alone and the whole check (decode +
+(``BENCH_CONTENT_VARIANTS``: ``near``, the service's ``fingerprint_near_votes``, and ``all``,
+every vote without the stop list): the vote query alone and the whole check (decode +
 fingerprint + votes + scoring + the best candidate's work and the threshold decision), wall
 clock p50/p99, and CPU per check summed over the client process and PostgreSQL's processes
 (``/proc``, the postmaster's tree: backends and parallel workers); the rows each returns;
@@ -36,12 +40,12 @@ never-registered excerpt at or above it); and whether the variants decided alike
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,19 +67,18 @@ EXCERPTS = int(os.environ.get("BENCH_CONTENT_EXCERPTS", "2"))  # per query track
 SEED = 1234
 K = 1_000_003  # odd: r -> r * K mod 2**HASH_BITS is one-to-one, so replicas' shifts differ
 CLIP_SECONDS = 30
-VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "all,near,heavy").split(",")
+VARIANTS = os.environ.get("BENCH_CONTENT_VARIANTS", "near").split(",")
 WORK_MEM = os.environ.get("BENCH_CONTENT_WORK_MEM", "")  # the server's unless set (e.g. 64MB)
 assert WORK_MEM.isalnum() or not WORK_MEM, "BENCH_CONTENT_WORK_MEM is a size such as 64MB"
-BYTES_PER_POSTING = 120.0  # heap + index + the index build's sort, until measured
-INDEX = (
-    "CREATE INDEX fingerprint_hash ON governance_fingerprintposting (hash) INCLUDE (content_id, t)"
+COMPACT = os.environ.get("BENCH_CONTENT_COMPACT", "1") != "0"
+# What the 30-s clips go through before their MP3 encoding: nothing, or white or pink noise at
+# 5 dB SNR (``benchmarks.content``'s transforms).
+TRANSFORM = os.environ.get("BENCH_CONTENT_TRANSFORM", "mp3")
+assert TRANSFORM in ("mp3", "white_5dB", "pink_5dB"), (
+    "BENCH_CONTENT_TRANSFORM: mp3, white_5dB, pink_5dB"
 )
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(8, "big")
-_TRAILER = (-1).to_bytes(2, "big", signed=True)
-_ROW = np.dtype(
-    [("fields", ">i2"), ("content_len", ">i4"), ("content", "S16"),
-     ("hash_len", ">i4"), ("hash", ">i4"), ("t_len", ">i4"), ("t", ">i4")]
-)  # fmt: skip
+BYTES_PER_POSTING = 8.5  # the packed (key, frame) pair and its row's share, until measured
+CHUNK_BITS = 18  # hashes a COPY writes at a time: 2**22 / 2**18 = 16 ranges
 
 
 def env() -> dict[str, str]:
@@ -185,7 +188,7 @@ def describe(kept: dict[str, Any]) -> str:
 def stored(conn: Any, kept: dict[str, Any]) -> int:
     """How many tracks the kept database holds for this very data (0: none, or other data)."""
     comment = conn.execute(
-        "SELECT obj_description('governance_fingerprintposting'::regclass, 'pg_class')"
+        "SELECT obj_description('governance_fingerprintpostings'::regclass, 'pg_class')"
     ).fetchone()[0]
     prefix = describe(kept) + ", tracks "
     if comment and comment.startswith(prefix):
@@ -194,13 +197,13 @@ def stored(conn: Any, kept: dict[str, Any]) -> int:
 
 
 def sizes(conn: Any) -> tuple[int, int, int]:
-    """(postings, table bytes, index bytes)."""
+    """(postings, table bytes with the rows' out-of-line data, index bytes)."""
     row = conn.execute(
-        "SELECT reltuples::bigint, pg_table_size('governance_fingerprintposting'),"
-        " pg_indexes_size('governance_fingerprintposting') FROM pg_class"
-        " WHERE oid = 'governance_fingerprintposting'::regclass"
+        "SELECT (SELECT coalesce(sum(postings), 0) FROM governance_fingerprintsegment),"
+        " pg_table_size('governance_fingerprintpostings'),"
+        " pg_indexes_size('governance_fingerprintpostings')"
     ).fetchone()
-    return max(0, int(row[0])), int(row[1]), int(row[2])  # (reltuples is -1 before ANALYZE)
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def gb(n: float) -> str:
@@ -234,40 +237,46 @@ class Permutations:
         return self.table
 
 
-def build(kept: dict[str, Any]) -> None:
-    """Grow (or rebuild) the kept database to TRACKS tracks."""
+def build(kept: dict[str, Any]) -> bool:
+    """Grow (or rebuild) the kept database to TRACKS tracks; whether it grew (the added tracks
+    are then a second segment beside the first)."""
     from django.utils import timezone
 
-    from governance.content import fingerprint
-    from governance.models import ContentStatus, Party, Work, WorkContent
+    from governance.content import fingerprint, postings
+    from governance.models import (
+        ContentStatus,
+        FingerprintSegment,
+        FingerprintSource,
+        Party,
+        Work,
+        WorkContent,
+    )
+    from governance.services import fingerprint_store
 
     conn = superuser()
     have = stored(conn, kept)
     if have == TRACKS:
-        return
+        return False
     counts = kept["counts"]
     starts = np.concatenate(([0], np.cumsum(counts)))
     per_content = [int(counts[i % len(counts)]) for i in range(TRACKS)]
     if have > TRACKS or have == 0:
         print(f"(re)building {DATABASE} from nothing", flush=True)
-        conn.execute("TRUNCATE governance_fingerprintposting")
+        conn.execute("TRUNCATE governance_fingerprintpostings, governance_fingerprintsegment,"
+                     " governance_fingerprintsource RESTART IDENTITY")  # fmt: skip
         conn.execute("DELETE FROM governance_workcontent")
         conn.execute("DELETE FROM governance_work")
-        conn.execute("COMMENT ON TABLE governance_fingerprintposting IS NULL")
+        conn.execute("COMMENT ON TABLE governance_fingerprintpostings IS NULL")
         have = 0
     postings_now, table_now, index_now = sizes(conn)
     adding = sum(per_content[have:])
-    total = postings_now + adding
-    if postings_now > 1_000_000:
-        heap_per, index_per = table_now / postings_now, index_now / postings_now
-    else:
-        heap_per, index_per = 70.0, BYTES_PER_POSTING - 70.0
-    # the new heap, and the index rebuilt: its sort's runs, then the index itself
-    need = adding * heap_per + 2 * total * index_per - index_now
+    per = (table_now + index_now) / postings_now if postings_now > 1_000_000 else BYTES_PER_POSTING
+    # the new segment, and (compacting) a merged one beside the two until they are deleted
+    need = adding * per + (postings_now + adding) * per * COMPACT * bool(have)
     free = shutil.disk_usage(BASE_DIR / "var").free
     print(f"{have:,} tracks stored ({postings_now:,} postings); adding {TRACKS - have:,} tracks "
           f"({adding:,} postings): needs about {gb(need)} of the {gb(free)} free "
-          f"({heap_per:.0f} B heap + {index_per:.0f} B index a posting)", flush=True)  # fmt: skip
+          f"({per:.1f} B a posting)", flush=True)  # fmt: skip
     if free - need < SPARE_GB * 1e9:
         sys.exit(f"content_scale: {TRACKS:,} tracks need about {gb(need)} and {gb(free)} is "
                  f"free: fewer than {SPARE_GB:g} GB would remain. Set BENCH_CONTENT_SCALE_TRACKS "
@@ -278,7 +287,7 @@ def build(kept: dict[str, Any]) -> None:
         kind="label", name="content_scale benchmark label", defaults={"default_posture": "opt_in"}
     )
     registered, seconds, file_sizes = kept["registered"], kept["seconds"], kept["sizes"]
-    ids: list[uuid.UUID] = []
+    keys: list[int] = []
     t0 = time.perf_counter()
     for lo in range(have, TRACKS, 2_000):
         batch = range(lo, min(TRACKS, lo + 2_000))
@@ -298,55 +307,86 @@ def build(kept: dict[str, Any]) -> None:
             )
             for i, w in zip(batch, works, strict=True)
         )  # fmt: skip
-        ids.extend(c.pk for c in contents)
-    print(f"created {len(ids):,} works and contents in {time.perf_counter() - t0:.0f} s",
+        sources = FingerprintSource.objects.bulk_create(
+            FingerprintSource(content=c) for c in contents
+        )
+        keys.extend(int(s.pk) for s in sources)
+    print(f"created {len(keys):,} works, contents and keys in {time.perf_counter() - t0:.0f} s",
           flush=True)  # fmt: skip
+    assert max(keys) < 1 << 20
 
-    conn.execute("DROP INDEX IF EXISTS fingerprint_hash")
-    mask = (1 << fingerprint.HASH_BITS) - 1
+    # The added tracks as one segment of one row per hash (as compacted), written a range of
+    # hashes at a time; each posting as one 64-bit number (hash, key, frame) to sort.
+    segment = FingerprintSegment.objects.create(
+        format=postings.FORMAT, shift=0, postings=adding, rows=0, contents=len(keys),
+        created_at=timezone.now(),
+    )  # fmt: skip
     mapping = Permutations(kept["hashes"], fingerprint.HASH_BITS)
-    t0, written = time.perf_counter(), 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            "COPY governance_fingerprintposting (content_id, hash, t) FROM STDIN (FORMAT BINARY)"
-        ) as copy,
-    ):
-        copy.write(_HEADER)
-        for n, (i, content_id) in enumerate(zip(range(have, TRACKS), ids, strict=True)):
-            track, replica = i % len(registered), i // len(registered)
-            h = kept["hashes"][starts[track] : starts[track + 1]].astype(np.int64)
-            rows = np.empty(len(h), dtype=_ROW)
-            rows["fields"], rows["content_len"], rows["content"] = 3, 16, content_id.bytes
+    base_hashes = kept["hashes"].astype(np.int64)
+    base_times = kept["times"].astype(np.uint64)
+    assert int(base_times.max()) < 1 << 22
+    chunks = 1 << (fingerprint.HASH_BITS - CHUNK_BITS)
+    passes = max(1, math.ceil(adding * 8 / 2e9))  # at most about 2 GB of postings in memory
+    t0, written, rows = time.perf_counter(), 0, 0
+    for part in range(passes):
+        mine = range(part * chunks // passes, (part + 1) * chunks // passes)
+        held: dict[int, list[np.ndarray]] = {c: [] for c in mine}
+        replicas = sorted({i // len(registered) for i in range(have, TRACKS)})
+        for replica in replicas:
             if REPLICATION == "shift":
-                rows["hash_len"], rows["hash"] = 4, (h + replica * K) & mask
+                mapped = (base_hashes + replica * K) & ((1 << fingerprint.HASH_BITS) - 1)
             else:
-                rows["hash_len"], rows["hash"] = 4, mapping.of(replica)[h]
-            rows["t_len"], rows["t"] = 4, kept["times"][starts[track] : starts[track + 1]]
-            copy.write(rows.tobytes())
-            written += len(rows)
-            if (n + 1) % 500 == 0 or i == TRACKS - 1:
-                print(f"  copied {i + 1:,}/{TRACKS:,} tracks, {written:,} postings "
-                      f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
-        copy.write(_TRAILER)
+                mapped = mapping.of(replica)[base_hashes]
+            tracks = [i for i in range(replica * len(registered), (replica + 1) * len(registered))
+                      if have <= i < TRACKS]  # fmt: skip
+            take = np.zeros(len(base_hashes), dtype=bool)
+            key_of = np.zeros(len(base_hashes), dtype=np.uint64)
+            for i in tracks:
+                b = i % len(registered)
+                take[starts[b] : starts[b + 1]] = True
+                key_of[starts[b] : starts[b + 1]] = keys[i - have]
+            packed = (
+                (mapped[take].astype(np.uint64) << np.uint64(42))
+                | (key_of[take] << np.uint64(22))
+                | base_times[take]
+            )
+            chunk_of = (mapped[take] >> CHUNK_BITS).astype(np.int64)
+            for c in mine:
+                held[c].append(packed[chunk_of == c])
+        for c in mine:
+            keyed = np.sort(np.concatenate(held.pop(c)))
+            flat = postings.Flat(
+                (keyed >> np.uint64(42)).astype(np.int64),
+                ((keyed >> np.uint64(22)) & np.uint64((1 << 20) - 1)).astype(np.int64),
+                (keyed & np.uint64((1 << 22) - 1)).astype(np.int64),
+            )
+            made = postings.rows_of(flat, shift=0)
+            fingerprint_store.copy_rows(segment.pk, made)
+            written += len(flat)
+            rows += len(made)
+        print(f"  pass {part + 1}/{passes}: {written:,} postings in {rows:,} rows "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+    assert written == adding
+    segment.rows = rows
+    segment.save(update_fields=["rows"])
     copy_s = time.perf_counter() - t0
-    print(f"COPY: {written:,} postings in {copy_s:.0f} s ({written / copy_s:,.0f} a second)",
-          flush=True)  # fmt: skip
-
-    conn.execute("SET maintenance_work_mem = '1GB'")
-    conn.execute("SET max_parallel_maintenance_workers = 1")
+    print(f"segment {segment.pk}: {written:,} postings in {rows:,} rows written in {copy_s:.0f} s "
+          f"({written / copy_s:,.0f} postings a second)", flush=True)  # fmt: skip
     t0 = time.perf_counter()
-    conn.execute(INDEX)
-    index_s = time.perf_counter() - t0
-    print(f"index fingerprint_hash built in {index_s:.0f} s", flush=True)
-    t0 = time.perf_counter()
-    conn.execute("VACUUM (ANALYZE) governance_fingerprintposting")  # visibility map, statistics
-    conn.execute("ANALYZE governance_workcontent")
-    conn.execute("ANALYZE governance_work")
+    vacuum(conn)
     print(f"VACUUM (ANALYZE) in {time.perf_counter() - t0:.0f} s", flush=True)
-    conn.execute(f"COMMENT ON TABLE governance_fingerprintposting IS "
+    conn.execute(f"COMMENT ON TABLE governance_fingerprintpostings IS "
                  f"'{describe(kept)}, tracks {TRACKS}'")  # fmt: skip
     conn.close()
+    return have > 0
+
+
+def vacuum(conn: Any) -> None:
+    conn.execute("VACUUM (ANALYZE) governance_fingerprintpostings")  # visibility, statistics
+    conn.execute("VACUUM (ANALYZE) governance_fingerprintsegment")
+    conn.execute("ANALYZE governance_fingerprintsource")
+    conn.execute("ANALYZE governance_workcontent")
+    conn.execute("ANALYZE governance_work")
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,17 +395,22 @@ def build(kept: dict[str, Any]) -> None:
 
 
 def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
-    """(track, registered?, MP3 bytes) of 30-s excerpts from random offsets."""
+    """(track, registered?, MP3 bytes) of 30-s excerpts from random offsets (under noise, with
+    ``BENCH_CONTENT_TRANSFORM``)."""
     from benchmarks import content
 
     rng = np.random.default_rng(SEED)
+    noise = np.random.default_rng(SEED + 1)
     made = []
     for registered, names in ((True, kept["queried"]), (False, kept["negatives"])):
         for name in names:
             x = content._decode_file(content.MUSIC / f"{name}.ogg")
             for _ in range(EXCERPTS):
                 start = int(rng.integers(0, len(x) - CLIP_SECONDS * content.RATE))
-                y = content._peak(x[start : start + CLIP_SECONDS * content.RATE])
+                y = x[start : start + CLIP_SECONDS * content.RATE]
+                if TRANSFORM != "mp3":
+                    y = content._noise(y, 5.0, TRANSFORM.startswith("pink"), noise)
+                y = content._peak(y)
                 made.append((str(name), registered, content._encoded(y, "libmp3lame", 128_000)))
     return made
 
@@ -375,66 +420,19 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-# The vote queries compared, each in the service's whole check (``fingerprint_matches`` with
-# its ``fingerprint_near_votes`` replaced): "all" returns every vote (FP_INTERFACE's query,
-# ``fingerprints.VOTES_SQL``); "near" is the service's (``NEAR_VOTES_SQL``: the rows with at
-# least ``threshold`` rows of their content at offsets o - 2..o + 2, by a window function, a
-# sort of every vote row); "heavy" keeps the offsets of a content where at least
-# ceil(threshold / 3) rows agree, and every row within 2 of one, by hash aggregates and a hash
-# join, no sort. A centre c scores at most the rows (distinct offset and block) at c - 1..c + 1,
-# so one of them holds ceil(threshold / 3) rows if c can pass, and all three lie within 2 of it:
-# every vote of a passing candidate is kept, as in "near".
-HEAVY = (
-    "WITH v AS MATERIALIZED ("
-    " SELECT p.content_id AS k, p.t - q.t AS o, q.t / %s AS b, count(*)::int AS n"
-    " FROM unnest(%s::int[], %s::int[]) q(hash, t)"
-    " JOIN governance_fingerprintposting p USING (hash) GROUP BY p.content_id, 2, 3),"
-    " near AS (SELECT DISTINCT h.k, h.o + d.d AS o FROM"
-    " (SELECT k, o FROM v GROUP BY k, o HAVING count(*) >= %s) h, generate_series(-2, 2) d(d))"
-    " SELECT v.k::text, v.o, v.b, v.n FROM v JOIN near USING (k, o)"
-)
-
-
-# "capped": the near votes of the query's hashes that have at most CAP postings (a stop list
-# of the common hashes, counted through the index, at most CAP + 1 postings each).
-CAP = int(os.environ.get("BENCH_CONTENT_CAP", "100"))
-CAPPED = (
-    "WITH q AS MATERIALIZED (SELECT * FROM unnest(%s::int[], %s::int[]) AS q(hash, t)),"
-    " rare AS (SELECT d.hash FROM (SELECT DISTINCT hash FROM q) d WHERE (SELECT count(*) FROM"
-    " (SELECT 1 FROM governance_fingerprintposting x WHERE x.hash = d.hash LIMIT %s) y) <= %s),"
-    " v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %s AS b, count(*) AS n"
-    " FROM q JOIN rare USING (hash) JOIN governance_fingerprintposting p USING (hash)"
-    " GROUP BY 1, 2, 3),"
-    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
-    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
-    " SELECT content_id::text, o, b, n FROM w WHERE near >= %s"
-)
-
-
 def vote_query(variant: str) -> Callable[..., list[tuple[str, int, int, int]]]:
-    """The function ``fingerprint_matches`` reads its votes with, for ``variant``."""
-    from django.db import connection
-
+    """The function ``fingerprint_matches`` reads its votes with, for ``variant``: ``near``
+    (the service's) or ``all`` (every vote, no stop list)."""
     from governance.content import fingerprint
     from governance.services import fingerprints
 
     near = fingerprints.fingerprint_near_votes
+    assert variant in ("near", "all"), f"unknown variant {variant}"
 
     def query(fp: fingerprint.Fingerprint, *, needed: int) -> list[tuple[str, int, int, int]]:
         if variant == "all":
             return fingerprints.fingerprint_votes(fp)
-        if variant == "near":
-            return near(fp, needed=needed)
-        if variant == "capped":
-            with connection.cursor() as cursor:
-                cursor.execute(CAPPED, [fp.hashes.tolist(), fp.times.tolist(), CAP + 1, CAP,
-                                        fingerprint.FRAMES_PER_BLOCK, needed])  # fmt: skip
-                return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
-        assert variant == "heavy", f"unknown variant {variant}"
-        args = [fingerprint.FRAMES_PER_BLOCK, fp.hashes.tolist(), fp.times.tolist()]
-        with connection.cursor() as cursor:
-            cursor.execute(HEAVY, [*args, -(-needed // 3)])
-            return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
+        return near(fp, needed=needed)
 
     return query
 
@@ -452,8 +450,12 @@ def measure(kept: dict[str, Any]) -> None:
     assert endpoint is not None
     with superuser() as conn:
         postings, table, index = sizes(conn)
-    print(f"{DATABASE}: {TRACKS:,} tracks, {postings:,} postings; table {gb(table)}, "
-          f"indexes {gb(index)}", flush=True)  # fmt: skip
+        segments = conn.execute(
+            "SELECT count(*), coalesce(sum(rows), 0) FROM governance_fingerprintsegment"
+        ).fetchone()
+    print(f"{DATABASE}: {TRACKS:,} tracks, {postings:,} postings in {segments[0]} segments "
+          f"({segments[1]:,} rows); table (with its out-of-line data) {gb(table)}, indexes "
+          f"{gb(index)}; the stop list's cap {fingerprints.hash_cap()}", flush=True)  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute("SELECT id::text, title FROM governance_work")
         titles = dict(cursor.fetchall())
@@ -461,8 +463,8 @@ def measure(kept: dict[str, Any]) -> None:
             cursor.execute(f"SET work_mem = '{WORK_MEM}'")
     queries = clips(kept)
     positives = sum(r for _, r, _ in queries)
-    print(f"{len(queries)} clips of {CLIP_SECONDS} s (MP3 128k): {positives} of registered "
-          f"tracks, {len(queries) - positives} of never-registered ones; work_mem "
+    print(f"{len(queries)} clips of {CLIP_SECONDS} s ({TRANSFORM}, MP3 128k): {positives} of "
+          f"registered tracks, {len(queries) - positives} of never-registered ones; work_mem "
           f"{WORK_MEM or 'the server default'}", flush=True)  # fmt: skip
 
     decided: dict[str, list[str | None]] = {}
@@ -523,9 +525,19 @@ def run() -> None:
     import django
 
     django.setup()
+    from governance.services import fingerprint_store
+
     kept = base()
-    build(kept)
+    grew = build(kept)
     measure(kept)
+    if grew and COMPACT:
+        t0, cpu = time.perf_counter(), time.process_time()
+        done = fingerprint_store.compact(full=True)
+        print(f"compacted: {done} in {time.perf_counter() - t0:.0f} s "
+              f"({time.process_time() - cpu:.0f} s of the client's CPU)", flush=True)  # fmt: skip
+        with superuser() as conn:
+            vacuum(conn)
+        measure(kept)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ on an offset, so it costs what a catalog costs without making a right answer har
 a wrong real recording would pass the threshold is fpcore's benchmark's question
 (``content_fingerprint``), not this one's.
 
-The table is the service's (``governance_fingerprintposting``: id, content_id, hash, t, and a
-B-tree on hash INCLUDE (content_id, t)), loaded by binary COPY, the index built afterwards.
+The table is the service's row store as it was before the packed store (governance migration
+0015; ``governance_fingerprintposting``: id, content_id, hash, t, and a B-tree on hash INCLUDE
+(content_id, t)), created by this benchmark in its own database, loaded by binary COPY, the
+index built afterwards; the queries are the ones the service then ran.
 Each query is timed around the SQL's execute and fetch (one client, a prepared statement, after
 one untimed pass), and around ``score_votes``; fingerprinting the query is not timed.
 """
@@ -151,12 +153,33 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+# The row store's vote queries, as the service ran them before the packed store (migration
+# 0015 of governance): this benchmark keeps its own table of one row per posting.
+VOTES_SQL = (
+    "SELECT p.content_id::text, p.t - q.t, q.t / %(block)s, count(*)"
+    " FROM unnest(%(hashes)s::int[], %(times)s::int[]) AS q(hash, t)"
+    " JOIN governance_fingerprintposting p USING (hash) GROUP BY 1, 2, 3"
+)
+NEAR_VOTES_SQL = (
+    "WITH q AS MATERIALIZED"
+    " (SELECT * FROM unnest(%(hashes)s::int[], %(times)s::int[]) AS q(hash, t)),"
+    " rare AS (SELECT d.hash FROM (SELECT DISTINCT hash FROM q) d WHERE (SELECT count(*) FROM"
+    " (SELECT 1 FROM governance_fingerprintposting x WHERE x.hash = d.hash LIMIT %(over)s) y)"
+    " <= %(cap)s),"
+    " v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %(block)s AS b, count(*) AS n"
+    " FROM q JOIN rare USING (hash) JOIN governance_fingerprintposting p USING (hash)"
+    " GROUP BY 1, 2, 3),"
+    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
+    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
+    " SELECT content_id::text, o, b, n FROM w WHERE near >= %(needed)s"
+)
+
+
 def measure(
     conn: Any, ids: list[str], label: str, asked: list[tuple[int | None, Any]], *, near: bool
 ) -> None:
     """Time one query (every vote, or the service's: the votes near a passing offset)."""
     from governance.content import fingerprint
-    from governance.services.fingerprints import NEAR_VOTES_SQL, VOTES_SQL
 
     # the service's stop list, for this catalogue's postings
     stored = conn.execute("SELECT count(*) FROM governance_fingerprintposting").fetchone()[0]

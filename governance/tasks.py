@@ -75,6 +75,16 @@ def fingerprint_content(self: Any, content_id: str) -> str:
     )
 
 
+@shared_task(name="governance.compact_fingerprints", ignore_result=True, acks_late=False)
+def compact_fingerprints() -> int:
+    """Merge the fingerprint store's segments (``fingerprint_store.compact``), sent after a
+    content's postings are stored; a no-op unless a tier holds enough segments, or while
+    another compaction runs (which merges what this one would have). How many merges."""
+    from governance.services import fingerprint_store
+
+    return len(fingerprint_store.compact())
+
+
 @shared_task(name="governance.enrol_voice", **CONTENT_JOB)
 def enrol_voice(self: Any, enrolment_id: str) -> str:
     """Embed an artist's voice reference recordings and store their vectors (``voice_run``);

@@ -3,8 +3,8 @@ and drums, with harmonics) and encoded as WAV with the standard library; and a w
 registered the way the content job stores it: a completed ``WorkContent`` row and its postings
 (hash, frame) per fingerprint hash.
 
-The tables are the ``WorkContent`` and ``FingerprintPosting`` models' (migration 0009): rows go
-in by raw SQL, by the names matching reads them by (``governance.services.fingerprints``).
+The content row goes in by raw SQL, its postings as a segment of the packed store
+(``governance.services.fingerprint_store``), which matching reads.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.content import fingerprint
+from governance.services import fingerprint_store
 from tests.content import synth
 
 RATE = synth.RATE
@@ -98,9 +99,5 @@ def register(*, work_id: Any, party_id: Any, data: bytes) -> str:
                 len(fp.hashes), now, now,
             ],
         )  # fmt: skip
-        cursor.execute(
-            "INSERT INTO governance_fingerprintposting (content_id, hash, t)"
-            " SELECT %s, h, t FROM unnest(%s::int[], %s::int[]) AS p(h, t)",
-            [content_id, fp.hashes.tolist(), fp.times.tolist()],
-        )
+    fingerprint_store.segment_write([(uuid.UUID(content_id), fp.hashes, fp.times)])
     return content_id

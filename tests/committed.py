@@ -124,7 +124,7 @@ def committed() -> Iterator[None]:
         # transaction the rows can go in any order.
         with transaction.atomic():
             for m in models:
-                m._base_manager.exclude(pk__in=before[m])._raw_delete(connection.alias)
+                m._base_manager.exclude(pk__in=list(before[m]))._raw_delete(connection.alias)
 
     before = on_own_connection(snapshot)
     try:

@@ -1,12 +1,12 @@
 """A work's content: the audio its registrant or holders hand in, kept only as its SHA-256 and
 the vectors computed from it (docs/matching.md, "Content").
 
-``WorkContent`` is one upload and its job's outcome; ``FingerprintPosting`` one landmark hash of
-a completed content at one frame (the inverted index the fingerprint space matches against);
+``WorkContent`` is one upload and its job's outcome; ``FingerprintSource``, ``FingerprintSegment``
+and ``FingerprintPostings`` the packed inverted index the fingerprint space matches against;
 ``ContentUpload`` holds the uploaded bytes only until the job has run: the job deletes it in the
 transaction that completes or fails the content, so content is never stored, only its SHA-256
-and the vectors. Matching reads ``governance_fingerprintposting`` and ``governance_workcontent``
-by name in raw SQL: their table and column names are a contract (``FP_INTERFACE``).
+and the vectors. Matching reads ``governance_fingerprintpostings``, ``governance_fingerprintsource``
+and ``governance_workcontent`` by name in raw SQL (``governance.services.fingerprint_store``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ContentStatus(models.TextChoices):
 
 class WorkContent(models.Model):
     """One piece of content handed in for a work, and what its job made of it. A completed
-    content's vectors are in its space's table (fingerprint postings) and, audio of 30 s or
+    content's vectors are in its space's store (fingerprint postings) and, audio of 30 s or
     more, the work's ``composition`` vectors (``WorkEmbedding`` rows); a completed content's
     ``detail`` says why it has no composition vectors, if so. A failed one has ``error`` (a
     reason code) and ``detail`` (a sentence) and no vectors. One work has at most one
@@ -110,28 +110,69 @@ class ContentUpload(models.Model):
         return f"upload of {self.content_id}"
 
 
-class FingerprintPosting(models.Model):
-    """One landmark hash of a completed content at frame ``t``: the inverted index of the
-    fingerprint space (a query's hashes are joined on ``hash``, their offsets voted on)."""
+class FingerprintSource(models.Model):
+    """A completed content's key in the fingerprint store: the small integer its postings carry
+    (``governance.content.postings``). Deleted with its content, which its postings then no
+    longer match (the store reads only the postings of keys that have a source); the next
+    compaction drops them."""
 
-    id = models.BigAutoField(primary_key=True)
-    # No foreign-key constraint in the database: its check, once per row at commit, cost more
-    # than the COPY itself (about 1 s for 150,000 rows). Postings are written only by the job,
-    # for the content it holds locked, in the transaction that completes it; Django still
-    # deletes them with their content (``on_delete``).
-    content = models.ForeignKey(
-        WorkContent, on_delete=models.CASCADE, related_name="postings", db_constraint=False
+    id = models.AutoField(primary_key=True)
+    content = models.OneToOneField(
+        WorkContent, on_delete=models.CASCADE, related_name="fingerprint_source"
     )
-    hash = models.IntegerField()
-    t = models.IntegerField(help_text="Frame index of the hash's anchor in the content.")
+
+    def __str__(self) -> str:
+        return f"fingerprint key {self.pk} of {self.content_id}"
+
+
+class FingerprintSegment(models.Model):
+    """A segment of the packed fingerprint store: the postings some contents' imports (or a
+    compaction of earlier segments) wrote in one transaction, kept as one
+    ``FingerprintPostings`` row per hash (docs/matching.md, "The packed store")."""
+
+    id = models.AutoField(primary_key=True)
+    format = models.SmallIntegerField(help_text="The rows' packing (postings.FORMAT).")
+    shift = models.SmallIntegerField(help_text="Its rows hold the hashes h >> shift = bucket.")
+    postings = models.BigIntegerField(help_text="Postings held, deleted contents' included.")
+    rows = models.IntegerField(help_text="Hashes held (rows).")
+    contents = models.IntegerField(help_text="Contents whose postings it holds.")
+    merges = models.IntegerField(default=0, help_text="Segments compacted into it, if any.")
+    created_at = models.DateTimeField()
 
     class Meta:
-        indexes = [
-            models.Index(fields=["hash"], include=["content", "t"], name="fingerprint_hash"),
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(postings__gte=0, rows__gte=0, contents__gte=0),
+                name="fingerprint_segment_counts",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"hash {self.hash} at {self.t} of {self.content_id}"
+        return f"segment {self.pk} ({self.postings} postings, {self.rows} hashes)"
+
+
+class FingerprintPostings(models.Model):
+    """The postings of the hashes ``h`` with ``h >> shift == bucket`` in one segment: ``n``
+    postings packed in ``data`` (``governance.content.postings``: little-endian int32 records
+    sorted by hash, content key and frame; at shift 0, one hash a row, (key, frame) pairs). The
+    inverted index of the fingerprint space: a query reads its hashes' rows."""
+
+    pk = models.CompositePrimaryKey("shift", "bucket", "segment")
+    shift = models.SmallIntegerField()
+    bucket = models.IntegerField()
+    # No foreign key: the segment's rows are written with it and deleted with it, in one
+    # transaction, by governance.services.fingerprint_store alone.
+    segment = models.IntegerField()
+    n = models.IntegerField(help_text="Postings in data.")
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(n__gt=0), name="fingerprint_postings_n"),
+        ]
+
+    def __str__(self) -> str:
+        return f"bucket {self.bucket} >> {self.shift} in segment {self.segment} ({self.n})"
 
 
 TEXT_DIMENSION = 384

@@ -7,7 +7,8 @@
 2. ``content_run`` (the task ``governance.fingerprint_content``): decodes and fingerprints the
    bytes and computes their ``composition`` vectors (``governance.services.compositions``;
    none for audio under 30 s, which the content's ``detail`` says) outside any transaction,
-   then in ONE transaction writes the postings (binary COPY) and the work's composition
+   then in ONE transaction writes the postings (one segment of the packed store,
+   ``governance.services.fingerprint_store``) and the work's composition
    vectors, flips the content to ``completed``, deletes its bytes and ledgers a
    ``work_content`` entry (ids, SHA-256, and each space's model, version and vector count:
    never content). Bad content
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import struct
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,10 +46,11 @@ from governance.models import (
     WorkContent,
     WorkKind,
 )
-from governance.services import compositions, texts
+from governance.services import compositions, fingerprint_store, texts
 from governance.services.outbox import job_enqueue
 
 RUN_TASK = "governance.fingerprint_content"
+COMPACT_TASK = "governance.compact_fingerprints"
 ENTRY = "work_content"
 NO_COMPOSITION = "No composition vectors"
 """How a completed content's ``detail`` starts when its audio gives none (under 30 s, silent,
@@ -311,7 +312,9 @@ def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -
     if earlier is not None:  # not through the API (it answers with the earlier one): a race
         detail = f"Identical to content {earlier.pk}, completed first."
         return _fail(content, reason="duplicate", detail=detail, now=now)
-    postings_copy(content.pk, extracted.hashes, extracted.times)
+    postings_store(content.pk, extracted.hashes, extracted.times)
+    if fingerprint_store.compaction_due():  # merged by a worker once this commits
+        job_enqueue(task=COMPACT_TASK, args=[], now=now)
     spaces = [ledgering.space_count(space.SPACE, space.MODEL, space.VERSION, len(extracted.hashes))]
     note = extracted.note
     if extracted.composition is not None:
@@ -335,44 +338,12 @@ def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -
     return content
 
 
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_TRAILER = struct.pack("!h", -1)
-_ROW = np.dtype(
-    [("fields", ">i2"), ("content_len", ">i4"), ("content", "S16"),
-     ("hash_len", ">i4"), ("hash", ">i4"), ("t_len", ">i4"), ("t", ">i4")]
-)  # fmt: skip
-"""One row of PostgreSQL's binary COPY format (three fields: uuid, integer, integer), so that a
-track's 50,000 postings are one numpy buffer, not 50,000 Python rows."""
-
-
-def postings_copy(
+def postings_store(
     content_id: uuid.UUID, hashes: np.ndarray[Any, Any], times: np.ndarray[Any, Any]
 ) -> int:
-    """Insert a content's postings with one binary COPY; how many."""
-    if len(hashes) != len(times):
-        raise ValueError(f"{len(hashes)} hashes but {len(times)} times")
-    hashes, times = np.asarray(hashes, dtype=np.int64), np.asarray(times, dtype=np.int64)
-    for name, values in (("hash", hashes), ("t", times)):
-        if len(values) and not (values.min() >= 0 and values.max() < 2**31):
-            raise ValueError(f"a posting's {name} is outside 0 to 2**31 - 1")
-    # In the order of the index on ``hash``: PostgreSQL then inserts each row into its B-tree
-    # next to the last one (the same pages in cache), which cost a fifth less of its CPU
-    # for a track's 48,000 postings than the order of the frames (docs/matching.md).
-    # Both are under 2**31, so one 64-bit key sorts by (hash, t).
-    keys = np.sort((hashes << 32) | times)
-    row = np.zeros(1, dtype=_ROW)
-    row["fields"], row["content_len"], row["content"] = 3, 16, content_id.bytes
-    row["hash_len"], row["t_len"] = 4, 4
-    rows = np.repeat(row, len(keys))
-    rows["hash"], rows["t"] = keys >> 32, keys & 0xFFFF_FFFF
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            "COPY governance_fingerprintposting (content_id, hash, t) FROM STDIN (FORMAT BINARY)"
-        ) as copy,
-    ):
-        copy.write(_HEADER + rows.tobytes() + _TRAILER)
-    return len(rows)
+    """In the caller's transaction: a content's postings, as one new segment of the packed
+    store (``fingerprint_store.segment_write``); how many."""
+    return fingerprint_store.segment_write([(content_id, hashes, times)])
 
 
 def content_import_prepare(

@@ -38,15 +38,15 @@ field; audio that cannot be fingerprinted (empty, corrupt, unsupported, too shor
 ``{"space": "fingerprint", "model": ..., "model_version": ..., "error": "<reason>", "detail":
 "<sentence>"}`` and decided as an ``error`` item with the code ``content.<reason>``.
 
-Matching (:func:`fingerprint_matches`): one SQL round trip leaves out the query's hashes with
-more postings than the stop list's cap (:func:`hash_cap`: the common hashes, which cost the
-most and tell recordings apart the least), joins the other (hash, frame) pairs with the
-postings of every completed content, counts the votes per (content, offset,
-block) and returns those near an offset that enough blocks could agree on
-(:data:`NEAR_VOTES_SQL`); ``score_votes`` keeps the offsets that most blocks agree on; a
-content passes at a coverage of at least ``threshold(seconds)`` blocks; each passing content
-names its work (the best content per work), best first. The match's score is the share of
-the query's blocks that agree (0..1, like every space's similarity), its threshold the share
+Matching (:func:`fingerprint_matches`): one SQL round trip reads the packed postings of the
+query's hashes (``governance.services.fingerprint_store``), leaving out those with more
+postings than the stop list's cap (:func:`hash_cap`: the common hashes, which cost the most and
+tell recordings apart the least); numpy counts the votes per (content, offset, block) and keeps
+those near an offset that enough blocks could agree on; ``score_votes`` keeps the offsets that
+most blocks agree on; a content passes at a coverage of at least ``threshold(seconds)`` blocks;
+each passing content names its work (the best content per work), best first. A deleted
+content's postings match nothing. The match's score is the share of the query's blocks that
+agree (0..1, like every space's similarity), its threshold the share
 the calibrated coverage threshold needs; the trace keeps the counts and the aligned offsets
 besides.
 """
@@ -67,7 +67,7 @@ from django.db import connection
 from governance import evaluation
 from governance.content import audio, fingerprint, queries, voice
 from governance.exceptions import InvalidInput
-from governance.services import compositions
+from governance.services import compositions, fingerprint_store
 
 SPACE: Final = fingerprint.SPACE
 AUDIO_MAX_BYTES: int = audio.MAX_BYTES
@@ -384,92 +384,29 @@ def fingerprint_model_version() -> str:
 # Matching
 # --------------------------------------------------------------------------------------------
 
-VOTES_SQL: Final = (
-    "SELECT p.content_id::text, p.t - q.t, q.t / %(block)s, count(*)"
-    " FROM unnest(%(hashes)s::int[], %(times)s::int[]) AS q(hash, t) CROSS JOIN LATERAL"
-    " (SELECT x.content_id, x.t FROM governance_fingerprintposting x WHERE x.hash = q.hash"
-    " OFFSET 0) p GROUP BY 1, 2, 3"
-)
-"""Every vote: the rows ``MemoryIndex.votes`` gives (the reference the tests compare with).
-
-Here and in :data:`NEAR_VOTES_SQL` the postings are read through a LATERAL subquery that the
-planner may not flatten (``OFFSET 0``), so each of the query's hashes is one lookup in the
-index on ``hash`` whatever the table's statistics say. A plain join let a stale estimate
-choose the plan: after autovacuum had found the table empty (``reltuples`` 0), a few thousand
-new postings were scanned once per hash of the query, and a test's check took a minute."""
-
-NEAR_VOTES_SQL: Final = (
-    "WITH q AS MATERIALIZED"
-    " (SELECT * FROM unnest(%(hashes)s::int[], %(times)s::int[]) AS q(hash, t)),"
-    " rare AS MATERIALIZED (SELECT d.hash FROM (SELECT DISTINCT hash FROM q) d WHERE"
-    " (SELECT count(*) FROM (SELECT 1 FROM governance_fingerprintposting x"
-    " WHERE x.hash = d.hash LIMIT %(over)s) y) <= %(cap)s),"
-    " v AS (SELECT p.content_id, p.t - q.t AS o, q.t / %(block)s AS b, count(*) AS n"
-    " FROM q JOIN rare USING (hash) CROSS JOIN LATERAL (SELECT x.content_id, x.t"
-    " FROM governance_fingerprintposting x WHERE x.hash = q.hash OFFSET 0) p"
-    " GROUP BY 1, 2, 3),"
-    " w AS (SELECT content_id, o, b, n, count(*) OVER (PARTITION BY content_id ORDER BY o"
-    " RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS near FROM v)"
-    " SELECT content_id::text, o, b, n FROM w WHERE near >= %(needed)s"
-)
-"""The votes that can be part of a passing candidate, of the query's hashes that are not
-common, the others left in the database.
-
-The stop list (``rare``): a query hash with more than ``cap`` postings (counted through the
-index, at most ``cap`` + 1 each: ``fingerprint.hash_cap``) is left out, as
-``MemoryIndex.votes(cap=...)`` leaves it out. Then the near votes: a candidate centred on
-offset c scores the distinct blocks among the rows at c - 1, c and c + 1, at most the number
-of rows there (a row is one offset and block). A row at offset o belongs to the centres
-o - 1, o and o + 1, whose rows all lie in o - 2 .. o + 2: a row with fewer than ``threshold``
-rows in that window belongs to no centre that can pass, and every row of a centre that can is
-kept. So ``score_votes`` finds the same passing candidates, with the same scores, hits and
-offsets, as from every vote of the same hashes (tested against ``MemoryIndex``), from hundreds
-of rows instead of a hundred thousand (docs/matching.md, "Audio fingerprints")."""
-
-
-def _votes(sql: str, fp: fingerprint.Fingerprint, **extra: int) -> list[tuple[str, int, int, int]]:
-    if not len(fp.hashes):
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "block": int(fingerprint.FRAMES_PER_BLOCK),
-                "hashes": fp.hashes.tolist(),
-                "times": fp.times.tolist(),
-                **extra,
-            },
-        )
-        return [(str(c), int(o), int(b), int(n)) for c, o, b, n in cursor.fetchall()]
-
 
 def fingerprint_votes(fp: fingerprint.Fingerprint) -> list[tuple[str, int, int, int]]:
-    """Every vote of ``fp`` against the stored postings, in one round trip: ``(content id,
-    offset, block, hits)`` grouped by the first three, the rows ``MemoryIndex.votes`` gives."""
-    return _votes(VOTES_SQL, fp)
+    """Every vote of ``fp`` against the stored postings (no stop list): ``(content id, offset,
+    block, hits)``, the rows ``MemoryIndex.votes`` gives (the reference the tests compare
+    with; ``fingerprint_store.every_vote``)."""
+    return fingerprint_store.every_vote(fp)
 
 
 def hash_cap() -> int:
-    """The stop list's cap for the stored postings (``fingerprint.hash_cap``), from
-    PostgreSQL's estimate of their number (``pg_class.reltuples``, kept by autovacuum's
-    ANALYZE; -1, so none, before the first)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class"
-            " WHERE oid = 'governance_fingerprintposting'::regclass"
-        )
-        row = cursor.fetchone()
-    return fingerprint.hash_cap(max(0, int(row[0])) if row else 0)
+    """The stop list's cap for the stored postings (``fingerprint.hash_cap``), from the
+    segments' count of them (exact; a deleted content's counted until compacted)."""
+    return fingerprint.hash_cap(fingerprint_store.stored_postings())
 
 
 def fingerprint_near_votes(
     fp: fingerprint.Fingerprint, *, needed: int, cap: int | None = None
 ) -> list[tuple[str, int, int, int]]:
     """The votes of ``fp`` that can be part of a candidate reaching coverage ``needed``, of its
-    hashes with at most ``cap`` postings (:func:`hash_cap` when None): :data:`NEAR_VOTES_SQL`,
-    what matching reads."""
+    hashes with at most ``cap`` postings (:func:`hash_cap` when None): what matching reads
+    (``fingerprint_store.near_votes``: ``score_votes`` finds the same passing candidates in
+    them as in every vote of the same hashes)."""
     cap = hash_cap() if cap is None else cap
-    return _votes(NEAR_VOTES_SQL, fp, needed=needed, cap=cap, over=cap + 1)
+    return fingerprint_store.near_votes(fp, needed=needed, cap=cap)
 
 
 def _works_of(contents: list[str]) -> dict[str, str]:

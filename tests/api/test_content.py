@@ -20,14 +20,13 @@ from governance import tasks
 from governance.content import fingerprint
 from governance.models import (
     ContentUpload,
-    FingerprintPosting,
     Outbox,
     PartyKind,
     Role,
     WorkContent,
 )
 from governance.services import content as content_services
-from governance.services import outbox
+from governance.services import fingerprint_store, outbox
 from ledger.models import PendingEntry
 from tests.audio import tones
 from tests.committed import all_at_once, on_own_connection
@@ -81,8 +80,8 @@ def test_a_registrants_audio_is_fingerprinted_stored_as_postings_and_ledgered(  
     assert done["error"] == ""
     assert done["codec"]
     assert 9.5 < done["seconds"] < 10.5
-    postings = FingerprintPosting.objects.filter(content_id=body["id"])
-    assert done["vector_count"] == postings.count() > 0
+    hashes, _ = fingerprint_store.postings_of(body["id"])
+    assert done["vector_count"] == len(hashes) == fingerprint_store.stored_postings() > 0
     assert done["completed_at"]
     # The bytes went with the job: only the SHA-256 and the postings are left.
     assert not ContentUpload.objects.exists()
@@ -102,7 +101,7 @@ def test_a_registrants_audio_is_fingerprinted_stored_as_postings_and_ledgered(  
 
     # A redelivered job changes nothing: no second set of postings, no second entry.
     assert tasks.fingerprint_content.apply(args=[body["id"]]).get() == "completed"
-    assert postings.count() == done["vector_count"]
+    assert fingerprint_store.stored_postings() == done["vector_count"]
     assert len(entries("work_content")) == 1
 
 
@@ -136,7 +135,7 @@ def test_bad_content_fails_with_its_reason_and_nothing_of_it_is_kept(world) -> N
     assert failed["error"] in ("unsupported", "corrupt")
     assert failed["detail"]
     assert failed["vector_count"] == 0
-    assert not FingerprintPosting.objects.exists()
+    assert fingerprint_store.stored_postings() == 0
     assert not ContentUpload.objects.exists()
     assert entries("work_content") == []
 

@@ -31,6 +31,7 @@ from governance.exceptions import GovernanceError
 from governance.identifiers import IdentifierError, normalize_isrc
 from governance.models import Party, Work, WorkContent, WorkKind
 from governance.services import content as content_services
+from governance.services import fingerprint_store
 from governance.services.content import Composed, Extracted
 
 Outcome = Extracted | Composed | tuple[str, str]
@@ -177,6 +178,11 @@ class Command(BaseCommand):
         else:
             new = "composed" if pending.completed else "imported"
             self.done(new if created else "skipped", pending.path)
+            if created and not pending.completed and fingerprint_store.compaction_due():
+                # Each file's postings are a segment of their own: merged as they pile up
+                # (size-tiered), here rather than by a worker, so that a long import leaves
+                # few segments for the queries meanwhile.
+                fingerprint_store.compact()
 
     def stored(self, pending: _Pending) -> bool:
         """Store a fingerprinted file; whether it was new. Raises ``_Refused`` with the reason
