@@ -300,6 +300,11 @@ def main() -> int:
     }  # fmt: skip
 
     def on_signal(signum: int, frame: object) -> None:
+        # The first signal stops everything; another one while stopping (a second Ctrl-C, or
+        # a wrapper such as timeout(1) forwarding the same one to the process group) must not
+        # interrupt the stop: it had raised again in the handler and ended with a traceback.
+        for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(each, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     # SIGINT explicitly too: a shell that starts us in the background sets it to "ignore".
