@@ -12,6 +12,7 @@ from __future__ import annotations
 import gettext
 import re
 import uuid
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,56 @@ def test_every_party_page_answers_in_french(pages: dict[str, tuple[Any, str]]) -
         left = sorted(s for s in english if re.sub(r"\s+", " ", s) in text)
         assert not left, (name, left)
     assert read >= 10, read  # the pages, not only downloads
+
+
+class _Controls(HTMLParser):
+    """A page's form controls and what labels them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()  # ids a <label for=...> names
+        self.inside_label = 0
+        self.h1 = 0
+        self.main = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "label":
+            self.inside_label += 1
+            if a.get("for"):
+                self.labelled.add(str(a["for"]))
+        elif tag in ("input", "select", "textarea"):
+            kind = a.get("type") or ""
+            if tag != "input" or kind not in ("hidden", "submit", "button", "reset", "image"):
+                self.controls.append(a | {"tag": tag, "wrapped": "1" if self.inside_label else ""})
+        elif tag == "h1":
+            self.h1 += 1
+        elif tag == "main":
+            self.main += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self.inside_label:
+            self.inside_label -= 1
+
+
+def test_every_party_page_labels_its_controls_and_has_one_heading_and_a_main(
+    pages: dict[str, tuple[Any, str]],
+) -> None:
+    read = checked = 0
+    for name, (owner, path) in pages.items():
+        response = _signed_in(owner).get(path)
+        if response.status_code != 200 or "text/html" not in response["Content-Type"]:
+            continue
+        read += 1
+        page = _Controls()
+        page.feed(response.content.decode())
+        checked += len(page.controls)
+        assert (page.h1, page.main) == (1, 1), name
+        unlabelled = [
+            c for c in page.controls
+            if not (c.get("wrapped") or c.get("aria-label") or c.get("aria-labelledby")
+                    or (c.get("id") and c.get("id") in page.labelled))
+        ]  # fmt: skip
+        assert not unlabelled, (name, unlabelled)
+    assert (read >= 10, checked >= 50) == (True, True), (read, checked)
