@@ -20,10 +20,21 @@ from governance.services.claims import claim_rule
 
 
 class Command(BaseCommand):
+    """An operator's ruling on a pending claim; ``party_claim_rule`` is the same command for a
+    party claim (its own ``rule`` and ``report``)."""
+
     help = "Rule on a pending rights claim as the operator: accept (register the share) or reject."
+    claim_help = "The claim's id."
+
+    def rule(self, **ruling: Any) -> Any:
+        return claim_rule(**ruling)
+
+    def report(self, claim: Any) -> str:
+        share = f", share {claim.granted_share_id}" if claim.granted_share_id else ""
+        return f"claim {claim.pk}: {claim.status}{share}"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("claim", help="The claim's id.")
+        parser.add_argument("claim", help=self.claim_help)
         parser.add_argument("ruling", choices=["accept", "reject"])
         parser.add_argument("--reason", required=True, help="Why (kept with the claim).")
         parser.add_argument(
@@ -37,11 +48,10 @@ class Command(BaseCommand):
             if operator is None:
                 raise CommandError(f"no user {options['operator']!r}")
         try:
-            claim = claim_rule(
+            claim = self.rule(
                 claim_id=options["claim"], accept=options["ruling"] == "accept",
                 reason=options["reason"], operator=operator, now=timezone.now(),
             )  # fmt: skip
         except GovernanceError as exc:
             raise CommandError(exc.message) from None
-        share = f", share {claim.granted_share_id}" if claim.granted_share_id else ""
-        self.stdout.write(f"claim {claim.pk}: {claim.status}{share}")
+        self.stdout.write(self.report(claim))
