@@ -10,6 +10,7 @@ Fen Masters Ltd (DPID PADPIDA2024060301Q), which has not joined."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from governance.demo import demo_seed
 from governance.importing.run import import_catalog
 from governance.models import ClaimStatus, Decision, Party, PartyClaim, PartyKind, RightsShare
 from ledger.models import PendingEntry
+from tests.committed import on_own_connection
 from tests.factories import caller
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +194,43 @@ def test_an_unclaimed_party_gets_no_members_and_blocks_no_one_from_joining(
     # namesake in the way.
     joined = party_create(name="Quill & Fen Masters Ltd", kind=PartyKind.LABEL)
     assert joined.pk != demo["quill"].pk
+
+
+@pytest.mark.django_db
+def test_two_rulings_on_one_party_claim_at_once_decide_it_once(committed: None) -> None:
+    # given a claim on the party a feed named, filed by the organisation it names
+    def given() -> str:
+        label = caller(PartyKind.LABEL, name="Northwind Records")
+        import_catalog(party=label.party, data=FEED.read_bytes(), fmt="ddex", now=timezone.now())
+        unclaimed = Party.objects.get(named_by=label.party, dpid=QUILL_DPID)
+        quill = caller(PartyKind.LABEL, name="Quill & Fen Masters", dpid=QUILL_DPID)
+        body = {"party": str(unclaimed.pk), "statement": "Our DPID."}
+        return str(quill.client.post("/api/v1/party-claims/", body, format="json").json()["id"])
+
+    claim_id = on_own_connection(given)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def rule(ruling: str) -> None:
+        barrier.wait(10)
+        try:
+            call_command("party_claim_rule", claim_id, ruling, "--reason", ruling)
+            outcomes.append(ruling)
+        except CommandError:
+            outcomes.append("refused")
+
+    # when an operator accepts it while another rejects it, on two connections at once
+    threads = [threading.Thread(target=on_own_connection, args=(lambda r=r: rule(r),))
+               for r in ("accept", "reject")]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    # then one ruling stands, the other is refused, and the shares follow the one that stood
+    assert sorted(outcomes) in (["accept", "refused"], ["refused", "reject"])
+    claim = PartyClaim.objects.get(pk=claim_id)
+    won = "accept" if "accept" in outcomes else "reject"
+    assert claim.status == (ClaimStatus.ACCEPTED if won == "accept" else ClaimStatus.REJECTED)
+    holder = RightsShare.objects.get(work__isrc="GBNWR2400032", share=40).holder
+    assert (holder.pk == claim.claimant_id) is (won == "accept")
+    assert PendingEntry.objects.filter(kind="party_claim_decided").count() == 1
