@@ -72,8 +72,12 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+# One pytest process a core (pytest-xdist, at most PYTEST_WORKERS), each with its own test
+# database and Redis database; a module's tests stay in one process (--dist loadfile), so its
+# fixtures (a Celery worker, a browser) start once.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \

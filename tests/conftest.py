@@ -24,6 +24,14 @@ pytest_plugins = ["tests.receiver"]  # the callback receiver fixture
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and "REDIS_URL" not in os.environ:
+        # Under pytest-xdist (``make test`` runs one process a core), each process has its own
+        # Redis database, counting down from the suite's 14, so no two share a queue.
+        index = int(worker[2:])
+        if index > 13:
+            raise pytest.UsageError("at most 14 xdist workers: one Redis database each, 14 to 1")
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{14 - index}"
     if "DATABASE_URL" not in os.environ:
         embedded.start()  # idempotent: a running cluster only gets its roles checked
     from tests import brokers

@@ -100,7 +100,7 @@ def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tm
         env={**env, "CONSENTRY_FAULT_DECIDE_DELAY": "8", "LOG_LEVEL": "INFO"},
     )  # fmt: skip
     try:
-        for _ in range(200):
+        for _ in range(1200):  # up to 2 minutes on a loaded machine; usually under 5 s
             if "ready" in (tmp_path / "worker.log").read_text():
                 break
             time.sleep(0.1)
@@ -108,7 +108,7 @@ def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tm
             pytest.fail("the worker did not start: " + (tmp_path / "worker.log").read_text())
         # The request's task went to Redis when its transaction committed (the outbox's send on
         # commit): once the worker has received it, the chunk sleeps inside its transaction.
-        for _ in range(200):
+        for _ in range(1200):
             if "governance.decide_request" in (tmp_path / "worker.log").read_text():
                 break
             time.sleep(0.1)
@@ -119,15 +119,30 @@ def test_a_worker_killed_mid_task_leads_to_exactly_one_decision_per_item(env, tm
         for child in children:
             os.kill(int(child), signal.SIGKILL)
         assert py(env, DISPATCH) == "0"  # nothing was left in the outbox to re-send
+        # Whether the redelivered task has already finished by now depends on the machine's
+        # load (starting these Python processes can take longer than its 8 s), so the kill
+        # landing mid-task is read from the worker's log below, not from a count taken now.
         state = json.loads(py(env, STATE, request_id))
-        assert state["decisions"] == 0, (tmp_path / "worker.log").read_text()[-4000:]
         deadline = time.monotonic() + 60
         while state["status"] != "completed" and time.monotonic() < deadline:
             time.sleep(0.5)
             state = json.loads(py(env, STATE, request_id))
         assert state == {"status": "completed", "decisions": 3, "entries": 3}, (
             state, (tmp_path / "worker.log").read_text()[-3000:])  # fmt: skip
-        assert "WorkerLostError" in (tmp_path / "worker.log").read_text()
+        events = [
+            json.loads(line)["event"]
+            for line in (tmp_path / "worker.log").read_text().splitlines()
+            if line.startswith("{")
+        ]
+        received = [i for i, e in enumerate(events) if "decide_request" in e and "received" in e]
+        succeeded = [i for i, e in enumerate(events) if "decide_request" in e and "succeeded" in e]
+        lost = [i for i, e in enumerate(events) if "WorkerLostError" in e]
+        # Delivered twice; the first delivery died (no success logged before the loss), and
+        # only the redelivery succeeded: the three decisions above are the redelivery's alone.
+        assert len(received) == 2, events
+        assert len(lost) == 1, events
+        assert len(succeeded) == 1, events
+        assert received[0] < lost[0] < received[1] < succeeded[0], events
     finally:
         worker.terminate()
         worker.wait(timeout=30)
