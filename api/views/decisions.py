@@ -7,7 +7,12 @@ import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -16,6 +21,7 @@ from rest_framework.views import APIView
 
 from api import language
 from api.access import actor_of
+from api.schema import ErrorSerializer
 from governance import disclosure, explanation, selectors
 from governance.exceptions import InvalidInput
 from governance.models import Decision
@@ -241,7 +247,10 @@ class DecisionTokenView(APIView):
     @extend_schema(
         tags=["requests"],
         operation_id="decisions_token",
-        responses={200: LicenceTokenSerializer, 409: OpenApiTypes.OBJECT},
+        responses={
+            200: LicenceTokenSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="no_licence: nothing to carry"),
+        },
     )
     def get(self, request: Request, decision_id: uuid.UUID) -> Response:
         decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
