@@ -18,7 +18,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from governance import tasks
+from governance import ledgering, tasks
 from governance.models import PartyKind
 from ledger import licence_tokens, verify
 from ledger import services as ledger_services
@@ -341,3 +341,29 @@ def test_bad_later_entries_queries_are_400_naming_the_parameter(world) -> None: 
         assert response.status_code == 400, (query, response.content)
         assert field in response.json()["fields"], (query, response.json())
     assert Client().get("/ledger/later-entries", {"after": "0"}).json()["entries"] == []
+
+
+def test_online_mode_reports_a_later_entry_superseding_the_decision(  # type: ignore[no-untyped-def]
+    world, tmp_path: Path, capsys, log_over_test_client
+) -> None:
+    """The convention a later resolution of the decision (a dispute's, section 1) follows, as
+    ``decision_settled`` does: it names the decision and ``supersedes`` its entry's leaf hash.
+    (The entry type here stands for one; any type is read the same way.)"""
+    _, decision = allowed(world)
+    body = token_of(world["licensee"], decision["id"]).json()
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(body))
+    leaf = base64.b64decode(body["claims"]["entry"]["leaf_hash"]).hex()
+    now = timezone.now()
+    ledgering.append("dispute_opened", {"decision": decision["id"], "reason": "wrong_match"},
+                     now=now)  # fmt: skip
+    ledger_services.sequence_and_sign(now=now)
+    status, out, err = run(capsys, str(path), "--log", LOG)
+    assert status == 0, (out, err)
+    assert "(dispute_opened): noted: a dispute_opened entry names the decision" in out
+    ledgering.append("dispute_released", {"decision": decision["id"], "supersedes": leaf,
+                                          "outcome": "deny"}, now=now)  # fmt: skip
+    ledger_services.sequence_and_sign(now=now)
+    status, out, err = run(capsys, str(path), "--log", LOG)
+    assert status == 5, (out, err)
+    assert "superseded: a dispute_released entry supersedes the decision's outcome" in out
