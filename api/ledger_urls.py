@@ -10,5 +10,6 @@ urlpatterns = [
     path("proof/inclusion", ledger.InclusionProofView.as_view(), name="inclusion-proof"),
     path("proof/consistency", ledger.ConsistencyProofView.as_view(), name="consistency-proof"),
     path("keys", ledger.KeysView.as_view(), name="keys"),
+    path("later-entries", ledger.LaterEntriesView.as_view(), name="later-entries"),
     re_path(r"^tile/(?P<path>.+)$", ledger.TileView.as_view(), name="tile"),
 ]

@@ -139,6 +139,11 @@ urlpatterns = [
         decisions.DecisionReceiptView.as_view(),
         name="decision-receipt",
     ),
+    path(
+        "decisions/<uuid:decision_id>/token/",
+        decisions.DecisionTokenView.as_view(),
+        name="decision-token",
+    ),
     path("reviews/", reviews.ReviewListView.as_view(), name="review-list"),
     path(
         "reviews/<uuid:review_id>/approve/",

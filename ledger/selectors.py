@@ -179,3 +179,47 @@ def entry_index_by_leaf_hash(*, leaf_hash: bytes) -> int | None:
         Entry.objects.filter(leaf_hash=leaf_hash).order_by("index").values_list("index", flat=True)
     ).first()
     return None if index is None else int(index)
+
+
+RULE_ENTRY_KINDS = ("consent_rule", "consent_rule_withdrawn")
+MAX_LATER_RULES = 50
+
+
+def later_entries(
+    *, after: int, rules: list[str], decision: str | None, size: int
+) -> tuple[list[tuple[int, bytes]], bool]:
+    """The entries after entry ``after`` and below ``size`` that name one of ``rules`` (a
+    ``consent_rule`` or ``consent_rule_withdrawn`` entry whose ``rule`` member is one of
+    them) or ``decision`` (any entry but a ``decision`` entry, whose ``decision`` member is
+    it), at most 1,000 in index order, and whether that is all of them.
+
+    Entries are canonical JSON, so ``"rule":"<id>"`` appears in an entry's bytes exactly when
+    a member ``rule`` has that value somewhere in it; the reader decodes and judges each entry
+    (``ledger.licence_tokens.judge_later_entries``), so a needle found elsewhere costs an entry
+    more, never a wrong answer."""
+    needles: list[bytes] = [b'"rule":"%s"' % r.encode() for r in rules]
+    clauses, params = [], []
+    if needles:
+        found = " OR ".join("position(%s::bytea in data) > 0" for _ in needles)
+        clauses.append(f"(kind IN ('consent_rule', 'consent_rule_withdrawn') AND ({found}))")
+        params.extend(needles)
+    if decision is not None:
+        clauses.append("(kind <> 'decision' AND position(%s::bytea in data) > 0)")
+        params.append(b'"decision":"%s"' % decision.encode())
+    if not clauses:
+        return [], True
+    # The clauses are constant text; every value is a parameter.
+    sql = (
+        "SELECT idx, data FROM ledger_entry WHERE idx > %s AND idx < %s"  # noqa: S608
+        f" AND ({' OR '.join(clauses)}) ORDER BY idx LIMIT %s"
+    )
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            sql,
+            [after, size, *params, MAX_ENTRIES_PER_CALL + 1],
+            binary=True,
+        )
+        rows = cursor.fetchall()
+    complete = len(rows) <= MAX_ENTRIES_PER_CALL
+    return [(int(i), bytes(d)) for i, d in rows[:MAX_ENTRIES_PER_CALL]], complete

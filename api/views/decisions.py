@@ -7,7 +7,12 @@ import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -16,9 +21,11 @@ from rest_framework.views import APIView
 
 from api import language
 from api.access import actor_of
+from api.schema import ErrorSerializer
 from governance import disclosure, explanation, selectors
 from governance.exceptions import InvalidInput
 from governance.models import Decision
+from governance.services import licence_tokens
 from governance.services import reviews as review_services
 from ledger import receipts
 
@@ -179,3 +186,72 @@ class DecisionReceiptView(APIView):
                 superseding=None if settled is None else bytes(settled),
             )
         )
+
+
+class TokenClaimsSerializer(serializers.Serializer[Any]):
+    """The claims a licence token carries (docs/lifecycle-tokens.md; schema only)."""
+
+    v = serializers.IntegerField(help_text="The claims' format version, 1.")
+    log = serializers.CharField(help_text="The origin of the log the entries are in.")
+    decision = serializers.UUIDField()
+    request = serializers.UUIDField()
+    item = serializers.IntegerField()
+    licensee = serializers.DictField(help_text="{id, name}: the party the grant is for.")
+    use = serializers.CharField()
+    commercial = serializers.BooleanField()
+    outcome = serializers.ChoiceField(choices=["allow", "conditional"])
+    code = serializers.CharField()
+    decided_at = serializers.CharField(help_text="When the outcome became final.")
+    at = serializers.CharField(help_text="The time of use asked about, or the period's start.")
+    period = serializers.DictField(allow_null=True, help_text="{start, end}, or null.")
+    territories = serializers.ListField(
+        child=serializers.CharField(), help_text="ISO 3166-1 alpha-2; empty: worldwide."
+    )
+    works = serializers.ListField(
+        child=serializers.DictField(), help_text="Each {id, kind, title, isrc, iswc}."
+    )
+    artists = serializers.ListField(child=serializers.UUIDField())
+    obligations = serializers.DictField()
+    rule_versions = serializers.ListField(child=serializers.DictField())
+    matrix_version = serializers.IntegerField(allow_null=True)
+    entry = serializers.DictField(help_text="{index, leaf_hash} of the decision's entry.")
+    settlement = serializers.DictField(
+        allow_null=True, help_text="{index, leaf_hash} of a settled review's entry, or null."
+    )
+
+
+class LicenceTokenSerializer(serializers.Serializer[Any]):
+    """A licence token with what goes with it (schema only; rendered by
+    ``governance.services.licence_tokens.IssuedToken.as_json``)."""
+
+    token = serializers.CharField(help_text="The token: a C2SP signed note, verbatim.")
+    claims = TokenClaimsSerializer(help_text="The token's claims, decoded for reading.")
+    receipt = serializers.DictField(
+        help_text="The receipt of the entries the token names (as /receipt/ answers)."
+    )
+    vkey = serializers.CharField(help_text="The verifier key that signed the token.")
+    c2pa_assertion = serializers.DictField(
+        help_text="The org.consentry.licence assertion to add to a C2PA manifest."
+    )
+
+
+class DecisionTokenView(APIView):
+    """The decision's licence token: what an ``allow`` or ``conditional`` decision grants
+    (decision, licensee, use, works with their ISRC and ISWC, territories, period,
+    obligations, rule versions, the ledger entry its receipt proves), signed with the ledger's
+    key as a C2SP signed note, which ``python -m ledger.verify token FILE --vkey VKEY`` checks
+    offline (this answer saved as FILE carries its receipt too). For the licensee, the
+    decision's holders and auditors; anyone else reads 404. A decision that was denied, waits
+    for review or found nothing answers 409 ``no_licence``."""
+
+    @extend_schema(
+        tags=["requests"],
+        operation_id="decisions_token",
+        responses={
+            200: LicenceTokenSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="no_licence: nothing to carry"),
+        },
+    )
+    def get(self, request: Request, decision_id: uuid.UUID) -> Response:
+        decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
+        return Response(licence_tokens.token_issue(decision=decision).as_json())

@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import actor_of
-from ledger import canonical, receipts, selectors, tiles
+from ledger import canonical, merkle, receipts, selectors, tiles
 from ledger.exceptions import InvalidRange
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -228,3 +229,98 @@ class TileView(LedgerView):
         response = HttpResponse(data, content_type="application/octet-stream")
         response["Cache-Control"] = "no-cache" if ref.is_partial else IMMUTABLE
         return response
+
+
+class LaterEntriesView(LedgerView):
+    """The entries after entry ``after`` that name one of the ``rule`` ids (its
+    ``consent_rule`` versions and ``consent_rule_withdrawn``) or the ``decision`` (any entry
+    but a decision's whose ``decision`` member it is), each with its inclusion proof against
+    the latest checkpoint, served with them: how ``python -m ledger.verify token --log URL``
+    learns whether the consent a licence token rests on was withdrawn or superseded since.
+    Everything in it is public in the log; at most 1,000 entries (``complete`` says whether
+    that is all)."""
+
+    @extend_schema(
+        tags=["ledger"],
+        operation_id="ledger_later_entries",
+        parameters=[
+            OpenApiParameter("after", int, required=True, description="an entry index"),
+            OpenApiParameter(
+                "rule",
+                OpenApiTypes.UUID,
+                many=True,
+                description=f"a consent rule id; repeat, at most {selectors.MAX_LATER_RULES}",
+            ),
+            OpenApiParameter("decision", OpenApiTypes.UUID, description="a decision id"),
+        ],
+        responses=inline_serializer(
+            "LedgerLaterEntries",
+            {
+                "after": serializers.IntegerField(),
+                "tree_size": serializers.IntegerField(),
+                "checkpoint": serializers.CharField(help_text="the signed note, verbatim"),
+                "complete": serializers.BooleanField(),
+                "entries": inline_serializer(
+                    "LedgerLaterEntry",
+                    {
+                        "index": serializers.IntegerField(),
+                        "data": serializers.CharField(help_text="base64 entry bytes"),
+                        "leaf_hash": serializers.CharField(),
+                        "inclusion_proof": serializers.ListField(child=serializers.CharField()),
+                    },
+                    many=True,
+                ),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        after = int_param(request, "after")
+        rules = [_uuid_param("rule", value) for value in request.query_params.getlist("rule")]
+        if len(rules) > selectors.MAX_LATER_RULES:
+            raise InvalidRange(
+                f"rule: at most {selectors.MAX_LATER_RULES}.",
+                fields={"rule": [f"at most {selectors.MAX_LATER_RULES} values"]},
+            )
+        raw_decision = request.query_params.get("decision")
+        decision = None if raw_decision is None else _uuid_param("decision", raw_decision)
+        checkpoint = selectors.latest_checkpoint()
+        if after >= checkpoint.size:
+            raise InvalidRange(
+                f"after must be below the latest signed size {checkpoint.size}.",
+                fields={"after": [f"must be below {checkpoint.size}"]},
+            )
+        rows, complete = selectors.later_entries(
+            after=after, rules=rules, decision=decision, size=checkpoint.size
+        )
+        entries = [
+            {
+                "index": index,
+                "data": b64(data),
+                "leaf_hash": b64(merkle.leaf_hash(data)),
+                "inclusion_proof": [
+                    b64(h)
+                    for h in selectors.inclusion_proof(index=index, tree_size=checkpoint.size)
+                ],
+            }
+            for index, data in rows
+        ]
+        return Response(
+            {
+                "after": after,
+                "tree_size": checkpoint.size,
+                "checkpoint": checkpoint.note,
+                "complete": complete,
+                "entries": entries,
+            }
+        )
+
+
+def _uuid_param(name: str, value: str) -> str:
+    try:
+        return str(uuid.UUID(value)) if len(value) == 36 else _bad_uuid(name)
+    except ValueError:
+        return _bad_uuid(name)
+
+
+def _bad_uuid(name: str) -> NoReturn:
+    raise InvalidRange(f"{name}: not a UUID.", fields={name: ["must be a UUID"]})

@@ -5,6 +5,7 @@ It trusts nothing the log serves except what a signature or a recomputation prov
     python -m ledger.verify --url URL --vkey VKEY [--state FILE] [--origin ORIGIN]
                             [--samples K] [--quiet] [--no-canonical-check] [--workers N]
     python -m ledger.verify receipt FILE --vkey VKEY [--origin ORIGIN]
+    python -m ledger.verify token FILE --vkey VKEY [--receipt FILE] [--log URL] [--c2pa]
 
 The first fetches the latest signed checkpoint, every entry, and checks that
 
@@ -29,7 +30,8 @@ The package's modules: :mod:`~ledger.verify.client` (HTTP, opening the checkpoin
 :mod:`~ledger.verify.state` (the state file), :mod:`~ledger.verify.page_check` (checking one
 page), :mod:`~ledger.verify.pages` (fetching pages while worker processes check them),
 :mod:`~ledger.verify.log` (:func:`verify_log`), :mod:`~ledger.verify.receipt` (the receipt
-format) and :mod:`~ledger.verify.cli` (the command line); the tree maths is
+format), :mod:`~ledger.verify.token` (licence tokens, with :mod:`ledger.licence_tokens`) and
+:mod:`~ledger.verify.cli` (the command line); the tree maths is
 :class:`ledger.merkle_trees.PagedTree`.
 
 This package imports only the standard library, ``cryptography`` (through :mod:`ledger.note`),

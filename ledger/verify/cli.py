@@ -1,4 +1,5 @@
-"""The command line: ``python -m ledger.verify`` and ``python -m ledger.verify receipt``."""
+"""The command line: ``python -m ledger.verify``, ``python -m ledger.verify receipt`` and
+``python -m ledger.verify token`` (:mod:`ledger.verify.token`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ PROGRESS_EVERY = 100_000
 _LOG_EPILOG = """\
 A receipt is verified offline with:
   python -m ledger.verify receipt FILE --vkey VKEY [--origin ORIGIN]
+A licence token (docs/lifecycle-tokens.md), offline or with --log URL online:
+  python -m ledger.verify token FILE --vkey VKEY [--receipt FILE] [--log URL] [--c2pa]
 
 exit status: 0 everything verified; 1 something did not verify (the first failure is named);
 2 the check could not be made (network or HTTP error, bad arguments, unreadable local file).
@@ -176,6 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args[:1] == ["receipt"]:
             return _main_receipt(args[1:])
+        if args[:1] == ["token"]:
+            # Imported here: ledger.licence_tokens imports this package's client and receipt
+            # modules, so importing it while this package initialises would be circular.
+            from ledger.verify.token import main_token
+
+            return main_token(args[1:])
         return _main_log(args)
     except VerificationError as exc:
         print(f"verification FAILED: {exc}", file=sys.stderr)
