@@ -146,8 +146,10 @@ def test_a_dispute_upheld_then_appealed_and_released_by_the_operator(world) -> N
     # the statements and reasons are commitments in the public log
     assert set(steps[0][0].payload["statement"]) == {"commitment"}
     assert set(final.payload["reason"]) == {"commitment"}
-    # replay reproduces the decision and every step of the dispute
+    # replay reproduces the decision and every step of the dispute (in one process, and with
+    # a second one opening the entries)
     assert replay(workers=1) == (1, [])
+    assert replay(workers=2) == (1, [])
     # the receipt proves the resolution, with the original decision's entry it supersedes
     ledger_services.key_register(signer=ledger_services.current_signer(), now=timezone.now())
     receipt = lic.get(f"/api/v1/decisions/{decision}/receipt/").json()
