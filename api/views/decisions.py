@@ -55,7 +55,7 @@ class ResolutionSerializer(serializers.Serializer[Any]):
     step = serializers.ChoiceField(choices=["dispute", "appeal"])
     by = serializers.ChoiceField(choices=list(dispute_services.DECIDERS))
     outcome = serializers.CharField(help_text="The decision's outcome now.")
-    code = serializers.ChoiceField(choices=["dispute.released", "appeal.released"])
+    code = serializers.ChoiceField(choices=["dispute.released"])
     reason = serializers.CharField()
     at = serializers.DateTimeField(allow_null=True)
     entry = serializers.CharField(
@@ -161,8 +161,9 @@ class DecisionExplanationView(APIView):
     """The decision's trace in plain language, per work: what matched and how closely, whose
     consent was needed, which rule version answered (with its note for licensees, to the
     licensee it matched for), what a conditional allow asks for, and who settled a review and
-    why; ``summary`` says in one sentence why it was answered so. In English or French
-    (``?lang=``, else ``Accept-Language``)."""
+    why; ``summary`` says in one sentence why it was answered so; ``resolution``, for a decision
+    whose dispute released it, who released it and why (the sentences explain the first
+    answer). In English or French (``?lang=``, else ``Accept-Language``)."""
 
     @extend_schema(
         tags=["requests"],
@@ -187,6 +188,7 @@ class DecisionExplanationView(APIView):
                 "language": lang,
                 "summary": explanation.summary(trace, language=lang, settlement=settlement),
                 "settlement": settlement,
+                "resolution": dispute_services.decision_resolution(decision),
                 "works": explanation.explain(
                     trace, language=lang, settlement=settlement, notes=notes
                 ),

@@ -130,12 +130,13 @@ def _callback_item(d: Decision) -> dict[str, Any]:
     """An item as the callback carries it: a settled review with its settled code and reason,
     and who settled it, when and why (``settlement``, null for any other decision)."""
     settled = reviews.decision_settlement(d)
+    code, reason = reviews.read_as(d)
     item: dict[str, Any] = {
         "item": d.item.position,
         "decision": str(d.pk),
         "outcome": d.final_outcome,
-        "code": d.code if settled is None else settled.code,
-        "reason": d.reason if settled is None else settled.reason,
+        "code": code,
+        "reason": reason,
         "obligations": d.obligations,
         "settlement": None if settled is None else reviews.settlement_json(settled),
     }

@@ -48,6 +48,7 @@ from governance.models import (
 )
 from governance.services import callbacks
 from governance.services.deciding import summarise
+from governance.services.settlements import RESOLVED_CODE
 from ledger import canonical
 
 STATEMENT_MAX = 4000
@@ -532,9 +533,6 @@ def staff_ruling(
     )
 
 
-RESOLVED_CODES = {"dispute": "dispute.released", "appeal": "appeal.released"}
-
-
 def decision_resolution(decision: Decision) -> dict[str, Any] | None:
     """How a dispute changed ``decision``'s outcome, as the API renders it, or None if none
     did (one query, for a resolved decision only)::
@@ -563,7 +561,7 @@ def decision_resolution(decision: Decision) -> dict[str, Any] | None:
         "step": "appeal" if appeal else "dispute",
         "by": by,
         "outcome": decision.resolved_outcome,
-        "code": RESOLVED_CODES["appeal" if appeal else "dispute"],
+        "code": RESOLVED_CODE,
         "reason": reason,
         "at": _time(at),
         "entry": bytes(decision.resolved_leaf_hash).hex(),

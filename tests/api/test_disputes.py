@@ -124,11 +124,17 @@ def test_a_dispute_upheld_then_appealed_and_released_by_the_operator(world) -> N
     # the decision reads as resolved, and names the entry that superseded its outcome
     shown = lic.get(f"/api/v1/decisions/{decision}/").json()
     assert (shown["outcome"], shown["initial_outcome"]) == ("allow", "deny")
-    assert (shown["code"], shown["reason"]) == ("appeal.released", "Licence AV-2026-7 is valid.")
+    assert (shown["code"], shown["reason"]) == ("dispute.released", "Licence AV-2026-7 is valid.")
     resolution = shown["resolution"]
     assert (resolution["step"], resolution["by"]) == ("appeal", "operator")
+    explained = lic.get(f"/api/v1/decisions/{decision}/explanation/").json()
+    assert (explained["outcome"], explained["resolution"]) == ("allow", resolution)
     status = lic.get(f"/api/v1/use-requests/{shown['request']}/").json()
-    assert status["items"][0]["outcome"] == "allow"
+    assert (status["items"][0]["outcome"], status["items"][0]["code"]) == (
+        "allow",
+        "dispute.released",
+    )
+    assert status["summary"] == {"allow": 1}
     # the ledger: the original decision entry, then each step; the last supersedes the first
     logged = entries()
     original = [(e, leaf) for _, e, leaf in logged if e.kind == "decision"]
