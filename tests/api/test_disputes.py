@@ -498,3 +498,36 @@ def make_world() -> dict[str, Any]:
         share = {"work": work["id"], "holder": str(holder.party.pk), "right": right, "share": "100"}
         assert label.client.post("/api/v1/shares/", share, format="json").status_code == 201
     return {"label": label, "artist": artist, "licensee": licensee, "work": work}
+
+
+def test_a_decision_no_holder_decided_goes_to_the_operator_at_once(world) -> None:  # type: ignore[no-untyped-def]
+    # a recording whose performer right nobody holds: train is denied, rights.unknown
+    label = world["label"]
+    work = label.client.post("/api/v1/works/", {"kind": "recording", "title": "Orphan",
+                             "isrc": "GBAYE0601498"}, format="json").json()  # fmt: skip
+    for right in ("master", "publishing"):
+        share = {"work": work["id"], "holder": str(label.party.pk), "right": right, "share": "100"}
+        assert label.client.post("/api/v1/shares/", share, format="json").status_code == 201
+    rule(label, scope="all_works", uses=["train"], effect="allow")
+    check = (
+        world["licensee"]
+        .client.post(
+            "/api/v1/checks/", {"use": "train", "item": {"isrc": "GBAYE0601498"}}, format="json"
+        )
+        .json()
+    )
+    assert (check["outcome"], check["code"]) == ("deny", "rights.unknown")
+    d = dispute(world, check["id"], reason_code="wrong_rights_holder").json()
+    assert (d["holders"], d["status"]) == ([], "escalated")
+    assert label.client.get(f"/api/v1/disputes/{d['id']}/").status_code == 404
+    ruled = operator().client.post(f"/api/v1/disputes/{d['id']}/rule/",
+                                   {"ruling": "uphold", "reason": "Nobody holds it."},
+                                   format="json")  # fmt: skip
+    assert (ruled.json()["status"], ruled.json()["resolved_by"]) == ("upheld", "operator")
+    assert ruled.json()["appeal_until"] is None
+    assert [e.kind for e in dispute_entries()] == [
+        "dispute_opened", "dispute_escalated", "dispute_answered"
+    ]  # fmt: skip
+    assert dispute_entries()[1].payload["why"] == "no_holder"
+    assert events(check["id"]) == ["dispute.opened", "dispute.escalated", "dispute.answered"]
+    assert replay(workers=1) == (1, [])
