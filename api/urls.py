@@ -7,6 +7,7 @@ from api.views import (
     consent,
     content,
     decisions,
+    disputes,
     exports,
     imports,
     insights,
@@ -143,6 +144,33 @@ urlpatterns = [
         "decisions/<uuid:decision_id>/token/",
         decisions.DecisionTokenView.as_view(),
         name="decision-token",
+    ),
+    path(
+        "decisions/<uuid:decision_id>/disputes/",
+        disputes.DecisionDisputeView.as_view(),
+        name="decision-disputes",
+    ),
+    path("disputes/", disputes.DisputeListView.as_view(), name="dispute-list"),
+    path(
+        "disputes/<uuid:dispute_id>/", disputes.DisputeDetailView.as_view(), name="dispute-detail"
+    ),
+    path(
+        "disputes/<uuid:dispute_id>/uphold/",
+        disputes.DisputeUpholdView.as_view(),
+        name="dispute-uphold",
+    ),
+    path(
+        "disputes/<uuid:dispute_id>/release/",
+        disputes.DisputeReleaseView.as_view(),
+        name="dispute-release",
+    ),
+    path(
+        "disputes/<uuid:dispute_id>/appeal/",
+        disputes.DisputeAppealView.as_view(),
+        name="dispute-appeal",
+    ),
+    path(
+        "disputes/<uuid:dispute_id>/rule/", disputes.DisputeRuleView.as_view(), name="dispute-rule"
     ),
     path("reviews/", reviews.ReviewListView.as_view(), name="review-list"),
     path(

@@ -282,6 +282,9 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- REST API -----------------------------------------------------------------------------------
 API_TOKEN_DEFAULT_DAYS: int = env.int("API_TOKEN_DEFAULT_DAYS", default=365)
+# Days the deciding holders have to answer a dispute before it goes to the operator
+# (governance.services.disputes; docs/lifecycle-disputes.md).
+DISPUTE_ANSWER_DAYS: int = env.int("DISPUTE_ANSWER_DAYS", default=30)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApiTokenAuthentication",
@@ -347,6 +350,8 @@ SPECTACULAR_SETTINGS = {
         "UseStatusEnum": "governance.models.requests.RequestStatus",
         "ContentStatusEnum": "governance.models.content.ContentStatus",
         "ClaimStatusEnum": "governance.models.catalog.ClaimStatus",
+        "DisputeAnswerEnum": "governance.services.disputes.ANSWERS",
+        "DisputeDeciderEnum": "governance.services.disputes.DECIDERS",
     },
 }
 

@@ -53,6 +53,12 @@ CONFIDENTIAL: Mapping[str, tuple[str, ...]] = {
     # A party claim is seen by its claimant, the party that named the claimed party, auditors.
     "party_claim": ("statement",),
     "party_claim_decided": ("reason",),
+    # A dispute's statements and reasons are seen by its licensee, the deciding holders (both
+    # named in the entry) and auditors (governance.services.disputes).
+    "dispute_opened": ("statement",),
+    "dispute_answered": ("reason",),
+    "appeal_opened": ("statement",),
+    "appeal_decided": ("reason",),
 }
 """Per entry type, the payload members that go into the log as commitments."""
 

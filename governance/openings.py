@@ -12,7 +12,9 @@ to those the API would show the clear values to:
 * a ``rights_claim`` or ``rights_claim_decided`` entry: the claimant and the work's registrant,
   who see the claim in the API;
 * a ``party_claim`` or ``party_claim_decided`` entry: the claimant and the party whose feed
-  named the claimed party, who see the claim in the API.
+  named the claimed party, who see the claim in the API;
+* a ``dispute_opened``, ``dispute_answered``, ``appeal_opened`` or ``appeal_decided`` entry:
+  the disputing licensee and the deciding holders, both named in the entry.
 
 Which work, owner or decision an entry is about is read from the entry's public payload, so
 the check needs nothing the log does not say. An entry whose openings the actor may not see
@@ -35,6 +37,7 @@ from ledger import openings as ledger_openings
 MAX_ENTRIES_PER_CALL = 1000
 _CLAIM_KINDS = ("rights_claim", "rights_claim_decided")
 _PARTY_CLAIM_KINDS = ("party_claim", "party_claim_decided")
+_DISPUTE_KINDS = ("dispute_opened", "dispute_answered", "appeal_opened", "appeal_decided")
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,10 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
             or (
                 e.kind in _PARTY_CLAIM_KINDS
                 and (_uuid(p["claimant"]) == party or _uuid(p["party"]) in mine_named)
+            )
+            or (
+                e.kind in _DISPUTE_KINDS
+                and party in {_uuid(x) for x in (p["licensee"], *p.get("holders", ()))}
             )
         ):
             out.add(index)

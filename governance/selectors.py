@@ -21,6 +21,7 @@ from governance.models import (
     ConsentRule,
     ConsentRuleVersion,
     Decision,
+    Dispute,
     ImportJob,
     Likeness,
     Membership,
@@ -418,6 +419,21 @@ def review_list(*, actor: Actor) -> QuerySet[Review]:
 
 def review_get(*, actor: Actor, review_id: uuid.UUID | str) -> Review:
     return _one(review_list(actor=actor), review_id, "No review with that id.")
+
+
+def dispute_list(*, actor: Actor) -> QuerySet[Dispute]:
+    """Disputes the actor is party to: as the disputing licensee, or as one of the holders
+    whose answer decided the disputed outcome (every dispute for an auditor)."""
+    disputes = Dispute.objects.select_related("decision", "decision__request").prefetch_related(
+        "answers"
+    )
+    if actor.is_auditor:
+        return disputes
+    return disputes.filter(Q(licensee=actor.party) | Q(holders__contains=[actor.party.pk]))
+
+
+def dispute_get(*, actor: Actor, dispute_id: uuid.UUID | str) -> Dispute:
+    return _one(dispute_list(actor=actor), dispute_id, "No dispute with that id.")
 
 
 def works_by_reference(references: Iterable[str]) -> dict[str, list[str]]:

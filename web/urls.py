@@ -30,6 +30,7 @@ urlpatterns = [
     path("p/<uuid:party_id>/", views.party_home, name="party"),
     path("p/<uuid:party_id>/consent/", views.consent, name="consent"),
     path("p/<uuid:party_id>/reviews/", views.reviews, name="reviews"),
+    path("p/<uuid:party_id>/reviews/dispute/", views.dispute_answer, name="dispute-answer"),
     path(
         "p/<uuid:party_id>/reviews/<uuid:review_id>/",
         views.review_answer,

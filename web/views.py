@@ -26,6 +26,7 @@ from governance.access import Actor
 from governance.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance.models import Decision
 from governance.preview import PlannedRule, Sample, consent_preview
+from governance.services import disputes as dispute_services
 from governance.services import reviews as review_services
 from governance.services.consent import RULE_OWNER_KINDS
 from web import consent as consent_page
@@ -514,9 +515,72 @@ def reviews(request: HttpRequest, party_id: uuid.UUID) -> HttpResponse:
     context = {
         "pending": [r for r in rows if r["review"].status == "pending"],
         "answered": [r for r in rows if r["review"].status != "pending"],
+        "disputes": _disputes_waiting(actor),
         "can_write": not actor.is_auditor and actor.has_role("editor"),
     }
     return page(request, "web/reviews.html", context, actor=actor)
+
+
+def _dispute_reasons() -> dict[str, str]:
+    return {
+        "wrong_match": _("The item is not this work."),
+        "wrong_rights_holder": _("The rights holder named does not hold the right."),
+        "consent_misread": _("The consent on record says otherwise."),
+        "licence_held_outside": _("A licence granted outside Consentry covers this use."),
+    }
+
+
+def _disputes_waiting(actor: Actor) -> list[dict[str, Any]]:
+    """The open disputes of decisions the party's answer decided, that it has not answered."""
+    waiting = (
+        selectors.dispute_list(actor=actor)
+        .filter(status="open", holders__contains=[actor.party.pk])
+        .exclude(answers__party=actor.party)
+        .select_related("decision__request__licensee")
+        .order_by("deadline")[:100]
+    )
+    reasons = _dispute_reasons()
+    return [
+        {
+            "dispute": d, "licensee": d.decision.request.licensee.name,
+            "use_label": _use_label(d.decision.request.use),
+            "reason": reasons.get(d.reason_code, d.reason_code),
+        }
+        for d in waiting
+    ]  # fmt: skip
+
+
+@login_required
+@require_http_methods(["POST"])
+def dispute_answer(request: HttpRequest, party_id: uuid.UUID) -> HttpResponse:
+    """Uphold or release one dispute (named by the form's ``dispute``) with a reason, through
+    the service the API calls."""
+    actor = party_actor(request, party_id)
+    try:
+        dispute = selectors.dispute_get(actor=actor, dispute_id=str(request.POST.get("dispute")))
+    except NotFound:
+        raise Http404(_("No such dispute.")) from None
+    answer = str(request.POST.get("answer", ""))
+    if answer not in dispute_services.ANSWERS:
+        messages.error(request, _("Choose uphold or release."))
+        return redirect("web:reviews", party_id=party_id)
+    try:
+        dispute_services.dispute_answer(
+            actor=actor, dispute=dispute, answer=answer,
+            reason=str(request.POST.get("reason", "")), now=timezone.now(),
+        )  # fmt: skip
+    except InvalidInput:
+        messages.error(request, _("Say why: the licensee reads your reason."))
+    except PermissionDenied:
+        if actor.is_auditor or not actor.has_role("editor"):
+            messages.error(request, _("Answering needs the editor role."))
+        else:
+            messages.error(request, _("Only the holders whose answer decided it answer it."))
+    except Conflict:
+        messages.error(request, _("This dispute was answered already, or its deadline passed."))
+    else:
+        messages.success(request, _("Answered: the licensee is told."))
+    return redirect("web:reviews", party_id=party_id)
 
 
 @login_required

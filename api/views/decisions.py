@@ -25,6 +25,7 @@ from api.schema import ErrorSerializer
 from governance import disclosure, explanation, selectors
 from governance.exceptions import InvalidInput
 from governance.models import Decision
+from governance.services import disputes as dispute_services
 from governance.services import licence_tokens
 from governance.services import reviews as review_services
 from ledger import receipts
@@ -53,11 +54,33 @@ class SettlementSerializer(serializers.Serializer[Any]):
     reviews = ReviewAnswerSerializer(many=True)
 
 
+class ResolutionSerializer(serializers.Serializer[Any]):
+    """How a dispute changed the decision's outcome (schema only; rendered by
+    ``governance.services.disputes.decision_resolution``)."""
+
+    dispute = serializers.UUIDField()
+    step = serializers.ChoiceField(choices=["dispute", "appeal"])
+    by = serializers.ChoiceField(choices=list(dispute_services.DECIDERS))
+    outcome = serializers.CharField(help_text="The decision's outcome now.")
+    code = serializers.ChoiceField(choices=["dispute.released"])
+    reason = serializers.CharField()
+    at = serializers.DateTimeField(allow_null=True)
+    entry = serializers.CharField(
+        help_text="Hex leaf hash of the ledger entry that superseded the outcome."
+    )
+    supersedes = serializers.CharField(
+        help_text="Hex leaf hash of the entry whose outcome it superseded (the decision's, or "
+        "its review settlement's): that entry is never rewritten."
+    )
+
+
 class DecisionSerializer(serializers.ModelSerializer[Decision]):
     """A decision as its reader may see it: the trace through ``governance.disclosure`` for the
     request's actor (no request in the context: the least, as a licensee sees it). A settled
     review reads as settled: ``outcome``, ``code`` and ``reason`` are the settlement's, and
-    ``settlement`` says who settled it, when and why; ``initial_*`` keep the first answer."""
+    ``settlement`` says who settled it, when and why; ``initial_*`` keep the first answer. A
+    decision whose dispute (or appeal) was released reads as resolved: ``outcome``, ``code``
+    and ``reason`` are the resolution's, and ``resolution`` names the superseding entry."""
 
     request = serializers.UUIDField(source="request_id")
     item = serializers.IntegerField(source="item.position")
@@ -67,6 +90,7 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
     initial_reason = serializers.CharField(source="reason")
     trace = serializers.SerializerMethodField()
     settlement = serializers.SerializerMethodField()
+    resolution = serializers.SerializerMethodField()
 
     class Meta:
         model = Decision
@@ -84,6 +108,7 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "works",
             "trace",
             "settlement",
+            "resolution",
             "created_at",
         ]
 
@@ -91,20 +116,26 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
         # The same fields as the declared ones (the schema's), built directly: a check answers
         # with one, and DRF's field-by-field path cost more than deciding it.
         settled = review_services.decision_settlement(instance)
+        resolution = dispute_services.decision_resolution(instance)
+        code = instance.code if settled is None else settled.code
+        reason = instance.reason if settled is None else settled.reason
+        if resolution is not None:
+            code, reason = resolution["code"], resolution["reason"]
         return {
             "id": str(instance.pk),
             "request": str(instance.request_id),
             "item": instance.item.position,
             "outcome": instance.final_outcome,
             "initial_outcome": instance.outcome,
-            "code": instance.code if settled is None else settled.code,
+            "code": code,
             "initial_code": instance.code,
-            "reason": instance.reason if settled is None else settled.reason,
+            "reason": reason,
             "initial_reason": instance.reason,
             "obligations": instance.obligations,
             "works": [str(w) for w in instance.works],
             "trace": self.get_trace(instance),
             "settlement": None if settled is None else review_services.settlement_json(settled),
+            "resolution": resolution,
             "created_at": _TIME.to_representation(instance.created_at),
         }
 
@@ -112,6 +143,10 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
     def get_settlement(self, instance: Decision) -> dict[str, Any] | None:
         settled = review_services.decision_settlement(instance)
         return None if settled is None else review_services.settlement_json(settled)
+
+    @extend_schema_field(ResolutionSerializer(allow_null=True))
+    def get_resolution(self, instance: Decision) -> dict[str, Any] | None:
+        return dispute_services.decision_resolution(instance)
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_trace(self, instance: Decision) -> dict[str, Any]:
@@ -133,8 +168,9 @@ class DecisionExplanationView(APIView):
     """The decision's trace in plain language, per work: what matched and how closely, whose
     consent was needed, which rule version answered (with its note for licensees, to the
     licensee it matched for), what a conditional allow asks for, and who settled a review and
-    why; ``summary`` says in one sentence why it was answered so. In English or French
-    (``?lang=``, else ``Accept-Language``)."""
+    why; ``summary`` says in one sentence why it was answered so; ``resolution``, for a decision
+    whose dispute released it, who released it and why (the sentences explain the first
+    answer). In English or French (``?lang=``, else ``Accept-Language``)."""
 
     @extend_schema(
         tags=["requests"],
@@ -159,6 +195,7 @@ class DecisionExplanationView(APIView):
                 "language": lang,
                 "summary": explanation.summary(trace, language=lang, settlement=settlement),
                 "settlement": settlement,
+                "resolution": dispute_services.decision_resolution(decision),
                 "works": explanation.explain(
                     trace, language=lang, settlement=settlement, notes=notes
                 ),
@@ -170,7 +207,8 @@ class DecisionReceiptView(APIView):
     """The ledger receipt of the decision (entry, inclusion proof, signed checkpoint), which
     ``python -m ledger.verify receipt FILE --vkey VKEY`` checks offline. For a settled review,
     the receipt of its ``decision_settled`` entry, with the receipt of the decision entry it
-    supersedes in ``supersedes``."""
+    supersedes in ``supersedes``; for a decision whose dispute was released, the receipt of
+    the resolution's entry (``dispute_answered`` or ``appeal_decided``), likewise."""
 
     @extend_schema(
         tags=["requests"], operation_id="decisions_receipt", responses=OpenApiTypes.OBJECT
@@ -179,7 +217,8 @@ class DecisionReceiptView(APIView):
         decision = selectors.decision_get(actor=actor_of(request), decision_id=decision_id)
         # A settled review: the settlement's entry, with the original decision's entry
         # (which it supersedes) proved against the same checkpoint.
-        settled = decision.settled_leaf_hash
+        # A dispute released since: its resolution's entry, superseding the same original.
+        settled = decision.resolved_leaf_hash or decision.settled_leaf_hash
         return Response(
             receipts.receipt_for_leaves(
                 leaf_hash=bytes(decision.leaf_hash),

@@ -27,6 +27,13 @@ from governance.models.content import (
     LyricsVector,
     WorkContent,
 )
+from governance.models.disputes import (
+    OPEN_STATUSES,
+    REASON_CODES,
+    Dispute,
+    DisputeAnswer,
+    DisputeStatus,
+)
 from governance.models.identity import (
     ApiToken,
     ApiTokenManager,
@@ -52,6 +59,8 @@ from governance.models.requests import (
 from governance.models.voice import VoiceEmbedding, VoiceEnrolment, VoiceUpload
 
 __all__ = [
+    "OPEN_STATUSES",
+    "REASON_CODES",
     "ApiToken",
     "ApiTokenManager",
     "ArtistNameVector",
@@ -66,6 +75,9 @@ __all__ = [
     "Credit",
     "CreditRole",
     "Decision",
+    "Dispute",
+    "DisputeAnswer",
+    "DisputeStatus",
     "EmbeddingSpace",
     "FingerprintPostings",
     "FingerprintSegment",

@@ -139,7 +139,9 @@ class RequestItem(models.Model):
 
 class Decision(models.Model):
     """The decision on one item, with its full trace; ledgered in the same transaction. A
-    ``review`` decision is later settled (``settled_outcome``) and that is ledgered too."""
+    ``review`` decision is later settled (``settled_outcome``) and that is ledgered too; a
+    dispute released by its holders or the operator (``resolved_outcome``) is ledgered too, and
+    neither rewrites the decision's own outcome or entry."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     item = models.OneToOneField(RequestItem, on_delete=models.CASCADE, related_name="decision")
@@ -154,6 +156,10 @@ class Decision(models.Model):
     leaf_hash = models.BinaryField()
     settled_outcome = models.CharField(max_length=16, blank=True)
     settled_leaf_hash = models.BinaryField(null=True, blank=True)
+    # A dispute's resolution that changed the outcome (governance.services.disputes): the
+    # outcome now, and the leaf hash of the entry that superseded the one before.
+    resolved_outcome = models.CharField(max_length=16, blank=True)
+    resolved_leaf_hash = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
@@ -165,7 +171,7 @@ class Decision(models.Model):
 
     @property
     def final_outcome(self) -> str:
-        return self.settled_outcome or self.outcome
+        return self.resolved_outcome or self.settled_outcome or self.outcome
 
 
 class Review(models.Model):

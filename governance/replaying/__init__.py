@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance import evaluation
+from governance.replaying.disputes import KINDS as DISPUTE_KINDS
+from governance.replaying.disputes import DisputeReplay
 from governance.replaying.state import ReplayState
 from ledger import canonical, commitments
 
@@ -53,8 +55,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Difference:
-    """A decision that replays differently (``kind="decision"``), or an entry whose committed
-    fields could not be opened (``kind="opening"``: ``ledgered`` is the entry's type)."""
+    """A decision that replays differently (``kind="decision"``), an entry whose committed
+    fields could not be opened (``kind="opening"``: ``ledgered`` is the entry's type), or a
+    step of a dispute the rules do not give (``kind="dispute"``: ``ledgered`` is the entry's
+    type, :mod:`governance.replaying.disputes`)."""
 
     index: int
     decision: str
@@ -66,6 +70,10 @@ class Difference:
     def describe(self) -> str:
         if self.kind == "opening":
             return f"entry {self.index} ({self.ledgered}): {self.reason}"
+        if self.kind == "dispute":
+            return (
+                f"entry {self.index} ({self.ledgered}) of decision {self.decision}: {self.reason}"
+            )
         return (
             f"entry {self.index}: decision {self.decision} was {self.ledgered}, replays as "
             f"{self.replayed}: {self.reason}"
@@ -108,6 +116,7 @@ class Replay:
 
     def __init__(self, *, progress: Callable[[int], None] | None = None) -> None:
         self.state = ReplayState()
+        self.disputes = DisputeReplay()
         self.replayed = 0
         self.differences: list[Difference] = []
         self._progress = progress
@@ -120,8 +129,17 @@ class Replay:
             self.differences.append(
                 Difference(index, p.get("decision", "-"), entry.kind, "-", unopened, "opening")
             )
-            if entry.kind != "decision":
+            if entry.kind != "decision" and entry.kind not in DISPUTE_KINDS:
                 return
+        if entry.kind in DISPUTE_KINDS:
+            # (their committed statements and reasons are not needed to replay the step)
+            why = self.disputes.feed(entry.kind, entry.time, p)
+            if why is not None:
+                decision = str(p.get("decision", "-"))
+                self.differences.append(
+                    Difference(index, decision, entry.kind, "-", why, "dispute")
+                )
+            return
         if entry.kind != "decision":
             self.state.apply(entry.kind, p)
             return

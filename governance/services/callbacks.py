@@ -12,7 +12,10 @@ it was then, and delivered through the outbox: ``request.completed`` (the reques
 ``reason`` as settled, and ``settlement``, who, when, why; see
 :func:`governance.services.settlements.settlement_json`) and ``consent.withdrawn`` (a rule
 version that allowed some of its decisions was withdrawn or narrowed: which decisions and
-works). The body carries ``event`` (its id) and ``type``; the headers ``X-Consentry-Event``
+works), and each step of a dispute of one of its decisions (``dispute.opened``,
+``dispute.answered``, ``dispute.escalated``, ``appeal.opened``, ``appeal.decided``: the
+decision's outcome now and the dispute, :func:`governance.services.disputes.dispute_json`).
+The body carries ``event`` (its id) and ``type``; the headers ``X-Consentry-Event``
 (the same id: the retries of one event share it) and ``X-Consentry-Delivery`` (each attempt's
 own id). docs/callbacks.md says how to receive them.
 """
@@ -54,7 +57,16 @@ from ledger import canonical
 
 log = structlog.get_logger("consentry.callbacks")
 TIMEOUT = 10.0
-EVENT_TYPES = ("request.completed", "request.settled", "consent.withdrawn")
+EVENT_TYPES = (
+    "request.completed",
+    "request.settled",
+    "consent.withdrawn",
+    "dispute.opened",
+    "dispute.answered",
+    "dispute.escalated",
+    "appeal.opened",
+    "appeal.decided",
+)
 
 
 class CallbackFailed(Exception):
@@ -118,12 +130,13 @@ def _callback_item(d: Decision) -> dict[str, Any]:
     """An item as the callback carries it: a settled review with its settled code and reason,
     and who settled it, when and why (``settlement``, null for any other decision)."""
     settled = reviews.decision_settlement(d)
+    code, reason = reviews.read_as(d)
     item: dict[str, Any] = {
         "item": d.item.position,
         "decision": str(d.pk),
         "outcome": d.final_outcome,
-        "code": d.code if settled is None else settled.code,
-        "reason": d.reason if settled is None else settled.reason,
+        "code": code,
+        "reason": reason,
         "obligations": d.obligations,
         "settlement": None if settled is None else reviews.settlement_json(settled),
     }
@@ -205,7 +218,11 @@ def rule_decisions_allowed(*, rule_id: str) -> Any:
     decided_by = {"works": [{"rights": [{"holders": [{"rule": {"id": rule_id}}]}]}]}
     return (
         Decision.objects.filter(trace__contains=decided_by)
-        .filter(Q(settled_outcome__in=ALLOWING) | Q(settled_outcome="", outcome__in=ALLOWING))
+        .filter(
+            Q(resolved_outcome__in=ALLOWING)
+            | Q(resolved_outcome="", settled_outcome__in=ALLOWING)
+            | Q(resolved_outcome="", settled_outcome="", outcome__in=ALLOWING)
+        )
         .select_related("item", "request")
         .order_by("request_id", "item__position")
     )

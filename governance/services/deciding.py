@@ -343,8 +343,12 @@ def decide_request(*, request_id: str, now: dt.datetime) -> None:
 
 
 def summarise(request: UseRequest) -> tuple[dict[str, int], str]:
-    rows = Decision.objects.filter(request=request).values_list("outcome", "settled_outcome")
-    counts: Counter[str] = Counter(settled or outcome for outcome, settled in rows)
+    rows = Decision.objects.filter(request=request).values_list(
+        "outcome", "settled_outcome", "resolved_outcome"
+    )
+    counts: Counter[str] = Counter(
+        resolved or settled or outcome for outcome, settled, resolved in rows
+    )
     return dict(sorted(counts.items())), evaluation.summarise(counts.elements())
 
 

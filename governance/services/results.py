@@ -8,7 +8,8 @@ A row, as a JSON Lines line::
      "decision": "<id>", "outcome": "conditional", "code": "consent.conditional",
      "reason": "...", "obligations": {"attribution": ["Ada Vale"]}, "works": ["<id>"]}
 
-A settled review reads as settled (its ``outcome``, ``code`` and ``reason``). The CSV has the
+A settled review reads as settled (its ``outcome``, ``code`` and ``reason``), a released
+dispute as released (``dispute.released``). The CSV has the
 same columns (:data:`CSV_COLUMNS`): ``obligations`` as its JSON text, ``works`` separated by
 spaces, and a text cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return first) prefixed with ``'`` (OWASP, CSV injection).
@@ -41,15 +42,15 @@ _FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
 
 def item_row(d: Decision) -> dict[str, Any]:
     """One decided item, as the status page and the results carry it."""
-    settled = settlements.decision_settlement(d)
+    code, reason = settlements.read_as(d)
     return {
         "item": d.item.position,
         "reference": d.item.reference or None,
         "content_sha256": d.item.content_sha256,
         "decision": str(d.pk),
         "outcome": d.final_outcome,
-        "code": d.code if settled is None else settled.code,
-        "reason": d.reason if settled is None else settled.reason,
+        "code": code,
+        "reason": reason,
         "obligations": d.obligations,
         "works": [str(w) for w in d.works],
     }

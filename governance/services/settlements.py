@@ -120,3 +120,19 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
             for a in settlement.reviews
         ],
     }
+
+
+RESOLVED_CODE = "dispute.released"
+"""The code of a decision whose dispute (or its appeal) released it
+(``governance.services.disputes``)."""
+RESOLVED_REASON = "Released on dispute: the decision's resolution says by whom and why"
+"""The reason a list of decisions gives a released one (its ``resolution`` has the words)."""
+
+
+def read_as(decision: Decision) -> tuple[str, str]:
+    """The code and reason ``decision`` reads with now, without a query for most: a released
+    dispute's, a settled review's, else its own (prefetch ``reviews__party`` for many)."""
+    if decision.resolved_outcome:
+        return RESOLVED_CODE, RESOLVED_REASON
+    settled = decision_settlement(decision)
+    return (decision.code, decision.reason) if settled is None else (settled.code, settled.reason)

@@ -2,8 +2,10 @@
 chunks, callbacks, catalog imports) that the services wrote to the outbox but could not hand
 over (the broker was down at commit). ``make run`` starts it beside the worker.
 
-Every ten minutes it also hands again to the workers any request that made no progress for
-30 minutes (a task lost with a killed worker on a broker that does not redeliver), and prunes
+Every minute it sends to the operator the disputes whose holders let the deadline pass
+(:func:`governance.services.disputes.disputes_escalate`). Every ten minutes it also hands
+again to the workers any request that made no progress for 30 minutes (a task lost with a
+killed worker on a broker that does not redeliver), and prunes
 outbox rows dispatched over a week ago and, with the embedded SQLAlchemy broker, the delivered
 messages kombu leaves in ``kombu_message`` (it marks them invisible and never deletes them).
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -23,12 +26,15 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 
+from governance.services.disputes import disputes_escalate
 from governance.services.outbox import broker_messages_prune, outbox_dispatch, outbox_prune
 from governance.services.requests import stalled_requests_redispatch
 
 log = structlog.get_logger("governance.outbox")
 PRUNE_EVERY = 600.0
 """Seconds between prunes of dispatched outbox rows and delivered broker messages."""
+DISPUTES_EVERY = 60.0
+"""Seconds between sweeps of disputes past their deadline."""
 BACKOFF_MAX = 30.0
 """Longest wait, in seconds, between tries while the database is away."""
 
@@ -52,11 +58,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         log.info("outbox relay started")
-        last_prune = 0.0
+        last_prune = last_sweep = 0.0
         backoff = 0.0
         while not stop:
             try:
                 last_prune = self.round(options, last_prune)
+                last_sweep = self.sweep(last_sweep)
             except (OperationalError, InterfaceError) as exc:
                 backoff = min(BACKOFF_MAX, backoff * 2 or 1.0)
                 log.warning("outbox relay database error; reconnecting",
@@ -75,6 +82,17 @@ class Command(BaseCommand):
                 break
             time.sleep(options["interval"])
         log.info("outbox relay stopped")
+
+    @staticmethod
+    def sweep(last_sweep: float, now: Callable[[], dt.datetime] = timezone.now) -> float:
+        """Escalate the disputes past their deadline at ``now()`` (a clock tests inject), at
+        most every :data:`DISPUTES_EVERY` seconds; returns when the last sweep ran."""
+        if time.monotonic() - last_sweep < DISPUTES_EVERY:
+            return last_sweep
+        escalated = disputes_escalate(now=now())
+        if escalated:
+            log.info("disputes past their deadline sent to the operator", count=escalated)
+        return time.monotonic()
 
     @staticmethod
     def round(options: dict[str, Any], last_prune: float) -> float:
