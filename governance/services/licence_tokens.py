@@ -18,6 +18,7 @@ from typing import Any
 
 from governance.exceptions import Conflict
 from governance.models import Decision, Work
+from governance.services import settlements
 from ledger import canonical, receipts
 from ledger import licence_tokens as tokens
 from ledger import services as ledger_services
@@ -64,7 +65,8 @@ def token_issue(*, decision: Decision) -> IssuedToken:
             f"This decision's outcome is {outcome}: a licence token is issued only for allow "
             "or conditional decisions."
         )
-    settled = decision.settled_leaf_hash
+    # The entry the decision reads as now: a dispute's resolution, else a review's settlement.
+    settled = decision.resolved_leaf_hash or decision.settled_leaf_hash
     receipt = receipts.receipt_for_leaves(
         leaf_hash=bytes(decision.leaf_hash),
         superseding=None if settled is None else bytes(settled),
@@ -119,14 +121,17 @@ def _claims(
         "use": p["use"],
         "commercial": p["commercial"],
         "outcome": final.payload["outcome"],
-        "code": final.payload["code"],
+        # A dispute's resolution entry carries the outcome it released to, not a code.
+        "code": final.payload.get("code", settlements.RESOLVED_CODE),
         "decided_at": canonical.format_time(final.time),
         "at": p["at"],
         "period": p["period"],
         "territories": sorted(p["territories"]),
         "works": works,
         "artists": [str(a["artist"]) for a in p.get("artists", [])],
-        "obligations": p["obligations"],
+        # Conditions bind only a conditional outcome: a dispute that released a conditional
+        # decision to allow released its conditions with it.
+        "obligations": p["obligations"] if final.payload["outcome"] == "conditional" else {},
         "rule_versions": p["rule_versions"],
         "matrix_version": p.get("matrix_version"),
         "entry": {"index": decided["index"], "leaf_hash": decided["leaf_hash"]},

@@ -367,3 +367,38 @@ def test_online_mode_reports_a_later_entry_superseding_the_decision(  # type: ig
     status, out, err = run(capsys, str(path), "--log", LOG)
     assert status == 5, (out, err)
     assert "superseded: a dispute_released entry supersedes the decision's outcome" in out
+
+
+def test_a_decision_released_by_a_dispute_yields_a_token_naming_the_resolution(  # type: ignore[no-untyped-def]
+    world, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    denied = check(world, "train")  # the artist (performer) never consented: opt-in
+    assert denied["outcome"] == "deny"
+    assert token_of(world["licensee"], denied["id"]).status_code == 409
+    opened = world["licensee"].client.post(
+        f"/api/v1/decisions/{denied['id']}/disputes/",
+        {"reason_code": "licence_held_outside", "statement": "Licence AV-2026-7."},
+        format="json",
+    )
+    assert opened.status_code == 201, opened.json()
+    holders = opened.json()["holders"]
+    for who in ("label", "artist"):
+        if str(world[who].party.pk) in holders:
+            released = world[who].client.post(
+                f"/api/v1/disputes/{opened.json()['id']}/release/",
+                {"reason": "We granted it directly."},
+                format="json",
+            )
+            assert released.status_code == 200, released.json()
+    decision = world["licensee"].client.get(f"/api/v1/decisions/{denied['id']}/").json()
+    assert decision["outcome"] == "allow", decision
+    issued = token_of(world["licensee"], denied["id"])
+    assert issued.status_code == 200, issued.json()
+    claims = issued.json()["claims"]
+    # The token rests on the original decision entry and names the resolution that released it.
+    assert (claims["outcome"], claims["code"]) == ("allow", "dispute.released")
+    assert claims["obligations"] == {}
+    assert claims["settlement"]["index"] > claims["entry"]["index"]
+    (tmp_path / "token").write_text(issued.json()["token"])
+    status, out, _ = run(capsys, str(tmp_path / "token"))
+    assert status == 0, out
