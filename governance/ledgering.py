@@ -53,6 +53,10 @@ CONFIDENTIAL: Mapping[str, tuple[str, ...]] = {
     # A party claim is seen by its claimant, the party that named the claimed party, auditors.
     "party_claim": ("statement",),
     "party_claim_decided": ("reason",),
+    # What a licensee reported it owes, and what a holder was shown it is owed: theirs alone
+    # (docs/lifecycle-statements.md).
+    "usage_report": ("units", "amount"),
+    "statement": ("statement",),
 }
 """Per entry type, the payload members that go into the log as commitments."""
 

@@ -12,7 +12,9 @@ to those the API would show the clear values to:
 * a ``rights_claim`` or ``rights_claim_decided`` entry: the claimant and the work's registrant,
   who see the claim in the API;
 * a ``party_claim`` or ``party_claim_decided`` entry: the claimant and the party whose feed
-  named the claimed party, who see the claim in the API.
+  named the claimed party, who see the claim in the API;
+* a ``usage_report`` entry: the licensee that reported; a ``statement`` entry: its holder
+  (docs/lifecycle-statements.md).
 
 Which work, owner or decision an entry is about is read from the entry's public payload, so
 the check needs nothing the log does not say. An entry whose openings the actor may not see
@@ -116,6 +118,8 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
                 e.kind in _PARTY_CLAIM_KINDS
                 and (_uuid(p["claimant"]) == party or _uuid(p["party"]) in mine_named)
             )
+            or (e.kind == "usage_report" and _uuid(p["licensee"]) == party)
+            or (e.kind == "statement" and _uuid(p["holder"]) == party)
         ):
             out.add(index)
     return out
