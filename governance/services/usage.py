@@ -213,10 +213,12 @@ def _entries_for(entries: list[dict[str, Any]], territory: str) -> list[dict[str
     return named or [e for e in entries if "*" in (e.get("territories") or [])] or entries
 
 
-def _holdings(entry: dict[str, Any], subject: str, kind: str) -> tuple[Holding, ...]:
+def _holdings(
+    entry: dict[str, Any], subject: str, kind: str, answers: frozenset[str]
+) -> tuple[Holding, ...]:
     out = []
     for h in entry.get("holders") or []:
-        if h.get("answer") not in REPORTABLE:
+        if h.get("answer") not in answers:
             continue
         rule = h.get("rule")
         out.append(Holding(
@@ -234,13 +236,15 @@ def decision_holdings(decision: Decision, *, territory: str) -> list[Holding]:
     (or parts of its period) and the report does not say which applies."""
     out: list[Holding] = []
     trace = decision.trace or {}
+    # A decision settled by its reviews: the holders who asked for review have since approved.
+    answers = frozenset((*REPORTABLE, "review") if decision.settled_outcome else REPORTABLE)
     for kind, key in (("work", "works"), ("artist", "artists")):
         for subject in trace.get(key) or []:
             by_right: dict[str, list[dict[str, Any]]] = {}
             for entry in subject.get("rights") or []:
                 by_right.setdefault(str(entry["right"]), []).append(entry)
             for entries in by_right.values():
-                found = {_holdings(e, str(subject[kind]), kind)
+                found = {_holdings(e, str(subject[kind]), kind, answers)
                          for e in _entries_for(entries, territory)}  # fmt: skip
                 if len(found) > 1:
                     raise InvalidInput.field(

@@ -189,6 +189,23 @@ def test_an_allow_decision_owes_every_holder_it_consulted() -> None:
     assert statement(a, this_month())["lines"][0]["compensation_ref"] == ""
 
 
+def test_a_review_approved_decision_owes_the_holder_that_reviewed_it() -> None:
+    w = shared_work(["70", "30"], obligations=None, effect="review")
+    assert w["decision"]["outcome"] == "review"
+    body = {"decision": w["decision"]["id"], "period": this_month(), "unit": "streams",
+            "units": 10, "amount": "10.00", "currency": "EUR"}  # fmt: skip
+    waiting = report(w["licensee"], **body)
+    assert waiting.status_code == 400, waiting.json()
+    for holder in w["holders"]:
+        review = holder.client.get("/api/v1/reviews/").json()["results"][0]
+        approved = holder.client.post(f"/api/v1/reviews/{review['id']}/approve/", {"reason": "ok"},
+                                      format="json")  # fmt: skip
+        assert approved.status_code == 200, approved.json()
+    assert report(w["licensee"], **body).status_code == 201
+    assert amounts(w["holders"][0], this_month()) == [(Decimal("7.00"), False)]
+    assert amounts(w["holders"][1], this_month()) == [(Decimal("3.00"), False)]
+
+
 def test_only_the_decisions_licensee_reports_and_a_deny_cannot_be_reported_on() -> None:
     w = shared_work(["70", "30"], obligations=COMPENSATION)
     body = {"decision": w["decision"]["id"], "period": this_month(), "unit": "streams",
