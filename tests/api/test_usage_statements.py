@@ -206,6 +206,33 @@ def test_a_review_approved_decision_owes_the_holder_that_reviewed_it() -> None:
     assert amounts(w["holders"][1], this_month()) == [(Decimal("3.00"), False)]
 
 
+def test_holders_that_differ_by_territory_need_the_territory_of_the_use() -> None:
+    france, elsewhere = caller(PartyKind.LABEL), caller(PartyKind.LABEL)
+    work = france.client.post("/api/v1/works/", {"kind": "recording", "title": "Northern "
+                              "Lights", "isrc": ISRC}, format="json").json()  # fmt: skip
+    for holder, territories in ((france, ["FR"]), (elsewhere, ["-FR"])):
+        body = {"work": work["id"], "holder": str(holder.party.pk), "right": "master",
+                "share": "100", "territories": territories}  # fmt: skip
+        assert france.client.post("/api/v1/shares/", body, format="json").status_code == 201
+        rule = {"scope": "all_works", "uses": ["analyze"], "effect": "conditional",
+                "obligations": COMPENSATION}  # fmt: skip
+        assert holder.client.post("/api/v1/consent/rules/", rule, format="json").status_code == 201
+    licensee = caller(PartyKind.LICENSEE)
+    decision = licensee.client.post(
+        "/api/v1/checks/", {"use": "analyze", "item": {"isrc": ISRC}}, format="json"
+    ).json()
+    assert decision["outcome"] == "conditional"
+    body = {"decision": decision["id"], "period": this_month(), "unit": "streams",
+            "units": 10, "amount": "4.00", "currency": "EUR"}  # fmt: skip
+    got = report(licensee, **body)
+    assert got.status_code == 400, got.json()
+    assert "territory" in got.json()["fields"]
+    assert report(licensee, **body, territory="FR").status_code == 201
+    assert report(licensee, **body, territory="DE").status_code == 201
+    assert amounts(france, this_month()) == [(Decimal("4.00"), False)]
+    assert amounts(elsewhere, this_month()) == [(Decimal("4.00"), False)]
+
+
 def test_only_the_decisions_licensee_reports_and_a_deny_cannot_be_reported_on() -> None:
     w = shared_work(["70", "30"], obligations=COMPENSATION)
     body = {"decision": w["decision"]["id"], "period": this_month(), "unit": "streams",
