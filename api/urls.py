@@ -20,6 +20,7 @@ from api.views import (
     shares,
     spaces,
     tokens,
+    usage,
     voices,
 )
 
@@ -114,6 +115,8 @@ urlpatterns = [
     path("imports/", imports.ImportListView.as_view(), name="import-list"),
     path("imports/<uuid:job_id>/", imports.ImportDetailView.as_view(), name="import-detail"),
     path("use-requests/", requests.UseRequestListView.as_view(), name="use-request-list"),
+    path("usage-reports/", usage.UsageReportListView.as_view(), name="usage-report-list"),
+    path("statements/", usage.StatementView.as_view(), name="statement"),
     path(
         "use-requests/<uuid:request_id>/",
         results.UseRequestDetailView.as_view(),

@@ -170,6 +170,11 @@ LEDGER_CHECKPOINT_INTERVAL: float = env.float("LEDGER_CHECKPOINT_INTERVAL", defa
 # the callback receiver is usually on the same machine.
 CALLBACK_ALLOW_PRIVATE: bool = env.bool("CALLBACK_ALLOW_PRIVATE", default=EMBEDDED_DATABASE)
 
+# --- Statements ---------------------------------------------------------------------------------
+# Days after a month ends during which usage reports for it are still taken; then its statements
+# close and each is committed to the ledger when first read (docs/lifecycle-statements.md).
+STATEMENT_CLOSE_DAYS: int = env.int("STATEMENT_CLOSE_DAYS", default=15)
+
 # --- Catalog ------------------------------------------------------------------------------------
 # The largest catalog file POST /api/v1/imports accepts (bytes); the command has no limit.
 IMPORT_MAX_BYTES: int = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)

@@ -59,6 +59,10 @@ CONFIDENTIAL: Mapping[str, tuple[str, ...]] = {
     "dispute_answered": ("reason",),
     "appeal_opened": ("statement",),
     "appeal_decided": ("reason",),
+    # What a licensee reported it owes, and what a holder was shown it is owed: theirs alone
+    # (docs/lifecycle-statements.md).
+    "usage_report": ("units", "amount"),
+    "statement": ("statement",),
 }
 """Per entry type, the payload members that go into the log as commitments."""
 

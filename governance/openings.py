@@ -15,6 +15,8 @@ to those the API would show the clear values to:
   named the claimed party, who see the claim in the API;
 * a ``dispute_opened``, ``dispute_answered``, ``appeal_opened`` or ``appeal_decided`` entry:
   the disputing licensee and the deciding holders, both named in the entry.
+* a ``usage_report`` entry: the licensee that reported; a ``statement`` entry: its holder
+  (docs/lifecycle-statements.md).
 
 Which work, owner or decision an entry is about is read from the entry's public payload, so
 the check needs nothing the log does not say. An entry whose openings the actor may not see
@@ -123,6 +125,8 @@ def _entitled(actor: Actor, entries: Sequence[tuple[int, canonical.Entry]]) -> s
                 e.kind in _DISPUTE_KINDS
                 and party in {_uuid(x) for x in (p["licensee"], *p.get("holders", ()))}
             )
+            or (e.kind == "usage_report" and _uuid(p["licensee"]) == party)
+            or (e.kind == "statement" and _uuid(p["holder"]) == party)
         ):
             out.add(index)
     return out

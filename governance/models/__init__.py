@@ -56,6 +56,7 @@ from governance.models.requests import (
     UseRequest,
     WorkEmbedding,
 )
+from governance.models.usage import Statement, UsageLine, UsageReport
 from governance.models.voice import VoiceEmbedding, VoiceEnrolment, VoiceUpload
 
 __all__ = [
@@ -103,7 +104,10 @@ __all__ = [
     "RightsClaim",
     "RightsShare",
     "Role",
+    "Statement",
     "TerritoryMode",
+    "UsageLine",
+    "UsageReport",
     "UseRequest",
     "VoiceEmbedding",
     "VoiceEnrolment",

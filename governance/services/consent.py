@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from governance import identifiers, ledgering, ordering
+from governance import compensation, identifiers, ledgering, ordering
 from governance.access import Actor
 from governance.exceptions import InvalidInput, PermissionDenied
 from governance.models import (
@@ -33,8 +33,14 @@ from governance.models import (
 from governance.services import callbacks
 from governance.terms import COMMERCIAL, EFFECTS, LICENSEE_MODES, RIGHTS, SCOPES, USES
 
+COMPENSATION_TERMS = ("compensation_rate", "compensation_currency", "compensation_unit")
+"""The optional terms beside ``compensation_ref``: a rate per unit, its currency and its unit
+(docs/lifecycle-statements.md). All three or none, and only with a reference."""
 RULE_OWNER_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER, PartyKind.ARTIST)
-OBLIGATION_KEYS = ("attribution", "compensation_ref", "ai_disclosure", "max_similarity")
+OBLIGATION_KEYS = (
+    "attribution", "compensation_ref", "ai_disclosure", "max_similarity",
+    *COMPENSATION_TERMS,
+)  # fmt: skip
 
 
 def _uuid_list(name: str, values: Any) -> list[str]:
@@ -178,6 +184,7 @@ def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:
         ):
             raise InvalidInput.field("obligations.max_similarity", "must be a number from 0 to 1")
         out["max_similarity"] = float(value)
+    out.update(_compensation_terms(raw, reference=bool(out.get("compensation_ref"))))
     if out and effect != "conditional":
         raise InvalidInput.field("obligations", "only a 'conditional' rule carries obligations")
     if effect == "conditional" and not out:
@@ -185,6 +192,44 @@ def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:
             "obligations", "a 'conditional' rule names at least one obligation"
         )
     return out
+
+
+def _compensation_terms(raw: Mapping[str, Any], *, reference: bool) -> dict[str, Any]:
+    """A rule's rate per unit, currency and unit, validated: the rate a decimal string (never a
+    float: it is money), the currency an ISO 4217 code, the unit one of
+    :data:`governance.compensation.UNITS`."""
+    given = [key for key in COMPENSATION_TERMS if raw.get(key) not in (None, "")]
+    if not given:
+        return {}
+    if not reference:
+        raise InvalidInput.field(
+            f"obligations.{given[0]}", "compensation terms need a compensation_ref"
+        )
+    missing = [key for key in COMPENSATION_TERMS if key not in given]
+    if missing:
+        raise InvalidInput.field(
+            f"obligations.{missing[0]}", "a rate needs its currency and its unit (all three)"
+        )
+    try:
+        rate = compensation.parse_decimal(
+            raw["compensation_rate"], places=compensation.RATE_PLACES, positive=True
+        )
+    except ValueError as exc:
+        raise InvalidInput.field("obligations.compensation_rate", str(exc)) from None
+    currency = raw["compensation_currency"]
+    try:
+        compensation.currency_places(currency)
+    except ValueError as exc:
+        raise InvalidInput.field("obligations.compensation_currency", str(exc)) from None
+    unit = raw["compensation_unit"]
+    if unit not in compensation.UNITS:
+        raise InvalidInput.field(
+            "obligations.compensation_unit", f"must be one of {list(compensation.UNITS)}"
+        )
+    return {
+        "compensation_rate": str(rate), "compensation_currency": currency,
+        "compensation_unit": unit,
+    }  # fmt: skip
 
 
 def _require_rule_owner(actor: Actor, *, action: str) -> None:

@@ -151,6 +151,7 @@ PAGED = [
     "/api/v1/reviews/",
     "/api/v1/shares/",
     "/api/v1/tokens/",
+    "/api/v1/usage-reports/",
     "/api/v1/use-requests/",
     "/api/v1/works/",
     "/api/v1/works/{work_id}/content/",
