@@ -82,6 +82,7 @@ from typing import Final
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
 
 from governance import identifiers
+from governance.ddex import ai
 from governance.ddex.document import ErnDocument, forget, node_text
 from governance.ddex.model import (
     WORLDWIDE,
@@ -385,6 +386,7 @@ class Reader(ErnDocument):
         p_line, p_year = self.p_line(pline)
         duration = self.duration_ms(sr)
         languages = [v for n in self.all(sr, "LanguageOfPerformance") if (v := node_text(n))]
+        declared = ai.read(self, sr, blocks, self.fault)
         isrc_where = None if isrc_node is None else self.located(isrc_node, sr, anchor)
         recording = None
         if isrc is not None and title:
@@ -407,6 +409,9 @@ class Reader(ErnDocument):
                 _unique(languages),
                 self.first(blocks, "Genre/GenreText"),
                 self.first(blocks, "ParentalWarningType"),
+                declared.value,
+                declared.parts,
+                declared.declared_in,
             )
         return _Draft(ref, recording, [], isrc, isrc_where, controllers, _unique(delegated))
 
@@ -568,6 +573,7 @@ class Reader(ErnDocument):
                 deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
         scopes, deal_faults = self.deal_scopes(contents, deals) if self.v4 else ({}, {})
         genres = self.resource_genres() if self.v4 else {}
+        flags = ai.track_release_flags(self) if self.v4 else {}
         carried: dict[str, list[str]] = defaultdict(list)
         for draft in self.drafts:
             if draft.isrc is not None:
@@ -590,7 +596,7 @@ class Reader(ErnDocument):
                     for xpath, line, reason in draft.faults
                 ]
                 continue
-            recordings.append(recording)
+            recordings.append(ai.with_flag(recording, flags.get(draft.ref)))
             isrcs[draft.ref] = recording.isrc
         known = (deals, isrcs, self.resources)
         elements = self.all(root, "ReleaseList/Release")
