@@ -39,6 +39,9 @@ Elements read (``|``: the first one present)::
            ReleaseDate | OriginalReleaseDate, ResourceGroup//ReleaseResourceReference
            ReleaseList/TrackRelease: ReleaseReference, ReleaseResourceReference, Genre/GenreText
            (deals and genre only: a TrackRelease is no product of its own here)
+  AI       (:mod:`~governance.ddex.ai`) 4.x SoundRecording/ContainsAI and
+           Contributor/AiContribution (ERN 4.3.2), 4.x TrackRelease/Keywords and 3.8
+           SoundRecordingDetailsByTerritory/Keywords (free-form flags); the strongest wins
 
 Of repeated 4.x values the ``IsDefault="true"`` one wins, then one without
 ``ApplicableTerritoryCode``, then the first. Display artists whose roles include MainArtist or
@@ -64,7 +67,8 @@ not ISO 3166-1 alpha-2 (or ``Worldwide``), in the recording or in a deal that co
 RightSharePercentage that is not a decimal or outside 0..100, or shares of the rights controllers
 (role RightsController, or none given) that add up to more than 100 in any territory; a 3.8
 RightsController in details given only by ExcludedTerritoryCode; a Duration that is not ISO 8601;
-a PLine Year that is not four digits. A release-level fault (a Release without a title, an
+a PLine Year that is not four digits; a ContainsAI or AiContribution outside All, Partly, None.
+A release-level fault (a Release without a title, an
 unreadable date, a reference to nothing) is a problem of that element only; its recordings stay.
 ``share_percent`` is None when unknown or absent (DDEX then presumes 100 %: the caller decides).
 """
