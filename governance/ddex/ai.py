@@ -49,6 +49,7 @@ FLAGS: Final = {
 """Free-form ``Keywords`` flags, normalised (:func:`_flag`) -> declaration."""
 _RANK: Final = {value: len(AI_DECLARATIONS) - n for n, value in enumerate(AI_DECLARATIONS)}
 _SEPARATORS: Final = re.compile(r"[,;]")
+_V4_TAGS: Final = ("ContainsAI", "Contributor", "AiContribution")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,16 +92,19 @@ def read(
     said: list[tuple[str, str]] = []  # (declaration, element)
     parts: dict[str, None] = {}
     if doc.v4:
-        for node in doc.all(sr, "ContainsAI"):
-            if (value := _value(node, fault)) is not None:
-                said.append((value, "ContainsAI"))
-        for contributor in doc.all(sr, "Contributor"):
-            for node in doc.all(contributor, "AiContribution"):
-                value = _value(node, fault)
+        # One walk over the recording's children (this runs for every recording of a feed).
+        contains, contributor, contribution = (doc.q + t for t in _V4_TAGS)
+        for node in sr.iterchildren(contains, contributor):
+            if node.tag == contains:
+                if (value := _value(node, fault)) is not None:
+                    said.append((value, "ContainsAI"))
+                continue
+            for declared in node.iterchildren(contribution):
+                value = _value(declared, fault)
                 if value is None or value == "none":
                     continue
                 said.append(("assisted", "AiContribution"))
-                roles = doc.texts(contributor, "Role") or ["Contributor"]
+                roles = doc.texts(node, "Role") or ["Contributor"]
                 parts.update((role[:60], None) for role in roles)
     else:
         for block in blocks:
