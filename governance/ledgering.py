@@ -108,6 +108,9 @@ def work_payload(work: Work, credits: Iterable[Credit]) -> dict[str, Any]:
         "languages": list(work.languages),
         "genre": work.genre,
         "parental_warning": work.parental_warning,
+        "ai_declaration": work.ai_declaration,
+        "ai_parts": list(work.ai_parts),
+        "ai_declared_in": list(work.ai_declared_in),
         "registrant": str(work.registrant_id),
         "credits": [
             {
@@ -166,7 +169,9 @@ def likeness_payload(likeness: Likeness) -> dict[str, Any]:
 
 
 def rule_version_payload(v: ConsentRuleVersion, *, owner_id: Any) -> dict[str, Any]:
-    return {
+    """A rule version's entry; ``ai_declarations`` only when it lists some (an entry of a
+    rule for every work is as it was before rules could name AI declarations)."""
+    payload = {
         "rule": str(v.rule_id),
         "version": v.version,
         "owner": str(owner_id),
@@ -186,6 +191,9 @@ def rule_version_payload(v: ConsentRuleVersion, *, owner_id: Any) -> dict[str, A
         "obligations": dict(v.obligations),
         "note": v.note,
     }
+    if v.ai_declarations:
+        payload["ai_declarations"] = sorted(v.ai_declarations)
+    return payload
 
 
 def matrix_payload(m: ConsentMatrixVersion) -> dict[str, Any]:

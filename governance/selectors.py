@@ -309,7 +309,7 @@ def rule_content(version: ConsentRuleVersion, *, owner_id: object) -> RuleConten
             ai_disclosure=bool(o.get("ai_disclosure", False)),
             max_similarity=o.get("max_similarity"),
         ),
-        note=version.note,
+        note=version.note, ai_declarations=frozenset(version.ai_declarations),
     )  # fmt: skip
 
 

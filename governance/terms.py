@@ -22,6 +22,12 @@ SCOPES: Final = ("all_works", "works", "artist_works", "likeness")
 """What a rule covers: every work where its owner holds a right, listed works, the works of one
 artist (where the owner holds a right), or the owner's own likeness (artists only)."""
 
+AI_DECLARATIONS: Final = ("generated", "assisted", "none")
+"""What a recording's label declares of its making with generative AI: all of it, part of it,
+none of it (DDEX ERN 4.3.2 ``ContainsAI``: All, Partly, None). A work without a declaration is
+``undeclared`` (:data:`AI_CONDITIONS`)."""
+AI_CONDITIONS: Final = (*AI_DECLARATIONS, "undeclared")
+"""What a rule's ``ai_declarations`` may list: the works it speaks for (none listed: every work)."""
 LICENSEE_MODES: Final = ("any", "listed", "except")
 TERRITORY_MODES: Final = ("worldwide", "include", "exclude")
 COMMERCIAL: Final = ("commercial", "non_commercial", "both")
@@ -85,3 +91,5 @@ class RuleContent:
     commercial: str = "both"
     obligations: Obligations = field(default_factory=Obligations)
     note: str = ""
+    ai_declarations: frozenset[str] = frozenset()
+    """The works it speaks for by their AI declaration (:data:`AI_CONDITIONS`); empty: all."""

@@ -16,13 +16,14 @@ ICPNs, artists, titles and durations, while one document never repeats an ISRC.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import escape
 
 from stdnum import ean
 
-VERSIONS: Final = ("4.3", "3.8.2")
+VERSIONS: Final = ("4.3", "3.8.2", "4.3.2")
 MAX_RECORDINGS: Final = 99_999
 """An ISRC designation code has five digits."""
 
@@ -34,11 +35,22 @@ _WORDS: Final = (
 
 
 def ern_document(
-    *, recordings: int, version: str = "4.3", label: str = "Northwind Records", seed: int = 0
+    *,
+    recordings: int,
+    version: str = "4.3",
+    label: str = "Northwind Records",
+    seed: int = 0,
+    ai: Mapping[int, str] | None = None,
 ) -> bytes:
-    """A NewReleaseMessage in ERN ``version`` ("4.3" or "3.8.2") with ``recordings`` tracks."""
+    """A NewReleaseMessage in ERN ``version`` ("4.3", "3.8.2" or "4.3.2": 4.3's shape in the
+    ``ern/432`` namespace) with ``recordings`` tracks. ``ai`` gives tracks (by number, from 1)
+    an AI declaration: ERN 4.3.2 a ``ContainsAI`` with that value (after
+    ``ParentalWarningType``, as the 4.3.2 schema orders it), ERN 3.8.2 a ``Keywords`` with that
+    text in the track's details (the free-form flag); ERN 4.3 has no such element."""
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {VERSIONS}, not {version!r}")
+    if ai and version == "4.3":
+        raise ValueError("ERN 4.3 has no ContainsAI: declare AI in 4.3.2 (or 3.8.2 Keywords)")
     if not 1 <= recordings <= MAX_RECORDINGS:
         raise ValueError(f"recordings must be 1..{MAX_RECORDINGS}, not {recordings}")
     registrant = "".join(chr(ord("A") + _number(seed, "registrant", i) % 26) for i in range(3))
@@ -55,11 +67,18 @@ def ern_document(
                 isrc=f"GB{registrant}24{n:05d}",
                 title=escape(_title(seed, n)),
                 duration=_duration(120 + _number(seed, "duration", n) % 300),
+                ai=escape((ai or {}).get(n, "")),
             )
             for n in range(1, recordings + 1)
         ),
     )
-    return (_ern43(album) if version == "4.3" else _ern382(album)).encode()
+    if version == "3.8.2":
+        return _ern382(album).encode()
+    document = _ern43(album)
+    if version == "4.3.2":
+        document = document.replace('xmlns:ern="http://ddex.net/xml/ern/43"',
+                                    'xmlns:ern="http://ddex.net/xml/ern/432"', 1)  # fmt: skip
+    return document.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +87,7 @@ class _Track:
     isrc: str
     title: str
     duration: str
+    ai: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +160,7 @@ def _ern43(album: _Album) -> str:
       </ResourceRightsController>
       <Duration>{t.duration}</Duration>
       <ParentalWarningType>NotExplicit</ParentalWarningType>
+{f"      <ContainsAI>{t.ai}</ContainsAI>{chr(10)}" if t.ai else ""}\
     </SoundRecording>
 """
         for t in album.tracks
@@ -231,6 +252,7 @@ def _ern382(album: _Album) -> str:
         </RightsController>
         <PLine><Year>2024</Year><PLineText>(P) 2024 {album.label}</PLineText></PLine>
         <ParentalWarningType>NotExplicit</ParentalWarningType>
+{f"        <Keywords>{t.ai}</Keywords>{chr(10)}" if t.ai else ""}\
       </SoundRecordingDetailsByTerritory>
     </SoundRecording>
 """

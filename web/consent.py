@@ -202,8 +202,8 @@ def _day(value: dt.datetime | None) -> tuple[bool, dt.date | None]:
 def scoped_of(version: ConsentRuleVersion, *, scope: str, works: Iterable[str]) -> Scoped | None:
     """``version`` as a scoped exception of a row whose plain rule has ``scope``, or None when
     the page cannot show it so (see the module's docstring)."""
-    if len(version.uses) != 1 or version.effect == "default":
-        return None
+    if len(version.uses) != 1 or version.effect == "default" or version.ai_declarations:
+        return None  # (a rule for works by their AI declaration: the API's alone)
     listed = tuple(sorted(str(w) for w in version.scope_works))
     if version.scope == "works":
         if scope == "likeness" or not listed or not set(listed) <= set(works):
@@ -328,6 +328,7 @@ def is_plain(version: ConsentRuleVersion, *, scope: str) -> bool:
         and version.window_start is None
         and version.window_end is None
         and version.commercial == "both"
+        and not version.ai_declarations
         and not set(version.obligations or {})
         - {"attribution", "compensation_ref", "ai_disclosure"}
     )

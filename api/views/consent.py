@@ -24,7 +24,7 @@ from governance import selectors
 from governance.exceptions import InvalidInput
 from governance.models import ConsentMatrixVersion, ConsentRule, ConsentRuleVersion, Posture
 from governance.services import consent as consent_services
-from governance.terms import COMMERCIAL, EFFECTS, LICENSEE_MODES, SCOPES, USES
+from governance.terms import AI_CONDITIONS, COMMERCIAL, EFFECTS, LICENSEE_MODES, SCOPES, USES
 
 AT = OpenApiParameter(
     "at", OpenApiTypes.DATETIME, description="Show what was in force at this time (RFC 3339)."
@@ -57,7 +57,7 @@ class RuleVersionSerializer(serializers.ModelSerializer[ConsentRuleVersion]):
         fields = ["rule", "version", "owner", "effective_from", "effective_until", "scope",
                   "scope_works", "scope_artist", "uses", "licensee_mode", "licensees",
                   "territory_mode", "territories", "window_start", "window_end", "commercial",
-                  "effect", "obligations", "note"]  # fmt: skip
+                  "effect", "obligations", "note", "ai_declarations"]  # fmt: skip
 
     def get_territories(self, v: ConsentRuleVersion) -> list[str]:
         return list(v.territories)
@@ -82,6 +82,12 @@ class RuleInputSerializer(StrictSerializer):
     effect = serializers.ChoiceField(choices=EFFECTS)
     obligations = serializers.DictField(required=False, default=dict)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    ai_declarations = serializers.ListField(
+        child=serializers.ChoiceField(choices=AI_CONDITIONS), required=False, default=list,
+        max_length=len(AI_CONDITIONS),
+        help_text="Only works whose label declared them so: generated (AI-generated), assisted "
+        "(AI-assisted), none (made without AI), undeclared (no declaration). Empty: every work.",
+    )  # fmt: skip
 
 
 class RuleListView(GenericAPIView[ConsentRuleVersion]):

@@ -62,6 +62,9 @@ class DdexRecording:
     languages: tuple[str, ...] = ()  # Every LanguageOfPerformance, in order (language: the first).
     genre: str | None = None
     parental_warning: str | None = None
+    ai_declaration: str | None = None  # terms.AI_DECLARATIONS; None: it says nothing.
+    ai_parts: tuple[str, ...] = ()  # Roles of the Contributors declared made with AI.
+    ai_declared_in: tuple[str, ...] = ()  # The elements that declared it (ContainsAI...).
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,9 @@ Elements read (``|``: the first one present)::
            ReleaseDate | OriginalReleaseDate, ResourceGroup//ReleaseResourceReference
            ReleaseList/TrackRelease: ReleaseReference, ReleaseResourceReference, Genre/GenreText
            (deals and genre only: a TrackRelease is no product of its own here)
+  AI       (:mod:`~governance.ddex.ai`) 4.x SoundRecording/ContainsAI and
+           Contributor/AiContribution (ERN 4.3.2), 4.x TrackRelease/Keywords and 3.8
+           SoundRecordingDetailsByTerritory/Keywords (free-form flags); the strongest wins
 
 Of repeated 4.x values the ``IsDefault="true"`` one wins, then one without
 ``ApplicableTerritoryCode``, then the first. Display artists whose roles include MainArtist or
@@ -64,7 +67,8 @@ not ISO 3166-1 alpha-2 (or ``Worldwide``), in the recording or in a deal that co
 RightSharePercentage that is not a decimal or outside 0..100, or shares of the rights controllers
 (role RightsController, or none given) that add up to more than 100 in any territory; a 3.8
 RightsController in details given only by ExcludedTerritoryCode; a Duration that is not ISO 8601;
-a PLine Year that is not four digits. A release-level fault (a Release without a title, an
+a PLine Year that is not four digits; a ContainsAI or AiContribution outside All, Partly, None.
+A release-level fault (a Release without a title, an
 unreadable date, a reference to nothing) is a problem of that element only; its recordings stay.
 ``share_percent`` is None when unknown or absent (DDEX then presumes 100 %: the caller decides).
 """
@@ -82,6 +86,7 @@ from typing import Final
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
 
 from governance import identifiers
+from governance.ddex import ai
 from governance.ddex.document import ErnDocument, forget, node_text
 from governance.ddex.model import (
     WORLDWIDE,
@@ -385,6 +390,7 @@ class Reader(ErnDocument):
         p_line, p_year = self.p_line(pline)
         duration = self.duration_ms(sr)
         languages = [v for n in self.all(sr, "LanguageOfPerformance") if (v := node_text(n))]
+        declared = ai.read(self, sr, blocks, self.fault)
         isrc_where = None if isrc_node is None else self.located(isrc_node, sr, anchor)
         recording = None
         if isrc is not None and title:
@@ -407,6 +413,9 @@ class Reader(ErnDocument):
                 _unique(languages),
                 self.first(blocks, "Genre/GenreText"),
                 self.first(blocks, "ParentalWarningType"),
+                declared.value,
+                declared.parts,
+                declared.declared_in,
             )
         return _Draft(ref, recording, [], isrc, isrc_where, controllers, _unique(delegated))
 
@@ -568,6 +577,7 @@ class Reader(ErnDocument):
                 deals.setdefault(ref, []).extend(self.all(deal, "Deal/DealTerms"))
         scopes, deal_faults = self.deal_scopes(contents, deals) if self.v4 else ({}, {})
         genres = self.resource_genres() if self.v4 else {}
+        flags = ai.track_release_flags(self) if self.v4 else {}
         carried: dict[str, list[str]] = defaultdict(list)
         for draft in self.drafts:
             if draft.isrc is not None:
@@ -590,7 +600,7 @@ class Reader(ErnDocument):
                     for xpath, line, reason in draft.faults
                 ]
                 continue
-            recordings.append(recording)
+            recordings.append(ai.with_flag(recording, flags.get(draft.ref)))
             isrcs[draft.ref] = recording.isrc
         known = (deals, isrcs, self.resources)
         elements = self.all(root, "ReleaseList/Release")

@@ -96,6 +96,9 @@ class WorkFacts:
     rights_use: str | None = None
     """The use whose consent-matrix row gives the rights required, when not the question's:
     ``lyrics`` for a work an item matched by its lyrics (the item holds the words alone)."""
+    ai_declaration: str = ""
+    """What its label declared of its making with AI (``terms.AI_DECLARATIONS``; empty: no
+    declaration): rules limited to AI declarations match on it, and the trace says it."""
 
 
 ARTIST_RIGHTS: Final = ("likeness",)

@@ -31,6 +31,7 @@ from governance.identifiers import (
     territory_covers,
 )
 from governance.terms import (
+    AI_CONDITIONS,
     COMMERCIAL,
     EFFECTS,
     LICENSEE_MODES,
@@ -95,6 +96,7 @@ _SCOPES: Final = frozenset(SCOPES)
 _LICENSEE_MODES: Final = frozenset(LICENSEE_MODES)
 _EFFECTS: Final = frozenset(EFFECTS)
 _COMMERCIAL: Final = frozenset(COMMERCIAL)
+_AI_CONDITIONS: Final = frozenset(AI_CONDITIONS)
 
 
 class _Work:
@@ -150,6 +152,8 @@ def _rule_matches(
                 raise ValueError(f"{_ref(rule)}: {value!r} is not one of {', '.join(known)}")
     if not covered or q.use not in rule.uses:
         return False
+    if rule.ai_declarations and not _ai_matches(rule, work):
+        return False
     mode = rule.licensee_mode
     if mode != "any" and (q.licensee_id in rule.licensees) != (mode == "listed"):
         return False
@@ -161,6 +165,17 @@ def _rule_matches(
         and (rule.window_end is None or at < rule.window_end)
         and (rule.commercial == "both" or (rule.commercial == "commercial") == q.commercial)
     )
+
+
+def _ai_matches(rule: RuleContent, work: _Work) -> bool:
+    """Whether ``rule``, limited to works by their AI declaration, speaks for ``work``: its
+    label's declaration (``undeclared`` when it made none) is one the rule lists. An artist's
+    likeness matched as such is no recording: only ``undeclared`` covers it."""
+    declared = ("" if work.subject else work.work.ai_declaration) or "undeclared"
+    if not rule.ai_declarations <= _AI_CONDITIONS:
+        unknown = sorted(rule.ai_declarations - _AI_CONDITIONS)[0]
+        raise ValueError(f"{_ref(rule)}: {unknown!r} is not one of {', '.join(AI_CONDITIONS)}")
+    return declared in rule.ai_declarations
 
 
 def _covers(mode: str, codes: frozenset[str], territory: str) -> bool:

@@ -138,6 +138,8 @@ def _evaluate_work(
     }  # fmt: skip
     if work.rights_use is not None:  # (absent otherwise: earlier traces are unchanged)
         trace["rights_use"] = work.rights_use
+    if work.ai_declaration:  # (absent when undeclared: earlier traces are unchanged)
+        trace["ai_declaration"] = work.ai_declaration
     o = decided
     return WorkDecision(work.work_id, o.outcome, o.code, o.reason, o.obligations, trace)
 
@@ -170,7 +172,7 @@ def _evaluate_artist(
     return replace(decided, trace=trace)
 
 
-_WORK_ONLY: Final = frozenset(("work", "title", "identified_by"))
+_WORK_ONLY: Final = frozenset(("work", "title", "identified_by", "ai_declaration"))
 
 
 def _evaluate_part(

@@ -16,6 +16,7 @@ from typing import Any
 
 from governance.evaluation import ELSEWHERE
 from governance.explanation.phrases import Phrases
+from governance.terms import AI_DECLARATIONS
 
 
 def where_clause(p: Phrases, territories: Sequence[str], evaluated: Sequence[str]) -> str:
@@ -80,6 +81,8 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         scheme, value = p.identifier(str(work["identified_by"]))
         key = "named_also" if sentences else "named"
         sentences.append(p(key, title=title, scheme=scheme, value=value))
+    if (declared := work.get("ai_declaration")) in AI_DECLARATIONS:
+        sentences.append(p(f"ai.{declared}"))  # what its label declared, in its feed
     return sentences
 
 

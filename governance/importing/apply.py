@@ -47,7 +47,7 @@ from governance.rights import ShareTerms, find_overshoot
 
 WORK_FIELDS = ("title", "display_artist", "composition_id", "duration_ms", "language",
                "release_date", "p_line", "p_year", "languages", "genre",
-               "parental_warning")  # fmt: skip
+               "parental_warning", "ai_declaration", "ai_parts", "ai_declared_in")  # fmt: skip
 RELEASE_FIELDS = ("catalog_number", "label_name", "c_line")
 NOT_HOLDERS = (PartyKind.LICENSEE, PartyKind.AUDITOR)
 
@@ -267,6 +267,8 @@ class Applier:
                 "p_line": record.p_line, "p_year": record.p_year,
                 "languages": list(record.languages), "genre": record.genre,
                 "parental_warning": record.parental_warning,
+                "ai_declaration": record.ai_declaration, "ai_parts": list(record.ai_parts),
+                "ai_declared_in": list(record.ai_declared_in),
             }  # fmt: skip
             work = existing.get(record.key)
             if work is None:

@@ -28,7 +28,7 @@ COLUMNS = (
     "kind", "isrc", "iswc", "title", "display_artist", "composition_iswc", "duration",
     "language", "release_date", "p_line", "upc", "release_title", "main_artists",
     "featured_artists", "songwriters", "composers", "producers", "right", "share", "holder",
-    "territories", "valid_from", "valid_until",
+    "territories", "valid_from", "valid_until", "ai_declaration",
 )  # fmt: skip
 REQUIRED = ("title",)
 CREDIT_COLUMNS = {
@@ -108,6 +108,24 @@ def _share(row: dict[str, str], where: str) -> ShareRecord | None:
     )  # fmt: skip
 
 
+AI_VALUES = {"generated": "generated", "assisted": "assisted", "none": "none",
+             "all": "generated", "partly": "assisted"}  # fmt: skip
+"""The ``ai_declaration`` column: Consentry's words, or DDEX ContainsAI's (All, Partly, None)."""
+
+
+def _ai_declaration(kind: str, text: str) -> str:
+    """A recording's AI declaration as its label states it (empty: none stated)."""
+    if not (text := text.strip()):
+        return ""
+    if (value := AI_VALUES.get(text.casefold())) is None:
+        raise validators.FieldError(
+            "ai_declaration", f"{text!r} is not one of generated, assisted, none"
+        )
+    if kind != "recording":
+        raise validators.FieldError("ai_declaration", "only a recording is declared made with AI")
+    return value
+
+
 def _record(row: dict[str, str], where: str) -> ImportRecord:
     for name, value in row.items():
         if value is not None and len(value) > MAX_FIELD:
@@ -121,6 +139,7 @@ def _record(row: dict[str, str], where: str) -> ImportRecord:
         )
         validators.composition_link(kind, given=bool(composition), field="composition_iswc")
         language = validators.language(row.get("language"))
+        declared = _ai_declaration(kind, row.get("ai_declaration") or "")
     except validators.FieldError as exc:
         raise RowError(str(exc)) from None
     credits = tuple(
@@ -135,6 +154,7 @@ def _record(row: dict[str, str], where: str) -> ImportRecord:
         composition_iswc=composition, duration_ms=_duration_ms(row.get("duration", "")),
         language=language, release_date=_date(row, "release_date"),
         p_line=row.get("p_line", "").strip()[:300], credits=credits,
+        ai_declaration=declared, ai_declared_in=("ai_declaration",) if declared else (),
     )  # fmt: skip
     upc = _identifier(row, "upc", identifiers.normalize_upc)
     if upc:

@@ -2,8 +2,8 @@
 
 Each SoundRecording the reader kept (it rejects a recording whole when any of its own data is
 invalid: docs/catalog-ddex.md) becomes a recording (ISRC, title, display artist, duration,
-languages, P-line and its year, genre, parental warning, credits); each of its rights
-controllers (role RightsController, or none given) becomes a ``master`` share in the
+languages, P-line and its year, genre, parental warning, AI declaration, credits); each of its
+rights controllers (role RightsController, or none given) becomes a ``master`` share in the
 controller's territories, held by the party the controller is (by DPID, ISNI or IPI, else its
 name; an unclaimed party when it is no registered party: ``governance.importing.apply``), with
 the controller's roles and type; each Release with a valid UPC/EAN (ICPN) groups its recordings,
@@ -151,6 +151,8 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
             p_line=(recording.p_line or "")[:300], p_year=recording.p_year, languages=languages,
             genre=(recording.genre or "")[:100],
             parental_warning=(recording.parental_warning or "")[:40], credits=_credits(recording),
+            ai_declaration=recording.ai_declaration or "", ai_parts=recording.ai_parts,
+            ai_declared_in=recording.ai_declared_in,
         )  # fmt: skip
         record.shares.extend(shares)
         record.releases.extend(on)

@@ -96,6 +96,9 @@ class ImportRecord:
     languages: tuple[str, ...] = ()
     genre: str = ""
     parental_warning: str = ""
+    ai_declaration: str = ""
+    ai_parts: tuple[str, ...] = ()
+    ai_declared_in: tuple[str, ...] = ()
     credits: tuple[CreditRecord, ...] = ()
     shares: list[ShareRecord] = field(default_factory=list)
     releases: list[ReleaseRecord] = field(default_factory=list)
@@ -108,4 +111,5 @@ class ImportRecord:
         return (self.kind, self.title, self.display_artist, self.composition_iswc,
                 self.duration_ms, self.language, self.release_date, self.p_line,
                 self.p_year, self.languages, self.genre, self.parental_warning,
+                self.ai_declaration, self.ai_parts, self.ai_declared_in,
                 self.credits)  # fmt: skip

@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from governance.models.identity import Party
-from governance.terms import RIGHTS, TERRITORY_MODES
+from governance.terms import AI_DECLARATIONS, RIGHTS, TERRITORY_MODES
 
 
 class WorkKind(models.TextChoices):
@@ -36,6 +36,12 @@ class Right(models.TextChoices):
     LIKENESS = "likeness", "Likeness (an artist's voice, name and image)"
 
 
+class AiDeclaration(models.TextChoices):
+    GENERATED = "generated", "AI-generated (all of it made with generative AI)"
+    ASSISTED = "assisted", "AI-assisted (part of it made with generative AI)"
+    NONE = "none", "Made without generative AI"
+
+
 class TerritoryMode(models.TextChoices):
     WORLDWIDE = "worldwide", "Worldwide"
     INCLUDE = "include", "Only the listed territories"
@@ -44,6 +50,7 @@ class TerritoryMode(models.TextChoices):
 
 assert tuple(Right.values) == RIGHTS
 assert tuple(TerritoryMode.values) == TERRITORY_MODES
+assert tuple(AiDeclaration.values) == AI_DECLARATIONS
 
 
 class Work(models.Model):
@@ -73,6 +80,21 @@ class Work(models.Model):
     parental_warning = models.CharField(
         max_length=40, blank=True, help_text="DDEX ParentalWarningType, e.g. NotExplicit."
     )
+    ai_declaration = models.CharField(
+        max_length=16, blank=True, choices=AiDeclaration.choices,
+        help_text="What its label's feed declares of its making with generative AI (DDEX "
+        "ContainsAI: All, Partly, None); blank when the feed says nothing.",
+    )  # fmt: skip
+    ai_parts = ArrayField(
+        models.CharField(max_length=60), default=list, blank=True,
+        help_text="The roles of the contributors the feed declares made with AI "
+        "(DDEX AiContribution).",
+    )  # fmt: skip
+    ai_declared_in = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True,
+        help_text="The feed's elements that made the declaration: ContainsAI, AiContribution "
+        "(ERN 4.3.2) or Keywords (a free-form flag).",
+    )  # fmt: skip
     registrant = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="registered_works")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -86,6 +108,10 @@ class Work(models.Model):
                 condition=models.Q(kind__in=WorkKind.values), name="work_kind_valid"
             ),
             models.CheckConstraint(condition=~models.Q(title=""), name="work_title_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(ai_declaration__in=["", *AiDeclaration.values]),
+                name="work_ai_declaration_valid",
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind="recording", iswc__isnull=True)
                 | models.Q(kind="composition", isrc__isnull=True, composition__isnull=True),

@@ -16,7 +16,7 @@ from django.db import models
 
 from governance.models.catalog import TerritoryMode
 from governance.models.identity import Party
-from governance.terms import COMMERCIAL, EFFECTS, LICENSEE_MODES, SCOPES
+from governance.terms import AI_CONDITIONS, COMMERCIAL, EFFECTS, LICENSEE_MODES, SCOPES
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -66,6 +66,11 @@ class ConsentRuleVersion(models.Model):
     effect = models.CharField(max_length=16, choices=_choices(EFFECTS))
     obligations = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
+    ai_declarations = ArrayField(
+        models.CharField(max_length=16), default=list, blank=True,
+        help_text="Only the works whose AI declaration is one of these (generated, assisted, "
+        "none, undeclared); empty: every work.",
+    )  # fmt: skip
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
@@ -82,6 +87,10 @@ class ConsentRuleVersion(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(commercial__in=COMMERCIAL), name="rule_commercial"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ai_declarations__contained_by=list(AI_CONDITIONS)),
+                name="rule_ai_declarations",
             ),
             models.CheckConstraint(
                 condition=models.Q(window_start__isnull=True)

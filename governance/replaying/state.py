@@ -39,6 +39,7 @@ class ReplayState:
     parties: dict[str, evaluation.Holder] = field(default_factory=dict)
     artists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # work → artist parties
     titles: dict[str, str] = field(default_factory=dict)
+    ai_declarations: dict[str, str] = field(default_factory=dict)  # work → its AI declaration
     compositions: dict[str, str] = field(default_factory=dict)  # recording → its composition
     shares: dict[str, dict[str, Any]] = field(default_factory=dict)  # share id → its payload
     rules: dict[str, RuleContent] = field(default_factory=dict)  # rule id → latest version
@@ -76,6 +77,10 @@ class ReplayState:
             )
         elif kind == "work":
             self.titles[p["id"]] = p["title"]
+            if p.get("ai_declaration"):
+                self.ai_declarations[p["id"]] = p["ai_declaration"]
+            else:
+                self.ai_declarations.pop(p["id"], None)
             if p.get("composition"):
                 self.compositions[p["id"]] = p["composition"]
             else:
@@ -198,6 +203,7 @@ class ReplayState:
             shares=shares,
             artist_ids=self.artists.get(work_id, ()),
             composition_id=composition,
+            ai_declaration=self.ai_declarations.get(work_id, ""),
         )
 
     def facts_for(
@@ -293,4 +299,5 @@ def _rule(p: Mapping[str, Any]) -> RuleContent:
             max_similarity=o.get("max_similarity"),
         ),
         note=p.get("note", ""),
+        ai_declarations=frozenset(p.get("ai_declarations") or ()),
     )

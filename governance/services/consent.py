@@ -31,7 +31,15 @@ from governance.models import (
     Work,
 )
 from governance.services import callbacks
-from governance.terms import COMMERCIAL, EFFECTS, LICENSEE_MODES, RIGHTS, SCOPES, USES
+from governance.terms import (
+    AI_CONDITIONS,
+    COMMERCIAL,
+    EFFECTS,
+    LICENSEE_MODES,
+    RIGHTS,
+    SCOPES,
+    USES,
+)
 
 COMPENSATION_TERMS = ("compensation_rate", "compensation_currency", "compensation_unit")
 """The optional terms beside ``compensation_ref``: a rate per unit, its currency and its unit
@@ -68,6 +76,7 @@ class RuleFields:
     effect: str
     obligations: dict[str, Any]
     note: str
+    ai_declarations: list[str]
 
     def model_fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,13 +155,28 @@ def rule_fields(data: Mapping[str, Any], *, owner: Party) -> RuleFields:
     note = str(data.get("note") or "")
     if len(note) > 2000:
         raise InvalidInput.field("note", "at most 2,000 characters")
+    ai_declarations = _ai_declarations(data.get("ai_declarations") or [])
     return RuleFields(
         scope=str(scope), scope_works=scope_works, scope_artist_id=scope_artist,
         uses=sorted(set(map(str, uses))), licensee_mode=str(licensee_mode), licensees=licensees,
         territory_mode=territory_mode, territories=sorted(territories),
         window_start=window_start, window_end=window_end, commercial=str(commercial),
-        effect=str(effect), obligations=obligations, note=note,
+        effect=str(effect), obligations=obligations, note=note, ai_declarations=ai_declarations,
     )  # fmt: skip
+
+
+def _ai_declarations(values: Any) -> list[str]:
+    """The AI declarations a rule is limited to (:data:`AI_CONDITIONS`), sorted; none listed:
+    the rule speaks for every work, declared or not."""
+    if not isinstance(values, list | tuple):
+        raise InvalidInput.field("ai_declarations", f"must be a list of {list(AI_CONDITIONS)}")
+    unknown = sorted({repr(v) for v in values if v not in AI_CONDITIONS})
+    if unknown:
+        raise InvalidInput.field(
+            "ai_declarations",
+            f"unknown AI declaration {unknown[0]}; they are {list(AI_CONDITIONS)}",
+        )
+    return sorted(set(values))
 
 
 def _obligations(raw: Any, *, effect: str) -> dict[str, Any]:

@@ -146,6 +146,7 @@ class WorkRow:
     composition_id: str | None
     shares: list[evaluation.Share]
     artist_ids: list[str]
+    ai_declaration: str = ""
 
 
 def _table(model: type[Any]) -> str:
@@ -170,7 +171,8 @@ def _sql_work_facts() -> str:
     flows = ", ".join(f"'{r}'" for r in evaluation.FLOWS)
     return (
         f"{ordering.LOCK_SHARED_SQL};"  # noqa: S608 - names from the models
-        f" SELECT {_col(w, 'id')}, {_col(w, 'title')}, {_col(w, 'composition')}"
+        f" SELECT {_col(w, 'id')}, {_col(w, 'title')}, {_col(w, 'composition')},"
+        f" {_col(w, 'ai_declaration')}"
         f" FROM {_table(w)} WHERE {_col(w, 'id')} = ANY(%(works)s::uuid[]);"
         f" SELECT {own}, NULL::uuid FROM {_table(s)} s"
         f" WHERE s.{_col(s, 'work')} = ANY(%(works)s::uuid[])"
@@ -323,8 +325,8 @@ class Context:
             _sql_work_facts(), {"works": work_ids, "keys": sorted(keys)}, 4
         )
         rows = {
-            str(pk): WorkRow(str(pk), title, None if comp is None else str(comp), [], [])
-            for pk, title, comp in works
+            str(pk): WorkRow(str(pk), title, None if comp is None else str(comp), [], [], ai)
+            for pk, title, comp, ai in works
         }
         for work_id, holder, right, share, mode, territories, start, until, comp in shares:
             rows[str(work_id)].shares.append(
@@ -358,6 +360,7 @@ class Context:
                     identified_by=identified_by,
                     composition_id=row.composition_id,
                     rights_use=resolved.rights_use.get(work_id),
+                    ai_declaration=row.ai_declaration,
                 )
             )
         return out

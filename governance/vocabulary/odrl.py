@@ -125,6 +125,8 @@ def _constraints(rule: RuleContent, names: Mapping[str, str]) -> list[dict[str, 
         out.append(_constraint("purpose", "isA", _id(PURPOSE_NS + purpose)))
     if rule.effect != "deny" and rule.obligations.max_similarity is not None:
         out.append(_constraint("cs:outputSimilarity", "lteq", rule.obligations.max_similarity))
+    if rule.ai_declarations:  # only the works whose label declared them so
+        out.append(_constraint("cs:aiDeclaration", "isAnyOf", sorted(rule.ai_declarations)))
     return out
 
 

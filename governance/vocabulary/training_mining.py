@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from governance.terms import POSTURES, USES, RuleContent
+from governance.terms import AI_CONDITIONS, POSTURES, USES, RuleContent
 from governance.vocabulary.mapping import CATEGORIES, USE_MAPPING, rules_in_force
 
 CAWG_LABEL: Final = "cawg.training-mining"
@@ -129,6 +129,7 @@ def _everyone(rule: RuleContent) -> bool:
             or (rule.territory_mode == "exclude" and not rule.territories)
         )
         and rule.commercial == "both"
+        and not rule.ai_declarations  # (it speaks for some works only)
     )
 
 
@@ -167,7 +168,18 @@ def _scope_words(rule: RuleContent, names: Mapping[str, str], *, grant: bool) ->
         words.append(f"for {rule.commercial.replace('_', '-')} use{' only' if grant else ''}")
     if rule.window_end is not None:
         words.append(f"until {rule.window_end.date().isoformat()}")
+    if rule.ai_declarations:
+        kinds = " or ".join(_AI_WORDS[d] for d in AI_CONDITIONS if d in rule.ai_declarations)
+        words.append(f"{only}for works {kinds}")
     return words
+
+
+_AI_WORDS: Final = {
+    "generated": "declared AI-generated",
+    "assisted": "declared AI-assisted",
+    "none": "declared made without AI",
+    "undeclared": "without an AI declaration",
+}
 
 
 def _listing(items: Iterable[str]) -> str:

@@ -360,3 +360,41 @@ def test_the_trace_has_the_documented_shape() -> None:
             }
         ],
     }
+
+
+# --- AI declarations ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("declared", "outcome"),
+    [("generated", "deny"), ("assisted", "allow"), ("none", "allow"), ("", "allow")],
+)
+def test_a_rule_limited_to_an_ai_declaration_speaks_for_those_works_alone(
+    declared: str, outcome: str
+) -> None:
+    no_ai = rule(LABEL, "deny", ai_declarations=frozenset({"generated"}))
+    d = evaluate_work(ask(), work(ai_declaration=declared), allow_all(no_ai))
+    assert d.outcome == outcome
+    # The trace says the declaration when there is one (and is as before when there is none).
+    assert d.trace.get("ai_declaration") == (declared or None)
+
+
+def test_undeclared_is_a_declaration_a_rule_can_name() -> None:
+    only = rule(LABEL, "allow", ai_declarations=frozenset({"none", "undeclared"}))
+    rest = [rule(p, "allow") for p in (PUB, ARTIST)]
+    decided = {
+        declared: evaluate_work(ask(), work(ai_declaration=declared), facts(only, *rest)).code
+        for declared in ("generated", "assisted", "none", "")
+    }
+    assert decided == {
+        "generated": "consent.opt_in_default",
+        "assisted": "consent.opt_in_default",
+        "none": "consent.allowed",
+        "": "consent.allowed",
+    }
+
+
+def test_an_unknown_ai_declaration_in_a_rule_is_an_error_naming_the_rule() -> None:
+    bad = rule(LABEL, "deny", rule_id="r-ai", ai_declarations=frozenset({"mostly"}))
+    with pytest.raises(ValueError, match="rule r-ai version 1: 'mostly' is not one of"):
+        evaluate_work(ask(), work(ai_declaration="generated"), allow_all(bad))

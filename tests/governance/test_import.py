@@ -280,3 +280,23 @@ def test_a_bad_ddex_element_is_reported_by_xpath_and_the_rest_imported() -> None
     assert "SoundRecording[ResourceReference='A1']" in report.problems[0].where
     assert "ISRC" in report.problems[0].reason
     assert Work.objects.count() == 2
+
+
+def test_the_ai_declaration_column_is_read_and_a_bad_value_rejects_its_row() -> None:
+    label = PartyFactory(kind=PartyKind.LABEL)
+    data = (
+        b"kind,isrc,iswc,title,ai_declaration\n"
+        b"recording,USRC17607839,,Made by a model,generated\n"
+        b"recording,USRC17607840,,Helped by one,Partly\n"
+        b"recording,USRC17607841,,Silent,\n"
+        b"recording,USRC17607842,,Unsure,maybe\n"
+        b"composition,,T0345246801,A song,none\n"
+    )
+    report = run(data, label)
+    assert [(p.where, p.reason) for p in report.problems] == [
+        ("line 5", "ai_declaration: 'maybe' is not one of generated, assisted, none"),
+        ("line 6", "ai_declaration: only a recording is declared made with AI"),
+    ]
+    stored = dict(Work.objects.values_list("title", "ai_declaration"))
+    assert stored == {"Made by a model": "generated", "Helped by one": "assisted", "Silent": ""}
+    assert Work.objects.get(title="Helped by one").ai_declared_in == ["ai_declaration"]

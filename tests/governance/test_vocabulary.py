@@ -410,3 +410,26 @@ def test_outputs_do_not_depend_on_the_order_rules_come_in(order: list[RuleConten
     # Rebuilt sets may iterate in another order; the output must not.
     rebuilt = tuple(replace(r, licensees=frozenset(sorted(r.licensees))) for r in order)
     assert dump(rebuilt) == dump(MIXED)
+
+
+def test_a_rule_limited_to_ai_declarations_carries_the_limit_in_odrl() -> None:
+    limited = rule({"train"}, "deny", ai_declarations=frozenset({"generated", "assisted"}))
+    (prohibition,) = policy(limited)["prohibition"]
+    assert {"leftOperand": "cs:aiDeclaration", "operator": "isAnyOf",
+            "rightOperand": ["assisted", "generated"]} in prohibition["constraint"]  # fmt: skip
+
+
+def test_a_deny_of_ai_generated_works_only_constrains_training_and_says_which() -> None:
+    limited = rule({"train"}, "deny", ai_declarations=frozenset({"generated"}))
+    entries = cawg(limited, posture="opt_out")
+    # Not a refusal of all training: only of the works declared AI-generated.
+    assert entries["cawg.ai_training"] == {
+        "use": "constrained",
+        "constraint_info": "No training for works declared AI-generated.",
+    }
+    only = rule({"train"}, "allow", ai_declarations=frozenset({"none", "undeclared"}))
+    assert cawg(only)["cawg.ai_training"] == {
+        "use": "constrained",
+        "constraint_info": "Training only for works declared made without AI or without an AI "
+        "declaration; no lyrics use.",  # (opt-in: the lyrics use has no rule)
+    }

@@ -2,7 +2,8 @@
 ``GET /api/v1/works/`` finds; a work's page shows its shares, credits, the consent in force and
 the decisions about it, with their receipts; an upload starts the API's import job, a bad one
 is refused naming why and creates nothing; and the forbidden cases (another party's catalog,
-work, decision or job: 404; a form without CSRF: 403; a viewer: no import)."""
+work, decision or job: 404; a form without CSRF: 403; a viewer: no import); a work's page
+shows the AI declaration its label's feed made."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rest_framework.test import APIClient
 
 from governance import tasks
 from governance.models import ApiToken, ImportJob, Membership, Party, PartyKind, Role, Work
+from tests.ddex_samples import ern_document
 from tests.factories import Caller, PartyFactory, UserFactory, caller
 from tests.world import rule
 
@@ -402,3 +404,20 @@ def test_the_demo_labels_and_publishers_pages_open_on_the_demo_catalog(tmp_path:
     assert composition.status_code == 200
     assert found_titles(client.get(f"/p/{harbor.pk}/catalog/").content.decode()) == [
         "Northern Lights"]  # fmt: skip
+
+
+def test_a_works_page_shows_the_ai_declaration_its_label_made() -> None:
+    label = caller(PartyKind.LABEL, name="Northwind Records")
+    document = ern_document(recordings=2, version="4.3.2", ai={1: "Partly"})
+    assert imported(label, document, "album.xml")["problems"] == []
+    declared, silent = Work.objects.order_by("isrc")
+    client = signed_in(label)
+    page = client.get(f"/p/{label.party.pk}/catalog/{declared.pk}/").content.decode()
+    assert "AI-assisted (part of it made with generative AI)" in page
+    assert "declared by its label" in page
+    other = client.get(f"/p/{label.party.pk}/catalog/{silent.pk}/").content.decode()
+    assert "AI declaration" not in other
+    french = client.get(
+        f"/p/{label.party.pk}/catalog/{declared.pk}/", HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    assert "Assisté par l’IA (en partie créé avec l’IA générative)" in html.unescape(french)  # noqa: RUF001
