@@ -62,6 +62,9 @@ class DdexRecording:
     languages: tuple[str, ...] = ()  # Every LanguageOfPerformance, in order (language: the first).
     genre: str | None = None
     parental_warning: str | None = None
+    iswc: str | None = (
+        None  # The composition it embodies: 3.8 IndirectSoundRecordingId, 4.x WorkId.
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,7 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
             p_line=(recording.p_line or "")[:300], p_year=recording.p_year, languages=languages,
             genre=(recording.genre or "")[:100],
             parental_warning=(recording.parental_warning or "")[:40], credits=_credits(recording),
+            declared_iswc=recording.iswc or "", composition_stated=False,
         )  # fmt: skip
         record.shares.extend(shares)
         record.releases.extend(on)
