@@ -7,6 +7,7 @@ party's message cannot do."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from decimal import Decimal
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from governance.importing.apply import Report
@@ -335,3 +337,29 @@ def test_detect_format_tells_mwn_and_the_works_csv_from_ern_and_the_catalog_csv(
     assert detect_format(filename="a.xml", data=ERN.encode()) == "ddex"
     assert detect_format(filename="w.csv", data=CSV.encode()) == "works"
     assert detect_format(filename="c.csv", data=b"kind,isrc,title\n") == "csv"
+
+
+def test_an_ern_recording_declaring_an_invalid_iswc_is_rejected_naming_it() -> None:
+    label = northwind()
+    text = ern_declaring({"A1": "T-123.456.789-5"}).decode()
+    report = works(label, text, "ddex")
+    line = line_of(text, "<WorkId><ISWC>T-123.456.789-5")
+    (problem,) = report.problems
+    assert problem.where.endswith(f"[ResourceReference='A1']/WorkId/ISWC (line {line})")
+    assert "SoundRecording A1 rejected: ISWC" in problem.reason
+    assert not Work.objects.filter(isrc=A1).exists()
+    assert Work.objects.filter(isrc=A2).exists()
+
+
+def test_the_command_imports_works_files_by_their_detected_format(tmp_path: Path) -> None:
+    harbor = publisher()
+    for name, data in (("works.xml", MWN), ("works.csv", CSV)):
+        path = tmp_path / name
+        path.write_text(data)
+        call_command("import_catalog", str(path), "--party", harbor.name, stdout=io.StringIO())
+    assert set(Work.objects.values_list("iswc", flat=True)) == {W1, W2}
+    truncated = tmp_path / "cut.xml"
+    truncated.write_text(MWN[: len(MWN) // 2])
+    with pytest.raises(CommandError) as raised:
+        call_command("import_catalog", str(truncated), "--party", harbor.name)
+    assert raised.value.returncode == 2
