@@ -69,6 +69,8 @@ def test_a_works_file_is_detected_imported_and_a_check_asks_its_publishers(
         return Decision.objects.get(pk=response.json()["id"])
 
     composition = str(Work.objects.get(iswc=W1).pk)
+    shown = label.client.get(f"/api/v1/works/{Work.objects.get(isrc=A1).pk}/").json()
+    assert (shown["declared_iswc"], shown["composition"]) == (W1, composition)
     decision = check("lyrics")  # lyrics need the publishing right alone
     (work,) = decision.trace["works"]
     (publishing,) = [r for r in work["rights"] if r["right"] == "publishing"]

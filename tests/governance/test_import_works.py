@@ -363,3 +363,39 @@ def test_the_command_imports_works_files_by_their_detected_format(tmp_path: Path
     with pytest.raises(CommandError) as raised:
         call_command("import_catalog", str(truncated), "--party", harbor.name)
     assert raised.value.returncode == 2
+
+
+ROOT = '<MusicalWorkClaimNotificationMessage xmlns="http://ddex.net/xml/mc-notif/13">'
+HOSTILE = [
+    b'<!DOCTYPE x [<!ENTITY a "aaaa">]>'
+    + ROOT.encode()
+    + b"&a;</MusicalWorkClaimNotificationMessage>",
+    (ROOT + "<WorkList>" + "<MusicalWork>" * 300 + "</MusicalWork>" * 300 + "</WorkList>"
+     + "</MusicalWorkClaimNotificationMessage>").encode(),
+    (ROOT + "<WorkList><MusicalWork>\0</MusicalWork></WorkList>").encode(),
+    b"<NewReleaseMessage xmlns='http://ddex.net/xml/mwn/11'/>",
+    b"\xff\xfe<not xml",
+]  # fmt: skip
+ODD = [
+    ROOT + "<WorkList><MusicalWork/><MusicalWork><MusicalWorkReference>W'1</MusicalWorkReference>"
+    "<MusicalWorkId><ISWC>nope</ISWC></MusicalWorkId></MusicalWork></WorkList>"
+    "<RightShareList><RightShare><RightSharePercentage>NaN</RightSharePercentage>"
+    "<RightShareWorkReference>W9</RightShareWorkReference></RightShare></RightShareList>"
+    "</MusicalWorkClaimNotificationMessage>",
+    ROOT + "</MusicalWorkClaimNotificationMessage>",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("data", HOSTILE, ids=["dtd", "deep", "nul", "root", "binary"])
+def test_a_hostile_file_fails_whole_and_imports_nothing(data: bytes) -> None:
+    with pytest.raises(UnreadableFile):
+        works(publisher(), data)
+    assert not Work.objects.exists()
+
+
+@pytest.mark.parametrize("text", ODD, ids=["empty-elements", "empty-message"])
+def test_odd_but_well_formed_messages_are_answered_with_problems_never_an_error(text: str) -> None:
+    report = works(publisher(), text)
+    assert not Work.objects.exists()
+    assert all(p.where.startswith("/mwn:") for p in report.problems)
+    assert bool(report.problems) == ("<WorkList>" in text)
