@@ -30,6 +30,7 @@ import datetime as dt
 import io
 import pathlib
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
@@ -90,7 +91,9 @@ class MwnMessage:
     problems: tuple[DdexProblem, ...]
 
 
-Where = tuple[str, int]
+Where = tuple[str, str, int]
+"""An element kept for a later problem: its item's anchor (one string per item, shared), the
+steps below it (interned: few distinct ones) and its line. :func:`_at` makes the XPath."""
 Fault = tuple[str, int, str]
 
 
@@ -212,7 +215,6 @@ class _Reader:
         self.prefix = etree.QName(root).localname
         self.q: str | None = None
         self.parties: dict[str, _Party] = {}
-        self.party_where: dict[str, Where] = {}
         self.territories: dict[str, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
         self.works: list[_Work] = []
         self.shares: list[_Share] = []
@@ -252,6 +254,7 @@ class _Reader:
 
     @staticmethod
     def located(el: etree._Element, item: etree._Element, anchor: str) -> Where:
+        """``el`` under the streamed ``item`` (its XPath ``anchor``), as a :data:`Where`."""
         steps: list[str] = []
         node = el
         while node is not item and (parent := node.getparent()) is not None:
@@ -259,7 +262,7 @@ class _Reader:
             step = etree.QName(node).localname
             steps.append(f"{step}[{same.index(node) + 1}]" if len(same) > 1 else step)
             node = parent
-        return "/".join([anchor, *reversed(steps)]), el.sourceline or 0
+        return anchor, sys.intern("/".join(reversed(steps))), el.sourceline or 0
 
     # -- items, as they end ----------------------------------------------------------------
 
@@ -293,7 +296,7 @@ class _Reader:
                     continue
                 if code != WORLDWIDE and code not in identifiers.ALL_TERRITORIES:
                     where = self.located(node, item, anchor)
-                    faults.append((*where, f"{name} {code!r} is not an ISO 3166-1 alpha-2 "
+                    faults.append((*_at(where), f"{name} {code!r} is not an ISO 3166-1 alpha-2 "
                                    "territory code"))  # fmt: skip
                     continue
                 codes.append(code)
@@ -332,7 +335,7 @@ class _Reader:
                         value = check(value)
                     except ValueError as exc:
                         where = self.located(node, el, anchor)
-                        faults.append((*where, f"{name} {value!r}: {exc}"))
+                        faults.append((*_at(where), f"{name} {value!r}: {exc}"))
                         continue
                 ids[name] = value
         name = self.text(el, "PartyName/FullName")
@@ -340,34 +343,33 @@ class _Reader:
         if not (name or party.isni or party.ipi or party.dpid):
             faults.append((anchor, el.sourceline or 0, "it has neither a name nor a PartyId"))
         self.parties[ref] = _Party(party, faults)
-        self.party_where[ref] = (anchor, el.sourceline or 0)
 
     def work(self, el: etree._Element) -> None:
         ref = self.text(el, "MusicalWorkReference")
         anchor = self.anchor(el, "WorkList", "MusicalWorkReference", ref)
-        where = (anchor, el.sourceline or 0)
+        where = (anchor, "", el.sourceline or 0)
         faults: list[Fault] = []
         iswc_node = next((n for n in self.all(el, "MusicalWorkId/ISWC") if node_text(n)), None)
         iswc, iswc_where = None, where
         if iswc_node is None:
-            faults.append((*where, "it has no ISWC (MusicalWorkId/ISWC)"))
+            faults.append((*_at(where), "it has no ISWC (MusicalWorkId/ISWC)"))
         else:
             iswc_where = self.located(iswc_node, el, anchor)
             try:
                 iswc = identifiers.normalize_iswc(node_text(iswc_node))
             except ValueError as exc:
-                faults.append((*iswc_where, f"ISWC {node_text(iswc_node)!r}: {exc}"))
+                faults.append((*_at(iswc_where), f"ISWC {node_text(iswc_node)!r}: {exc}"))
         title = self.text(el, "Title/TitleText")
         if not title:
-            faults.append((*where, "it has no title (Title/TitleText)"))
+            faults.append((*_at(where), "it has no title (Title/TitleText)"))
         writers = []
         for writer in self.all(el, "Writer"):
             ref_node = next(iter(self.all(writer, "WriterPartyReference")), None)
             writer_where = self.located(writer if ref_node is None else ref_node, el, anchor)
-            roles = tuple(dict.fromkeys(self.texts(writer, "Role")))
+            roles = tuple(sys.intern(r) for r in dict.fromkeys(self.texts(writer, "Role")))
             writers.append((node_text(ref_node), roles, writer_where))
         if not writers:
-            faults.append((*where, "it has no writer (Writer/WriterPartyReference)"))
+            faults.append((*_at(where), "it has no writer (Writer/WriterPartyReference)"))
         languages = tuple(dict.fromkeys(self.texts(el, "LanguageOfLyrics")))
         self.works.append(_Work(ref, where, iswc, iswc_where, title, writers, languages, faults))
 
@@ -380,7 +382,7 @@ class _Reader:
         try:
             isrc = identifiers.normalize_isrc(node_text(isrc_node))
         except ValueError as exc:
-            xpath, line = self.located(isrc_node, el, anchor)
+            xpath, line = _at(self.located(isrc_node, el, anchor))
             self.problems.append(DdexProblem(xpath, line, f"SoundRecording {ref} is not linked: "
                                              f"ISRC {node_text(isrc_node)!r}: {exc}"))  # fmt: skip
             return
@@ -410,18 +412,19 @@ class _Reader:
                 percent = Decimal(node_text(node))
             except InvalidOperation:
                 where = self.located(node, el, anchor)
-                faults.append((*where, f"RightSharePercentage {node.text!r} is not a decimal"))
+                faults.append((*_at(where), f"RightSharePercentage {node.text!r} is not a decimal"))
                 continue
             if not percent.is_finite() or not 0 <= percent <= 100:
                 where = self.located(node, el, anchor)
-                faults.append((*where, f"RightSharePercentage {percent} is outside 0..100"))
+                faults.append((*_at(where), f"RightSharePercentage {percent} is outside 0..100"))
                 percent = None
         claimed = self.text(el, "RightShareNotClaimed") not in ("true", "1")
         claimed = claimed and self.text(el, "RightsControllerUnknown") not in ("true", "1")
         valid_from, valid_until = self.period(el, anchor, faults)
         self.shares.append(_Share(
-            ref, (anchor, el.sourceline or 0), self.texts(el, "RightShareWorkReference"),
-            self.text(el, "RightShareType"), tuple(dict.fromkeys(self.texts(el, "RightsType"))),
+            ref, (anchor, "", el.sourceline or 0), self.texts(el, "RightShareWorkReference"),
+            sys.intern(self.text(el, "RightShareType")),
+            tuple(sys.intern(t) for t in dict.fromkeys(self.texts(el, "RightsType"))),
             territories, excluded, territory_refs, controller, percent, claimed, valid_from,
             valid_until, faults,
         ))  # fmt: skip
@@ -440,7 +443,7 @@ class _Reader:
                     day = None
             if value and day is None and node is not None:
                 where = self.located(node, el, anchor)
-                faults.append((*where, f"{name} {value!r} is not a date (YYYY-MM-DD)"))
+                faults.append((*_at(where), f"{name} {value!r} is not a date (YYYY-MM-DD)"))
             bounds.append(day)
         start, end = bounds
         until = None if end is None else end + dt.timedelta(days=1)
@@ -452,7 +455,8 @@ class _Reader:
 
     def message(self) -> MwnMessage:
         for work in self.works:  # Resolve the writers: each must name a valid Party.
-            for ref, _, (xpath, line) in work.writers:
+            for ref, _, at in work.writers:
+                xpath, line = _at(at)
                 if (party := self.parties.get(ref)) is None:
                     work.faults.append((xpath, line, f"WriterPartyReference {ref!r} names no "
                                         "Party in the PartyList"))  # fmt: skip
@@ -465,7 +469,7 @@ class _Reader:
                 carried[work.iswc].append(work.ref or "?")
         for work in self.works:
             if work.iswc and len(holders := carried[work.iswc]) > 1:
-                work.faults.append((*work.iswc_where, f"ISWC {work.iswc} is carried by "
+                work.faults.append((*_at(work.iswc_where), f"ISWC {work.iswc} is carried by "
                                     f"{len(holders)} MusicalWorks ({', '.join(holders)}): each "
                                     "of them is rejected"))  # fmt: skip
         shares_of: dict[str, list[_Share]] = defaultdict(list)
@@ -473,9 +477,8 @@ class _Reader:
             self.settle(share)
             known = [r for r in share.works if r in by_ref]
             if not known:
-                self.problems.append(DdexProblem(*share.where, f"RightShare {share.ref} rejected: "
-                                                 "its RightShareWorkReference names no "
-                                                 "MusicalWork"))  # fmt: skip
+                why = f"RightShare {share.ref} rejected: its RightShareWorkReference names no work"
+                self.problems.append(DdexProblem(*_at(share.where), why))
             for ref in dict.fromkeys(known):
                 shares_of[ref].append(share)
         works = []
@@ -489,7 +492,7 @@ class _Reader:
                 continue
             writers = tuple((self.parties[ref].party, roles) for ref, roles, _ in work.writers)
             works.append(MwnWork(
-                work.where[0], work.where[1], work.ref, work.iswc, work.title,
+                *_at(work.where), work.ref, work.iswc, work.title,
                 tuple(dict.fromkeys(writers)), tuple(shares),
                 tuple(dict.fromkeys(self.embodied.get(work.ref, []))), work.languages,
             ))  # fmt: skip
@@ -499,7 +502,8 @@ class _Reader:
     def settle(self, share: _Share) -> None:
         """Resolve a RightShare's territory references and controller (faults if they name
         nothing or an invalid Party)."""
-        for ref, (xpath, line) in share.territory_refs:
+        for ref, at in share.territory_refs:
+            xpath, line = _at(at)
             codes = self.territories.get(ref)
             if codes is None:
                 share.faults.append((xpath, line, f"TerritoryReference {ref!r} names no valid "
@@ -511,9 +515,10 @@ class _Reader:
         if WORLDWIDE in share.territories or (share.excluded and not share.territories):
             share.territories = (WORLDWIDE,)
         if not share.territories:
-            share.faults.append((*share.where, "it names no territory"))
+            share.faults.append((*_at(share.where), "it names no territory"))
         if share.controller is not None:
-            ref, (xpath, line) = share.controller
+            ref, at = share.controller
+            xpath, line = _at(at)
             if (party := self.parties.get(ref)) is None:
                 share.faults.append((xpath, line, f"RightsControllerPartyReference {ref!r} names "
                                      "no Party in the PartyList"))  # fmt: skip
@@ -541,8 +546,8 @@ class _Reader:
             if (over := find_overshoot(terms)) is not None:
                 what = " ".join(filter(None, (share_type, rights_type))) or "RightShares"
                 culprit = next(s for s in known if s.ref == over.shares[-1].id)
-                work.faults.append((*culprit.where, f"{what} shares add up to more than 100 %: "
-                                    f"{over.describe()}"))  # fmt: skip
+                why = f"{what} shares add up to more than 100 %: {over.describe()}"
+                work.faults.append((*_at(culprit.where), why))
         if work.faults or not groups:
             return []
         chosen = _chosen(list(groups))
@@ -558,12 +563,23 @@ class _Reader:
                 continue
             party = self.parties[share.controller[0]].party
             out.append(MwnShare(
-                share.where[0] + (f" (line {share.where[1]})" if share.where[1] else ""),
+                _where(share.where),
                 party, percent, share.territories, share.excluded if WORLDWIDE in
                 share.territories else (), share.rights_types, share.share_type,
                 share.valid_from, share.valid_until,
             ))  # fmt: skip
         return out
+
+
+def _at(where: Where) -> tuple[str, int]:
+    """The XPath and line of a kept element."""
+    anchor, steps, line = where
+    return (f"{anchor}/{steps}" if steps else anchor), line
+
+
+def _where(where: Where) -> str:
+    xpath, line = _at(where)
+    return f"{xpath} (line {line})" if line else xpath
 
 
 def _mode(share: _Share) -> tuple[str, frozenset[str]]:
