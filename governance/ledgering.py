@@ -91,6 +91,13 @@ def party_payload(party: Party) -> dict[str, Any]:
 
 
 def work_payload(work: Work, credits: Iterable[Credit]) -> dict[str, Any]:
+    payload = _work_payload(work, credits)
+    if work.declared_iswc:  # Only when a feed declared one: earlier entries keep their form.
+        payload["declared_iswc"] = work.declared_iswc
+    return payload
+
+
+def _work_payload(work: Work, credits: Iterable[Credit]) -> dict[str, Any]:
     return {
         "id": str(work.pk),
         "version": work.version,

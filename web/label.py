@@ -375,7 +375,10 @@ def decision_receipt(
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label=gettext_lazy("Catalog file: CSV, or DDEX ERN XML (3.8 or 4.x)"),
+        label=gettext_lazy(
+            "Catalog file: CSV or DDEX ERN XML (3.8 or 4.x); "
+            "musical works: DDEX MWN XML or works CSV"
+        ),
         error_messages={
             "required": gettext_lazy("Choose a file to import."),
             "empty": gettext_lazy("The file is empty."),

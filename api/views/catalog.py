@@ -45,9 +45,10 @@ class WorkOutputSerializer(serializers.ModelSerializer[Work]):
     class Meta:
         model = Work
         fields = ["id", "kind", "title", "display_artist", "isrc", "iswc", "composition",
-                  "duration_ms", "language", "languages", "release_date", "p_line", "p_year",
-                  "genre", "parental_warning", "ai_declaration", "ai_parts", "ai_declared_in",
-                  "credits", "registrant", "version", "created_at", "updated_at"]  # fmt: skip
+                  "declared_iswc", "duration_ms", "language", "languages", "release_date",
+                  "p_line", "p_year", "genre", "parental_warning", "ai_declaration", "ai_parts",
+                  "ai_declared_in", "credits", "registrant", "version", "created_at",
+                  "updated_at"]  # fmt: skip
 
 
 class CreditInputSerializer(StrictSerializer):

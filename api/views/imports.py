@@ -1,4 +1,5 @@
-"""Catalog imports: upload a CSV or DDEX ERN file, then follow the job's progress and report.
+"""Catalog imports: upload a CSV, DDEX ERN, DDEX MWN or works CSV file, then follow the job's
+progress and report.
 
 The job is stored with its outbox row and run by a worker (a broker outage only delays it). It
 ends ``succeeded``, listing any rejected rows, or ``failed``: a file that cannot be read at all
@@ -44,7 +45,9 @@ class ImportOutputSerializer(serializers.ModelSerializer[ImportJob]):
 
 
 class ImportListView(GenericAPIView[ImportJob]):
-    """The caller's imports; ``POST`` a file (multipart ``file``) to start one (202, ``queued``).
+    """The caller's imports; ``POST`` a file (multipart ``file``) to start one (202, ``queued``)
+    into the caller's own catalog. The format is detected (``format``): a catalog CSV, a DDEX
+    ERN message, or musical works (a DDEX MWN message or the works CSV: docs/catalog-works.md).
     An empty file is a 400; any other file is accepted and its job tells what came of it."""
 
     class ImportUploadSerializer(StrictSerializer):

@@ -65,6 +65,9 @@ class DdexRecording:
     ai_declaration: str | None = None  # terms.AI_DECLARATIONS; None: it says nothing.
     ai_parts: tuple[str, ...] = ()  # Roles of the Contributors declared made with AI.
     ai_declared_in: tuple[str, ...] = ()  # The elements that declared it (ContainsAI...).
+    iswc: str | None = (
+        None  # The composition it embodies: 3.8 IndirectSoundRecordingId, 4.x WorkId.
+    )
 
 
 @dataclass(frozen=True, slots=True)

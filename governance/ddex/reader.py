@@ -359,6 +359,14 @@ class Reader(ErnDocument):
                 isrc = identifiers.normalize_isrc(node_text(isrc_node))
             except ValueError as exc:
                 faults.append((isrc_node, f"ISRC {node_text(isrc_node)!r}: {exc}"))
+        iswc_path = "WorkId/ISWC" if self.v4 else "IndirectSoundRecordingId/ISWC"
+        iswc_node = next((n for n in self.all(sr, iswc_path) if node_text(n)), None)
+        iswc = None
+        if iswc_node is not None:  # The composition it embodies (docs/catalog-works.md).
+            try:
+                iswc = identifiers.normalize_iswc(node_text(iswc_node))
+            except ValueError as exc:
+                faults.append((iswc_node, f"ISWC {node_text(iswc_node)!r}: {exc}"))
         title, display = self.names(sr, blocks)
         if not title:
             faults.append((sr, "it has no title"))
@@ -416,6 +424,7 @@ class Reader(ErnDocument):
                 declared.value,
                 declared.parts,
                 declared.declared_in,
+                iswc=iswc,
             )
         return _Draft(ref, recording, [], isrc, isrc_where, controllers, _unique(delegated))
 

@@ -47,7 +47,8 @@ from governance.rights import ShareTerms, find_overshoot
 
 WORK_FIELDS = ("title", "display_artist", "composition_id", "duration_ms", "language",
                "release_date", "p_line", "p_year", "languages", "genre",
-               "parental_warning", "ai_declaration", "ai_parts", "ai_declared_in")  # fmt: skip
+               "parental_warning", "ai_declaration", "ai_parts", "ai_declared_in",
+               "declared_iswc")  # fmt: skip
 RELEASE_FIELDS = ("catalog_number", "label_name", "c_line")
 NOT_HOLDERS = (PartyKind.LICENSEE, PartyKind.AUDITOR)
 
@@ -220,7 +221,9 @@ class Applier:
         # API's, another import's) commits first, and this chunk finds it.
         ordering.registering(
             [f"{scheme}:{code}" for r in records for scheme, code in (("isrc", r.isrc),
-             ("iswc", r.iswc)) if code]
+             ("iswc", r.iswc), ("iswc", r.declared_iswc)) if code]
+            # The recordings a works message links (governance.importing.links).
+            + [f"isrc:{code}" for r in records for code in r.recording_isrcs]
             + [f"upc:{spec.upc}" for r in records for spec in r.releases]
             # The parties this chunk may name: two imports of one label's feeds name each once.
             + [f"named:{self.party.pk}:{s.named.name.casefold()}" for r in records
@@ -237,7 +240,7 @@ class Applier:
         """Create or update the records' works; the work of each accepted record by id()."""
         isrcs = [r.isrc for r in records if r.isrc]
         iswcs = [r.iswc for r in records if r.iswc]
-        wanted = {r.composition_iswc for r in records if r.composition_iswc}
+        wanted = {i for r in records for i in (r.composition_iswc, r.declared_iswc) if i}
         existing = {
             ("isrc", w.isrc) if w.isrc else ("iswc", w.iswc): w
             for w in Work.objects.filter(Q(isrc__in=isrcs) | Q(iswc__in=iswcs))
@@ -260,6 +263,14 @@ class Applier:
                     why = "is not registered (import it first, or in this file)"
                     self.report.reject(record.where, f"composition {record.composition_iswc} {why}")
                     continue
+            elif not record.composition_stated:
+                # A feed's declared ISWC links the recording once the composition is registered;
+                # otherwise the link it has stays (docs/catalog-works.md).
+                known = existing.get(record.key)
+                composition = (
+                    compositions.get(record.declared_iswc) if record.declared_iswc else None
+                )
+                composition = composition or (known.composition_id if known else None)
             values = {
                 "title": record.title, "display_artist": record.display_artist,
                 "composition_id": composition, "duration_ms": record.duration_ms,
@@ -269,6 +280,7 @@ class Applier:
                 "parental_warning": record.parental_warning,
                 "ai_declaration": record.ai_declaration, "ai_parts": list(record.ai_parts),
                 "ai_declared_in": list(record.ai_declared_in),
+                "declared_iswc": record.declared_iswc,
             }  # fmt: skip
             work = existing.get(record.key)
             if work is None:

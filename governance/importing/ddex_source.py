@@ -153,6 +153,7 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
             parental_warning=(recording.parental_warning or "")[:40], credits=_credits(recording),
             ai_declaration=recording.ai_declaration or "", ai_parts=recording.ai_parts,
             ai_declared_in=recording.ai_declared_in,
+            declared_iswc=recording.iswc or "", composition_stated=False,
         )  # fmt: skip
         record.shares.extend(shares)
         record.releases.extend(on)

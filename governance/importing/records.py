@@ -102,6 +102,16 @@ class ImportRecord:
     credits: tuple[CreditRecord, ...] = ()
     shares: list[ShareRecord] = field(default_factory=list)
     releases: list[ReleaseRecord] = field(default_factory=list)
+    declared_iswc: str = ""
+    """A recording's ISWC as its feed declares it (ERN): linked once that composition is
+    registered (``composition_iswc`` instead requires it registered now)."""
+    composition_stated: bool = True
+    """Whether the record states the recording's composition (CSV, API: no
+    ``composition_iswc`` unlinks it). A feed states only what it declares: an existing link
+    stays when it declares nothing or an ISWC not registered yet."""
+    recording_isrcs: tuple[str, ...] = ()
+    """A composition's recordings, by ISRC, as a works message names them (linked by
+    ``governance.importing.links``)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -112,4 +122,4 @@ class ImportRecord:
                 self.duration_ms, self.language, self.release_date, self.p_line,
                 self.p_year, self.languages, self.genre, self.parental_warning,
                 self.ai_declaration, self.ai_parts, self.ai_declared_in,
-                self.credits)  # fmt: skip
+                self.credits, self.declared_iswc, self.recording_isrcs)  # fmt: skip

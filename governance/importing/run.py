@@ -18,7 +18,10 @@ from django.db import connection, transaction
 from governance.importing.apply import Applier, Report
 from governance.importing.csv_source import read_csv
 from governance.importing.ddex_source import read_ddex
+from governance.importing.links import link_recordings
+from governance.importing.mwn_source import read_mwn
 from governance.importing.records import ImportRecord, Problem
+from governance.importing.works_csv import read_works_csv
 from governance.models import Party
 
 CHUNK = 2000
@@ -30,11 +33,17 @@ class _RollBack(Exception):
     pass
 
 
-def read(
-    data: bytes, fmt: Literal["csv", "ddex"], *, party_name: str = ""
-) -> Iterable[ImportRecord | Problem]:
+Format = Literal["csv", "ddex", "mwn", "works"]
+"""A catalog CSV, a DDEX ERN message, a DDEX MWN message, a musical works CSV."""
+
+
+def read(data: bytes, fmt: Format, *, party_name: str = "") -> Iterable[ImportRecord | Problem]:
     if fmt == "csv":
         return read_csv(data)
+    if fmt == "mwn":
+        return read_mwn(data)
+    if fmt == "works":
+        return read_works_csv(data)
     return read_ddex(data, party_name=party_name)
 
 
@@ -86,7 +95,7 @@ def import_catalog(
     *,
     party: Party,
     data: bytes,
-    fmt: Literal["csv", "ddex"],
+    fmt: Format,
     now: dt.datetime,
     all_or_nothing: bool = False,
     progress: Progress | None = None,
@@ -107,6 +116,8 @@ def import_catalog(
         for start in range(0, len(records), CHUNK):
             with transaction.atomic():
                 applier.apply(records[start : start + CHUNK])
+                link_recordings(party=party, records=records[start : start + CHUNK], now=now,
+                                report=report)  # fmt: skip
             if progress is not None:
                 progress(min(start + CHUNK, len(records)), len(records))
 

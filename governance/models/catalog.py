@@ -67,6 +67,11 @@ class Work(models.Model):
     )  # fmt: skip
     isrc = models.CharField(max_length=12, null=True, blank=True, unique=True)
     iswc = models.CharField(max_length=11, null=True, blank=True, unique=True)
+    declared_iswc = models.CharField(
+        max_length=11, blank=True, default="", db_index=True,
+        help_text="For a recording: the ISWC its own feed declared (ERN WorkId/ISWC); it is "
+        "linked to that composition once the composition is registered (docs/catalog-works.md).",
+    )  # fmt: skip
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     language = models.CharField(max_length=3, blank=True)
     release_date = models.DateField(null=True, blank=True)

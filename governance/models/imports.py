@@ -13,6 +13,8 @@ from governance.models.identity import Party
 class ImportFormat(models.TextChoices):
     CSV = "csv", "CSV (docs/catalog-csv.md)"
     DDEX = "ddex", "DDEX ERN NewReleaseMessage 3.8.x or 4.x"
+    MWN = "mwn", "DDEX MWN musical works notification (docs/catalog-works.md)"
+    WORKS = "works", "Musical works CSV, CWR-like (docs/catalog-works.md)"
 
 
 class ImportStatus(models.TextChoices):

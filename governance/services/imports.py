@@ -15,14 +15,14 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from governance.access import Actor
 from governance.exceptions import InvalidInput
 from governance.importing.records import UnreadableFile
-from governance.importing.run import import_catalog
+from governance.importing.run import Format, import_catalog
 from governance.models import ImportJob, ImportStatus, PartyKind
 from governance.services.outbox import job_enqueue
 
@@ -34,12 +34,21 @@ REPORT_FIELDS = ["status", "error", "counts", "problems", "problem_count", "proc
                  "finished_at"]  # fmt: skip
 
 
-def detect_format(*, filename: str, data: bytes) -> Literal["csv", "ddex"]:
-    """``ddex`` for XML (by name or by content), ``csv`` for the rest."""
-    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+MWN_ROOTS = (b"MusicalWorkClaimNotificationMessage", b"MusicalWorkNotificationMessage")
+
+
+def detect_format(*, filename: str, data: bytes) -> Format:
+    """For XML (by name or by content): ``mwn`` when its root is an MWN message (named in the
+    first 4 KiB), else ``ddex`` (ERN); for the rest, ``works`` when the header names the
+    musical works CSV's ``work_title`` and ``line`` columns (docs/catalog-works.md), else
+    ``csv``."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if filename.lower().endswith(".xml") or head.startswith(b"<"):
-        return "ddex"
-    return "csv"
+        return "mwn" if any(root in head for root in MWN_ROOTS) else "ddex"
+    header = {
+        c.strip().strip('"') for c in head.split(b"\n", 1)[0].decode("utf-8", "replace").split(",")
+    }
+    return "works" if {"work_title", "line"} <= header else "csv"
 
 
 @transaction.atomic
@@ -93,7 +102,7 @@ def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
             return job
         job.status, job.started_at = ImportStatus.RUNNING, now
         job.save(update_fields=["status", "started_at"])
-    fmt: Literal["csv", "ddex"] = "ddex" if job.format == "ddex" else "csv"
+    fmt = cast(Format, job.format if job.format in ("ddex", "mwn", "works") else "csv")
     try:
         report = import_catalog(
             party=job.party, data=bytes(job.data), fmt=fmt, now=now,

@@ -28,13 +28,18 @@ UNREADABLE = 2
 
 
 class Command(BaseCommand):
-    help = "Import a catalog file (CSV per docs/catalog-csv.md, or DDEX ERN 3.8.x / 4.x XML)."
+    help = (
+        "Import a catalog file (CSV per docs/catalog-csv.md, or DDEX ERN 3.8.x / 4.x XML), "
+        "or musical works (DDEX MWN XML, or the works CSV of docs/catalog-works.md)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--party", required=True, help="The importing label or publisher: "
                             "its id or its exact name.")  # fmt: skip
-        parser.add_argument("--format", choices=["csv", "ddex"], help="Default: from the file.")
+        parser.add_argument("--format", choices=["csv", "ddex", "mwn", "works"],
+                            help="Default: from the file (docs/catalog-works.md for mwn and "
+                            "works).")  # fmt: skip
         parser.add_argument("--all-or-nothing", action="store_true",
                             help="Import nothing if any row or element is rejected.")  # fmt: skip
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
