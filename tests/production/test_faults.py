@@ -20,6 +20,7 @@ with RabbitMQ and once with Redis (database 15) as the broker.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -84,6 +85,11 @@ import django; django.setup()
 from ledger.services import current_signer
 print(current_signer().verifier().key_string)
 """
+
+
+def utc() -> str:
+    """Now, as the processes' JSON logs write it (to find a fault in them)."""
+    return dt.datetime.now(dt.UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def isrc(n: int) -> str:
@@ -365,15 +371,17 @@ def test_a_manifest_survives_a_killed_worker_a_cut_broker_and_a_killed_sequencer
         monitor.wait_done(0.15, deadline)
         victim = stack.manager.of("worker")[0]
         victim.kill()
-        print(f"(a) worker {victim.name} SIGKILLed at {monitor.latest().done:,} items decided")
+        print(f"(a) {utc()} worker {victim.name} SIGKILLed at {monitor.latest().done:,} items "
+              "decided")  # fmt: skip
 
         # (b) the broker connection of every process cut for 10 s.
         monitor.wait_done(0.35, deadline)
         stack.proxy.cut()
-        cut_at = monitor.latest().done
+        cut_at, cut_utc = monitor.latest().done, utc()
         time.sleep(CUT_SECONDS)
         stack.proxy.start()
-        print(f"(b) broker connection cut for {CUT_SECONDS:.0f} s at {cut_at:,} items decided")
+        print(f"(b) {cut_utc} broker connection cut for {CUT_SECONDS:.0f} s at {cut_at:,} items "
+              f"decided; restored {utc()}")  # fmt: skip
 
         # (c) the sequencer holding the lock, SIGKILLed; the other must take over.
         monitor.wait_done(0.55, deadline)
@@ -395,7 +403,7 @@ def test_a_manifest_survives_a_killed_worker_a_cut_broker_and_a_killed_sequencer
         survivor_ports = ports[survivor.name]
         before = monitor.latest()
         active.kill()
-        killed_at = time.monotonic()
+        killed_at, killed_utc = time.monotonic(), utc()
         taken: float | None = None
         while taken is None and time.monotonic() - killed_at < 10:
             for sample in list(monitor.samples):
@@ -405,9 +413,10 @@ def test_a_manifest_survives_a_killed_worker_a_cut_broker_and_a_killed_sequencer
                     taken = sample.at - killed_at
                     break
             time.sleep(0.01)
-        print(f"(c) sequencer {active.name} SIGKILLed at ledger size {before.head:,} with "
-              f"{before.pending:,} pending; {survivor.name} held the lock or moved the head "
-              f"after {taken if taken is None else round(taken, 3)} s")  # fmt: skip
+        shown = "(never)" if taken is None else f"{taken:.3f}"
+        print(f"(c) {killed_utc} sequencer {active.name} SIGKILLed at ledger size "
+              f"{before.head:,} with {before.pending:,} pending; {survivor.name} held the lock "
+              f"or moved the head after {shown} s")  # fmt: skip
         assert taken is not None, "the other sequencer did not take over within 10 s"
         assert taken <= TAKEOVER_LIMIT_S, taken
 
