@@ -75,7 +75,8 @@ test: $(STAMP) system-packages-test messages
 test-production: $(STAMP)
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \
 	t0=$$(date +%s); rc=0; \
-	$(BIN)/python -m pytest -m production tests/production -s -p no:cacheprovider || rc=$$?; \
+	$(BIN)/python -m pytest -m production tests/production -s -p no:cacheprovider \
+	  --basetemp=var/test-production || rc=$$?; \
 	echo "make test-production: $$(( $$(date +%s) - t0 )) s"; \
 	if [ $$started = 1 ]; then $(BIN)/python -m config.embedded stop; fi; \
 	exit $$rc
