@@ -5,7 +5,8 @@
   accepts TCP logins with a password only (scram-sha-256); the superuser keeps a local socket
   for the set-up, as a server's administrator would. Its roles and database are made by the
   SQL of docs/deployment.md, step 1, and nothing else;
-- :class:`RabbitVhost`: a vhost of its own on the shared RabbitMQ, deleted afterwards;
+- :class:`RabbitVhost`: a vhost of its own on the shared RabbitMQ (queues of its own where
+  ``rabbitmqctl`` is not at hand), deleted afterwards;
 - :class:`Proxy`: the TCP proxy (tests/production/tcpproxy.py) every process reaches the
   broker through, so its connection can be cut without touching the shared server.
 """
@@ -144,18 +145,37 @@ def rabbitmqctl(*args: str) -> str:
 
 
 class RabbitVhost:
-    """A vhost of this run's own on the shared RabbitMQ (guest may use it), deleted after."""
+    """The run's own place on the shared RabbitMQ: a vhost of its own (guest may use it) when
+    ``rabbitmqctl`` is at hand (root), else queues of its own on ``/``; removed after."""
 
     def __init__(self) -> None:
-        self.name = f"consentry-production-{secrets.token_hex(4)}"
+        token = secrets.token_hex(4)
+        self.own_vhost = shutil.which("rabbitmqctl") is not None
+        self.name = f"consentry-production-{token}" if self.own_vhost else ""
+        self.queue = "" if self.own_vhost else f"consentry-production-{token}"
+
+    def url(self, port: int) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{port}/{self.name}"
+
+    def env(self) -> dict[str, str]:
+        return {"CELERY_TASK_DEFAULT_QUEUE": self.queue} if self.queue else {}
 
     def __enter__(self) -> RabbitVhost:
-        rabbitmqctl("add_vhost", self.name)
-        rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        if self.own_vhost:
+            rabbitmqctl("add_vhost", self.name)
+            rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        rabbitmqctl("delete_vhost", self.name)
+        if self.own_vhost:
+            rabbitmqctl("delete_vhost", self.name)
+            return
+        from kombu import Connection
+
+        with Connection("amqp://guest:guest@127.0.0.1:5672//") as conn:
+            channel = conn.channel()
+            for name in (self.queue, f"{self.queue}.heartbeat"):
+                channel.queue_delete(name)
 
 
 class Proxy:

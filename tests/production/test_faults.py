@@ -166,7 +166,7 @@ def stack(
         proxy.start()
         if vhost is not None:
             vhost.__enter__()
-            broker_url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost.name}"
+            broker_url = vhost.url(proxy.port)
         else:
             broker_url = f"redis://127.0.0.1:{proxy.port}/15"
         env = {k: v for k, v in os.environ.items()
@@ -186,6 +186,8 @@ def stack(
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
         }
+        if vhost is not None:
+            env |= vhost.env()
         if broker == "redis":
             env |= {"CELERY_BROKER_VISIBILITY_TIMEOUT": "30", "CELERY_BROKER_KEY_PREFIX": prefix}
         step = started
