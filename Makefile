@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench reset install lint typecheck imports pytest db-start db-stop schema clean-venv \
+.PHONY: run test test-production bench reset install lint typecheck imports pytest db-start db-stop schema clean-venv \
 	messages system-packages-run system-packages-test
 
 # System packages (Debian's names), each as command:package. The pages' French catalogue is
@@ -59,6 +59,25 @@ test: $(STAMP) system-packages-test messages
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \
 	$(BIN)/python -m config.embedded start || exit 1; \
 	rc=0; $(MAKE) --no-print-directory lint typecheck imports pytest || rc=$$?; \
+	if [ $$started = 1 ]; then $(BIN)/python -m config.embedded stop; fi; \
+	if [ $$rc = 0 ]; then \
+	  if (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then \
+	    $(MAKE) --no-print-directory test-production || rc=$$?; \
+	  else \
+	    echo "RabbitMQ does not answer on 127.0.0.1:5672: the production profile (make test-production) was NOT run"; \
+	  fi; \
+	fi; \
+	exit $$rc
+
+# The production profile under faults (tests/production, docs/deployment.md): a PostgreSQL
+# cluster over TCP with a password, RabbitMQ and Redis as brokers, the processes of
+# deploy/Procfile; CONSENTRY_PRODUCTION_ITEMS items in the manifest (100,000). Minutes.
+test-production: $(STAMP)
+	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \
+	t0=$$(date +%s); rc=0; \
+	$(BIN)/python -m pytest -m production tests/production -s -p no:cacheprovider \
+	  --basetemp=var/test-production || rc=$$?; \
+	echo "make test-production: $$(( $$(date +%s) - t0 )) s"; \
 	if [ $$started = 1 ]; then $(BIN)/python -m config.embedded stop; fi; \
 	exit $$rc
 

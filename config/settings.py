@@ -125,6 +125,16 @@ elif CELERY_BROKER_URL.startswith("sqla+"):
     # database restart costs a reconnect, not a failed publish. Its lease on delivered
     # messages is CELERY_BROKER_LEASE seconds (read by config.broker; docs/deployment.md).
     CELERY_BROKER_TRANSPORT_OPTIONS |= {"pool_pre_ping": True}
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis redelivers a message whose worker died without acknowledging it only once it has
+    # been unacknowledged this long (kombu's default: an hour); it must exceed the longest task
+    # (a chunk takes seconds). A key prefix keeps deployments that share one Redis apart.
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "visibility_timeout": env.float("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600.0)
+    }
+    _broker_prefix: str = env.str("CELERY_BROKER_KEY_PREFIX", default="")
+    if _broker_prefix:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _broker_prefix
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
