@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,19 +28,27 @@ from governance import compensation
 from governance.exceptions import InvalidInput
 from governance.models import UsageReport
 from governance.services import usage
+from ledger import licence_tokens
+from ledger import services as ledger_services
 
 # --- Reports --------------------------------------------------------------------------------
 
 
 class UsageReportInputSerializer(StrictSerializer):
-    """A report names what it is reported under: one of :data:`SUBJECTS` (today the decision;
-    a licence token will be the other way to name it)."""
+    """A report names what it is reported under: one of :data:`SUBJECTS`, the decision's id or
+    its licence token (docs/lifecycle-tokens.md), which is verified with this log's key and
+    stands for the decision it names."""
 
-    SUBJECTS = ("decision",)
+    SUBJECTS = ("decision", "token")
 
     decision = serializers.UUIDField(
         required=False, help_text="Your allow or conditional decision the use was made under."
     )
+    token = serializers.CharField(
+        required=False, max_length=16384, trim_whitespace=False,
+        help_text="Instead of `decision`: the decision's licence token, as "
+        "`GET /api/v1/decisions/{id}/token/` gave it (its `token` member).",
+    )  # fmt: skip
     period = serializers.CharField(
         max_length=21, help_text="The month of use, YYYY-MM, or days within one month, "
         "YYYY-MM-DD/YYYY-MM-DD (both included).",
@@ -70,7 +79,22 @@ class UsageReportInputSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 {self.SUBJECTS[0]: [f"name exactly one of {', '.join(self.SUBJECTS)}"]}
             )
+        if attrs.get("token") is not None:
+            attrs["decision"] = _token_decision(attrs.pop("token"))
         return attrs
+
+
+def _token_decision(text: str) -> uuid.UUID:
+    """The decision a licence token of this log names, once its signature verifies with the
+    log's key; a 400 naming ``token`` otherwise. Whose decision it is, and whether it may be
+    reported on, is then checked as for a decision named by id."""
+    try:
+        claims = licence_tokens.verify_token(text, ledger_services.current_signer().verifier())
+    except licence_tokens.TokenError as exc:
+        raise serializers.ValidationError({"token": [str(exc)]}) from None
+    if claims.document.get("log") != ledger_services.origin():
+        raise serializers.ValidationError({"token": ["was issued by another log"]})
+    return uuid.UUID(claims.decision)
 
 
 class UsageReportSerializer(serializers.ModelSerializer[UsageReport]):

@@ -517,3 +517,28 @@ def test_the_period_of_a_report_is_a_month_or_days_within_one() -> None:
     )
     with pytest.raises(ValueError, match="one calendar month"):
         usage.period_of("2026-01-31/2026-02-01")
+
+
+def test_a_report_may_name_its_decision_by_the_licence_token() -> None:
+    w = shared_work(["70", "30"], obligations=COMPENSATION)
+    issued = w["licensee"].client.get(f"/api/v1/decisions/{w['decision']['id']}/token/")
+    assert issued.status_code == 200, issued.json()
+    token = issued.json()["token"]
+    body = {"period": this_month(), "unit": "streams", "units": 10, "amount": "1.00",
+            "currency": "EUR"}  # fmt: skip
+    got = report(w["licensee"], token=token, **body)
+    assert got.status_code == 201, got.json()
+    assert got.json()["decision"] == w["decision"]["id"]
+    # one byte changed: not this log's signature, refused naming the token
+    tampered = token.replace('"use":"analyze"', '"use":"analyse"')
+    assert tampered != token
+    got = report(w["licensee"], token=tampered, **body)
+    assert got.status_code == 400, got.json()
+    assert "token" in got.json()["fields"], got.json()
+    # both, or neither: refused
+    got = report(w["licensee"], token=token, decision=w["decision"]["id"], **body)
+    assert got.status_code == 400, got.json()
+    # a valid token shown by another licensee does not make the decision its own
+    other = caller(PartyKind.LICENSEE, name="Other AI")
+    assert report(other, token=token, **body).status_code == 404
+    assert UsageReport.objects.count() == 1

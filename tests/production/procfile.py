@@ -1,72 +1,89 @@
-"""TEMPORARY stand-in for honcho, until honcho is in the test extras: reads deploy/Procfile and
-starts instances of its process types the way ``honcho start`` does (each line run by
-``/bin/sh -c`` in its own session, ``PORT`` = base (a multiple of 1000) + 100 x the line's
-position + the instance's number - 1), so the harness runs exactly the operator's command lines.
+"""Starts instances of deploy/Procfile's process types with honcho, the process manager
+docs/deployment.md tells an operator to run it with: ``honcho start -f deploy/Procfile -p PORT
+TYPE`` for each instance, so the harness runs exactly the operator's command lines, with
+honcho's ``PORT`` (given per instance here, as an operator gives each host or instance its own).
 
-One manager per instance, not one for the whole stack: honcho stops every process when one
-exits, and the faults kill some on purpose.
+One honcho per instance, not one for the whole stack: honcho stops every process it manages
+when one exits, and the faults kill some on purpose. The fault kills the service honcho
+started (in a session of its own, with its children such as Celery's pool), as a crash or the
+OOM killer would, not honcho.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_LINE = re.compile(r"^([A-Za-z0-9_]+):\s*(.+)$")  # honcho's
+from honcho.environ import parse_procfile
 
 
 def read_procfile(path: Path) -> dict[str, str]:
-    """``{process type: command}`` in the file's order (comments and blank lines skipped)."""
-    processes: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.match(line)
-        if match is None:
-            raise ValueError(f"{path}: not a Procfile line: {raw!r}")
-        processes[match.group(1)] = match.group(2)
-    return processes
+    """``{process type: command}`` in the file's order, as honcho itself reads the file."""
+    return dict(parse_procfile(path.read_text()).processes)
+
+
+HONCHO = Path(sys.executable).with_name("honcho")
 
 
 @dataclass
 class Instance:
-    """One started process of the Procfile: ``api.1``, ``worker.3``..."""
+    """One started process of the Procfile: ``api.1``, ``worker.3``... ``proc`` is its honcho,
+    ``pid`` the service honcho started (a shell that ``exec``-ed the command)."""
 
     name: str
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+    pid: int
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.proc.poll() is None and _running(self.pid)
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: a crash, or the OOM killer (main process and its
-        children, such as Celery's pool or gunicorn's workers)."""
+        """SIGKILL the service's process group (it has a session of its own: the service and
+        its children, such as Celery's pool or gunicorn's workers); its honcho then exits."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+            os.killpg(self.pid, signal.SIGKILL)
+        self.proc.wait(timeout=60)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM the main process (what honcho and systemd send), then whatever is left."""
+        """SIGTERM honcho, which passes it on to the service and waits for it, then SIGKILL
+        whatever is left."""
         if self.proc.poll() is None:
             self.proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        for group in (self.pid, self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
         self.proc.wait()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(FileNotFoundError):  # a zombie has exited
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    return False
+
+
+def _child_of(parent: int, *, timeout: float = 60.0) -> int:
+    """The pid of ``parent``'s first child, once it has one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
+        if out.stdout.split():
+            return int(out.stdout.split()[0])
+        time.sleep(0.05)
+    raise RuntimeError(f"honcho (pid {parent}) started no process in {timeout:.0f} s")
 
 
 class Manager:
@@ -74,6 +91,7 @@ class Manager:
 
     def __init__(self, procfile: Path, *, root: Path, env: dict[str, str], log_dir: Path,
                  base_port: int) -> None:  # fmt: skip
+        self.procfile = procfile
         self.processes = read_procfile(procfile)
         self.root, self.env, self.log_dir, self.base_port = root, env, log_dir, base_port
         self.instances: list[Instance] = []
@@ -82,19 +100,22 @@ class Manager:
         return self.base_port + 100 * list(self.processes).index(kind) + number - 1
 
     def start(self, kind: str, number: int) -> Instance:
+        if kind not in self.processes:
+            raise ValueError(f"{self.procfile}: no process type {kind!r}")
         name = f"{kind}.{number}"
         port = self.port(kind, number)
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", self.processes[kind]],
+                [str(HONCHO), "start", "--no-colour", "--no-prefix", "-f", str(self.procfile),
+                 "-d", str(self.root), "-p", str(port), kind],
                 cwd=self.root,
-                env={**self.env, "PORT": str(port)},
+                env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )
-        instance = Instance(name=name, port=port, proc=proc, log=log)
+            )  # fmt: skip
+        instance = Instance(name=name, port=port, proc=proc, log=log, pid=_child_of(proc.pid))
         self.instances.append(instance)
         return instance
 
