@@ -10,15 +10,16 @@ row or element was rejected.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from django.db import connection, transaction
 
+from governance.importing import digests
 from governance.importing.apply import Applier, Report
 from governance.importing.csv_source import read_csv
 from governance.importing.ddex_source import read_ddex
-from governance.importing.records import ImportRecord, Problem
+from governance.importing.records import ImportRecord, Problem, Unchanged
 from governance.models import Party
 
 CHUNK = 2000
@@ -31,20 +32,35 @@ class _RollBack(Exception):
 
 
 def read(
-    data: bytes, fmt: Literal["csv", "ddex"], *, party_name: str = ""
-) -> Iterable[ImportRecord | Problem]:
+    data: bytes,
+    fmt: Literal["csv", "ddex"],
+    *,
+    party_name: str = "",
+    known: Mapping[str, tuple[str, str]] | None = None,
+) -> Iterable[ImportRecord | Problem | Unchanged]:
+    """``known``: see :func:`~governance.importing.ddex_source.read_ddex` (DDEX only)."""
     if fmt == "csv":
         return read_csv(data)
-    return read_ddex(data, party_name=party_name)
+    return read_ddex(data, party_name=party_name, known=known)
 
 
-def merge(items: Iterable[ImportRecord | Problem], report: Report) -> list[ImportRecord]:
+def merge(
+    items: Iterable[ImportRecord | Problem | Unchanged],
+    report: Report,
+    stored: digests.Stored | None = None,
+) -> list[ImportRecord]:
     """One record per work: rows of the same work add shares and releases, and must agree on
-    the work's fields. Compositions come first, so recordings can name them."""
+    the work's fields. Compositions come first, so recordings can name them. What a source
+    did not read (unchanged, by the ``stored`` digests it was given) is counted, not kept."""
     merged: dict[tuple[str, str], ImportRecord] = {}
     for item in items:
         if isinstance(item, Problem):
             report.problems.append(item)
+            continue
+        if isinstance(item, Unchanged):
+            report.counts["records"] += 1
+            report.counts["works_unchanged"] += 1
+            report.counts["shares_unchanged"] += (stored or {})[item.key][2]
             continue
         first = merged.get(item.key)
         if first is None:
@@ -96,8 +112,13 @@ def import_catalog(
     Raises :class:`~governance.importing.records.UnreadableFile`, before anything is written,
     when the file as a whole cannot be read (all of it is read before the first chunk)."""
     report = Report()
-    records = merge(read(data, fmt, party_name=party.name), report)
-    report.counts["records"] = len(records)
+    # A DDEX source skips the elements this party imported last, unchanged since.
+    stored = digests.stored(party) if fmt == "ddex" else {}
+    known = {element: (digest, code) for (_, code), (digest, element, _) in stored.items()
+             if element}  # fmt: skip
+    records = merge(read(data, fmt, party_name=party.name, known=known), report, stored)
+    skipped = report.counts["records"]
+    total = report.counts["records"] = skipped + len(records)
     if all_or_nothing and report.problems:
         report.counts["imported"] = 0
         return report
@@ -108,7 +129,9 @@ def import_catalog(
             with transaction.atomic():
                 applier.apply(records[start : start + CHUNK])
             if progress is not None:
-                progress(min(start + CHUNK, len(records)), len(records))
+                progress(skipped + min(start + CHUNK, len(records)), total)
+        if progress is not None and not records:
+            progress(total, total)
 
     if not all_or_nothing:
         chunks()
@@ -123,9 +146,9 @@ def import_catalog(
     except _RollBack:
         kept = report.problems
         report.counts.clear()
-        report.counts["records"] = len(records)
+        report.counts["records"] = total
         report.problems = kept
-    report.counts["imported"] = 0 if report.problems else len(records)
+    report.counts["imported"] = 0 if report.problems else total
     if not report.problems:
         _analyze(len(records))
     report.problems = _in_file_order(report.problems)

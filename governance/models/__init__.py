@@ -36,7 +36,7 @@ from governance.models.identity import (
     Posture,
     Role,
 )
-from governance.models.imports import ImportFormat, ImportJob, ImportStatus
+from governance.models.imports import ImportDigest, ImportFormat, ImportJob, ImportStatus
 from governance.models.requests import (
     CallbackAttempt,
     Decision,
@@ -70,6 +70,7 @@ __all__ = [
     "FingerprintPostings",
     "FingerprintSegment",
     "FingerprintSource",
+    "ImportDigest",
     "ImportFormat",
     "ImportJob",
     "ImportStatus",
