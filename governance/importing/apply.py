@@ -58,6 +58,8 @@ NOT_HOLDERS = (PartyKind.LICENSEE, PartyKind.AUDITOR)
 class Report:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of this process: ``read`` (the file into records) and ``apply``."""
 
     def reject(self, where: str, reason: str) -> None:
         self.problems.append(Problem(where, reason))

@@ -152,7 +152,7 @@ def read_ddex(
         where = _where(recording.xpath, recording.line)
         try:
             title = validators.work_title(recording.title)
-            recording_isrc, _ = validators.work_identifiers("recording", recording.isrc, None)
+            recording_isrc = recording.isrc  # The reader normalised it (ISO 3901).
             duration_ms = validators.duration_ms(recording.duration_ms)
             languages = tuple(dict.fromkeys(validators.language(v) for v in recording.languages))
             shares = _shares(recording, where)

@@ -10,6 +10,7 @@ row or element was rejected.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
@@ -112,6 +113,7 @@ def import_catalog(
     Raises :class:`~governance.importing.records.UnreadableFile`, before anything is written,
     when the file as a whole cannot be read (all of it is read before the first chunk)."""
     report = Report()
+    started = time.process_time()
     # A DDEX source skips the elements this party imported last, unchanged since.
     stored = digests.stored(party) if fmt == "ddex" else {}
     known = {element: (digest, code) for (_, code), (digest, element, _) in stored.items()
@@ -119,12 +121,14 @@ def import_catalog(
     records = merge(read(data, fmt, party_name=party.name, known=known), report, stored)
     skipped = report.counts["records"]
     total = report.counts["records"] = skipped + len(records)
+    report.cpu["read"] = time.process_time() - started
     if all_or_nothing and report.problems:
         report.counts["imported"] = 0
         return report
     applier = Applier(party=party, now=now, report=report)
 
     def chunks() -> None:
+        started = time.process_time()
         for start in range(0, len(records), CHUNK):
             with transaction.atomic():
                 applier.apply(records[start : start + CHUNK])
@@ -132,6 +136,7 @@ def import_catalog(
                 progress(skipped + min(start + CHUNK, len(records)), total)
         if progress is not None and not records:
             progress(total, total)
+        report.cpu["apply"] = time.process_time() - started
 
     if not all_or_nothing:
         chunks()
