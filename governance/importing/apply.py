@@ -118,6 +118,7 @@ class Applier:
         self._named_ids: set[Any] = set()
         self._new_parties: list[Party] = []
         self._faulty: set[int] = set()  # id() of the records of this chunk with a rejection.
+        self._held: dict[Any, list[tuple[Any, int]]] = {}  # Work id -> its shares' (id, version).
         for p in Party.objects.filter(Q(named_by__isnull=True) | Q(named_by=party)):
             if p.named_by_id is None:
                 self._parties_by_id[str(p.pk)] = p
@@ -238,11 +239,13 @@ class Applier:
         ledgering.append_many(entries, now=self.now)
         # What was stored whole, as it is now: the next import of the same content skips it.
         digests.store(self.party, [
-            (work.pk, r.digest, r.element, len(r.shares)) for r in records
+            (work.pk, r.digest, r.element, len(r.shares),
+             digests.seen(work.version, self._held.get(work.pk, ()))) for r in records
             if (work := works.get(id(r))) is not None and id(r) not in self._faulty
             and work.registrant_id == self.party.pk
         ])  # fmt: skip
         self._faulty.clear()
+        self._held.clear()
 
     def _changed(self, records: Sequence[ImportRecord]) -> list[ImportRecord]:
         """The records whose work is not as this party's last import of the same content left
@@ -417,6 +420,8 @@ class Applier:
                     match.updated_at = self.now
                     if match not in updated and match not in new:
                         updated.append(match)
+        for (work_id, _), group in current.items():
+            self._held.setdefault(work_id, []).extend((s.pk, s.version) for s in group)
         copy_insert(RightsShare, new)
         if updated:
             RightsShare.objects.bulk_update(

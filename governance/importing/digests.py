@@ -17,12 +17,12 @@ from django.db import connection
 
 from governance.models import Party
 
-STAMP = """md5(w.version::text || '/' || coalesce((
-    SELECT string_agg(s.id::text || ':' || s.version::text, ',' ORDER BY s.id)
-    FROM governance_rightsshare s WHERE s.work_id = w.id), '') || '/' || coalesce((
-    SELECT string_agg(t.release_id::text, ',' ORDER BY t.release_id)
-    FROM governance_releasetrack t WHERE t.work_id = w.id), ''))"""
-"""The state of work ``w`` that a digest vouches for (SQL)."""
+_SHARES = """coalesce((SELECT string_agg(s.id::text || ':' || s.version::text, ',' ORDER BY s.id)
+    FROM governance_rightsshare s WHERE s.work_id = w.id), '')"""
+_RELEASES = """coalesce((SELECT string_agg(t.release_id::text, ',' ORDER BY t.release_id)
+    FROM governance_releasetrack t WHERE t.work_id = w.id), '')"""
+STAMP = f"md5(w.version::text || '/' || {_SHARES} || '/' || {_RELEASES})"
+"""The state of work ``w`` that a digest vouches for (SQL). UUIDs order as their text does."""
 
 Stored = dict[tuple[str, str], tuple[str, str, int]]
 """(``isrc``/``iswc``, code) -> (digest, element digest, shares)."""
@@ -50,18 +50,29 @@ def stored(party: Party, keys: Iterable[tuple[str, str]] | None = None) -> Store
         }
 
 
-def store(party: Party, rows: Sequence[tuple[Any, str, str, int]]) -> None:
-    """Write (work id, digest, element digest, shares) for works as they are now, in the
-    caller's transaction (rolled back with it)."""
+def seen(version: int, shares: Iterable[tuple[Any, int]]) -> str:
+    """The start of a work's :data:`STAMP` from what an import saw and wrote: its version and
+    its shares' (id, version). Not read back at the end: a share another writer changed in the
+    meantime would be vouched for, and the next re-import would skip what it must restore."""
+    held = sorted((str(pk), v) for pk, v in shares)
+    return f"{version}/" + ",".join(f"{pk}:{v}" for pk, v in held)
+
+
+def store(party: Party, rows: Sequence[tuple[Any, str, str, int, str]]) -> None:
+    """Write (work id, digest, element digest, shares, :func:`seen`) for works as the import
+    saw and left them, in the caller's transaction (rolled back with it). The releases a work
+    is on are read here: an import only ever adds tracks, so one added meanwhile changes
+    nothing a re-import would do."""
     if not rows:
         return
     columns = [list(column) for column in zip(*rows, strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO governance_importdigest (work_id, party_id, digest, element, shares,"  # noqa: S608 - constants
-            f" stamp) SELECT w.id, %s, u.digest, u.element, u.shares, {STAMP}"
-            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[])"
-            " AS u(work_id, digest, element, shares)"
+            f" stamp) SELECT w.id, %s, u.digest, u.element, u.shares,"
+            f" md5(u.seen || '/' || {_RELEASES})"
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[])"
+            " AS u(work_id, digest, element, shares, seen)"
             " JOIN governance_work w ON w.id = u.work_id"
             " ON CONFLICT (work_id) DO UPDATE SET party_id = EXCLUDED.party_id,"
             " digest = EXCLUDED.digest, element = EXCLUDED.element, shares = EXCLUDED.shares,"

@@ -190,3 +190,50 @@ def test_another_partys_import_of_the_same_file_is_not_skipped() -> None:
     assert len(report.problems) == N + 1  # each recording's share, and the release's UPC
     assert ImportDigest.objects.filter(party=rival).count() == 0
     assert ImportDigest.objects.filter(party=label).count() == N
+
+
+@pytest.mark.usefixtures("committed")
+def test_a_work_edited_while_a_re_import_applies_is_not_vouched_for_by_its_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two writers on their own connections: a re-import reading A1 again (its bytes changed,
+    not its data), and the label editing A1's title through the API after the import read A1
+    and before it wrote A1's digest. The digest vouches for what the import saw (A1 at its
+    old version), so the next import of the same file reads A1 and restores the title the
+    file gives, as it would had the edit come after the import. Vouching for A1 as it is when
+    the digest is written (the API's title) skips it and keeps the edit: this failed so."""
+    from governance.importing import digests
+    from governance.services.catalog import work_update
+    from tests.committed import on_own_connection
+
+    label = on_own_connection(northwind)
+    user = on_own_connection(UserFactory)
+    document = ern_document(recordings=3, version="4.3", label=label.name, seed=12)
+    on_own_connection(lambda: run(label, document))
+    # The same data in other bytes: A1 is read, found unchanged, and its digest written with
+    # no ledger entry (so no lock of A1 held: an entry's ordering lock would make the edit wait).
+    changed = one_recording(document, 1, b"<Duration>", b"<Duration>\n  ")
+    isrc, title = on_own_connection(
+        lambda: Work.objects.order_by("isrc").values_list("isrc", "title")[0]
+    )
+    real_store = digests.store
+
+    def edit_then_store(party: Party, rows: Any) -> None:
+        def edit() -> None:
+            work = Work.objects.get(isrc=isrc)
+            actor = Actor(user=user, party=label, role="admin")
+            work_update(actor=actor, work=work, changes={"title": "Edited"}, now=timezone.now())
+
+        on_own_connection(edit)
+        real_store(party, rows)
+
+    monkeypatch.setattr(digests, "store", edit_then_store)
+    on_own_connection(lambda: run(label, changed))
+    monkeypatch.setattr(digests, "store", real_store)
+    assert on_own_connection(lambda: Work.objects.get(isrc=isrc).title) == "Edited"
+
+    again = on_own_connection(lambda: run(label, changed))
+
+    assert again.counts["works_updated"] == 1
+    assert again.counts["works_unchanged"] == 2
+    assert on_own_connection(lambda: Work.objects.get(isrc=isrc).title) == title
