@@ -8,7 +8,10 @@
   has five digits), imported, then again unchanged, with the command's peak memory.
 
 Wall time of the whole command (process start, Django set-up, reading, validating, writing and
-ledgering), and how many ledger entries the import appended.
+ledgering), its CPU seconds (in all, and reading the file vs applying the records, as the
+command's ``--json`` report gives them), PostgreSQL's CPU seconds meanwhile (the machine is
+shared: CPU seconds survive the load), the 1-minute load average, and how many ledger entries
+the import appended.
 """
 
 from __future__ import annotations
@@ -55,16 +58,37 @@ def catalog_csv(rows: int) -> bytes:
     return out.getvalue().encode()
 
 
+LAST: dict[str, float] = {}
+"""CPU seconds of the last command (``command``) and of PostgreSQL meanwhile (``postgres``)."""
+
+
 def run_command(env: dict[str, str], path: Path) -> tuple[float, dict[str, object]]:
+    from benchmarks.content_import import postgres_cpu  # It imports this module.
+
+    children, server = os.times(), postgres_cpu()
     t0 = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "manage.py", "import_catalog", str(path), "--party", LABEL, "--json"],
         cwd=BASE_DIR, env=env, capture_output=True, text=True,
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    after = os.times()
+    LAST["postgres"] = postgres_cpu() - server
+    LAST["command"] = (after.children_user - children.children_user
+                       + after.children_system - children.children_system)  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"import failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
     return wall, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def cpu(report: dict[str, object]) -> str:
+    """The CPU seconds of the last command: in all, reading, applying; PostgreSQL's; the load."""
+    split = report.get("cpu_seconds") or {}
+    assert isinstance(split, dict)
+    load = os.getloadavg()[0]
+    read, apply = split.get("read", 0), split.get("apply", 0)
+    return (f"CPU {LAST['command']:.1f} s (read {read:.1f}, apply {apply:.1f}), PostgreSQL "
+            f"{LAST['postgres']:.1f} s; load {load:.1f}")  # fmt: skip
 
 
 def peak_mib() -> float:
@@ -90,12 +114,15 @@ def ddex_large(env: dict[str, str], tmp: Path) -> None:
     counts = report["counts"]
     assert isinstance(counts, dict)
     print(f"DDEX ERN 4.3, {DDEX_RECORDINGS:,} recordings ({size:,.0f} MiB): {wall:.1f} s wall; "
-          f"works {counts.get('works_created', 0):,}, shares {counts.get('shares_created', 0):,}, "
-          f"ledger entries {pending(env) - start:,}; peak memory of any command so far "
-          f"{peak_mib():,.0f} MiB", flush=True)  # fmt: skip
+          f"{cpu(report)}; works {counts.get('works_created', 0):,}, shares "
+          f"{counts.get('shares_created', 0):,}, ledger entries {pending(env) - start:,}; peak "
+          f"memory of any command so far {peak_mib():,.0f} MiB", flush=True)  # fmt: skip
     start = pending(env)
     wall, report = run_command(env, path)
-    print(f"DDEX ERN 4.3 again (nothing changes): {wall:.1f} s wall, ledger entries "
+    counts = report["counts"]
+    assert isinstance(counts, dict)
+    print(f"DDEX ERN 4.3 again (nothing changes): {wall:.1f} s wall; {cpu(report)}; works "
+          f"unchanged {counts.get('works_unchanged', 0):,}, ledger entries "
           f"{pending(env) - start}", flush=True)  # fmt: skip
 
 
@@ -121,12 +148,12 @@ def main() -> None:
             counts = report["counts"]
             assert isinstance(counts, dict)
             print(f"CSV {ROWS:,} rows: {wall:.1f} s wall ({ROWS / wall:,.0f} rows/s); "
-                  f"works {counts.get('works_created', 0):,}, shares "
+                  f"{cpu(report)}; works {counts.get('works_created', 0):,}, shares "
                   f"{counts.get('shares_created', 0):,}, ledger entries {appended:,}",
                   flush=True)  # fmt: skip
             wall, report = run_command(env, csv_path)
-            print(f"CSV again (nothing changes): {wall:.1f} s wall, ledger entries "
-                  f"{pending(env) - before - appended}", flush=True)  # fmt: skip
+            print(f"CSV again (nothing changes): {wall:.1f} s wall; {cpu(report)}; ledger "
+                  f"entries {pending(env) - before - appended}", flush=True)  # fmt: skip
             # Fixed seeds: two different catalogs, the same bytes on every run.
             for seed, version in enumerate(("4.3", "3.8.2"), start=1):
                 path = Path(tmp) / f"ern-{version}.xml"
@@ -136,7 +163,8 @@ def main() -> None:
                 wall, report = run_command(env, path)
                 counts = report["counts"]
                 assert isinstance(counts, dict)
-                print(f"DDEX ERN {version}, 1,000 recordings: {wall:.2f} s wall; works "
+                print(f"DDEX ERN {version}, 1,000 recordings: {wall:.2f} s wall; "
+                      f"{cpu(report)}; works "
                       f"{counts.get('works_created', 0):,} created "
                       f"{counts.get('works_unchanged', 0):,} unchanged, ledger entries "
                       f"{pending(env) - start:,}", flush=True)  # fmt: skip

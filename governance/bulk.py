@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
+from django.utils import timezone
 
 INSERT_MAX = 256
 """Up to this many rows in all, :func:`rows_insert` sends one string of INSERT statements (one
@@ -44,9 +46,20 @@ def model_rows(model: type[models.Model], objects: Sequence[models.Model]) -> Ro
     # fields that need Django's preparation (auto_now, JSON, ...) get it.
     plain = (models.CharField, models.TextField, models.IntegerField, models.UUIDField,
              models.DecimalField, models.ForeignKey, models.BooleanField)  # fmt: skip
+    texts = (models.CharField, models.TextField, models.IntegerField)
+    # auto_now / auto_now_add: what ``pre_save`` sets, once for all the rows (psycopg adapts an
+    # aware datetime as Django's PostgreSQL backend would pass it).
+    now = timezone.now()
+    for f in fields:
+        if isinstance(f, models.DateTimeField) and _auto(f):
+            for obj in objects:
+                setattr(obj, f.attname, now)
+    set_now = (models.DateTimeField,)
     getters = [
         (True, f)
-        if isinstance(f, plain) or (isinstance(f, models.DateField) and not _auto(f))
+        if isinstance(f, plain)
+        or (isinstance(f, ArrayField) and isinstance(f.base_field, texts))
+        or (isinstance(f, models.DateField) and (not _auto(f) or isinstance(f, set_now)))
         else (False, f)
         for f in fields
     ]

@@ -140,6 +140,10 @@ class ErnDocument:
         self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
         self.q = ""
         self.q_known = False
+        self.paths: dict[str, str] = {}
+        self.steps: dict[str, tuple[str, ...]] = {}
+        self.problems: list[DdexProblem] = []
+        self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
 
     def qualify(self, child: etree._Element) -> None:
         """Whether children are in the ERN namespace, from the first one seen."""
@@ -148,10 +152,11 @@ class ErnDocument:
                 (f"{{{_namespace(self.root)}}}" if _namespace(child) else ""),
                 True,
             )
-        self.paths: dict[str, str] = {}
-        self.steps: dict[str, tuple[str, ...]] = {}
-        self.problems: list[DdexProblem] = []
-        self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
+            # Paths found before were built for unqualified children.
+            self.paths.clear()
+            self.steps.clear()
+        # Positions among namesakes are counted again for each item: its list has grown.
+        self.positions = {}
 
     def all(self, el: etree._Element, path: str) -> list[etree._Element]:
         """The elements at ``path`` under ``el``, in document order. A plain path of child names

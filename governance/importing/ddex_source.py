@@ -14,17 +14,21 @@ and line; a file that is not a readable message at all raises
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 from governance import ddex, identifiers, validators
+from governance.ddex.digest import parse_ern_digested
 from governance.importing.records import (
+    DIGEST_SCHEME,
     CreditRecord,
     HolderRecord,
     ImportRecord,
     Problem,
     ReleaseRecord,
     ShareRecord,
+    Unchanged,
     UnreadableFile,
 )
 
@@ -40,6 +44,14 @@ CONTRIBUTOR_ROLES = {
     "author": "songwriter",
     "producer": "producer",
 }
+
+
+DIGEST_SALT = DIGEST_SCHEME + ":" + ",".join(
+    f.name for cls in (ddex.DdexRecording, ddex.DdexRelease, ddex.DdexRightsController,
+                       ddex.DdexParty) for f in dataclasses.fields(cls)
+)  # fmt: skip
+"""What a recording's digest is salted with: a field added to what is read or stored makes
+every stored digest stale, so the next import reads every element again."""
 
 
 def _where(xpath: str, line: int) -> str:
@@ -102,16 +114,21 @@ def _shares(recording: ddex.DdexRecording, where: str) -> list[ShareRecord]:
     return shares
 
 
-def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | Problem]:
+def read_ddex(
+    data: bytes, *, party_name: str = "", known: Mapping[str, tuple[str, str]] | None = None
+) -> Iterator[ImportRecord | Problem | Unchanged]:
     """Records and problems, in document order. Raises :class:`UnreadableFile` when the file is
     not a readable NewReleaseMessage at all (not well-formed XML, invalid UTF-8, a document type
     declaration, a text node over libxml2's 10 MB limit, another root element or namespace).
     ``party_name`` is no longer read (the applier knows the importing party by its name and
-    identifiers); it stays for callers."""
+    identifiers); it stays for callers. ``known`` maps the element digests this party imported
+    last to (digest, ISRC): those elements are not read, and come last as :class:`Unchanged`
+    when they still are (:mod:`governance.ddex.digest`); each record has its digest."""
     try:
-        message = ddex.parse_ern(data)
+        digested = parse_ern_digested(data, known=known, salt=DIGEST_SALT)
     except ddex.DdexError as exc:
         raise UnreadableFile(_where("/", exc.line), str(exc)) from None
+    message = digested.message
     for problem in message.problems:
         yield Problem(_where(problem.xpath, problem.line), problem.reason)
     releases: dict[str, list[ReleaseRecord]] = {}
@@ -135,7 +152,7 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
         where = _where(recording.xpath, recording.line)
         try:
             title = validators.work_title(recording.title)
-            recording_isrc, _ = validators.work_identifiers("recording", recording.isrc, None)
+            recording_isrc = recording.isrc  # The reader normalised it (ISO 3901).
             duration_ms = validators.duration_ms(recording.duration_ms)
             languages = tuple(dict.fromkeys(validators.language(v) for v in recording.languages))
             shares = _shares(recording, where)
@@ -157,4 +174,7 @@ def read_ddex(data: bytes, *, party_name: str = "") -> Iterator[ImportRecord | P
         )  # fmt: skip
         record.shares.extend(shares)
         record.releases.extend(on)
+        record.digest, record.element = digested.digests.get(recording.resource_reference, ("", ""))
         yield record
+    for isrc, digest in digested.unchanged:
+        yield Unchanged(("isrc", isrc), digest)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -112,6 +114,11 @@ class ImportRecord:
     recording_isrcs: tuple[str, ...] = ()
     """A composition's recordings, by ISRC, as a works message names them (linked by
     ``governance.importing.links``)."""
+    digest: str = ""
+    """What it was read from (a DDEX source sets it: its element with the message's context);
+    else :func:`content_digest` of its fields. Compared with the work's stored one."""
+    element: str = ""
+    """A DDEX source's digest of its element alone (see :mod:`governance.ddex.digest`)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -123,3 +130,34 @@ class ImportRecord:
                 self.p_year, self.languages, self.genre, self.parental_warning,
                 self.ai_declaration, self.ai_parts, self.ai_declared_in,
                 self.credits, self.declared_iswc, self.recording_isrcs)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A work the source did not read, since what it would be read from is what this party
+    imported last (its digest; the applier checked the work has not changed since)."""
+
+    key: tuple[str, str]
+    digest: str
+
+
+DIGEST_SCHEME: str = "1:" + ",".join(
+    f"{cls.__name__}({','.join(f.name for f in dataclasses.fields(cls))})"
+    for cls in (ImportRecord, ShareRecord, ReleaseRecord, CreditRecord, HolderRecord)
+)
+"""Part of every digest: a field added to what is read or stored (or a change of meaning,
+with the number) makes every stored digest stale, so the next import reads everything."""
+
+
+def content_digest(record: ImportRecord) -> str:
+    """A digest of everything the applier stores from ``record``: the work's fields and
+    credits, each share (holder, percentage, territories, validity, controller roles and
+    type) and each release; not where in the file it was."""
+    shares = [
+        (s.right, str(s.share), s.holder, s.territory_mode, sorted(s.territories),
+         s.valid_from, s.valid_until, s.named, s.controller_roles, s.controller_type)
+        for s in record.shares
+    ]  # fmt: skip
+    content = (DIGEST_SCHEME, record.key, record.iswc, record.work_fields(), shares,
+               record.releases)  # fmt: skip
+    return hashlib.sha256(repr(content).encode()).hexdigest()

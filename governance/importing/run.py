@@ -10,17 +10,19 @@ row or element was rejected.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from django.db import connection, transaction
 
+from governance.importing import digests
 from governance.importing.apply import Applier, Report
 from governance.importing.csv_source import read_csv
 from governance.importing.ddex_source import read_ddex
 from governance.importing.links import link_recordings
 from governance.importing.mwn_source import read_mwn
-from governance.importing.records import ImportRecord, Problem
+from governance.importing.records import ImportRecord, Problem, Unchanged
 from governance.importing.works_csv import read_works_csv
 from governance.models import Party
 
@@ -37,23 +39,40 @@ Format = Literal["csv", "ddex", "mwn", "works"]
 """A catalog CSV, a DDEX ERN message, a DDEX MWN message, a musical works CSV."""
 
 
-def read(data: bytes, fmt: Format, *, party_name: str = "") -> Iterable[ImportRecord | Problem]:
+def read(
+    data: bytes,
+    fmt: Format,
+    *,
+    party_name: str = "",
+    known: Mapping[str, tuple[str, str]] | None = None,
+) -> Iterable[ImportRecord | Problem | Unchanged]:
+    """``known``: see :func:`~governance.importing.ddex_source.read_ddex` (DDEX ERN only)."""
     if fmt == "csv":
         return read_csv(data)
     if fmt == "mwn":
         return read_mwn(data)
     if fmt == "works":
         return read_works_csv(data)
-    return read_ddex(data, party_name=party_name)
+    return read_ddex(data, party_name=party_name, known=known)
 
 
-def merge(items: Iterable[ImportRecord | Problem], report: Report) -> list[ImportRecord]:
+def merge(
+    items: Iterable[ImportRecord | Problem | Unchanged],
+    report: Report,
+    stored: digests.Stored | None = None,
+) -> list[ImportRecord]:
     """One record per work: rows of the same work add shares and releases, and must agree on
-    the work's fields. Compositions come first, so recordings can name them."""
+    the work's fields. Compositions come first, so recordings can name them. What a source
+    did not read (unchanged, by the ``stored`` digests it was given) is counted, not kept."""
     merged: dict[tuple[str, str], ImportRecord] = {}
     for item in items:
         if isinstance(item, Problem):
             report.problems.append(item)
+            continue
+        if isinstance(item, Unchanged):
+            report.counts["records"] += 1
+            report.counts["works_unchanged"] += 1
+            report.counts["shares_unchanged"] += (stored or {})[item.key][2]
             continue
         first = merged.get(item.key)
         if first is None:
@@ -105,21 +124,32 @@ def import_catalog(
     Raises :class:`~governance.importing.records.UnreadableFile`, before anything is written,
     when the file as a whole cannot be read (all of it is read before the first chunk)."""
     report = Report()
-    records = merge(read(data, fmt, party_name=party.name), report)
-    report.counts["records"] = len(records)
+    started = time.process_time()
+    # A DDEX source skips the elements this party imported last, unchanged since.
+    stored = digests.stored(party) if fmt == "ddex" else {}
+    known = {element: (digest, code) for (_, code), (digest, element, _) in stored.items()
+             if element}  # fmt: skip
+    records = merge(read(data, fmt, party_name=party.name, known=known), report, stored)
+    skipped = report.counts["records"]
+    total = report.counts["records"] = skipped + len(records)
+    report.cpu["read"] = time.process_time() - started
     if all_or_nothing and report.problems:
         report.counts["imported"] = 0
         return report
     applier = Applier(party=party, now=now, report=report)
 
     def chunks() -> None:
+        started = time.process_time()
         for start in range(0, len(records), CHUNK):
             with transaction.atomic():
                 applier.apply(records[start : start + CHUNK])
                 link_recordings(party=party, records=records[start : start + CHUNK], now=now,
                                 report=report)  # fmt: skip
             if progress is not None:
-                progress(min(start + CHUNK, len(records)), len(records))
+                progress(skipped + min(start + CHUNK, len(records)), total)
+        if progress is not None and not records:
+            progress(total, total)
+        report.cpu["apply"] = time.process_time() - started
 
     if not all_or_nothing:
         chunks()
@@ -134,9 +164,9 @@ def import_catalog(
     except _RollBack:
         kept = report.problems
         report.counts.clear()
-        report.counts["records"] = len(records)
+        report.counts["records"] = total
         report.problems = kept
-    report.counts["imported"] = 0 if report.problems else len(records)
+    report.counts["imported"] = 0 if report.problems else total
     if not report.problems:
         _analyze(len(records))
     report.problems = _in_file_order(report.problems)

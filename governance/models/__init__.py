@@ -43,7 +43,7 @@ from governance.models.identity import (
     Posture,
     Role,
 )
-from governance.models.imports import ImportFormat, ImportJob, ImportStatus
+from governance.models.imports import ImportDigest, ImportFormat, ImportJob, ImportStatus
 from governance.models.requests import (
     CallbackAttempt,
     Decision,
@@ -83,6 +83,7 @@ __all__ = [
     "FingerprintPostings",
     "FingerprintSegment",
     "FingerprintSource",
+    "ImportDigest",
     "ImportFormat",
     "ImportJob",
     "ImportStatus",

@@ -56,3 +56,31 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.filename} ({self.status})"
+
+
+class ImportDigest(models.Model):
+    """What the last import of a party stored for a work, as a digest of what it read: a
+    re-import of the same content by the same party skips the work without building it or
+    loading its rows (docs/catalog-ddex.md, "Re-delivery").
+
+    ``digest`` is the record's (for DDEX: its SoundRecording element's bytes with everything
+    else of the message its fields are read from; for CSV: the merged record's fields, shares
+    and releases). ``element`` is the DDEX element's alone, so a reader can skip an element
+    before reading it. ``stamp`` is the work's state when the digest was written (its version,
+    its shares' ids and versions, its releases): a work changed since by anyone no longer
+    matches and is imported the long way, which writes a new digest."""
+
+    work = models.OneToOneField(
+        "governance.Work", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    element = models.CharField(max_length=64, blank=True)
+    stamp = models.CharField(max_length=32)
+    shares = models.PositiveIntegerField(help_text="Shares the record had (for the counts).")
+
+    class Meta:
+        indexes = [models.Index(fields=["party", "element"])]
+
+    def __str__(self) -> str:
+        return f"import digest of {self.work_id}"

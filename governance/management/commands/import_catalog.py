@@ -72,7 +72,9 @@ class Command(BaseCommand):
             bar.close()
         problems = [p.as_dict() for p in report.problems]
         if options["json"]:
-            self.stdout.write(json.dumps({"counts": report.counts, "problems": problems}))
+            cpu = {k: round(v, 2) for k, v in report.cpu.items()}
+            self.stdout.write(json.dumps({"counts": report.counts, "problems": problems,
+                                          "cpu_seconds": cpu}))  # fmt: skip
         else:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
             self.stdout.write(f"{path}: {counts}")
