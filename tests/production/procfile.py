@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from honcho.environ import parse_procfile
 
 
@@ -75,15 +76,19 @@ def _running(pid: int) -> bool:
     return False
 
 
-def _child_of(parent: int, *, timeout: float = 60.0) -> int:
-    """The pid of ``parent``'s first child, once it has one."""
+def _service_of(honcho: int, *, timeout: float = 60.0) -> int:
+    """The pid of the service ``honcho`` started: the descendant leading a session of its own
+    (honcho runs each process from a child of its own, through ``sh -c`` in a new session, and
+    the Procfile's ``exec`` makes that shell the service)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
-        if out.stdout.split():
-            return int(out.stdout.split()[0])
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(honcho).children(recursive=True):
+                with contextlib.suppress(ProcessLookupError):
+                    if os.getsid(child.pid) == child.pid:
+                        return int(child.pid)
         time.sleep(0.05)
-    raise RuntimeError(f"honcho (pid {parent}) started no process in {timeout:.0f} s")
+    raise RuntimeError(f"honcho (pid {honcho}) started no service in {timeout:.0f} s")
 
 
 class Manager:
@@ -115,7 +120,7 @@ class Manager:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
-        instance = Instance(name=name, port=port, proc=proc, log=log, pid=_child_of(proc.pid))
+        instance = Instance(name=name, port=port, proc=proc, log=log, pid=_service_of(proc.pid))
         self.instances.append(instance)
         return instance
 
