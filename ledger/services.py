@@ -162,9 +162,11 @@ def work_waiting() -> bool:
     """Whether a sequencer's pass has anything to do: committed pending entries, or a head that
     no checkpoint covers yet. One read outside any transaction, no lock: what an idle sequencer
     asks between passes instead of making a whole one (the advisory lock's transaction, the
-    head row locked ``FOR UPDATE`` and a commit, the checkpoint's ORM queries), which cost the
-    idle sequencer and PostgreSQL together about 0.1 s of CPU a second at 20 passes a second.
-    A pass that finds nothing to do is harmless, so a stale answer costs at most one pass."""
+    head row locked ``FOR UPDATE`` and a commit, the checkpoint's ORM queries): at 20 passes
+    a second that cost the sequencer and PostgreSQL together about 50 ms of CPU a second, the
+    reads about 20 (docs/benchmarks.md). It sees what a pass would see: committed rows (a
+    writer's entry counts once its transaction commits), and a head at or below the latest
+    checkpoint is no work for a pass either (``checkpoint_sign`` returns at once)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM ledger_pending) "

@@ -4,7 +4,8 @@ signs a checkpoint at least every LEDGER_CHECKPOINT_INTERVAL seconds while entri
 Idle (its last pass neither integrated nor signed), it makes no whole pass: it asks, every
 ``--idle-sleep`` seconds, with one cheap read (``services.work_waiting``), whether entries are
 pending or the head is unsigned, and makes a pass when they are. New entries are still picked up
-within ``--idle-sleep``; an idle sequencer costs little CPU, its own or PostgreSQL's.
+within ``--idle-sleep``. What an idle sequencer still costs is mostly the scrubber's
+(``--scrub-rate``): docs/benchmarks.md measures both.
 
 Several may run (for availability): the advisory lock lets one integrate at a time, and a
 checkpoint is only signed over a head no checkpoint covers yet. Each keeps its own verified
