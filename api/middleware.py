@@ -8,9 +8,14 @@ character that can reach the database from there. Bodies are checked by ``api.pa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
+import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_structlog.middlewares import RequestMiddleware
+from python_ipware import IpWare
 
 from api.errors import error_body
 
@@ -44,3 +49,38 @@ class RefuseNulMiddleware:
             if name.startswith("HTTP_") and isinstance(value, str) and _NUL in value:
                 return name[5:].replace("_", "-").title()
         return None
+
+
+class RequestLogMiddleware(RequestMiddleware):
+    """django-structlog's request middleware (a ``request_id`` and the client's address bound to
+    every log line of the request), with the client's address found by one ``IpWare`` made once
+    per process: django-ipware's ``get_client_ip`` builds a new one on every call (validating its
+    header list and proxy settings again), which was about 5 % of a check's CPU in gunicorn. The
+    address is the same: the same settings, read when the first request comes."""
+
+    @classmethod
+    def bind_ip(cls, request: HttpRequest) -> None:
+        if getattr(settings, "IPWARE_ALGORITHM", None) == "legacy":
+            super().bind_ip(request)
+            return
+        ip, _trusted = _ipware().get_client_ip(request.META, _ipware_strict())
+        structlog.contextvars.bind_contextvars(ip=None if ip is None else str(ip))
+
+
+def _ipware_strict() -> bool:
+    strict = getattr(settings, "IPWARE_STRICT", None)
+    return True if strict is None else bool(strict)
+
+
+@functools.cache
+def _ipware() -> IpWare:
+    """The ``IpWare`` that django-ipware's ``get_client_ip`` (its default, "modern" algorithm)
+    would build from the settings, once."""
+    order = getattr(settings, "IPWARE_META_PRECEDENCE_ORDER", None)
+    return IpWare(
+        precedence=None if order is None or isinstance(order, str) else tuple(order),
+        leftmost=True,
+        proxy_count=getattr(settings, "IPWARE_META_PROXY_COUNT", None),
+        proxy_list=None,
+        algorithm="modern",
+    )

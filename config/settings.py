@@ -225,7 +225,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
+    # django-structlog's, the client's address found without rebuilding ipware per request.
+    "api.middleware.RequestLogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -158,3 +158,17 @@ def test_a_batch_append_keeps_its_order_and_rolls_back_whole() -> None:
     services.integrate_all(now=now)
     tail = Entry.objects.filter(index__gte=base).order_by("index")
     assert [canonical.decode_entry(bytes(e.data)).payload["i"] for e in tail] == list(range(10))
+
+
+def test_work_waiting_tells_an_idle_sequencer_when_a_pass_has_something_to_do() -> None:
+    # What an idle sequencer asks instead of making a whole pass: pending entries, or a head no
+    # checkpoint covers, are work; a signed head with nothing pending is not.
+    sequence()
+    sequence()  # signing the first checkpoint listed its key: an entry of its own
+    assert not services.work_waiting()
+    append_many(3)
+    assert services.work_waiting()  # committed pending entries
+    services.integrate_all(now=timezone.now())
+    assert services.work_waiting()  # integrated, not signed yet
+    services.checkpoint_sign(now=timezone.now())
+    assert not services.work_waiting()

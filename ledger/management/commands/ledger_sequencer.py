@@ -1,6 +1,12 @@
 """``manage.py ledger_sequencer``: the loop that integrates pending entries into the log and
 signs a checkpoint at least every LEDGER_CHECKPOINT_INTERVAL seconds while entries arrive.
 
+Idle (its last pass neither integrated nor signed), it makes no whole pass: it asks, every
+``--idle-sleep`` seconds, with one cheap read (``services.work_waiting``), whether entries are
+pending or the head is unsigned, and makes a pass when they are. New entries are still picked up
+within ``--idle-sleep``. What an idle sequencer still costs is mostly the scrubber's
+(``--scrub-rate``): docs/benchmarks.md measures both.
+
 Several may run (for availability): the advisory lock lets one integrate at a time, and a
 checkpoint is only signed over a head no checkpoint covers yet. Each keeps its own verified
 range of the tree (:mod:`ledger.verified_tree`) and catches up from the entries' data when
@@ -112,9 +118,16 @@ class Command(BaseCommand):
                 wait()
         log.info("sequencer started", key=signer.verifier().key_string)
         scrubber = verified_tree.Scrubber(rate=scrub_rate)
+        idle = False
         while not stopping:
             signer = self.signer(signer)
             try:
+                if idle and not services.work_waiting():
+                    # Nothing pending and the head signed: one cheap read, not a whole pass
+                    # (the scrubber still reads its share of the log, by the time elapsed).
+                    scrubber.step()
+                    time.sleep(idle_sleep)
+                    continue
                 done = services.integrate(now=timezone.now())
                 # Between integrating and signing: an edit committed before this round's
                 # entries is found before they are signed.
@@ -132,6 +145,9 @@ class Command(BaseCommand):
                 backoff = 0.0
             if checkpoint is not None:
                 log.info("checkpoint signed", size=checkpoint.size, key=checkpoint.key_name)
+            # A pass that neither integrated nor signed: the next ones ask first (a head left
+            # unsigned by the checkpoint interval is still waiting work, so it is signed in time).
+            idle = done is None and checkpoint is None
             if done is None or done.count < services.DEFAULT_BATCH:
                 # Caught up: let entries gather for a moment, so that under a steady trickle
                 # each pass sequences many (one transaction and one tree update) instead of
