@@ -17,6 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import exceptions, permissions, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from api.access import actor_of
@@ -239,6 +240,10 @@ class LaterEntriesView(LedgerView):
     learns whether the consent a licence token rests on was withdrawn or superseded since.
     Everything in it is public in the log; at most 1,000 entries (``complete`` says whether
     that is all)."""
+
+    # Unlike the other ledger reads (static, cacheable), each call searches the entries after
+    # ``after``: throttled as the API is (API_THROTTLE_ANON / API_THROTTLE_USER).
+    throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
     @extend_schema(
         tags=["ledger"],
