@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ledger.exceptions import VerificationError
-from ledger.note import Verifier, parse_verifier_key_string
 from ledger.verify.client import (
     API_KEY_VARIABLE,
     DEFAULT_TIMEOUT,
@@ -25,6 +24,7 @@ from ledger.verify.client import (
     HttpLogClient,
     LocalInputError,
     b64encode_text,
+    parse_vkeys,
 )
 from ledger.verify.log import DEFAULT_SAMPLES, verify_log
 from ledger.verify.pages import default_workers
@@ -151,16 +151,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _parse_vkeys(values: Sequence[str]) -> list[Verifier]:
-    verifiers = []
-    for value in values:
-        try:
-            verifiers.append(parse_verifier_key_string(value))
-        except ValueError as exc:
-            raise LocalInputError(f"--vkey {value!r}: {exc}") from None
-    return verifiers
-
-
 class _Progress:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -199,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main_log(argv: Sequence[str]) -> int:
     args = _log_parser().parse_args(argv)
-    verifiers = _parse_vkeys(args.vkey)
+    verifiers = parse_vkeys(args.vkey)
     client = HttpLogClient(
         args.url, timeout=args.timeout, token=os.environ.get(API_KEY_VARIABLE) or None
     )
@@ -273,7 +263,7 @@ def _replaying(client: HttpLogClient, args: argparse.Namespace) -> VerifiedRepla
 
 def _main_receipt(argv: Sequence[str]) -> int:
     args = _receipt_parser().parse_args(argv)
-    verifiers = _parse_vkeys(args.vkey)
+    verifiers = parse_vkeys(args.vkey)
     path: Path = args.file
     try:
         raw = path.read_bytes()

@@ -22,7 +22,7 @@ from ledger.exceptions import VerificationError
 from ledger.merkle import (
     HASH_SIZE,
 )
-from ledger.note import Checkpoint, Verifier, open_note, parse_note
+from ledger.note import Checkpoint, Verifier, open_note, parse_note, parse_verifier_key_string
 from ledger.tiles import TileRef
 
 ENTRIES_PAGE_SIZE = 1000
@@ -56,6 +56,17 @@ class FetchError(Exception):
 
 class LocalInputError(Exception):
     """A local input is unusable: a key string, a state file, a receipt file that cannot be read."""
+
+
+def parse_vkeys(values: Sequence[str]) -> list[Verifier]:
+    """The ``--vkey`` values as verifier keys; a :class:`LocalInputError` naming a bad one."""
+    verifiers = []
+    for value in values:
+        try:
+            verifiers.append(parse_verifier_key_string(value))
+        except ValueError as exc:
+            raise LocalInputError(f"--vkey {value!r}: {exc}") from None
+    return verifiers
 
 
 # --------------------------------------------------------------------------------------------

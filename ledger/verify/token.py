@@ -27,7 +27,7 @@ from typing import Any
 
 from ledger import licence_tokens as tokens
 from ledger.exceptions import VerificationError
-from ledger.note import Verifier, parse_verifier_key_string
+from ledger.note import Verifier
 from ledger.verify.client import (
     API_KEY_VARIABLE,
     DEFAULT_TIMEOUT,
@@ -37,6 +37,7 @@ from ledger.verify.client import (
     FetchError,
     HttpLogClient,
     LocalInputError,
+    parse_vkeys,
 )
 
 EXIT_MALFORMED = 3
@@ -99,7 +100,7 @@ def main_token(argv: Sequence[str]) -> int:
     """Run ``python -m ledger.verify token``; return the exit status (a signature or receipt
     that does not verify raises :class:`VerificationError`, which the caller turns into 1)."""
     args = _parser().parse_args(argv)
-    verifiers = _parse_vkeys(args.vkey)
+    verifiers = parse_vkeys(args.vkey)
     try:
         text, embedded_receipt = _read_token_file(args.file)
         claims = tokens.verify_token(text, verifiers)
@@ -154,16 +155,6 @@ def _ask_log(client: HttpLogClient, claims: tokens.TokenClaims) -> Mapping[str, 
     if not isinstance(answer, dict):
         raise VerificationError(f"GET {url}: the response is not a JSON object")
     return answer
-
-
-def _parse_vkeys(values: Sequence[str]) -> list[Verifier]:
-    verifiers = []
-    for value in values:
-        try:
-            verifiers.append(parse_verifier_key_string(value))
-        except ValueError as exc:
-            raise LocalInputError(f"--vkey {value!r}: {exc}") from None
-    return verifiers
 
 
 def _read_token_file(path: Path) -> tuple[str, Mapping[str, Any] | None]:
