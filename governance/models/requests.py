@@ -5,6 +5,7 @@ attempts, and the outbox that hands requests to the workers."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -166,6 +167,13 @@ class Decision(models.Model):
     @property
     def final_outcome(self) -> str:
         return self.settled_outcome or self.outcome
+
+    @property
+    def final_obligations(self) -> dict[str, Any]:
+        """The obligations as the decision reads now: a ``review``'s are what an approval
+        settles it with (every other holder's conditions), so a review settled by a deny has
+        none; otherwise the decision's own."""
+        return {} if self.settled_outcome == "deny" else dict(self.obligations or {})
 
 
 class Review(models.Model):

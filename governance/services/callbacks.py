@@ -124,7 +124,7 @@ def _callback_item(d: Decision) -> dict[str, Any]:
         "outcome": d.final_outcome,
         "code": d.code if settled is None else settled.code,
         "reason": d.reason if settled is None else settled.reason,
-        "obligations": d.obligations,
+        "obligations": d.final_obligations,
         "settlement": None if settled is None else reviews.settlement_json(settled),
     }
     return item

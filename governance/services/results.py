@@ -50,7 +50,7 @@ def item_row(d: Decision) -> dict[str, Any]:
         "outcome": d.final_outcome,
         "code": d.code if settled is None else settled.code,
         "reason": d.reason if settled is None else settled.reason,
-        "obligations": d.obligations,
+        "obligations": d.final_obligations,
         "works": [str(w) for w in d.works],
     }
 
