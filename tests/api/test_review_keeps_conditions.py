@@ -32,7 +32,9 @@ def replayed() -> tuple[int, list[Difference]]:
     """The log integrated (its pending entries given their indexes), then replayed: the
     decisions and their settlements (``governance.replaying``)."""
     ledger_services.integrate_all(now=timezone.now())
-    return replay(workers=1)
+    alone = replay(workers=1)
+    assert replay(workers=2) == alone
+    return alone
 
 
 def _waiting(world: dict[str, Any], *, label_effect: str) -> dict[str, Any]:
@@ -71,6 +73,7 @@ def test_approving_a_review_keeps_the_other_holders_conditions(
 
     en = world["licensee"].client.get(f"/api/v1/decisions/{review['decision']}/explanation/")
     assert en.json()["works"][0]["outcome"] == "conditional"
+    assert CREDIT in en.json()["works"][0]["sentences"][-1]
 
     (item,) = world["licensee"].client.get(body["status_url"]).json()["items"]
     assert (item["outcome"], item["obligations"]) == ("conditional", {"attribution": CREDIT})
