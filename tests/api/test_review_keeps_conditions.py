@@ -7,20 +7,27 @@ replay. A holder's ``deny`` beside another's ``review`` denies at once, nobody a
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 from typing import Any
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from governance import replay as replay_module
 from governance import tasks
-from governance.models import Review, UseRequest
+from governance.models import Decision, PartyKind, Review, UseRequest
 from governance.replay import Difference, replay
 from governance.replaying import replay_entries
 from governance.services.callbacks import callback_body
 from ledger import canonical
 from ledger import services as ledger_services
+from ledger.models import PendingEntry
+from tests.api.test_races import each_once
+from tests.committed import all_at_once, on_own_connection
+from tests.factories import caller
 from tests.world import ISRC, rule, submit
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +172,70 @@ def test_replay_settles_again_old_entries_by_their_rule_and_catches_a_changed_on
     ((difference,),) = [replay_entries(changed)[1]]
     assert difference.kind == "settlement"
     assert CREDIT in difference.reason
+
+
+def _two_reviewers() -> dict[str, Any]:
+    """The world (tests/world.py), committed: training waits for the label's and the artist's
+    reviews, beside the publisher's conditional attribution; the decision and its reviews."""
+    label = caller(PartyKind.LABEL)
+    publisher = caller(PartyKind.PUBLISHER)
+    artist = caller(PartyKind.ARTIST, name="Ada Vale")
+    licensee = caller(PartyKind.LICENSEE)
+    work = label.client.post("/api/v1/works/", {
+        "kind": "recording", "title": "Northern Lights", "isrc": ISRC, "display_artist": "Ada",
+        "credits": [{"name": "Ada Vale", "role": "main_artist", "party": str(artist.party.pk)}],
+    }, format="json").json()  # fmt: skip
+    for right, holder in (("master", label), ("publishing", publisher), ("performer", artist)):
+        share = {"work": work["id"], "holder": str(holder.party.pk), "right": right, "share": "100"}
+        assert label.client.post("/api/v1/shares/", share, format="json").status_code == 201
+    rule(label, scope="all_works", uses=["train"], effect="review")
+    rule(artist, scope="all_works", uses=["train"], effect="review")
+    rule(publisher, scope="all_works", uses=["train"], effect="conditional",
+         obligations={"attribution": CREDIT})  # fmt: skip
+    check = licensee.client.post(
+        "/api/v1/checks/", {"use": "train", "item": {"isrc": ISRC}}, format="json"
+    ).json()
+    assert (check["outcome"], check["obligations"]) == ("review", {"attribution": CREDIT})
+    reviews = {r.party_id: r for r in Review.objects.filter(decision_id=check["id"])}
+    return {"decision": check["id"], "reviewers": [
+        (who, str(reviews[who.party.pk].pk)) for who in (label, artist)
+    ]}  # fmt: skip
+
+
+@pytest.mark.usefixtures("committed")
+def test_two_reviewers_approving_at_once_settle_it_once_with_the_conditions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both reviewers approve at once, on their own connections: the decision's row lock
+    (``review_decide``) makes the second see the first's answer, so it is settled exactly once,
+    ``conditional`` with the publisher's attribution. Each answer waits (up to 3 s) after
+    saving until the other has saved too: the window of the race, every time (with the lock
+    the second waits at the lock, and the first only waits the pause out). Without the lock,
+    each saw the other's review pending and nobody settled it (3 failures in 3 runs)."""
+    made = on_own_connection(_two_reviewers)
+    saved = threading.Barrier(2)
+    real_save = Review.save
+
+    def save_then_wait(self: Review, *args: Any, **kwargs: Any) -> None:
+        real_save(self, *args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            saved.wait(timeout=3)
+
+    monkeypatch.setattr(Review, "save", save_then_wait)
+    take = each_once(made["reviewers"])
+
+    def approve() -> Any:
+        who, review = take()
+        client = APIClient(raise_request_exception=False)
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {who.secret}")
+        return client.post(f"/api/v1/reviews/{review}/approve/", {"reason": "Yes."}, format="json")
+
+    got = all_at_once(approve, threads=2)
+    assert [getattr(r, "status_code", r) for r in got] == [200, 200], got
+    decision = Decision.objects.get(pk=made["decision"])
+    assert (decision.settled_outcome, decision.final_obligations) == (
+        "conditional",
+        {"attribution": CREDIT},
+    )
+    settled = PendingEntry.objects.filter(kind="decision_settled")
+    assert settled.count() == 1
