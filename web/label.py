@@ -335,7 +335,7 @@ def _decisions_about(actor: Actor, work: Work, *, language: str) -> list[dict[st
             if d.request.use in consent_page.USE_WORDS else d.request.use,
             "outcome": d.final_outcome,
             "outcome_label": OUTCOME_WORDS.get(d.final_outcome, d.final_outcome),
-            "conditions": _conditions(d.obligations or {})
+            "conditions": _conditions(d.final_obligations)
             if d.final_outcome == "conditional"
             else "",
             "why": explanation.summary(trace, language=language, settlement=settlement),

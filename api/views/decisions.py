@@ -51,6 +51,12 @@ class SettlementSerializer(serializers.Serializer[Any]):
     outcome = serializers.CharField()
     code = serializers.ChoiceField(choices=["review.denied", "review.approved"])
     reason = serializers.CharField()
+    obligations = serializers.DictField(
+        help_text=(
+            "What the licensee must do under the settled outcome: an approval keeps every other"
+            " holder's conditions (`conditional`); a deny has none."
+        )
+    )
     reviews = ReviewAnswerSerializer(many=True)
 
 
@@ -88,6 +94,15 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
     initial_outcome = serializers.CharField(source="outcome")
     initial_code = serializers.CharField(source="code")
     initial_reason = serializers.CharField(source="reason")
+    obligations = serializers.DictField(
+        source="final_obligations",
+        read_only=True,
+        help_text=(
+            "What the licensee must do under `outcome` (conditional). For a `review` still"
+            " waiting: what an approval will require (the other holders' conditions); once"
+            " settled, the settlement's."
+        ),
+    )
     trace = serializers.SerializerMethodField()
     settlement = serializers.SerializerMethodField()
     resolution = serializers.SerializerMethodField()
@@ -131,7 +146,7 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "initial_code": instance.code,
             "reason": reason,
             "initial_reason": instance.reason,
-            "obligations": instance.obligations,
+            "obligations": instance.final_obligations,
             "works": [str(w) for w in instance.works],
             "trace": self.get_trace(instance),
             "settlement": None if settled is None else review_services.settlement_json(settled),

@@ -48,7 +48,12 @@ class ItemRowSerializer(serializers.Serializer[Any]):
     outcome = serializers.CharField()
     code = serializers.CharField()
     reason = serializers.CharField()
-    obligations = serializers.DictField()
+    obligations = serializers.DictField(
+        help_text=(
+            "What the licensee must do under `outcome` (conditional); for a `review` still"
+            " waiting, what an approval will require (the other holders' conditions)."
+        )
+    )
     works = serializers.ListField(child=serializers.UUIDField())
 
 

@@ -18,18 +18,23 @@ the caller passes the facts in force then (rule versions, parties, the consent m
    right, owned by an artist), use, licensee, territory, window (``window_start <= at <
    window_end``) and commercial flag: any ``deny`` wins, then any ``review``, then any
    ``allow``/``conditional`` (the conditional ones' obligations united), else the default
-   posture (``opt_in`` denies, ``opt_out`` allows). For ``output``, a conditional rule whose
-   ``max_similarity`` is below the score of a passing match (``score >= threshold``) denies.
-   Among rules of one effect the first in (rule id, version) order decides.
+   posture (``opt_in`` denies, ``opt_out`` allows). A review carries the obligations of the
+   holder's own matching conditional rules: they stand if it approves. For ``output``, a
+   conditional rule whose ``max_similarity`` is below the score of a passing match
+   (``score >= threshold``) denies. Among rules of one effect the first in (rule id,
+   version) order decides.
 4. In a territory, any holder's deny denies, else any review waits, else allowed
    (``conditional`` when the united obligations are not empty); a required right nobody holds
-   denies. The first deciding answer (rights in matrix order, holders in id order) gives the
-   code and reason.
+   denies. A review keeps every answer's obligations, united: what an approval settles it
+   with (:func:`settle`), so no holder's conditions are dropped when a reviewer approves.
+   The first deciding answer (rights in matrix order, holders in id order) gives the code
+   and reason.
 5. The territories are the question's, or for a worldwide question (none named) one of each
    class that answers alike: each code named by a share or rule of the rights' holders, and
    ``*`` for all the others (evaluated as the first code none names). The work's outcome is
    the strictest (deny > review > conditional > allow), decided by the first such territory;
-   obligations are united over all territories, and kept only when the work is allowed.
+   obligations are united over all territories, and kept when the work is allowed or waits
+   for review (a deny has none).
 6. A question about a period (``until`` set: :mod:`governance.evaluation.periods`) is cut into
    parts at every window boundary of the holders' rules and every first and last day of the
    required rights' shares that fall inside it, so that each rule and share covers a part
@@ -168,6 +173,7 @@ __all__ = [
     "period_json",
     "question_period",
     "rule_versions_cited",
+    "settle",
     "summarise",
     "tally",
 ]
@@ -294,6 +300,20 @@ def rule_versions_cited(trace: Mapping[str, Any]) -> list[tuple[str, int]]:
             if h.get("rule")
         }
     )
+
+
+def settle(statuses: Iterable[str], pending: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The settlement rule (version 2, docs/decisions.md "Reviews"): the outcome and
+    obligations of a ``review`` decision once every reviewer answered (``statuses``), given
+    ``pending``, the obligations the decision recorded (what the holders who allowed with
+    conditions require, united with the reviewers' own conditions). Any deny denies, without
+    obligations; else ``conditional`` with ``pending`` if there are any, else ``allow``. Pure:
+    replay applies it to the ledger's entries (:mod:`governance.replaying`), the service
+    (``governance.services.reviews``) to the reviews."""
+    if any(s == "denied" for s in statuses):
+        return "deny", {}
+    kept = {k: v for k, v in pending.items() if v not in ("", False, None)}
+    return ("conditional", kept) if kept else ("allow", {})
 
 
 def summarise(outcomes: Iterable[str]) -> str:

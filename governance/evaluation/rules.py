@@ -49,8 +49,11 @@ DEFAULT_REASON = (
 
 def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allowed it") -> _Answer:
     """Deny overrides review overrides allow; the first deciding answer gives code and reason.
-    An allow that every holder's opt-out default gave, and no rule, says so
-    (``consent.default_allowed``): nobody allowed it, their default did."""
+    A review keeps the obligations of every answer (united): what an approval settles it with,
+    so that the conditions of the holders who allowed with obligations are not dropped when the
+    reviewer approves (docs/decisions.md, "Reviews"). An allow that every holder's opt-out
+    default gave, and no rule, says so (``consent.default_allowed``): nobody allowed it, their
+    default did."""
     review = None
     defaults = True  # every answer an opt-out default's
     kept: list[Obligations] = []  # the obligations that are not empty
@@ -65,9 +68,11 @@ def _combine(answers: Sequence[_Answer], reason: str = "Every rights holder allo
         o = answer.obligations
         if o is not _NONE and o != _NONE:
             kept.append(o)
-    if review is not None:
-        return review
     united = obligations_union(*kept) if kept else _NONE
+    if review is not None:
+        if united == review.obligations:
+            return review
+        return _Answer(review.outcome, review.code, review.reason, united, review.rule)
     if answers and defaults:
         outcome = "allow" if _is_empty(united) else "conditional"
         return _Answer(outcome, "consent.default_allowed", DEFAULT_REASON, united)
@@ -221,11 +226,12 @@ def _holder_answer(
             f"allows ({exceeded.obligations.max_similarity}) under {_ref(exceeded)}"
         )
         return _Answer("deny", "consent.similarity_exceeded", reason, rule=exceeded, match=top)
-    if review is not None:
-        reason = f"Waiting for {name} to review it under {_ref(review)}"
-        return _Answer("review", "consent.review", reason, rule=review)
     # (no rule exceeded its limit here: every conditional rule allows)
     united = obligations_union(*conditions) if conditions else _NONE
+    if review is not None:
+        # The holder's own conditions stand when it approves on review: the review carries them.
+        reason = f"Waiting for {name} to review it under {_ref(review)}"
+        return _Answer("review", "consent.review", reason, united, rule=review)
     if allows and _is_empty(united):
         reason = f"{name} allowed it under {_ref(allows[0])}"
         return _Answer("allow", "consent.allowed", reason, rule=allows[0])

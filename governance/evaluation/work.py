@@ -250,9 +250,10 @@ def _span(part: _Part) -> dict[str, str | None]:
 def _over_the_period(parts: list[_Part]) -> tuple[_Answer, str | None, dict[str, Any]]:
     """The answer over a period whose parts answered differently: the strictest part's (the
     earliest such part gives code and reason, naming its interval); obligations unite over the
-    parts when every part allows. A part that nothing covers (no consent on record, or no
-    holder) makes the answer ``consent.period_not_covered``, naming that part. Also the
-    trace's ``periods`` (each part's answer) and ``uncovered`` (the parts nothing covers)."""
+    parts when every part allows or waits for review (what an approval settles it with). A
+    part that nothing covers (no consent on record, or no holder) makes the answer
+    ``consent.period_not_covered``, naming that part. Also the trace's
+    ``periods`` (each part's answer) and ``uncovered`` (the parts nothing covers)."""
     combined = _combine([p.decided for p in parts])
     deciding: str | None = None
     if combined.outcome not in ALLOWING:

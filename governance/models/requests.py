@@ -5,6 +5,7 @@ attempts, and the outbox that hands requests to the workers."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -172,6 +173,17 @@ class Decision(models.Model):
     @property
     def final_outcome(self) -> str:
         return self.resolved_outcome or self.settled_outcome or self.outcome
+
+    @property
+    def final_obligations(self) -> dict[str, Any]:
+        """The obligations as the decision reads now: a ``review``'s are what an approval
+        settles it with (every other holder's conditions), so a review settled by a deny has
+        none; a dispute's release to ``allow`` released them, one to ``conditional`` keeps the
+        decision's own (governance.services.disputes.released_outcome); otherwise the
+        decision's own."""
+        if self.resolved_outcome:
+            return dict(self.obligations or {}) if self.resolved_outcome == "conditional" else {}
+        return {} if self.settled_outcome == "deny" else dict(self.obligations or {})
 
 
 class Review(models.Model):

@@ -55,10 +55,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Difference:
-    """A decision that replays differently (``kind="decision"``), an entry whose committed
-    fields could not be opened (``kind="opening"``: ``ledgered`` is the entry's type), or a
-    step of a dispute the rules do not give (``kind="dispute"``: ``ledgered`` is the entry's
-    type, :mod:`governance.replaying.disputes`)."""
+    """A decision that replays differently (``kind="decision"``), a settlement whose outcome
+    or obligations do not follow from its decision's entry and its reviews
+    (``kind="settlement"``), an entry whose committed fields could not be opened
+    (``kind="opening"``: ``ledgered`` is the entry's type), or a step of a dispute the rules do
+    not give (``kind="dispute"``: ``ledgered`` is the entry's type,
+    :mod:`governance.replaying.disputes`)."""
 
     index: int
     decision: str
@@ -73,6 +75,11 @@ class Difference:
         if self.kind == "dispute":
             return (
                 f"entry {self.index} ({self.ledgered}) of decision {self.decision}: {self.reason}"
+            )
+        if self.kind == "settlement":
+            return (
+                f"entry {self.index}: the settlement of decision {self.decision} was"
+                f" {self.ledgered}, settles as {self.replayed}: {self.reason}"
             )
         return (
             f"entry {self.index}: decision {self.decision} was {self.ledgered}, replays as "
@@ -120,6 +127,9 @@ class Replay:
         self.replayed = 0
         self.differences: list[Difference] = []
         self._progress = progress
+        self._waiting: dict[str, Mapping[str, Any]] = {}
+        """A ``review`` decision's id → the obligations its entry recorded (what an approval
+        settles it with), until its ``decision_settled`` entry."""
 
     def feed(self, index: int, entry: canonical.Entry, unopened: str | None = None) -> None:
         """Take entry ``index`` (opened by :func:`open_entry`; ``unopened``: why it could not
@@ -140,11 +150,18 @@ class Replay:
                     Difference(index, decision, entry.kind, "-", why, "dispute")
                 )
             return
+        if entry.kind == "decision_settled":  # changes no state
+            difference = self._settle(index, p)
+            if difference is not None:
+                self.differences.append(difference)
+            return
         if entry.kind != "decision":
             self.state.apply(entry.kind, p)
             return
         if p["outcome"] == "error":
             return
+        if p["outcome"] == "review":
+            self._waiting[p["decision"]] = p.get("obligations") or {}
         self.replayed += 1
         if self._progress is not None and self.replayed % 1000 == 0:
             self._progress(self.replayed)
@@ -197,6 +214,37 @@ class Replay:
                 )
                 return Difference(index, p["decision"], p["outcome"], outcome, reason)
         return None
+
+    def _settle(self, index: int, p: Mapping[str, Any]) -> Difference | None:
+        """Settle the review again from its decision's entry (the obligations it recorded) and
+        the reviewers' answers, by the settlement rule (``settlements.settled``): the outcome,
+        and, in an entry that records them (settlement rule 2, since the fix that keeps the
+        other holders' conditions), the obligations. An entry without ``obligations`` was
+        written by rule 1, whose outcome is the same function of the same facts."""
+        decision = p.get("decision", "-")
+        pending = self._waiting.pop(decision, None)
+        if pending is None:
+            reason = "it settles no review decision earlier in the log (or settles one twice)"
+            return Difference(index, decision, p.get("outcome", "-"), "-", reason, "settlement")
+        statuses = [r.get("status") for r in p.get("reviews", [])]
+        if not statuses or any(s not in ("approved", "denied") for s in statuses):
+            reason = f"its reviews are not all answered ({', '.join(map(str, statuses))})"
+            return Difference(index, decision, p.get("outcome", "-"), "-", reason, "settlement")
+        outcome, obligations = evaluation.settle(statuses, pending)
+        if outcome != p.get("outcome"):
+            reason = f"the reviews ({', '.join(map(str, statuses))}) and the obligations recorded"
+            return Difference(index, decision, p.get("outcome", "-"), outcome, reason, "settlement")
+        if "obligations" in p and dict(p["obligations"] or {}) != obligations:
+            reason = (
+                f"it records obligations {_json(p['obligations'])}; the decision's"
+                f" entry settles with {_json(obligations)}"
+            )
+            return Difference(index, decision, outcome, outcome, reason, "settlement")
+        return None
+
+
+def _json(value: Any) -> str:
+    return canonical.encode_json(value).decode()
 
 
 def _versions(pairs: list[tuple[str, int]]) -> str:

@@ -137,7 +137,7 @@ def _callback_item(d: Decision) -> dict[str, Any]:
         "outcome": d.final_outcome,
         "code": code,
         "reason": reason,
-        "obligations": d.obligations,
+        "obligations": d.final_obligations,
         "settlement": None if settled is None else reviews.settlement_json(settled),
     }
     return item

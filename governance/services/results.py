@@ -51,7 +51,7 @@ def item_row(d: Decision) -> dict[str, Any]:
         "outcome": d.final_outcome,
         "code": code,
         "reason": reason,
-        "obligations": d.obligations,
+        "obligations": d.final_obligations,
         "works": [str(w) for w in d.works],
     }
 

@@ -1,12 +1,15 @@
 """Reviews: a ``review`` answer waits for the holder's human decision. When every holder who
 asked for review has answered, the decision is settled (any deny → deny; else allow, or
-conditional with the decision's obligations), ledgered (``decision_settled``), the request's
-summary updated and its callback sent again.
+conditional with the decision's obligations: a review decision records the obligations of
+every holder who allowed with conditions, so an approval keeps them), ledgered
+(``decision_settled``, with the settled ``obligations``), the request's summary updated and
+its callback sent again.
 
 The ``decision_settled`` entry links the decision's original entry by its leaf hash, so a
 receipt of the settlement names what it supersedes::
 
     {"decision": "<id>", "request": "<id>", "outcome": "deny", "code": "review.denied",
+     "obligations": {},
      "supersedes": "<hex SHA-256 leaf hash of the decision entry>",
      "reviews": [{"party": "<id>", "status": "denied", "reason": "Not for stems.",
                   "decided_at": "2026-03-01T12:00:00Z"}]}
@@ -69,12 +72,15 @@ def review_decide(
     reviews = list(Review.objects.filter(decision=decision).order_by("party_id"))
     if any(r.status == "pending" for r in reviews):
         return review
-    outcome = _settle(reviews, decision.obligations)
+    outcome, obligations = _settle(reviews, decision.obligations or {})
     payload = {
         "decision": str(decision.pk),
         "request": str(decision.request_id),
         "outcome": outcome,
         "code": SETTLED_CODES[outcome],
+        # The settled outcome's obligations (settlement rule 2: an approval keeps every other
+        # holder's conditions); replay settles again from the decision's entry and checks them.
+        "obligations": obligations,
         # The original decision entry, which this one settles: a receipt of the settlement
         # names it, and an auditor finds it in the log by this leaf hash.
         "supersedes": bytes(decision.leaf_hash).hex(),

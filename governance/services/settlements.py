@@ -6,11 +6,13 @@ without importing the deciding services."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch
 
+from governance import evaluation
 from governance.models import Decision, Review
 from ledger import canonical
 
@@ -49,12 +51,12 @@ class Settlement:
     code: str
     reason: str
     reviews: tuple[ReviewAnswer, ...]
+    obligations: dict[str, Any]
+    """What the licensee must do under the settled outcome (none for a deny)."""
 
 
-def _settle(reviews: list[Review], obligations: object) -> str:
-    if any(r.status == "denied" for r in reviews):
-        return "deny"
-    return "conditional" if obligations else "allow"
+def _settle(reviews: list[Review], obligations: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return evaluation.settle((r.status for r in reviews), obligations)
 
 
 def decision_settlement(decision: Decision) -> Settlement | None:
@@ -87,6 +89,7 @@ def decision_settlement(decision: Decision) -> Settlement | None:
         code=SETTLED_CODES.get(outcome, "review.settled"),
         reason=reason,
         reviews=answers,
+        obligations=decision.final_obligations,
     )
 
 
@@ -99,9 +102,12 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
 
     {"by": "<party id>", "by_name": "Ada Vale", "at": "2026-03-01T12:00:00.000Z",
      "outcome": "deny", "code": "review.denied", "reason": "Ada Vale denied it on review: ...",
+     "obligations": {},
      "reviews": [{"party": "<id>", "name": "Ada Vale", "status": "denied",
                   "reason": "Not for stems.", "decided_at": "2026-03-01T12:00:00.000Z"}]}
-    """
+
+    ``obligations`` are the settled outcome's (an approval's: every other holder's conditions,
+    ``conditional``; a deny's: none)."""
     return {
         "by": settlement.by,
         "by_name": settlement.by_name,
@@ -109,6 +115,7 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
         "outcome": settlement.outcome,
         "code": settlement.code,
         "reason": settlement.reason,
+        "obligations": dict(settlement.obligations),
         "reviews": [
             {
                 "party": a.party,

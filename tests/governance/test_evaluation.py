@@ -101,6 +101,47 @@ def test_one_holders_deny_overrides_another_holders_review() -> None:
     assert (d.outcome, d.code) == ("deny", "consent.denied_by_rule")
 
 
+def test_a_review_keeps_the_other_holders_conditions_for_its_settlement() -> None:
+    """An approval settles to what the other answers require (docs/decisions.md, "Reviews"):
+    the review carries the label's and the publisher's obligations, united as conditional +
+    conditional are, and the reviewer's own conditional rules'."""
+    credit = Obligations(attribution="Northwind Records", max_similarity=0.8)
+    pub = Obligations(compensation_ref="REF-1", max_similarity=0.7)
+    own = Obligations(ai_disclosure=True)
+    rules = (
+        rule(LABEL, "conditional", obligations=credit),
+        rule(PUB, "conditional", obligations=pub),
+        rule(ARTIST, "review", rule_id="r-ask"),
+        rule(ARTIST, "conditional", obligations=own),
+    )
+    d = evaluate_work(ask(), work(), facts(*rules))
+    assert (d.outcome, d.code) == ("review", "consent.review")
+    assert d.reason == "Waiting for Ada Vale to review it under rule r-ask version 1"
+    assert d.obligations == Obligations(
+        attribution="Northwind Records",
+        compensation_ref="REF-1",
+        ai_disclosure=True,
+        max_similarity=0.7,
+    )
+    assert holder_entry(d.trace, "performer", ARTIST)["obligations"]["ai_disclosure"] is True
+    # Where no other holder set a condition, a review has none to keep.
+    bare = evaluate_work(ask(), work(), allow_all(rule(PUB, "review")))
+    assert (bare.outcome, bare.obligations) == ("review", Obligations())
+
+
+def test_a_review_in_one_territory_keeps_the_conditions_set_in_another() -> None:
+    credit = Obligations(attribution="Northwind Records")
+    rules = (
+        rule(LABEL, "conditional", obligations=credit),
+        rule(PUB, "allow"),
+        rule(ARTIST, "review", territory_mode="include", territories=frozenset({"FR"})),
+        rule(ARTIST, "allow", territory_mode="exclude", territories=frozenset({"FR"})),
+    )
+    d = evaluate_work(ask(territories=("DE", "FR")), work(), facts(*rules))
+    assert (d.outcome, d.trace["territory"]) == ("review", "FR")
+    assert d.obligations == credit
+
+
 def test_conditional_rules_unite_their_obligations() -> None:
     ada = Obligations(attribution="Ada Vale", ai_disclosure=True, max_similarity=0.9)
     label = Obligations(

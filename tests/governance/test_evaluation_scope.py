@@ -147,7 +147,9 @@ def test_the_strictest_territory_decides_and_obligations_unite_across_territorie
         ["DE", "FR"],
     )
     assert d.reason.endswith(" in FR")
-    assert d.obligations == Obligations()  # obligations only matter when allowed
+    # A review keeps every territory's obligations: what an approval settles it with
+    # (docs/decisions.md, "Reviews"); before, they were dropped and an approval lost them.
+    assert d.obligations == Obligations(attribution="Ada Vale", ai_disclosure=True)
 
 
 # --- items and requests --------------------------------------------------------------------

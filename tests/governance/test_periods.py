@@ -199,6 +199,9 @@ def test_a_review_for_part_of_the_period_waits_and_conditions_of_parts_unite() -
         "conditional",
         Obligations(attribution="Ada Vale", ai_disclosure=True),
     )
+    # A review in one part keeps the conditions of another: an approval settles with them.
+    d = evaluate_work(period(), work(), allow_all(reviewed, credit))
+    assert (d.outcome, d.obligations) == ("review", Obligations(attribution="Ada Vale"))
 
 
 def test_a_period_with_no_end_is_not_covered_by_a_window_that_ends() -> None:
