@@ -535,3 +535,24 @@ def test_a_decision_no_holder_decided_goes_to_the_operator_at_once(world) -> Non
     assert sorted(happened[:2]) == ["dispute.escalated", "dispute.opened"]
     assert happened[2:] == ["dispute.answered"]
     assert replay(workers=1) == (1, [])
+
+
+def test_a_conditional_decision_released_is_allowed_without_its_conditions(world) -> None:  # type: ignore[no-untyped-def]
+    rule(world["label"], scope="all_works", uses=["train"], effect="allow")
+    rule(world["artist"], scope="all_works", uses=["train"], effect="conditional",
+         obligations={"attribution": "Ada Vale"})  # fmt: skip
+    body = submit(world["licensee"], use="train", items=[{"isrc": ISRC}],
+                  callback_url="https://licensee.example/cb")  # fmt: skip
+    tasks.decide_request.apply(args=[body["id"]]).get()
+    lic = world["licensee"].client
+    item = lic.get(body["status_url"]).json()["items"][0]
+    assert (item["outcome"], item["obligations"]) == ("conditional", {"attribution": "Ada Vale"})
+    d = dispute(world, item["decision"], reason_code="licence_held_outside").json()
+    assert d["holders"] == [str(world["artist"].party.pk)]
+    released = world["artist"].client.post(
+        f"/api/v1/disputes/{d['id']}/release/", {"reason": "Licensed directly."}, format="json"
+    )
+    assert released.json()["status"] == "released", released.json()
+    # the status page and the results now read allow, and the artist's condition is gone
+    item = lic.get(body["status_url"]).json()["items"][0]
+    assert (item["outcome"], item["obligations"]) == ("allow", {}), item
