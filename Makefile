@@ -97,12 +97,16 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-# One pytest process a core (pytest-xdist, at most PYTEST_WORKERS), each with its own test
-# database and Redis database; a module's tests stay in one process (--dist loadfile), so its
-# fixtures (a Celery worker, a browser) start once.
+# First every test but those that commit on other connections, one pytest process a core
+# (pytest-xdist, PYTEST_WORKERS), each with its own test database and Redis database, a
+# module's tests in one process (--dist loadfile) so its fixtures start once; then those that
+# commit (marked `committed` by tests/conftest.py), in one process and in order: the ledger
+# entries they sequence stay (the log is append-only), and tests that replay the whole log
+# must not find them.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not production and not committed"
+	$(BIN)/python -m pytest -m "committed and not production"
 
 bench: $(STAMP)
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \

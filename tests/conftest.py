@@ -40,6 +40,15 @@ def pytest_configure(config: pytest.Config) -> None:
     brokers.use(brokers.IN_MEMORY)  # never the instance's; the test database's once it exists
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that commit on other connections (the ``committed`` fixture): the ledger
+    entries they sequence stay (the log is append-only), so ``make test`` runs them on their own,
+    in order, after the others have run in parallel on test databases they never touch."""
+    for item in items:
+        if "committed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.committed)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """Log in as the superuser and act as the owner role: the owner creates the test database

@@ -119,12 +119,21 @@ class Command(BaseCommand):
         log.info("sequencer started", key=signer.verifier().key_string)
         scrubber = verified_tree.Scrubber(rate=scrub_rate)
         idle = False
+
+        def reached() -> None:
+            """The database answered: after errors, say so once and stop backing off."""
+            nonlocal backoff
+            if backoff:
+                log.info("sequencer reconnected to the database")
+                backoff = 0.0
+
         while not stopping:
             signer = self.signer(signer)
             try:
                 if idle and not services.work_waiting():
                     # Nothing pending and the head signed: one cheap read, not a whole pass
                     # (the scrubber still reads its share of the log, by the time elapsed).
+                    reached()
                     scrubber.step()
                     time.sleep(idle_sleep)
                     continue
@@ -140,9 +149,7 @@ class Command(BaseCommand):
                             retry_in=min(BACKOFF_MAX, backoff * 2 or 0.5))  # fmt: skip
                 wait()
                 continue
-            if backoff:
-                log.info("sequencer reconnected to the database")
-                backoff = 0.0
+            reached()
             if checkpoint is not None:
                 log.info("checkpoint signed", size=checkpoint.size, key=checkpoint.key_name)
             # A pass that neither integrated nor signed: the next ones ask first (a head left
