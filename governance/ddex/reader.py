@@ -163,11 +163,7 @@ class Reader(ErnDocument):
         super().__init__(root, digits)
         self.parties: dict[str, DdexParty] = {}
         self.faults: list[Fault] | None = None  # The recording being read collects its faults.
-        self.drafts: list[_Draft | None] = []
-        self.part: tuple[frozenset[int], int] | None = None
-        """(residues, n): draft only the SoundRecordings whose position (from 0) modulo n is
-        one of these, the others left None for another process reading the same message
-        (:mod:`governance.ddex.digest`) to fill."""
+        self.drafts: list[_Draft] = []
         self.resources: set[str] = set()
 
     def fault(self, el: etree._Element, reason: str) -> None:
@@ -573,11 +569,7 @@ class Reader(ErnDocument):
             ref = self.text(el, "ResourceReference") or ""
             self.resources.add(ref)
             if local == "SoundRecording":
-                position = len(self.drafts) + 1
-                if self.part is None or (position - 1) % self.part[1] in self.part[0]:
-                    self.drafts.append(self.draft(el, ref, position))
-                else:
-                    self.drafts.append(None)
+                self.drafts.append(self.draft(el, ref, len(self.drafts) + 1))
             forget(el)
 
     def message(self) -> DdexMessage:
@@ -595,15 +587,12 @@ class Reader(ErnDocument):
         scopes, deal_faults = self.deal_scopes(contents, deals) if self.v4 else ({}, {})
         genres = self.resource_genres() if self.v4 else {}
         flags = ai.track_release_flags(self) if self.v4 else {}
-        drafts = [d for d in self.drafts if d is not None]
-        if len(drafts) != len(self.drafts):
-            raise RuntimeError("the SoundRecordings another process read were not filled in")
         carried: dict[str, list[str]] = defaultdict(list)
-        for draft in drafts:
+        for draft in self.drafts:
             if draft.isrc is not None:
                 carried[draft.isrc].append(draft.ref or "?")
         recordings, isrcs = [], {}
-        for draft in drafts:
+        for draft in self.drafts:
             draft.faults += [
                 (self.xpath(n), n.sourceline or 0, r) for n, r in deal_faults.get(draft.ref, [])
             ]
