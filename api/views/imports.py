@@ -32,16 +32,23 @@ from governance.services import imports as import_services
 class ImportOutputSerializer(serializers.ModelSerializer[ImportJob]):
     party = serializers.UUIDField(source="party_id")
     progress = serializers.SerializerMethodField()
+    read_progress = serializers.SerializerMethodField()
 
     class Meta:
         model = ImportJob
         fields = ["id", "party", "format", "filename", "sha256", "all_or_nothing", "status",
-                  "total", "processed", "progress", "counts", "problem_count", "problems",
+                  "total", "processed", "progress", "size", "bytes_read", "read_progress",
+                  "counts", "problem_count", "problems",
                   "error", "created_at", "started_at", "finished_at"]  # fmt: skip
 
     def get_progress(self, job: ImportJob) -> float | None:
         """Share of the works done, 0 to 1 (``null`` until the file is read)."""
         return None if not job.total else round(job.processed / job.total, 4)
+
+    def get_read_progress(self, job: ImportJob) -> float | None:
+        """Share of the file read, 0 to 1 (``null`` until the job runs): the file is read whole
+        before its works are applied (``progress``)."""
+        return None if not job.size else round(job.bytes_read / job.size, 4)
 
 
 class ImportListView(GenericAPIView[ImportJob]):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
@@ -47,16 +47,21 @@ def _digest(*parts: bytes) -> str:
 
 
 def parse_ern_digested(
-    data: bytes, *, known: Mapping[str, tuple[str, str]] | None = None, salt: str = ""
+    data: bytes,
+    *,
+    known: Mapping[str, tuple[str, str]] | None = None,
+    salt: str = "",
+    on_read: Callable[[int, int], None] | None = None,
 ) -> Digested:
     """:func:`governance.ddex.parse_ern` with digests (see the module). ``salt`` goes into
-    every digest: the caller's scheme (what it stores of a recording)."""
+    every digest: the caller's scheme (what it stores of a recording). ``on_read`` is called
+    with (bytes read, size) as the message is read (see ``stream_ern``)."""
     known = known or {}
     reader: Reader | None = None
     context = hashlib.sha256(salt.encode())
     elements: dict[str, str | None] = {}
     skipped: list[tuple[str, str]] = []
-    for el, name, root in stream_ern(data):
+    for el, name, root in stream_ern(data, on_read=on_read):
         if root is None:
             reader = Reader(el, name)
             context.update(f"ern {name}\0".encode())
@@ -95,7 +100,7 @@ def parse_ern_digested(
             for ref, element in skipped
         )
         if stale:
-            return parse_ern_digested(data, salt=salt)
+            return parse_ern_digested(data, salt=salt, on_read=on_read)
     refs = Counter(ref for ref, _ in skipped)
     digests = {
         ref: (_digest(ctx, element.encode()), element)

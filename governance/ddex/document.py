@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import pathlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Final
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml-stubs are not installed
@@ -38,6 +38,7 @@ _STREAMED: Final = frozenset({"ResourceList", "PartyList", "ReleaseList", "DealL
 
 def stream_ern(
     source: bytes | str | pathlib.Path | BinaryIO,
+    on_read: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[etree._Element, str, etree._Element | None]]:
     """Read a message with lxml's ``iterparse``: first ``(root, version digits, None)`` once the
     root element has started, then ``(item, list name, root)`` as each item of the root's
@@ -45,7 +46,8 @@ def stream_ern(
     ``sourceline`` its start tag's line), then ``(root, "", root)`` at the end. An item of the
     ResourceList may be cleared by the caller once read (``forget``), so memory stays bounded
     by one item, not the file. :class:`DdexError` for an unusable file, raised where the parser
-    stops: callers read the whole message before writing anything."""
+    stops: callers read the whole message before writing anything. ``on_read`` (bytes sources)
+    is called with (bytes read, size) as items end, each 1 % of the file or so, and at the end."""
     if isinstance(source, str) and not source.lstrip().startswith("<"):
         raise DdexError("not XML: a str is parsed as XML text (pass a pathlib.Path for a file)")
     # Security 1/2: never resolve or fetch entities, load a DTD or build a huge tree. A str is
@@ -53,6 +55,8 @@ def stream_ern(
     encoding = "utf-8" if isinstance(source, str) else None
     if isinstance(source, str | bytes):
         source = io.BytesIO(source.encode() if isinstance(source, str) else source)
+    size = len(source.getbuffer()) if on_read is not None and isinstance(source, io.BytesIO) else 0
+    step, next_report = max(size // 100, 1), 0
     events = etree.iterparse(
         str(source) if isinstance(source, pathlib.Path) else source,
         events=("start", "end"), encoding=encoding, **_SAFE_PARSING,
@@ -79,6 +83,9 @@ def stream_ern(
             elif depth == 2 and (parent := el.getparent()) is not None:
                 list_name = etree.QName(parent).localname
                 if list_name in _STREAMED and parent.getparent() is root:
+                    if size and (done := source.tell()) >= next_report:  # type: ignore[union-attr]
+                        on_read(min(done, size), size)  # type: ignore[misc]
+                        next_report = done + step
                     yield el, list_name, root
     except etree.XMLSyntaxError as error:
         # iterparse says line 0 for an empty file, where the whole-file parser said line 1.
@@ -90,6 +97,8 @@ def stream_ern(
         raise refused
     if root is None:  # pragma: no cover - the parser raises on an empty document
         raise DdexError("not XML: no root element")
+    if size and on_read is not None:
+        on_read(size, size)
     yield root, "", root
 
 

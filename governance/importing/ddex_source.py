@@ -15,7 +15,7 @@ and line; a file that is not a readable message at all raises
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 
 from governance import ddex, identifiers, validators
@@ -115,7 +115,11 @@ def _shares(recording: ddex.DdexRecording, where: str) -> list[ShareRecord]:
 
 
 def read_ddex(
-    data: bytes, *, party_name: str = "", known: Mapping[str, tuple[str, str]] | None = None
+    data: bytes,
+    *,
+    party_name: str = "",
+    known: Mapping[str, tuple[str, str]] | None = None,
+    on_read: Callable[[int, int], None] | None = None,
 ) -> Iterator[ImportRecord | Problem | Unchanged]:
     """Records and problems, in document order. Raises :class:`UnreadableFile` when the file is
     not a readable NewReleaseMessage at all (not well-formed XML, invalid UTF-8, a document type
@@ -123,9 +127,10 @@ def read_ddex(
     ``party_name`` is no longer read (the applier knows the importing party by its name and
     identifiers); it stays for callers. ``known`` maps the element digests this party imported
     last to (digest, ISRC): those elements are not read, and come last as :class:`Unchanged`
-    when they still are (:mod:`governance.ddex.digest`); each record has its digest."""
+    when they still are (:mod:`governance.ddex.digest`); each record has its digest.
+    ``on_read`` is called with (bytes read, size) as the message is read."""
     try:
-        digested = parse_ern_digested(data, known=known, salt=DIGEST_SALT)
+        digested = parse_ern_digested(data, known=known, salt=DIGEST_SALT, on_read=on_read)
     except ddex.DdexError as exc:
         raise UnreadableFile(_where("/", exc.line), str(exc)) from None
     message = digested.message

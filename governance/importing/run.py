@@ -29,6 +29,9 @@ from governance.models import Party
 CHUNK = 2000
 Progress = Callable[[int, int], None]
 """Called with (records done, records in all) after each chunk."""
+Reading = Callable[[int, int], None]
+"""Called with (bytes of the file read, its size) while it is read: a DDEX ERN message about
+each 1 % of it; other formats once, when read."""
 
 
 class _RollBack(Exception):
@@ -45,15 +48,17 @@ def read(
     *,
     party_name: str = "",
     known: Mapping[str, tuple[str, str]] | None = None,
+    on_read: Reading | None = None,
 ) -> Iterable[ImportRecord | Problem | Unchanged]:
-    """``known``: see :func:`~governance.importing.ddex_source.read_ddex` (DDEX ERN only)."""
+    """``known``, ``on_read``: see :func:`~governance.importing.ddex_source.read_ddex` (DDEX ERN
+    only)."""
     if fmt == "csv":
         return read_csv(data)
     if fmt == "mwn":
         return read_mwn(data)
     if fmt == "works":
         return read_works_csv(data)
-    return read_ddex(data, party_name=party_name, known=known)
+    return read_ddex(data, party_name=party_name, known=known, on_read=on_read)
 
 
 def merge(
@@ -118,18 +123,23 @@ def import_catalog(
     now: dt.datetime,
     all_or_nothing: bool = False,
     progress: Progress | None = None,
+    reading: Reading | None = None,
 ) -> Report:
     """Import ``data`` for ``party``; the report counts what changed and lists every problem.
 
     Raises :class:`~governance.importing.records.UnreadableFile`, before anything is written,
-    when the file as a whole cannot be read (all of it is read before the first chunk)."""
+    when the file as a whole cannot be read (all of it is read before the first chunk).
+    ``progress`` is called as records are applied, ``reading`` as the file is read before."""
     report = Report()
     started = time.process_time()
     # A DDEX source skips the elements this party imported last, unchanged since.
     stored = digests.stored(party) if fmt == "ddex" else {}
     known = {element: (digest, code) for (_, code), (digest, element, _) in stored.items()
              if element}  # fmt: skip
-    records = merge(read(data, fmt, party_name=party.name, known=known), report, stored)
+    items = read(data, fmt, party_name=party.name, known=known, on_read=reading)
+    records = merge(items, report, stored)
+    if reading is not None and fmt != "ddex":
+        reading(len(data), len(data))
     skipped = report.counts["records"]
     total = report.counts["records"] = skipped + len(records)
     report.cpu["read"] = time.process_time() - started

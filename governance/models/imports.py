@@ -43,6 +43,12 @@ class ImportJob(models.Model):
     )
     total = models.PositiveIntegerField(null=True, blank=True)
     processed = models.PositiveIntegerField(default=0)
+    size = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Bytes of the file (known once the job runs)."
+    )
+    bytes_read = models.PositiveBigIntegerField(
+        default=0, help_text="Bytes of the file read so far: reading comes before any work."
+    )
     counts = models.JSONField(default=dict, blank=True)
     problems = models.JSONField(default=list, blank=True)
     problem_count = models.PositiveIntegerField(default=0)

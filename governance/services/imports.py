@@ -31,7 +31,7 @@ IMPORT_KINDS = (PartyKind.LABEL, PartyKind.PUBLISHER)
 RUN_TASK = "governance.run_import"
 FINISHED = (ImportStatus.SUCCEEDED, ImportStatus.SUCCEEDED_WITH_PROBLEMS, ImportStatus.FAILED)
 REPORT_FIELDS = ["status", "error", "counts", "problems", "problem_count", "processed", "total",
-                 "finished_at"]  # fmt: skip
+                 "size", "bytes_read", "finished_at"]  # fmt: skip
 
 
 MWN_ROOTS = (b"MusicalWorkClaimNotificationMessage", b"MusicalWorkNotificationMessage")
@@ -90,6 +90,25 @@ def _progress(job_id: str) -> Callable[[int, int], None]:
     return report
 
 
+def _reading(job_id: str) -> Callable[[int, int], None]:
+    """Write how much of a job's file is read, as ``_progress`` writes its works done: a
+    100,000-recording message takes a while to read before the first work is applied."""
+    table = ImportJob._meta.db_table
+
+    def report(done: int, size: int) -> None:
+        side = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET bytes_read = %s, size = %s WHERE id = %s",  # noqa: S608 - the model's table
+                    [done, size, job_id],
+                )
+        finally:
+            side.close()
+
+    return report
+
+
 def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
     """Run a queued job as of ``now`` (its start, and the time of its ledger entries); safe to
     run twice (a finished job is left alone, and an interrupted one starts over: the import
@@ -107,6 +126,7 @@ def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
         report = import_catalog(
             party=job.party, data=bytes(job.data), fmt=fmt, now=now,
             all_or_nothing=job.all_or_nothing, progress=_progress(str(job.pk)),
+            reading=_reading(str(job.pk)),
         )  # fmt: skip
     except UnreadableFile as unreadable:
         job.status, job.error = ImportStatus.FAILED, f"the file cannot be read: {unreadable}"
@@ -123,6 +143,8 @@ def import_run(*, job_id: str, now: dt.datetime) -> ImportJob:
         if job.all_or_nothing and report.problems:
             job.status = ImportStatus.FAILED
             job.error = f"{len(report.problems)} problems; with all_or_nothing nothing was imported"
+    # Reading is over, whatever came of it (a file that cannot be read: as far as it went).
+    job.size = job.bytes_read = len(job.data)
     # The run's end on the clock it was given: its start plus the time it took.
     job.finished_at = now + dt.timedelta(seconds=time.monotonic() - started)
     job.save(update_fields=REPORT_FIELDS)  # not ``data``: the file is not written twice

@@ -422,3 +422,16 @@ def test_an_ern_382_rights_controller_under_exclusions_rejects_its_recording() -
         "SoundRecording A1 rejected: RightsController: its details name no TerritoryCode"
     )
     assert [r.isrc for r in message.recordings] == ["GBNWR2400002", "GBNWR2400003"]
+
+
+def test_reading_reports_bytes_read_up_to_the_size() -> None:
+    from governance.ddex.digest import parse_ern_digested
+    from tests.ddex_samples import ern_document
+
+    data = ern_document(recordings=300, seed=10)
+    seen: list[tuple[int, int]] = []
+    parse_ern_digested(data, on_read=lambda done, size: seen.append((done, size)))
+    assert len(seen) > 10  # about each 1 % of the file
+    assert all(size == len(data) for _, size in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (len(data), len(data))

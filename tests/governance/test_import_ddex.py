@@ -410,3 +410,31 @@ def test_an_import_that_started_earlier_reuses_the_party_another_import_named_me
 
     assert Party.objects.filter(named_by=label, dpid="PADPIDA2024060301Q").count() == 1
     assert earlier.report.counts["parties_named"] == 0
+
+
+def test_reading_progress_is_seen_before_any_work_is_applied(committed: None) -> None:
+    """A large message is read whole before its first work is applied: the job says how much
+    of the file is read (``bytes_read`` of ``size``) on a connection of its own meanwhile."""
+    from governance.services.imports import _reading
+    from tests.committed import on_own_connection
+    from tests.ddex_samples import ern_document
+
+    data = ern_document(recordings=300, seed=31)
+    job_ = on_own_connection(lambda: ImportJob.objects.create(
+        party=PartyFactory(kind=PartyKind.LABEL, name="Reading Progress Records"),
+        format="ddex", filename="a.xml", sha256="0" * 64, data=data, all_or_nothing=True,
+    ))  # fmt: skip
+    write, seen = _reading(str(job_.pk)), []
+
+    def reading(done: int, size: int) -> None:
+        write(done, size)
+        job = on_own_connection(lambda: ImportJob.objects.get(pk=job_.pk))
+        seen.append((job.bytes_read, job.size, job.processed))
+
+    # The import runs on this test's connection, its own party (the job's is committed).
+    report = import_catalog(party=northwind(), data=data, fmt="ddex", now=timezone.now(),
+                            all_or_nothing=True, reading=reading)  # fmt: skip
+    assert report.counts["works_created"] == 300
+    assert any(0 < done < len(data) and size == len(data) and not works
+               for done, size, works in seen)  # fmt: skip
+    assert seen[-1] == (len(data), len(data), 0)

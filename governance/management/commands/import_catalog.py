@@ -32,6 +32,9 @@ class Command(BaseCommand):
         "Import a catalog file (CSV per docs/catalog-csv.md, or DDEX ERN 3.8.x / 4.x XML), "
         "or musical works (DDEX MWN XML, or the works CSV of docs/catalog-works.md)."
     )
+    # The system checks import every URL's views (and with them the audio stack: NumPy, SciPy),
+    # a second or two of CPU an import does not need; ``manage.py check`` runs them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
@@ -52,16 +55,28 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {exc.strerror}") from None
         party = _party(options["party"])
         fmt = options["format"] or detect_format(filename=path.name, data=data)
-        bar = tqdm(total=None, unit="works", desc=f"importing {path.name}", disable=None)
+        # The file is read first (bytes), then its works are applied (a bar of works).
+        bar = tqdm(total=len(data), unit="B", unit_scale=True, desc=f"reading {path.name}",
+                   disable=None)  # fmt: skip
+
+        applying = False
+
+        def reading(done: int, size: int) -> None:
+            bar.update(done - bar.n)
 
         def progress(done: int, total: int) -> None:
-            bar.total = total
+            nonlocal applying
+            if not applying:
+                applying = True
+                bar.reset(total=total)
+                bar.unit, bar.unit_scale = "works", False
+                bar.set_description(f"importing {path.name}")
             bar.update(done - bar.n)
 
         try:
             report = import_catalog(
                 party=party, data=data, fmt=fmt, now=timezone.now(),
-                all_or_nothing=options["all_or_nothing"], progress=progress,
+                all_or_nothing=options["all_or_nothing"], progress=progress, reading=reading,
             )  # fmt: skip
         except UnreadableFile as unreadable:
             raise CommandError(
