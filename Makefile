@@ -100,13 +100,13 @@ imports: $(STAMP)
 # First every test but those that commit on other connections, one pytest process a core
 # (pytest-xdist, PYTEST_WORKERS), each with its own test database and Redis database, a
 # module's tests in one process (--dist loadfile) so its fixtures start once; then those that
-# commit (marked `committed` by tests/conftest.py), in one process and in order: the ledger
-# entries they sequence stay (the log is append-only), and tests that replay the whole log
-# must not find them.
+# commit (marked `committed` by tests/conftest.py), the pages' in one process and the others in
+# another, each in order: the ledger entries they sequence stay (the log is append-only), and
+# tests that replay the whole log must not find them.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not production and not committed"
-	$(BIN)/python -m pytest -m "committed and not production"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "committed and not production"
 
 bench: $(STAMP)
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \

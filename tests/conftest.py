@@ -47,6 +47,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "committed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.committed)
+            # Under ``--dist loadgroup``, the pages' tests in one process and the rest in
+            # another, each group in the order collected (none of the pages' tests replays the
+            # whole log; the others keep the order in which they always ran).
+            web = item.nodeid.startswith("tests/web/")
+            item.add_marker(pytest.mark.xdist_group("committed-web" if web else "committed"))
 
 
 @pytest.fixture(scope="session")
