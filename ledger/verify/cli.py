@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from ledger.verify.client import (
     LocalInputError,
     b64encode_text,
     parse_vkeys,
+    read_receipt_file,
 )
 from ledger.verify.log import DEFAULT_SAMPLES, verify_log
 from ledger.verify.pages import default_workers
@@ -264,17 +264,7 @@ def _replaying(client: HttpLogClient, args: argparse.Namespace) -> VerifiedRepla
 def _main_receipt(argv: Sequence[str]) -> int:
     args = _receipt_parser().parse_args(argv)
     verifiers = parse_vkeys(args.vkey)
-    path: Path = args.file
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LocalInputError(f"cannot read receipt {path}: {exc.strerror}") from None
-    try:
-        receipt = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise VerificationError(f"receipt: {path} is not JSON") from None
-    if not isinstance(receipt, dict):
-        raise VerificationError(f"receipt: {path} is not a JSON object")
+    receipt = read_receipt_file(args.file)
     result = verify_receipt(receipt, verifiers, origin=args.origin)
     print(result.summary)
     return EXIT_OK

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from http.client import HTTPException
+from pathlib import Path
 from typing import Any, Protocol
 
 from ledger.exceptions import VerificationError
@@ -56,6 +57,22 @@ class FetchError(Exception):
 
 class LocalInputError(Exception):
     """A local input is unusable: a key string, a state file, a receipt file that cannot be read."""
+
+
+def read_receipt_file(path: Path) -> dict[str, Any]:
+    """A receipt file's JSON object; :class:`LocalInputError` if it cannot be read,
+    :class:`VerificationError` if it is not a JSON object."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LocalInputError(f"cannot read receipt {path}: {exc.strerror}") from None
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise VerificationError(f"receipt: {path} is not JSON") from None
+    if not isinstance(document, dict):
+        raise VerificationError(f"receipt: {path} is not a JSON object")
+    return document
 
 
 def parse_vkeys(values: Sequence[str]) -> list[Verifier]:

@@ -38,6 +38,7 @@ from ledger.verify.client import (
     HttpLogClient,
     LocalInputError,
     parse_vkeys,
+    read_receipt_file,
 )
 
 EXIT_MALFORMED = 3
@@ -107,7 +108,7 @@ def main_token(argv: Sequence[str]) -> int:
     except tokens.MalformedToken as exc:
         print(f"verification FAILED: {exc}", file=sys.stderr)
         return EXIT_MALFORMED
-    receipt = _read_json(args.receipt) if args.receipt is not None else embedded_receipt
+    receipt = read_receipt_file(args.receipt) if args.receipt is not None else embedded_receipt
     lines = [claims.summary()]
     if receipt is not None:
         lines.append(f"receipt: {tokens.check_token_receipt(claims, receipt, verifiers)}")
@@ -177,20 +178,6 @@ def _read_token_file(path: Path) -> tuple[str, Mapping[str, Any] | None]:
         raise tokens.MalformedToken(f"token: {path} is JSON without a 'token' string")
     receipt = answer.get("receipt")
     return token, receipt if isinstance(receipt, dict) else None
-
-
-def _read_json(path: Path) -> Mapping[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LocalInputError(f"cannot read receipt {path}: {exc.strerror}") from None
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise VerificationError(f"receipt: {path} is not JSON") from None
-    if not isinstance(document, dict):
-        raise VerificationError(f"receipt: {path} is not a JSON object")
-    return document
 
 
 __all__ = [
