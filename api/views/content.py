@@ -26,14 +26,31 @@ from governance.models import WorkContent
 from governance.services import content as content_services
 
 
+class ContentSpaceSerializer(serializers.Serializer[dict[str, Any]]):
+    """What one space holds of a content: the space, its model and version, and how many
+    vectors (fingerprint hashes, composition segments, lyric stanzas) were stored."""
+
+    space = serializers.CharField()
+    model = serializers.CharField()
+    model_version = serializers.CharField()
+    vector_count = serializers.IntegerField()
+
+
 class ContentOutputSerializer(serializers.ModelSerializer[WorkContent]):
     work = serializers.UUIDField(source="work_id")
+    spaces = ContentSpaceSerializer(
+        many=True,
+        read_only=True,
+        help_text="Once completed, per space its vectors are stored in (fingerprint, then "
+        "composition for audio of 30 s or more; text for lyrics): as its ledger entry says. "
+        "Never the content itself.",
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = WorkContent
         fields = ["id", "work", "kind", "status", "error", "detail", "sha256", "size", "seconds",
-                  "codec", "model", "model_version", "vector_count", "created_at",
+                  "codec", "model", "model_version", "vector_count", "spaces", "created_at",
                   "completed_at", "url"]  # fmt: skip
 
     def get_url(self, content: WorkContent) -> str:

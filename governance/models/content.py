@@ -56,6 +56,12 @@ class WorkContent(models.Model):
     model = models.CharField(max_length=64)
     model_version = models.CharField(max_length=32)
     vector_count = models.IntegerField(default=0)
+    spaces = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Once completed: per space its vectors were stored in, the space, model, "
+        "model version and vector count (what its work_content ledger entry says).",
+    )
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -196,9 +196,18 @@ def _lyrics_run(content: WorkContent, data: bytes, *, now: dt.datetime) -> WorkC
     content.save(update_fields=["status", "completed_at", "vector_count"])
     ContentUpload.objects.filter(content=content).delete()
     spaces = [ledgering.space_count(texts.SPACE, content.model, content.model_version, count)]
-    payload = ledgering.content_payload(content, space=texts.SPACE, spaces=spaces)
-    ledgering.append(ENTRY, payload, now=now)
+    _ledger_spaces(content, space=texts.SPACE, spaces=spaces, now=now)
     return content
+
+
+def _ledger_spaces(
+    content: WorkContent, *, space: str, spaces: list[dict[str, Any]], now: dt.datetime
+) -> None:
+    """Keep on ``content`` what each space now holds of it (shown by the API) and ledger the
+    ``work_content`` entry that says the same."""
+    content.spaces = spaces
+    content.save(update_fields=["spaces"])
+    ledgering.append(ENTRY, ledgering.content_payload(content, space=space, spaces=spaces), now=now)
 
 
 @dataclass(frozen=True)
@@ -333,8 +342,7 @@ def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -
         update_fields=["status", "completed_at", "seconds", "codec", "vector_count", "detail"]
     )
     ContentUpload.objects.filter(content=content).delete()
-    payload = ledgering.content_payload(content, space=space.SPACE, spaces=spaces)
-    ledgering.append(ENTRY, payload, now=now)
+    _ledger_spaces(content, space=space.SPACE, spaces=spaces, now=now)
     return content
 
 
@@ -432,8 +440,7 @@ def content_import_compose(*, content: WorkContent, composed: Composed, now: dt.
                                   content.vector_count),
             ledgering.space_count(compositions.SPACE, *compositions.model_version(), stored),
         ]  # fmt: skip
-        payload = ledgering.content_payload(content, space=space.SPACE, spaces=spaces)
-        ledgering.append(ENTRY, payload, now=now)
+        _ledger_spaces(content, space=space.SPACE, spaces=spaces, now=now)
         return True
 
 
