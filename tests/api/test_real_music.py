@@ -145,13 +145,15 @@ def matched(body: dict[str, Any], space: str) -> dict[str, Any]:
 
 
 def test_real_tracks_are_recognised_and_decided_by_each_works_consent(
-    label_catalog: dict[str, Any],
+    label_catalog: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     licensee, works = label_catalog["licensee"], label_catalog["works"]
+    sent: dict[str, tuple[bytes, dict[str, Any]]] = {}  # each audio checked, and its answer
 
     # an MP3 re-encode of 30 s of "Northerners", 60 s in: its work, by its fingerprint; allowed
     reencoded = mp3(excerpt(track("northerners"), 60, 30))
     body = decided(check(licensee, {"audio_base64": b64(reencoded)}))
+    sent["a.mp3"] = (reencoded, body)
     assert (body["outcome"], body["works"]) == ("allow", [works["northerners"]["id"]]), body
     match = matched(body, "fingerprint")
     assert (match["model"], match["model_version"]) == (fingerprint.MODEL, fingerprint.VERSION)
@@ -163,15 +165,19 @@ def test_real_tracks_are_recognised_and_decided_by_each_works_consent(
 
     # an 8-s crop of "The Deep Path", 20 s in, under white noise at 10 dB SNR: its work, whose
     # label refuses analysing it
-    crop = synth.add_white_noise(excerpt(track("the_deep_path"), 20, 8), 10, 7)
-    body = decided(check(licensee, {"audio_base64": b64(wav_at_rate(crop))}))
+    crop = wav_at_rate(synth.add_white_noise(excerpt(track("the_deep_path"), 20, 8), 10, 7))
+    body = decided(check(licensee, {"audio_base64": b64(crop)}))
+    sent["b.wav"] = (crop, body)
     assert (body["outcome"], body["works"]) == ("deny", [works["the_deep_path"]["id"]]), body
     assert body["code"] == "consent.denied_by_rule"
     assert abs(matched(body, "fingerprint")["offset_seconds"] - 20.0) < 0.2
 
     # a re-recording of "Wanderer" two semitones up (60 s of it): its composition; allowed
-    transposed = librosa.effects.pitch_shift(excerpt(track("wanderer"), 30, 60), sr=RATE, n_steps=2)
-    body = decided(check(licensee, {"audio_base64": b64(mp3(transposed))}))
+    transposed = mp3(
+        librosa.effects.pitch_shift(excerpt(track("wanderer"), 30, 60), sr=RATE, n_steps=2)
+    )
+    body = decided(check(licensee, {"audio_base64": b64(transposed)}))
+    sent["c.mp3"] = (transposed, body)
     assert (body["outcome"], body["works"]) == ("allow", [works["wanderer"]["id"]]), body
     match = matched(body, "composition")
     assert (match["model"], match["model_version"]) == (composition.MODEL, composition.VERSION)
@@ -187,27 +193,17 @@ def test_real_tracks_are_recognised_and_decided_by_each_works_consent(
     assert artist["matches"][0]["score"] >= artist["matches"][0]["threshold"]
 
     # a real track registered nowhere: no match, in either space
-    unregistered = excerpt(track(UNREGISTERED), 40, 30)
-    body = decided(check(licensee, {"audio_base64": b64(mp3(unregistered))}))
+    unregistered = mp3(excerpt(track(UNREGISTERED), 40, 30))
+    body = decided(check(licensee, {"audio_base64": b64(unregistered)}))
+    sent["d.mp3"] = (unregistered, body)
     assert (body["outcome"], body["works"]) == ("no_match", []), body
 
-
-def test_the_clients_manifest_of_real_tracks_is_decided_as_their_audio_is(
-    label_catalog: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    licensee, works = label_catalog["licensee"], label_catalog["works"]
+    # the same four files fingerprinted by the licensee's client, the audio staying with it:
+    # its manifest of vectors is decided as the uploaded audio was, line by line
     folder = tmp_path / "audio"
     folder.mkdir()
-    files = {
-        "a.mp3": mp3(excerpt(track("northerners"), 120, 30)),
-        "b.wav": wav_at_rate(synth.add_white_noise(excerpt(track("the_deep_path"), 60, 15), 10, 3)),
-        "c.mp3": mp3(excerpt(track(UNREGISTERED), 90, 30)),
-    }
-    for name, data in files.items():
+    for name, (data, _) in sent.items():
         (folder / name).write_bytes(data)
-    # the audio uploaded, one check each
-    uploaded = [decided(check(licensee, {"audio_base64": b64(data)})) for data in files.values()]
-    # the same files fingerprinted by the client, the audio staying with the licensee
     manifest = tmp_path / "manifest.jsonl"
     assert cli.main(["fingerprint", str(folder), "-o", str(manifest), "--workers", "1"]) == 0
     capsys.readouterr()
@@ -219,12 +215,8 @@ def test_the_clients_manifest_of_real_tracks_is_decided_as_their_audio_is(
     assert response.status_code == 202, response.json()
     tasks.decide_request.apply(args=[response.json()["id"]]).get()
     decisions = Decision.objects.filter(request_id=response.json()["id"]).order_by("item__position")
-    from_manifest = [(d.outcome, [str(w) for w in d.works]) for d in decisions]
-    assert from_manifest == [(b["outcome"], b["works"]) for b in uploaded]
-    assert from_manifest == [
-        ("allow", [works["northerners"]["id"]]),
-        ("deny", [works["the_deep_path"]["id"]]),
-        ("no_match", []),
+    assert [(d.outcome, [str(w) for w in d.works]) for d in decisions] == [
+        (answer["outcome"], answer["works"]) for _, answer in sent.values()
     ]
 
 
