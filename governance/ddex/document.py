@@ -149,8 +149,9 @@ class ErnDocument:
         self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
         self.q = ""
         self.q_known = False
-        self.paths: dict[str, str] = {}
-        self.steps: dict[str, tuple[str, ...]] = {}
+        # path -> (ElementPath for ``iterfind``, or "" to walk the child names in steps)
+        self.plans: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.children: dict[etree._Element, dict[object, list[etree._Element]]] = {}
         self.problems: list[DdexProblem] = []
         self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
 
@@ -162,8 +163,7 @@ class ErnDocument:
                 True,
             )
             # Paths found before were built for unqualified children.
-            self.paths.clear()
-            self.steps.clear()
+            self.plans.clear()
         # Positions among namesakes are counted again for each item: its list has grown.
         self.positions = {}
 
@@ -171,15 +171,32 @@ class ErnDocument:
         """The elements at ``path`` under ``el``, in document order. A plain path of child names
         walks the children directly, several times faster than ElementPath; one with a
         predicate or a wildcard goes through ``iterfind``."""
-        if (steps := self.steps.get(path)) is None:
-            steps = self.steps[path] = tuple(self.q + step for step in path.split("/"))
-            self.paths[path] = "/".join(steps)
-        if "[" in path or "*" in path:
-            return list(el.iterfind(self.paths[path]))
-        found = [el]
-        for step in steps:
+        if (plan := self.plans.get(path)) is None:
+            steps = tuple(self.q + step for step in path.split("/"))
+            query = "/".join(steps) if "[" in path or "*" in path else ""
+            plan = self.plans[path] = (query, steps)
+        query, steps = plan
+        if query:
+            return list(el.iterfind(query))
+        kids = self.children.get(el)
+        if len(steps) == 1:  # Most paths: a dict look-up, or one C call.
+            return list(el.iterchildren(steps[0]) if kids is None else kids.get(steps[0], ()))
+        found = list(el.iterchildren(steps[0]) if kids is None else kids.get(steps[0], ()))
+        for step in steps[1:]:
             found = [child for node in found for child in node.iterchildren(step)]
         return found
+
+    def index(self, *elements: etree._Element) -> None:
+        """Look up the children of ``elements`` by tag from now on (one walk over them, for
+        elements asked about many times), until :meth:`unindex`."""
+        for el in elements:
+            kids: dict[object, list[etree._Element]] = {}
+            for child in el:
+                kids.setdefault(child.tag, []).append(child)
+            self.children[el] = kids
+
+    def unindex(self) -> None:
+        self.children.clear()
 
     def text(self, el: etree._Element, path: str) -> str | None:
         return next((value for node in self.all(el, path) if (value := node_text(node))), None)
