@@ -34,15 +34,20 @@ _ANY_ERN: Final = re.compile(r"^http://ddex\.net/xml/ern/(\d+)$")
 
 _STREAMED: Final = frozenset({"ResourceList", "PartyList", "ReleaseList", "DealList"})
 """The lists whose items are handed over one by one as they end."""
+_ITEMS: Final = ("SoundRecording", "Party", "Release", "TrackRelease", "ReleaseDeal")
+"""The items the reader reads: lxml reports only these and the lists (in any namespace), so no
+Python object is made for the other elements as they are parsed (half the parsing's CPU); any
+other item of a list is handed over before the next one reported, or at its list's end."""
+_REPORTED: Final = [f"{{*}}{tag}" for tag in (*sorted(_STREAMED), *_ITEMS)]
 
 
 def stream_ern(
     source: bytes | str | pathlib.Path | BinaryIO,
     on_read: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[etree._Element, str, etree._Element | None]]:
-    """Read a message with lxml's ``iterparse``: first ``(root, version digits, None)`` once the
-    root element has started, then ``(item, list name, root)`` as each item of the root's
-    ResourceList, PartyList, ReleaseList and DealList ends (its subtree complete, its
+    """Read a message with lxml's ``iterparse``: first ``(root, version digits, None)``, then
+    ``(item, list name, root)`` for each item of the root's ResourceList, PartyList,
+    ReleaseList and DealList, in document order, once it has ended (its subtree complete, its
     ``sourceline`` its start tag's line), then ``(root, "", root)`` at the end. An item of the
     ResourceList may be cleared by the caller once read (``forget``), so memory stays bounded
     by one item, not the file. :class:`DdexError` for an unusable file, raised where the parser
@@ -59,44 +64,70 @@ def stream_ern(
     step, next_report = max(size // 100, 1), 0
     events = etree.iterparse(
         str(source) if isinstance(source, pathlib.Path) else source,
-        events=("start", "end"), encoding=encoding, **_SAFE_PARSING,
+        events=("end",), tag=_REPORTED, encoding=encoding, **_SAFE_PARSING,
     )  # fmt: skip
-    depth, root, refused = 0, None, None
+    root, refused = None, None
+    last: dict[etree._Element, etree._Element] = {}  # A list -> its last item handed over.
+
+    def items_up_to(parent: etree._Element, el: etree._Element | None) -> list[etree._Element]:
+        """The items of ``parent`` not handed over yet, up to ``el`` (all when None)."""
+        done = last.get(parent)
+        node = parent[0] if done is None and len(parent) else None
+        node = done.getnext() if done is not None else node
+        found = []
+        while node is not None and node is not el:
+            if isinstance(node.tag, str):
+                found.append(node)
+            node = node.getnext()
+        return found if el is None else [*found, el]
+
     try:
-        for event, el in events:
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    root = el
-                    try:
-                        digits = _check_root(el)
-                    except DdexError as error:
-                        # Named once the whole file is read: a file that is not well-formed
-                        # is named as such first, whatever its root.
-                        refused = error
-                    else:
-                        yield el, digits, None
-                continue
-            depth -= 1
+        for _, el in events:
+            if root is None:
+                root = el.getroottree().getroot()
+                try:
+                    digits = _check_root(root)
+                except DdexError as error:
+                    # Named once the whole file is read: a file that is not well-formed
+                    # is named as such first, whatever its root.
+                    refused = error
+                else:
+                    yield root, digits, None
             if refused is not None:
                 el.clear()
-            elif depth == 2 and (parent := el.getparent()) is not None:
+                continue
+            parent = el.getparent()
+            if parent is root:  # A list's end: its items not reported (none of _ITEMS).
+                if etree.QName(el).localname in _STREAMED:
+                    list_name, todo = etree.QName(el).localname, items_up_to(el, None)
+                else:
+                    continue
+            elif parent is not None and parent.getparent() is root:
                 list_name = etree.QName(parent).localname
-                if list_name in _STREAMED and parent.getparent() is root:
-                    if size and (done := source.tell()) >= next_report:  # type: ignore[union-attr]
-                        on_read(min(done, size), size)  # type: ignore[misc]
-                        next_report = done + step
-                    yield el, list_name, root
+                if list_name not in _STREAMED:
+                    continue
+                todo = items_up_to(parent, el)
+            else:
+                continue
+            if size and todo and (done := source.tell()) >= next_report:  # type: ignore[union-attr]
+                on_read(min(done, size), size)  # type: ignore[misc]
+                next_report = done + step
+            for item in todo:
+                last[item.getparent()] = item
+                yield item, list_name, root
     except etree.XMLSyntaxError as error:
         # iterparse says line 0 for an empty file, where the whole-file parser said line 1.
         line, column = max(error.position[0], 1), max(error.position[1], 1)
         raise DdexError(
             f"not well-formed XML (line {line}, column {column}): {error.msg}", line=line or 0
         ) from None
+    if root is None:  # No list and no item: the root as parsed.
+        root = events.root
+        if root is None:  # pragma: no cover - the parser raises on an empty document
+            raise DdexError("not XML: no root element")
+        yield root, _check_root(root), None
     if refused is not None:
         raise refused
-    if root is None:  # pragma: no cover - the parser raises on an empty document
-        raise DdexError("not XML: no root element")
     if size and on_read is not None:
         on_read(size, size)
     yield root, "", root
@@ -149,8 +180,9 @@ class ErnDocument:
         self.root, self.version, self.v4 = root, ".".join(digits), digits.startswith("4")
         self.q = ""
         self.q_known = False
-        self.paths: dict[str, str] = {}
-        self.steps: dict[str, tuple[str, ...]] = {}
+        # path -> (ElementPath for ``iterfind``, or "" to walk the child names in steps)
+        self.plans: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.children: dict[etree._Element, dict[object, list[etree._Element]]] = {}
         self.problems: list[DdexProblem] = []
         self.positions: dict[tuple[etree._Element, str], dict[etree._Element, int]] = {}
 
@@ -162,8 +194,7 @@ class ErnDocument:
                 True,
             )
             # Paths found before were built for unqualified children.
-            self.paths.clear()
-            self.steps.clear()
+            self.plans.clear()
         # Positions among namesakes are counted again for each item: its list has grown.
         self.positions = {}
 
@@ -171,15 +202,32 @@ class ErnDocument:
         """The elements at ``path`` under ``el``, in document order. A plain path of child names
         walks the children directly, several times faster than ElementPath; one with a
         predicate or a wildcard goes through ``iterfind``."""
-        if (steps := self.steps.get(path)) is None:
-            steps = self.steps[path] = tuple(self.q + step for step in path.split("/"))
-            self.paths[path] = "/".join(steps)
-        if "[" in path or "*" in path:
-            return list(el.iterfind(self.paths[path]))
-        found = [el]
-        for step in steps:
+        if (plan := self.plans.get(path)) is None:
+            steps = tuple(self.q + step for step in path.split("/"))
+            query = "/".join(steps) if "[" in path or "*" in path else ""
+            plan = self.plans[path] = (query, steps)
+        query, steps = plan
+        if query:
+            return list(el.iterfind(query))
+        kids = self.children.get(el)
+        if len(steps) == 1:  # Most paths: a dict look-up, or one C call.
+            return list(el.iterchildren(steps[0]) if kids is None else kids.get(steps[0], ()))
+        found = list(el.iterchildren(steps[0]) if kids is None else kids.get(steps[0], ()))
+        for step in steps[1:]:
             found = [child for node in found for child in node.iterchildren(step)]
         return found
+
+    def index(self, *elements: etree._Element) -> None:
+        """Look up the children of ``elements`` by tag from now on (one walk over them, for
+        elements asked about many times), until :meth:`unindex`."""
+        for el in elements:
+            kids: dict[object, list[etree._Element]] = {}
+            for child in el:
+                kids.setdefault(child.tag, []).append(child)
+            self.children[el] = kids
+
+    def unindex(self) -> None:
+        self.children.clear()
 
     def text(self, el: etree._Element, path: str) -> str | None:
         return next((value for node in self.all(el, path) if (value := node_text(node))), None)

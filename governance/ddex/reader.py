@@ -103,7 +103,10 @@ _DURATION: Final = re.compile(
 )
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PARTIAL_DATE: Final = re.compile(r"^\d{4}(-\d{2})?$")
-_POSITION: Final = re.compile(r"\[\d+\]$")
+_PLAIN_ISRC: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
+_ISRC_COUNTRIES: set[str] = set()
+"""The country codes of ISRCs :func:`governance.identifiers.normalize_isrc` accepted: an ISRC
+already in its normal form with one of them is valid as it is (no need to ask it again)."""
 _MAIN_ROLES: Final = frozenset({"MainArtist", "Artist"})
 _OWNER_ROLE: Final = "RightsController"
 _DISPLAY_TITLE: Final = "Title[@TitleType='DisplayTitle']/TitleText"
@@ -165,6 +168,7 @@ class Reader(ErnDocument):
         self.faults: list[Fault] | None = None  # The recording being read collects its faults.
         self.drafts: list[_Draft] = []
         self.resources: set[str] = set()
+        self.list_paths: dict[etree._Element, str] = {}  # A list element -> its XPath.
 
     def fault(self, el: etree._Element, reason: str) -> None:
         """A fault of the recording being read (it rejects it), else a problem of ``el``."""
@@ -317,9 +321,10 @@ class Reader(ErnDocument):
         steps from ``sr`` down, with positions among namesakes where there are several."""
         steps: list[str] = []
         node = el
+        prefix = "ern:" if self.q else ""
         while node is not sr and (parent := node.getparent()) is not None:
-            step = ("ern:" if self.q else "") + etree.QName(node).localname
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            step = prefix + node.tag.rpartition("}")[2]
+            same = list(parent.iterchildren(node.tag))  # Its namesakes, in C.
             steps.append(f"{step}[{same.index(node) + 1}]" if len(same) > 1 else step)
             node = parent
         return "/".join([anchor, *reversed(steps)]), el.sourceline or 0
@@ -327,16 +332,28 @@ class Reader(ErnDocument):
     def draft(self, sr: etree._Element, ref: str, position: int) -> _Draft:
         """What a SoundRecording says on its own, read as it ends (it is then forgotten); its
         deal territories, sums and duplicates are settled in :meth:`message`."""
-        base = _POSITION.sub("", self.xpath(sr))
+        # The XPath of its list is the same for every item: found once (a SoundRecording's
+        # own position is left out, its anchor names it).
+        parent = sr.getparent()
+        if parent is None or (head := self.list_paths.get(parent)) is None:
+            head = self.xpath(parent) if parent is not None else ""
+            if parent is not None:
+                self.list_paths[parent] = head
+        local = sr.tag.rpartition("}")[2]
+        base = f"{head}/{'ern:' if sr.tag.startswith('{') else ''}{local}"
         qualified = "ern:" if self.q else ""
         anchor = f"{base}[{qualified}ResourceReference='{ref}']" if ref and "'" not in ref else ""
         anchor = anchor or f"{base}[{position}]"
         self.faults = faults = list[Fault]()
+        # The recording and its editions (3.8: details) are asked about some thirty times.
+        blocks = ("SoundRecordingEdition", "SoundRecordingDetailsByTerritory")
+        self.index(sr, *sr.iterchildren(*(self.q + tag for tag in blocks)))
         try:
             draft = self._draft(sr, ref, anchor)
         finally:
             self.faults = None
             self.positions.clear()  # Its elements are freed next: keep no reference to them.
+            self.unindex()
         draft.faults[:0] = [(*self.located(el, sr, anchor), reason) for el, reason in faults]
         return draft
 
@@ -356,7 +373,7 @@ class Reader(ErnDocument):
             faults.append((sr, "it has no ISRC"))
         else:
             try:
-                isrc = identifiers.normalize_isrc(node_text(isrc_node))
+                isrc = _isrc(node_text(isrc_node))
             except ValueError as exc:
                 faults.append((isrc_node, f"ISRC {node_text(isrc_node)!r}: {exc}"))
         iswc_path = "WorkId/ISWC" if self.v4 else "IndirectSoundRecordingId/ISWC"
@@ -635,6 +652,15 @@ class _Draft:
     isrc_where: Where | None
     controllers: list[tuple[Where, DdexRightsController, tuple[str, ...]]]
     delegated: tuple[str, ...]  # 4.x: every TerritoryOfRightsDelegation.
+
+
+def _isrc(value: str) -> str:
+    """:func:`governance.identifiers.normalize_isrc`, quicker for a normalised ISRC."""
+    if _PLAIN_ISRC.fullmatch(value) and value[:2] in _ISRC_COUNTRIES:
+        return value
+    isrc = identifiers.normalize_isrc(value)
+    _ISRC_COUNTRIES.add(isrc[:2])
+    return isrc
 
 
 def _known(code: str) -> bool:

@@ -20,9 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db import models
 from django.db.models import Q
+from django.db.models.base import ModelState
 
 from governance import ledgering, ordering
 from governance.bulk import copy_insert
@@ -64,6 +66,28 @@ class Report:
 
     def reject(self, where: str, reason: str) -> None:
         self.problems.append(Problem(where, reason))
+
+
+_M = TypeVar("_M", bound=models.Model)
+_FIELDS: dict[type[models.Model], list[Any]] = {}
+
+
+def _new(model: type[_M], **values: Any) -> _M:
+    """``model(**values)`` for a new row, ``values`` by attribute name (``work_id``): each other
+    field gets its default as in ``Model.__init__``, but without its per-field work (related
+    descriptors, signals: none are connected to these models), 3 to 5 times quicker; an import
+    builds 300,000 of them."""
+    fields = _FIELDS.get(model)
+    if fields is None:
+        fields = _FIELDS[model] = list(model._meta.concrete_fields)
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    attrs = obj.__dict__
+    for f in fields:
+        if f.attname not in values:
+            attrs[f.attname] = f.get_default()
+    attrs.update(values)
+    return obj
 
 
 def _terms(s: RightsShare, share: Decimal | None = None) -> ShareTerms:
@@ -117,6 +141,7 @@ class Applier:
         self._named_by_id: dict[str, dict[str, Party]] = {k: {} for k in _IDS}
         self._named_by_name: dict[str, Party] = {}
         self._named_ids: set[Any] = set()
+        self._found: dict[HolderRecord, Party] = {}
         self._new_parties: list[Party] = []
         self._faulty: set[int] = set()  # id() of the records of this chunk with a rejection.
         self._held: dict[Any, list[tuple[Any, int]]] = {}  # Work id -> its shares' (id, version).
@@ -161,6 +186,13 @@ class Applier:
         raise ValueError(f"holder {share.holder!r} is not a registered party")
 
     def _named_holder(self, named: HolderRecord) -> Party:
+        # A feed names its few controllers on every recording: each is found once (a later
+        # search would find the same party, the one this found or named).
+        if (found := self._found.get(named)) is None:
+            found = self._found[named] = self._find_holder(named)
+        return found
+
+    def _find_holder(self, named: HolderRecord) -> Party:
         ids = _ids(named)
         own = _ids(self.party)
         # Step 1: the importing party itself.
@@ -213,9 +245,9 @@ class Applier:
 
     def _credits(self, work: Work, credits: Sequence[CreditRecord]) -> list[Credit]:
         return [
-            Credit(work=work, position=n, name=c.name, role=c.role, isni=c.isni, ipi=c.ipi,
-                   party_id=self._artist_id(c.name)
-                   if c.role in ("main_artist", "featured") else None)
+            _new(Credit, work_id=work.pk, position=n, name=c.name, role=c.role, isni=c.isni,
+                 ipi=c.ipi, party_id=self._artist_id(c.name)
+                 if c.role in ("main_artist", "featured") else None)
             for n, c in enumerate(credits)
         ]  # fmt: skip
 
@@ -315,8 +347,8 @@ class Applier:
             }  # fmt: skip
             work = existing.get(record.key)
             if work is None:
-                work = Work(id=uuid.uuid4(), kind=record.kind, isrc=record.isrc,
-                            iswc=record.iswc, registrant=self.party, **values)  # fmt: skip
+                work = _new(Work, id=uuid.uuid4(), kind=record.kind, isrc=record.isrc,
+                            iswc=record.iswc, registrant_id=self.party.pk, **values)  # fmt: skip
                 created.append(work)
                 credit_rows += self._credits(work, record.credits)
                 if record.kind == "composition" and record.iswc:
@@ -408,11 +440,11 @@ class Applier:
                 ) == (share.share, roles, kind):
                     self.report.counts["shares_unchanged"] += 1
                     continue
-                row = match or RightsShare(
-                    id=uuid.uuid4(), work=work, holder=holder, right=share.right,
-                    share=share.share, territory_mode=share.territory_mode,
+                row = match or _new(
+                    RightsShare, id=uuid.uuid4(), work_id=work.pk, holder_id=holder.pk,
+                    right=share.right, share=share.share, territory_mode=share.territory_mode,
                     territories=sorted(share.territories), valid_from=share.valid_from,
-                    valid_until=share.valid_until, created_by=self.party,
+                    valid_until=share.valid_until, created_by_id=self.party.pk,
                     controller_roles=roles, controller_type=kind,
                 )  # fmt: skip
                 # Shares are checked one by one, in file order: the row that would push the
