@@ -309,8 +309,11 @@ def _fail(content: WorkContent, *, reason: str, detail: str, now: dt.datetime) -
     return content
 
 
-def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -> WorkContent:
-    """In the caller's transaction: postings, status, bytes deleted, ledger entry."""
+def _complete(
+    content: WorkContent, extracted: Extracted, *, now: dt.datetime, compaction_job: bool = True
+) -> WorkContent:
+    """In the caller's transaction: postings, status, bytes deleted, ledger entry; a compaction
+    job when one is due, unless ``compaction_job`` is False (the caller compacts)."""
     from governance.content import fingerprint as space
 
     _lock_identical(work_id=content.work_id, sha256=content.sha256)
@@ -322,7 +325,7 @@ def _complete(content: WorkContent, extracted: Extracted, *, now: dt.datetime) -
         detail = f"Identical to content {earlier.pk}, completed first."
         return _fail(content, reason="duplicate", detail=detail, now=now)
     postings_store(content.pk, extracted.hashes, extracted.times)
-    if fingerprint_store.compaction_due():  # merged by a worker once this commits
+    if compaction_job and fingerprint_store.compaction_due():  # by a worker once committed
         job_enqueue(task=COMPACT_TASK, args=[], now=now)
     spaces = [ledgering.space_count(space.SPACE, space.MODEL, space.VERSION, len(extracted.hashes))]
     note = extracted.note
@@ -381,11 +384,14 @@ def _completed(*, work: Work, sha256: str, model_version: str) -> WorkContent | 
 
 
 def content_import_store(
-    *, party: Party, work: Work, sha256: str, size: int, extracted: Extracted, now: dt.datetime
-) -> tuple[WorkContent, bool]:
+    *, party: Party, work: Work, sha256: str, size: int, extracted: Extracted, now: dt.datetime,
+    compaction_job: bool = True,
+) -> tuple[WorkContent, bool]:  # fmt: skip
     """Store fingerprinted content, completed, as ``work``'s (checked by
     :func:`content_import_prepare`); the content and whether it is new (False: an identical one
-    was completed meanwhile, and nothing was done)."""
+    was completed meanwhile, and nothing was done). ``compaction_job`` False: no compaction job
+    is enqueued when one falls due (``manage.py import_content`` compacts in its own process;
+    a job would also make it load Celery and the broker's client, 0.8 s of CPU, to send it)."""
     from governance.content import fingerprint as space
 
     with transaction.atomic():
@@ -398,7 +404,7 @@ def content_import_store(
             submitted_by=party, model=space.MODEL, model_version=space.VERSION,
             status=ContentStatus.PROCESSING, created_at=now,
         )  # fmt: skip
-        return _complete(content, extracted, now=now), True
+        return _complete(content, extracted, now=now, compaction_job=compaction_job), True
 
 
 def composition_missing(content: WorkContent) -> bool:

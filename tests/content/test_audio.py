@@ -292,3 +292,50 @@ def test_a_stream_that_changes_rate_and_channels_midway_decodes_whole() -> None:
 
     # The first half plays a's samples 4 times faster (1 s), the second twice (2 s).
     assert result.seconds == pytest.approx(3.0, abs=0.15)
+
+
+def _float_wav(samples: np.ndarray, rate: int) -> bytes:
+    """A WAV of 32-bit float samples (``samples``: frames x channels)."""
+    out = io.BytesIO()
+    channels = samples.shape[1]
+    layout = "mono" if channels == 1 else "stereo"
+    with av.open(out, "w", format="wav") as container:
+        stream = container.add_stream("pcm_f32le", rate=rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1), format="flt",
+            layout=layout,
+        )  # fmt: skip
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+def test_a_float_files_nan_and_infinities_become_silence_and_full_scale() -> None:
+    x = np.repeat(0.25 * synth.music(3, 2.0)[:, None], 1, axis=1)
+    x[100, 0], x[200, 0], x[300, 0] = np.nan, np.inf, -np.inf
+    x[400, 0] = 3e38  # finite, clipped to full scale (float32 sums of it would overflow)
+
+    samples = decode(_float_wav(x[::4], SAMPLE_RATE)).samples  # no resampling: sample for sample
+
+    assert np.isfinite(samples).all()
+    assert samples[[25, 50, 75, 100]].tolist() == [0.0, 1.0, -1.0, 1.0]
+    others = np.ones(len(samples), bool)
+    others[[25, 50, 75, 100]] = False
+    assert np.array_equal(samples[others], x[::4, 0][others])
+
+
+def test_a_stereo_float_files_nan_is_made_finite_before_resampling() -> None:
+    x = 0.25 * np.stack([synth.music(3, 2.0), synth.music(4, 2.0)], axis=1)
+    clean = decode(_float_wav(x, 44_100)).samples
+    x[1000, 1] = np.nan
+
+    samples = decode(_float_wav(x, 44_100)).samples
+
+    assert np.isfinite(samples).all()
+    assert len(samples) == len(clean)
+    # One sample of one channel silenced: the rest of the audio is the same.
+    assert np.abs(samples - clean).max() < 0.2
+    assert np.array_equal(samples[1000:], clean[1000:])

@@ -160,3 +160,25 @@ def test_composition_vectors_gone_with_a_version_change_are_computed_again_from_
          "model_version": composition.VERSION, "vector_count": count},
     ]  # fmt: skip
     assert run(tmp_path, "Northbound Records")[1].strip().endswith("1 already there, 0 failed")
+
+
+def test_the_command_compacts_the_segments_itself_and_sends_no_compaction_job(
+    tmp_path: Path,
+) -> None:
+    from unittest import mock
+
+    from governance.models import FingerprintSegment, Outbox
+
+    label = caller(PartyKind.LABEL, name="Northbound Records")
+    isrcs = [*MINE, "GBXXX2300004"]
+    for seed, isrc in enumerate(isrcs):
+        register(label, isrc)
+        (tmp_path / f"{isrc}.wav").write_bytes(tones(8, seed=50 + seed))
+
+    with mock.patch.object(fingerprint_store, "FANOUT", 3):
+        assert run(tmp_path, "Northbound Records")[0] == 0
+
+    # The third file's segment filled tier 0: merged by the command, with no job sent for it.
+    assert FingerprintSegment.objects.count() == 1
+    assert not Outbox.objects.filter(task="governance.compact_fingerprints").exists()
+    assert WorkContent.objects.filter(status="completed").count() == 3

@@ -204,7 +204,7 @@ class Command(BaseCommand):
             )
         _, created = content_services.content_import_store(
             party=self.party, work=pending.work, sha256=pending.sha256, size=size,
-            extracted=outcome, now=timezone.now(),
+            extracted=outcome, now=timezone.now(), compaction_job=False,  # store() compacts
         )  # fmt: skip
         return created
 
