@@ -55,12 +55,10 @@ import threadpoolctl  # type: ignore[import-untyped]  # scikit-learn's, which li
 
 SPACE = "composition"
 MODEL = "chroma-2dftm"
-# 4: version 3's chroma, its filter bank applied by OpenBLAS in one thread (``_one_blas_thread``):
-# the same vectors to within a float32 rounding (1.5e-7), at a third less CPU time.
 # 3: the chroma of an STFT at a quarter of SAMPLE_RATE instead of a CQT (a quarter of the CPU
 # time; docs/matching.md, "Decoding and import speed"), with its own CENTRE and THRESHOLD.
 # 2 estimated the CQT's tuning from the middle minute, 1 from the whole audio.
-VERSION = "4"
+VERSION = "3"
 SAMPLE_RATE = 11_025  # the decoded audio's rate (governance.content.audio)
 CHROMA_RATE = SAMPLE_RATE / 4  # 2,756.25 Hz: pitches up to 1.2 kHz (the filter's pass band)
 N_FFT = 2048  # 0.74 s, 1.35-Hz bins: a semitone is 2.9 bins at C2 (65 Hz)

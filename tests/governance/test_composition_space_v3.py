@@ -1,7 +1,7 @@
 """Migration 0014: the ``composition`` space moves from version 2 to version 3 (the STFT chroma)
 with its threshold, and its version-2 vectors, which no column tells apart from version 3's,
 are deleted; a space of that name with another model is refused; backwards, version 2's
-threshold comes back. (Migration 0025 moves it on to version 4: test_composition_space_v4.py.)"""
+threshold comes back."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def _space_at_version_2_with_a_vector() -> EmbeddingSpace:
     work = Work.objects.create(kind=WorkKind.RECORDING, title="Old vectors", registrant=label)
     WorkEmbedding.objects.create(space=space, work=work, embedding=[1.0] * composition.DIMENSION)
     return space
+
+
+def test_the_module_and_the_migrated_space_agree_on_version_3_and_its_threshold() -> None:
+    space = EmbeddingSpace.objects.get(name="composition")
+    assert (space.model, space.model_version, space.threshold) == (
+        composition.MODEL, composition.VERSION, composition.THRESHOLD) == (
+        migration.MODEL, migration.NEW, migration.THRESHOLD)  # fmt: skip
+    assert space.dimension == composition.DIMENSION == migration.DIMENSION
 
 
 def test_version_2_vectors_are_deleted_and_the_space_moves_to_version_3() -> None:
