@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import structlog
@@ -50,9 +50,15 @@ PRIVATE_MATCH_KEYS = frozenset(("span",))
 of the licensee's prompt that matched an artist's name (the committed trace keeps them)."""
 
 
+_OBLIGATION_FIELDS = tuple(f.name for f in fields(Obligations))
+
+
 def obligations_json(obligations: Obligations) -> dict[str, Any]:
-    """The obligations that are set, as JSON."""
-    return {k: v for k, v in asdict(obligations).items() if v not in ("", False, None)}
+    """The obligations that are set, as JSON (in the fields' order, as ``asdict`` gives them:
+    their values are scalars, which ``asdict`` would only deep-copy)."""
+    return {
+        k: v for k in _OBLIGATION_FIELDS if (v := getattr(obligations, k)) not in ("", False, None)
+    }
 
 
 def _time(value: dt.datetime) -> str:
