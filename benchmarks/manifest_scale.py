@@ -123,10 +123,13 @@ def main() -> None:
                      "-F", f"manifest=@{manifest}", base + "/api/v1/use-requests/"],
                     check=True, capture_output=True, text=True,
                 ).stdout  # fmt: skip
+                submitted = tree_cpu({"gunicorn": gunicorn.pid})["gunicorn"]
                 status = json.loads(out)
+                polls = 0
                 while status["status"] != "completed":
                     time.sleep(0.5)
                     status = _get(base, token, str(status["status_url"]))
+                    polls += 1
                 completed = time.perf_counter() - t0
                 while _pending(conninfo):
                     time.sleep(0.1)
@@ -141,6 +144,13 @@ def main() -> None:
                     f"{ITEMS / integrated:,.0f} | {per['worker']:.2f} | {per['gunicorn']:.2f} | "
                     f"{per['postgresql']:.2f} | {per['sequencer']:.2f} | "
                     f"{sum(per.values()):.2f} | {load0:.1f} → {load1:.1f} |",
+                    flush=True,
+                )
+                intake = (submitted - cpu0["gunicorn"]) / ITEMS * 1000
+                polling = (cpu1["gunicorn"] - submitted) / max(polls, 1) * 1000
+                print(
+                    f"(gunicorn: {intake:.2f} ms per item taking the manifest, then {polls} "
+                    f"status reads at {polling:.1f} ms each)",
                     flush=True,
                 )
                 worker.terminate()

@@ -40,6 +40,7 @@ DDEX and the ISRC agency). ``Worldwide`` is DDEX's own spelling of ``WW``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -60,10 +61,26 @@ _ISRC_SHAPE: Final = "CC-XXX-YY-NNNNN"
 _DIGITS: Final = re.compile(r"[0-9]*")  # ASCII only: str.isdigit() also accepts "²" and "٣"
 
 
+_COMPACT_ISRC: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
+"""An ISRC written as :func:`normalize_isrc` returns it (ASCII only)."""
+
+
+@functools.cache
+def _isrc_country_valid(country: str) -> bool:
+    """Whether stdnum accepts ``country`` (two capitals) as an ISRC's country code."""
+    return isrc.is_valid(country + "AAA0000000")
+
+
 def normalize_isrc(value: str) -> str:
     """ISO 3901 ISRC -> 12 upper-case characters, e.g. ``USRC17607839``. The country code
     may be an ISO 3166-1 code or one of the IFPI's own allocations (``QM``, ``QZ``, ``ZZ``,
-    ...), which stdnum keeps a list of."""
+    ...), which stdnum keeps a list of.
+
+    One already in that form is returned as it is once its country code is known good (stdnum
+    would return it unchanged; its character-by-character cleaning is most of a manifest
+    line's parsing)."""
+    if _COMPACT_ISRC.fullmatch(value) and _isrc_country_valid(value[:2]):
+        return value
     number = isrc.compact(value)
     if len(number) != 12:
         raise IdentifierError(f"ISRC must be 12 characters ({_ISRC_SHAPE}), got {len(number)}")

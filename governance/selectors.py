@@ -368,6 +368,14 @@ def use_request_decisions(use_request: UseRequest) -> QuerySet[Decision]:
     )
 
 
+def use_request_item_rows(use_request: UseRequest) -> QuerySet[Decision]:
+    """:func:`use_request_decisions` for the rows the status page and the results render
+    (``governance.services.results.item_row``), without the columns they do not read: each
+    decision's trace (its largest column) and each item's vectors. A status read of a large
+    request renders a page of 1,000 of them."""
+    return use_request_decisions(use_request).defer("trace", "item__vectors")
+
+
 def use_request_withdrawals(use_request: UseRequest) -> list[dict[str, Any]]:
     """The ``consent.withdrawn`` events of ``use_request``, oldest first, as delivered."""
     events = RequestEvent.objects.filter(request=use_request, kind="consent.withdrawn")

@@ -87,7 +87,7 @@ class UseRequestDetailView(GenericAPIView[Any]):
     def get(self, request: Request, request_id: uuid.UUID) -> Response:
         use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
         decisions = items_filtered(
-            selectors.use_request_decisions(use_request), request.query_params
+            selectors.use_request_item_rows(use_request), request.query_params
         )
         paginator = ItemCursorPagination()
         page = paginator.paginate_queryset(decisions, request, view=self) or []
@@ -115,7 +115,7 @@ class UseRequestResultsView(APIView):
     def get(self, request: Request, request_id: uuid.UUID) -> StreamingHttpResponse:
         use_request = selectors.use_request_get(actor=actor_of(request), request_id=request_id)
         decisions = items_filtered(
-            selectors.use_request_decisions(use_request), request.query_params
+            selectors.use_request_item_rows(use_request), request.query_params
         )
         next_link = None
         rows: Any = decisions.iterator(chunk_size=2000)

@@ -10,9 +10,10 @@ commit or roll back together (exactly one of each per item).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import structlog
@@ -50,9 +51,15 @@ PRIVATE_MATCH_KEYS = frozenset(("span",))
 of the licensee's prompt that matched an artist's name (the committed trace keeps them)."""
 
 
+_OBLIGATION_FIELDS = tuple(f.name for f in fields(Obligations))
+
+
 def obligations_json(obligations: Obligations) -> dict[str, Any]:
-    """The obligations that are set, as JSON."""
-    return {k: v for k, v in asdict(obligations).items() if v not in ("", False, None)}
+    """The obligations that are set, as JSON (in the fields' order, as ``asdict`` gives them:
+    their values are scalars, which ``asdict`` would only deep-copy)."""
+    return {
+        k: v for k in _OBLIGATION_FIELDS if (v := getattr(obligations, k)) not in ("", False, None)
+    }
 
 
 def _time(value: dt.datetime) -> str:
@@ -233,6 +240,53 @@ def decided_store(decided: Sequence[Decided], *, before: Sequence[Rows] = ()) ->
     )
 
 
+_DECISION_COLUMNS = (
+    "id", "item_id", "request_id", "outcome", "code", "reason", "obligations", "trace", "works",
+    "holders", "leaf_hash", "settled_outcome", "settled_leaf_hash", "resolved_outcome",
+    "resolved_leaf_hash", "created_at",
+)  # fmt: skip
+"""The columns of ``governance_decision``, in :func:`_decision_rows`' order (a test checks they
+are the model's)."""
+
+
+def _uuid_array(values: Sequence[Any]) -> str:
+    """PostgreSQL's text form of a ``uuid[]`` (UUIDs need no quoting)."""
+    return "{" + ",".join(str(v) for v in values) + "}"
+
+
+def _decision_rows(decided: Sequence[Decided]) -> Rows:
+    """``governance_decision``'s rows of a chunk's decisions, built without Django's fields (what
+    :func:`governance.bulk.model_rows` would insert, as COPY's text: a test compares the two).
+    The trace goes as the RFC 8785 text its ledger entry committed to (its opening's bytes,
+    made when sealing it): the same JSON value, written once instead of twice."""
+    rows = []
+    for d in decided:
+        decision = d.decision
+        trace = next(o for o in d.entry.openings if o.field == "trace").value_bytes
+        obligations = decision.obligations
+        rows.append((
+            decision.pk, decision.item_id, decision.request_id, decision.outcome, decision.code,
+            decision.reason, json.dumps(obligations) if obligations else "{}",
+            trace.decode("utf-8"), _uuid_array(decision.works), _uuid_array(decision.holders),
+            decision.leaf_hash, decision.settled_outcome, decision.settled_leaf_hash,
+            decision.resolved_outcome, decision.resolved_leaf_hash, decision.created_at,
+        ))  # fmt: skip
+    return Rows(Decision._meta.db_table, _DECISION_COLUMNS, rows)
+
+
+def _chunk_store(decided: Sequence[Decided]) -> None:
+    """:func:`decided_store` for a chunk of a manifest: the decisions' rows built directly
+    (:func:`_decision_rows`), each table copied."""
+    reviews = [r for d in decided for r in d.reviews]
+    rows_insert(
+        [
+            _decision_rows(decided),
+            *([model_rows(Review, reviews)] if reviews else []),
+            *ledgering.sealed_rows([d.entry for d in decided]),
+        ]
+    )
+
+
 def decide_items(
     *,
     request: UseRequest,
@@ -266,7 +320,7 @@ def decide_items(
         )
         for n, item in enumerate(items)
     ]
-    decided_store(decided)
+    _chunk_store(decided)
     with connection.cursor() as cursor:  # one statement, not one UPDATE per item
         cursor.execute(
             "UPDATE governance_requestitem i SET outcome = d.outcome,"

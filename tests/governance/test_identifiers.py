@@ -60,6 +60,43 @@ def test_it_accepts_the_isrc_agency_country_codes_that_are_not_iso(value: str) -
     assert normalize_isrc(value) == value.replace("-", "")
 
 
+def _isrc_by_stdnum(value: str) -> str | IdentifierError:
+    """What normalize_isrc makes of ``value`` through stdnum's cleaning (a leading space, which
+    it strips, keeps the value off the fast path for ISRCs already in their form)."""
+    try:
+        return normalize_isrc(" " + value)
+    except IdentifierError as exc:
+        return exc
+
+
+def _isrc_as_is(value: str) -> str | IdentifierError:
+    try:
+        return normalize_isrc(value)
+    except IdentifierError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("country", [a + b for a in "AZQUGX" for b in "ABMKSTZX"])
+def test_an_isrc_in_its_form_is_judged_as_stdnum_judges_it_whatever_its_country(
+    country: str,
+) -> None:
+    value = country + "RC17607839"
+    fast, slow = _isrc_as_is(value), _isrc_by_stdnum(value)
+    assert type(fast) is type(slow)
+    assert str(fast) == str(slow)
+
+
+@given(
+    st.from_regex(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}", fullmatch=True)
+    | st.from_regex(r"[A-Za-z]{2}[A-Z0-9a-z\-]{3,4}[0-9\uff10]{7}", fullmatch=True)
+    | st.text(alphabet="USRCQMZ01789-a \u00e9\uff10", min_size=10, max_size=14)
+)
+def test_the_fast_path_for_an_isrc_in_its_form_agrees_with_stdnum(value: str) -> None:
+    fast, slow = _isrc_as_is(value), _isrc_by_stdnum(value)
+    assert type(fast) is type(slow)
+    assert str(fast) == str(slow)
+
+
 def test_it_rejects_an_isrc_with_a_bad_country() -> None:
     with pytest.raises(IdentifierError, match="country code 'XX' is neither ISO 3166-1"):
         normalize_isrc("XX-RC1-76-07839")

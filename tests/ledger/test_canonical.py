@@ -348,6 +348,7 @@ _any_values = st.recursive(
         st.lists(children, max_size=4)
         | st.dictionaries(st.text(max_size=3), children, max_size=4)
         | st.dictionaries(st.builds(_Key, st.text(max_size=3)), children, max_size=2)
+        | st.dictionaries(st.integers(min_value=0, max_value=3) | st.none(), children, max_size=2)
     ),
     max_leaves=20,
 )
