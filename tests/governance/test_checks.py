@@ -338,3 +338,28 @@ def test_checks_take_their_items_ids_a_block_at_a_time(world, monkeypatch) -> No
     (after,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
     assert isinstance(after, Decision)
     assert after.item_id == ids[-1] + 2  # the refused batch's id is a gap, never reused
+
+
+def test_rows_the_database_refuses_in_the_pipeline_are_djangos_error_and_roll_back(world) -> None:  # type: ignore[no-untyped-def]
+    """``rows_insert``'s pipeline: a refused row is Django's ``IntegrityError`` (what a batch's
+    retry one check at a time catches), nothing of the string is stored, and the connection
+    goes on after the savepoint's rollback."""
+    from django.db import IntegrityError, transaction
+
+    from governance import bulk
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    (first,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+    assert isinstance(first, Decision)
+    request = UseRequest.objects.get(pk=first.request_id)
+    again = UseRequest.objects.get(pk=first.request_id)
+    again.pk = None
+    again.id = None
+    before = UseRequest.objects.count()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.rows_insert(
+            [bulk.model_rows(UseRequest, [again]), bulk.model_rows(UseRequest, [request])]
+        )
+    assert UseRequest.objects.count() == before
+    (after,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+    assert isinstance(after, Decision)
