@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 from django.utils import timezone
 
 INSERT_MAX = 256
-"""Up to this many rows in all, :func:`rows_insert` sends an INSERT a table in one pipeline (one
+"""Up to this many rows in all, :func:`rows_insert` sends one string of INSERT statements (one
 round trip) instead of a COPY per table (two round trips each): a synchronous check's five
 rows (docs/benchmarks.md, "Checks: CPU per check"). A chunk of a manifest, or an import, is
 still copied, which is cheaper for many rows."""
@@ -92,23 +91,15 @@ def rows_insert(tables: Sequence[Rows]) -> None:
         return
     if not tables:
         return
-    # One INSERT a table, sent together in a pipeline (one round trip) with the values bound
-    # by the server: Django's cursors quote every value into the SQL text in Python, which
-    # cost more than the database's work for a check's ~70 values (docs/benchmarks.md).
-    connection.ensure_connection()
-    raw = connection.connection
-    with (
-        connection.wrap_database_errors,
-        raw.pipeline(),
-        psycopg.Cursor(raw) as cursor,
-    ):
-        for t in tables:
-            row = "(" + ", ".join(["%s"] * len(t.columns)) + ")"
-            cursor.execute(
-                f"INSERT INTO {_names(t)} VALUES {', '.join([row] * len(t.rows))}",  # noqa: S608 - names from the models
-                [value for values in t.rows for value in values],
-                prepare=False,
-            )
+    statements, params = [], []
+    for t in tables:
+        row = "(" + ", ".join(["%s"] * len(t.columns)) + ")"
+        statements.append(
+            f"INSERT INTO {_names(t)} VALUES {', '.join([row] * len(t.rows))}"  # noqa: S608 - names from the models
+        )
+        params += [value for values in t.rows for value in values]
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
 
 
 def _names(t: Rows) -> str:

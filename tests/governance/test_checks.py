@@ -340,10 +340,10 @@ def test_checks_take_their_items_ids_a_block_at_a_time(world, monkeypatch) -> No
     assert after.item_id == ids[-1] + 2  # the refused batch's id is a gap, never reused
 
 
-def test_rows_the_database_refuses_in_the_pipeline_are_djangos_error_and_roll_back(world) -> None:  # type: ignore[no-untyped-def]
-    """``rows_insert``'s pipeline: a refused row is Django's ``IntegrityError`` (what a batch's
-    retry one check at a time catches), nothing of the string is stored, and the connection
-    goes on after the savepoint's rollback."""
+def test_rows_the_database_refuses_are_djangos_error_and_roll_back_the_string(world) -> None:  # type: ignore[no-untyped-def]
+    """``rows_insert``'s string of INSERTs: a refused row is Django's ``IntegrityError`` (what a
+    batch's retry one check at a time catches), nothing of the string is stored, and the
+    connection goes on after the savepoint's rollback."""
     from django.db import IntegrityError, transaction
 
     from governance import bulk
