@@ -171,6 +171,17 @@ def test_unreadable_bodies_are_drfs_400(allowed: dict[str, Any], raw: bytes) -> 
     assert answer(fast) == answer(slow)
 
 
+def test_a_large_body_is_drfs_to_read(allowed: dict[str, Any], settings: Any) -> None:
+    """Over ``LEAN_BODY_MAX`` (and over Django's in-memory limit, which ``request.body`` would
+    enforce and DRF's stream does not), a body goes to DRF: the same answer on both paths."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = lean.LEAN_BODY_MAX
+    body = {"use": "analyze", "item": {"audio_base64": "A" * (lean.LEAN_BODY_MAX + 10)}}
+    fast, slow = both(body, secret=allowed["licensee"].secret)
+    assert fast.status_code == slow.status_code
+    assert fast.status_code < 500, fast.content
+    assert answer(fast) == answer(slow)
+
+
 def test_coercions_drf_makes_are_still_made(allowed: dict[str, Any]) -> None:
     """What the lean path does not take as it is goes to DRF, which accepts it as before."""
     body = {
