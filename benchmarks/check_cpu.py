@@ -306,9 +306,85 @@ def main() -> None:
         drop(name)
 
 
+# --- The profile: checks through the WSGI application in one process ------------------------------
+
+PROFILE_CHECKS = int(os.environ.get("BENCH_CHECK_PROFILE", "1000"))
+
+_PROFILED = """
+import cProfile, io, json, os, pstats, sys, time
+import django; django.setup()
+from config.wsgi import application
+token, count = sys.argv[1], int(sys.argv[2])
+
+def environ(n):
+    body = json.dumps({"use": "analyze", "item": {"isrc": "GBNWR%02d%05d" % (25 + n // 100000,
+                                                                          n % 100000)}}).encode()
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/checks/", "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": "Api-Key " + token, "wsgi.errors": sys.stderr}
+
+def run(first, count):
+    for n in range(first, first + count):
+        status = []
+        out = b"".join(application(environ(n * 7 % WORKS), lambda s, h: status.append(s)))
+        assert status[0].startswith("200") and b'"outcome":"allow"' in out, (status, out[:200])
+
+WORKS = int(os.environ.get("BENCH_CHECK_CATALOG", "20000"))
+run(0, 50)  # warm: the connection, the caches
+t0 = time.process_time(); w0 = time.perf_counter()
+run(50, count)
+cpu = (time.process_time() - t0) / count * 1000
+wall = (time.perf_counter() - w0) / count * 1000
+print(f"unprofiled: {cpu:.2f} ms of CPU a check in the process ({wall:.2f} ms wall)", flush=True)
+profiler = cProfile.Profile(time.process_time)
+profiler.enable()
+run(50 + count, count)
+profiler.disable()
+if os.environ.get("BENCH_CHECK_PROFILE_OUT"):
+    profiler.dump_stats(os.environ["BENCH_CHECK_PROFILE_OUT"])
+stats = pstats.Stats(profiler, stream=sys.stdout)
+stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_CHECK_PROFILE_LINES", "60")))
+stats.sort_stats("tottime").print_stats(30)
+"""
+
+
+def profile_main() -> None:
+    """``python -m benchmarks.check_cpu --profile``: ``BENCH_CHECK_PROFILE`` checks by ISRC
+    through the WSGI application (every middleware, the view, the service) in one process,
+    one thread, on the same set-up as the benchmark; their CPU a check unprofiled, then a
+    cProfile (timer ``time.process_time``: CPU, not waits) of as many again."""
+    env, name = scratch_env()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            catalog = Path(tmp) / "catalog.csv"
+            catalog.write_bytes(catalog_csv(WORKS))
+            token = subprocess.run(
+                [sys.executable, "-c", SETUP, str(catalog)],
+                cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
+            ).stdout.strip().splitlines()[-1]  # fmt: skip
+        from config import embedded
+
+        endpoint = embedded.running_endpoint()
+        assert endpoint is not None
+        settle(env, endpoint.conninfo(name))
+        print(f"load {load():.1f}", flush=True)
+        subprocess.run(
+            [sys.executable, "-c", _PROFILED, token, str(PROFILE_CHECKS)],
+            cwd=BASE_DIR, env={**env, "API_THROTTLE_USER": "100000000/minute"}, check=True,
+        )  # fmt: skip
+        print(f"load {load():.1f}", flush=True)
+    finally:
+        drop(name)
+
+
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if sys.argv[1:2] == ["--client"]:
         client_main(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
+    elif sys.argv[1:2] == ["--profile"]:
+        profile_main()
     else:
         main()

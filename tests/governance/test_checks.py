@@ -305,3 +305,61 @@ def test_a_batch_of_checks_stores_the_same_rows_in_one_round_trip_as_with_copies
             row["request"].pop("created_at", None)
             row["request"].pop("completed_at", None)
         assert a == b
+
+
+def test_checks_take_their_items_ids_a_block_at_a_time(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One batch in ``block`` asks the sequence; the ids are the sequence's, in order, and
+    never given twice, even to a batch after one that failed."""
+    from django.db.utils import DatabaseError
+    from django.test.utils import CaptureQueriesContext
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    monkeypatch.setattr(checks, "_item_ids", checks.IdBlock(RequestItem, block=4))
+    asked: list[int] = []
+    ids: list[int] = []
+    for _ in range(6):
+        with CaptureQueriesContext(connection) as queries:
+            (decision,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+        asked.append(sum("nextval" in q["sql"] for q in queries.captured_queries))
+        assert isinstance(decision, Decision)
+        ids.append(decision.item_id)
+    assert asked == [1, 0, 0, 0, 1, 0]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 6
+    assert ids[3] - ids[0] == 3  # one block: consecutive values of the sequence
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(checks, "decided_store", refused)
+        with pytest.raises(DatabaseError):
+            checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+    (after,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+    assert isinstance(after, Decision)
+    assert after.item_id == ids[-1] + 2  # the refused batch's id is a gap, never reused
+
+
+def test_rows_the_database_refuses_are_djangos_error_and_roll_back_the_string(world) -> None:  # type: ignore[no-untyped-def]
+    """``rows_insert``'s string of INSERTs: a refused row is Django's ``IntegrityError`` (what a
+    batch's retry one check at a time catches), nothing of the string is stored, and the
+    connection goes on after the savepoint's rollback."""
+    from django.db import IntegrityError, transaction
+
+    from governance import bulk
+
+    rule(world["label"], scope="all_works", uses=["analyze"], effect="allow")
+    (first,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+    assert isinstance(first, Decision)
+    request = UseRequest.objects.get(pk=first.request_id)
+    again = UseRequest.objects.get(pk=first.request_id)
+    again.pk = None
+    again.id = None
+    before = UseRequest.objects.count()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.rows_insert(
+            [bulk.model_rows(UseRequest, [again]), bulk.model_rows(UseRequest, [request])]
+        )
+    assert UseRequest.objects.count() == before
+    (after,) = checks.checks_decide([job(world, {"isrc": ISRC})], now=timezone.now())
+    assert isinstance(after, Decision)
