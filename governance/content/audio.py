@@ -30,7 +30,6 @@ from typing import Final
 import av
 import numpy as np
 import soxr
-from av.audio.plane import AudioPlane
 
 SAMPLE_RATE: Final = 11_025
 MAX_BYTES: Final = 64 * 1024 * 1024
@@ -226,10 +225,11 @@ def _decode(
                 bad += 1  # one damaged packet is skipped, as players do
                 continue
             for frame in frames:
-                # Checked by add() before resampling, so a frame cannot grow past the limit
-                # in memory.
-                if not mono.add(frame, limit + 2048):
+                # Checked before resampling, so a frame cannot grow past the limit in memory.
+                in_rate = max(1, frame.sample_rate)
+                if mono.total + frame.samples * rate / in_rate > limit + 2048:
                     raise ContentError("too_long", _too_long(max_seconds))
+                mono.add(frame)
             if mono.total > limit:
                 raise ContentError("too_long", _too_long(max_seconds))
         samples = mono.finish()
@@ -278,47 +278,34 @@ class _Mono:
         self.total = 0.0
         """Output samples so far, those still waiting in the batch included."""
         self._out: list[np.ndarray] = []
-        self._pending: list[list[bytes | AudioPlane]] = []
+        self._pending: list[list[bytes]] = []
         self._pending_len = 0
         self._key: tuple[str, int, int] = ("", 0, 0)
         self._dtype: np.dtype[np.generic] = np.dtype(np.float32)
-        self._itemsize = 4
-        self._float = True
         self._planar = False
         self._scale = 1.0
         self._offset = 0.0
         self._stream: soxr.ResampleStream | None = None
 
-    def add(self, frame: av.AudioFrame, limit: float) -> bool:
-        """Take a frame, unless the output would then pass ``limit`` samples (False)."""
-        n, source = frame.samples, frame.sample_rate
-        if source != self._key[2] or frame.format.name != self._key[0]:
-            self._start((frame.format.name, frame.layout.nb_channels, source))
-        elif frame.layout.nb_channels != self._key[1]:
-            self._start((self._key[0], frame.layout.nb_channels, source))
-        channels = self._key[1]
+    def add(self, frame: av.AudioFrame) -> None:
+        n = frame.samples
+        key = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
+        if key != self._key:
+            self._start(key)
+        channels = key[1]
         if n <= 0 or channels <= 0:
-            return True
-        total = self.total + n * self.rate / max(1, source)
-        if total > limit:
-            return False
-        self.total = total
-        # A plane's buffer is padded past its samples (and MP3's first frame is short): the
-        # plane itself is kept (bytes.join reads its buffer) when it holds exactly them.
-        size = n * self._itemsize
+            return
+        # A plane's buffer is padded past its samples (and MP3's first frame is short).
+        planes, size = frame.planes, n * self._dtype.itemsize
         if self._planar:
-            for plane, pending in zip(frame.planes[:channels], self._pending, strict=True):
-                pending.append(plane if plane.buffer_size == size else
-                               memoryview(plane)[:size].tobytes())  # fmt: skip
+            for plane, pending in zip(planes[:channels], self._pending, strict=True):
+                pending.append(memoryview(plane)[:size].tobytes())
         else:
-            plane, size = frame.planes[0], size * channels
-            self._pending[0].append(
-                plane if plane.buffer_size == size else memoryview(plane)[:size].tobytes()
-            )
+            self._pending[0].append(memoryview(planes[0])[: size * channels].tobytes())
         self._pending_len += n
-        if self._pending_len >= source:  # a second
+        self.total += n * self.rate / key[2]
+        if self._pending_len >= key[2]:  # a second
             self._flush(last=False)
-        return True
 
     def _start(self, key: tuple[str, int, int]) -> None:
         """A new sample format, channel count or rate: what came before is flushed."""
@@ -326,8 +313,6 @@ class _Mono:
         self._flush(last=rate_changed)
         kind = key[0].removesuffix("p")
         self._dtype = np.dtype(_DTYPES[kind])
-        self._itemsize = self._dtype.itemsize
-        self._float = kind in ("flt", "dbl")
         self._planar = key[0].endswith("p") and key[1] > 1
         self._pending = [[] for _ in range(key[1] if self._planar else 1)]
         # Integers to [-1, 1) (unsigned 8-bit is centred on 128 in _flush), and the channels'
@@ -351,8 +336,7 @@ class _Mono:
             return x
         packed = np.frombuffer(b"".join(self._pending[0]), dtype)
         if channels == 1:
-            # float32 already: the bytes' own (read-only) array, not a copy.
-            return packed if dtype == np.float32 else packed.astype(np.float32)
+            return packed.astype(np.float32)
         mixed: np.ndarray = packed.reshape(-1, channels).sum(axis=1, dtype=np.float32)
         return mixed
 
@@ -363,10 +347,8 @@ class _Mono:
                 x -= self._offset
             if self._scale != 1.0:
                 x *= self._scale
-            # A float file's NaN or infinities are made finite (integers are). One sum finds
-            # them: in float64 it is finite exactly when every float32 sample is.
-            if self._float and not math.isfinite(_sum(x)):
-                x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+            if not np.isfinite(x).all():  # a float file's NaN or infinities: made finite
+                np.nan_to_num(x, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
         elif last and self._stream is not None:
             x = np.zeros(0, np.float32)
         else:
@@ -381,12 +363,6 @@ class _Mono:
         self._flush(last=True)
         self._stream = None
         return np.concatenate(self._out) if self._out else np.zeros(0, np.float32)
-
-
-def _sum(x: np.ndarray) -> float:
-    """The samples' sum in float64 (NaN for +inf and -inf together, without a warning)."""
-    with np.errstate(invalid="ignore"):
-        return float(x.sum(dtype=np.float64))
 
 
 def _too_long(max_seconds: float) -> str:

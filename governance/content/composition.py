@@ -51,7 +51,6 @@ import librosa
 import numpy as np
 import numpy.typing as npt
 import soxr
-import threadpoolctl  # type: ignore[import-untyped]  # scikit-learn's, which librosa needs
 
 SPACE = "composition"
 MODEL = "chroma-2dftm"
@@ -199,27 +198,6 @@ CENTRE: tuple[float, ...] = (
 )
 
 
-_blas_limited = False
-
-
-def _one_blas_thread() -> None:
-    """From now on, this process's BLAS (numpy's OpenBLAS) runs in one thread.
-
-    The chroma filter bank's product (12 x 1,025 by 1,025 x frames, float32) is the space's
-    one BLAS call. In OpenBLAS's default threads (one a core) it took 1.5 ms of work and 50-70
-    ms of CPU time more: its idle threads spin, waiting for the next call, for about 0.1 s
-    after each (docs/matching.md, "Decoding and import speed"). Its result also depends on the
-    thread count (sums in another order): one thread everywhere makes a vector the same in
-    the server, the worker and the licensee's client, whatever their cores. Workers are
-    processes, one thread each (as the voice and text spaces' engines). Set once, for the
-    whole process (a limit set and restored around each call would let two threads' calls
-    restore each other's)."""
-    global _blas_limited
-    if not _blas_limited:
-        threadpoolctl.threadpool_limits(limits=1, user_api="blas")
-        _blas_limited = True
-
-
 def _chroma(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.float64]:
     """Chroma at CHROMA_RATE, one column every CHROMA_HOP samples (each scaled to a maximum
     of 1): the magnitude spectrum of an N_FFT-point STFT folded into 12 pitch classes by
@@ -233,7 +211,6 @@ def _chroma(samples: npt.NDArray[np.floating], rate: int) -> npt.NDArray[np.floa
         S=middle, sr=CHROMA_RATE, n_fft=N_FFT, bins_per_octave=BINS_PER_OCTAVE
     )
     bank = librosa.filters.chroma(sr=CHROMA_RATE, n_fft=N_FFT, tuning=tuning)
-    _one_blas_thread()
     chroma = librosa.util.normalize(bank @ magnitude, norm=np.inf, axis=0)
     return np.asarray(chroma, dtype=np.float64)
 
