@@ -25,6 +25,17 @@ pytest_plugins = ["tests.receiver"]  # the callback receiver fixture
 
 def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # numba (librosa's compiled functions) caches what it compiles; each test process keeps its
+    # own cache (an absolute path: tests change the working directory), so no two processes
+    # write and read the same cache files at once, as two fresh pytest-xdist workers compiling
+    # the same functions did when a test process died of a segmentation fault in librosa's
+    # piptrack. Set before any test module imports librosa; a worker inherits the controller's
+    # environment, so its own directory replaces the controller's.
+    cache = Path("var/numba").absolute()
+    if worker.startswith("gw"):
+        os.environ["NUMBA_CACHE_DIR"] = str(cache / worker)
+    else:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache / "main"))
     if worker.startswith("gw") and "REDIS_URL" not in os.environ:
         # Under pytest-xdist (``make test`` runs one process a core), each process has its own
         # Redis database, counting down from the suite's 14, so no two share a queue.
