@@ -232,6 +232,16 @@ def seal(kind: str, payload: Mapping[str, Any], *, now: dt.datetime) -> Sealed:
     return Sealed(entry, tuple(openings))
 
 
+def seal_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datetime) -> list[Sealed]:
+    """:func:`seal` of each (kind, payload), the same entries, encoded together (the time
+    formatted once: an import seals two entries a recording)."""
+    committed = [commitments.seal(payload, CONFIDENTIAL.get(kind, ())) for kind, payload in items]
+    entries = ledger_services.entries_encode(
+        items=[(kind, c) for (kind, _), (c, _) in zip(items, committed, strict=True)], time=now
+    )
+    return [Sealed(e, tuple(o)) for e, (_, o) in zip(entries, committed, strict=True)]
+
+
 def append_sealed(sealed: Sequence[Sealed]) -> None:
     """Append sealed entries, in order, and their openings, in the caller's transaction."""
     if not sealed:
@@ -264,7 +274,7 @@ def append_many(items: Sequence[tuple[str, Mapping[str, Any]]], *, now: dt.datet
     keys = [key for kind, payload in items for key in ordering.entry_keys(kind, payload)]
     if keys:
         ordering.changing(keys)
-    append_sealed([seal(kind, payload, now=now) for kind, payload in items])
+    append_sealed(seal_many(items, now=now))
 
 
 def claim_payload(claim: RightsClaim) -> dict[str, Any]:

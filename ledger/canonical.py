@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -121,12 +121,32 @@ def validate_kind(kind: str) -> None:
 def encode_entry(*, kind: str, time: datetime, payload: Mapping[str, Any]) -> bytes:
     """Return the canonical bytes of an entry (see the module docstring for the format)."""
     validate_kind(kind)
+    _check_payload(payload)
+    return _encode(kind, format_time(time), payload)
+
+
+def encode_entries(
+    *, items: Sequence[tuple[str, Mapping[str, Any]]], time: datetime
+) -> list[bytes]:
+    """:func:`encode_entry` of each (kind, payload) at the same ``time``, the same bytes: the
+    time is formatted once and each kind checked once (an import seals 200,000 entries)."""
+    stamp = format_time(time)
+    for kind in {kind for kind, _ in items}:
+        validate_kind(kind)
+    return [_encode(kind, stamp, payload) for kind, payload in items]
+
+
+def _check_payload(payload: object) -> None:
     if not isinstance(payload, Mapping):
         raise ValueError(f"entry payload must be a JSON object, not {type(payload).__name__}")
+
+
+def _encode(kind: str, stamp: str, payload: Mapping[str, Any]) -> bytes:
+    _check_payload(payload)
     document: dict[str, Any] = {
         "v": ENTRY_FORMAT_VERSION,
         "type": kind,
-        "time": format_time(time),
+        "time": stamp,
         "payload": dict(payload),
     }
     data = _fast_canonical(document)

@@ -60,6 +60,14 @@ def entry_encode(*, kind: str, payload: Mapping[str, Any], time: dt.datetime) ->
     return EncodedEntry(kind, canonical.encode_entry(kind=kind, time=time, payload=payload), time)
 
 
+def entries_encode(
+    *, items: Sequence[tuple[str, Mapping[str, Any]]], time: dt.datetime
+) -> list[EncodedEntry]:
+    """:func:`entry_encode` of each (kind, payload) at the same ``time``, the same bytes."""
+    data = canonical.encode_entries(items=items, time=time)
+    return [EncodedEntry(kind, d, time) for (kind, _), d in zip(items, data, strict=True)]
+
+
 def entries_append(*, items: Sequence[tuple[str, Mapping[str, Any]]], time: dt.datetime) -> int:
     """Append several entries, in order, in the caller's transaction, with one COPY: what a
     worker deciding a chunk of items uses. Returns how many were appended."""

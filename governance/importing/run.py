@@ -9,9 +9,12 @@ row or element was rejected.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Literal
 
 from django.db import connection, transaction
@@ -115,6 +118,43 @@ def _analyze(records: int) -> None:
             )
 
 
+GC_THRESHOLD = (100_000, 50, 1000)
+"""The garbage collector's thresholds during an import (:func:`gc.set_threshold`)."""
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_before: tuple[int, int, int] = (700, 10, 10)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the import with :data:`GC_THRESHOLD`: a 100,000-recording file keeps about a
+    million objects alive (its records, then their rows), and with the default thresholds the
+    collector walks them again and again, a quarter of the import's CPU (16 s of 68 s,
+    measured). The thresholds as they were when the last import of the process ends; what
+    :func:`_long_lived` froze is unfrozen then."""
+    global _gc_users, _gc_before
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_before = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLD)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_before)
+                gc.unfreeze()
+
+
+def _long_lived() -> None:
+    """The records read live until the import ends: the collector leaves them (and whatever
+    else is alive now) alone from now on (:func:`gc.freeze`) instead of walking them at each
+    full collection while the records are applied. Unfrozen by :func:`_fewer_collections`."""
+    gc.freeze()
+
+
 def import_catalog(
     *,
     party: Party,
@@ -130,6 +170,21 @@ def import_catalog(
     Raises :class:`~governance.importing.records.UnreadableFile`, before anything is written,
     when the file as a whole cannot be read (all of it is read before the first chunk).
     ``progress`` is called as records are applied, ``reading`` as the file is read before."""
+    with _fewer_collections():
+        return _import(party=party, data=data, fmt=fmt, now=now, all_or_nothing=all_or_nothing,
+                       progress=progress, reading=reading)  # fmt: skip
+
+
+def _import(
+    *,
+    party: Party,
+    data: bytes,
+    fmt: Format,
+    now: dt.datetime,
+    all_or_nothing: bool,
+    progress: Progress | None,
+    reading: Reading | None,
+) -> Report:
     report = Report()
     started = time.process_time()
     # A DDEX source skips the elements this party imported last, unchanged since.
@@ -138,6 +193,7 @@ def import_catalog(
              if element}  # fmt: skip
     items = read(data, fmt, party_name=party.name, known=known, on_read=reading)
     records = merge(items, report, stored)
+    _long_lived()
     if reading is not None and fmt != "ddex":
         reading(len(data), len(data))
     skipped = report.counts["records"]

@@ -18,6 +18,7 @@ from ledger.canonical import (
     decode_checked_entry,
     decode_entry,
     decode_json,
+    encode_entries,
     encode_entry,
     format_time,
     parse_time,
@@ -568,3 +569,28 @@ def test_decoding_checked_bytes_that_are_no_entry_says_why_as_decode_entry_does(
         decode_entry(data)
     with pytest.raises(ValueError, match=why):
         decode_checked_entry(data)
+
+
+def test_encode_entries_are_encode_entry_each() -> None:
+    """The batch an import seals with is, entry by entry, what ``encode_entry`` writes: the
+    fast path, the library's (a float, a non-ASCII key) and the refusals alike."""
+    items: list[tuple[str, Any]] = [
+        ("work", {"id": "a", "version": 1, "languages": ["en"], "credits": [{"name": "é"}]}),
+        ("rights_share", {"share": {"commitment": "sha256:" + "0" * 64}, "territories": []}),
+        ("work", {"ключ": 1.5, "n": None}),
+        ("party", {}),
+    ]
+    assert encode_entries(items=items, time=WHEN) == [
+        encode_entry(kind=k, time=WHEN, payload=p) for k, p in items
+    ]
+    bad_ones = [
+        ([("Bad Kind", {})], "entry kind"),
+        ([("work", {1: "x"})], "keys must be strings"),
+        ([("work", {"n": 2**60})], "safe integer"),
+    ]
+    for bad, why in bad_ones:
+        with pytest.raises(ValueError, match=why) as one:
+            encode_entry(kind=bad[0][0], time=WHEN, payload=bad[0][1])
+        with pytest.raises(ValueError, match=why) as batch:
+            encode_entries(items=bad, time=WHEN)
+        assert str(batch.value) == str(one.value)
