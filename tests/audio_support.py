@@ -13,6 +13,7 @@ import base64
 import functools
 import hashlib
 import io
+import json
 import uuid
 import wave
 from typing import Any
@@ -91,12 +92,14 @@ def register(*, work_id: Any, party_id: Any, data: bytes) -> str:
         cursor.execute(
             "INSERT INTO governance_workcontent (id, work_id, kind, sha256, size, seconds, codec,"
             " status, error, detail, submitted_by_id, model, model_version, vector_count,"
-            " created_at, completed_at) VALUES (%s, %s, 'audio', %s, %s, %s, 'pcm_s16le',"
-            " 'completed', '', '', %s, %s, %s, %s, %s, %s)",
+            " spaces, created_at, completed_at) VALUES (%s, %s, 'audio', %s, %s, %s, 'pcm_s16le',"
+            " 'completed', '', '', %s, %s, %s, %s, %s::jsonb, %s, %s)",
             [
                 content_id, str(work_id), hashlib.sha256(data).hexdigest(), len(data),
                 fp.seconds, str(party_id), fingerprint.MODEL, fingerprint.VERSION,
-                len(fp.hashes), now, now,
+                len(fp.hashes), json.dumps([{"space": "fingerprint", "model": fingerprint.MODEL,
+                "model_version": fingerprint.VERSION, "vector_count": len(fp.hashes)}]),
+                now, now,
             ],
         )  # fmt: skip
     fingerprint_store.segment_write([(uuid.UUID(content_id), fp.hashes, fp.times)])
