@@ -205,6 +205,10 @@ def roles_create(endpoint: Endpoint) -> None:
         APP_ROLE: "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
     }
     with psycopg.connect(endpoint.conninfo("postgres"), autocommit=True) as conn:
+        # One process at a time (two test processes start at once under pytest-xdist: their
+        # ALTER ROLEs of the same row failed with "tuple concurrently updated"); the lock is
+        # the session's, released when the connection closes.
+        conn.execute("SELECT pg_advisory_lock(hashtext('consentry.embedded.roles_create'))")
         for role, attrs in attributes.items():  # steps 1 and 2
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
@@ -225,8 +229,9 @@ def roles_create(endpoint: Endpoint) -> None:
                     sql.Identifier(datname), sql.Identifier(OWNER_ROLE)
                 )
             )
-    with psycopg.connect(endpoint.conninfo("template1"), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")  # step 3
+        # step 3, still under the lock
+        with psycopg.connect(endpoint.conninfo("template1"), autocommit=True) as template:
+            template.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
 def create_database(endpoint: Endpoint, name: str) -> None:

@@ -285,3 +285,29 @@ def test_a_fresh_database_is_migrated_by_the_owner_who_makes_the_brokers_tables_
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     assert owners == [(embedded.OWNER_ROLE,)]
     assert broker == (True, False)
+
+
+def test_processes_starting_at_once_create_the_roles_one_at_a_time() -> None:
+    # given the suite's cluster, and six starters at once (as pytest-xdist's workers each call
+    # embedded.start(), which creates or alters the roles): before the lock, their ALTER ROLEs
+    # of the same catalog rows failed with "tuple concurrently updated"
+    import threading
+
+    endpoint = embedded.running_endpoint()
+    assert endpoint is not None
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            for _ in range(3):
+                embedded.roles_create(endpoint)
+        except Exception as exc:  # collected: the assertion names them
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then every one of them succeeded
+    assert failures == []
