@@ -86,6 +86,18 @@ def tree_cpu(roots: dict[str, int]) -> dict[str, float]:
     return totals
 
 
+def catalog_token(env: dict[str, str], works: int) -> str:
+    """Import a ``works``-recording catalog into the scratch database of ``env`` (the label's
+    rule allowing ``analyze``, a licensee) and return the licensee's token (``SETUP``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = Path(tmp) / "catalog.csv"
+        catalog.write_bytes(catalog_csv(works))
+        return subprocess.run(
+            [sys.executable, "-c", SETUP, str(catalog)],
+            cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -226,13 +238,7 @@ def main() -> None:
     env = {**env, "API_THROTTLE_USER": "100000000/minute"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            catalog = Path(tmp) / "catalog.csv"
-            catalog.write_bytes(catalog_csv(WORKS))
-            token = subprocess.run(
-                [sys.executable, "-c", SETUP, str(catalog)],
-                cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
-            ).stdout.strip().splitlines()[-1]  # fmt: skip
+        token = catalog_token(env, WORKS)
         settle(env, endpoint.conninfo(name))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -358,13 +364,7 @@ def profile_main() -> None:
     cProfile (timer ``time.process_time``: CPU, not waits) of as many again."""
     env, name = scratch_env()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            catalog = Path(tmp) / "catalog.csv"
-            catalog.write_bytes(catalog_csv(WORKS))
-            token = subprocess.run(
-                [sys.executable, "-c", SETUP, str(catalog)],
-                cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
-            ).stdout.strip().splitlines()[-1]  # fmt: skip
+        token = catalog_token(env, WORKS)
         from config import embedded
 
         endpoint = embedded.running_endpoint()

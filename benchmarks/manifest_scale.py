@@ -30,11 +30,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.catalog_import import catalog_csv
-from benchmarks.check_cpu import load, settle, tree_cpu
+from benchmarks.check_cpu import catalog_token, load, settle, tree_cpu
 from benchmarks.ledger_append import BASE_DIR, drop, scratch_env
 from benchmarks.ledger_proofs import free_port
-from benchmarks.requests_pipeline import SETUP, isrc
+from benchmarks.requests_pipeline import isrc
 
 WORKS = int(os.environ.get("BENCH_SCALE_CATALOG", "20000"))
 ITEMS = int(os.environ.get("BENCH_SCALE_ITEMS", "20000"))
@@ -68,13 +67,8 @@ def main() -> None:
     conninfo = endpoint.conninfo(name)
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        token = catalog_token(env, WORKS)
         with tempfile.TemporaryDirectory() as tmp:
-            catalog = Path(tmp) / "catalog.csv"
-            catalog.write_bytes(catalog_csv(WORKS))
-            token = subprocess.run(
-                [sys.executable, "-c", SETUP, str(catalog)],
-                cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
-            ).stdout.strip().splitlines()[-1]  # fmt: skip
             settle(env, conninfo)
             manifest = Path(tmp) / "manifest.csv"
             manifest.write_text("isrc\n" + "\n".join(isrc(n % WORKS) for n in range(ITEMS)))
