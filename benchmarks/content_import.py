@@ -178,6 +178,23 @@ def main() -> None:
             # it fingerprints its first file (imports, numba's cache) is not.
             print(f"a track: {(command - skipped) / TRACKS:.3f} s of the command's CPU, "
                   f"{server / TRACKS:.3f} s of PostgreSQL's", flush=True)  # fmt: skip
+            # The first half again, into an empty store: the difference is what the second
+            # half's tracks cost, without start-up and what a process pays once (imports,
+            # numba's cache, the first file): the "tracks a second per process".
+            half = TRACKS // 2
+            if half:
+                subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
+                first = Path(tmp) / "first-half"
+                first.mkdir()
+                for path in sorted(folder.iterdir())[:half]:
+                    (first / path.name).symlink_to(path)
+                wall_half, summary, (command_half, server_half) = run_command(env, first)
+                marginal = (command - command_half) / (TRACKS - half)
+                print(f"the first {half} alone: {wall_half:.1f} s wall; {summary}", flush=True)
+                print(f"a track, marginal ({TRACKS} tracks less {half}): {marginal:.3f} s of "
+                      f"the command's CPU ({1 / marginal:.2f} tracks a CPU second), "
+                      f"{(server - server_half) / (TRACKS - half):.3f} s of PostgreSQL's; "
+                      f"{(wall - wall_half) / (TRACKS - half):.3f} s wall", flush=True)  # fmt: skip
             subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
             wall, summary, _ = run_command(env, folder, jobs=2)
             print(f"import --jobs 2: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {summary}",
