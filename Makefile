@@ -112,8 +112,8 @@ imports: $(STAMP)
 # tests that replay the whole log must not find them.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not production and not committed"
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "committed and not production"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not production and not committed" --durations=12
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "committed and not production" --durations=8
 
 bench: $(STAMP)
 	@started=0; $(BIN)/python -m config.embedded status >/dev/null || started=1; \
