@@ -48,12 +48,28 @@ class Served:
         self._server = make_server("127.0.0.1", 0, self._app, handler_class=_Quiet)
         self._handler = WSGIHandler()
         self.url = f"http://127.0.0.1:{self._server.server_port}"
+        # Requests whose response is not closed yet: Django's request_finished runs when the
+        # server closes it, which can be after the client has read the whole body.
+        self._open = 0
+        self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def _app(self, environ: Any, start_response: Any) -> Any:
         connections["default"] = self._connection
-        return self._handler(environ, start_response)
+        with self._idle:
+            self._open += 1
+        try:
+            response = self._handler(environ, start_response)
+        except BaseException:
+            self._closed()
+            raise
+        return _Closing(response, self._closed)
+
+    def _closed(self) -> None:
+        with self._idle:
+            self._open -= 1
+            self._idle.notify_all()
 
     @contextlib.contextmanager
     def sharing(self) -> Iterator[None]:
@@ -67,6 +83,11 @@ class Served:
         try:
             yield
         finally:
+            # The last response's close (request_finished) must run while the connection is
+            # still shared and the signal still off: else it closes this thread's connection
+            # from the server's thread, and wsgiref prints Django's thread-sharing error.
+            with self._idle:
+                assert self._idle.wait_for(lambda: self._open == 0, timeout=30)
             signals.request_started.connect(close_old_connections)
             signals.request_finished.connect(close_old_connections)
             self._connection.dec_thread_sharing()
@@ -75,6 +96,22 @@ class Served:
         self._server.shutdown()
         self._thread.join(10)
         self._server.server_close()
+
+
+class _Closing:
+    """A WSGI response that calls ``then`` once the server has closed it."""
+
+    def __init__(self, response: Any, then: Any) -> None:
+        self._response, self._then = response, then
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._response)
+
+    def close(self) -> None:
+        try:
+            self._response.close()
+        finally:
+            self._then()
 
 
 @pytest.fixture
