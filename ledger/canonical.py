@@ -121,7 +121,6 @@ def validate_kind(kind: str) -> None:
 def encode_entry(*, kind: str, time: datetime, payload: Mapping[str, Any]) -> bytes:
     """Return the canonical bytes of an entry (see the module docstring for the format)."""
     validate_kind(kind)
-    _check_payload(payload)
     return _encode(kind, format_time(time), payload)
 
 
@@ -136,13 +135,9 @@ def encode_entries(
     return [_encode(kind, stamp, payload) for kind, payload in items]
 
 
-def _check_payload(payload: object) -> None:
+def _encode(kind: str, stamp: str, payload: Mapping[str, Any]) -> bytes:
     if not isinstance(payload, Mapping):
         raise ValueError(f"entry payload must be a JSON object, not {type(payload).__name__}")
-
-
-def _encode(kind: str, stamp: str, payload: Mapping[str, Any]) -> bytes:
-    _check_payload(payload)
     document: dict[str, Any] = {
         "v": ENTRY_FORMAT_VERSION,
         "type": kind,
