@@ -276,17 +276,23 @@ def _sweep(
               f"{int((values >= limit).sum())}", flush=True)  # fmt: skip
 
 
+def split() -> tuple[list[str], list[str], list[str]]:
+    """The tracks (every OGG), the 20 registered ones the benchmark queries, and the never
+    registered ones: a fixed draw among the tracks of 150 s or more outside ``RELATED``."""
+    names = sorted(p.stem for p in MUSIC.glob("*.ogg"))
+    durations = {n: len(_decode_file(MUSIC / f"{n}.ogg", 8_000)) / 8_000 for n in names}
+    long = [n for n in names if durations[n] >= 150 and n not in RELATED]
+    order = [str(n) for n in np.random.default_rng(15).permutation(long)]
+    negatives = sorted([*order[20:], "love_theme", "revelation", "underground"])
+    return names, sorted(order[:20]), negatives
+
+
 def main() -> None:
     print("## content: the fingerprint space on real music (governance.content)", flush=True)
     _ensure_data()
     from governance.content import audio, fingerprint
 
-    names = sorted(p.stem for p in MUSIC.glob("*.ogg"))
-    durations = {n: len(_decode_file(MUSIC / f"{n}.ogg", 8_000)) / 8_000 for n in names}
-    long = [n for n in names if durations[n] >= 150 and n not in RELATED]
-    order = [str(n) for n in np.random.default_rng(15).permutation(long)]
-    registered = sorted(order[:20])
-    negatives = sorted([*order[20:], "love_theme", "revelation", "underground"])
+    _, registered, negatives = split()
     print(f"registered {len(registered)} tracks, {len(negatives)} never registered; "
           f"fingerprint {fingerprint.MODEL} {fingerprint.VERSION}", flush=True)  # fmt: skip
 

@@ -108,20 +108,6 @@ def main() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def split() -> tuple[list[str], list[str], list[str]]:
-    """``benchmarks.content``'s split: (all tracks, the registered ones it queries, the never
-    registered ones)."""
-    from benchmarks import content
-
-    names = sorted(p.stem for p in content.MUSIC.glob("*.ogg"))
-    durations = {n: len(content._decode_file(content.MUSIC / f"{n}.ogg", 8_000)) / 8_000
-                 for n in names}  # fmt: skip
-    long = [n for n in names if durations[n] >= 150 and n not in content.RELATED]
-    order = [str(n) for n in np.random.default_rng(15).permutation(long)]
-    negatives = sorted([*order[20:], "love_theme", "revelation", "underground"])
-    return names, sorted(order[:20]), negatives
-
-
 def base() -> dict[str, Any]:
     """The registered base tracks' fingerprints and the query split, computed once."""
     from benchmarks import content
@@ -131,7 +117,7 @@ def base() -> dict[str, Any]:
     if cache.exists():
         with np.load(cache) as kept:
             return {k: kept[k] for k in kept.files}
-    names, queried, negatives = split()
+    names, queried, negatives = content.split()
     registered = []
     hashes, times, seconds, sizes = [], [], [], []
     t0, cpu = time.perf_counter(), time.process_time()
