@@ -99,34 +99,46 @@ def _running_max(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     return out
 
 
-def peaks(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The kept peaks as (bins 1-255, frames), int32, sorted by frame then bin."""
+def peaks(
+    spec: np.ndarray,
+    *,
+    per_block: int = PEAKS_PER_BLOCK,
+    neighbourhood: tuple[int, int] = (PEAK_BINS, PEAK_FRAMES),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept peaks as (bins 1-255, frames), int32, sorted by frame then bin: local maxima
+    over ``neighbourhood`` (bins, frames; odd), the ``per_block`` strongest of each block.
+    (The parameters are the fingerprint's; other values are for studies of the query side,
+    docs/studies/fingerprint/.)"""
     if spec.shape[1] == 0:
         empty = np.zeros(0, dtype=np.int32)
         return empty, empty
-    local = _running_max(_running_max(spec, PEAK_BINS, axis=0), PEAK_FRAMES, axis=1)
+    local = _running_max(_running_max(spec, neighbourhood[0], axis=0), neighbourhood[1], axis=1)
     fi, ti = np.nonzero((spec == local) & (spec > 0))
     strength = spec[fi, ti]
     block = ti // FRAMES_PER_BLOCK
     order = np.lexsort((-strength, block))
     fi, ti, block = fi[order], ti[order], block[order]
     rank = np.arange(len(block)) - np.searchsorted(block, block, side="left")
-    keep = rank < PEAKS_PER_BLOCK
+    keep = rank < per_block
     fi, ti = fi[keep], ti[keep]
     order = np.lexsort((fi, ti))
     return (fi[order] + 1).astype(np.int32), ti[order].astype(np.int32)
 
 
-def pairs(bins: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes and anchor frames of the peak pairs, int32, sorted by frame then hash."""
+def pairs(
+    bins: np.ndarray, frames: np.ndarray, *, fanout: int = FANOUT, lookahead: int = LOOKAHEAD
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes and anchor frames of the peak pairs, int32, sorted by frame then hash: each peak
+    with the first ``fanout`` of the next ``lookahead`` peaks in its target zone (the
+    fingerprint's parameters; other values are for studies, as in :func:`peaks`)."""
     n = len(frames)
     accepted = np.zeros(n, dtype=np.int32)
     hashes: list[np.ndarray] = []
     anchors: list[np.ndarray] = []
-    for k in range(1, min(LOOKAHEAD, n - 1) + 1):
+    for k in range(1, min(lookahead, n - 1) + 1):
         dt = frames[k:] - frames[:-k]
         df = bins[k:] - bins[:-k]
-        ok = (dt >= 1) & (dt <= DT_MAX) & (np.abs(df) <= DF_MAX) & (accepted[:-k] < FANOUT)
+        ok = (dt >= 1) & (dt <= DT_MAX) & (np.abs(df) <= DF_MAX) & (accepted[:-k] < fanout)
         idx = np.nonzero(ok)[0]
         accepted[idx] += 1
         f1 = bins[idx].astype(np.int64)

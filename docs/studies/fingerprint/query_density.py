@@ -15,17 +15,11 @@ os.chdir(ROOT)
 import numpy as np
 from benchmarks import content as C
 from governance.content import audio, fingerprint, landmarks as L
-from scipy.ndimage import maximum_filter
 
 CACHE = ROOT / "var" / "cache.pkl"
 
 def build():
-    names = sorted(p.stem for p in C.MUSIC.glob("*.ogg"))
-    durations = {n: len(C._decode_file(C.MUSIC / f"{n}.ogg", 8_000)) / 8_000 for n in names}
-    long = [n for n in names if durations[n] >= 150 and n not in C.RELATED]
-    order = [str(n) for n in np.random.default_rng(15).permutation(long)]
-    registered = sorted(order[:20])
-    negatives = sorted([*order[20:], "love_theme", "revelation", "underground"])
+    _, registered, negatives = C.split()
     refs = {}
     for name in registered:
         fp = fingerprint.extract(audio.decode((C.MUSIC / f"{name}.ogg").read_bytes()))
@@ -58,44 +52,14 @@ def build():
                     sweep.append((length, a.samples.astype(np.float16), a.seconds))
     CACHE.write_bytes(pickle.dumps((refs, qs, sweep), protocol=5))
 
-def peaks(spec, ppb, pb, pf):
-    local = maximum_filter(spec, size=(pb, pf), mode="constant", cval=-np.inf)
-    fi, ti = np.nonzero((spec == local) & (spec > 0))
-    strength = spec[fi, ti]
-    block = ti // L.FRAMES_PER_BLOCK
-    order = np.lexsort((-strength, block))
-    fi, ti, block = fi[order], ti[order], block[order]
-    rank = np.arange(len(block)) - np.searchsorted(block, block, side="left")
-    keep = rank < ppb
-    fi, ti = fi[keep], ti[keep]
-    order = np.lexsort((fi, ti))
-    return (fi[order] + 1).astype(np.int32), ti[order].astype(np.int32)
-
-def pairs(bins, frames, fanout, lookahead):
-    n = len(frames)
-    accepted = np.zeros(n, dtype=np.int32)
-    hs, ts = [], []
-    for k in range(1, min(lookahead, n - 1) + 1):
-        dt = frames[k:] - frames[:-k]
-        df = bins[k:] - bins[:-k]
-        ok = (dt >= 1) & (dt <= L.DT_MAX) & (np.abs(df) <= L.DF_MAX) & (accepted[:-k] < fanout)
-        idx = np.nonzero(ok)[0]
-        accepted[idx] += 1
-        f1 = bins[idx].astype(np.int64)
-        hs.append((f1 << (L.DF_BITS + L.DT_BITS)) | ((df[idx] + L.DF_MAX + 1) << L.DT_BITS) | dt[idx])
-        ts.append(frames[idx])
-    h = np.concatenate(hs).astype(np.int64); t = np.concatenate(ts).astype(np.int64)
-    key = np.unique((t << 22) | h)
-    return (key & ((1 << 22) - 1)).astype(np.int32), (key >> 22).astype(np.int32)
-
 def qfp(samples, seconds, v):
     x = samples.astype(np.float32)
     hs, ts = [], []
     for k in range(v.get("shifts", 1)):
         off = k * L.HOP // v.get("shifts", 1)
         spec = L.spectrogram(x[off:])
-        b, f = peaks(spec, v["ppb"], v["pb"], v["pf"])
-        h, t = pairs(b, f, v["fan"], v["look"])
+        b, f = L.peaks(spec, per_block=v["ppb"], neighbourhood=(v["pb"], v["pf"]))
+        h, t = L.pairs(b, f, fanout=v["fan"], lookahead=v["look"])
         hs.append(h); ts.append(t)
     key = np.unique((np.concatenate(ts).astype(np.int64) << 22) | np.concatenate(hs))
     h, t = (key & ((1 << 22) - 1)).astype(np.int32), (key >> 22).astype(np.int32)

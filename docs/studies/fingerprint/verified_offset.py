@@ -330,12 +330,7 @@ def starts():
 
     from benchmarks import content as C
 
-    names = sorted(p.stem for p in C.MUSIC.glob("*.ogg"))
-    durations = {n: len(C._decode_file(C.MUSIC / f"{n}.ogg", 8_000)) / 8_000 for n in names}
-    long = [n for n in names if durations[n] >= 150 and n not in C.RELATED]
-    order = [str(n) for n in np.random.default_rng(15).permutation(long)]
-    registered = sorted(order[:20])
-    negatives = sorted([*order[20:], "love_theme", "revelation", "underground"])
+    _, registered, negatives = C.split()
     lengths = {n: len(C._decode_file(C.MUSIC / f"{n}.ogg")) for n in (*registered, *negatives)}
     mixers = [len(C._decode_file(C.MUSIC / f"{n}.ogg")) for n in C.MIXERS]
     with tempfile.TemporaryDirectory() as folder:
