@@ -12,7 +12,9 @@ processes fingerprint while the command's own stores). The issue's target: at le
 a second per process. Besides the wall time, the CPU seconds of the command (its process and,
 with ``--jobs``, its pool's: the children's rusage) and of the embedded PostgreSQL (its
 postmaster's processes, from ``/proc``), so that a run on a loaded machine still says what a
-track costs. First, one track's CPU time split between decoding, the fingerprint and the
+track costs; and a track's marginal cost, the folder less its first half, each into an empty
+store, the pair alternated ``BENCH_CONTENT_REPEAT`` times (3) and the median given. First, one
+track's CPU time split between decoding, the fingerprint and the
 composition vectors, measured in the benchmark's process.
 """
 
@@ -33,6 +35,8 @@ from benchmarks.catalog_import import LABEL, SETUP, catalog_csv
 from benchmarks.ledger_append import BASE_DIR, drop, scratch_env
 
 TRACKS = int(os.environ.get("BENCH_CONTENT_TRACKS", "20"))
+# How many times the folder and its first half are imported, alternated (the marginal figure).
+REPEAT = max(1, int(os.environ.get("BENCH_CONTENT_REPEAT", "3")))
 SECONDS = 180
 RATE = 44_100
 
@@ -180,21 +184,39 @@ def main() -> None:
                   f"{server / TRACKS:.3f} s of PostgreSQL's", flush=True)  # fmt: skip
             # The first half again, into an empty store: the difference is what the second
             # half's tracks cost, without start-up and what a process pays once (imports,
-            # numba's cache, the first file): the issue's "tracks a second per process".
+            # numba's cache, the first file): the issue's "tracks a second per process". The
+            # pair is run REPEAT times, alternated, and the median given: one difference of
+            # two runs moves by a few hundredths of a second a track with the machine's load.
             half = TRACKS // 2
             if half:
-                subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
                 first = Path(tmp) / "first-half"
                 first.mkdir()
                 for path in sorted(folder.iterdir())[:half]:
                     (first / path.name).symlink_to(path)
-                wall_half, summary, (command_half, server_half) = run_command(env, first)
-                marginal = (command - command_half) / (TRACKS - half)
-                print(f"the first {half} alone: {wall_half:.1f} s wall; {summary}", flush=True)
-                print(f"a track, marginal ({TRACKS} tracks less {half}): {marginal:.3f} s of "
-                      f"the command's CPU ({1 / marginal:.2f} tracks a CPU second), "
-                      f"{(server - server_half) / (TRACKS - half):.3f} s of PostgreSQL's; "
-                      f"{(wall - wall_half) / (TRACKS - half):.3f} s wall", flush=True)  # fmt: skip
+                marginals: list[tuple[float, float, float]] = []
+                for round_ in range(REPEAT):
+                    if round_:
+                        subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env,
+                                       check=True)  # fmt: skip
+                        wall, summary, (command, server) = run_command(env, folder)
+                        print(f"again, all {TRACKS}: {wall:.1f} s wall; {summary}", flush=True)
+                    subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env,
+                                   check=True)  # fmt: skip
+                    wall_half, summary, (command_half, server_half) = run_command(env, first)
+                    print(f"the first {half} alone: {wall_half:.1f} s wall; {summary}",
+                          flush=True)  # fmt: skip
+                    marginals.append(((command - command_half) / (TRACKS - half),
+                                      (server - server_half) / (TRACKS - half),
+                                      (wall - wall_half) / (TRACKS - half)))  # fmt: skip
+                    cpu, pg, elapsed = marginals[-1]
+                    print(f"a track, marginal ({TRACKS} tracks less {half}): {cpu:.3f} s of "
+                          f"the command's CPU ({1 / cpu:.2f} tracks a CPU second), {pg:.3f} s "
+                          f"of PostgreSQL's; {elapsed:.3f} s wall", flush=True)  # fmt: skip
+                if REPEAT > 1:
+                    cpu, pg, elapsed = (float(m) for m in np.median(np.array(marginals), axis=0))
+                    print(f"a track, marginal, median of {REPEAT}: {cpu:.3f} s of the "
+                          f"command's CPU ({1 / cpu:.2f} tracks a CPU second), {pg:.3f} s of "
+                          f"PostgreSQL's; {elapsed:.3f} s wall", flush=True)  # fmt: skip
             subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
             wall, summary, _ = run_command(env, folder, jobs=2)
             print(f"import --jobs 2: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {summary}",
