@@ -22,6 +22,10 @@ equal bins, ``np.bincount``, summed over +/-``tol`` frames), its 3 best offsets 
 apart at least) rescored exactly; the reference's score is their best z. The decision: the
 reference of highest score (ties by today's coverage, then hits), a match if the score
 reaches the threshold: the sweep's maximum (8- and 30-s windows together) plus ``MARGIN``.
+``or:<scheme>``: today's decision where today's coverage reaches today's threshold, else the
+scheme's. Map ``n3x3c``: the hash candidates (and the top K) from the hits of a denser query
+(``verified_offset.DENSITIES["d100s4"]``: 100 peaks a block, 4 hop alignments) instead of
+today's; today's coverage still decides the ``or`` part.
 
 Data: the caches of ``query_density.py build`` (var/cache.pkl; var/cache_seed2.pkl for the
 second draw, ``TAG=seed2`` as in ``verified_offset.py``): the references' fingerprints as the
@@ -36,9 +40,12 @@ Run from the repository, after the builds:
   z over every offset of the 19 wrong references and over the right one's other offsets, and
   the rank of the true offset among the right reference's hash-coverage offsets;
 - ``... run n3x3`` (var/presence_<map><TAG>.pkl; ``NOSWEEP=1`` skips the sweep, whose
-  threshold is then the untagged run's), ``... report n3x3`` (every scheme), ``... md n3x3
-  hash:20:20 scan:5`` (per-transform table), ``... size n3x3`` (the query map's bytes a
-  second, as a client would send it).
+  threshold is then the untagged run's), ``... report n3x3`` (every scheme; SCHEMES=a,b to choose),
+  ``... sum n3x3/scan:20 n3x3c/or:hash:10:20`` and ``... md n3x3/or:scan:20 ...`` (the tables
+  of docs/matching.md: one row per (map, scheme); per transform), ``... cpu n3x3`` (CPU per
+  query by step), ``... size n3x3`` (the query map's bytes a second, as a client would send
+  it). For the second draw's oracle, set ``BENCH_CONTENT_SEED=2`` as well as ``TAG=seed2``
+  (the starts are replayed from the benchmark's seed).
 """
 
 import os
@@ -488,9 +495,12 @@ def report(names, schemes=None):
         print("  CPU per 30-s query (s): " + ", ".join(f"{k} {v:.3f}" for k, v in c.items()))
 
 
-def markdown(name, schemes):
-    keys, _, _, res_q, res_s = _load(name)
-    data = [(s, *evaluate(keys, res_q, res_s, s)) for s in schemes]
+def markdown(pairs):
+    """Per transform, one column per (map, scheme)."""
+    data = []
+    for name, scheme in pairs:
+        keys, _, _, res_q, res_s = _load(name)
+        data.append((f"{name} {scheme}", *evaluate(keys, res_q, res_s, scheme)))
     print(
         "| transform | "
         + " | ".join(f"{s}: top-1, recall, false, lowest right, highest negative" for s, *_ in data)
@@ -560,6 +570,22 @@ def cpu(names):
             )
 
 
+def ranks(names):
+    """The mix queries whose right reference is not first by today's coverage: its rank by
+    today's coverage and by the candidates' (the denser query's for n3x3c), its scan z."""
+    for name in names:
+        keys, _, _, res_q, _ = _load(name)
+        for tr, track, reg, _, res in res_q:
+            r = keys.index(track) if reg else -1
+            if tr not in MIX or not reg or int(np.argmax(res["tb"])) == r:
+                continue
+            by = {k: 1 + int((res[k] > res[k][r]).sum()) for k in ("tb", "ctb")}
+            print(
+                f"{name}{TAG} {tr} {track}: rank by today's coverage {by['tb']} (coverage "
+                f"{res['cov'][r]}), by the candidates' {by['ctb']}; scan z {res['sz'][r]:.1f}"
+            )
+
+
 def size(name):
     """The query map's bytes a second: raw bitmap, zlib'd bitmap, gap list (1 byte a gap,
     255 escapes), zlib'd gap list; over the 30-s queries."""
@@ -593,9 +619,11 @@ if __name__ == "__main__":
     elif mode == "run":
         run(rest)
     elif mode == "md":
-        markdown(rest[0], rest[1:])
+        markdown([tuple(a.split("/", 1)) for a in rest])
     elif mode == "sum":
         summary([tuple(a.split("/", 1)) for a in rest])
+    elif mode == "rank":
+        ranks(rest)
     elif mode == "cpu":
         cpu(rest)
     elif mode == "size":
