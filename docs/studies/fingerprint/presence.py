@@ -431,19 +431,7 @@ def evaluate(keys, res_q, res_s, scheme):
                 ok, s, lim = reg and keys[j] == track, np.inf, 0
                 right = np.inf if ok else right
         rows.setdefault(tr, []).append((reg, ok, right, s, lim))
-    table = {}
-    for tr, rs in rows.items():
-        pos = [r for r in rs if r[0]]
-        neg = [r for r in rs if not r[0]]
-        table[tr] = dict(
-            top1=sum(r[1] for r in pos),
-            recall=sum(1 for r in pos if r[1] and r[2] >= r[4]),
-            false=sum(1 for r in neg if r[3] >= r[4])
-            + sum(1 for r in pos if not r[1] and r[3] >= r[4]),
-            low=min(r[2] for r in pos),
-            negmax=max(r[3] for r in neg),
-        )
-    return table, (m8, m30, thr)
+    return VO.tabulate(rows), (m8, m30, thr)
 
 
 SCHEMES = [

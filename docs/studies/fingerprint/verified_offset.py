@@ -224,6 +224,13 @@ def evaluate(keys, res_q, res_s, scorer, thr_of):
         limit = thr_of(sec)
         ok = reg and top and keys[best] == track
         rows.setdefault(tr, []).append((reg, ok, right, int(s[best]), limit))
+    return tabulate(rows)
+
+
+def tabulate(rows):
+    """Per transform, from rows (registered?, right top-1?, right score, best score, threshold):
+    top-1, registered queries, recall at the threshold, false matches, lowest right score,
+    highest never-registered score."""
     table = {}
     for tr, rs in rows.items():
         pos = [r for r in rs if r[0]]
