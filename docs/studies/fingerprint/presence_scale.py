@@ -22,7 +22,9 @@ its hashes for the lookups (12 bytes a posting, 78,000 postings a reference).
 
 Queries: the 40 registered mix queries of a draw (``MIX``), and for ``run`` the 20
 never-registered queries of the same two transforms and the impostor sweep (var/cache.pkl's
-1,344 windows, or every ``SWEEP``-th one). Run from the repository, one heavy process at a time:
+1,344 windows, or with ``SWEEP=k`` every k-th pair of consecutive windows: a window and
+its speech-mixed twin, in ``query_density.build``'s order). Run from the repository, one
+heavy process at a time:
 
 - ``python docs/studies/fingerprint/presence_scale.py rank 1000 5000``: the right reference's
   rank by coverage among N references (``d50`` and ``d100s4``), the mix queries only;
@@ -288,7 +290,8 @@ def run(n):
     print(f"queries: {time.process_time() - t0:.0f} s CPU", flush=True)
     res_s = [
         (length, sec, analyse(smp, sec, cat, kmax))
-        for length, smp, sec in ([] if os.environ.get("NOSWEEP") else sweep[::step])
+        for i, (length, smp, sec) in enumerate([] if os.environ.get("NOSWEEP") else sweep)
+        if (i // 2) % step == 0  # a window and its speech-mixed twin (build's order) together
     ]
     cpu = time.process_time() - t0
     out = VO.ROOT / "var" / f"presence_scale_{n}{TAG}.pkl"
