@@ -120,11 +120,17 @@ class FingerprintSource(models.Model):
     """A completed content's key in the fingerprint store: the small integer its postings carry
     (``governance.content.postings``). Deleted with its content, which its postings then no
     longer match (the store reads only the postings of keys that have a source); the next
-    compaction drops them."""
+    compaction drops them. Keeps the content's landmark peaks, for the presence verification
+    (docs/matching.md, "The packed store")."""
 
     id = models.AutoField(primary_key=True)
     content = models.OneToOneField(
         WorkContent, on_delete=models.CASCADE, related_name="fingerprint_source"
+    )
+    peaks = models.BinaryField(
+        null=True,
+        help_text="Its landmark peaks, rebuilt from its postings (governance.content.peaks, "
+        "packed); null: not yet computed (fingerprint_store.backfill_peaks).",
     )
 
     def __str__(self) -> str:

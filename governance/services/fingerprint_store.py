@@ -13,6 +13,11 @@ in every segment, leaving out the hashes holding more postings than the stop lis
 segments together (``fingerprint.hash_cap``: each row says how many it holds, so a capped
 hash's postings are not read), and votes in numpy (``governance.content.postings``); the keys
 are mapped back to their contents, those of deleted contents left out, in a second.
+
+Each content's landmark peaks, rebuilt from its pairs (``governance.content.peaks``), are kept
+on its ``FingerprintSource`` row, packed: written with its postings (:func:`segment_write`),
+computed for the sources stored without them by :func:`backfill_peaks`, read by key with
+:func:`peaks_of` (the presence verification of a candidate, docs/matching.md).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 import struct
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -28,7 +33,7 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
-from governance.content import fingerprint, postings
+from governance.content import fingerprint, peaks, postings
 
 FANOUT: Final = 8
 """Segments of one tier merged into one of the next."""
@@ -77,7 +82,9 @@ def copy_rows(segment: int, rows: postings.Rows) -> None:
 
 def segment_write(contents: Sequence[tuple[uuid.UUID, np.ndarray, np.ndarray]]) -> int:
     """In the caller's transaction: the postings of ``contents`` (content id, hashes, frames;
-    completed in the same transaction) as one new segment; how many postings."""
+    completed in the same transaction) as one new segment, and each content's key with its
+    peaks (``peaks.from_pairs``, packed); how many postings. ``ValueError`` for postings out
+    of range or hashes outside the landmarks' layout, before anything is written."""
     from governance.models import FingerprintSegment, FingerprintSource
 
     if not contents:
@@ -88,8 +95,10 @@ def segment_write(contents: Sequence[tuple[uuid.UUID, np.ndarray, np.ndarray]]) 
     flat = postings.flat_of(
         [(n + 1, h, t) for n, (_, h, t) in enumerate(contents)], hash_bits=fingerprint.HASH_BITS
     )
+    packed = [peaks.pack(*peaks.from_pairs(h, t)) for _, h, t in contents]
     sources = FingerprintSource.objects.bulk_create(
-        FingerprintSource(content_id=content_id) for content_id, _, _ in contents
+        FingerprintSource(content_id=content_id, peaks=p)
+        for (content_id, _, _), p in zip(contents, packed, strict=True)
     )
     real = np.array([0, *(s.pk for s in sources)], dtype=np.int64)
     flat = postings.sorted_flat(flat.hashes, real[flat.keys], flat.times)
@@ -359,3 +368,83 @@ def postings_of(content_id: uuid.UUID | str) -> tuple[np.ndarray, np.ndarray]:
     mine = flat.keys == row[0]
     order = np.lexsort((flat.times[mine], flat.hashes[mine]))
     return flat.hashes[mine][order], flat.times[mine][order]
+
+
+# --------------------------------------------------------------------------------------------
+# Peaks
+# --------------------------------------------------------------------------------------------
+
+WRITE_BATCH: Final = 500
+"""Sources whose peaks :func:`backfill_peaks` writes in one statement."""
+
+
+def backfill_peaks(*, progress: Callable[[int, int], object] | None = None) -> int:
+    """The peaks of the sources that have none (``peaks`` null: stored before migration 0025,
+    or keyed without them), computed from their postings and written; how many were written.
+
+    One pass over every segment's rows, a range of :data:`MERGE_HASHES` hashes at a time (as
+    a merge reads them, :func:`_chunks`): the peaks of those sources' pairs, as int64 codes
+    (key << 32 | frame << 8 | bin), each kept once as the ranges come (merged whenever the
+    new ones outnumber those kept), so that the memory is a few times 8 bytes a distinct peak,
+    not 16 a posting. Then each source's packed peaks (none if it has no postings), written
+    :data:`WRITE_BATCH` at a time where they are still null. All in one transaction holding
+    the compaction's lock (a compaction waits for it; imports and queries go on, an import
+    writing its own sources' peaks); a content deleted meanwhile is not counted.
+    ``progress(done, total)``: the postings read of the segments' total, after each range."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK])
+        cursor.execute("SELECT id FROM governance_fingerprintsource WHERE peaks IS NULL")
+        wanted = np.sort(np.fromiter((r[0] for r in cursor.fetchall()), dtype=np.int64))
+        if not len(wanted):
+            return 0
+        cursor.execute("SELECT id, postings FROM governance_fingerprintsegment ORDER BY id")
+        held = cursor.fetchall()
+        ids, total = [int(i) for i, _ in held], sum(int(n) for _, n in held)
+        kept, new, pending, done = np.zeros(0, np.int64), list[np.ndarray](), 0, 0
+        for chunk in _chunks(ids):
+            mine = np.isin(chunk.keys, wanted)
+            codes = peaks.pair_codes(chunk.hashes[mine], chunk.times[mine])
+            keys = np.tile(chunk.keys[mine], 2)
+            new.append(np.unique((keys << 32) | codes))
+            pending += len(new[-1])
+            if pending > len(kept):
+                kept, new, pending = np.unique(np.concatenate((kept, *new))), [], 0
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        kept = np.unique(np.concatenate((kept, *new)))
+        bounds = np.searchsorted(kept >> 32, np.append(wanted, wanted[-1] + 1))
+        written = 0
+        for lo in range(0, len(wanted), WRITE_BATCH):
+            packed = []
+            for i in range(lo, min(lo + WRITE_BATCH, len(wanted))):
+                codes = kept[bounds[i] : bounds[i + 1]] & 0xFFFFFFFF
+                packed.append(peaks.pack(codes & 0xFF, codes >> 8))
+            cursor.execute(
+                "UPDATE governance_fingerprintsource s SET peaks = v.peaks"
+                " FROM unnest(%s::int[], %s::bytea[]) AS v(id, peaks)"
+                " WHERE s.id = v.id AND s.peaks IS NULL",
+                [wanted[lo : lo + WRITE_BATCH].tolist(), packed],
+            )
+            written += cursor.rowcount
+    return written
+
+
+def peaks_of(keys: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The peaks of the contents of ``keys`` (``FingerprintSource`` ids, as the votes name
+    them), (bins, frames) sorted by (frame, bin), in one query. A key whose content is deleted
+    is absent, and so is a key whose peaks are not computed yet (null: stored before migration
+    0025 and not backfilled, :func:`backfill_peaks`)."""
+    wanted = sorted({int(k) for k in keys})
+    if not wanted:
+        return {}
+    connection.ensure_connection()
+    # (binary results, each row's peaks as its bytes: a cursor of psycopg's own, as _fetched)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            "SELECT id, peaks FROM governance_fingerprintsource"
+            " WHERE id = ANY(%s) AND peaks IS NOT NULL",
+            [wanted],
+            binary=True,
+        )
+        return {int(k): peaks.unpack(bytes(p)) for k, p in cursor.fetchall()}

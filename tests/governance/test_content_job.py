@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 
 from governance import tasks
-from governance.content import audio, fingerprint
+from governance.content import audio, fingerprint, peaks
 from governance.models import ContentUpload, FingerprintSource, WorkContent
 from governance.services import content as content_services
 from governance.services import fingerprint_store, outbox
@@ -45,9 +45,12 @@ def test_the_postings_are_the_fingerprints_hashes_and_times(world) -> None:  # t
     assert sorted(map(tuple, stored.tolist())) == sorted(map(tuple, wanted.tolist()))
 
 
-def test_postings_outside_the_hash_bits_or_a_postgresql_integer_are_refused(world) -> None:  # type: ignore[no-untyped-def]
+def test_postings_outside_the_hash_bits_the_layout_or_the_peaks_frames_are_refused(world) -> None:  # type: ignore[no-untyped-def]
     content_id = uuid.UUID(handed_in(world, tones(10, seed=22)))
     top = 2**fingerprint.HASH_BITS - 1
+    # (the largest landmark hash: anchor bin 255, df 0, dt 255; its target's frame the last a
+    # packed peak holds)
+    last, frame = (255 << 14) | (32 << 8) | 255, peaks.MAX_FRAME - 255
     with pytest.raises(ValueError, match="hash is outside"):
         content_services.postings_store(content_id, np.array([top + 1]), np.array([0]))
     with pytest.raises(ValueError, match="frame is outside"):
@@ -56,12 +59,16 @@ def test_postings_outside_the_hash_bits_or_a_postgresql_integer_are_refused(worl
         content_services.postings_store(content_id, np.array([1]), np.array([2**31]))
     with pytest.raises(ValueError, match="2 hashes but 1 frames"):
         content_services.postings_store(content_id, np.array([1, 2]), np.array([3]))
+    with pytest.raises(ValueError, match="target bin is outside"):
+        content_services.postings_store(content_id, np.array([top]), np.array([0]))
+    with pytest.raises(ValueError, match="frame is outside"):
+        content_services.postings_store(content_id, np.array([last]), np.array([frame + 1]))
     # (nothing was written by the refused ones)
     assert fingerprint_store.stored_postings() == 0
     assert not FingerprintSource.objects.exists()
-    assert content_services.postings_store(content_id, np.array([top]), np.array([2**31 - 1])) == 1
+    assert content_services.postings_store(content_id, np.array([last]), np.array([frame])) == 1
     hashes, times = fingerprint_store.postings_of(content_id)
-    assert (hashes.tolist(), times.tolist()) == ([top], [2**31 - 1])
+    assert (hashes.tolist(), times.tolist()) == ([last], [frame])
 
 
 def test_a_database_that_stays_down_fails_the_content_once_retries_are_exhausted(world) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,9 @@
 "The packed store"): its votes are ``MemoryIndex``'s whatever the segments' shapes, with and
 without the stop list; a deleted content never matches and its postings go at the next
 compaction; compaction changes no vote; an import committing while a compaction and queries
-run loses and duplicates nothing; bad input changes nothing."""
+run loses and duplicates nothing; bad input changes nothing. Each content's peaks are written
+with its postings, read by key (never a deleted content's), and computed again from the
+postings by the backfill (and the migration that runs it) to the same bytes."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from governance.content import fingerprint, postings
+from governance.content import fingerprint, peaks, postings
 from governance.models import (
     ContentStatus,
     FingerprintSegment,
@@ -35,6 +37,13 @@ pytestmark = pytest.mark.django_db
 
 HASHES = 3_000
 """A small hash space, so that contents share hashes as music does."""
+
+
+def landmark(n: np.ndarray) -> np.ndarray:
+    """The landmark hashes of numbers below ``HASHES`` (anchor bins 64-110, df 0-7, dt 1-8):
+    pairs whose peaks the store rebuilds (``governance.content.peaks``)."""
+    n = np.asarray(n, np.int64)
+    return ((64 + (n >> 6)) << 14) | ((32 + ((n >> 3) & 7)) << 8) | (1 + (n & 7))
 
 
 def new_contents(n: int) -> list[uuid.UUID]:
@@ -57,10 +66,10 @@ def new_contents(n: int) -> list[uuid.UUID]:
 
 
 def track(seed: int, size: int = 600) -> fingerprint.Fingerprint:
-    """A content's fingerprint: random hashes (from HASHES) at random frames."""
+    """A content's fingerprint: random hashes (of HASHES) at random frames."""
     rng = np.random.default_rng(seed)
     times = np.sort(rng.integers(0, 2_000, size))
-    hashes = rng.integers(0, HASHES, size)
+    hashes = landmark(rng.integers(0, HASHES, size))
     return fingerprint.Fingerprint(hashes.astype(np.int32), times.astype(np.int32), 25.0)
 
 
@@ -71,7 +80,7 @@ def excerpt(fp: fingerprint.Fingerprint, start: int, frames: int, *, seed: int) 
     mine = (fp.times >= start) & (fp.times < start + frames)
     hashes, times = fp.hashes[mine].astype(np.int64), fp.times[mine].astype(np.int64) - start
     noisy = rng.random(len(hashes)) < 1 / 3
-    hashes[noisy] = rng.integers(0, HASHES, int(noisy.sum()))
+    hashes[noisy] = landmark(rng.integers(0, HASHES, int(noisy.sum())))
     return fingerprint.Fingerprint(hashes.astype(np.int32), times.astype(np.int32), frames * 0.1)
 
 
@@ -275,6 +284,7 @@ def test_bad_postings_are_refused_and_change_nothing() -> None:
         ([1], [-5], "frame is outside"),
         ([1], [2**31], "frame is outside"),
         ([1.5], [0], "1-D array of integers"),
+        ([5], [0], "anchor bin is 0"),  # (not a landmark hash: its pair names no peaks)
     ):
         with pytest.raises(ValueError, match=message), transaction.atomic():
             fingerprint_store.segment_write([(content, np.array(hashes), np.array(times))])
@@ -354,3 +364,101 @@ def test_the_migration_moves_the_row_stores_postings_into_segments_and_back() ->
         for c, fp in zip(ids, fps, strict=True)
         for h, t in zip(fp.hashes, fp.times, strict=True)
     )
+
+
+def packed_peaks(c: uuid.UUID) -> bytes | None:
+    """A content's stored peaks (None: null)."""
+    data = FingerprintSource.objects.get(content_id=c).peaks
+    return None if data is None else bytes(data)
+
+
+def test_a_segment_writes_each_contents_peaks_and_peaks_of_reads_them_by_key() -> None:
+    # given 5 contents in two segments
+    ids, fps = new_contents(5), [track(n) for n in range(5)]
+    stored(ids, fps, per_segment=3)
+    keys = dict(FingerprintSource.objects.values_list("content_id", "id"))
+    # then each one's peaks are those of its pairs, as stored
+    for c, fp in zip(ids, fps, strict=True):
+        expected = peaks.pack(*peaks.from_pairs(fp.hashes, fp.times))
+        assert (
+            packed_peaks(c)
+            == expected
+            == peaks.pack(*peaks.from_pairs(*fingerprint_store.postings_of(c)))
+        )
+    # and read by key in one query; a deleted content's, an unknown key's and a null one's
+    # are absent
+    got = fingerprint_store.peaks_of(keys[c] for c in ids)
+    assert sorted(got) == sorted(keys.values())
+    for c, fp in zip(ids, fps, strict=True):
+        bins, frames = peaks.from_pairs(fp.hashes, fp.times)
+        assert [a.tolist() for a in got[keys[c]]] == [bins.tolist(), frames.tolist()]
+    WorkContent.objects.filter(pk=ids[0]).delete()
+    FingerprintSource.objects.filter(content_id=ids[1]).update(peaks=None)
+    assert sorted(fingerprint_store.peaks_of([*keys.values(), 10**6])) == sorted(
+        keys[c] for c in ids[2:]
+    )
+    assert fingerprint_store.peaks_of([]) == {}
+
+
+def test_the_backfill_computes_the_missing_peaks_to_the_same_bytes_but_a_deleted_contents() -> None:
+    # given 7 contents in segments of every shape (one compacted, two not), their peaks written
+    ids, fps = new_contents(7), [track(n) for n in range(7)]
+    with mock.patch.object(postings, "shift_for", return_value=0):
+        stored(ids[:4], fps[:4], per_segment=2)
+    fingerprint_store.compact(full=True)
+    stored(ids[4:], fps[4:], per_segment=2)
+    written = {c: packed_peaks(c) for c in ids}
+    # when every one's peaks are null, one content deleted, and the backfill runs
+    FingerprintSource.objects.update(peaks=None)
+    WorkContent.objects.filter(pk=ids[5]).delete()
+    seen: list[tuple[int, int]] = []
+    filled = fingerprint_store.backfill_peaks(
+        progress=lambda done, total: seen.append((done, total))
+    )
+    # then the others have their peaks again, the same bytes; the deleted content's are gone
+    assert filled == 6
+    assert {c: packed_peaks(c) for c in ids if c != ids[5]} == {
+        c: p for c, p in written.items() if c != ids[5]
+    }
+    assert not FingerprintSource.objects.filter(content_id=ids[5]).exists()
+    # having read every posting of the three segments, the deleted content's included
+    assert seen[-1] == (fingerprint_store.stored_postings(),) * 2 == (sum(map(len, fps)),) * 2
+    # and again it has nothing to do
+    assert fingerprint_store.backfill_peaks() == 0
+    # a source without postings is given none
+    [empty] = new_contents(1)
+    stored([empty], [track(0, size=0)], per_segment=1)
+    FingerprintSource.objects.filter(content_id=ids[0]).update(peaks=None)
+    FingerprintSource.objects.filter(content_id=empty).update(peaks=None)
+    assert fingerprint_store.backfill_peaks() == 2
+    assert packed_peaks(ids[0]) == written[ids[0]]
+    assert packed_peaks(empty) == peaks.pack(np.zeros(0, np.int32), np.zeros(0, np.int32))
+
+
+def test_the_peaks_command_and_migration_fill_the_missing_peaks() -> None:
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    ids, fps = new_contents(3), [track(n) for n in range(3)]
+    stored(ids, fps, per_segment=2)
+    written = {c: packed_peaks(c) for c in ids}
+    # the command says how many it filled
+    FingerprintSource.objects.filter(content_id__in=ids[:2]).update(peaks=None)
+    out = StringIO()
+    call_command("fingerprint_peaks", stdout=out)
+    assert out.getvalue().startswith("2 sources given their peaks in ")
+    assert {c: packed_peaks(c) for c in ids} == written
+    # the migration's backfill likewise
+    migration = import_module("governance.migrations.0025_fingerprint_peaks")
+    FingerprintSource.objects.update(peaks=None)
+    migration.backfill(apps, SimpleNamespace(connection=connection))
+    assert {c: packed_peaks(c) for c in ids} == written
+    # the column is stored out of line, uncompressed
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid ="
+            " 'governance_fingerprintsource'::regclass AND attname = 'peaks'"
+        )
+        assert cursor.fetchone() == ("e",)

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from governance.content import composition
-from governance.models import PartyKind, WorkContent, WorkEmbedding
+from governance.content import composition, peaks
+from governance.models import FingerprintSource, PartyKind, WorkContent, WorkEmbedding
 from governance.services import fingerprint_store
 from ledger.models import PendingEntry
 from tests.audio import tones
@@ -72,6 +72,10 @@ def test_a_folder_is_imported_the_bad_files_named_and_a_second_run_skips_what_is
     assert sorted(str(c.work_id) for c in done) == sorted(works[i] for i in MINE)
     assert all(c.submitted_by_id == label.party.pk for c in done)
     assert fingerprint_store.stored_postings() == sum(c.vector_count for c in done) > 0
+    for c in done:  # each with its peaks, those of its stored pairs
+        assert FingerprintSource.objects.get(content=c).peaks == peaks.pack(
+            *peaks.from_pairs(*fingerprint_store.postings_of(c.pk))
+        )
     ledgered = [json.loads(bytes(p.data))["payload"]
                 for p in PendingEntry.objects.filter(kind="work_content")]  # fmt: skip
     assert sorted(p["work"] for p in ledgered) == sorted(works[i] for i in MINE)
