@@ -49,7 +49,17 @@ def _integers(values: np.ndarray, *, name: str) -> np.ndarray:
 def from_pairs(hashes: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The peaks named by (hash, anchor frame) pairs: (bins 1-255, frames), int32, each peak
     once, sorted by (frame, bin). ``ValueError`` for pairs outside the hash layout."""
-    return _split(np.unique(pair_codes(hashes, frames)))
+    return _split(distinct(pair_codes(hashes, frames)))
+
+
+def distinct(codes: np.ndarray) -> np.ndarray:
+    """``codes`` sorted, each once: ``np.unique`` by a sort (stable: runs already sorted, as
+    several arrays of distinct codes concatenated, are merged), which numpy 2.4's hash table
+    took 2.5 times longer than on 150,000 codes, 10 times on 12 million."""
+    out = np.sort(codes, kind="stable")
+    if len(out) > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
 
 
 def pair_codes(hashes: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -400,19 +400,21 @@ def backfill_peaks(*, progress: Callable[[int, int], object] | None = None) -> i
         cursor.execute("SELECT id, postings FROM governance_fingerprintsegment ORDER BY id")
         held = cursor.fetchall()
         ids, total = [int(i) for i, _ in held], sum(int(n) for _, n in held)
+        table = np.zeros(int(wanted[-1]) + 2, dtype=bool)  # (the last: every key above)
+        table[wanted] = True
         kept, new, pending, done = np.zeros(0, np.int64), list[np.ndarray](), 0, 0
         for chunk in _chunks(ids):
-            mine = np.isin(chunk.keys, wanted)
+            mine = table[np.minimum(chunk.keys, len(table) - 1)]
             codes = peaks.pair_codes(chunk.hashes[mine], chunk.times[mine])
             keys = np.tile(chunk.keys[mine], 2)
-            new.append(np.unique((keys << 32) | codes))
+            new.append(peaks.distinct((keys << 32) | codes))
             pending += len(new[-1])
             if pending > len(kept):
-                kept, new, pending = np.unique(np.concatenate((kept, *new))), [], 0
+                kept, new, pending = peaks.distinct(np.concatenate((kept, *new))), [], 0
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
-        kept = np.unique(np.concatenate((kept, *new)))
+        kept = peaks.distinct(np.concatenate((kept, *new)))
         bounds = np.searchsorted(kept >> 32, np.append(wanted, wanted[-1] + 1))
         written = 0
         for lo in range(0, len(wanted), WRITE_BATCH):
