@@ -12,12 +12,18 @@ under other music or under speech (espeak-ng), quieter by 12 dB, louder by 9 dB 
 and clean crops of 8 and 15 s. Every query reaches the fingerprint as the bytes of a file (the
 codec's own container, or 16-bit WAV), so decoding is measured as a licensee's upload meets it.
 
-Per transform: top-1 (the best candidate is the right track, registered tracks only), recall
-and precision at the space's threshold (``fingerprint.threshold`` for the query's length), the
-negatives scoring at or above it, ROC AUC of the right track's score against the negatives'
-best scores, and the lowest right and highest negative scores. Speed in seconds of audio per
-CPU second of one process (``time.process_time``): registering (decode + fingerprint) and
-querying (decode + fingerprint + scoring against the in-memory index, ``MemoryIndex``).
+Each query is decided as the service decides it (``MemoryIndex.decide``, ``fingerprint.
+decide``): by coverage against the space's threshold (``fingerprint.threshold`` for the query's
+length), and where nothing reaches it, by the presence of the best candidates' peaks
+(``governance.content.presence``, ``Z_THRESHOLD``). Per transform: top-1 (the decision's best
+reference is the right track, registered tracks only), recall and precision of the matches,
+the never-registered queries matched, ROC AUC of the right track's coverage against the
+negatives' best coverage, the lowest right and highest negative coverage, how many right
+matches presence made, and the highest presence z of a never-registered query. The impostor
+sweep gives the best wrong coverage and, where coverage did not pass, the best wrong z. Speed
+in seconds of audio per CPU second of one process (``time.process_time``): registering
+(decode + fingerprint) and querying (decode + fingerprint + scoring + presence against the
+in-memory index, ``MemoryIndex``).
 """
 
 from __future__ import annotations
@@ -234,6 +240,42 @@ def _queries(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Row:
+    """One query's outcome (``fingerprint.MemoryIndex.decide``)."""
+
+    registered: bool
+    coverage: int  # the right track's coverage (0 for a never-registered query)
+    best_coverage: int
+    top1: bool  # the decision's best reference is the right track
+    matched: bool
+    right: bool  # matched, and the match is the right track
+    by_presence: bool
+    best_z: float  # the best presence z verified, where coverage did not pass (else -inf)
+
+    @classmethod
+    def of(cls, registered: bool, track: str, decision: object) -> Row:
+        from governance.content import fingerprint
+
+        assert isinstance(decision, fingerprint.Decision)
+        cands = decision.candidates
+        match = [c.key for c in decision.by_coverage] or [v.key for v in decision.by_presence]
+        return cls(
+            registered=registered,
+            coverage=next((c.score for c in cands if c.key == track), 0) if registered else 0,
+            best_coverage=cands[0].score if cands else 0,
+            top1=registered and decision.best == track,
+            matched=bool(match),
+            right=bool(match) and registered and match[0] == track,
+            by_presence=bool(decision.by_presence),
+            best_z=decision.verified[0].presence.z if decision.verified else float("-inf"),
+        )
+
+
+def _z(value: float) -> str:
+    return "-" if value == float("-inf") else f"{value:.1f}"
+
+
 def _auc(positives: list[float], negatives: list[float]) -> float:
     """ROC AUC: the chance that a right match outscores a negative's best (ties count half)."""
     if not positives or not negatives:
@@ -249,13 +291,14 @@ def _sweep(
     negatives, the mix backgrounds, the speech), clean and 10 dB under speech, 8-s windows every
     4 s and 30-s windows every 10 s, each scored against the registered tracks: how high the
     best (necessarily wrong) candidate reaches, against the threshold for that length."""
-    from governance.content import fingerprint
+    from governance.content import fingerprint, presence
 
     assert isinstance(index, fingerprint.MemoryIndex)
     rng = np.random.default_rng(7)
     sources = [*negatives.values(), *mixers, speech]
     for length, hop in ((8, 4), (30, 10)):
-        scores = []
+        scores: list[int] = []
+        zs: list[float] = []
         for n, x in enumerate(sources):
             for start in range(0, len(x) - length * RATE, hop * RATE):
                 window = x[start : start + length * RATE]
@@ -265,15 +308,22 @@ def _sweep(
                     if mixed:
                         at = int(rng.integers(0, len(speech) - len(window)))
                         y = _under(window, speech[at:])
-                    fp = fingerprint.fingerprint(_wav(_peak(y)))
-                    candidates = fingerprint.score_votes(index.votes(fp))
+                    decision = index.decide(fingerprint.fingerprint(_wav(_peak(y))))
+                    candidates = decision.candidates
                     scores.append(candidates[0].score if candidates else 0)
+                    if decision.verified:
+                        zs.append(decision.verified[0].presence.z)
         values = np.asarray(scores)
         limit = fingerprint.threshold(length)
         print(f"impostor sweep, {length}-s windows: {len(values):,} windows, best wrong score: "
               f"max {values.max()}, 99.9th percentile {np.quantile(values, 0.999):.1f}, median "
               f"{np.median(values):.0f}; at or above the threshold {limit}: "
               f"{int((values >= limit).sum())}", flush=True)  # fmt: skip
+        z = np.asarray(zs)
+        print(f"impostor sweep, {length}-s windows, presence (where coverage did not pass): "
+              f"{len(z):,} windows verified, best z max {z.max():.2f}, median {np.median(z):.2f}; "
+              f"at or above {presence.Z_THRESHOLD}: {int((z >= presence.Z_THRESHOLD).sum())}",
+              flush=True)  # fmt: skip
 
 
 def split() -> tuple[list[str], list[str], list[str]]:
@@ -304,7 +354,7 @@ def main() -> None:
         decoded = audio.decode(data)
         decode_cpu += time.process_time() - started
         started = time.process_time()
-        index.add(name, fingerprint.extract(decoded))
+        index.add(name, fingerprint.extract(decoded, query=False))
         extract_cpu += time.process_time() - started
         seconds += decoded.seconds
     print(f"registering: {seconds:,.0f} s of audio, decode {decode_cpu:.1f} s + fingerprint "
@@ -321,44 +371,43 @@ def main() -> None:
     queries = _queries(tracks, set(registered), mixers, speech)
     print(f"{len(queries)} queries made in {time.perf_counter() - started:.0f} s", flush=True)
 
-    # per transform: (registered?, the right track's score, the best score, threshold, top-1?)
-    rows: dict[str, list[tuple[bool, int, int, int, bool]]] = defaultdict(list)
+    # per transform, per query: registered?, the right track's coverage, the best coverage,
+    # the threshold, the decision's best is right?, the match (or None), matched by presence?,
+    # the best presence z verified (where coverage did not pass)
+    rows: dict[str, list[Row]] = defaultdict(list)
     query_seconds = query_cpu = 0.0
     for query in queries:
         started = time.process_time()
         fp = fingerprint.fingerprint(query.data)
-        candidates = fingerprint.score_votes(index.votes(fp))
+        decision = index.decide(fp)
         query_cpu += time.process_time() - started
         query_seconds += fp.seconds
-        limit = fingerprint.threshold(fp.seconds)
-        best = candidates[0] if candidates else None
-        right = next((c.score for c in candidates if c.key == query.track), 0)
-        top = best.score if best else 0
-        rows[query.transform].append(
-            (query.registered, right, top, limit, bool(best and best.key == query.track))
-        )
+        rows[query.transform].append(Row.of(query.registered, query.track, decision))
     print(f"querying: {query_seconds:,.0f} s of audio in {query_cpu:.1f} s of CPU (decode + "
-          f"fingerprint + scoring, {len(registered)} registered tracks): "
+          f"fingerprint + scoring + presence, {len(registered)} registered tracks): "
           f"{query_seconds / query_cpu:,.0f}x real time per core", flush=True)  # fmt: skip
 
     print("| transform | top-1 | recall at threshold | precision | false matches | ROC AUC "
-          "| lowest right score | highest negative score |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "(coverage) | lowest right coverage | highest negative coverage | matched by presence "
+          "| highest negative presence z |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     totals = [0, 0, 0, 0, 0]  # top-1, positives, true matches, false matches, negatives
     for transform in TRANSFORMS:
         results = rows[transform]
-        pos = [(s, b, limit, t) for registered_, s, b, limit, t in results if registered_]
-        neg = [(b, limit) for registered_, _, b, limit, _ in results if not registered_]
-        top1 = sum(t for *_, t in pos)
-        true = sum(1 for s, _, limit, t in pos if t and s >= limit)
-        # a false match: a never-registered query, or a registered one whose best is wrong
-        false = sum(1 for b, limit in neg if b >= limit)
-        false += sum(1 for _, b, limit, t in pos if not t and b >= limit)
+        pos = [r for r in results if r.registered]
+        neg = [r for r in results if not r.registered]
+        top1 = sum(r.top1 for r in pos)
+        true = sum(r.right for r in pos)
+        # a false match: a never-registered query matched, or a registered one matched wrong
+        false = sum(r.matched for r in neg) + sum(r.matched and not r.right for r in pos)
         precision = f"{true / (true + false):.3f}" if true + false else "-"
-        auc = _auc([s for s, *_ in pos], [b for b, _ in neg])
+        auc = _auc([r.coverage for r in pos], [r.best_coverage for r in neg])
+        by_presence = sum(r.right and r.by_presence for r in pos)
+        negative_z = max((r.best_z for r in neg), default=float("-inf"))
         print(f"| {transform} | {top1}/{len(pos)} | {true / len(pos):.2f} | {precision} | "
-              f"{false}/{len(neg)} | {auc:.3f} | {min(s for s, *_ in pos)} | "
-              f"{max(b for b, _ in neg)} |")  # fmt: skip
+              f"{false}/{len(neg)} | {auc:.3f} | {min(r.coverage for r in pos)} | "
+              f"{max(r.best_coverage for r in neg)} | {by_presence} | "
+              f"{_z(negative_z)} |")  # fmt: skip
         for i, value in enumerate((top1, len(pos), true, false, len(neg))):
             totals[i] += value
     top1, positives, true, false, negative = totals

@@ -106,7 +106,7 @@ def main() -> None:
     decode_cpu = time.thread_time() - started
     started = time.thread_time()
     for a in decoded.values():
-        fingerprint.extract(a)
+        fingerprint.extract(a, query=False)
     extract_cpu = time.thread_time() - started
     total = sum(a.seconds for a in decoded.values())
     print(
@@ -125,7 +125,7 @@ def main() -> None:
         _use_layout(layout)
         index = fingerprint.MemoryIndex()
         for key, a in decoded.items():
-            index.add(key, fingerprint.extract(a))
+            index.add(key, fingerprint.extract(a, query=False))
         bits = 8 + ZONES[layout][0] + ZONES[layout][1]
         print(f"  layout {layout} ({bits}-bit hashes): {len(index):,} postings")
         stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

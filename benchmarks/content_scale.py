@@ -47,8 +47,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,9 @@ COMPACT = os.environ.get("BENCH_CONTENT_COMPACT", "1") != "0"
 # What the 30-s clips go through before their MP3 encoding: nothing, or white or pink noise at
 # 5 dB SNR (``benchmarks.content``'s transforms).
 TRANSFORM = os.environ.get("BENCH_CONTENT_TRANSFORM", "mp3")
-assert TRANSFORM in ("mp3", "white_5dB", "pink_5dB"), (
-    "BENCH_CONTENT_TRANSFORM: mp3, white_5dB, pink_5dB"
+MIXES = ("mix_music_-10dB", "mix_speech_-10dB")  # 10 dB under music, or speech (espeak-ng)
+assert TRANSFORM in ("mp3", "white_5dB", "pink_5dB", *MIXES), (
+    "BENCH_CONTENT_TRANSFORM: mp3, white_5dB, pink_5dB, mix_music_-10dB, mix_speech_-10dB"
 )
 BYTES_PER_POSTING = 8.5  # the packed (key, frame) pair and its row's share, until measured
 CHUNK_BITS = 18  # hashes a COPY writes at a time: 2**22 / 2**18 = 16 ranges
@@ -389,6 +391,19 @@ def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
 
     rng = np.random.default_rng(SEED)
     noise = np.random.default_rng(SEED + 1)
+    backgrounds: list[np.ndarray] = []
+    names: list[str] = []
+    if TRANSFORM == "mix_music_-10dB":
+        # (the never-registered tracks: benchmarks.content's mix backgrounds are registered
+        # here, and the louder of the two would rightly match)
+        names = [str(n) for n in kept["negatives"]]
+        backgrounds = [content._decode_file(content.MUSIC / f"{n}.ogg") for n in names]
+    elif TRANSFORM == "mix_speech_-10dB":
+        with tempfile.TemporaryDirectory() as folder:
+            spoken = Path(folder) / "speech.wav"
+            subprocess.run(["espeak-ng", "-s", "165", "-w", str(spoken), content.SPEECH],
+                           check=True)  # fmt: skip
+            backgrounds = [content._decode_file(spoken)]
     made = []
     for registered, names in ((True, kept["queried"]), (False, kept["negatives"])):
         for name in names:
@@ -396,7 +411,14 @@ def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
             for _ in range(EXCERPTS):
                 start = int(rng.integers(0, len(x) - CLIP_SECONDS * content.RATE))
                 y = x[start : start + CLIP_SECONDS * content.RATE]
-                if TRANSFORM != "mp3":
+                if TRANSFORM in MIXES:
+                    i = int(noise.integers(len(backgrounds)))
+                    if names and names[i] == str(name):  # never a track under itself
+                        i = (i + 1) % len(backgrounds)
+                    b = backgrounds[i]
+                    at = int(noise.integers(0, max(1, len(b) - len(y))))
+                    y = content._under(y, b[at:])
+                elif TRANSFORM != "mp3":
                     y = content._noise(y, 5.0, TRANSFORM.startswith("pink"), noise)
                 y = content._peak(y)
                 made.append((str(name), registered, content._encoded(y, "libmp3lame", 128_000)))
@@ -408,21 +430,36 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def vote_query(variant: str) -> Callable[..., list[tuple[str, int, int, int]]]:
-    """The function ``fingerprint_matches`` reads its votes with, for ``variant``: ``near``
-    (the service's) or ``all`` (every vote, no stop list)."""
-    from governance.content import fingerprint
-    from governance.services import fingerprints
+def votes_class(variant: str, spent: list[float], returned: list[int]) -> type:
+    """``fingerprint_store.Votes`` as ``fingerprint_matches`` reads its votes for ``variant``
+    (``near`` and ``dense``: the service's; ``all``: every vote, no stop list), timed: each
+    check's time reading, pairing and grouping votes is added to ``spent[-1]``, the rows each
+    question returns to ``returned[-1]``."""
+    from governance.services import fingerprint_store
 
-    near = fingerprints.fingerprint_near_votes
     assert variant in ("near", "all", "dense"), f"unknown variant {variant}"
 
-    def query(fp: fingerprint.Fingerprint, *, needed: int) -> list[tuple[str, int, int, int]]:
-        if variant == "all":
-            return fingerprints.fingerprint_votes(fp)
-        return near(fp, needed=needed)
+    class Timed(fingerprint_store.Votes):
+        def __init__(self, fp: Any, *, cap: int) -> None:
+            t0 = time.perf_counter()
+            super().__init__(fp, cap=2**62 if variant == "all" else cap)
+            spent[-1] += time.perf_counter() - t0
 
-    return query
+        def near(self, needed: int) -> list[tuple[str, int, int, int]]:
+            t0 = time.perf_counter()
+            rows = super().near(1 if variant == "all" else needed)
+            spent[-1] += time.perf_counter() - t0
+            returned[-1] += len(rows)
+            return rows
+
+        def best(self, **kwargs: int) -> list[tuple[str, int, int, int]]:
+            t0 = time.perf_counter()
+            rows = super().best(**kwargs)
+            spent[-1] += time.perf_counter() - t0
+            returned[-1] += len(rows)
+            return rows
+
+    return Timed
 
 
 # The denser query of the presence study (docs/matching.md, "Constellation presence under -10
@@ -451,6 +488,19 @@ def dense_landmarks(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (key & mask).astype(np.int32), (key >> landmarks.HASH_BITS).astype(np.int32)
 
 
+def dense_extract(audio: Any, *, query: bool = True) -> Any:
+    """``fingerprint.extract`` with the denser query's pairs (``dense_landmarks``), its map
+    unchanged."""
+    from governance.content import fingerprint
+
+    fp = EXTRACT(audio, query=query)
+    hashes, frames = dense_landmarks(audio.samples)
+    return fingerprint.Fingerprint(hashes, frames, fp.seconds, fp.maxima, fp.map_frames)
+
+
+EXTRACT: Any = None
+
+
 def measure(kept: dict[str, Any]) -> None:
     from unittest import mock
 
@@ -458,8 +508,11 @@ def measure(kept: dict[str, Any]) -> None:
 
     from benchmarks.replay_service import tree_cpu
     from config import embedded
-    from governance.content import landmarks
+    from governance.content import fingerprint
     from governance.services import fingerprints
+
+    global EXTRACT
+    EXTRACT = EXTRACT or fingerprint.extract
 
     endpoint = embedded.running_endpoint()
     assert endpoint is not None
@@ -482,34 +535,30 @@ def measure(kept: dict[str, Any]) -> None:
           f"registered tracks, {len(queries) - positives} of never-registered ones; work_mem "
           f"{WORK_MEM or 'the server default'}", flush=True)  # fmt: skip
 
+    from governance.services import fingerprint_store
+
     decided: dict[str, list[str | None]] = {}
     for variant in VARIANTS:
-        query = vote_query(variant)
-        vote_wall: list[float] = []
-        returned: list[int] = []
-
-        def timed(fp: Any, *, needed: int) -> list[tuple[str, int, int, int]]:
-            t0 = time.perf_counter()
-            rows = query(fp, needed=needed)  # noqa: B023 - called within this iteration
-            vote_wall.append(time.perf_counter() - t0)  # noqa: B023
-            returned.append(len(rows))  # noqa: B023
-            return rows
-
+        vote_wall: list[float] = [0.0]
+        returned: list[int] = [0]
+        timed = votes_class(variant, vote_wall, returned)
         check_wall, check_cpu, client_cpu = [], [], []
-        right = wrong = false = 0
+        right = wrong = false = presence_matched = 0
         decided[variant] = []
         dense = (
-            mock.patch.object(landmarks, "landmarks", dense_landmarks)
+            mock.patch.object(fingerprint, "extract", dense_extract)
             if variant == "dense"
             else contextlib.nullcontext()
         )
-        with mock.patch.object(fingerprints, "fingerprint_near_votes", timed), dense:
+        with mock.patch.object(fingerprint_store, "Votes", timed), dense:
             spec = fingerprints.audio_file_content(queries[0][2], name="audio")
             fingerprints.fingerprint_matches(spec)  # warm: the index's upper pages
             vote_wall.clear()
             returned.clear()
             load = os.getloadavg()[0]
             for name, registered, data in queries:
+                vote_wall.append(0.0)
+                returned.append(0)
                 server0, client0 = tree_cpu(endpoint.pid), time.process_time()
                 t0 = time.perf_counter()
                 spec = fingerprints.audio_file_content(data, name="audio")
@@ -519,12 +568,16 @@ def measure(kept: dict[str, Any]) -> None:
                 check_cpu.append(client_cpu[-1] + tree_cpu(endpoint.pid) - server0)
                 work = titles[matches[0][0]] if matches else None
                 decided[variant].append(work)
+                presence_matched += bool(matches) and (
+                    dict(matches[0][1].detail).get("method") == "presence"
+                )
                 if registered:
                     right += work == f"{name} #0"
                     wrong += work is not None and work != f"{name} #0"
                 else:
                     false += work is not None
-        print(f"[{variant}] vote query alone: wall p50 {percentile(vote_wall, 50):.2f} s, p99 "
+        print(f"[{variant}] votes alone (read, paired, grouped; both questions where the check "
+              f"asked both): wall p50 {percentile(vote_wall, 50):.2f} s, p99 "
               f"{percentile(vote_wall, 99):.2f} s; rows returned per clip median "
               f"{percentile(returned, 50):,.0f}, max {max(returned):,}", flush=True)  # fmt: skip
         print(f"[{variant}] whole check (decode + fingerprint + votes + scoring + decision): "
@@ -535,10 +588,55 @@ def measure(kept: dict[str, Any]) -> None:
               flush=True)  # fmt: skip
         print(f"[{variant}] recall: {right}/{positives} right track first and matched, {wrong} "
               f"matched a wrong track; false matches {false}/{len(queries) - positives} "
-              f"never-registered clips", flush=True)  # fmt: skip
+              f"never-registered clips; {presence_matched} matched by presence",
+              flush=True)  # fmt: skip
     if len(decided) > 1:
         same = len({tuple(d) for d in decided.values()}) == 1
         print(f"the variants' decisions are {'the same' if same else 'NOT the same'}", flush=True)
+
+
+def fill_peaks(kept: dict[str, Any]) -> None:
+    """Each stored content's peaks (``FingerprintSource.peaks``, what presence verification
+    reads), where missing: replica 0 has its base track's own (``peaks.from_pairs`` of its
+    pairs); replica r its base track's peaks with their bins permuted (a permutation of the 255
+    bins drawn for r), so that, as its permuted hashes do, it holds as many peaks at the same
+    frames as its base track but is a stranger to a query of it."""
+    from governance.content import peaks
+
+    conn = superuser()
+    todo = conn.execute(
+        "SELECT s.id, w.title FROM governance_fingerprintsource s"
+        " JOIN governance_workcontent c ON c.id = s.content_id"
+        " JOIN governance_work w ON w.id = c.work_id WHERE s.peaks IS NULL ORDER BY s.id"
+    ).fetchall()
+    if not todo:
+        return
+    t0 = time.perf_counter()
+    counts = kept["counts"]
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    names = [str(n) for n in kept["registered"]]
+    own = {
+        name: peaks.from_pairs(kept["hashes"][starts[b] : starts[b + 1]],
+                               kept["times"][starts[b] : starts[b + 1]])
+        for b, name in enumerate(names)
+    }  # fmt: skip
+    done = 0
+    with conn.cursor() as cursor:
+        for lo in range(0, len(todo), 500):
+            batch = []
+            for key, title in todo[lo : lo + 500]:
+                name, replica = str(title).rsplit(" #", 1)
+                bins, frames = own[name]
+                r = int(replica)
+                if r:
+                    bins = np.random.default_rng(r).permutation(np.arange(1, 256))[bins - 1]
+                    order = np.lexsort((bins, frames))
+                    bins, frames = bins[order], frames[order]
+                batch.append((peaks.pack(bins, frames), key))
+            cursor.executemany("UPDATE governance_fingerprintsource SET peaks = %s WHERE id = %s",
+                               batch)  # fmt: skip
+            done += len(batch)
+    print(f"peaks of {done:,} contents written in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def run() -> None:
@@ -549,6 +647,7 @@ def run() -> None:
 
     kept = base()
     grew = build(kept)
+    fill_peaks(kept)
     measure(kept)
     if grew and COMPACT:
         t0, cpu = time.perf_counter(), time.process_time()

@@ -27,20 +27,28 @@ Packed form of a fingerprint (:meth:`Fingerprint.to_bytes`), little-endian::
     hashes   n x u32   each < 2**HASH_BITS
     frames   n x u32   anchor frames, (frame, hash) strictly increasing
 
-It is canonical: one fingerprint has one packed form, so its SHA-256 names it.
+Format 2 (a query's fingerprint with its map, :mod:`governance.content.presence`) goes on::
+
+    map_frames  u32        the query's spectrogram frames
+    map_count   u32        m
+    map         m x u32    frame << 8 | bin (1-255), strictly increasing, frame < map_frames
+
+A reference is stored as its pairs alone; format 1 (no map) is still read, and such a query
+is matched by coverage alone. Either form is canonical: one fingerprint has one packed form,
+so its SHA-256 names it.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
-from governance.content import landmarks
+from governance.content import landmarks, peaks, presence
 from governance.content.audio import (
     CPU_SECONDS,
     MAX_BYTES,
@@ -68,30 +76,51 @@ CAP_MIN: Final = 100
 
 _MAGIC: Final = b"CSFP"
 _FORMAT: Final = 1
+_FORMAT_MAP: Final = 2
 _HEADER: Final = struct.Struct("<4sBBBBdI")
+_MAP_HEADER: Final = struct.Struct("<II")
 
 
 @dataclass(frozen=True, eq=False)
 class Fingerprint:
     """Landmark hashes (int32, < 2**HASH_BITS) and their anchor frames (int32), sorted by
-    (frame, hash), of ``seconds`` of audio."""
+    (frame, hash), of ``seconds`` of audio; a query's also its map (``maxima``: bins and
+    frames, sorted by (frame, bin), of its ``map_frames`` spectrogram frames)."""
 
     hashes: np.ndarray
     times: np.ndarray
     seconds: float
+    maxima: tuple[np.ndarray, np.ndarray] | None = None
+    map_frames: int = 0
 
     def __len__(self) -> int:
         return len(self.hashes)
 
+    def query_map(self) -> presence.QueryMap | None:
+        """The map presence verification reads, or None (a fingerprint without one)."""
+        if self.maxima is None:
+            return None
+        return presence.QueryMap(*self.maxima, self.map_frames)
+
     def to_bytes(self) -> bytes:
         """The packed form shown in the module docstring."""
+        fmt = _FORMAT if self.maxima is None else _FORMAT_MAP
         header = _HEADER.pack(
-            _MAGIC, _FORMAT, int(VERSION), HASH_BITS, 0, float(self.seconds), len(self.hashes)
+            _MAGIC, fmt, int(VERSION), HASH_BITS, 0, float(self.seconds), len(self.hashes)
         )
-        return (
+        packed = (
             header
             + np.asarray(self.hashes, dtype="<u4").tobytes()
             + np.asarray(self.times, dtype="<u4").tobytes()
+        )
+        if self.maxima is None:
+            return packed
+        bins, frames = self.maxima
+        records = (np.asarray(frames, np.int64) << 8) | np.asarray(bins, np.int64)
+        return (
+            packed
+            + _MAP_HEADER.pack(int(self.map_frames), len(records))
+            + records.astype("<u4").tobytes()
         )
 
     @classmethod
@@ -105,8 +134,8 @@ class Fingerprint:
         magic, fmt, version, bits, zero, seconds, count = _HEADER.unpack_from(data)
         if magic != _MAGIC:
             raise ValueError("not a packed fingerprint (bad magic)")
-        if fmt != _FORMAT or zero != 0:
-            raise ValueError(f"packed fingerprint format {fmt} is not {_FORMAT}")
+        if fmt not in (_FORMAT, _FORMAT_MAP) or zero != 0:
+            raise ValueError(f"packed fingerprint format {fmt} is not {_FORMAT} or {_FORMAT_MAP}")
         if str(version) != VERSION or bits != HASH_BITS:
             raise ValueError(
                 f"fingerprint version {version} ({bits}-bit hashes) is not this model's "
@@ -114,9 +143,13 @@ class Fingerprint:
             )
         if not math.isfinite(seconds) or not 0 <= seconds < (1 << 31) * FRAME_SECONDS:
             raise ValueError("the duration is not a number of seconds in range")
-        if len(data) != _HEADER.size + 8 * count:
-            raise ValueError(f"{count} pairs need {_HEADER.size + 8 * count} bytes")
-        body = np.frombuffer(data, dtype="<u4", offset=_HEADER.size).reshape(2, count)
+        pairs_end = _HEADER.size + 8 * count
+        if fmt == _FORMAT and len(data) != pairs_end:
+            raise ValueError(f"{count} pairs need {pairs_end} bytes")
+        if fmt == _FORMAT_MAP and len(data) < pairs_end + _MAP_HEADER.size:
+            raise ValueError(f"{count} pairs and a map need at least {pairs_end + 8} bytes")
+        body = np.frombuffer(data, dtype="<u4", count=2 * count, offset=_HEADER.size)
+        body = body.reshape(2, count)
         hashes, times = body[0].astype(np.int64), body[1].astype(np.int64)
         if count and int(hashes.max()) >= 1 << HASH_BITS:
             raise ValueError(f"a hash has more than {HASH_BITS} bits")
@@ -125,7 +158,31 @@ class Fingerprint:
         order = (times << HASH_BITS) | hashes
         if count > 1 and not bool(np.all(np.diff(order) > 0)):
             raise ValueError("the pairs are not strictly increasing by (frame, hash)")
-        return cls(hashes=hashes.astype(np.int32), times=times.astype(np.int32), seconds=seconds)
+        maxima, map_frames = None, 0
+        if fmt == _FORMAT_MAP:
+            map_frames, n = _MAP_HEADER.unpack_from(data, pairs_end)
+            if len(data) != pairs_end + _MAP_HEADER.size + 4 * n:
+                raise ValueError(f"a map of {n} maxima needs {pairs_end + 8 + 4 * n} bytes")
+            if map_frames > seconds / FRAME_SECONDS + 1:
+                raise ValueError("the map has more frames than the audio")
+            records = np.frombuffer(data, dtype="<u4", offset=pairs_end + _MAP_HEADER.size)
+            records = records.astype(np.int64)
+            if n > 1 and not bool(np.all(np.diff(records) > 0)):
+                raise ValueError("the map's maxima are not strictly increasing by (frame, bin)")
+            bins, frames = records & 0xFF, records >> 8
+            if n and not (int(bins.min()) >= 1 and int(frames.max()) < map_frames):
+                raise ValueError(
+                    f"a maximum of the map lies outside its bins 1-{presence.BINS} "
+                    f"and {map_frames} frames"
+                )
+            maxima = (bins.astype(np.int32), frames.astype(np.int32))
+        return cls(
+            hashes=hashes.astype(np.int32),
+            times=times.astype(np.int32),
+            seconds=seconds,
+            maxima=maxima,
+            map_frames=int(map_frames),
+        )
 
 
 @dataclass(frozen=True)
@@ -145,18 +202,23 @@ class Candidate:
     query_end_seconds: float
 
 
-def extract(audio: Audio) -> Fingerprint:
-    """The fingerprint of decoded audio; ``ContentError`` if too short or without sound."""
+def extract(audio: Audio, *, query: bool = True) -> Fingerprint:
+    """The fingerprint of decoded audio; ``ContentError`` if too short or without sound. A
+    query's has its map (``maxima``); a reference's (``query=False``) only its pairs."""
     if audio.seconds < MIN_SECONDS:
         raise ContentError(
             "too_short",
             f"The audio lasts {audio.seconds:.1f} s; a fingerprint needs at least "
             f"{MIN_SECONDS:g} s.",
         )
-    hashes, times = landmarks.landmarks(audio.samples)
+    spec = landmarks.spectrogram(audio.samples)
+    hashes, times = landmarks.pairs(*landmarks.peaks(spec))
     if len(hashes) == 0:
         raise ContentError("empty", "The audio is silent or has no distinct sound to fingerprint.")
-    return Fingerprint(hashes=hashes, times=times, seconds=audio.seconds)
+    if not query:
+        return Fingerprint(hashes=hashes, times=times, seconds=audio.seconds)
+    return Fingerprint(hashes=hashes, times=times, seconds=audio.seconds,
+                       maxima=presence.maxima(spec), map_frames=spec.shape[1])  # fmt: skip
 
 
 def fingerprint(
@@ -204,20 +266,32 @@ def threshold(query_seconds: float) -> int:
     return math.ceil(4.5 + 0.75 * math.sqrt(query_seconds))
 
 
-def score_votes(votes: Iterable[tuple[str, int, int, int]], *, limit: int = 10) -> list[Candidate]:
-    """Rank references by coverage from ``(key, offset, block, hits)`` rows, best first.
+@dataclass(frozen=True, eq=False)
+class _Centres:
+    """Votes grouped by (reference, centre c), the offsets c - 1 .. c + 1 merged: coverage
+    (distinct blocks), hits, hits at c exactly, first and last block."""
 
-    For each reference and each offset c, the rows at offsets c - 1, c and c + 1 are merged:
-    the score is the number of distinct blocks among them, hits their sum. A reference is
-    ranked by its best c (ties: more hits, more hits at c exactly, the smaller offset).
-    """
-    rows = list(votes)
-    if not rows or limit <= 0:
-        return []
+    names: list[str]
+    key: np.ndarray
+    centre: np.ndarray
+    coverage: np.ndarray
+    hits: np.ndarray
+    exact: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+def _centres(rows: list[tuple[str, int, int, int]]) -> _Centres:
     names = sorted({row[0] for row in rows})
     ids = {name: i for i, name in enumerate(names)}
     k = np.array([ids[row[0]] for row in rows], dtype=np.int64)
     o, b, h = (np.array([row[i] for row in rows], dtype=np.int64) for i in (1, 2, 3))
+    return _grouped(names, k, o, b, h)
+
+
+def _grouped(
+    names: list[str], k: np.ndarray, o: np.ndarray, b: np.ndarray, h: np.ndarray
+) -> _Centres:
     # Each row votes for the centres offset - 1, offset and offset + 1.
     kk, bb, hh = np.tile(k, 3), np.tile(b, 3), np.tile(h, 3)
     cc = np.concatenate((o + 1, o, o - 1))
@@ -230,27 +304,200 @@ def score_votes(votes: Iterable[tuple[str, int, int, int]], *, limit: int = 10) 
     new_block[1:] |= bb[1:] != bb[:-1]
     starts = np.nonzero(first)[0]
     ends = np.append(starts[1:], len(kk)) - 1
-    g_key, g_centre = kk[starts], cc[starts]
-    g_cov = np.add.reduceat(new_block.astype(np.int64), starts)
-    g_hits = np.add.reduceat(hh, starts)
-    g_exact = np.add.reduceat(exact, starts)
-    g_first, g_last = bb[starts], bb[ends]
+    return _Centres(
+        names=names,
+        key=kk[starts],
+        centre=cc[starts],
+        coverage=np.add.reduceat(new_block.astype(np.int64), starts),
+        hits=np.add.reduceat(hh, starts),
+        exact=np.add.reduceat(exact, starts),
+        first=bb[starts],
+        last=bb[ends],
+    )
+
+
+def score_votes(votes: Iterable[tuple[str, int, int, int]], *, limit: int = 10) -> list[Candidate]:
+    """Rank references by coverage from ``(key, offset, block, hits)`` rows, best first.
+
+    For each reference and each offset c, the rows at offsets c - 1, c and c + 1 are merged:
+    the score is the number of distinct blocks among them, hits their sum. A reference is
+    ranked by its best c (ties: more hits, more hits at c exactly, the smaller offset).
+    """
+    rows = list(votes)
+    if not rows or limit <= 0:
+        return []
+    g = _centres(rows)
     # Best centre of each reference: sort by key, then the ranking, and take the first.
-    rank = np.lexsort((g_centre, -g_exact, -g_hits, -g_cov, g_key))
-    best = rank[np.append(True, g_key[rank][1:] != g_key[rank][:-1])]
-    best = best[np.lexsort((g_key[best], -g_hits[best], -g_cov[best]))][:limit]
+    rank = np.lexsort((g.centre, -g.exact, -g.hits, -g.coverage, g.key))
+    best = rank[np.append(True, g.key[rank][1:] != g.key[rank][:-1])]
+    best = best[np.lexsort((g.key[best], -g.hits[best], -g.coverage[best]))][:limit]
     block_seconds = FRAMES_PER_BLOCK * FRAME_SECONDS
     return [
         Candidate(
-            key=names[int(g_key[i])],
-            score=int(g_cov[i]),
-            hits=int(g_hits[i]),
-            offset_seconds=round(float(g_centre[i]) * FRAME_SECONDS, 3),
-            query_start_seconds=round(float(g_first[i]) * block_seconds, 3),
-            query_end_seconds=round(float(g_last[i] + 1) * block_seconds, 3),
+            key=g.names[int(g.key[i])],
+            score=int(g.coverage[i]),
+            hits=int(g.hits[i]),
+            offset_seconds=round(float(g.centre[i]) * FRAME_SECONDS, 3),
+            query_start_seconds=round(float(g.first[i]) * block_seconds, 3),
+            query_end_seconds=round(float(g.last[i] + 1) * block_seconds, 3),
         )
         for i in best
     ]
+
+
+CANDIDATE_REFERENCES: Final = 10
+"""Presence verifies the references of the best coverage, this many ..."""
+CANDIDATE_OFFSETS: Final = 20
+"""... each at this many of its best offsets (a centre within 2 frames of a better one left
+out)."""
+CANDIDATE_COVERAGE: Final = 2
+"""... of at least this coverage: what the store's near votes keep (``postings.near_mask``),
+so that a large catalogue's chance votes are not all read."""
+
+
+def best_keys(
+    keys: np.ndarray, offsets: np.ndarray, blocks: np.ndarray, hits: np.ndarray, *, references: int
+) -> tuple[np.ndarray, int]:
+    """From vote rows as arrays (``postings.votes``; integer keys): the keys whose best
+    (coverage, hits) reach the ``references``-th best key's (ties kept, so that a ranking
+    that breaks them otherwise still finds its best ``references`` among them), and that
+    key's coverage (0 when fewer keys voted)."""
+    if not len(keys):
+        return np.zeros(0, np.int64), 0
+    g = _grouped([], keys, offsets, blocks, hits)
+    order = np.lexsort((-g.hits, -g.coverage, g.key))
+    heads = order[np.append(True, g.key[order][1:] != g.key[order][:-1])]
+    key, cov, hit = g.key[heads], g.coverage[heads], g.hits[heads]
+    if len(key) < references:
+        return key, 0
+    rank = np.lexsort((-hit, -cov))
+    cut = rank[references - 1]
+    keep = (cov > cov[cut]) | ((cov == cov[cut]) & (hit >= hit[cut]))
+    return key[keep], int(cov[cut])
+
+
+def candidate_offsets(
+    votes: Iterable[tuple[str, int, int, int]],
+    *,
+    references: int = CANDIDATE_REFERENCES,
+    offsets: int = CANDIDATE_OFFSETS,
+    coverage: int = CANDIDATE_COVERAGE,
+) -> list[tuple[str, list[int]]]:
+    """The candidates presence verifies: the ``references`` best references by coverage
+    (ranked as :func:`score_votes` ranks them), each with its best ``offsets`` centres (in
+    frames; by coverage, then hits), none within 2 frames of a better one, all of at least
+    ``coverage``."""
+    rows = list(votes)
+    if not rows or references <= 0:
+        return []
+    g = _centres(rows)
+    keep = g.coverage >= coverage
+    key, centre, cov, hits = g.key[keep], g.centre[keep], g.coverage[keep], g.hits[keep]
+    order = np.lexsort((centre, -hits, -cov, key))
+    key, centre, cov, hits = key[order], centre[order], cov[order], hits[order]
+    heads = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    ranked = heads[np.lexsort((key[heads], -hits[heads], -cov[heads]))]
+    out: list[tuple[str, list[int]]] = []
+    for head in ranked[:references]:
+        stop = head + int(np.searchsorted(key[head:], key[head], "right"))
+        kept: list[int] = []
+        for c in centre[head:stop].tolist():
+            if all(abs(c - x) > 2 for x in kept):
+                kept.append(int(c))
+                if len(kept) == offsets:
+                    break
+        out.append((g.names[int(key[head])], kept))
+    return out
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A candidate reference's best presence (:mod:`governance.content.presence`)."""
+
+    key: str
+    presence: presence.Presence
+
+
+def verify(
+    query: Fingerprint,
+    candidates: list[tuple[str, list[int]]],
+    peaks_of: Callable[[list[str]], Mapping[str, tuple[np.ndarray, np.ndarray]]],
+) -> list[Verified]:
+    """Each candidate reference's best presence at its offsets, best first (by z; ties in the
+    candidates' order); none for a query without a map. ``peaks_of`` gives the references'
+    peaks (a reference without any is left out)."""
+    qmap = query.query_map()
+    if qmap is None or not candidates:
+        return []
+    peaks = peaks_of([key for key, _ in candidates])
+    out = []
+    for key, offsets in candidates:
+        if key not in peaks or not len(peaks[key][1]):
+            continue
+        # Only where the query lies inside the reference (up to its last peak): a window
+        # that overhangs it holds fewer of its peaks, and a z from a few peaks is noisier.
+        last = int(peaks[key][1][-1]) + 1 - qmap.n_frames
+        best = qmap.best(*peaks[key], [o for o in offsets if 0 <= o <= last])
+        if best is not None:
+            out.append(Verified(key, best))
+    out.sort(key=lambda v: -v.presence.z)
+    return out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a query matches: the references by coverage (best first, up to the limit asked),
+    those reaching ``needed`` (:func:`threshold`) matched; where none does, the candidates'
+    presence (best first), those reaching ``presence.Z_THRESHOLD`` matched."""
+
+    needed: int
+    candidates: list[Candidate]
+    verified: list[Verified]
+
+    @property
+    def by_coverage(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.score >= self.needed]
+
+    @property
+    def by_presence(self) -> list[Verified]:
+        if self.by_coverage:
+            return []
+        return [v for v in self.verified if v.presence.z >= presence.Z_THRESHOLD]
+
+    @property
+    def best(self) -> str | None:
+        """The best reference, matched or not: by coverage if one passes, else by presence,
+        else by coverage."""
+        if self.by_coverage:
+            return self.by_coverage[0].key
+        if self.verified:
+            return self.verified[0].key
+        return self.candidates[0].key if self.candidates else None
+
+
+Rows = list[tuple[str, int, int, int]]
+
+
+def decide(
+    query: Fingerprint,
+    votes: Callable[[int], Rows],
+    best: Callable[[int], Rows],
+    peaks_of: Callable[[list[str]], Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    *,
+    limit: int = 10,
+) -> Decision:
+    """Match ``query``: by coverage (``votes(needed)``: rows holding every candidate that can
+    reach ``needed`` blocks, as the store's near votes do), and where nothing passes and the
+    query has a map, by the presence of the best candidates' peaks (``best(needed)``: rows
+    holding the :data:`CANDIDATE_REFERENCES` references of the best coverage with all their
+    candidates of at least :data:`CANDIDATE_COVERAGE`, as the store's ``Votes.best`` does;
+    :func:`candidate_offsets`, :func:`verify`)."""
+    needed = threshold(query.seconds)
+    candidates = score_votes(votes(needed), limit=limit)
+    if any(c.score >= needed for c in candidates) or query.maxima is None:
+        return Decision(needed, candidates, [])
+    offsets = candidate_offsets(best(needed))
+    return Decision(needed, candidates, verify(query, offsets, peaks_of))
 
 
 class MemoryIndex:
@@ -261,6 +508,7 @@ class MemoryIndex:
         self._known: set[str] = set()
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
         self._index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._peaks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         """The number of postings."""
@@ -278,6 +526,24 @@ class MemoryIndex:
         self._keys.append(key)
         self._parts.append((np.asarray(fp.hashes, np.int64), np.asarray(fp.times, np.int64)))
         self._index = None
+
+    def peaks_of(self, keys: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The peaks of the references ``keys`` (``peaks.from_pairs``; unknown keys left out)."""
+        out = {}
+        for key in keys:
+            if key not in self._known:
+                continue
+            if key not in self._peaks:
+                hashes, times = self._parts[self._keys.index(key)]
+                self._peaks[key] = peaks.from_pairs(hashes, times)
+            out[key] = self._peaks[key]
+        return out
+
+    def decide(self, query: Fingerprint, *, cap: int | None = None) -> Decision:
+        """:func:`decide` against this index's votes (every vote of the query's hashes with at
+        most ``cap`` postings)."""
+        rows = self.votes(query, cap=cap)
+        return decide(query, lambda needed: rows, lambda needed: rows, self.peaks_of)
 
     def _built(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._index is None:

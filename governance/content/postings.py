@@ -288,6 +288,16 @@ def near_mask(keys: np.ndarray, offsets: np.ndarray, *, needed: int) -> np.ndarr
     """
     if not len(keys) or needed <= 1:
         return np.ones(len(keys), dtype=bool)
+    passing: np.ndarray = near_held(keys, offsets) >= needed
+    return passing
+
+
+def near_held(keys: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """For each vote, the votes its two bins hold (:func:`near_mask`): at least the coverage of
+    any candidate it belongs to, so ``near_held(...) >= needed`` keeps every vote of every
+    candidate reaching ``needed``."""
+    if not len(keys):
+        return np.zeros(0, np.int64)
     # (a table of 2 to 4 slots a vote: few bins share one, and it stays small)
     size = 1 << max(_TABLE_BITS, (2 * len(keys)).bit_length())
     mix = np.asarray(keys, np.int64) * np.int64(0x9E3779B1)
@@ -300,9 +310,8 @@ def near_mask(keys: np.ndarray, offsets: np.ndarray, *, needed: int) -> np.ndarr
     table = np.bincount(slot(np.floor_divide(offsets, NEAR_BIN)), minlength=size)
     low = np.floor_divide(offsets - 2, NEAR_BIN)
     high = np.floor_divide(offsets + 2, NEAR_BIN)
-    held = table[slot(low)] + np.where(high != low, table[slot(high)], 0)
-    passing: np.ndarray = held >= needed
-    return passing
+    held: np.ndarray = table[slot(low)] + np.where(high != low, table[slot(high)], 0)
+    return held
 
 
 def votes(

@@ -31,6 +31,10 @@ _EN: Final[Mapping[str, str]] = {
     "fingerprint": "Your audio matches {title} (fingerprint, {model} version {version}: {agree} "
     "of {total} seconds agree, threshold {needed}); from {start} to {end} of your audio, it is "
     "the recording from {ref}.",
+    "fingerprint_presence": "Your audio matches {title} (fingerprint, {model} version {version}, "
+    "by the presence of the recording's peaks: {present} of its {peaks} peaks in the {seconds} "
+    "seconds compared are in your audio, where chance would put {expected}; z {z}, threshold "
+    "{min_z}); from its start, your audio is the recording from {ref}.",
     "composition": "Your audio is a version of the composition of {title} (composition, {model} "
     "version {version}: similarity {score}, threshold {threshold}).",
     "named_also": "It was also named by its {scheme} {value}.",
@@ -129,6 +133,11 @@ _FR: Final[Mapping[str, str]] = {
     "fingerprint": "Votre audio correspond à {title} (empreinte, {model} version {version}"
     f"{_NB}: {{agree}} secondes sur {{total}} concordent, seuil {{needed}}){_NB}; de {{start}} "
     "à {end} de votre audio, c’est l’enregistrement à partir de {ref}.",
+    "fingerprint_presence": "Votre audio correspond à {title} (empreinte, {model} version "
+    f"{{version}}, par la présence des pics de l’enregistrement{_NB}: {{present}} de ses "
+    "{peaks} pics dans les {seconds} secondes comparées sont dans votre audio, là où le hasard "
+    f"en mettrait {{expected}}{_NB}; z {{z}}, seuil {{min_z}}){_NB}; depuis son début, votre "
+    "audio est l’enregistrement à partir de {ref}.",
     "composition": "Votre audio est une version de la composition de {title} (composition, "
     f"{{model}} version {{version}}{_NB}: similarité {{score}}, seuil {{threshold}}).",
     "named_also": "Votre élément désigne aussi cette œuvre par son {scheme} {value}.",

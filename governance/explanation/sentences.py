@@ -65,6 +65,9 @@ def identification_sentences(p: Phrases, work: Mapping[str, Any]) -> list[str]:
         if "coverage" in m:  # a fingerprint: how many seconds agree, and where
             sentences.append(fingerprint_sentence(p, title, m))
             continue
+        if m.get("method") == "presence":  # a fingerprint: how many of its peaks are present
+            sentences.append(presence_sentence(p, title, m))
+            continue
         if m.get("space") == "composition" and "segments" in m:  # a version of the composition
             sentences.append(composition_sentence(p, title, m))
             continue
@@ -136,6 +139,24 @@ def fingerprint_sentence(p: Phrases, title: str, m: Mapping[str, Any]) -> str:
         start=p.clock(start),
         end=p.clock(end),
         ref=p.clock(float(m["offset_seconds"]) + start),
+    )
+
+
+def presence_sentence(p: Phrases, title: str, m: Mapping[str, Any]) -> str:
+    """How the item's audio matched a recording by the presence of its peaks: how many are
+    present, against chance, the z and its threshold, and where the audio lies in it."""
+    return p(
+        "fingerprint_presence",
+        title=title,
+        model=m.get("model"),
+        version=m.get("model_version"),
+        present=int(m["present"]),
+        peaks=int(m["peaks"]),
+        seconds=round(float(m["query_seconds"])),
+        expected=round(float(m["expected"])),
+        z=f"{float(m['z']):.1f}".replace(".", p.words["decimal"]),
+        min_z=f"{float(m['min_z']):.1f}".replace(".", p.words["decimal"]),
+        ref=p.clock(round(float(m["offset_seconds"]))),
     )
 
 

@@ -5,10 +5,20 @@ column goes."""
 
 from django.db import migrations, models
 
+# Above this many stored postings (about 1,000 three-minute tracks, a pass of some seconds) the
+# migration leaves the peaks to ``manage.py fingerprint_peaks``, which shows its progress; a
+# content without peaks is matched by coverage alone meanwhile.
+IN_MIGRATION = 50_000_000
+
 
 def backfill(apps, schema_editor):
-    from governance.services.fingerprint_store import backfill_peaks
+    from governance.services.fingerprint_store import backfill_peaks, stored_postings
 
+    held = stored_postings()
+    if held > IN_MIGRATION:
+        print(f"\n  {held:,} postings stored: run manage.py fingerprint_peaks to compute the "
+              f"contents' peaks (until then they are matched by coverage alone)")  # fmt: skip
+        return
     backfill_peaks()
 
 

@@ -230,7 +230,7 @@ def extract(data: bytes) -> Extracted:
     from governance.content import fingerprint as space
 
     decoded = audio.decode(data)
-    fp = space.extract(decoded)
+    fp = space.extract(decoded, query=False)  # a reference: its pairs alone
     vectors, note = compositions.reference_vectors(decoded.samples, audio.SAMPLE_RATE)
     return Extracted(fp.hashes, fp.times, float(decoded.seconds), decoded.codec, vectors, note)
 

@@ -157,6 +157,16 @@ def _fetched(fp: fingerprint.Fingerprint, cap: int | None) -> postings.Flat:
     return postings.gathered(rows, fp.hashes, cap=cap, over=over)
 
 
+def _keys_of(content_ids: list[str]) -> np.ndarray:
+    """The store keys of ``content_ids`` (their ``FingerprintSource`` ids)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM governance_fingerprintsource WHERE content_id = ANY(%s::uuid[])",
+            [content_ids],
+        )
+        return np.array([int(k) for (k,) in cursor.fetchall()], dtype=np.int64)
+
+
 def _live(keys: np.ndarray) -> dict[int, str]:
     """The content ids of ``keys`` whose contents exist (a deleted content's key has none)."""
     if not len(keys):
@@ -202,11 +212,65 @@ def near_votes(
     """The votes of ``fp`` that can belong to a candidate reaching coverage ``needed``, of its
     hashes holding at most ``cap`` postings (``postings.near_mask``): ``score_votes`` finds the
     same passing candidates in them as in every vote."""
-    if not len(fp.hashes):
-        return []
-    keys, offsets, frames = postings.expand(_fetched(fp, cap), fp.hashes, fp.times)
-    keep = postings.near_mask(keys, offsets, needed=needed)
-    return _rows(keys[keep], offsets[keep], frames[keep])
+    return Votes(fp, cap=cap).near(needed)
+
+
+class Votes:
+    """A query's votes against the store, read and paired with its frames once, for the
+    matching's two questions: which candidates reach a coverage (:meth:`near`), and which
+    are the best few, whatever their coverage (:meth:`best`)."""
+
+    def __init__(self, fp: fingerprint.Fingerprint, *, cap: int) -> None:
+        if len(fp.hashes):
+            flat = _fetched(fp, cap)
+            self.keys, self.offsets, self.frames = postings.expand(flat, fp.hashes, fp.times)
+        else:
+            self.keys = self.offsets = self.frames = np.zeros(0, np.int64)
+        self._held: np.ndarray | None = None
+
+    def held(self) -> np.ndarray:
+        if self._held is None:
+            self._held = postings.near_held(self.keys, self.offsets)
+        return self._held
+
+    def _kept(self, keep: np.ndarray) -> list[tuple[str, int, int, int]]:
+        return _rows(self.keys[keep], self.offsets[keep], self.frames[keep])
+
+    def near(self, needed: int) -> list[tuple[str, int, int, int]]:
+        """The votes of every candidate that can reach coverage ``needed``."""
+        if needed <= 1:
+            return self._kept(np.ones(len(self.keys), dtype=bool))
+        return self._kept(self.held() >= needed)
+
+    def best(self, *, references: int, floor: int, below: int) -> list[tuple[str, int, int, int]]:
+        """The votes of the ``references`` contents of the best coverage (none reaching
+        ``below``), each's every candidate reaching ``floor``: what
+        ``fingerprint.candidate_offsets`` ranks, as it would from every vote (the contents
+        tied with the last of them kept too). The best contents are found from the votes that
+        can reach a coverage k (``near_held``), k lowered one at a time from ``below`` - 1
+        until the references-th best coverage among them reaches k (a content left out cannot
+        reach k), grouped in numpy; then only their votes are returned as rows."""
+        held = self.held()
+        live = self._live_mask()
+        k = max(floor, below - 1)
+        while True:
+            m = (held >= k) & live
+            per_block = int(fingerprint.FRAMES_PER_BLOCK)
+            grouped = postings.votes(
+                self.keys[m], self.offsets[m], self.frames[m], frames_per_block=per_block
+            )
+            top, last = fingerprint.best_keys(*grouped, references=references)
+            if last >= k or k <= floor:
+                break
+            k -= 1
+        if not len(top):
+            return []
+        return self._kept((held >= floor) & np.isin(self.keys, top))
+
+    def _live_mask(self) -> np.ndarray:
+        """Which votes are of contents that exist (a deleted content's key has no source)."""
+        alive = np.array(sorted(_live(self.keys)), dtype=np.int64)
+        return np.isin(self.keys, alive)
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,6 +494,22 @@ def backfill_peaks(*, progress: Callable[[int, int], object] | None = None) -> i
             )
             written += cursor.rowcount
     return written
+
+
+def peaks_of_contents(content_ids: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """:func:`peaks_of` by content id (as the votes name them, ``every_vote``), in one query."""
+    wanted = sorted({str(c) for c in content_ids})
+    if not wanted:
+        return {}
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            "SELECT content_id::text, peaks FROM governance_fingerprintsource"
+            " WHERE content_id = ANY(%s::uuid[]) AND peaks IS NOT NULL",
+            [wanted],
+            binary=True,
+        )
+        return {str(c): peaks.unpack(bytes(p)) for c, p in cursor.fetchall()}
 
 
 def peaks_of(keys: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -65,7 +65,7 @@ from typing import Any, Final
 from django.db import connection
 
 from governance import evaluation
-from governance.content import audio, fingerprint, queries, voice
+from governance.content import audio, fingerprint, presence, queries, voice
 from governance.exceptions import InvalidInput
 from governance.services import compositions, fingerprint_store
 
@@ -422,13 +422,28 @@ def _works_of(contents: list[str]) -> dict[str, str]:
 
 
 def fingerprint_matches(content: ContentSpec) -> list[tuple[str, evaluation.Match]]:
-    """The works ``content`` matches, best first, each with its best content's match."""
+    """The works ``content`` matches, best first, each with its best content's match: by
+    coverage (``fingerprint.threshold``), or, where no content reaches it and the query carries
+    its map, by the presence of the best candidates' peaks (``fingerprint.decide``)."""
     fp = fingerprint.Fingerprint.from_bytes(content.data)
-    needed = fingerprint.threshold(fp.seconds)
-    candidates = fingerprint.score_votes(fingerprint_near_votes(fp, needed=needed), limit=TOP_K)
-    passing = [c for c in candidates if c.score >= needed]
-    if not passing:
-        return []
+    votes = fingerprint_store.Votes(fp, cap=hash_cap())
+
+    def best(needed: int) -> list[tuple[str, int, int, int]]:
+        return votes.best(references=fingerprint.CANDIDATE_REFERENCES,
+                          floor=fingerprint.CANDIDATE_COVERAGE, below=needed)  # fmt: skip
+
+    decision = fingerprint.decide(
+        fp, votes.near, best, fingerprint_store.peaks_of_contents, limit=TOP_K
+    )
+    if decision.by_coverage:
+        return _coverage_matches(content, fp, decision)
+    return _presence_matches(content, fp, decision)
+
+
+def _coverage_matches(
+    content: ContentSpec, fp: fingerprint.Fingerprint, decision: fingerprint.Decision
+) -> list[tuple[str, evaluation.Match]]:
+    passing, needed = decision.by_coverage, decision.needed
     works = _works_of([c.key for c in passing])
     block_seconds = fingerprint.FRAMES_PER_BLOCK * fingerprint.FRAME_SECONDS
     spanned = max(1, math.ceil(fp.seconds / block_seconds - 1e-9))
@@ -454,4 +469,40 @@ def fingerprint_matches(content: ContentSpec) -> list[tuple[str, evaluation.Matc
         )
         score = round(c.score / blocks, 6)
         out[work] = evaluation.Match(SPACE, score, round(needed / blocks, 6), detail)
+    return list(out.items())
+
+
+def _presence_matches(
+    content: ContentSpec, fp: fingerprint.Fingerprint, decision: fingerprint.Decision
+) -> list[tuple[str, evaluation.Match]]:
+    """Matches by presence: the score is the share of the recording's peaks present in the
+    query's span, the threshold the share that makes z reach ``presence.Z_THRESHOLD`` (so that
+    the score passes exactly when z does)."""
+    verified = decision.by_presence
+    if not verified:
+        return []
+    works = _works_of([v.key for v in verified])
+    out: dict[str, evaluation.Match] = {}
+    for v in verified:  # best first
+        work = works.get(v.key)
+        if work is None or work in out:
+            continue
+        pr = v.presence
+        needed_share = min(1.0, pr.needed / pr.peaks)
+        detail = (
+            ("model", fingerprint.MODEL),
+            ("model_version", content.model_version),
+            ("method", "presence"),
+            ("peaks", int(pr.peaks)),
+            ("present", int(pr.present)),
+            ("expected", round(float(pr.expected), 3)),
+            ("min_present", round(pr.needed, 3)),
+            ("z", round(float(pr.z), 3)),
+            ("min_z", presence.Z_THRESHOLD),
+            ("offset_seconds", round(pr.offset * fingerprint.FRAME_SECONDS, 3)),
+            ("query_seconds", round(float(fp.seconds), 3)),
+        )
+        out[work] = evaluation.Match(
+            SPACE, round(pr.present / pr.peaks, 6), round(needed_share, 6), detail
+        )
     return list(out.items())

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from consentry.client import cli
 from governance import tasks
-from governance.content import fingerprint
+from governance.content import fingerprint, presence
 from governance.models import Decision, PartyKind, RequestItem, WorkContent
 from governance.replay import replay
 from governance.services import fingerprint_store, fingerprints, outbox
@@ -103,6 +103,47 @@ def test_the_explanation_says_what_matched_and_how_closely_in_english_and_french
     assert "the recording from 0:3" in en
     assert fr.startswith("Votre audio correspond à «\u00a0Northern Lights\u00a0»")
     assert "secondes sur" in fr
+
+
+def _under(signal: Any, background: Any) -> Any:
+    """``signal`` 10 dB under ``background`` (a -10 dB mix, as the benchmark makes them)."""
+    background = background[: len(signal)]
+    quiet = signal * (synth.rms(background) / synth.rms(signal)) * 10 ** (-10 / 20)
+    mixed = quiet + background
+    return mixed / abs(mixed).max() * 0.9
+
+
+def test_where_coverage_cannot_pass_the_recordings_peaks_match_by_presence(
+    catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given coverage made unreachable (so that presence alone decides) and 14 s of the song,
+    # 20 s in, 10 dB under music never registered
+    monkeypatch.setattr(fingerprint, "threshold", lambda seconds: 10_000)
+    background = synth.music(4242, 15.0)
+    audio = wav(_under(excerpt(song(), start=20.0, seconds=14.0), background))
+    # when the licensee checks it
+    body = check(catalog["licensee"], {"audio_base64": b64(audio)}).json()
+    # then the recording's peaks are present far above chance, and its consent decides
+    assert body["outcome"] == "allow", body
+    assert [str(w) for w in body["works"]] == [catalog["work"]["id"]]
+    (match,) = body["trace"]["works"][0]["matches"]
+    assert (match["space"], match["method"]) == ("fingerprint", "presence")
+    assert match["z"] >= match["min_z"] == presence.Z_THRESHOLD
+    assert match["score"] == pytest.approx(match["present"] / match["peaks"], abs=1e-6)
+    assert match["score"] >= match["threshold"]
+    assert match["present"] >= match["min_present"] > match["expected"]
+    assert abs(match["offset_seconds"] - 20.0) < 0.2
+    url = f"/api/v1/decisions/{body['id']}/explanation/"
+    en = catalog["licensee"].client.get(url).json()["works"][0]["sentences"][0]
+    fr = catalog["licensee"].client.get(url, {"lang": "fr"}).json()["works"][0]["sentences"][0]
+    assert "by the presence of the recording's peaks" in en
+    assert f"{match['present']} of its {match['peaks']} peaks" in en
+    assert "the recording from 0:20" in en
+    assert "par la présence des pics" in fr
+    # and the same mix of music registered nowhere matches nothing
+    unknown = wav(_under(never_registered()[: 14 * 22_050], background))
+    response = check(catalog["licensee"], {"audio_base64": b64(unknown)})
+    assert response.json()["outcome"] == "no_match", response.json()
 
 
 def test_audio_registered_nowhere_is_no_match(catalog: dict[str, Any]) -> None:

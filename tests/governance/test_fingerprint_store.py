@@ -133,6 +133,29 @@ def test_the_votes_are_the_memory_indexs_at_every_shift_with_and_without_the_sto
     assert fingerprint_store.stored_postings() == len(index)
 
 
+@pytest.mark.parametrize("references", [1, 3, 10])
+def test_the_best_references_votes_give_the_candidates_every_vote_gives(references: int) -> None:
+    # given 30 contents, and queries that match one well, one badly (most pairs replaced), none
+    ids, fps = new_contents(30), [track(n, size=900) for n in range(30)]
+    stored(ids, fps, per_segment=10)
+    index = memory(ids, fps)
+    rng = np.random.default_rng(4)
+    unrelated = track(999, size=900)
+    queries = [excerpt(fps[3], 300, 600, seed=1), excerpt(fps[7], 0, 900, seed=2), unrelated]
+    weak = queries[1]
+    keep = rng.random(len(weak.hashes)) < 0.15  # a weak copy: a few of its pairs survive
+    queries[1] = fingerprint.Fingerprint(weak.hashes[keep], weak.times[keep], weak.seconds)
+    for query in queries:
+        # when the store is asked for the best references' votes (none reaching 12 blocks)
+        votes = fingerprint_store.Votes(query, cap=10**6)
+        best = votes.best(references=references, floor=2, below=12)
+        # then the candidates are those every vote gives, with fewer rows read into Python
+        every = index.votes(query)
+        expected = fingerprint.candidate_offsets(every, references=references, coverage=2)
+        assert fingerprint.candidate_offsets(best, references=references, coverage=2) == expected
+        assert len(best) <= len(every)
+
+
 def test_a_deleted_content_never_matches_and_its_postings_go_at_the_next_compaction() -> None:
     # given 6 contents, the first deleted
     ids, fps = new_contents(6), [track(n) for n in range(6)]
