@@ -392,12 +392,12 @@ def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
     rng = np.random.default_rng(SEED)
     noise = np.random.default_rng(SEED + 1)
     backgrounds: list[np.ndarray] = []
-    names: list[str] = []
+    under: list[str] = []
     if TRANSFORM == "mix_music_-10dB":
         # (the never-registered tracks: benchmarks.content's mix backgrounds are registered
         # here, and the louder of the two would rightly match)
-        names = [str(n) for n in kept["negatives"]]
-        backgrounds = [content._decode_file(content.MUSIC / f"{n}.ogg") for n in names]
+        under = [str(n) for n in kept["negatives"]]
+        backgrounds = [content._decode_file(content.MUSIC / f"{n}.ogg") for n in under]
     elif TRANSFORM == "mix_speech_-10dB":
         with tempfile.TemporaryDirectory() as folder:
             spoken = Path(folder) / "speech.wav"
@@ -413,7 +413,7 @@ def clips(kept: dict[str, Any]) -> list[tuple[str, bool, bytes]]:
                 y = x[start : start + CLIP_SECONDS * content.RATE]
                 if TRANSFORM in MIXES:
                     i = int(noise.integers(len(backgrounds)))
-                    if names and names[i] == str(name):  # never a track under itself
+                    if under and under[i] == str(name):  # never a track under itself
                         i = (i + 1) % len(backgrounds)
                     b = backgrounds[i]
                     at = int(noise.integers(0, max(1, len(b) - len(y))))

@@ -31,7 +31,8 @@ Format 2 (a query's fingerprint with its map, :mod:`governance.content.presence`
 
     map_frames  u32        the query's spectrogram frames
     map_count   u32        m
-    map         m x u32    frame << 8 | bin (1-255), strictly increasing, frame < map_frames
+    map         (the rest) m gaps between the maxima's cells, frame * 255 + bin - 1, as
+                           LEB128 varints (``presence.pack_map``), frame < map_frames
 
 A reference is stored as its pairs alone; format 1 (no map) is still read, and such a query
 is matched by coverage alone. Either form is canonical: one fingerprint has one packed form,
@@ -116,11 +117,10 @@ class Fingerprint:
         if self.maxima is None:
             return packed
         bins, frames = self.maxima
-        records = (np.asarray(frames, np.int64) << 8) | np.asarray(bins, np.int64)
         return (
             packed
-            + _MAP_HEADER.pack(int(self.map_frames), len(records))
-            + records.astype("<u4").tobytes()
+            + _MAP_HEADER.pack(int(self.map_frames), len(bins))
+            + presence.pack_map(bins, frames)
         )
 
     @classmethod
@@ -161,21 +161,9 @@ class Fingerprint:
         maxima, map_frames = None, 0
         if fmt == _FORMAT_MAP:
             map_frames, n = _MAP_HEADER.unpack_from(data, pairs_end)
-            if len(data) != pairs_end + _MAP_HEADER.size + 4 * n:
-                raise ValueError(f"a map of {n} maxima needs {pairs_end + 8 + 4 * n} bytes")
             if map_frames > seconds / FRAME_SECONDS + 1:
                 raise ValueError("the map has more frames than the audio")
-            records = np.frombuffer(data, dtype="<u4", offset=pairs_end + _MAP_HEADER.size)
-            records = records.astype(np.int64)
-            if n > 1 and not bool(np.all(np.diff(records) > 0)):
-                raise ValueError("the map's maxima are not strictly increasing by (frame, bin)")
-            bins, frames = records & 0xFF, records >> 8
-            if n and not (int(bins.min()) >= 1 and int(frames.max()) < map_frames):
-                raise ValueError(
-                    f"a maximum of the map lies outside its bins 1-{presence.BINS} "
-                    f"and {map_frames} frames"
-                )
-            maxima = (bins.astype(np.int32), frames.astype(np.int32))
+            maxima = presence.unpack_map(data[pairs_end + _MAP_HEADER.size :], n, map_frames)
         return cls(
             hashes=hashes.astype(np.int32),
             times=times.astype(np.int32),

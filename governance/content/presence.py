@@ -56,6 +56,60 @@ def maxima(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (bins + 1).astype(np.int32), frames.astype(np.int32)
 
 
+_VARINT_BYTES: Final = 5
+"""The longest gap a packed map holds: 7 bits a byte, 35 bits (a 20-minute query's map spans
+13 million cells)."""
+
+
+def pack_map(bins: np.ndarray, frames: np.ndarray) -> bytes:
+    """A map (sorted by frame, then bin), packed: each maximum's cell in the frame-major raster
+    of :data:`BINS` bins, ``frame * BINS + bin - 1``, as the gap from the previous one (the
+    first from -1), an unsigned LEB128 varint (7 bits a byte, the high bit set on every byte
+    but a number's last): about a byte a maximum, where they lie a dozen cells apart."""
+    cells = np.asarray(frames, np.int64) * BINS + np.asarray(bins, np.int64) - 1
+    gaps = np.diff(cells, prepend=-1)
+    if len(gaps) and (int(gaps.min()) < 1 or int(gaps.max()) >= 1 << (7 * _VARINT_BYTES)):
+        raise ValueError("a map's maxima are distinct cells, sorted by frame then bin")
+    size = np.ones(len(gaps), dtype=np.int64)
+    for j in range(1, _VARINT_BYTES):
+        size += gaps >= 1 << (7 * j)
+    starts = np.cumsum(size) - size
+    out = np.zeros(int(size.sum()), dtype=np.uint8)
+    for j in range(_VARINT_BYTES):
+        mine = size > j
+        more = np.where(size[mine] > j + 1, 0x80, 0)
+        out[starts[mine] + j] = ((gaps[mine] >> (7 * j)) & 0x7F) | more
+    return out.tobytes()
+
+
+def unpack_map(data: bytes, count: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pack_map`'s bytes back: (bins, frames), int32; ``ValueError`` naming what is
+    wrong (not ``count`` numbers, a number of more than 5 bytes or not in its shortest form, a
+    maximum past the query's ``n_frames``)."""
+    raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    last = (raw & 0x80) == 0
+    if int(last.sum()) != count or (len(raw) and not last[-1]):
+        raise ValueError(f"the map does not hold {count} whole numbers")
+    if not count:
+        empty = np.zeros(0, np.int32)
+        return empty, empty
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    size = ends - starts + 1
+    if int(size.max()) > _VARINT_BYTES or bool(np.any((size > 1) & (raw[ends] == 0))):
+        raise ValueError("a number of the map is longer than its shortest form")
+    number = np.repeat(np.arange(count), size)
+    place = np.arange(len(raw)) - starts[number]
+    gaps = np.bincount(number, weights=(raw & 0x7F) * (128.0**place)).astype(np.int64)
+    if int(gaps.min()) < 1:
+        raise ValueError("the map's maxima are not strictly increasing by (frame, bin)")
+    cells = np.cumsum(gaps) - 1
+    frames, bins = cells // BINS, cells % BINS + 1
+    if int(frames[-1]) >= n_frames:
+        raise ValueError(f"a maximum of the map lies past its {n_frames} frames")
+    return bins.astype(np.int32), frames.astype(np.int32)
+
+
 @dataclass(frozen=True)
 class Presence:
     """A reference at one offset (its frame at the query's frame 0): of its ``peaks`` inside the

@@ -179,24 +179,39 @@ def test_the_map_travels_in_the_packed_fingerprint() -> None:
     assert Fingerprint.from_bytes(plain.to_bytes()).maxima is None
 
 
-def _with_map(records: list[int], map_frames: int = 50, count: int | None = None) -> bytes:
+def _with_map(body: bytes, count: int, map_frames: int = 50) -> bytes:
     base = Fingerprint(np.array([1], np.int64), np.array([0], np.int64), 10.0).to_bytes()
-    n = len(records) if count is None else count
-    body = np.array(records, "<u4").tobytes()
-    return base[:4] + b"\x02" + base[5:] + np.array([map_frames, n], "<u4").tobytes() + body
+    return base[:4] + b"\x02" + base[5:] + np.array([map_frames, count], "<u4").tobytes() + body
+
+
+def test_the_map_is_packed_as_gaps_of_a_byte_or_so_and_read_back() -> None:
+    rng = np.random.default_rng(8)
+    cells = np.unique(rng.integers(0, 255 * 3_000, 40_000))
+    cells = np.concatenate((cells, [255 * 3_000 + 2**30]))  # one far gap: 5 bytes
+    frames, bins = cells // 255, cells % 255 + 1
+
+    packed = presence.pack_map(bins, frames)
+
+    got = presence.unpack_map(packed, len(cells), int(frames[-1]) + 1)
+    assert np.array_equal(got[0], bins)
+    assert np.array_equal(got[1], frames)
+    assert len(packed) < 1.1 * len(cells)  # gaps of about 19 cells: a byte each but the last
+    with pytest.raises(ValueError, match="distinct cells"):
+        presence.pack_map(np.array([3, 3]), np.array([1, 1]))
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (_with_map([1 << 8 | 3])[:-2], "bytes"),
-        (_with_map([1 << 8 | 3], count=2), "bytes"),
-        (_with_map([1 << 8 | 3], map_frames=10_000), "more frames than the audio"),
-        (_with_map([1 << 8 | 0]), "outside"),
-        (_with_map([60 << 8 | 3]), "outside"),
-        (_with_map([2 << 8 | 3, 1 << 8 | 3]), "increasing"),
-        (_with_map([2 << 8 | 3, 2 << 8 | 3]), "increasing"),
-        (_with_map([])[:-8], "at least"),
+        (_with_map(b"\x05\x85", 2), "whole numbers"),  # the last number unfinished
+        (_with_map(b"\x05", 2), "whole numbers"),
+        (_with_map(b"\x05\x06", 1), "whole numbers"),
+        (_with_map(b"\x85\x00", 1), "shortest form"),
+        (_with_map(b"\x80\x80\x80\x80\x80\x01", 1), "shortest form"),
+        (_with_map(b"\x05\x00", 2), "increasing"),  # a gap of 0: the same cell twice
+        (_with_map(b"\x05", 1, map_frames=10_000), "more frames than the audio"),
+        (_with_map(bytes([0xFF, 0x7F]), 1, map_frames=50), "past its 50 frames"),
+        (_with_map(b"", 0)[:-8], "at least"),
     ],
 )
 def test_a_bad_map_is_refused_with_a_reason(data: bytes, message: str) -> None:
