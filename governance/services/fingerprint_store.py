@@ -498,18 +498,8 @@ def backfill_peaks(*, progress: Callable[[int, int], object] | None = None) -> i
 
 def peaks_of_contents(content_ids: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """:func:`peaks_of` by content id (as the votes name them, ``every_vote``), in one query."""
-    wanted = sorted({str(c) for c in content_ids})
-    if not wanted:
-        return {}
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            "SELECT content_id::text, peaks FROM governance_fingerprintsource"
-            " WHERE content_id = ANY(%s::uuid[]) AND peaks IS NOT NULL",
-            [wanted],
-            binary=True,
-        )
-        return {str(c): peaks.unpack(bytes(p)) for c, p in cursor.fetchall()}
+    found = _peaks_where("content_id", sorted({str(c) for c in content_ids}), "::uuid[]")
+    return {str(c): found_peaks for c, found_peaks in found}
 
 
 def peaks_of(keys: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -517,16 +507,23 @@ def peaks_of(keys: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     them), (bins, frames) sorted by (frame, bin), in one query. A key whose content is deleted
     is absent, and so is a key whose peaks are not computed yet (null: stored before migration
     0025 and not backfilled, :func:`backfill_peaks`)."""
-    wanted = sorted({int(k) for k in keys})
-    if not wanted:
-        return {}
+    return {int(k): found for k, found in _peaks_where("id", sorted({int(k) for k in keys}), "")}
+
+
+def _peaks_where(
+    column: str, values: list[Any], cast: str
+) -> list[tuple[Any, tuple[np.ndarray, np.ndarray]]]:
+    """(``column``, peaks) of the sources whose ``column`` (``id`` or ``content_id``, as text)
+    is among ``values`` and whose peaks are computed."""
+    if not values:
+        return []
     connection.ensure_connection()
     # (binary results, each row's peaks as its bytes: a cursor of psycopg's own, as _fetched)
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
-            "SELECT id, peaks FROM governance_fingerprintsource"
-            " WHERE id = ANY(%s) AND peaks IS NOT NULL",
-            [wanted],
+            f"SELECT {column}::text, peaks FROM governance_fingerprintsource"  # noqa: S608 - ours
+            f" WHERE {column} = ANY(%s{cast}) AND peaks IS NOT NULL",
+            [values],
             binary=True,
         )
-        return {int(k): peaks.unpack(bytes(p)) for k, p in cursor.fetchall()}
+        return [(k, peaks.unpack(bytes(p))) for k, p in cursor.fetchall()]
