@@ -93,6 +93,10 @@ VARIANTS = {
     "lvl1": dict(lvl=1.0),
     "lvl2": dict(lvl=2.0),
     "lvl1rank": dict(lvl=1.0, val="rank"),
+    "lvl05rank": dict(lvl=0.5, val="rank"),
+    "lvl15rank": dict(lvl=1.5, val="rank"),
+    "lvl1rankstd": dict(lvl=1.0, val="rank", w="std"),
+    "lvl05rankstd": dict(lvl=0.5, val="rank", w="std"),
     "btol": dict(btol=1),
 }
 TOL = 1
