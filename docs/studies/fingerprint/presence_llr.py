@@ -47,8 +47,17 @@ from the TAG). Run from the repository, one heavy process at a time:
 - ``... oracle base llr35 ...``: per variant, the right reference's z at the true offset for
   each registered mix query against the best wrong reference (its scan, 3 best offsets
   rescored); lowest right, highest wrong, the queries where the right is not above the wrong;
+- ``... otable base rank ...``: the same as markdown rows (docs/matching.md);
+- ``... three llr_rank/or:scan:20 llr_rankc/or:hash:10:20 ...``: one row per (variant,
+  scheme) over the three draws (untagged, seed2, seed3: every run must exist);
 - ``python docs/studies/fingerprint/presence.py sum llr_base/or:scan:20 ...`` (TAG as above):
-  the scheme's table; ``... md`` per transform; ``presence_llr.py cpu base ...``.
+  the scheme's table for one draw; ``... md`` per transform; ``presence_llr.py cpu base ...``:
+  CPU per 30-s query by step, as recorded in the run.
+
+Measured (docs/matching.md, "A weighted statistic"): no variant separates *knolls* under music
+at the sweep's threshold; ``rank`` makes it top-1 (60/60 under both mixes over the three draws)
+but raises the sweep's maximum as much. Every variant needs only the query's spectrogram and the
+reference's peaks rebuilt from its pairs.
 """
 
 import os
@@ -365,6 +374,67 @@ def oracle(names):
             print(f"    NOT SEPARATED: {x[0]} {x[1]} z {x[2]:.1f} wrong {x[4]:.1f} ({x[5]})")
 
 
+def otable(names):
+    """The oracle as markdown rows: per variant (and TAG), the lowest right z at the true offset
+    under each mix (its query), clean30's lowest, the best wrong reference's highest over the
+    registered mix queries, and the queries whose right z is not above their best wrong."""
+    for name in names:
+        keys, _, _, res_q, _ = _results(name)
+        rows = []
+        for tr, track, reg, _, res in res_q:
+            if reg and tr in ("clean30", *MIX):
+                sz = np.where(np.isnan(res["sz"]), -np.inf, res["sz"])
+                r = keys.index(track)
+                sz[r] = -np.inf
+                rows.append((tr, track, res["tz"], sz.max()))
+
+        def low(t):
+            x = min((y for y in rows if y[0] == t), key=lambda y: y[2])
+            return f"{x[2]:.1f} ({x[1]})"
+
+        mix = [y for y in rows if y[0] in MIX]
+        bad = sum(1 for y in mix if not y[2] > y[3])
+        print(
+            f"| {name} | {TAG or 'draw 1'} | {low(MIX[0])} | {low(MIX[1])} | {low('clean30')} | "
+            f"{max(y[3] for y in mix):.1f} | {bad} |"
+        )
+
+
+def three(pairs):
+    """One markdown row per (variant, scheme) over the three draws (untagged, seed2, seed3):
+    the sweep's maxima and threshold (the untagged run's), per mix top-1 and recall over the
+    60 queries, false matches, the lowest right score and the highest never-registered one;
+    the 14 other transforms' top-1 over 840, lowest recall, false matches."""
+    print(
+        "| variant | scheme | sweep max 8 s / 30 s (threshold) | music mix, 3 draws: top-1, "
+        "recall, false, lowest right, highest negative | speech mix: the same | 14 others: "
+        "top-1, lowest recall, false |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, scheme in pairs:
+        tabs = []
+        for tag in ("", "seed2", "seed3"):
+            P.TAG = tag
+            keys, _, _, res_q, res_s = P._load(name)
+            tabs.append(P.evaluate(keys, res_q, res_s, scheme))
+        m8, m30, thr = tabs[0][1]
+
+        def cell(tr):
+            rs = [t[tr] for t, _ in tabs]
+            return (
+                f"{sum(r['top1'] for r in rs)}/60, {sum(r['recall'] for r in rs)}/60, "
+                f"{sum(r['false'] for r in rs)}, {P._f(min(r['low'] for r in rs))}, "
+                f"{P._f(max(r['negmax'] for r in rs))}"
+            )
+
+        oth = [r for t, _ in tabs for tr, r in t.items() if tr not in MIX]
+        print(
+            f"| {name.removeprefix('llr_')} | {scheme} | {P._f(m8)} / {P._f(m30)} ({P._f(thr)}) | "
+            f"{cell(MIX[0])} | {cell(MIX[1])} | {sum(r['top1'] for r in oth)}/840, "
+            f"{min(r['recall'] for r in oth)}/20, {sum(r['false'] for r in oth)} |"
+        )
+
+
 def cpu(names):
     for name in names:
         _, _, total, res_q, _ = _results(name)
@@ -383,5 +453,9 @@ if __name__ == "__main__":
         run(rest or list(VARIANTS))
     elif mode == "oracle":
         oracle(rest or list(VARIANTS))
+    elif mode == "otable":
+        otable(rest or list(VARIANTS))
+    elif mode == "three":
+        three([tuple(a.split("/", 1)) for a in rest])
     elif mode == "cpu":
         cpu(rest or list(VARIANTS))
