@@ -105,6 +105,9 @@ VARIANTS = {
     "lvl05rank": dict(lvl=0.5, val="rank"),
     "lvl15rank": dict(lvl=1.5, val="rank"),
     "lvl1rankstd": dict(lvl=1.0, val="rank", w="std"),
+    # z standardised by the query's own null: the mean and deviation of the scan's z over every
+    # offset of every scanned reference
+    "rankemp": dict(val="rank", emp=True),
     "lvl05rankstd": dict(lvl=0.5, val="rank", w="std"),
     "btol": dict(btol=1),
 }
@@ -251,6 +254,7 @@ def analyse(smp, sec, refs, index, names, true=None, right=None, hashc=False):
         sz = np.full(nref, np.nan)
         soff = np.full(nref, -1, np.int64)
         sfrac = np.full(nref, np.nan)
+        acc = np.zeros(3)
         for r in np.argsort(-base["tb"], kind="stable")[: P.KSCAN]:
             b, f = refs.by_frame[r]
             n = refs.n[r]
@@ -261,6 +265,7 @@ def analyse(smp, sec, refs, index, names, true=None, right=None, hashc=False):
                 vc[r] = votes_of(refs, r, st.rows, st.cols, nq)
                 tnew += time.process_time() - t1
             z, offs = st.scan(b, f, n, vc[r])
+            acc += (len(z), z.sum(), (z * z).sum())
             best = P.nms(offs[np.argsort(-z, kind="stable")[: 20 * NSCAN]], NSCAN)
             ex = st.exact(b, f, best)
             i = int(np.argmax(ex[:, 0]))
@@ -276,6 +281,12 @@ def analyse(smp, sec, refs, index, names, true=None, right=None, hashc=False):
                 ex = st.exact(b, f, near)
                 i = int(np.argmax(ex[:, 0]))
                 tz, tfrac = ex[i, 0], ex[i, 1] / max(ex[i, 2], 1)
+        mu, sd = 0.0, 1.0
+        if v.get("emp") and acc[0] > 1:
+            mu = acc[1] / acc[0]
+            sd = np.sqrt(max(acc[2] / acc[0] - mu * mu, 1e-12))
+            sz = (sz - mu) / sd
+            tz = (tz - mu) / sd
         for suffix, res in cands:
             t0 = time.process_time()
             hz = np.full_like(res["hz"], np.nan)
@@ -283,7 +294,7 @@ def analyse(smp, sec, refs, index, names, true=None, right=None, hashc=False):
                 ok = res["hoff"][r] >= 0
                 if ok.any():
                     b, f = refs.by_frame[r]
-                    hz[r, ok] = st.exact(b, f, res["hoff"][r][ok])[:, 0]
+                    hz[r, ok] = (st.exact(b, f, res["hoff"][r][ok])[:, 0] - mu) / sd
             ta = time.process_time() - t0
             out[name + suffix] = dict(
                 cov=res["cov"],
@@ -297,6 +308,7 @@ def analyse(smp, sec, refs, index, names, true=None, right=None, hashc=False):
                 tz=tz,
                 tfrac=tfrac,
                 cpu=dict(fp=res["cpu"]["fp"], map=tmap, a=ta, b=tscan + tv, votes=tv),
+                null=(mu, sd),
                 points=len(st.rows),
                 nq=nq,
             )
