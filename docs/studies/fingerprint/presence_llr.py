@@ -56,7 +56,8 @@ from the TAG). Run from the repository, one heavy process at a time:
 
 Measured (docs/matching.md, "A weighted statistic"): no variant separates *knolls* under music
 at the sweep's threshold; ``rank`` makes it top-1 (60/60 under both mixes over the three draws)
-but raises the sweep's maximum as much. Every variant needs only the query's spectrogram and the
+but raises the sweep's maximum as much; ``rankemp`` lowers the sweep's maximum and *knolls*
+with it. Every variant needs only the query's spectrogram and the
 reference's peaks rebuilt from its pairs.
 """
 
