@@ -181,6 +181,27 @@ def test_a_fingerprint_no_client_could_compute_is_a_400(
     assert "item.fingerprint.data" in response.json()["fields"]
 
 
+@pytest.mark.parametrize("damage", ["cut", "frames", "garbage"])
+def test_a_fingerprint_whose_map_is_damaged_is_a_400_and_decides_nothing(
+    catalog: dict[str, Any], damage: str
+) -> None:
+    real = fingerprint.fingerprint(wav(excerpt(song(), start=0.0, seconds=8.0))).to_bytes()
+    header = 20 + 8 * int.from_bytes(real[16:20], "little")  # the pairs end, the map begins
+    assert fingerprint.Fingerprint.from_bytes(real).maxima is not None
+    if damage == "cut":  # its last number unfinished
+        data = real[:-1] + bytes([real[-1] | 0x80])
+    elif damage == "frames":  # more frames than the audio
+        data = real[:header] + (10**6).to_bytes(4, "little") + real[header + 4 :]
+    else:  # a map of nothing but continuation bytes
+        data = real[: header + 8] + b"\xff" * 40
+    sent = {"model_version": fingerprint.VERSION, "data": b64(data), "sha256": "ab" * 32}
+    decisions = Decision.objects.count()
+    response = check(catalog["licensee"], {"fingerprint": sent})
+    assert response.status_code == 400, response.json()
+    assert "item.fingerprint.data" in response.json()["fields"]
+    assert Decision.objects.count() == decisions
+
+
 def test_an_item_fingerprinted_with_a_model_no_longer_served_is_an_error_not_a_guess(
     catalog: dict[str, Any],
 ) -> None:
