@@ -100,9 +100,25 @@ class LeasingChannel(sqlalchemy.Channel):
         self._held[payload["properties"]["delivery_tag"]] = int(row.id)
         return payload
 
+    def _get_or_create(self, queue: str) -> Any:
+        """kombu's, but two processes declaring a new queue at once (an API process's
+        readiness heartbeat and a starting worker, say) make one's insert fail on the name's
+        unique key, where kombu's lock is only its own process's: that one reads the other's
+        row instead of stopping the worker with an IntegrityError."""
+        with self._session_lock:
+            try:
+                return super()._get_or_create(queue)  # type: ignore[misc]
+            except sa_exc.IntegrityError:
+                self.session.rollback()
+                found = self.session.query(self.queue_cls).filter(self.queue_cls.name == queue)
+                row = found.first()
+                if row is None:
+                    raise
+                return row
+
     def _queue_id(self, queue: str) -> int:
         with self._session_lock:
-            return int(self._get_or_create(queue).id)  # type: ignore[attr-defined]
+            return int(self._get_or_create(queue).id)
 
     def _execute(self, statement: str, params: dict[str, Any]) -> int:
         with self._session_lock:

@@ -72,3 +72,39 @@ def test_the_channel_serves_a_consumer_and_an_acknowledging_thread_at_once() -> 
             assert channel._size(queue) == 0  # every message acknowledged, none left behind
         finally:
             channel._purge(queue)
+
+
+@pytest.mark.django_db  # the session's broker is in the test database
+def test_a_queue_another_process_declared_meanwhile_is_read_not_a_crash() -> None:
+    """kombu creates a queue's row under a lock of its own process only: when another process
+    inserts it between this one's look and its insert, the insert fails on the unique name
+    (seen: a worker starting while an API process sent its readiness heartbeat stopped with
+    "Unrecoverable error: IntegrityError"). The channel reads the other's row instead."""
+    import uuid
+    from unittest import mock
+
+    from django.conf import settings
+    from sqlalchemy import false
+
+    queue = f"test-declare-{uuid.uuid4().hex[:8]}"
+    with (
+        Connection(settings.CELERY_BROKER_URL) as other,
+        Connection(settings.CELERY_BROKER_URL) as connection,
+    ):
+        mine = connection.default_channel
+        theirs = other.default_channel
+        assert isinstance(mine, LeasingChannel)
+        created = theirs._get_or_create(queue)  # the other process's row, committed
+        real, looks = mine.session.query, []
+
+        def before_theirs(*entities: object) -> object:
+            # this process's two looks (kombu's, before and under its lock) came before the
+            # other's commit: they find nothing
+            looks.append(entities)
+            query = real(*entities)
+            return query.filter(false()) if len(looks) <= 2 else query
+
+        with mock.patch.object(mine.session, "query", side_effect=before_theirs):
+            found = mine._get_or_create(queue)
+        assert (found.id, found.name) == (created.id, queue)
+        assert len(looks) == 3  # it looked again after the failed insert
