@@ -41,6 +41,7 @@ matches (a never-registered excerpt at or above it); and whether the variants de
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -488,17 +489,14 @@ def dense_landmarks(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (key & mask).astype(np.int32), (key >> landmarks.HASH_BITS).astype(np.int32)
 
 
-def dense_extract(audio: Any, *, query: bool = True) -> Any:
-    """``fingerprint.extract`` with the denser query's pairs (``dense_landmarks``), its map
-    unchanged."""
+def dense_extract(extract: Any, audio: Any, *, query: bool = True) -> Any:
+    """``extract`` (``fingerprint.extract``) with the denser query's pairs
+    (``dense_landmarks``), its map unchanged."""
     from governance.content import fingerprint
 
-    fp = EXTRACT(audio, query=query)
+    fp = extract(audio, query=query)
     hashes, frames = dense_landmarks(audio.samples)
     return fingerprint.Fingerprint(hashes, frames, fp.seconds, fp.maxima, fp.map_frames)
-
-
-EXTRACT: Any = None
 
 
 def measure(kept: dict[str, Any]) -> None:
@@ -510,9 +508,6 @@ def measure(kept: dict[str, Any]) -> None:
     from config import embedded
     from governance.content import fingerprint
     from governance.services import fingerprints
-
-    global EXTRACT
-    EXTRACT = EXTRACT or fingerprint.extract
 
     endpoint = embedded.running_endpoint()
     assert endpoint is not None
@@ -546,7 +541,9 @@ def measure(kept: dict[str, Any]) -> None:
         right = wrong = false = presence_matched = 0
         decided[variant] = []
         dense = (
-            mock.patch.object(fingerprint, "extract", dense_extract)
+            mock.patch.object(
+                fingerprint, "extract", functools.partial(dense_extract, fingerprint.extract)
+            )
             if variant == "dense"
             else contextlib.nullcontext()
         )

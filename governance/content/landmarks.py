@@ -99,6 +99,14 @@ def _running_max(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     return out
 
 
+def local_maxima(spec: np.ndarray, neighbourhood: tuple[int, int]) -> np.ndarray:
+    """Where ``spec`` (bins x frames) is the maximum of its ``neighbourhood`` (bins, frames;
+    odd) and above its bin's mean (a whitened spectrogram's 0): a boolean array like it."""
+    local = _running_max(_running_max(spec, neighbourhood[0], axis=0), neighbourhood[1], axis=1)
+    found: np.ndarray = (spec == local) & (spec > 0)
+    return found
+
+
 def peaks(
     spec: np.ndarray,
     *,
@@ -112,8 +120,7 @@ def peaks(
     if spec.shape[1] == 0:
         empty = np.zeros(0, dtype=np.int32)
         return empty, empty
-    local = _running_max(_running_max(spec, neighbourhood[0], axis=0), neighbourhood[1], axis=1)
-    fi, ti = np.nonzero((spec == local) & (spec > 0))
+    fi, ti = np.nonzero(local_maxima(spec, neighbourhood))
     strength = spec[fi, ti]
     block = ti // FRAMES_PER_BLOCK
     order = np.lexsort((-strength, block))

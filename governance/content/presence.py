@@ -49,10 +49,7 @@ def maxima(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if spec.shape[1] == 0:
         empty = np.zeros(0, dtype=np.int32)
         return empty, empty
-    local = landmarks._running_max(
-        landmarks._running_max(spec, MAP_BINS, axis=0), MAP_FRAMES, axis=1
-    )
-    frames, bins = np.nonzero(((spec == local) & (spec > 0)).T)
+    frames, bins = np.nonzero(landmarks.local_maxima(spec, (MAP_BINS, MAP_FRAMES)).T)
     return (bins + 1).astype(np.int32), frames.astype(np.int32)
 
 
