@@ -19,7 +19,8 @@ length), and where nothing reaches it, by the presence of the best candidates' p
 reference is the right track, registered tracks only), recall and precision of the matches,
 the never-registered queries matched, ROC AUC of the right track's coverage against the
 negatives' best coverage, the lowest right and highest negative coverage, how many right
-matches presence made, and the highest presence z of a never-registered query. The impostor
+matches presence made, the lowest z of the right track where presence was asked, and the
+highest presence z of a never-registered query. The impostor
 sweep gives the best wrong coverage and, where coverage did not pass, the best wrong z. Speed
 in seconds of audio per CPU second of one process (``time.process_time``): registering
 (decode + fingerprint) and querying (decode + fingerprint + scoring + presence against the
@@ -40,6 +41,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -252,6 +254,9 @@ class Row:
     right: bool  # matched, and the match is the right track
     by_presence: bool
     best_z: float  # the best presence z verified, where coverage did not pass (else -inf)
+    right_z: float | None  # the right track's z, where presence was asked (else None)
+    track: str
+    right_presence: Any  # the right track's presence.Presence, where verified (else None)
 
     @classmethod
     def of(cls, registered: bool, track: str, decision: object) -> Row:
@@ -269,6 +274,13 @@ class Row:
             right=bool(match) and registered and match[0] == track,
             by_presence=bool(decision.by_presence),
             best_z=decision.verified[0].presence.z if decision.verified else float("-inf"),
+            right_z=next((v.presence.z for v in decision.verified if v.key == track), float("-inf"))
+            if registered and decision.verified
+            else None,
+            track=track,
+            right_presence=next((v.presence for v in decision.verified if v.key == track), None)
+            if registered
+            else None,
         )
 
 
@@ -389,8 +401,8 @@ def main() -> None:
 
     print("| transform | top-1 | recall at threshold | precision | false matches | ROC AUC "
           "(coverage) | lowest right coverage | highest negative coverage | matched by presence "
-          "| highest negative presence z |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| lowest right presence z | highest negative presence z |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     totals = [0, 0, 0, 0, 0]  # top-1, positives, true matches, false matches, negatives
     for transform in TRANSFORMS:
         results = rows[transform]
@@ -404,12 +416,24 @@ def main() -> None:
         auc = _auc([r.coverage for r in pos], [r.best_coverage for r in neg])
         by_presence = sum(r.right and r.by_presence for r in pos)
         negative_z = max((r.best_z for r in neg), default=float("-inf"))
+        right_z = min((r.right_z for r in pos if r.right_z is not None), default=float("-inf"))
         print(f"| {transform} | {top1}/{len(pos)} | {true / len(pos):.2f} | {precision} | "
               f"{false}/{len(neg)} | {auc:.3f} | {min(r.coverage for r in pos)} | "
-              f"{max(r.best_coverage for r in neg)} | {by_presence} | "
+              f"{max(r.best_coverage for r in neg)} | {by_presence} | {_z(right_z)} | "
               f"{_z(negative_z)} |")  # fmt: skip
         for i, value in enumerate((top1, len(pos), true, false, len(neg))):
             totals[i] += value
+    for transform in TRANSFORMS:
+        asked = [r for r in rows[transform] if r.right_z is not None]
+        if asked:
+            low = min(asked, key=lambda r: float(r.right_z or 0))
+            pr = low.right_presence
+            print(f"lowest right presence, {transform}: {low.track}"
+                  + (f" at {pr.offset * fingerprint.FRAME_SECONDS:.1f} s, {pr.present} of "
+                     f"{pr.peaks} peaks present (chance {pr.expected:.1f}), weight "
+                     f"{pr.weight:.1f} (chance {pr.expected_weight:.1f}, sd {pr.sd:.2f}), "
+                     f"z {pr.z:.2f}" if pr is not None else ": not among the candidates"),
+                  flush=True)  # fmt: skip
     top1, positives, true, false, negative = totals
     overall = true / (true + false) if true + false else float("nan")
     _sweep(index, {n: tracks[n] for n in negatives}, mixers, speech)

@@ -27,15 +27,17 @@ Packed form of a fingerprint (:meth:`Fingerprint.to_bytes`), little-endian::
     hashes   n x u32   each < 2**HASH_BITS
     frames   n x u32   anchor frames, (frame, hash) strictly increasing
 
-Format 2 (a query's fingerprint with its map, :mod:`governance.content.presence`) goes on::
+Format 3 (a query's fingerprint with its map, :mod:`governance.content.presence`) goes on::
 
     map_frames  u32        the query's spectrogram frames
     map_count   u32        m
+    ranks       m x u8     each maximum's rank in its frame, 0-254 (``presence.ranks``)
     map         (the rest) m gaps between the maxima's cells, frame * 255 + bin - 1, as
                            LEB128 varints (``presence.pack_map``), frame < map_frames
 
-A reference is stored as its pairs alone; format 1 (no map) is still read, and such a query
-is matched by coverage alone. Either form is canonical: one fingerprint has one packed form,
+A reference is stored as its pairs alone. Older clients' formats are still read: format 2
+(the map without its ranks: every present peak weighs 1) and format 1 (no map: such a query
+is matched by coverage alone). Either form is canonical: one fingerprint has one packed form,
 so its SHA-256 names it.
 """
 
@@ -78,6 +80,7 @@ CAP_MIN: Final = 100
 _MAGIC: Final = b"CSFP"
 _FORMAT: Final = 1
 _FORMAT_MAP: Final = 2
+_FORMAT_RANKS: Final = 3
 _HEADER: Final = struct.Struct("<4sBBBBdI")
 _MAP_HEADER: Final = struct.Struct("<II")
 
@@ -86,13 +89,15 @@ _MAP_HEADER: Final = struct.Struct("<II")
 class Fingerprint:
     """Landmark hashes (int32, < 2**HASH_BITS) and their anchor frames (int32), sorted by
     (frame, hash), of ``seconds`` of audio; a query's also its map (``maxima``: bins and
-    frames, sorted by (frame, bin), of its ``map_frames`` spectrogram frames)."""
+    frames, sorted by (frame, bin), of its ``map_frames`` spectrogram frames; ``ranks``, each
+    maximum's rank in its frame, or None in an older client's map)."""
 
     hashes: np.ndarray
     times: np.ndarray
     seconds: float
     maxima: tuple[np.ndarray, np.ndarray] | None = None
     map_frames: int = 0
+    ranks: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -101,11 +106,14 @@ class Fingerprint:
         """The map presence verification reads, or None (a fingerprint without one)."""
         if self.maxima is None:
             return None
-        return presence.QueryMap(*self.maxima, self.map_frames)
+        return presence.QueryMap(*self.maxima, self.map_frames, self.ranks)
 
     def to_bytes(self) -> bytes:
         """The packed form shown in the module docstring."""
-        fmt = _FORMAT if self.maxima is None else _FORMAT_MAP
+        if self.maxima is None:
+            fmt = _FORMAT
+        else:
+            fmt = _FORMAT_MAP if self.ranks is None else _FORMAT_RANKS
         header = _HEADER.pack(
             _MAGIC, fmt, int(VERSION), HASH_BITS, 0, float(self.seconds), len(self.hashes)
         )
@@ -117,9 +125,11 @@ class Fingerprint:
         if self.maxima is None:
             return packed
         bins, frames = self.maxima
+        ranks = b"" if self.ranks is None else np.asarray(self.ranks, np.uint8).tobytes()
         return (
             packed
             + _MAP_HEADER.pack(int(self.map_frames), len(bins))
+            + ranks
             + presence.pack_map(bins, frames)
         )
 
@@ -134,8 +144,11 @@ class Fingerprint:
         magic, fmt, version, bits, zero, seconds, count = _HEADER.unpack_from(data)
         if magic != _MAGIC:
             raise ValueError("not a packed fingerprint (bad magic)")
-        if fmt not in (_FORMAT, _FORMAT_MAP) or zero != 0:
-            raise ValueError(f"packed fingerprint format {fmt} is not {_FORMAT} or {_FORMAT_MAP}")
+        if fmt not in (_FORMAT, _FORMAT_MAP, _FORMAT_RANKS) or zero != 0:
+            raise ValueError(
+                f"packed fingerprint format {fmt} is not {_FORMAT}, {_FORMAT_MAP} or "
+                f"{_FORMAT_RANKS}"
+            )
         if str(version) != VERSION or bits != HASH_BITS:
             raise ValueError(
                 f"fingerprint version {version} ({bits}-bit hashes) is not this model's "
@@ -146,7 +159,7 @@ class Fingerprint:
         pairs_end = _HEADER.size + 8 * count
         if fmt == _FORMAT and len(data) != pairs_end:
             raise ValueError(f"{count} pairs need {pairs_end} bytes")
-        if fmt == _FORMAT_MAP and len(data) < pairs_end + _MAP_HEADER.size:
+        if fmt != _FORMAT and len(data) < pairs_end + _MAP_HEADER.size:
             raise ValueError(f"{count} pairs and a map need at least {pairs_end + 8} bytes")
         body = np.frombuffer(data, dtype="<u4", count=2 * count, offset=_HEADER.size)
         body = body.reshape(2, count)
@@ -158,18 +171,27 @@ class Fingerprint:
         order = (times << HASH_BITS) | hashes
         if count > 1 and not bool(np.all(np.diff(order) > 0)):
             raise ValueError("the pairs are not strictly increasing by (frame, hash)")
-        maxima, map_frames = None, 0
-        if fmt == _FORMAT_MAP:
+        maxima, map_frames, ranks = None, 0, None
+        if fmt != _FORMAT:
             map_frames, n = _MAP_HEADER.unpack_from(data, pairs_end)
             if map_frames > seconds / FRAME_SECONDS + 1:
                 raise ValueError("the map has more frames than the audio")
-            maxima = presence.unpack_map(data[pairs_end + _MAP_HEADER.size :], n, map_frames)
+            at = pairs_end + _MAP_HEADER.size
+            if fmt == _FORMAT_RANKS:
+                if len(data) < at + n:
+                    raise ValueError(f"a map of {n} maxima needs {n} bytes of ranks")
+                ranks = np.frombuffer(data, np.uint8, count=n, offset=at).copy()
+                if n and int(ranks.max()) >= presence.BINS:
+                    raise ValueError(f"a rank of the map is above {presence.BINS - 1}")
+                at += n
+            maxima = presence.unpack_map(data[at:], n, map_frames)
         return cls(
             hashes=hashes.astype(np.int32),
             times=times.astype(np.int32),
             seconds=seconds,
             maxima=maxima,
             map_frames=int(map_frames),
+            ranks=ranks,
         )
 
 
@@ -205,8 +227,15 @@ def extract(audio: Audio, *, query: bool = True) -> Fingerprint:
         raise ContentError("empty", "The audio is silent or has no distinct sound to fingerprint.")
     if not query:
         return Fingerprint(hashes=hashes, times=times, seconds=audio.seconds)
-    return Fingerprint(hashes=hashes, times=times, seconds=audio.seconds,
-                       maxima=presence.maxima(spec), map_frames=spec.shape[1])  # fmt: skip
+    bins, frames = presence.maxima(spec)
+    return Fingerprint(
+        hashes=hashes,
+        times=times,
+        seconds=audio.seconds,
+        maxima=(bins, frames),
+        map_frames=spec.shape[1],
+        ranks=presence.ranks(spec, bins, frames),
+    )
 
 
 def fingerprint(
@@ -333,11 +362,13 @@ def score_votes(votes: Iterable[tuple[str, int, int, int]], *, limit: int = 10) 
     ]
 
 
-CANDIDATE_REFERENCES: Final = 10
-"""Presence verifies the references of the best coverage, this many ..."""
+CANDIDATE_REFERENCES: Final = 20
+"""Presence verifies the references of the best coverage, this many, each at every offset
+(``presence.QueryMap.scan``): the threshold :data:`presence.Z_THRESHOLD` is calibrated for
+that many scanned."""
 CANDIDATE_OFFSETS: Final = 20
-"""... each at this many of its best offsets (a centre within 2 frames of a better one left
-out)."""
+"""A candidate's best offsets by coverage (a centre within 2 frames of a better one left
+out), as :func:`candidate_offsets` lists them ..."""
 CANDIDATE_COVERAGE: Final = 2
 """... of at least this coverage: what the store's near votes keep (``postings.near_mask``),
 so that a large catalogue's chance votes are not all read."""
@@ -408,24 +439,24 @@ class Verified:
 
 def verify(
     query: Fingerprint,
-    candidates: list[tuple[str, list[int]]],
+    candidates: list[str],
     peaks_of: Callable[[list[str]], Mapping[str, tuple[np.ndarray, np.ndarray]]],
 ) -> list[Verified]:
-    """Each candidate reference's best presence at its offsets, best first (by z; ties in the
-    candidates' order); none for a query without a map. ``peaks_of`` gives the references'
-    peaks (a reference without any is left out)."""
+    """Each candidate reference's best presence at any offset (``presence.QueryMap.scan``),
+    best first (by z; ties in the candidates' order); none for a query without a map.
+    ``peaks_of`` gives the references' peaks (a reference without any is left out)."""
     qmap = query.query_map()
     if qmap is None or not candidates:
         return []
-    peaks = peaks_of([key for key, _ in candidates])
+    peaks = peaks_of(list(candidates))
     out = []
-    for key, offsets in candidates:
+    for key in candidates:
         if key not in peaks or not len(peaks[key][1]):
             continue
         # Only where the query lies inside the reference (up to its last peak): a window
         # that overhangs it holds fewer of its peaks, and a z from a few peaks is noisier.
         last = int(peaks[key][1][-1]) + 1 - qmap.n_frames
-        best = qmap.best(*peaks[key], [o for o in offsets if 0 <= o <= last])
+        best = qmap.scan(*peaks[key], last)
         if best is not None:
             out.append(Verified(key, best))
     out.sort(key=lambda v: -v.presence.z)
@@ -478,14 +509,14 @@ def decide(
     reach ``needed`` blocks, as the store's near votes do), and where nothing passes and the
     query has a map, by the presence of the best candidates' peaks (``best(needed)``: rows
     holding the :data:`CANDIDATE_REFERENCES` references of the best coverage with all their
-    candidates of at least :data:`CANDIDATE_COVERAGE`, as the store's ``Votes.best`` does;
-    :func:`candidate_offsets`, :func:`verify`)."""
+    candidates of at least :data:`CANDIDATE_COVERAGE`, as the store's ``Votes.best`` does),
+    each scanned at every offset (:func:`verify`)."""
     needed = threshold(query.seconds)
     candidates = score_votes(votes(needed), limit=limit)
     if any(c.score >= needed for c in candidates) or query.maxima is None:
         return Decision(needed, candidates, [])
-    offsets = candidate_offsets(best(needed))
-    return Decision(needed, candidates, verify(query, offsets, peaks_of))
+    references = [key for key, _ in candidate_offsets(best(needed), offsets=1)]
+    return Decision(needed, candidates, verify(query, references, peaks_of))
 
 
 class MemoryIndex:

@@ -8,18 +8,24 @@ counts the reference's peaks (``governance.content.peaks``, rebuilt from its sto
 inside the query's span that are **present** in the query: where the query's whitened
 spectrogram has a local maximum over :data:`MAP_BINS` bins x :data:`MAP_FRAMES` frames (above
 its bin's mean: the query's *map*, about 800 a second) in the same bin, within
-:data:`TOLERANCE` frames. Chance presence depends on how full the map is, bin by bin: with
-``p_b`` the share of the query's frames at which bin ``b`` is present (the map widened by the
-tolerance), the expected count is ``sum p_b`` and
+:data:`TOLERANCE` frames. A present peak weighs the maximum's **rank** among the 255 bins of
+its frame (:func:`ranks`, 0-1; the highest within the tolerance): a maximum that stands out
+in its moment says more than one a loud background leaves in a faint bin. Chance depends on
+how full the map is, bin by bin: with ``G`` the widened map's value (0 where nothing is
+present), ``M_b`` and ``V_b`` its mean and variance over the query's frames in bin ``b``,
 
-    z = (present - sum p_b) / sqrt(sum p_b (1 - p_b))
+    z = (sum G - sum M_b) / sqrt(sum V_b)
 
-over the reference's peaks in the window (about 1,500 for 30 s). A match by presence needs
-``z >= Z_THRESHOLD``. The study behind it, its figures and its limits: docs/matching.md,
-"Constellation presence under -10 dB mixes".
+over the reference's peaks in the window (about 1,500 for 30 s); with every value 1 (a map
+without ranks) this is the count of present peaks against ``sum p_b``, ``p_b`` the share of
+frames where bin ``b`` is present. A match by presence needs ``z >= Z_THRESHOLD``, at the best
+offset of the candidate (:meth:`QueryMap.scan`, every offset). The study behind it, its
+figures and its limits: docs/matching.md, "Constellation presence under -10 dB mixes", "A
+weighted statistic" and "Presence in the service".
 
-The query's map travels with its fingerprint (``Fingerprint.maxima``, packed as the peaks are),
-so that a licensee's client computes it where the audio is; the service never sees the audio.
+The query's map travels with its fingerprint (``Fingerprint.maxima`` and ``ranks``, packed as
+the peaks are), so that a licensee's client computes it where the audio is; the service never
+sees the audio.
 """
 
 from __future__ import annotations
@@ -36,8 +42,12 @@ MAP_BINS: Final = 3
 MAP_FRAMES: Final = 3
 TOLERANCE: Final = 1
 """A reference peak at frame t is present if the map holds its bin at t - 1, t or t + 1."""
-Z_THRESHOLD: Final = 6.0
-"""The z a candidate needs to match by presence (calibrated: docs/matching.md)."""
+Z_THRESHOLD: Final = 6.9
+"""The z a candidate needs to match by presence: about half a unit above the best wrong z of
+the real-music benchmark's impostor sweep (6.43, 20 references scanned at every offset;
+docs/matching.md, "Presence in the service")."""
+SCAN_RESCORED: Final = 3
+"""A scan (:meth:`QueryMap.scan`) scores this many of its best offsets exactly."""
 BINS: Final = landmarks.N_FFT // 2 - 1
 """The spectrogram's bins (1-255)."""
 
@@ -51,6 +61,18 @@ def maxima(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return empty, empty
     frames, bins = np.nonzero(landmarks.local_maxima(spec, (MAP_BINS, MAP_FRAMES)).T)
     return (bins + 1).astype(np.int32), frames.astype(np.int32)
+
+
+def ranks(spec: np.ndarray, bins: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Each maximum's rank among the :data:`BINS` bins of its frame (0 the quietest, ``BINS``
+    - 1 the loudest), uint8: how much it stands out in its moment, which the map's bare
+    presence does not say (a maximum of a faint bin under a loud background ranks low)."""
+    if not len(bins):
+        return np.zeros(0, np.uint8)
+    order = np.argsort(np.asarray(spec, np.float32), axis=0, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(spec.shape[0])[:, None], axis=0)
+    return rank[np.asarray(bins, np.int64) - 1, np.asarray(frames, np.int64)].astype(np.uint8)
 
 
 _VARINT_BYTES: Final = 5
@@ -110,42 +132,64 @@ def unpack_map(data: bytes, count: int, n_frames: int) -> tuple[np.ndarray, np.n
 @dataclass(frozen=True)
 class Presence:
     """A reference at one offset (its frame at the query's frame 0): of its ``peaks`` inside the
-    query's span, ``present`` are in the query's map, where chance would give ``expected``
-    with standard deviation ``sd``; ``z`` as in the module docstring."""
+    query's span, ``present`` are in the query's map, where chance would give ``expected``.
+    Each present peak weighs its maximum's rank (0-1; 1 in a map without ranks): their sum
+    ``weight``, where chance would give ``expected_weight`` with standard deviation ``sd``;
+    ``z`` as in the module docstring."""
 
     offset: int
     peaks: int
     present: int
     expected: float
+    weight: float
+    expected_weight: float
     sd: float
     z: float
 
     @property
     def needed(self) -> float:
-        """The peaks present at which z would reach :data:`Z_THRESHOLD`."""
-        return self.expected + Z_THRESHOLD * self.sd
+        """The weight at which z would reach :data:`Z_THRESHOLD`."""
+        return self.expected_weight + Z_THRESHOLD * self.sd
 
 
 class QueryMap:
-    """A query's map, widened by :data:`TOLERANCE` frames, and each bin's chance rate."""
+    """A query's map, widened by :data:`TOLERANCE` frames (each cell the highest rank within
+    it, 0-1), and each bin's chance: the share of frames where it is present, the mean and the
+    variance of its value."""
 
-    def __init__(self, bins: np.ndarray, frames: np.ndarray, n_frames: int) -> None:
+    def __init__(
+        self, bins: np.ndarray, frames: np.ndarray, n_frames: int, ranks: np.ndarray | None = None
+    ) -> None:
         bins, frames = np.asarray(bins, np.int64), np.asarray(frames, np.int64)
         if n_frames < 0 or (len(frames) and not (frames.min() >= 0 and frames.max() < n_frames)):
             raise ValueError("the map's frames lie outside the query")
         if len(bins) and not (bins.min() >= 1 and bins.max() <= BINS):
             raise ValueError(f"the map's bins lie outside 1-{BINS}")
+        if ranks is None:
+            values = np.ones(len(bins))
+        else:
+            ranks = np.asarray(ranks, np.int64)
+            out_of_range = len(ranks) and not 0 <= ranks.min() <= ranks.max() < BINS
+            if len(ranks) != len(bins) or out_of_range:
+                raise ValueError(f"the map's ranks are one per maximum, 0-{BINS - 1}")
+            values = ranks / (BINS - 1)
+        value = np.zeros((BINS, n_frames))
+        value[bins - 1, frames] = values
         present = np.zeros((BINS, n_frames), dtype=bool)
         present[bins - 1, frames] = True
-        widened = present.copy()
+        widened, self.present = value.copy(), present.copy()
         for k in range(1, TOLERANCE + 1):
-            widened[:, k:] |= present[:, :-k]
-            widened[:, :-k] |= present[:, k:]
+            np.maximum(widened[:, k:], value[:, :-k], out=widened[:, k:])
+            np.maximum(widened[:, :-k], value[:, k:], out=widened[:, :-k])
+            self.present[:, k:] |= present[:, :-k]
+            self.present[:, :-k] |= present[:, k:]
         self.n_frames = n_frames
-        self.present = widened
-        p = widened.mean(axis=1) if n_frames else np.zeros(BINS)
-        self._p = p
-        self._var = p * (1 - p)
+        self._rows, self._cols, self._values = bins - 1, frames, values
+        self.value = widened
+        empty = np.zeros(BINS)
+        self._p = self.present.mean(axis=1) if n_frames else empty
+        self._mean = widened.mean(axis=1) if n_frames else empty
+        self._var = widened.var(axis=1) if n_frames else empty
 
     def score(self, bins: np.ndarray, frames: np.ndarray, offset: int) -> Presence:
         """The reference's peaks (bins, frames: sorted by frame) at ``offset``."""
@@ -153,13 +197,59 @@ class QueryMap:
         b = np.asarray(bins[lo:hi], np.int64) - 1
         f = np.asarray(frames[lo:hi], np.int64) - offset
         present = int(self.present[b, f].sum())
-        expected = float(self._p[b].sum())
-        variance = float(self._var[b].sum())
-        sd = math.sqrt(variance)
-        z = (present - expected) / sd if sd > 0 else 0.0
-        return Presence(int(offset), int(hi - lo), present, expected, sd, z)
+        weight = float(self.value[b, f].sum())
+        expected_weight = float(self._mean[b].sum())
+        sd = math.sqrt(float(self._var[b].sum()))
+        z = (weight - expected_weight) / sd if sd > 0 else 0.0
+        return Presence(int(offset), int(hi - lo), present, float(self._p[b].sum()), weight,
+                        expected_weight, sd, z)  # fmt: skip
 
     def best(self, bins: np.ndarray, frames: np.ndarray, offsets: list[int]) -> Presence | None:
         """The reference's best presence among ``offsets`` (the first of equal z)."""
         scored = [self.score(bins, frames, o) for o in offsets]
         return max(scored, key=lambda s: s.z, default=None)
+
+    def scan(self, bins: np.ndarray, frames: np.ndarray, last: int) -> Presence | None:
+        """The reference's best presence at any offset 0 .. ``last`` (None if there is none).
+
+        Every offset's z at once, approximately: each pair of a reference peak and a query
+        maximum in the same bin votes the maximum's value for the offsets that put them within
+        :data:`TOLERANCE` frames (exact, unless two maxima of a bin lie within 2 x TOLERANCE
+        frames of each other: then an upper bound); the expected value and the variance from
+        running sums over the peaks sorted by frame. The :data:`SCAN_RESCORED` best offsets
+        (none within 2 frames of a better one) are then scored exactly (:meth:`score`); the
+        best is returned.
+        About 2 million pairs for a 3-minute reference and a 30-s query.
+        """
+        if last < 0 or not len(frames):
+            return None
+        n = self.n_frames
+        b = np.asarray(bins, np.int64) - 1
+        f = np.asarray(frames, np.int64)
+        by_bin = np.lexsort((f, b))
+        fb = f[by_bin]
+        ptr = np.searchsorted(b[by_bin], np.arange(BINS + 1))
+        lo = ptr[self._rows]
+        count = ptr[self._rows + 1] - lo
+        total = int(count.sum())
+        start = np.cumsum(count) - count
+        which = np.repeat(np.arange(len(self._rows)), count)
+        pos = np.repeat(lo - start, count) + np.arange(total)
+        # index = reference frame - query frame + n (>= 1); offset o gathers o + n +/- TOLERANCE
+        votes = np.bincount(fb[pos] - self._cols[which] + n, weights=self._values[which],
+                            minlength=last + n + TOLERANCE + 2)  # fmt: skip
+        running = np.concatenate(([0.0], np.cumsum(votes)))
+        o = np.arange(last + 1)
+        observed = running[o + n + TOLERANCE + 1] - running[o + n - TOLERANCE]
+        mean = np.concatenate(([0.0], np.cumsum(self._mean[b])))
+        var = np.concatenate(([0.0], np.cumsum(self._var[b])))
+        i0, i1 = np.searchsorted(f, o), np.searchsorted(f, o + n)
+        z = (observed - (mean[i1] - mean[i0])) / np.sqrt(np.maximum(var[i1] - var[i0], 1e-9))
+        top = np.argsort(-z, kind="stable")[: 20 * SCAN_RESCORED]
+        kept: list[int] = []
+        for c in top.tolist():
+            if all(abs(c - x) > 2 for x in kept):
+                kept.append(c)
+                if len(kept) == SCAN_RESCORED:
+                    break
+        return self.best(bins, frames, kept)

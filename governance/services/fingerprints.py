@@ -475,9 +475,9 @@ def _coverage_matches(
 def _presence_matches(
     content: ContentSpec, fp: fingerprint.Fingerprint, decision: fingerprint.Decision
 ) -> list[tuple[str, evaluation.Match]]:
-    """Matches by presence: the score is the share of the recording's peaks present in the
-    query's span, the threshold the share that makes z reach ``presence.Z_THRESHOLD`` (so that
-    the score passes exactly when z does)."""
+    """Matches by presence: the score is the present peaks' weight (each its rank, 0-1) as a
+    share of the recording's peaks in the query's span, the threshold the share that makes z
+    reach ``presence.Z_THRESHOLD`` (so that the score passes exactly when z does)."""
     verified = decision.by_presence
     if not verified:
         return []
@@ -496,13 +496,15 @@ def _presence_matches(
             ("peaks", int(pr.peaks)),
             ("present", int(pr.present)),
             ("expected", round(float(pr.expected), 3)),
-            ("min_present", round(pr.needed, 3)),
+            ("weight", round(float(pr.weight), 3)),
+            ("expected_weight", round(float(pr.expected_weight), 3)),
+            ("min_weight", round(pr.needed, 3)),
             ("z", round(float(pr.z), 3)),
             ("min_z", presence.Z_THRESHOLD),
             ("offset_seconds", round(pr.offset * fingerprint.FRAME_SECONDS, 3)),
             ("query_seconds", round(float(fp.seconds), 3)),
         )
         out[work] = evaluation.Match(
-            SPACE, round(pr.present / pr.peaks, 6), round(needed_share, 6), detail
+            SPACE, round(pr.weight / pr.peaks, 6), round(needed_share, 6), detail
         )
     return list(out.items())

@@ -129,9 +129,12 @@ def test_where_coverage_cannot_pass_the_recordings_peaks_match_by_presence(
     (match,) = body["trace"]["works"][0]["matches"]
     assert (match["space"], match["method"]) == ("fingerprint", "presence")
     assert match["z"] >= match["min_z"] == presence.Z_THRESHOLD
-    assert match["score"] == pytest.approx(match["present"] / match["peaks"], abs=1e-6)
+    assert match["score"] == pytest.approx(match["weight"] / match["peaks"], abs=1e-6)
     assert match["score"] >= match["threshold"]
-    assert match["present"] >= match["min_present"] > match["expected"]
+    assert match["threshold"] == pytest.approx(match["min_weight"] / match["peaks"], abs=1e-6)
+    assert match["weight"] >= match["min_weight"] > match["expected_weight"]
+    assert match["present"] > match["expected"]
+    assert match["present"] >= match["weight"]
     assert abs(match["offset_seconds"] - 20.0) < 0.2
     url = f"/api/v1/decisions/{body['id']}/explanation/"
     en = catalog["licensee"].client.get(url).json()["works"][0]["sentences"][0]

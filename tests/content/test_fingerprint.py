@@ -127,7 +127,7 @@ def _packed(hashes: list[int], times: list[int], seconds: float = 10.0) -> bytes
     [
         (b"", "at least"),
         (b"XXXX" + _packed([1], [0])[4:], "bad magic"),
-        (_packed([1], [0])[:4] + b"\x03" + _packed([1], [0])[5:], "format"),
+        (_packed([1], [0])[:4] + b"\x04" + _packed([1], [0])[5:], "format"),
         (_packed([1], [0])[:5] + b"\x09" + _packed([1], [0])[6:], "version"),
         (_packed([1, 2], [0, 1])[:-1], "bytes"),
         (_packed([1, 2], [0, 1]) + b"\x00", "bytes"),

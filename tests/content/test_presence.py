@@ -229,3 +229,119 @@ def test_the_reference_peaks_are_those_the_pairs_name(index: MemoryIndex) -> Non
     assert np.array_equal(bins, expected[0])
     assert np.array_equal(frames, expected[1])
     assert index.peaks_of(["nobody"]) == {}
+
+
+@pytest.mark.parametrize("graded", [False, True])
+def test_a_scan_finds_the_best_offset_of_every_one_as_scoring_each_would(graded: bool) -> None:
+    rng = np.random.default_rng(21)
+    n_frames, length = 300, 2_000
+    # A reference of 2,000 frames, 30 peaks a frame-block; the query holds its peaks of frames
+    # 700-999 (each moved by up to a frame, two in three kept) among chance maxima.
+    ref_frames = np.sort(rng.integers(0, length, 6_000))
+    ref_bins = rng.integers(1, presence.BINS + 1, len(ref_frames))
+    order = np.lexsort((ref_bins, ref_frames))
+    ref_bins, ref_frames = ref_bins[order], ref_frames[order]
+    inside = (ref_frames >= 700) & (ref_frames < 700 + n_frames) & (rng.random(6_000) < 0.67)
+    q_frames = np.clip(ref_frames[inside] - 700 + rng.integers(-1, 2, int(inside.sum())), 0,
+                       n_frames - 1)  # fmt: skip
+    chance_frames = rng.integers(0, n_frames, 12_000)
+    chance_bins = rng.integers(1, presence.BINS + 1, 12_000)
+    cells = np.unique(np.concatenate((q_frames * 1000 + ref_bins[inside],
+                                      chance_frames * 1000 + chance_bins)))  # fmt: skip
+    ranks = rng.integers(0, presence.BINS, len(cells)) if graded else None
+    qmap = presence.QueryMap(cells % 1000, cells // 1000, n_frames, ranks)
+    last = length - n_frames
+
+    got = qmap.scan(ref_bins, ref_frames, last)
+
+    every = [qmap.score(ref_bins, ref_frames, o) for o in range(last + 1)]
+    best = max(every, key=lambda s: s.z)
+    assert got is not None
+    assert (got.offset, got.z) == (best.offset, best.z) == (700, pytest.approx(best.z))
+    assert got.z > 15
+    # Only offsets 0 .. last are scanned; none is no presence.
+    assert qmap.scan(ref_bins, ref_frames, 650).offset <= 650
+    assert qmap.scan(ref_bins, ref_frames, -1) is None
+    assert qmap.scan(ref_bins[:0], ref_frames[:0], 10) is None
+
+
+def test_a_maximum_ranks_among_the_bins_of_its_frame() -> None:
+    rng = np.random.default_rng(5)
+    spec = rng.standard_normal((presence.BINS, 40)).astype(np.float32)
+    bins, frames = presence.maxima(spec)
+
+    got = presence.ranks(spec, bins, frames)
+
+    expected = [int((spec[:, f] < spec[b - 1, f]).sum()) for b, f in zip(bins, frames, strict=True)]
+    assert got.dtype == np.uint8
+    assert got.tolist() == expected
+    assert presence.ranks(spec, bins[:0], frames[:0]).tolist() == []
+
+
+def test_a_graded_map_weighs_each_present_peak_by_its_rank() -> None:
+    # Bin 1 present at frames 0 (rank 254: 1.0) and 5 (rank 127: 0.5), over 10 frames; widened,
+    # bin 1 holds 1.0 at frames 0-1 and 0.5 at 4-6: mean 0.35, variance 0.1525 (bin 2: 0, 0).
+    qmap = presence.QueryMap(np.array([1, 1]), np.array([0, 5]), 10, np.array([254, 127]))
+    ref_bins, ref_frames = np.array([1, 2, 1, 1]), np.array([100, 101, 104, 107])
+
+    got = qmap.score(ref_bins, ref_frames, offset=100)
+
+    # Query frames 0 (1.0), 1 (bin 2: 0), 4 (0.5) and 7 (0): weight 1.5 against 3 x 0.35.
+    assert (got.peaks, got.present) == (4, 2)
+    assert got.expected == pytest.approx(1.5)  # the count chance would give, as without ranks
+    assert got.weight == pytest.approx(1.5)
+    assert got.expected_weight == pytest.approx(1.05)
+    assert got.z == pytest.approx((1.5 - 1.05) / math.sqrt(3 * 0.1525), abs=1e-3)
+    assert got.needed == pytest.approx(1.05 + presence.Z_THRESHOLD * math.sqrt(3 * 0.1525))
+    # Without ranks every present peak weighs 1: the count against its chance.
+    plain = presence.QueryMap(np.array([1, 1]), np.array([0, 5]), 10).score(ref_bins, ref_frames,
+                                                                            offset=100)  # fmt: skip
+    assert (plain.weight, plain.expected_weight) == (2.0, pytest.approx(1.5))
+    with pytest.raises(ValueError, match="ranks"):
+        presence.QueryMap(np.array([1, 1]), np.array([0, 5]), 10, np.array([255, 0]))
+    with pytest.raises(ValueError, match="ranks"):
+        presence.QueryMap(np.array([1, 1]), np.array([0, 5]), 10, np.array([3]))
+
+
+def test_the_ranks_travel_in_format_3_and_an_older_clients_map_is_still_read() -> None:
+    fp = extract(decode(synth.encode(TRACKS["track-1"][: 10 * synth.RATE], "wav")))
+    assert fp.ranks is not None
+    assert fp.maxima is not None
+    assert len(fp.ranks) == len(fp.maxima[0])
+
+    packed = fp.to_bytes()
+    back = Fingerprint.from_bytes(packed)
+
+    assert packed[4] == 3
+    assert back.ranks is not None
+    assert np.array_equal(back.ranks, fp.ranks)
+    assert back.to_bytes() == packed
+    # Format 2 (a map without ranks, as the previous client wrote it): read, each peak weighs 1.
+    older = Fingerprint(fp.hashes, fp.times, fp.seconds, fp.maxima, fp.map_frames)
+    assert older.to_bytes()[4] == 2
+    again = Fingerprint.from_bytes(older.to_bytes())
+    assert again.ranks is None
+    assert again.maxima is not None
+    qmap = again.query_map()
+    assert qmap is not None
+    assert set(np.unique(qmap.value)) <= {0.0, 1.0}
+
+
+def _with_ranks(ranks: bytes, body: bytes, count: int) -> bytes:
+    base = Fingerprint(np.array([1], np.int64), np.array([0], np.int64), 10.0).to_bytes()
+    return (base[:4] + b"\x03" + base[5:] + np.array([50, count], "<u4").tobytes() + ranks
+            + body)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_with_ranks(b"\x01", b"", 2), "needs 2 bytes of ranks"),
+        (_with_ranks(b"\xff", b"\x05", 1), "above 254"),
+        (_with_ranks(b"\x10\x11", b"\x05", 2), "whole numbers"),  # ranks for 2, a map of 1
+    ],
+)
+def test_bad_ranks_are_refused_with_a_reason(data: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Fingerprint.from_bytes(data)
+    assert Fingerprint.from_bytes(_with_ranks(b"\x10", b"\x05", 1)).ranks.tolist() == [16]

@@ -230,6 +230,8 @@ def test_an_import_committing_while_a_compaction_and_queries_run_loses_and_dupli
     ids = on_own_connection(lambda: new_contents(24))
     on_own_connection(lambda: stored(ids[:8], fps[:8], per_segment=1))
     index = memory(ids, fps)
+    pairs = zip(ids, fps, strict=True)
+    expected_peaks = {str(c): peaks.from_pairs(fp.hashes, fp.times) for c, fp in pairs}
     query = excerpt(fps[3], 100, 800, seed=3)
     settled = sorted(index.votes(query))
     there = {r[0] for r in settled} & {str(c) for c in ids[:8]}
@@ -270,6 +272,11 @@ def test_an_import_committing_while_a_compaction_and_queries_run_loses_and_dupli
             wanted = [r for r in settled if r[0] in contents]
             assert sorted(got) == wanted
             assert there <= contents  # (the contents stored before never go missing)
+            # and a content whose votes are read has its peaks, whole (presence reads them next)
+            found = fingerprint_store.peaks_of_contents(contents)
+            assert set(found) >= contents
+            for c in contents:
+                assert [a.tolist() for a in found[c]] == [a.tolist() for a in expected_peaks[c]]
             seen.append(len(got))
 
     threads = [guarded(importer), guarded(compactor), guarded(querier)]
@@ -281,17 +288,21 @@ def test_an_import_committing_while_a_compaction_and_queries_run_loses_and_dupli
     assert seen
     # then, every import committed and merged, every posting is there once
 
-    def final() -> tuple[list[Any], int, list[tuple[list[int], list[int]]]]:
+    def final() -> tuple[list[Any], int, list[tuple[list[int], list[int]]], dict[str, Any]]:
         fingerprint_store.compact(full=True)
         return (
             sorted(fingerprint_store.every_vote(query)),
             fingerprint_store.stored_postings(),
             [tuple(a.tolist() for a in fingerprint_store.postings_of(c)) for c in ids],
+            fingerprint_store.peaks_of_contents(str(c) for c in ids),
         )
 
-    votes, held, each = on_own_connection(final)
+    votes, held, each, peaks_after = on_own_connection(final)
     assert votes == settled
     assert held == len(index)
+    assert {c: [a.tolist() for a in v] for c, v in peaks_after.items()} == {
+        c: [a.tolist() for a in v] for c, v in expected_peaks.items()
+    }
     for (hashes, times), fp in zip(each, fps, strict=True):
         order = np.lexsort((fp.times, fp.hashes))
         assert (hashes, times) == (fp.hashes[order].tolist(), fp.times[order].tolist())
