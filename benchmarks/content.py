@@ -284,6 +284,24 @@ class Row:
         )
 
 
+def _timed_verify(fingerprint: Any) -> list[float]:
+    """Wrap ``fingerprint.verify`` (which ``decide`` calls) to count the queries verified,
+    the references scanned and their CPU seconds: [queries, references, seconds]."""
+    totals = [0.0, 0.0, 0.0]
+    verify = fingerprint.verify
+
+    def timed(query: Any, candidates: list[str], peaks_of: Any) -> Any:
+        started = time.process_time()
+        out = verify(query, candidates, peaks_of)
+        totals[0] += 1
+        totals[1] += len(candidates)
+        totals[2] += time.process_time() - started
+        return out
+
+    fingerprint.verify = timed
+    return totals
+
+
 def _z(value: float) -> str:
     return "-" if value == float("-inf") else f"{value:.1f}"
 
@@ -388,6 +406,7 @@ def main() -> None:
     # the best presence z verified (where coverage did not pass)
     rows: dict[str, list[Row]] = defaultdict(list)
     query_seconds = query_cpu = 0.0
+    scans = _timed_verify(fingerprint)
     for query in queries:
         started = time.process_time()
         fp = fingerprint.fingerprint(query.data)
@@ -399,6 +418,9 @@ def main() -> None:
           f"fingerprint + scoring + presence, {len(registered)} registered tracks): "
           f"{query_seconds / query_cpu:,.0f}x real time per core", flush=True)  # fmt: skip
 
+    print(f"presence: {int(scans[0]):,} queries verified, {int(scans[1]):,} references scanned in "
+          f"{scans[2]:.1f} s of CPU ({1000 * scans[2] / max(scans[1], 1):.1f} ms a reference, "
+          f"peaks in memory)", flush=True)  # fmt: skip
     print("| transform | top-1 | recall at threshold | precision | false matches | ROC AUC "
           "(coverage) | lowest right coverage | highest negative coverage | matched by presence "
           "| lowest right presence z | highest negative presence z |")  # fmt: skip

@@ -184,7 +184,10 @@ class QueryMap:
             self.present[:, k:] |= present[:, :-k]
             self.present[:, :-k] |= present[:, k:]
         self.n_frames = n_frames
-        self._rows, self._cols, self._values = bins - 1, frames, values
+        # the maxima by bin (then frame), for the scan's pairs
+        order = np.lexsort((frames, bins))
+        self._cols, self._values = frames[order], values[order]
+        self._bin_starts = np.searchsorted(bins[order] - 1, np.arange(BINS + 1))
         self.value = widened
         empty = np.zeros(BINS)
         self._p = self.present.mean(axis=1) if n_frames else empty
@@ -219,7 +222,7 @@ class QueryMap:
         running sums over the peaks sorted by frame. The :data:`SCAN_RESCORED` best offsets
         (none within 2 frames of a better one) are then scored exactly (:meth:`score`); the
         best is returned.
-        About 2 million pairs for a 3-minute reference and a 30-s query.
+        About a million pairs for a 4-minute reference and a 30-s query (10 ms).
         """
         if last < 0 or not len(frames):
             return None
@@ -228,16 +231,22 @@ class QueryMap:
         f = np.asarray(frames, np.int64)
         by_bin = np.lexsort((f, b))
         fb = f[by_bin]
-        ptr = np.searchsorted(b[by_bin], np.arange(BINS + 1))
-        lo = ptr[self._rows]
-        count = ptr[self._rows + 1] - lo
-        total = int(count.sum())
-        start = np.cumsum(count) - count
-        which = np.repeat(np.arange(len(self._rows)), count)
-        pos = np.repeat(lo - start, count) + np.arange(total)
-        # index = reference frame - query frame + n (>= 1); offset o gathers o + n +/- TOLERANCE
-        votes = np.bincount(fb[pos] - self._cols[which] + n, weights=self._values[which],
-                            minlength=last + n + TOLERANCE + 2)  # fmt: skip
+        starts = np.searchsorted(b[by_bin], np.arange(BINS + 1))
+        mine, theirs = np.diff(starts), np.diff(self._bin_starts)
+        sizes = mine * theirs
+        ends = np.cumsum(sizes)
+        # every (peak, maximum) pair of a bin, bin by bin: index = reference frame - query
+        # frame + n (>= 1), weighing the maximum's value; offset o gathers o + n +/- TOLERANCE
+        index = np.empty(int(ends[-1]), np.int64)
+        weight = np.empty(len(index))
+        for k in np.flatnonzero(sizes).tolist():
+            cells = slice(int(ends[k] - sizes[k]), int(ends[k]))
+            theirs_k = slice(int(self._bin_starts[k]), int(self._bin_starts[k + 1]))
+            shape = (int(mine[k]), int(theirs[k]))
+            np.subtract(fb[starts[k] : starts[k + 1], None], self._cols[None, theirs_k] - n,
+                        out=index[cells].reshape(shape))  # fmt: skip
+            weight[cells].reshape(shape)[:] = self._values[theirs_k]
+        votes = np.bincount(index, weights=weight, minlength=last + n + TOLERANCE + 2)
         running = np.concatenate(([0.0], np.cumsum(votes)))
         o = np.arange(last + 1)
         observed = running[o + n + TOLERANCE + 1] - running[o + n - TOLERANCE]
