@@ -181,7 +181,7 @@ def test_a_fingerprint_no_client_could_compute_is_a_400(
     assert "item.fingerprint.data" in response.json()["fields"]
 
 
-@pytest.mark.parametrize("damage", ["cut", "frames", "garbage"])
+@pytest.mark.parametrize("damage", ["cut", "frames", "garbage", "rank"])
 def test_a_fingerprint_whose_map_is_damaged_is_a_400_and_decides_nothing(
     catalog: dict[str, Any], damage: str
 ) -> None:
@@ -192,8 +192,10 @@ def test_a_fingerprint_whose_map_is_damaged_is_a_400_and_decides_nothing(
         data = real[:-1] + bytes([real[-1] | 0x80])
     elif damage == "frames":  # more frames than the audio
         data = real[:header] + (10**6).to_bytes(4, "little") + real[header + 4 :]
-    else:  # a map of nothing but continuation bytes
+    elif damage == "garbage":  # a map of nothing but continuation bytes
         data = real[: header + 8] + b"\xff" * 40
+    else:  # a maximum's rank above the 255 bins' highest, 254
+        data = real[: header + 8] + b"\xff" + real[header + 9 :]
     sent = {"model_version": fingerprint.VERSION, "data": b64(data), "sha256": "ab" * 32}
     decisions = Decision.objects.count()
     response = check(catalog["licensee"], {"fingerprint": sent})
