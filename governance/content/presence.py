@@ -152,10 +152,15 @@ class Presence:
         return self.expected_weight + Z_THRESHOLD * self.sd
 
 
+_VALUE: Final = np.concatenate(([0.0], np.arange(BINS) / (BINS - 1)))
+"""A map cell's code to its value: 0 nothing present; c (1-255) a maximum of rank c - 1, worth
+(c - 1) / 254 (a map without ranks codes every maximum 255, worth 1)."""
+
+
 class QueryMap:
     """A query's map, widened by :data:`TOLERANCE` frames (each cell the highest rank within
-    it, 0-1), and each bin's chance: the share of frames where it is present, the mean and the
-    variance of its value."""
+    it, 0-1, held as a byte: :data:`_VALUE`), and each bin's chance: the share of frames where
+    it is present, the mean and the variance of its value."""
 
     def __init__(
         self, bins: np.ndarray, frames: np.ndarray, n_frames: int, ranks: np.ndarray | None = None
@@ -166,41 +171,43 @@ class QueryMap:
         if len(bins) and not (bins.min() >= 1 and bins.max() <= BINS):
             raise ValueError(f"the map's bins lie outside 1-{BINS}")
         if ranks is None:
-            values = np.ones(len(bins))
+            codes = np.full(len(bins), BINS, np.int64)
         else:
             ranks = np.asarray(ranks, np.int64)
             out_of_range = len(ranks) and not 0 <= ranks.min() <= ranks.max() < BINS
             if len(ranks) != len(bins) or out_of_range:
                 raise ValueError(f"the map's ranks are one per maximum, 0-{BINS - 1}")
-            values = ranks / (BINS - 1)
-        value = np.zeros((BINS, n_frames))
-        value[bins - 1, frames] = values
-        present = np.zeros((BINS, n_frames), dtype=bool)
-        present[bins - 1, frames] = True
-        widened, self.present = value.copy(), present.copy()
+            codes = ranks + 1
+        # A byte a cell (a 20-minute query: 13 MB), the highest code within the tolerance.
+        code = np.zeros((BINS, n_frames), np.uint8)
+        code[bins - 1, frames] = codes
+        widened = code.copy()
         for k in range(1, TOLERANCE + 1):
-            np.maximum(widened[:, k:], value[:, :-k], out=widened[:, k:])
-            np.maximum(widened[:, :-k], value[:, k:], out=widened[:, :-k])
-            self.present[:, k:] |= present[:, :-k]
-            self.present[:, :-k] |= present[:, k:]
+            np.maximum(widened[:, k:], code[:, :-k], out=widened[:, k:])
+            np.maximum(widened[:, :-k], code[:, k:], out=widened[:, :-k])
         self.n_frames = n_frames
+        self.code = widened
         # the maxima by bin (then frame), for the scan's pairs
         order = np.lexsort((frames, bins))
-        self._cols, self._values = frames[order], values[order]
+        self._cols, self._values = frames[order], _VALUE[codes[order]]
         self._bin_starts = np.searchsorted(bins[order] - 1, np.arange(BINS + 1))
-        self.value = widened
-        empty = np.zeros(BINS)
-        self._p = self.present.mean(axis=1) if n_frames else empty
-        self._mean = widened.mean(axis=1) if n_frames else empty
-        self._var = widened.var(axis=1) if n_frames else empty
+        # each bin's frames per code: its chance terms, exactly, without a float copy
+        counts = np.zeros((BINS, BINS + 1))
+        for b in range(BINS if n_frames else 0):
+            counts[b] = np.bincount(widened[b], minlength=BINS + 1)
+        frames_n = max(n_frames, 1)
+        self._p = (n_frames - counts[:, 0]) / frames_n
+        self._mean = counts @ _VALUE / frames_n
+        self._var = np.maximum(counts @ (_VALUE * _VALUE) / frames_n - self._mean**2, 0.0)
 
     def score(self, bins: np.ndarray, frames: np.ndarray, offset: int) -> Presence:
         """The reference's peaks (bins, frames: sorted by frame) at ``offset``."""
         lo, hi = np.searchsorted(frames, [offset, offset + self.n_frames])
         b = np.asarray(bins[lo:hi], np.int64) - 1
         f = np.asarray(frames[lo:hi], np.int64) - offset
-        present = int(self.present[b, f].sum())
-        weight = float(self.value[b, f].sum())
+        cells = self.code[b, f]
+        present = int(np.count_nonzero(cells))
+        weight = float(_VALUE[cells].sum())
         expected_weight = float(self._mean[b].sum())
         sd = math.sqrt(float(self._var[b].sum()))
         z = (weight - expected_weight) / sd if sd > 0 else 0.0
