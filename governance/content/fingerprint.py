@@ -418,8 +418,11 @@ def candidate_offsets(
     ranked = heads[np.lexsort((key[heads], -hits[heads], -cov[heads]))]
     out: list[tuple[str, list[int]]] = []
     for head in ranked[:references]:
-        stop = head + int(np.searchsorted(key[head:], key[head], "right"))
         kept: list[int] = []
+        if offsets <= 0:  # the ranking alone (candidate_references)
+            out.append((g.names[int(key[head])], kept))
+            continue
+        stop = head + int(np.searchsorted(key[head:], key[head], "right"))
         for c in centre[head:stop].tolist():
             if all(abs(c - x) > 2 for x in kept):
                 kept.append(int(c))
@@ -427,6 +430,18 @@ def candidate_offsets(
                     break
         out.append((g.names[int(key[head])], kept))
     return out
+
+
+def candidate_references(
+    votes: Iterable[tuple[str, int, int, int]],
+    *,
+    references: int = CANDIDATE_REFERENCES,
+    coverage: int = CANDIDATE_COVERAGE,
+) -> list[str]:
+    """The references presence scans: the ``references`` best by coverage, ranked as
+    :func:`candidate_offsets` ranks them, without listing their offsets."""
+    return [key for key, _ in candidate_offsets(votes, references=references, offsets=0,
+                                                coverage=coverage)]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -515,8 +530,7 @@ def decide(
     candidates = score_votes(votes(needed), limit=limit)
     if any(c.score >= needed for c in candidates) or query.maxima is None:
         return Decision(needed, candidates, [])
-    references = [key for key, _ in candidate_offsets(best(needed), offsets=1)]
-    return Decision(needed, candidates, verify(query, references, peaks_of))
+    return Decision(needed, candidates, verify(query, candidate_references(best(needed)), peaks_of))
 
 
 class MemoryIndex:

@@ -126,6 +126,7 @@ def test_candidates_are_the_best_references_each_at_its_best_separated_offsets()
     # "a" first (coverage 4 at centre 100 or 101: the one with more hits, then the smaller), its
     # centres within 2 frames of a better one left out; "c" beyond the two references asked.
     assert [key for key, _ in got] == ["a", "b"]
+    assert fpmod.candidate_references(rows, references=2, coverage=2) == ["a", "b"]
     a_centres = got[0][1]
     assert a_centres[0] in (100, 101)
     assert any(abs(c - 200) <= 1 for c in a_centres)
