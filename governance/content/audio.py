@@ -31,6 +31,8 @@ import av
 import numpy as np
 import soxr
 
+from governance.content import mpg123
+
 SAMPLE_RATE: Final = 11_025
 MAX_BYTES: Final = 64 * 1024 * 1024
 MAX_SECONDS: Final = 20.0 * 60.0
@@ -180,6 +182,12 @@ def decode(
 def _decode(
     data: bytes, fmt: str, *, max_seconds: float, cpu_seconds: float, at: float, rate: int
 ) -> Audio:
+    if fmt == "mp3" and mpg123.available():
+        try:
+            return _decode_mpeg(data, max_seconds=max_seconds, cpu_seconds=cpu_seconds, at=at,
+                                rate=rate)  # fmt: skip
+        except mpg123.Unclean:
+            pass  # FFmpeg decodes it, skipping damaged packets and counting them
     try:
         container = av.open(io.BytesIO(data), mode="r", format=fmt, metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -248,6 +256,43 @@ def _decode(
         # Finite already (_Mono); the resampler's overshoot is clipped in place.
         np.clip(samples, -1.0, 1.0, out=samples)
         return Audio(samples=samples, seconds=total / rate, codec=codec, rate=rate)
+
+
+def _decode_mpeg(
+    data: bytes, *, max_seconds: float, cpu_seconds: float, at: float, rate: int
+) -> Audio:
+    """A clean MPEG audio stream decoded by libmpg123 (:mod:`governance.content.mpg123`), mixed
+    to mono and synthesised at a quarter (or a half) of its rate there, and resampled by
+    libsoxr for the rest where that is not ``rate`` already; raises ``mpg123.Unclean``."""
+    limit = math.ceil(max_seconds * rate)
+    parts: list[np.ndarray] = []
+    total = 0
+    resampler: soxr.ResampleStream | None = None
+
+    def each(samples: np.ndarray, got: int) -> None:
+        nonlocal total, resampler
+        if time.thread_time() - at > cpu_seconds:
+            raise ContentError("timeout", f"Decoding took more than {cpu_seconds:g} s of CPU time.")
+        if got != rate:
+            if resampler is None:
+                resampler = soxr.ResampleStream(got, rate, 1, dtype="float32")
+            samples = resampler.resample_chunk(samples)
+        total += len(samples)
+        if total > limit:
+            raise ContentError("too_long", _too_long(max_seconds))
+        parts.append(samples)
+
+    _, layer = mpg123.decode(data, rate, chunk=16_384, each=each)
+    if resampler is not None:
+        parts.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if len(samples) == 0:
+        raise mpg123.Unclean("no samples")  # FFmpeg says why
+    if len(samples) > limit:
+        raise ContentError("too_long", _too_long(max_seconds))
+    np.clip(samples, -1.0, 1.0, out=samples)
+    codec = {1: "mp1", 2: "mp2"}.get(layer, "mp3")
+    return Audio(samples=samples, seconds=len(samples) / rate, codec=codec, rate=rate)
 
 
 # Sample formats FFmpeg's decoders give (each planar or packed).

@@ -9,7 +9,10 @@ import struct
 import av
 import numpy as np
 import pytest
+import scipy.signal
+import soxr
 
+from governance.content import mpg123
 from governance.content.audio import (
     SAMPLE_RATE,
     Audio,
@@ -339,3 +342,79 @@ def test_a_stereo_float_files_nan_is_made_finite_before_resampling() -> None:
     # One sample of one channel silenced: the rest of the audio is the same.
     assert np.abs(samples - clean).max() < 0.2
     assert np.array_equal(samples[1000:], clean[1000:])
+
+
+def _mp3(rate: int, layout: str) -> bytes:
+    """6 s of music as an MP3 at ``rate``."""
+    x = soxr.resample(synth.music(5, 6.0), synth.RATE, rate).astype(np.float32)
+    return _encoded(x, rate, fmt="mp3", codec="libmp3lame", layout=layout)
+
+
+def _by_ffmpeg(data: bytes, monkeypatch: pytest.MonkeyPatch) -> Audio:
+    """``data`` decoded by FFmpeg's path, as on a machine without libmpg123."""
+    with monkeypatch.context() as patch:
+        patch.setattr(mpg123, "available", lambda: False)
+        return decode(data)
+
+
+def test_libmpg123_is_installed_here() -> None:
+    # make run and make test install it (Debian's libmpg123-0): without it every MP3 takes
+    # FFmpeg's slower path, and the MP3 tests below would compare FFmpeg with itself.
+    assert mpg123.available(), "libmpg123 does not load: apt-get install libmpg123-0"
+
+
+@pytest.mark.parametrize(
+    ("rate", "layout"), [(44_100, "stereo"), (44_100, "mono"), (48_000, "stereo"),
+                         (32_000, "mono"), (22_050, "stereo"), (16_000, "mono")],
+)  # fmt: skip
+def test_an_mp3_decodes_by_libmpg123_to_ffmpegs_signal(
+    rate: int, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _mp3(rate, layout)
+    spans: list[int] = []
+    real = mpg123.decode
+
+    def spy(*args: object, **kwargs: object) -> tuple[int, int]:
+        spans.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mpg123, "decode", spy)
+    ours = decode(data)
+    theirs = _by_ffmpeg(data, monkeypatch)
+
+    assert spans == [1]  # this path decoded it (and FFmpeg's did not run again)
+    assert ours.codec == theirs.codec == "mp3"
+    assert len(ours.samples) == len(theirs.samples)
+    # In time (the cross-correlation peaks at no shift), and the same spectrum below 5 kHz:
+    # libmpg123's quarter-rate synthesis and libsoxr's filter differ above, and by a fraction
+    # of a sample's phase (a magnitude spectrogram, which the spaces read, does not see it).
+    a, b = ours.samples, theirs.samples
+    lags = np.correlate(a[4_000:20_000], b[3_990:20_010], "valid")
+    assert int(np.argmax(lags)) - 10 == 0
+    low = np.fft.rfftfreq(512, 1 / SAMPLE_RATE) < 5_000
+    spectra = [np.abs(scipy.signal.stft(x, nperseg=512)[2])[low] for x in (a, b)]
+    assert np.linalg.norm(spectra[0] - spectra[1]) < 0.02 * np.linalg.norm(spectra[1])
+    assert float(np.std(a)) == pytest.approx(float(np.std(b)), rel=0.05)
+
+
+def test_an_mp3_damaged_midway_is_decoded_by_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    # libmpg123 is told not to resync: the garbage stops it, and FFmpeg, which skips the
+    # damaged packets and counts them, decodes the file instead: the same audio either way.
+    data = bytearray(_mp3(44_100, "stereo"))
+    middle = len(data) // 2
+    data[middle : middle + 600] = np.random.default_rng(9).bytes(600)
+    with pytest.raises(mpg123.Unclean):
+        mpg123.decode(bytes(data), SAMPLE_RATE, chunk=4096, each=lambda x, rate: None)
+
+    result = decode(bytes(data))
+
+    assert np.array_equal(result.samples, _by_ffmpeg(bytes(data), monkeypatch).samples)
+    assert result.seconds == pytest.approx(6.0, abs=0.2)
+
+
+def test_mp3_decoding_bounds_hold_on_libmpg123s_path(files: dict[str, bytes]) -> None:
+    # The limits, each checked as every 16,384 samples come out of the decoder.
+    for kwargs, reason in (({"max_seconds": 1.0}, "too_long"), ({"cpu_seconds": 0.0}, "timeout")):
+        with pytest.raises(ContentError) as caught:
+            decode(files["mp3"], **kwargs)  # type: ignore[arg-type]
+        assert caught.value.reason == reason
