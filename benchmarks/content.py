@@ -10,7 +10,9 @@ For every track, registered or not, one query per transform from a random offset
 under white or pink noise at 10 and 5 dB SNR, EQ'd, band-passed 300-3,400 Hz, mixed 10 dB
 under other music or under speech (espeak-ng), quieter by 12 dB, louder by 9 dB and clipped;
 and clean crops of 8 and 15 s. Every query reaches the fingerprint as the bytes of a file (the
-codec's own container, or 16-bit WAV), so decoding is measured as a licensee's upload meets it.
+codec's own container, or 16-bit WAV), so decoding is measured as a licensee's upload meets
+it. With ``BENCH_CONTENT_REFERENCES=mp3`` the registered tracks are handed in as full-band
+stereo MP3s (192 kbit/s) instead of the OGGs, as a label might deliver them.
 
 Each query is decided as the service decides it (``MemoryIndex.decide``, ``fingerprint.
 decide``): by coverage against the space's threshold (``fingerprint.threshold`` for the query's
@@ -49,6 +51,10 @@ MUSIC = Path("/usr/share/games/wesnoth/1.16/data/core/music")
 PACKAGES = ("wesnoth-1.16-music", "espeak-ng")
 RATE = 22_050  # the rate the transforms work at; the decoder resamples to the space's rate
 SEED = int(os.environ.get("BENCH_CONTENT_SEED", "1234"))
+# How the registered tracks are handed in: "ogg" (the package's files as they are) or "mp3"
+# (each re-encoded first as a label might deliver it: full-band stereo MP3, decoded by
+# libmpg123's quarter-rate synthesis where the queries are decoded by FFmpeg and libsoxr).
+REFERENCES = os.environ.get("BENCH_CONTENT_REFERENCES", "ogg")
 RELATED = {"battle-epic", "frantic-old", "defeat2", "victory2", "silence", "defeat", "victory",
            "elf-land"}  # fmt: skip
 MIXERS = ("main_menu", "sad", "transience")
@@ -102,6 +108,26 @@ def _decode_file(path: Path | io.BytesIO, rate: int = RATE) -> np.ndarray:
             parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
         parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
     return np.concatenate(parts).astype(np.float32)
+
+
+def _delivered_mp3(path: Path) -> bytes:
+    """The file at ``path`` re-encoded as a stereo MP3 at 44.1 kHz and 192 kbit/s (LAME)."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(path, mode="r") as source, av.open(buffer, mode="w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=44_100)
+        assert isinstance(stream, av.AudioStream)
+        stream.bit_rate = 192_000
+        stream.layout = "stereo"
+        resampler = av.AudioResampler(format=stream.format.name, layout="stereo", rate=44_100)
+        for frame in [*source.decode(audio=0), None]:
+            for resampled in resampler.resample(frame):
+                for packet in stream.encode(resampled):
+                    out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buffer.getvalue()
 
 
 def _encoded(x: np.ndarray, codec: str, bitrate: int) -> bytes:
@@ -378,8 +404,13 @@ def main() -> None:
 
     index = fingerprint.MemoryIndex()
     seconds = decode_cpu = extract_cpu = 0.0
+    if REFERENCES == "mp3":
+        print("references handed in as MP3 (stereo, 44.1 kHz, 192 kbit/s, encoded from the OGGs "
+              "first, not timed)", flush=True)  # fmt: skip
     for name in registered:
         data = (MUSIC / f"{name}.ogg").read_bytes()
+        if REFERENCES == "mp3":
+            data = _delivered_mp3(MUSIC / f"{name}.ogg")
         started = time.process_time()
         decoded = audio.decode(data)
         decode_cpu += time.process_time() - started

@@ -9,6 +9,8 @@ work. Stable ids: look them up in docs/configuration.md ("What stops the service
 - consentry.W001 the service connects to PostgreSQL as a superuser (database check)
 - consentry.W002 the service connects as the owner of the ledger's tables, or a member of the
   owner's role (database check)
+- consentry.W003 libmpg123 (Debian's libmpg123-0) does not load: MP3s are decoded by FFmpeg,
+  into the same samples, with a sixth more CPU
 
 The database checks run where Django runs database checks: ``check --database default`` (the
 launcher's step 3) and ``migrate``. They judge the role the service connects as
@@ -21,6 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from governance.content import mpg123
 
 SUPPORTED_BROKERS = (
     "redis://",
@@ -88,6 +92,22 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register()
+def check_mp3_decoder(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """consentry.W003: MP3s are decoded by libmpg123 (``governance.content.mpg123``); without
+    it, by FFmpeg: the same samples, with 15-20 % more CPU a file."""
+    if mpg123.available():
+        return []
+    return [
+        Warning(
+            "libmpg123 does not load: MP3s are decoded by FFmpeg instead.",
+            hint="Install Debian's libmpg123-0 (make run and make test do): MP3s decode with "
+            "15-20 % less CPU.",
+            id="consentry.W003",
+        )
+    ]
 
 
 @register(Tags.database)

@@ -67,6 +67,8 @@ _MAX_CHANNELS: Final = 64
 # A file whose packets mostly fail to decode is corrupt, not merely scratched.
 _MAX_BAD_PACKET_SHARE: Final = 0.25
 _MIN_BAD_PACKETS: Final = 8
+# Samples libmpg123 writes a call (1 s at 44.1 kHz): the limits are checked between calls.
+_MPEG_CHUNK: Final = 44_100
 
 
 class ContentError(ValueError):
@@ -262,27 +264,31 @@ def _decode_mpeg(
     data: bytes, *, max_seconds: float, cpu_seconds: float, at: float, rate: int
 ) -> Audio:
     """A clean MPEG audio stream decoded by libmpg123 (:mod:`governance.content.mpg123`), mixed
-    to mono and synthesised at a quarter (or a half) of its rate there, and resampled by
-    libsoxr for the rest where that is not ``rate`` already; raises ``mpg123.Unclean``."""
+    to mono there, and resampled by libsoxr as FFmpeg's frames are (:class:`_Mono`): the same
+    samples to float rounding. Raises ``mpg123.Unclean`` for FFmpeg to decode it instead."""
     limit = math.ceil(max_seconds * rate)
     parts: list[np.ndarray] = []
     total = 0
     resampler: soxr.ResampleStream | None = None
+    source = 0
 
     def each(samples: np.ndarray, got: int) -> None:
-        nonlocal total, resampler
+        nonlocal total, resampler, source
         if time.thread_time() - at > cpu_seconds:
             raise ContentError("timeout", f"Decoding took more than {cpu_seconds:g} s of CPU time.")
-        if got != rate:
-            if resampler is None:
-                resampler = soxr.ResampleStream(got, rate, 1, dtype="float32")
+        if not _MIN_RATE <= got <= _MAX_RATE:
+            raise mpg123.Unclean(f"a rate of {got} Hz")
+        if got != source:
+            source = got
+            resampler = None if got == rate else soxr.ResampleStream(got, rate, 1, dtype="float32")
+        if resampler is not None:
             samples = resampler.resample_chunk(samples)
         total += len(samples)
         if total > limit:
             raise ContentError("too_long", _too_long(max_seconds))
         parts.append(samples)
 
-    _, layer = mpg123.decode(data, rate, chunk=16_384, each=each)
+    layer = mpg123.decode(data, chunk=_MPEG_CHUNK, each=each)
     if resampler is not None:
         parts.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)

@@ -1,17 +1,16 @@
 """MPEG audio (MP3, and layers I and II) decoded by libmpg123, Debian's ``libmpg123-0``, through
-ctypes: the channels mixed to one and the synthesis run at a half or a quarter of the stream's
-rate, in the decoder itself.
+ctypes, its channels mixed to one in the decoder.
 
 FFmpeg's decoder, the other path (:mod:`governance.content.audio`), synthesises every channel
-at the stream's own rate and hands the frames to Python one by one: 44,100 samples a second a
-channel, resampled afterwards to the 11,025 the spaces read. libmpg123 sums the channels'
-spectra before one synthesis (``MPG123_MONO_MIX``) and, asked for a quarter of the rate
-(``MPG123_DOWN_SAMPLE``), synthesises only the lower quarter of the subbands at that rate (its
-own band-limited decimation, so no resampler is needed for 44,100 Hz), in one call for a second
-of output. A 3-minute MP3 at 128 kbit/s takes 0.09 s of CPU instead of 0.13 (mono) and 0.14
-instead of 0.20-0.29 (stereo) on the machines here. The output differs from FFmpeg's plus
-libsoxr's in the top few hundred hertz, where the two filters differ: 90 % of a track's
-postings are the same both ways, fewer than a re-encode keeps.
+and hands the frames to Python one by one (7,000 frames of 1,152 samples in 3 minutes), where
+they are copied out and their channels averaged. libmpg123 sums the channels' spectra before
+one synthesis (``MPG123_MONO_MIX``) and writes a chunk of output in one call: the same samples
+(to within 4e-6, float rounding; both decoders are exact), which libsoxr resamples to the
+spaces' rate as it does FFmpeg's, so no space's vectors change. A 3-minute MP3 at 128 kbit/s
+takes 0.115 s of CPU to 11,025 Hz instead of 0.130 (mono), 0.164 instead of 0.192 (stereo at
+192 kbit/s). (Its quarter-rate synthesis, ``MPG123_DOWN_SAMPLE``, would take 0.086 and 0.134,
+but its top 300 Hz are not libsoxr's: a tenth of an MP3's fingerprint pairs would differ,
+docs/matching.md.)
 
 This path takes only clean streams: the decoder is told not to resync (``MPG123_NO_RESYNC``),
 and a stream it cannot decode from end to end as one run of frames of one format raises
@@ -36,7 +35,6 @@ _NEW_FORMAT: Final = -11
 _DONE: Final = -12
 # Parameters (enum mpg123_parms) and flags (enum mpg123_param_flags).
 _ADD_FLAGS: Final = 2
-_DOWN_SAMPLE: Final = 4
 _MONO_MIX: Final = 0x4
 _QUIET: Final = 0x20
 _NO_RESYNC: Final = 0x80
@@ -45,9 +43,6 @@ _ENC_FLOAT_32: Final = 0x200
 _MONO: Final = 1
 # MPEG audio's sample rates (MPEG-1, 2 and 2.5).
 RATES: Final = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
-# The first bytes fed to learn the stream's rate and layer: an ID3v2 tag (pictures included)
-# and the first frames fit.
-_PROBE_BYTES: Final = 1 << 20
 
 
 class Unclean(Exception):
@@ -78,12 +73,6 @@ def _library() -> ctypes.CDLL | None:
     lib.mpg123_open_feed.argtypes = [handle]
     lib.mpg123_feed.argtypes = [handle, ctypes.c_void_p, size]
     lib.mpg123_read.argtypes = [handle, ctypes.c_void_p, size, ctypes.POINTER(size)]
-    lib.mpg123_getformat.argtypes = [
-        handle,
-        ctypes.POINTER(ctypes.c_long),
-        ctypes.POINTER(ctypes.c_int),
-        ctypes.POINTER(ctypes.c_int),
-    ]
     lib.mpg123_info.argtypes = [handle, ctypes.POINTER(_FrameInfo)]
     lib.mpg123_strerror.restype = ctypes.c_char_p
     lib.mpg123_strerror.argtypes = [handle]
@@ -100,7 +89,7 @@ def available() -> bool:
 class _Handle:
     """One decoder (``mpg123_new``), fed the whole input and deleted on exit."""
 
-    def __init__(self, lib: ctypes.CDLL, data: bytes, *, down: int, rates: tuple[int, ...]):
+    def __init__(self, lib: ctypes.CDLL, data: bytes) -> None:
         self.lib = lib
         error = ctypes.c_int()
         self.h = lib.mpg123_new(None, ctypes.byref(error))
@@ -109,9 +98,8 @@ class _Handle:
         try:
             flags = _MONO_MIX | _FORCE_FLOAT | _QUIET | _NO_RESYNC
             self._check(lib.mpg123_param(self.h, _ADD_FLAGS, flags, 0.0))
-            self._check(lib.mpg123_param(self.h, _DOWN_SAMPLE, down, 0.0))
             self._check(lib.mpg123_format_none(self.h))
-            for rate in rates:
+            for rate in RATES:
                 self._check(lib.mpg123_format(self.h, rate, _MONO, _ENC_FLOAT_32))
             self._check(lib.mpg123_open_feed(self.h))
             self._check(lib.mpg123_feed(self.h, data, len(data)))
@@ -136,49 +124,36 @@ class _Handle:
         return code, done.value // 4
 
     def stream(self) -> tuple[int, int]:
-        """The stream's rate and MPEG layer, from its first frame."""
-        rate, channels, encoding = ctypes.c_long(), ctypes.c_int(), ctypes.c_int()
-        code = self.lib.mpg123_getformat(
-            self.h, ctypes.byref(rate), ctypes.byref(channels), ctypes.byref(encoding)
-        )
-        if code != _OK:
-            raise Unclean("no MPEG audio frame in the first megabyte")
+        """The stream's rate and MPEG layer (once the first frame is read)."""
         info = _FrameInfo()
         self._check(self.lib.mpg123_info(self.h, ctypes.byref(info)))
         return int(info.rate), int(info.layer)
 
 
-def decode(
-    data: bytes, rate: int, *, chunk: int, each: Callable[[np.ndarray, int], None]
-) -> tuple[int, int]:
-    """Decode ``data`` to mono float32 at the rate of the stream divided by 1, 2 or 4 (the most
-    that stays at or above ``rate``), handing ``each`` a copy of every ``chunk`` samples (fewer
-    at the end) with that rate; ``each`` may raise to stop. Returns the stream's rate and
-    layer. Raises :class:`Unclean` (FFmpeg decides instead) and ``RuntimeError`` if the library
-    is missing."""
+def decode(data: bytes, *, chunk: int, each: Callable[[np.ndarray, int], None]) -> int:
+    """Decode ``data`` to mono float32 at the stream's rate, handing ``each`` a copy of every
+    ``chunk`` samples (fewer at the end) and that rate; ``each`` may raise to stop. Returns the
+    MPEG layer (1, 2 or 3). Raises :class:`Unclean` (FFmpeg decides instead), and
+    ``RuntimeError`` if the library is missing."""
     lib = _library()
     if lib is None:
         raise RuntimeError("libmpg123 is not installed (Debian: libmpg123-0)")
-    with _Handle(lib, data[:_PROBE_BYTES], down=0, rates=RATES) as probe:
-        source, layer = probe.stream()
-    factor = next(f for f in (4, 2, 1) if source // f >= rate or f == 1)
-    down = {1: 0, 2: 1, 4: 2}[factor]
-    out_rate = source // factor
     buffer = np.empty(chunk, dtype=np.float32)
-    with _Handle(lib, data, down=down, rates=(out_rate,)) as handle:
-        formats = 0
+    with _Handle(lib, data) as handle:
+        rate = layer = 0
         while True:
             code, n = handle.read(buffer)
-            if n:
-                each(buffer[:n].copy(), out_rate)
             if code == _NEW_FORMAT:
-                formats += 1
-                if formats > 1:  # the rate changed midway (chained or damaged headers)
+                if rate:  # the rate changed midway (chained or damaged headers)
                     raise Unclean("the stream changes format")
-                continue
-            if code == _OK:
+                rate, layer = handle.stream()
+            if n:
+                each(buffer[:n].copy(), rate)
+            if code in (_OK, _NEW_FORMAT):
                 continue
             if code in (_NEED_MORE, _DONE):  # the end of the input (a partial frame dropped)
-                return source, layer
+                if not rate:
+                    raise Unclean("no MPEG audio frame")
+                return layer
             handle._check(code)
             raise Unclean(f"mpg123_read returned {code}")

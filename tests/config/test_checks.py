@@ -67,3 +67,16 @@ def test_pgvector_is_enabled_by_a_migration() -> None:
         row = cursor.fetchone()
     assert row is not None
     assert tuple(int(p) for p in row[0].split(".")[:2]) >= (0, 8)
+
+
+def test_it_warns_when_mp3s_cannot_be_decoded_by_libmpg123(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.checks import check_mp3_decoder
+    from governance.content import mpg123
+
+    assert check_mp3_decoder() == []  # installed here (make test installs it)
+    monkeypatch.setattr(mpg123, "available", lambda: False)
+
+    (warning,) = check_mp3_decoder()
+
+    assert warning.id == "consentry.W003"
+    assert "libmpg123-0" in warning.hint

@@ -9,7 +9,6 @@ import struct
 import av
 import numpy as np
 import pytest
-import scipy.signal
 import soxr
 
 from governance.content import mpg123
@@ -374,7 +373,7 @@ def test_an_mp3_decodes_by_libmpg123_to_ffmpegs_signal(
     spans: list[int] = []
     real = mpg123.decode
 
-    def spy(*args: object, **kwargs: object) -> tuple[int, int]:
+    def spy(*args: object, **kwargs: object) -> int:
         spans.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
@@ -384,17 +383,9 @@ def test_an_mp3_decodes_by_libmpg123_to_ffmpegs_signal(
 
     assert spans == [1]  # this path decoded it (and FFmpeg's did not run again)
     assert ours.codec == theirs.codec == "mp3"
+    # The same samples, to float rounding: both decoders are exact, and libsoxr resamples both.
     assert len(ours.samples) == len(theirs.samples)
-    # In time (the cross-correlation peaks at no shift), and the same spectrum below 5 kHz:
-    # libmpg123's quarter-rate synthesis and libsoxr's filter differ above, and by a fraction
-    # of a sample's phase (a magnitude spectrogram, which the spaces read, does not see it).
-    a, b = ours.samples, theirs.samples
-    lags = np.correlate(a[4_000:20_000], b[3_990:20_010], "valid")
-    assert int(np.argmax(lags)) - 10 == 0
-    low = np.fft.rfftfreq(512, 1 / SAMPLE_RATE) < 5_000
-    spectra = [np.abs(scipy.signal.stft(x, nperseg=512)[2])[low] for x in (a, b)]
-    assert np.linalg.norm(spectra[0] - spectra[1]) < 0.02 * np.linalg.norm(spectra[1])
-    assert float(np.std(a)) == pytest.approx(float(np.std(b)), rel=0.05)
+    assert float(np.abs(ours.samples - theirs.samples).max()) < 1e-4
 
 
 def test_an_mp3_damaged_midway_is_decoded_by_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -404,7 +395,7 @@ def test_an_mp3_damaged_midway_is_decoded_by_ffmpeg(monkeypatch: pytest.MonkeyPa
     middle = len(data) // 2
     data[middle : middle + 600] = np.random.default_rng(9).bytes(600)
     with pytest.raises(mpg123.Unclean):
-        mpg123.decode(bytes(data), SAMPLE_RATE, chunk=4096, each=lambda x, rate: None)
+        mpg123.decode(bytes(data), chunk=4096, each=lambda x, rate: None)
 
     result = decode(bytes(data))
 
@@ -413,7 +404,7 @@ def test_an_mp3_damaged_midway_is_decoded_by_ffmpeg(monkeypatch: pytest.MonkeyPa
 
 
 def test_mp3_decoding_bounds_hold_on_libmpg123s_path(files: dict[str, bytes]) -> None:
-    # The limits, each checked as every 16,384 samples come out of the decoder.
+    # The limits, each checked as every second of samples comes out of the decoder.
     for kwargs, reason in (({"max_seconds": 1.0}, "too_long"), ({"cpu_seconds": 0.0}, "timeout")):
         with pytest.raises(ContentError) as caught:
             decode(files["mp3"], **kwargs)  # type: ignore[arg-type]
