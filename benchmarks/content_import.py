@@ -13,7 +13,7 @@ a second per process. Besides the wall time, the CPU seconds of the command (its
 with ``--jobs``, its pool's: the children's rusage) and of the embedded PostgreSQL (its
 postmaster's processes, from ``/proc``), so that a run on a loaded machine still says what a
 track costs; and a track's marginal cost, the folder less its first half, each into an empty
-store, the pair alternated ``BENCH_CONTENT_REPEAT`` times (3) and the median given. First, one
+store, the pair alternated ``BENCH_CONTENT_REPEAT`` times (5) and the median given. First, one
 track's CPU time split between decoding, the fingerprint and the composition vectors, measured
 in the benchmark's process; then the same for a stereo track at 192 kbit/s (as music is sold:
 the folder's tracks are mono).
@@ -37,7 +37,7 @@ from benchmarks.ledger_append import BASE_DIR, drop, scratch_env
 
 TRACKS = int(os.environ.get("BENCH_CONTENT_TRACKS", "20"))
 # How many times the folder and its first half are imported, alternated (the marginal figure).
-REPEAT = max(1, int(os.environ.get("BENCH_CONTENT_REPEAT", "3")))
+REPEAT = max(1, int(os.environ.get("BENCH_CONTENT_REPEAT", "5")))
 SECONDS = 180
 RATE = 44_100
 
