@@ -126,11 +126,12 @@ def run_command(
     wall = time.perf_counter() - t0
     server = postgres_cpu() - server
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    command = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    user, system = after.ru_utime - children.ru_utime, after.ru_stime - children.ru_stime
+    command = user + system
     if result.returncode != 0:
         raise RuntimeError(f"import failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
-    cpu = (f"CPU: the command {command:.1f} s, PostgreSQL {server:.1f} s; load average "
-           f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+    cpu = (f"CPU: the command {command:.1f} s ({user:.1f} user, {system:.1f} system), "
+           f"PostgreSQL {server:.1f} s; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     return wall, f"{result.stdout.strip().splitlines()[-1]}; {cpu}", (command, server)
 
 
