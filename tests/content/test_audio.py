@@ -409,3 +409,16 @@ def test_mp3_decoding_bounds_hold_on_libmpg123s_path(files: dict[str, bytes]) ->
         with pytest.raises(ContentError) as caught:
             decode(files["mp3"], **kwargs)  # type: ignore[arg-type]
         assert caught.value.reason == reason
+
+
+def test_mp3s_decoded_in_threads_at_once_are_each_decoded_whole() -> None:
+    # One libmpg123 handle a call, the GIL released inside it: threads decode side by side.
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [_mp3(44_100, "stereo"), _mp3(48_000, "mono"), _mp3(22_050, "stereo")] * 3
+    alone = [decode(data).samples for data in files]
+
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda data: decode(data).samples, files))
+
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
