@@ -225,9 +225,7 @@ def _decode(
         for packet in container.demux(stream):
             # Every 16 packets (reading the clock costs more than a packet's bookkeeping).
             if packets % 16 == 0 and time.thread_time() - at > cpu_seconds:
-                raise ContentError(
-                    "timeout", f"Decoding took more than {cpu_seconds:g} s of CPU time."
-                )
+                raise ContentError("timeout", _timeout(cpu_seconds))
             packets += 1
             try:
                 frames = packet.decode()
@@ -270,18 +268,15 @@ def _decode_mpeg(
     parts: list[np.ndarray] = []
     total = 0
     resampler: soxr.ResampleStream | None = None
-    source = 0
 
     def each(samples: np.ndarray, got: int) -> None:
-        nonlocal total, resampler, source
+        # (the stream's one rate: mpg123.decode refuses a stream that changes it)
+        nonlocal total, resampler
         if time.thread_time() - at > cpu_seconds:
-            raise ContentError("timeout", f"Decoding took more than {cpu_seconds:g} s of CPU time.")
-        if not _MIN_RATE <= got <= _MAX_RATE:
-            raise mpg123.Unclean(f"a rate of {got} Hz")
-        if got != source:
-            source = got
-            resampler = None if got == rate else soxr.ResampleStream(got, rate, 1, dtype="float32")
-        if resampler is not None:
+            raise ContentError("timeout", _timeout(cpu_seconds))
+        if got != rate:
+            if resampler is None:
+                resampler = soxr.ResampleStream(got, rate, 1, dtype="float32")
             samples = resampler.resample_chunk(samples)
         total += len(samples)
         if total > limit:
@@ -414,6 +409,10 @@ class _Mono:
         self._flush(last=True)
         self._stream = None
         return np.concatenate(self._out) if self._out else np.zeros(0, np.float32)
+
+
+def _timeout(cpu_seconds: float) -> str:
+    return f"Decoding took more than {cpu_seconds:g} s of CPU time."
 
 
 def _too_long(max_seconds: float) -> str:

@@ -395,41 +395,19 @@ def best_keys(
     return key[keep], int(cov[cut])
 
 
-def candidate_offsets(
-    votes: Iterable[tuple[str, int, int, int]],
-    *,
-    references: int = CANDIDATE_REFERENCES,
-    offsets: int = CANDIDATE_OFFSETS,
-    coverage: int = CANDIDATE_COVERAGE,
-) -> list[tuple[str, list[int]]]:
-    """The candidates presence verifies: the ``references`` best references by coverage
-    (ranked as :func:`score_votes` ranks them), each with its best ``offsets`` centres (in
-    frames; by coverage, then hits), none within 2 frames of a better one, all of at least
-    ``coverage``."""
-    rows = list(votes)
-    if not rows or references <= 0:
-        return []
+def _ranked(
+    rows: list[tuple[str, int, int, int]], coverage: int
+) -> tuple[_Centres, np.ndarray, np.ndarray, np.ndarray]:
+    """The centres of at least ``coverage``, grouped by reference (each group's best first:
+    coverage, then hits, then the smaller centre): the centres, their keys, and the groups'
+    first indexes ranked as :func:`score_votes` ranks references."""
     g = _centres(rows)
     keep = g.coverage >= coverage
     key, centre, cov, hits = g.key[keep], g.centre[keep], g.coverage[keep], g.hits[keep]
     order = np.lexsort((centre, -hits, -cov, key))
     key, centre, cov, hits = key[order], centre[order], cov[order], hits[order]
     heads = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
-    ranked = heads[np.lexsort((key[heads], -hits[heads], -cov[heads]))]
-    out: list[tuple[str, list[int]]] = []
-    for head in ranked[:references]:
-        kept: list[int] = []
-        if offsets <= 0:  # the ranking alone (candidate_references)
-            out.append((g.names[int(key[head])], kept))
-            continue
-        stop = head + int(np.searchsorted(key[head:], key[head], "right"))
-        for c in centre[head:stop].tolist():
-            if all(abs(c - x) > 2 for x in kept):
-                kept.append(int(c))
-                if len(kept) == offsets:
-                    break
-        out.append((g.names[int(key[head])], kept))
-    return out
+    return g, key, centre, heads[np.lexsort((key[heads], -hits[heads], -cov[heads]))]
 
 
 def candidate_references(
@@ -438,10 +416,39 @@ def candidate_references(
     references: int = CANDIDATE_REFERENCES,
     coverage: int = CANDIDATE_COVERAGE,
 ) -> list[str]:
-    """The references presence scans: the ``references`` best by coverage, ranked as
-    :func:`candidate_offsets` ranks them, without listing their offsets."""
-    return [key for key, _ in candidate_offsets(votes, references=references, offsets=0,
-                                                coverage=coverage)]  # fmt: skip
+    """The references presence scans: the ``references`` best by coverage (ranked as
+    :func:`score_votes` ranks them), of at least ``coverage``."""
+    rows = list(votes)
+    if not rows or references <= 0:
+        return []
+    g, key, _, ranked = _ranked(rows, coverage)
+    return [g.names[int(key[head])] for head in ranked[:references]]
+
+
+def candidate_offsets(
+    votes: Iterable[tuple[str, int, int, int]],
+    *,
+    references: int = CANDIDATE_REFERENCES,
+    offsets: int = CANDIDATE_OFFSETS,
+    coverage: int = CANDIDATE_COVERAGE,
+) -> list[tuple[str, list[int]]]:
+    """:func:`candidate_references`, each with its best ``offsets`` centres (in frames; by
+    coverage, then hits), none within 2 frames of a better one, all of at least ``coverage``."""
+    rows = list(votes)
+    if not rows or references <= 0:
+        return []
+    g, key, centre, ranked = _ranked(rows, coverage)
+    out: list[tuple[str, list[int]]] = []
+    for head in ranked[:references]:
+        stop = head + int(np.searchsorted(key[head:], key[head], "right"))
+        kept: list[int] = []
+        for c in centre[head:stop].tolist():
+            if all(abs(c - x) > 2 for x in kept):
+                kept.append(int(c))
+                if len(kept) == offsets:
+                    break
+        out.append((g.names[int(key[head])], kept))
+    return out
 
 
 @dataclass(frozen=True)
