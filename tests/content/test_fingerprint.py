@@ -168,7 +168,7 @@ def test_silence_has_nothing_to_fingerprint() -> None:
 
 
 def test_the_threshold_grows_with_the_query_length() -> None:
-    assert [threshold(s) for s in (8, 15, 30, 90)] == [7, 8, 9, 12]
+    assert [threshold(s) for s in (8, 15, 30, 90)] == [7, 8, 10, 14]
     assert all(threshold(s) <= threshold(s + 1) for s in range(600))
     with pytest.raises(ValueError, match="non-negative"):
         threshold(-1.0)
