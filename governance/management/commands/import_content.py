@@ -4,12 +4,14 @@ content.
 
 The party must have registered each recording or hold a share of it (as through the API). The
 files are fingerprinted by this command, not by the workers: in this process, or with ``--jobs
-N`` in N processes while this one stores what they return. Each file is stored, completed and
-ledgered in its own transaction (``governance.services.content``): an interrupted run keeps what
-it did, and running it again skips every file whose SHA-256 is already completed for its
-recording (resumable). A file whose name is not a registered ISRC, that the party may not hand
-in, or whose content is bad, is reported by name with the reason, and the others go on. Prints
-a progress bar, then one line per failed file and a summary; exit status 1 if any file failed.
+N`` in N processes while this one stores what they return. The files are stored, completed and
+ledgered up to ``IMPORT_BATCH`` (8) in one transaction, their postings one segment of the packed
+store (``governance.services.content``): an interrupted run keeps every batch it stored, and
+running it again skips every file whose SHA-256 is already completed for its recording
+(resumable); a batch that cannot be stored is stored again file by file. A file whose name is
+not a registered ISRC, that the party may not hand in, whose content is bad or that cannot be
+stored, is reported by name with the reason, and the others go on. Prints a progress bar, then
+one line per failed file and a summary; exit status 1 if any file failed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from governance.identifiers import IdentifierError, normalize_isrc
 from governance.models import Party, Work, WorkContent, WorkKind
 from governance.services import content as content_services
 from governance.services import fingerprint_store
-from governance.services.content import Composed, Extracted
+from governance.services.content import IMPORT_BATCH, Composed, Extracted, Fingerprinted
 
 Outcome = Extracted | Composed | tuple[str, str]
 """What fingerprinting a file gave: its vectors (its composition vectors alone, for a content
@@ -62,6 +64,7 @@ class _Pending:
     work: Work
     sha256: str
     data: bytes
+    size: int = 0
     outcome: Future[Outcome] | Outcome | None = None
     completed: WorkContent | None = None
     """The same bytes' content, completed already, whose composition vectors are missing."""
@@ -95,12 +98,14 @@ class Command(BaseCommand):
             pool.submit(int).result()
             ahead = 2 * options["jobs"]
         else:
-            # One thread fingerprints (pure code, no database) the file after the one this
-            # thread is storing: while PostgreSQL inserts a track's postings into its index
-            # (on another core), this process waits for it with the GIL released.
-            pool, ahead = ThreadPoolExecutor(1), 1
+            # One thread fingerprints (pure code, no database) the files after those this
+            # thread is storing: while PostgreSQL writes a batch (on another core), this
+            # process waits for it with the GIL released. Three files ahead keep it busy while
+            # a batch is stored.
+            pool, ahead = ThreadPoolExecutor(1), 3
         self.bar = tqdm(total=len(files), unit="files", desc=f"fingerprinting {folder.name}",
                         disable=None)  # fmt: skip
+        self.batch: list[_Pending] = []
         try:
             waiting: deque[_Pending] = deque()
             for path in files:
@@ -121,6 +126,7 @@ class Command(BaseCommand):
                     self.store(waiting.popleft())
             while waiting:
                 self.store(waiting.popleft())
+            self.flush()
         finally:
             pool.shutdown(cancel_futures=True)
             self.bar.close()
@@ -167,29 +173,33 @@ class Command(BaseCommand):
         if earlier is not None:
             if not content_services.composition_missing(earlier):
                 return None
-            return _Pending(path, work, sha256, data, completed=earlier)
-        return _Pending(path, work, sha256, data)
+            return _Pending(path, work, sha256, data, len(data), completed=earlier)
+        return _Pending(path, work, sha256, data, len(data))
 
     def store(self, pending: _Pending) -> None:
+        """Wait for a file's fingerprints: a new file's join the batch (stored when it holds
+        ``IMPORT_BATCH``), a completed file's composition vectors are stored at once."""
         try:
-            created = self.stored(pending)
+            outcome = self.outcome(pending)
         except _Refused as refused:
             self.done("failed", pending.path, str(refused))
-        else:
-            new = "composed" if pending.completed else "imported"
-            self.done(new if created else "skipped", pending.path)
-            if created and not pending.completed and fingerprint_store.compaction_due():
-                # Each file's postings are a segment of their own: merged as they pile up
-                # (size-tiered), here rather than by a worker, so that a long import leaves
-                # few segments for the queries meanwhile.
-                fingerprint_store.compact()
+            return
+        if isinstance(outcome, Extracted):
+            self.batch.append(pending)
+            if len(self.batch) >= IMPORT_BATCH:
+                self.flush()
+            return
+        assert pending.completed is not None
+        created = content_services.content_import_compose(
+            content=pending.completed, composed=outcome, now=timezone.now()
+        )
+        self.done("composed" if created else "skipped", pending.path)
 
-    def stored(self, pending: _Pending) -> bool:
-        """Store a fingerprinted file; whether it was new. Raises ``_Refused`` with the reason
-        its content was bad, or fingerprinting it failed otherwise (a process of the pool died
-        on it, an unexpected error in the thread)."""
-        outcome, size = pending.outcome, len(pending.data)
-        pending.data = b""
+    def outcome(self, pending: _Pending) -> Extracted | Composed:
+        """A file's fingerprints (its bytes let go). Raises ``_Refused`` with the reason its
+        content was bad, or fingerprinting it failed otherwise (a process of the pool died on
+        it, an unexpected error in the thread)."""
+        outcome, pending.data = pending.outcome, b""
         if isinstance(outcome, Future):
             try:
                 outcome = outcome.result()
@@ -197,16 +207,46 @@ class Command(BaseCommand):
                 raise _Refused(f"{type(exc).__name__}: {exc}") from None
         if outcome is None or isinstance(outcome, tuple):
             raise _Refused(": ".join(outcome or ("not fingerprinted",)))
-        if isinstance(outcome, Composed):
-            assert pending.completed is not None
-            return content_services.content_import_compose(
-                content=pending.completed, composed=outcome, now=timezone.now()
+        pending.outcome = outcome
+        return outcome
+
+    def flush(self) -> None:
+        """Store the batch in one transaction; if that fails, each file in its own, so that
+        only a file that cannot be stored is reported (with the error)."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        items = [_item(p) for p in batch]
+        created: list[bool | None] = []
+        try:
+            stored = content_services.content_import_store_many(
+                party=self.party, items=items, now=timezone.now(), compaction_job=False
             )
-        _, created = content_services.content_import_store(
-            party=self.party, work=pending.work, sha256=pending.sha256, size=size,
-            extracted=outcome, now=timezone.now(), compaction_job=False,  # store() compacts
-        )  # fmt: skip
-        return created
+            created += (new for _, new in stored)
+        except Exception:  # rolled back: nothing of the batch is stored
+            for pending, item in zip(batch, items, strict=True):
+                try:
+                    [(_, new)] = content_services.content_import_store_many(
+                        party=self.party, items=[item], now=timezone.now(), compaction_job=False
+                    )
+                except Exception as exc:
+                    self.done("failed", pending.path, f"not stored ({type(exc).__name__}: {exc})")
+                    created.append(None)
+                else:
+                    created.append(new)
+        for pending, outcome in zip(batch, created, strict=True):
+            if outcome is not None:
+                self.done("imported" if outcome else "skipped", pending.path)
+        if any(created) and fingerprint_store.compaction_due():
+            # Each batch's postings are a segment of their own: merged as they pile up
+            # (size-tiered), here rather than by a worker, so that a long import leaves few
+            # segments for the queries meanwhile.
+            fingerprint_store.compact()
+
+
+def _item(pending: _Pending) -> Fingerprinted:
+    assert isinstance(pending.outcome, Extracted)
+    return Fingerprinted(pending.work, pending.sha256, pending.size, pending.outcome)
 
 
 class _Refused(Exception):
