@@ -57,6 +57,43 @@ from governance.services import fingerprint_store
 fingerprint_store.compact(full=True)  # (the deleted contents' postings dropped)
 WorkEmbedding.objects.filter(space__name="composition").delete()  # the works' (not contents')
 """
+# The command's storing alone: every file fingerprinted once, first, and the command run with
+# those fingerprints (content.extract cached by the bytes' SHA-256), its files stored IMPORT_BATCH
+# at a time (as it does) and one at a time (as before 3470803), alternated in one process.
+STORE = """
+import hashlib, os, resource, statistics, sys, time
+from io import StringIO
+from unittest import mock
+import django; django.setup()
+from benchmarks.content_import import FORGET, postgres_cpu
+from django.core.management import call_command
+from governance.management.commands import import_content
+from governance.services import content
+
+folder, party, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+real, cache = content.extract, {}
+for name in sorted(os.listdir(folder)):
+    data = open(os.path.join(folder, name), "rb").read()
+    cache[hashlib.sha256(data).digest()] = real(data)
+tracks = len(cache)
+figures = {8: [], 1: []}
+with mock.patch.object(content, "extract", lambda data: cache[hashlib.sha256(data).digest()]):
+    for _ in range(repeat):
+        for batch in figures:
+            exec(FORGET)
+            pg, t0 = postgres_cpu(), time.process_time()
+            with mock.patch.object(import_content, "IMPORT_BATCH", batch):
+                call_command("import_content", folder, "--party", party, stdout=StringIO(),
+                             stderr=StringIO())
+            figures[batch].append(((time.process_time() - t0) / tracks,
+                                   (postgres_cpu() - pg) / tracks))
+for batch, runs in figures.items():
+    cpu = statistics.median(c for c, _ in runs)
+    pg = statistics.median(p for _, p in runs)
+    each = ", ".join(f"{c:.3f}" for c, _ in runs)
+    print(f"storing alone, {batch} file(s) a transaction: {cpu:.3f} s of the command's CPU a "
+          f"track (median of {repeat}: {each}), {pg:.3f} s of PostgreSQL's")
+"""
 
 
 def track_mp3(seed: int, *, stereo: bool = False) -> bytes:
@@ -226,6 +263,12 @@ def main() -> None:
                     print(f"a track, marginal, median of {REPEAT}: {cpu:.3f} s of the "
                           f"command's CPU ({1 / cpu:.2f} tracks a CPU second), {pg:.3f} s of "
                           f"PostgreSQL's; {elapsed:.3f} s wall", flush=True)  # fmt: skip
+            subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
+            stored = subprocess.run(
+                [sys.executable, "-c", STORE, str(folder), LABEL, str(REPEAT)], cwd=BASE_DIR,
+                env=env, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            print(stored.stdout.strip(), flush=True)
             subprocess.run([sys.executable, "-c", FORGET], cwd=BASE_DIR, env=env, check=True)
             wall, summary, _ = run_command(env, folder, jobs=2)
             print(f"import --jobs 2: {wall:.1f} s wall, {TRACKS / wall:.2f} tracks/s; {summary}",
