@@ -61,7 +61,7 @@ WorkEmbedding.objects.filter(space__name="composition").delete()  # the works' (
 # those fingerprints (content.extract cached by the bytes' SHA-256), its files stored IMPORT_BATCH
 # at a time (as it does) and one at a time (as before 3470803), alternated in one process.
 STORE = """
-import hashlib, os, resource, statistics, sys, time
+import hashlib, os, statistics, sys, time
 from io import StringIO
 from unittest import mock
 import django; django.setup()

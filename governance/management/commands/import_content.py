@@ -64,7 +64,7 @@ class _Pending:
     work: Work
     sha256: str
     data: bytes
-    size: int = 0
+    size: int
     outcome: Future[Outcome] | Outcome | None = None
     completed: WorkContent | None = None
     """The same bytes' content, completed already, whose composition vectors are missing."""
@@ -216,37 +216,36 @@ class Command(BaseCommand):
         batch, self.batch = self.batch, []
         if not batch:
             return
-        items = [_item(p) for p in batch]
-        created: list[bool | None] = []
+        created: list[bool | None]
         try:
-            stored = content_services.content_import_store_many(
-                party=self.party, items=items, now=timezone.now(), compaction_job=False
-            )
-            created += (new for _, new in stored)
+            created = [*self.stored(batch)]
         except Exception:  # rolled back: nothing of the batch is stored
-            for pending, item in zip(batch, items, strict=True):
+            created = []
+            for pending in batch:
                 try:
-                    [(_, new)] = content_services.content_import_store_many(
-                        party=self.party, items=[item], now=timezone.now(), compaction_job=False
-                    )
+                    created += self.stored([pending])
                 except Exception as exc:
                     self.done("failed", pending.path, f"not stored ({type(exc).__name__}: {exc})")
                     created.append(None)
-                else:
-                    created.append(new)
-        for pending, outcome in zip(batch, created, strict=True):
-            if outcome is not None:
-                self.done("imported" if outcome else "skipped", pending.path)
+        for pending, new in zip(batch, created, strict=True):
+            if new is not None:
+                self.done("imported" if new else "skipped", pending.path)
         if any(created) and fingerprint_store.compaction_due():
             # Each batch's postings are a segment of their own: merged as they pile up
             # (size-tiered), here rather than by a worker, so that a long import leaves few
             # segments for the queries meanwhile.
             fingerprint_store.compact()
 
-
-def _item(pending: _Pending) -> Fingerprinted:
-    assert isinstance(pending.outcome, Extracted)
-    return Fingerprinted(pending.work, pending.sha256, pending.size, pending.outcome)
+    def stored(self, batch: list[_Pending]) -> list[bool]:
+        """Store fingerprinted files in one transaction: whether each was new."""
+        items = []
+        for p in batch:
+            assert isinstance(p.outcome, Extracted)
+            items.append(Fingerprinted(p.work, p.sha256, p.size, p.outcome))
+        stored = content_services.content_import_store_many(
+            party=self.party, items=items, now=timezone.now(), compaction_job=False
+        )
+        return [new for _, new in stored]
 
 
 class _Refused(Exception):
