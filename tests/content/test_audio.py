@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soxr
 
-from governance.content import mpg123
+from governance.content import audio, mpg123
 from governance.content.audio import (
     SAMPLE_RATE,
     Audio,
@@ -64,6 +64,27 @@ def test_stereo_is_mixed_down_to_the_same_signal() -> None:
 
     assert len(stereo) == len(mono)
     assert np.corrcoef(mono, stereo)[0, 1] > 0.999
+
+
+@pytest.mark.parametrize("channels", range(1, 11))
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.int64, np.float32, np.float64])
+def test_channels_are_summed_to_numpys_numbers(channels: int, dtype: type[np.generic]) -> None:
+    # The interleaved formats' mix (FLAC, WAV: audio._summed) gives numpy's sum along the
+    # channels to the bit, so that no stored fingerprint changes; extreme values, where the
+    # order of float32 additions shows.
+    rng = np.random.default_rng(channels)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        packed = rng.integers(info.min, info.max, 999 * channels, dtype=dtype, endpoint=True)
+    else:
+        magnitude = 10.0 ** rng.integers(-8, 8, 999 * channels)
+        packed = (rng.standard_normal(999 * channels) * magnitude).astype(dtype)
+
+    summed = audio._summed(packed, channels)
+
+    expected = packed.reshape(-1, channels).sum(axis=1, dtype=np.float32)
+    assert (summed.dtype, summed.shape) == (np.float32, (999,))
+    assert np.array_equal(summed, expected)
 
 
 def test_a_lossless_file_keeps_the_waveform() -> None:
