@@ -96,36 +96,55 @@ for batch, runs in figures.items():
 """
 
 
-def track_mp3(seed: int, *, stereo: bool = False) -> bytes:
-    """A 3-minute melody (a new pitch every quarter second), MP3 at 128 kbit/s; ``stereo``:
-    a second voice a fifth above on the right channel, at 192 kbit/s (as music is sold)."""
-    import av
-
+def _melody(seed: int, *, stereo: bool) -> np.ndarray:
+    """A 3-minute melody (a new pitch every quarter second), float32, (channels, samples);
+    ``stereo``: a second voice a fifth above on the right channel."""
     rng = np.random.default_rng(seed)
     n, note = SECONDS * RATE, RATE // 4
     pitches = np.repeat(rng.uniform(110, 1760, size=n // note + 1), note)[:n]
     phase = 2 * np.pi * np.cumsum(pitches) / RATE
     signal = 0.4 * np.sin(phase) + 0.2 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase)
     signal = (signal + 0.01 * rng.standard_normal(n)).astype(np.float32)
-    channels = signal[None, :]
-    if stereo:
-        right = 0.4 * np.sin(1.5 * phase) + 0.1 * np.sin(3 * phase) + 0.01 * rng.standard_normal(n)
-        channels = np.stack([signal, right.astype(np.float32)])
-    layout = "stereo" if stereo else "mono"
+    if not stereo:
+        return signal[None, :]
+    right = 0.4 * np.sin(1.5 * phase) + 0.1 * np.sin(3 * phase) + 0.01 * rng.standard_normal(n)
+    return np.stack([signal, right.astype(np.float32)])
+
+
+def _encode(channels: np.ndarray, fmt: str, codec: str, bit_rate: int | None) -> bytes:
+    import av
+
+    layout = "stereo" if len(channels) == 2 else "mono"
+    pcm = codec != "libmp3lame"  # lossless: 16-bit samples, as a master is delivered
+    if pcm:
+        channels = np.round(np.clip(channels, -1.0, 1.0) * 32767).astype(np.int16)
     out = io.BytesIO()
-    with av.open(out, "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=RATE, layout=layout)
-        stream.bit_rate = 192_000 if stereo else 128_000
+    with av.open(out, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=RATE, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
         step = 1152 * 16
-        for i in range(0, n, step):
+        for i in range(0, channels.shape[1], step):
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(channels[:, i : i + step]),
-                                               format="fltp", layout=layout)  # fmt: skip
+                                               format="s16p" if pcm else "fltp",
+                                               layout=layout)  # fmt: skip
             frame.sample_rate = RATE
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
     return out.getvalue()
+
+
+def track_mp3(seed: int, *, stereo: bool = False) -> bytes:
+    """The seed's melody as MP3 at 128 kbit/s; ``stereo``, at 192 kbit/s (as music is sold)."""
+    return _encode(_melody(seed, stereo=stereo), "mp3", "libmp3lame",
+                   192_000 if stereo else 128_000)  # fmt: skip
+
+
+def track_flac(seed: int) -> bytes:
+    """The seed's melody in stereo as 16-bit FLAC at 44.1 kHz: a master, as labels deliver."""
+    return _encode(_melody(seed, stereo=True), "flac", "flac", None)
 
 
 def postgres_cpu() -> float:
@@ -195,6 +214,7 @@ def main() -> None:
     print(f"## content import ({TRACKS} tracks of {SECONDS} s, MP3 128 kbit/s)", flush=True)
     cpu_split(track_mp3(0))
     cpu_split(track_mp3(0, stereo=True), label="one stereo track (192 kbit/s)")
+    cpu_split(track_flac(0), label="one stereo FLAC master (16-bit)")
     env, name = scratch_env()
     try:
         subprocess.run([sys.executable, "-c", SETUP % LABEL], cwd=BASE_DIR, env=env, check=True)
