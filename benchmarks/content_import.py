@@ -5,18 +5,19 @@ COPY, a ``work_content`` ledger entry each); then the same folder again, when ev
 skipped by its SHA-256.
 
 The tracks are synthesised (a seeded melody with harmonics and noise, 44.1 kHz mono) and encoded
-at 128 kbit/s with PyAV before the clock starts. Wall time of the whole command (process
-start, Django set-up, reading, decoding, fingerprinting, writing and ledgering), tracks per
-second, the postings and composition vectors stored; then again with ``--jobs 2`` (two
-processes fingerprint while the command's own stores). The issue's target: at least 4 tracks
-a second per process. Besides the wall time, the CPU seconds of the command (its process and,
-with ``--jobs``, its pool's: the children's rusage) and of the embedded PostgreSQL (its
-postmaster's processes, from ``/proc``), so that a run on a loaded machine still says what a
-track costs; and a track's marginal cost, the folder less its first half, each into an empty
-store, the pair alternated ``BENCH_CONTENT_REPEAT`` times (5) and the median given. First, one
-track's CPU time split between decoding, the fingerprint and the composition vectors, measured
-in the benchmark's process; then the same for a stereo track at 192 kbit/s (as music is sold:
-the folder's tracks are mono).
+at 128 kbit/s with PyAV before the clock starts; with ``BENCH_CONTENT_FORMAT=flac``, in stereo
+(a second voice) as 16-bit FLAC, as a label delivers its masters. Wall time of the whole command
+(process start, Django set-up, reading, decoding, fingerprinting, writing and ledgering), tracks
+per second, the postings and composition vectors stored; then again with ``--jobs 2`` (two
+processes fingerprint while the command's own stores). The issue's target: at least 4 tracks a
+second per process. Besides the wall time, the CPU seconds of the command (its process and, with
+``--jobs``, its pool's: the children's rusage) and of the embedded PostgreSQL (its postmaster's
+processes, from ``/proc``), so that a run on a loaded machine still says what a track costs; and
+a track's marginal cost, the folder less its first half, each into an empty store, the pair
+alternated ``BENCH_CONTENT_REPEAT`` times (5) and the median given. First, one track's CPU time
+split between decoding, the fingerprint and the composition vectors, measured in the benchmark's
+process; then the same for a stereo track at 192 kbit/s (as music is sold: the folder's tracks
+are mono) and for a stereo 16-bit FLAC master.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from benchmarks.catalog_import import LABEL, SETUP, catalog_csv
 from benchmarks.ledger_append import BASE_DIR, drop, scratch_env
 
 TRACKS = int(os.environ.get("BENCH_CONTENT_TRACKS", "20"))
+# The folder's files: "mp3" (mono, 128 kbit/s) or "flac" (stereo 16-bit masters).
+FORMAT = os.environ.get("BENCH_CONTENT_FORMAT", "mp3")
+if FORMAT not in ("mp3", "flac"):
+    raise SystemExit(f"BENCH_CONTENT_FORMAT must be mp3 or flac, not {FORMAT!r}")
 # How many times the folder and its first half are imported, alternated (the marginal figure).
 REPEAT = max(1, int(os.environ.get("BENCH_CONTENT_REPEAT", "5")))
 SECONDS = 180
@@ -211,7 +216,8 @@ def cpu_split(data: bytes, runs: int = 3, label: str = "one track") -> None:
 
 
 def main() -> None:
-    print(f"## content import ({TRACKS} tracks of {SECONDS} s, MP3 128 kbit/s)", flush=True)
+    kind = "MP3 128 kbit/s" if FORMAT == "mp3" else "stereo 16-bit FLAC"
+    print(f"## content import ({TRACKS} tracks of {SECONDS} s, {kind})", flush=True)
     cpu_split(track_mp3(0))
     cpu_split(track_mp3(0, stereo=True), label="one stereo track (192 kbit/s)")
     cpu_split(track_flac(0), label="one stereo FLAC master (16-bit)")
@@ -229,7 +235,8 @@ def main() -> None:
             t0 = time.perf_counter()
             isrcs = [line.split(",")[1] for line in catalog.read_text().splitlines()[1:]]
             for seed, isrc in enumerate(isrcs):
-                (folder / f"{isrc}.mp3").write_bytes(track_mp3(seed))
+                data = track_mp3(seed) if FORMAT == "mp3" else track_flac(seed)
+                (folder / f"{isrc}.{FORMAT}").write_bytes(data)
             size = sum(p.stat().st_size for p in folder.iterdir())
             print(f"encoded {TRACKS} files ({size / 1e6:.1f} MB) in "
                   f"{time.perf_counter() - t0:.1f} s (not timed below)", flush=True)  # fmt: skip
