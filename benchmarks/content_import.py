@@ -126,6 +126,7 @@ def _encode(channels: np.ndarray, fmt: str, codec: str, bit_rate: int | None) ->
     out = io.BytesIO()
     with av.open(out, "w", format=fmt) as container:
         stream = container.add_stream(codec, rate=RATE, layout=layout)
+        assert isinstance(stream, av.AudioStream)  # (the codec is named by a variable)
         if bit_rate:
             stream.bit_rate = bit_rate
         step = 1152 * 16
